@@ -1,0 +1,1 @@
+"""ail_submission."""
