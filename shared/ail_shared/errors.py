@@ -1,0 +1,79 @@
+"""Exception hierarchy of the shared library.
+
+AilError
+├── ConfigError            settings refused at start-up (placeholder secret outside development)
+├── NotFound               an object does not exist *for this tenant* (HTTP 404)
+├── Forbidden              authenticated but not allowed (HTTP 403)
+├── Unauthenticated        no or bad API key (HTTP 401)
+├── Conflict               the object's state forbids the operation (HTTP 409)
+├── InvalidInput           one or more fields are wrong; carries every problem at once (HTTP 422)
+└── EventError             a Kafka message cannot be applied; goes to the dead-letter topic
+    ├── UndecodableEvent       not JSON, or not a valid envelope / payload
+    └── UnsupportedSchemaVersion  a major version this consumer does not know
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One wrong field: a dotted path into the request (``goods.0.quantity``) and why."""
+
+    field: str
+    reason: str
+
+
+class AilError(Exception):
+    status_code = 500
+    code = "internal_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class ConfigError(AilError):
+    code = "config_error"
+
+
+class NotFound(AilError):
+    status_code = 404
+    code = "not_found"
+
+
+class Forbidden(AilError):
+    status_code = 403
+    code = "forbidden"
+
+
+class Unauthenticated(AilError):
+    status_code = 401
+    code = "unauthenticated"
+
+
+class Conflict(AilError):
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidInput(AilError):
+    status_code = 422
+    code = "invalid_input"
+
+    def __init__(self, message: str, problems: list[FieldProblem] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class EventError(AilError):
+    code = "event_error"
+
+
+class UndecodableEvent(EventError):
+    code = "undecodable_event"
+
+
+class UnsupportedSchemaVersion(EventError):
+    code = "unsupported_schema_version"

@@ -1,0 +1,277 @@
+"""The event envelope and the core events of the platform.
+
+Every Kafka message value is one :class:`Envelope` as UTF-8 JSON. ``aggregate_id`` (the application
+id) is also the message key, so one application's events keep their order on one partition.
+
+Versioning: ``schema_version`` is ``"MAJOR.MINOR"``. A minor version only adds optional fields, so
+any consumer reads it (unknown fields are ignored). A new major version changes meaning; a consumer
+upcasts older majors through ``UPCASTERS`` and refuses newer ones (dead-letter topic).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ClassVar, Literal
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ail_shared.errors import UndecodableEvent, UnsupportedSchemaVersion
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Event(BaseModel):
+    """Base of every event payload: frozen data, named in the past tense."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    SCHEMA_MAJOR: ClassVar[int] = 1
+    SCHEMA_MINOR: ClassVar[int] = 0
+
+    @classmethod
+    def schema_version(cls) -> str:
+        return f"{cls.SCHEMA_MAJOR}.{cls.SCHEMA_MINOR}"
+
+
+class Envelope(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    event_id: UUID
+    event_type: str
+    schema_version: str = Field(pattern=r"^\d+\.\d+$")
+    occurred_at: datetime
+    aggregate_id: str
+    tenant: str
+    trace_context: dict[str, str] = Field(default_factory=dict)
+    payload: dict[str, Any]
+
+    @property
+    def major(self) -> int:
+        return int(self.schema_version.split(".", 1)[0])
+
+    def to_bytes(self) -> bytes:
+        return self.model_dump_json().encode()
+
+
+# ---------------------------------------------------------------- core events
+
+
+class ApplicationSubmitted(Event):
+    application_id: str
+    serial_no: str
+    enterprise_code: str
+    submission_id: str
+    submitted_by: str = ""
+    snapshot: dict[str, Any]
+
+
+class SignatureRequested(Event):
+    application_id: str
+    submission_id: str
+    enterprise_code: str
+    ekey_serial: str
+    canonical_payload: str  # base64 of the canonical bytes to sign
+    canonicalization: str = "RFC8785-JCS"
+
+
+class ApplicationSigned(Event):
+    application_id: str
+    submission_id: str
+    ekey_serial: str
+    algorithm: str
+    signature: str  # base64
+    certificate_pem: str
+    signer_host: str = ""
+
+
+class SigningFailed(Event):
+    application_id: str
+    submission_id: str
+    ekey_serial: str = ""
+    reason: str  # machine code, e.g. ekey_not_present
+    detail: str = ""
+
+
+class SubmissionAccepted(Event):
+    application_id: str
+    submission_id: str
+    form_no: str
+    applied_at: datetime
+
+
+class SubmissionRejected(Event):
+    application_id: str
+    submission_id: str
+    reason: str
+    detail: str = ""
+
+
+class ReviewResultReceived(Event):
+    application_id: str
+    form_no: str
+    stage: Literal["first", "second"]
+    result: Literal["passed", "rejected"]
+    opinion: str = ""
+    license_no: str | None = None
+    reviewed_at: datetime
+    application: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApplicationRevoked(Event):
+    application_id: str
+    form_no: str | None = None
+    revoked_at: datetime
+    reason: str = ""
+
+
+class LicenseIssued(Event):
+    application_id: str
+    enterprise_code: str
+    form_no: str
+    license_no: str
+    issued_at: datetime
+    valid_until: date
+    commodity_code: str
+    commodity_name: str = ""
+    unit: str = ""
+    quantity: Decimal
+    one_batch_one_license: bool
+
+
+class CustomsStored(Event):
+    application_id: str
+    license_no: str
+    result: Literal["stored", "store_failed", "send_failed"]
+    detail: str = ""
+    attempt: int = 1
+
+
+class ClearanceLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    line_no: int
+    commodity_code: str
+    quantity: Decimal
+    unit: str = ""
+
+
+class ClearanceRecorded(Event):
+    application_id: str
+    license_no: str
+    declaration_no: str
+    declared_at: datetime
+    port: str
+    quantity: Decimal
+    lines: list[ClearanceLine] = Field(default_factory=list)
+
+
+class ClearanceReversed(Event):
+    application_id: str
+    license_no: str
+    declaration_no: str
+    kind: Literal["amended", "invalidated"]
+    quantity: Decimal
+    reversed_at: datetime
+
+
+EVENT_TYPES: dict[str, type[Event]] = {
+    cls.__name__: cls
+    for cls in (
+        ApplicationSubmitted,
+        SignatureRequested,
+        ApplicationSigned,
+        SigningFailed,
+        SubmissionAccepted,
+        SubmissionRejected,
+        ReviewResultReceived,
+        ApplicationRevoked,
+        LicenseIssued,
+        CustomsStored,
+        ClearanceRecorded,
+        ClearanceReversed,
+    )
+}
+
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
+# (event_type, from_major) -> function turning a payload of that major into the next major.
+UPCASTERS: dict[tuple[str, int], Upcaster] = {}
+
+
+def register_event(cls: type[Event]) -> type[Event]:
+    """Register a service-specific event type (usable as a class decorator)."""
+    EVENT_TYPES[cls.__name__] = cls
+    return cls
+
+
+def envelope_for(
+    event: Event,
+    *,
+    aggregate_id: str,
+    tenant: str,
+    event_id: UUID | None = None,
+    occurred_at: datetime | None = None,
+    trace_context: dict[str, str] | None = None,
+) -> Envelope:
+    return Envelope(
+        event_id=event_id or uuid4(),
+        event_type=type(event).__name__,
+        schema_version=event.schema_version(),
+        occurred_at=occurred_at or utcnow(),
+        aggregate_id=aggregate_id,
+        tenant=tenant,
+        trace_context=trace_context or {},
+        payload=json.loads(event.model_dump_json()),
+    )
+
+
+def decode_envelope(raw: bytes | None) -> Envelope:
+    """Parse a message value; raise UndecodableEvent naming what is wrong."""
+    if raw is None:
+        raise UndecodableEvent("message has no value")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UndecodableEvent(f"value is not JSON: {exc}") from exc
+    try:
+        return Envelope.model_validate(data)
+    except ValidationError as exc:
+        raise UndecodableEvent(f"not a valid envelope: {_errors(exc)}") from exc
+
+
+def parse_payload(envelope: Envelope) -> Event:
+    """Turn an envelope into its typed event, upcasting older majors.
+
+    Raises UnsupportedSchemaVersion for a major newer than ours, UndecodableEvent for an
+    unknown type or a payload that does not fit the model.
+    """
+    cls = EVENT_TYPES.get(envelope.event_type)
+    if cls is None:
+        raise UndecodableEvent(f"unknown event_type {envelope.event_type!r}")
+    major = envelope.major
+    if major > cls.SCHEMA_MAJOR:
+        raise UnsupportedSchemaVersion(
+            f"{envelope.event_type} schema_version {envelope.schema_version}: this consumer "
+            f"understands major {cls.SCHEMA_MAJOR} and older"
+        )
+    payload = dict(envelope.payload)
+    while major < cls.SCHEMA_MAJOR:
+        upcast = UPCASTERS.get((envelope.event_type, major))
+        if upcast is None:
+            raise UnsupportedSchemaVersion(
+                f"{envelope.event_type} schema_version {envelope.schema_version}: no upcaster "
+                f"from major {major}"
+            )
+        payload = upcast(payload)
+        major += 1
+    try:
+        return cls.model_validate(payload)
+    except ValidationError as exc:
+        raise UndecodableEvent(f"{envelope.event_type} payload invalid: {_errors(exc)}") from exc
+
+
+def _errors(exc: ValidationError) -> str:
+    return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in exc.errors())

@@ -1,0 +1,245 @@
+"""FastAPI plumbing every service shares: lifespan (pool, outbox relay, consumers), auth
+dependency, error format, tracing and request logs, health check, and ``serve()``.
+
+Error body, always::
+
+    {"error": {"code": "invalid_input", "message": "...",
+               "details": [{"field": "goods.0.quantity", "reason": "..."}]}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import asyncpg
+import structlog
+import uvicorn
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from opentelemetry import propagate, trace
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from ail_shared.auth import ApiKeyAuthenticator, Tenant
+from ail_shared.config import ServiceSettings
+from ail_shared.consumer import EventConsumer
+from ail_shared.db import create_pool
+from ail_shared.errors import AilError, FieldProblem, InvalidInput
+from ail_shared.logging import configure_logging, get_logger
+from ail_shared.outbox import OutboxRelay
+from ail_shared.telemetry import configure_tracing, tracer
+
+log = get_logger("ail.http")
+
+
+@dataclass
+class Runtime:
+    """What a running service holds: settings, pool, background workers."""
+
+    settings: ServiceSettings
+    schema: str
+    pool: asyncpg.Pool | None = None
+    auth: ApiKeyAuthenticator | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[EventConsumer] = field(default_factory=list)
+    tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def db(self) -> asyncpg.Pool:
+        assert self.pool is not None, "pool not started"
+        return self.pool
+
+
+ConsumerFactory = Callable[[Runtime], list[EventConsumer]]
+Hook = Callable[[Runtime], Awaitable[None]]
+
+
+def problem(field_path: str, reason: str) -> FieldProblem:
+    return FieldProblem(field_path, reason)
+
+
+def error_body(code: str, message: str, details: list[FieldProblem] | None = None) -> dict[str, Any]:
+    return {
+        "error": {
+            "code": code,
+            "message": message,
+            "details": [{"field": d.field, "reason": d.reason} for d in details or []],
+        }
+    }
+
+
+def _loc_to_path(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc]
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        parts = parts[1:] if parts[0] == "body" else parts
+    return ".".join(parts) or "<body>"
+
+
+def create_app(
+    *,
+    settings: ServiceSettings,
+    schema: str,
+    title: str,
+    description: str = "",
+    routers: list[Any] = (),  # type: ignore[assignment]
+    consumers: ConsumerFactory | None = None,
+    on_startup: list[Hook] = (),  # type: ignore[assignment]
+    on_shutdown: list[Hook] = (),  # type: ignore[assignment]
+) -> FastAPI:
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+    runtime = Runtime(settings=settings, schema=schema)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime.pool = await create_pool(
+            settings.pg_dsn, min_size=settings.pg_pool_min, max_size=settings.pg_pool_max
+        )
+        runtime.auth = ApiKeyAuthenticator(runtime.pool, settings.api_key_cache_seconds)
+        if settings.run_outbox_relay:
+            runtime.relay = OutboxRelay(
+                dsn=settings.pg_dsn, bootstrap=settings.kafka_bootstrap, schema=schema
+            )
+            runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+        for hook in on_startup:
+            await hook(runtime)
+        if consumers is not None:
+            runtime.consumers = consumers(runtime)
+            for c in runtime.consumers:
+                runtime.tasks.append(asyncio.create_task(c.run(), name=f"consumer-{c.name}"))
+        log.info("service_started", schema=schema, port=settings.http_port)
+        try:
+            yield
+        finally:
+            for c in runtime.consumers:
+                c.stop()
+            if runtime.relay:
+                runtime.relay.stop()
+            for hook in on_shutdown:
+                with contextlib.suppress(Exception):
+                    await hook(runtime)
+            for t in runtime.tasks:
+                t.cancel()
+            await asyncio.gather(*runtime.tasks, return_exceptions=True)
+            await runtime.pool.close()
+
+    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app.state.runtime = runtime
+
+    @app.middleware("http")
+    async def trace_and_log(request: Request, call_next: Any) -> Any:
+        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        ctx = propagate.extract(dict(request.headers))
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        with tracer("ail.http").start_as_current_span(
+            f"{request.method} {request.url.path}", context=ctx, kind=trace.SpanKind.SERVER
+        ):
+            try:
+                response = await call_next(request)
+            finally:
+                structlog.contextvars.unbind_contextvars("request_id")
+        response.headers["x-request-id"] = request_id
+        if request.url.path != "/healthz":
+            log.info(
+                "http_request",
+                method=request.method,
+                path=request.url.path,
+                status=response.status_code,
+                request_id=request_id,
+                ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        return response
+
+    @app.exception_handler(AilError)
+    async def ail_error(_: Request, exc: AilError) -> JSONResponse:
+        details = exc.problems if isinstance(exc, InvalidInput) else []
+        return JSONResponse(error_body(exc.code, exc.message, details), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        details = [FieldProblem(_loc_to_path(tuple(e["loc"])), e["msg"]) for e in exc.errors()]
+        return JSONResponse(
+            error_body("invalid_input", f"{len(details)} field(s) invalid", details),
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse(
+            error_body("http_error", str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        assert runtime.pool is not None
+        await runtime.pool.fetchval("SELECT 1")
+        return {
+            "status": "ok",
+            "service": settings.service_name,
+            "relay_published": runtime.relay.published if runtime.relay else None,
+            "consumers": {
+                c.name: {
+                    "ready": c.ready.is_set(),
+                    "applied": c.stats.applied,
+                    "duplicates": c.stats.duplicates,
+                    "dead_letters": len(c.stats.dead_letters),
+                }
+                for c in runtime.consumers
+            },
+        }
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def get_pool(request: Request) -> asyncpg.Pool:
+    return get_runtime(request).db()
+
+
+async def get_tenant(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_enterprise_code: Annotated[
+        str | None,
+        Header(description="Agencies: the enterprise this request acts for (13-digit code)"),
+    ] = None,
+) -> Tenant:
+    raw = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        raw = authorization[7:]
+    auth = get_runtime(request).auth
+    assert auth is not None
+    return await auth.tenant(raw, x_enterprise_code)
+
+
+Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
+CurrentTenant = Annotated[Tenant, Depends(get_tenant)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
+    """Run a service under uvicorn on its configured port."""
+    uvicorn.run(
+        app_factory(),
+        host=settings.http_host,
+        port=settings.http_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=10,
+    )
