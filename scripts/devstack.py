@@ -279,13 +279,14 @@ def port_owner(port: int) -> str:
             try:
                 if os.readlink(fd) in inodes:
                     pid = int(d.name)
-                    cmd = pid_cmdline(pid)[:160]
+                    cmd = " ".join(pid_cmdline(pid).split())
                     where = pid_environ(pid, "AIL_DEVSTACK_DIR")
                     if not where:
-                        m = re.search(r"(\S*\.devstack/[^/\s]+)", pid_cmdline(pid))
+                        m = re.search(r"(\S*\.devstack/[^/\s]+)", cmd)
                         where = m.group(1) if m else None
-                    extra = f" (started by ./dev for {where})" if where else ""
-                    return f"pid {pid}: {cmd}{extra}"
+                    if where:
+                        return f"./dev profile '{Path(where).name}' ({where}, pid {pid})"
+                    return f"pid {pid}: {cmd[:160]}"
             except OSError:
                 continue
     return "another process (not visible to this user)"
@@ -1528,6 +1529,7 @@ for dev, 28000 for test*). State: .devstack/<profile>/.
 
 
 def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `./dev status | head` ends quietly
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE)
         return 0 if argv else 2
