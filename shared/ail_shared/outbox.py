@@ -28,6 +28,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ail_shared.events import Envelope
+from ail_shared.failpoints import failpoint
 from ail_shared.kafka import make_producer
 from ail_shared.logging import get_logger
 from ail_shared.telemetry import current_trace_context
@@ -177,6 +178,7 @@ class OutboxRelay:
                 key=self.schema.encode(),
                 value=json.dumps({"ids": ids}).encode(),
             )
+        failpoint("outbox_after_kafka_commit")
         await conn.execute(
             f"UPDATE {self.schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
             ids,

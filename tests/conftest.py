@@ -1,0 +1,84 @@
+"""Session fixtures. Integration and end-to-end tests use the real stack that ``./dev test``
+starts once per run (Kafka, PostgreSQL, SoftHSM2, services, sandboxes, nginx)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from ail_shared.db import create_pool
+
+from tests.support import demo as load_demo
+from tests.support import stack_env
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.fspath)
+        if "/tests/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        elif "/tests/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture(scope="session")
+def stack() -> dict[str, str]:
+    env = stack_env()
+    if env is None:
+        pytest.fail("the test stack is not running: use ./dev test (or ./dev test --keep, then pytest)")
+    return env
+
+
+@pytest.fixture(scope="session")
+def pg_dsn(stack: dict[str, str]) -> str:
+    return stack["AIL_PG_DSN"]
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(stack: dict[str, str]) -> str:
+    return stack["AIL_KAFKA_BOOTSTRAP"]
+
+
+@pytest.fixture(scope="session")
+def entry_url(stack: dict[str, str]) -> str:
+    return stack["AIL_ENTRY_URL"]
+
+
+@pytest.fixture(scope="session")
+def demo(stack: dict[str, str]) -> dict[str, Any]:
+    return load_demo(stack)
+
+
+@pytest.fixture(scope="session")
+async def db(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(pg_dsn, min_size=1, max_size=10)
+    yield pool
+    await pool.close()
+
+
+def api_client(entry_url: str, api_key: str, enterprise: str | None = None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if enterprise:
+        headers["X-Enterprise-Code"] = enterprise
+    return httpx.AsyncClient(base_url=entry_url, headers=headers, timeout=30.0)
+
+
+@pytest.fixture
+async def enterprise_a(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(entry_url, demo["enterprises"][0]["api_key"]) as c:
+        yield c
+
+
+@pytest.fixture
+async def enterprise_b(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(entry_url, demo["enterprises"][1]["api_key"]) as c:
+        yield c
+
+
+@pytest.fixture
+async def agency(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(entry_url, demo["agency"]["api_key"]) as c:
+        yield c

@@ -1,0 +1,113 @@
+"""Test helpers shared by integration and end-to-end tests: the running stack's settings, and
+reading back what reached Kafka."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+REPO = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
+
+
+def stack_env() -> dict[str, str] | None:
+    """The stack's variables: from the environment (./dev test exports them) or from the env
+    file of the test profile, so a developer can run pytest by hand after ./dev test --keep."""
+    if os.environ.get("AIL_PG_DSN") and os.environ.get("AIL_KAFKA_BOOTSTRAP"):
+        return dict(os.environ)
+    profile = os.environ.get("AIL_PROFILE", "test")
+    env_file = REPO / ".devstack" / profile / "env"
+    if not env_file.exists():
+        return None
+    env: dict[str, str] = {}
+    for line in env_file.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.removeprefix("export ").split("=", 1)
+            env[k] = v.strip().strip("'\"")
+    return env
+
+
+async def create_topic(bootstrap: str, partitions: int = 6, prefix: str = "test") -> str:
+    name = f"{prefix}.{uuid.uuid4().hex[:10]}"
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, partitions, 1)])
+    finally:
+        await admin.close()
+    return name
+
+
+async def read_topic(
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int | None = None,
+    timeout: float = 30.0,
+    idle: float = 1.0,
+) -> list[Any]:
+    """Every committed record of ``topic`` from the beginning. Stops when ``expect`` records
+    arrived (then waits ``idle`` more seconds to catch extras), or at ``timeout``."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        parts = None
+        deadline = time.monotonic() + 10
+        while not parts and time.monotonic() < deadline:
+            await consumer._client.force_metadata_update()  # noqa: SLF001 - fresh topic
+            parts = consumer.partitions_for_topic(topic)
+        assert parts, f"topic {topic} not found"
+        tps = [TopicPartition(topic, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        for tp, first in (await consumer.beginning_offsets(tps)).items():
+            consumer.seek(tp, first)
+        out: list[Any] = []
+        deadline = time.monotonic() + timeout
+        reached_at: float | None = None
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                out.extend(records)
+            if expect is not None and len(out) >= expect:
+                reached_at = reached_at or time.monotonic()
+                if time.monotonic() - reached_at >= idle:
+                    break
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def eventually(
+    fn: Callable[[], Awaitable[T]], *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"
+) -> T:
+    """Poll ``fn`` until it returns a truthy value; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = await fn()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}; last value: {last!r}")
+
+
+def demo(env: dict[str, str]) -> dict[str, Any]:
+    path = Path(env.get("AIL_DEVSTACK_DIR", REPO / ".devstack" / "test")) / "demo.json"
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
