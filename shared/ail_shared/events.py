@@ -111,6 +111,25 @@ class SubmissionRejected(Event):
     detail: str = ""
 
 
+class ApplicationSummary(BaseModel):
+    """What downstream readers (statistics, customs) need of an application, carried in review
+    and license events so that no service reads another's tables."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    enterprise_code: str
+    serial_no: str
+    year: int
+    commodity_code: str
+    commodity_name: str = ""
+    unit: str = ""
+    total_quantity: Decimal = Decimal(0)
+    total_value_usd: Decimal = Decimal(0)
+    trade_mode: str = ""
+    trade_country: str = ""
+    issuing_agency: str = ""
+    one_batch_one_license: bool = False
+
+
 class ReviewResultReceived(Event):
     application_id: str
     form_no: str
@@ -119,7 +138,8 @@ class ReviewResultReceived(Event):
     opinion: str = ""
     license_no: str | None = None
     reviewed_at: datetime
-    application: dict[str, Any] = Field(default_factory=dict)
+    # Filled on every review result; the statistics service counts second-review passes.
+    application: ApplicationSummary | None = None
 
 
 class ApplicationRevoked(Event):
