@@ -77,6 +77,7 @@ class SignatureRequested(Event):
     ekey_serial: str
     canonical_payload: str  # base64 of the canonical bytes to sign
     canonicalization: str = "RFC8785-JCS"
+    signer_host: str = ""  # the host that announced the key; only it acts on the request
 
 
 class ApplicationSigned(Event):
@@ -87,6 +88,24 @@ class ApplicationSigned(Event):
     signature: str  # base64
     certificate_pem: str
     signer_host: str = ""
+
+
+class HeldKey(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+    serial: str  # the token serial (e-key serial)
+    label: str = ""
+    subject: str = ""
+    certificate_pem: str = ""
+    algorithm: str = ""
+
+
+class EkeyHeartbeat(Event):
+    """A signer host says which e-keys are plugged in right now. Key: host id."""
+
+    host_id: str
+    keys: list[HeldKey] = Field(default_factory=list)
+    sent_at: datetime
+    ttl_seconds: float = 15.0
 
 
 class SigningFailed(Event):
@@ -204,6 +223,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ApplicationSubmitted,
         SignatureRequested,
         ApplicationSigned,
+        EkeyHeartbeat,
         SigningFailed,
         SubmissionAccepted,
         SubmissionRejected,

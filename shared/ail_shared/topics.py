@@ -31,6 +31,7 @@ APPLICATION = "ail.application"
 SUBMISSION = "ail.submission"
 SIGNER_REQUESTS = "ail.signer.requests"
 SIGNER = "ail.signer"
+SIGNER_HEARTBEATS = "ail.signer.heartbeats"
 CUSTOMS = "ail.customs"
 
 TOPICS: tuple[Topic, ...] = (
