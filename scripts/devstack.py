@@ -133,9 +133,10 @@ class StackError(Exception):
 
 def rel(p: Path) -> str:
     try:
-        return os.path.relpath(p)
+        r = os.path.relpath(p)
     except ValueError:
         return str(p)
+    return str(p) if r.startswith("..") else r
 
 
 def tail(path: Path, n: int = 30) -> str:
@@ -147,7 +148,11 @@ def tail(path: Path, n: int = 30) -> str:
             data = f.read().decode("utf-8", "replace")
     except OSError:
         return f"    (no log at {rel(path)})"
-    lines = data.splitlines()[-n:]
+    lines = data.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("===== ")]
+    if starts:  # only the output of the latest start
+        lines = lines[starts[-1]:]
+    lines = lines[-n:]
     return "\n".join("    " + line for line in lines) or "    (log is empty)"
 
 
