@@ -32,6 +32,7 @@ from ail_shared import topics
 from ail_shared.consumer import DeadLetter, send_dead_letter
 from ail_shared.errors import EventError
 from ail_shared.events import ReviewResultReceived, decode_envelope, parse_payload
+from ail_shared.failpoints import failpoint
 from ail_shared.kafka import make_producer
 from ail_shared.logging import get_logger
 from pydantic import ValidationError
@@ -83,6 +84,19 @@ async def _drain_fully(buffer: Any) -> None:
             await asyncio.wait_for(buffer.message_sent.wait(), timeout=1.0)
 
 
+def _arm_commit_failpoint(consumer: Any) -> None:
+    """Failpoint ``stats_before_offset_commit``: the changelog writes of the batch have been
+    flushed, its source offsets are not committed yet (the window a crash test needs)."""
+    commit = consumer._commit  # noqa: SLF001 - faust's Kafka commit, after producer.flush()
+
+    async def commit_with_failpoint(offsets: Any) -> bool:
+        failpoint("stats_before_offset_commit")
+        result: bool = await commit(offsets)
+        return result
+
+    consumer._commit = commit_with_failpoint  # noqa: SLF001
+
+
 class StatsWorker:
     """Owns the faust app and the dead-letter producer; started inside the API process."""
 
@@ -132,6 +146,7 @@ class StatsWorker:
         await self.app.start()
         buffer = self.app.producer.buffer  # type: ignore[attr-defined]
         buffer.flush = lambda: _drain_fully(buffer)
+        _arm_commit_failpoint(self.app.consumer)
         self._started = True
         log.info("stats_worker_started", app_id=APP_ID, changelogs=changelog_topics())
 
