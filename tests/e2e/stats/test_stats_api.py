@@ -32,9 +32,7 @@ async def test_month_boundary_csv_and_tenants_through_the_entry_point(
     a_code, b_code = t.enterprises
     # 16:30 UTC on 31 March is 00:30 on 1 April in China: counted in April, not March.
     boundary = random_approval(rng, [a_code], (2025,))
-    boundary = boundary.__class__(
-        **{**boundary.__dict__, "reviewed_at": datetime(2025, 3, 31, 16, 30, tzinfo=UTC)}
-    )
+    boundary = replace(boundary, reviewed_at=datetime(2025, 3, 31, 16, 30, tzinfo=UTC))
     march = random_approval(rng, [a_code], (2025,))
     march = replace(
         march,
