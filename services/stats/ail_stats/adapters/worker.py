@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -125,6 +126,7 @@ class StatsWorker:
             broker_request_timeout=max(session_timeout * 3, 30.0),
             broker_rebalance_timeout=max(session_timeout * 3, 30.0),
             producer_acks=-1,
+            producer_linger=0.005,  # batch the changelog writes a little
             key_serializer="json",
             value_serializer="json",
         )
@@ -137,6 +139,8 @@ class StatsWorker:
         self.app.agent(self.source, name="fold", concurrency=1)(self._fold)
         self._dlt: Any = None  # aiokafka producer, created in start() (needs the running loop)
         self._started = False
+        self._by_tenant_year: dict[tuple[str, str], list[str]] = {}
+        self._indexed = -1
 
     # ------------------------------------------------------------------------------ lifecycle
 
@@ -166,8 +170,28 @@ class StatsWorker:
             return False
         return bool(app.consumer.assignment())
 
-    def figure_records(self) -> list[dict[str, Any]]:
-        return list(self.figures.values())
+    def figure_records(self, enterprises: tuple[str, ...] | list[str], year: str) -> list[dict[str, Any]]:
+        """The figures of these enterprises in this year (values read live from the table)."""
+        index = self._index()
+        out = []
+        for enterprise in enterprises:
+            for key in index.get((enterprise, year), ()):
+                value = self.figures.get(key)
+                if value is not None:
+                    out.append(value)
+        return out
+
+    def _index(self) -> dict[tuple[str, str], list[str]]:
+        """(enterprise, year) -> figure keys. Keys are never deleted, so a table holding more
+        keys than the index (recovery wrote them, not the agent) means: rebuild."""
+        size = len(self.figures)
+        if size != self._indexed:
+            index: dict[tuple[str, str], list[str]] = {}
+            for key in list(self.figures.keys()):
+                _, enterprise, month, *_ = json.loads(key)
+                index.setdefault((enterprise, month[:4]), []).append(key)
+            self._by_tenant_year, self._indexed = index, size
+        return self._by_tenant_year
 
     # ------------------------------------------------------------------------------ the agent
 
@@ -206,6 +230,9 @@ class StatsWorker:
         )
         # Both writes go to changelog partition rec.partition, before this event is acked.
         if d.figure_record is not None:
+            if key not in self.figures and self._indexed == len(self.figures):
+                self._by_tenant_year.setdefault((c.enterprise_code, c.month[:4]), []).append(key)
+                self._indexed += 1
             self.figures[key] = d.figure_record
         if d.approval_record is not None:
             self.approvals[c.application_id] = d.approval_record

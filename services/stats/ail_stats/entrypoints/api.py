@@ -73,7 +73,8 @@ async def monthly(
         commodity_category=commodity_category,
         trade_country=trade_country,
     )
-    rows = monthly_rows(worker.figure_records(), query, tenant.enterprise_codes)
+    records = worker.figure_records(tenant.enterprise_codes, query.year)
+    rows = monthly_rows(records, query, tenant.enterprise_codes)
     if accept and "text/csv" in accept.lower():
         return Response(
             rows_csv(rows),
