@@ -25,7 +25,7 @@ class Settings(ServiceSettings):
     # faust keeps its (small) working directory here; the tables live in memory + changelogs.
     stats_datadir: str = ""
     # How long the broker waits before it drops a worker that died without leaving the group.
-    stats_session_timeout: float = 10.0
+    stats_session_timeout: float = 6.0  # the broker's group.min.session.timeout.ms is 6 s
     # The stats service writes nothing to PostgreSQL (auth only): no outbox to relay.
     run_outbox_relay: bool = False
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,15 @@ async def _drain_fully(buffer: Any) -> None:
             await asyncio.wait_for(buffer.message_sent.wait(), timeout=1.0)
 
 
+class _StopOnSendError(faust.Sensor):
+    """A changelog write that failed for good (after aiokafka's retries) must not be followed by
+    an offset commit: stop the process at once; the restart redelivers the uncommitted events."""
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        log.critical("changelog_send_failed_exiting", error=repr(exc))
+        os._exit(70)
+
+
 def _arm_commit_failpoint(consumer: Any) -> None:
     """Failpoint ``stats_before_offset_commit``: the changelog writes of the batch have been
     flushed, its source offsets are not committed yet (the window a crash test needs)."""
@@ -101,7 +111,7 @@ def _arm_commit_failpoint(consumer: Any) -> None:
 class StatsWorker:
     """Owns the faust app and the dead-letter producer; started inside the API process."""
 
-    def __init__(self, *, bootstrap: str, datadir: str, session_timeout: float = 10.0) -> None:
+    def __init__(self, *, bootstrap: str, datadir: str, session_timeout: float = 6.0) -> None:
         self.bootstrap = bootstrap
         self.stats = FoldStats()
         self.app = faust.App(
@@ -137,6 +147,7 @@ class StatsWorker:
         self.approvals = self.app.Table(APPROVALS_TABLE, partitions=PARTITIONS, key_type=str)
         self.figures = self.app.Table(FIGURES_TABLE, partitions=PARTITIONS, key_type=str)
         self.app.agent(self.source, name="fold", concurrency=1)(self._fold)
+        self.app.sensors.add(_StopOnSendError())
         self._dlt: Any = None  # aiokafka producer, created in start() (needs the running loop)
         self._started = False
         self._by_tenant_year: dict[tuple[str, str], list[str]] = {}
