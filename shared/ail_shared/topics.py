@@ -54,6 +54,28 @@ TOPICS: tuple[Topic, ...] = (
         "status",
         "CustomsStored, ClearanceRecorded, ClearanceReversed",
     ),
+    # faust's own changelog topics of the statistics service (app id "ail-stats"); created here
+    # as well so that they exist, with their partitions, before the stats worker first writes.
+    Topic(
+        "ail-stats-approvals-changelog",
+        6,
+        "application id (JSON)",
+        "stats (faust table approvals)",
+        "stats (table recovery)",
+        "source position of the approval that counted",
+        compacted=True,
+        dead_letter=False,
+    ),
+    Topic(
+        "ail-stats-figures-changelog",
+        6,
+        "[partition, enterprise, month, agency, trade mode, country, commodity, unit] (JSON)",
+        "stats (faust table figures)",
+        "stats (table recovery)",
+        "quantity, amount, count, offset watermark",
+        compacted=True,
+        dead_letter=False,
+    ),
     Topic(
         "ail.outbox-relay.state",
         1,

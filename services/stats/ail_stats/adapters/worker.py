@@ -156,6 +156,9 @@ class StatsWorker:
     # ------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        # The changelog topics must exist (with 6 partitions) before the first table write, or
+        # faust raises PartitionsMismatch inside the agent.
+        await topics.ensure_topics(self.bootstrap)
         self._dlt = make_producer(self.bootstrap)
         await self._dlt.start()
         await self.app.start()
@@ -213,7 +216,19 @@ class StatsWorker:
             if isinstance(headers, Mapping):
                 headers = list(headers.items())
             rec = _Rec(msg.topic, msg.partition, msg.offset, msg.key, msg.value, headers)
-            await self._fold_one(rec)
+            for attempt in range(1, 4):
+                try:
+                    await self._fold_one(rec)
+                    break
+                except Exception as exc:  # noqa: BLE001 - never let faust ack an unfolded event
+                    self.stats.last_error = f"fold failed: {exc!r}"
+                    log.error("fold_failed", offset=rec.offset, partition=rec.partition, error=repr(exc))
+                    if attempt == 3:
+                        # An exception escaping the agent would let faust ack the event and
+                        # commit past it. Stop instead; the restart redelivers it.
+                        log.critical("fold_failed_exiting", offset=rec.offset, partition=rec.partition)
+                        os._exit(70)
+                    await asyncio.sleep(0.5 * attempt)
 
     async def _fold_one(self, rec: _Rec) -> None:
         try:
