@@ -161,10 +161,11 @@ class StatsWorker:
         await topics.ensure_topics(self.bootstrap)
         self._dlt = make_producer(self.bootstrap)
         await self._dlt.start()
-        await self.app.start()
+        # Patched before the app starts, so that no commit can run with faust's own flush.
         buffer = self.app.producer.buffer  # type: ignore[attr-defined]
         buffer.flush = lambda: _drain_fully(buffer)
         _arm_commit_failpoint(self.app.consumer)
+        await self.app.start()
         self._started = True
         log.info("stats_worker_started", app_id=APP_ID, changelogs=changelog_topics())
 
