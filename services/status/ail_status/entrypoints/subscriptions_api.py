@@ -31,12 +31,12 @@ class SubscriptionIn(BaseModel):
         default=None, description="the applications to follow; or set all_applications"
     )
     all_applications: bool = Field(default=False, description="follow every application of the enterprise")
-    description: str = Field(default="", max_length=500)
+    # Ranges are checked in _problems, so that one answer names every problem.
+    description: str = Field(default="", description="at most 500 characters")
     retry_period_seconds: int | None = Field(
         default=None,
-        ge=1,
-        le=MAX_RETRY_PERIOD_SECONDS,
-        description="how long a failing delivery is retried; default: the service's setting",
+        description=f"1..{MAX_RETRY_PERIOD_SECONDS}: how long a failing delivery is retried from its"
+        " first attempt; default: the service's setting",
     )
 
 
@@ -59,6 +59,13 @@ def _problems(body: SubscriptionIn, allow_private: bool) -> list[FieldProblem]:
             for i, a in enumerate(ids)
             if not a.strip()
         ]
+    if len(body.description) > 500:
+        problems.append(FieldProblem("description", "at most 500 characters"))
+    period = body.retry_period_seconds
+    if period is not None and not 1 <= period <= MAX_RETRY_PERIOD_SECONDS:
+        problems.append(
+            FieldProblem("retry_period_seconds", f"must be between 1 and {MAX_RETRY_PERIOD_SECONDS}")
+        )
     return problems
 
 
