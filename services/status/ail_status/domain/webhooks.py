@@ -89,6 +89,34 @@ def after_failure(
     return min(now + timedelta(seconds=policy.delay(failed_attempts, rand)), deadline)
 
 
+@dataclass(frozen=True)
+class Decision:
+    """What becomes of a delivery after one attempt."""
+
+    state: str  # "delivered", "pending" (try again at ``retry_at``) or "failed"
+    retry_at: datetime | None = None
+    error: str | None = None
+
+
+def decide(
+    policy: RetryPolicy,
+    *,
+    ok: bool,
+    error: str | None,
+    attempt_no: int,
+    now: datetime,
+    deadline: datetime,
+    rand: float,
+) -> Decision:
+    if ok:
+        return Decision("delivered")
+    error = error or "failed"
+    when = after_failure(policy, attempt_no, now, deadline, rand)
+    if when is None:
+        return Decision("failed", None, f"retry period ended after {attempt_no} attempts; last: {error}")
+    return Decision("pending", when, error)
+
+
 def url_problems(url: str, *, allow_private: bool) -> list[str]:
     """What is wrong with a webhook URL (empty list: fine)."""
     if len(url) > MAX_URL_LENGTH:

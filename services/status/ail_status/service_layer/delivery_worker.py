@@ -127,29 +127,36 @@ class DeliveryWorker:
                 error=outcome.error,
                 response_body=outcome.response_body,
             )
-            if outcome.ok:
+            decision = webhooks.decide(
+                self.config.policy,
+                ok=outcome.ok,
+                error=outcome.error,
+                attempt_no=c.attempt_no,
+                now=datetime.now(UTC),
+                deadline=c.deadline,
+                rand=random.random(),
+            )
+            if decision.state == "delivered":
                 await repo.delivered(c)
                 self.delivered += 1
                 return
             self.failed_attempts += 1
-            error = outcome.error or "failed"
-            now = datetime.now(UTC)
-            when = webhooks.after_failure(self.config.policy, c.attempt_no, now, c.deadline, random.random())
-            if when is None:
-                await repo.failed(c, f"retry period ended after {c.attempt_no} attempts; last: {error}")
+            assert decision.error is not None
+            if decision.retry_at is None:
+                await repo.failed(c, decision.error)
                 log.warning(
                     "webhook_failed",
                     delivery=str(c.public_id),
                     subscription=str(c.subscription_id),
                     attempts=c.attempt_no,
-                    error=error,
+                    error=decision.error,
                 )
             else:
-                await repo.retry_at(c, when, error)
+                await repo.retry_at(c, decision.retry_at, decision.error)
                 log.info(
                     "webhook_retry",
                     delivery=str(c.public_id),
                     attempt=c.attempt_no,
-                    error=error,
-                    retry_at=when.isoformat(),
+                    error=decision.error,
+                    retry_at=decision.retry_at.isoformat(),
                 )
