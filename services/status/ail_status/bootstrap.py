@@ -23,6 +23,8 @@ from ail_status.service_layer.handlers import event_handlers
 
 
 def consumers(rt: Runtime) -> list[EventConsumer]:
+    """``AIL_LIFECYCLE_CONSUMERS`` members of one consumer group in this process: they split the
+    partitions, so one's commit wait overlaps another's work."""
     settings = settings_of(rt)
     return [
         EventConsumer(
@@ -33,6 +35,7 @@ def consumers(rt: Runtime) -> list[EventConsumer]:
             schema=SCHEMA,
             bootstrap=settings.kafka_bootstrap,
         )
+        for _ in range(settings.lifecycle_consumers)
     ]
 
 

@@ -16,6 +16,7 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AIL_", extra="ignore")
     service_name: str = "status"
     http_port: int = 18103
+    lifecycle_consumers: int = Field(default=2, ge=1, le=8)
     # Webhooks. A failed delivery is retried with exponential backoff (base, doubling, capped at
     # max) until a 2xx, for the retry period (from its first attempt); then it is marked failed.
     webhook_retry_period_seconds: int = Field(default=86400, ge=1, le=MAX_RETRY_PERIOD_SECONDS)

@@ -27,17 +27,40 @@ ON CONFLICT (application_id) DO UPDATE SET
     updated_at = EXCLUDED.updated_at
 """
 
-NEXT_SEQ = f"""
-INSERT INTO {SCHEMA}.enterprise_sequences AS s (enterprise_code, last_seq) VALUES ($1, 1)
-ON CONFLICT (enterprise_code) DO UPDATE SET last_seq = s.last_seq + 1
-RETURNING last_seq
-"""
-
-ADD_CHANGE = f"""
-INSERT INTO {SCHEMA}.changes (enterprise_code, seq, application_id, event_id, event_type,
-    occurred_at, status, current_status, payload)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-RETURNING id
+# Everything an event changes, in one statement (one round trip): the lifecycle view, the next
+# number of the enterprise's sequence (locks the enterprise's counter row until commit), the
+# change log row, a delivery for each matching subscription, and the wake-ups (sent at commit).
+RECORD = f"""
+WITH app AS ({SAVE_APPLICATION} RETURNING 1),
+seq AS (
+    INSERT INTO {SCHEMA}.enterprise_sequences AS s (enterprise_code, last_seq) VALUES ($2, 1)
+    ON CONFLICT (enterprise_code) DO UPDATE SET last_seq = s.last_seq + 1
+    RETURNING last_seq
+), ch AS (
+    INSERT INTO {SCHEMA}.changes (enterprise_code, seq, application_id, event_id, event_type,
+        occurred_at, status, current_status, payload)
+    SELECT $2, seq.last_seq, $1, $12, $13, $14, $15, $16,
+           $17::jsonb || jsonb_build_object('sequence', seq.last_seq)
+    FROM seq
+    RETURNING id, seq
+), queued AS (
+    INSERT INTO {SCHEMA}.deliveries (public_id, subscription_id, application_id, change_id,
+        event_id, retry_period_seconds)
+    SELECT gen_random_uuid(), s.id, $1, ch.id, $12, COALESCE(s.retry_period_seconds, $18)
+    FROM ch, {SCHEMA}.subscriptions s
+    WHERE s.enterprise_code = $2 AND s.deleted_at IS NULL
+      AND (s.all_applications OR EXISTS (
+            SELECT 1 FROM {SCHEMA}.subscription_applications sa
+            WHERE sa.subscription_id = s.id AND sa.application_id = $1))
+    ON CONFLICT (subscription_id, event_id) DO NOTHING
+    RETURNING 1
+), counts AS (
+    SELECT (SELECT count(*) FROM app) AS saved, (SELECT count(*) FROM queued) AS deliveries
+)
+SELECT ch.id, ch.seq, counts.deliveries,
+       pg_notify('{SCHEMA}_changes', $2::text) AS n1,
+       CASE WHEN counts.deliveries > 0 THEN pg_notify('{SCHEMA}_deliveries', '') END AS n2
+FROM ch, counts
 """
 
 # Time in status: each status an application entered (repeats of the same status collapsed),
@@ -98,52 +121,43 @@ class StatusRepository:
             f"SELECT * FROM {SCHEMA}.applications WHERE application_id = $1 FOR UPDATE", application_id
         )
 
-    async def save(self, **row: Any) -> None:
-        await self.conn.execute(
-            SAVE_APPLICATION,
-            row["application_id"],
-            row["enterprise_code"],
-            row.get("serial_no"),
-            row["status"],
-            row.get("status_reason"),
-            row.get("form_no"),
-            row.get("license_no"),
-            row.get("customs_status"),
-            row["last_event_id"],
-            row["last_event_type"],
-            row["updated_at"],
-        )
-
-    async def next_seq(self, enterprise_code: str) -> int:
-        seq: int = await self.conn.fetchval(NEXT_SEQ, enterprise_code)
-        return seq
-
-    async def add_change(
+    async def record(
         self,
         *,
-        enterprise_code: str,
-        seq: int,
-        application_id: str,
+        application: dict[str, Any],
         event_id: UUID,
         event_type: str,
         occurred_at: datetime,
         status: str | None,
         current_status: str,
         payload: dict[str, Any],
-    ) -> int:
-        change_id: int = await self.conn.fetchval(
-            ADD_CHANGE,
-            enterprise_code,
-            seq,
-            application_id,
+        default_retry_period: int,
+    ) -> tuple[int, int]:
+        """Save the view, log the change, queue its deliveries; (sequence number, deliveries)."""
+        a = application
+        row = await self.conn.fetchrow(
+            RECORD,
+            a["application_id"],
+            a["enterprise_code"],
+            a.get("serial_no"),
+            a["status"],
+            a.get("status_reason"),
+            a.get("form_no"),
+            a.get("license_no"),
+            a.get("customs_status"),
+            a["last_event_id"],
+            a["last_event_type"],
+            a["updated_at"],
             event_id,
             event_type,
             occurred_at,
             status,
             current_status,
             payload,
+            default_retry_period,
         )
-        return change_id
+        assert row is not None
+        return int(row["seq"]), int(row["deliveries"])
 
     async def notify(self, channel: str, payload: str) -> None:
         await self.conn.execute("SELECT pg_notify($1, $2)", channel, payload)

@@ -63,6 +63,8 @@ DELIVERY_COLUMNS = """d.id AS row_id, d.public_id, d.application_id, d.event_id,
 
 @dataclass(frozen=True)
 class Claimed:
+    """A delivery a worker holds the lease of, with what it needs to send it."""
+
     row_id: int
     public_id: UUID
     subscription_id: UUID
@@ -76,6 +78,16 @@ class Claimed:
     payload: dict[str, Any]
     event_type: str
     occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    claimed: Claimed
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    body: str | None
 
 
 class SubscriptionRepository:
@@ -256,37 +268,33 @@ class SubscriptionRepository:
             for r in rows
         ]
 
-    async def record_attempt(
-        self,
-        c: Claimed,
-        *,
-        started_at: datetime,
-        duration_ms: float,
-        status_code: int | None,
-        error: str | None,
-        response_body: str | None,
-    ) -> None:
-        await self.conn.execute(
+    async def record_attempts(self, attempts: list[Attempt]) -> None:
+        await self.conn.executemany(
             f"INSERT INTO {S}.delivery_attempts (delivery_id, attempt_no, started_at, duration_ms,"
             " status_code, error, response_body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            c.row_id,
-            c.attempt_no,
-            started_at,
-            duration_ms,
-            status_code,
-            error,
-            response_body,
+            [
+                (
+                    a.claimed.row_id,
+                    a.claimed.attempt_no,
+                    a.started_at,
+                    a.duration_ms,
+                    a.status_code,
+                    a.error,
+                    a.body,
+                )
+                for a in attempts
+            ],
         )
 
-    async def delivered(self, c: Claimed) -> bool:
-        status = await self.conn.execute(
-            f"UPDATE {S}.deliveries SET state = 'delivered', delivered_at = clock_timestamp(),"
+    async def delivered(self, claimed: list[Claimed]) -> None:
+        await self.conn.execute(
+            f"UPDATE {S}.deliveries d SET state = 'delivered', delivered_at = clock_timestamp(),"
             " leased_until = NULL, last_error = NULL"
-            " WHERE id = $1 AND attempts = $2 AND state = 'pending'",
-            c.row_id,
-            c.attempt_no,
+            " FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)"
+            " WHERE d.id = u.id AND d.attempts = u.attempts AND d.state = 'pending'",
+            [c.row_id for c in claimed],
+            [c.attempt_no for c in claimed],
         )
-        return status.endswith(" 1")
 
     async def retry_at(self, c: Claimed, when: datetime, error: str) -> None:
         await self.conn.execute(

@@ -12,8 +12,7 @@ from ail_shared.consumer import PermanentError
 from ail_shared.events import Envelope, Event
 from ail_shared.vocabulary import ApplicationStatus
 
-from ail_status.adapters.repository import CHANGES_CHANNEL, DELIVERIES_CHANNEL, StatusRepository
-from ail_status.adapters.subscriptions import SubscriptionRepository
+from ail_status.adapters.repository import StatusRepository
 from ail_status.domain.lifecycle import STATUS_IMPLIED_BY_CUSTOMS, describe, may_move
 
 Handler = Callable[[asyncpg.Connection, Envelope, Event], Awaitable[None]]
@@ -46,22 +45,7 @@ async def apply_event(
     elif current is None:
         current, moved = STATUS_IMPLIED_BY_CUSTOMS, True
     assert current is not None
-    await repo.save(
-        application_id=env.aggregate_id,
-        enterprise_code=env.tenant,
-        serial_no=fact.serial_no,
-        status=current.value,
-        status_reason=((fact.reason or fact.opinion) if moved else row["status_reason"] if row else None),
-        form_no=fact.form_no,
-        license_no=fact.license_no,
-        customs_status=fact.customs_status,
-        last_event_id=env.event_id if moved or row is None else row["last_event_id"],
-        last_event_type=env.event_type if moved or row is None else row["last_event_type"],
-        updated_at=env.occurred_at if moved or row is None else row["updated_at"],
-    )
-    seq = await repo.next_seq(env.tenant)
     payload: dict[str, Any] = {
-        "sequence": seq,
         "application_id": env.aggregate_id,
         "enterprise_code": env.tenant,
         "serial_no": fact.serial_no or (row["serial_no"] if row else None),
@@ -76,28 +60,30 @@ async def apply_event(
         "form_no": fact.form_no,
         "license_no": fact.license_no,
         "details": fact.details,
-    }
-    change_id = await repo.add_change(
-        enterprise_code=env.tenant,
-        seq=seq,
-        application_id=env.aggregate_id,
+    }  # + "sequence", the enterprise's change number, added as the change is logged
+    keep = not moved and row is not None
+    await repo.record(
+        application={
+            "application_id": env.aggregate_id,
+            "enterprise_code": env.tenant,
+            "serial_no": fact.serial_no,
+            "status": current.value,
+            "status_reason": row["status_reason"] if keep else (fact.reason or fact.opinion),
+            "form_no": fact.form_no,
+            "license_no": fact.license_no,
+            "customs_status": fact.customs_status,
+            "last_event_id": row["last_event_id"] if keep else env.event_id,
+            "last_event_type": row["last_event_type"] if keep else env.event_type,
+            "updated_at": row["updated_at"] if keep else env.occurred_at,
+        },
         event_id=env.event_id,
         event_type=env.event_type,
         occurred_at=env.occurred_at,
         status=payload["status"],
         current_status=current.value,
         payload=payload,
-    )
-    queued = await SubscriptionRepository(conn).enqueue(
-        change_id=change_id,
-        application_id=env.aggregate_id,
-        event_id=env.event_id,
-        enterprise_code=env.tenant,
         default_retry_period=default_retry_period,
     )
-    await repo.notify(CHANGES_CHANNEL, env.tenant)
-    if queued:
-        await repo.notify(DELIVERIES_CHANNEL, "")
 
 
 LIFECYCLE_EVENTS = (
