@@ -21,6 +21,8 @@ from ail_status.entrypoints.subscriptions_api import router as subscriptions_rou
 from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig
 from ail_status.service_layer.handlers import event_handlers
 
+__all__ = ["Settings", "bootstrap"]
+
 
 def consumers(rt: Runtime) -> list[EventConsumer]:
     """``AIL_LIFECYCLE_CONSUMERS`` members of one consumer group in this process: they split the

@@ -194,16 +194,18 @@ class StatusRepository:
         return int(seq or 0)
 
     async def changes_after(self, enterprise_code: str, seq: int, limit: int) -> list[asyncpg.Record]:
-        return await self.conn.fetch(
+        rows: list[asyncpg.Record] = await self.conn.fetch(
             f"SELECT seq, event_type, payload FROM {SCHEMA}.changes"
             " WHERE enterprise_code = $1 AND seq > $2 ORDER BY seq LIMIT $3",
             enterprise_code,
             seq,
             limit,
         )
+        return rows
 
     async def time_in_status(self, start: datetime, end: datetime) -> list[asyncpg.Record]:
-        return await self.conn.fetch(TIME_IN_STATUS, start, end)
+        rows: list[asyncpg.Record] = await self.conn.fetch(TIME_IN_STATUS, start, end)
+        return rows
 
     async def submit_objective(self, start: datetime, end: datetime, seconds: float) -> asyncpg.Record:
         row = await self.conn.fetchrow(SUBMIT_OBJECTIVE, start, end, seconds)

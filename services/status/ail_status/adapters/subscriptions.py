@@ -136,7 +136,7 @@ class SubscriptionRepository:
         )
         return {r["application_id"] for r in rows}
 
-    async def list(self, enterprise_codes: tuple[str, ...]) -> list[dict[str, Any]]:
+    async def of_enterprises(self, enterprise_codes: tuple[str, ...]) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
             f"SELECT id FROM {S}.subscriptions WHERE enterprise_code = ANY($1::text[])"
             " AND deleted_at IS NULL ORDER BY created_at, id",

@@ -75,7 +75,7 @@ class RetryPolicy:
 
     def delay(self, failed_attempts: int, rand: float) -> float:
         """Wait before the next attempt after ``failed_attempts`` failures; ``rand`` in [0, 1)."""
-        raw = min(self.max_seconds, self.base_seconds * 2 ** max(failed_attempts - 1, 0))
+        raw = min(self.max_seconds, self.base_seconds * 2.0 ** max(failed_attempts - 1, 0))
         return max(0.0, raw * (1 + self.jitter * (2 * rand - 1)))
 
 

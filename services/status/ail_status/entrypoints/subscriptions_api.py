@@ -142,7 +142,7 @@ async def create_subscription(
 async def list_subscriptions(pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
     period = settings_of(rt).webhook_retry_period_seconds
     async with pool.acquire() as conn:
-        subs = await SubscriptionRepository(conn).list(tenant.enterprise_codes)
+        subs = await SubscriptionRepository(conn).of_enterprises(tenant.enterprise_codes)
     return {"items": [_out(s, period) for s in subs]}
 
 

@@ -61,20 +61,20 @@ async def apply_event(
         "license_no": fact.license_no,
         "details": fact.details,
     }  # + "sequence", the enterprise's change number, added as the change is logged
-    keep = not moved and row is not None
+    kept = row if not moved else None  # the view keeps its reason and last event
     await repo.record(
         application={
             "application_id": env.aggregate_id,
             "enterprise_code": env.tenant,
             "serial_no": fact.serial_no,
             "status": current.value,
-            "status_reason": row["status_reason"] if keep else (fact.reason or fact.opinion),
+            "status_reason": kept["status_reason"] if kept is not None else (fact.reason or fact.opinion),
             "form_no": fact.form_no,
             "license_no": fact.license_no,
             "customs_status": fact.customs_status,
-            "last_event_id": row["last_event_id"] if keep else env.event_id,
-            "last_event_type": row["last_event_type"] if keep else env.event_type,
-            "updated_at": row["updated_at"] if keep else env.occurred_at,
+            "last_event_id": kept["last_event_id"] if kept is not None else env.event_id,
+            "last_event_type": kept["last_event_type"] if kept is not None else env.event_type,
+            "updated_at": kept["updated_at"] if kept is not None else env.occurred_at,
         },
         event_id=env.event_id,
         event_type=env.event_type,
