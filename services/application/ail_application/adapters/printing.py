@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from fpdf import FPDF
+from fpdf import FPDF, FontFace
 
 from ail_application.domain.model import Application
 from ail_application.domain.reference import ReferenceData
@@ -83,6 +83,7 @@ def boxes(app: Application, ref: ReferenceData) -> list[tuple[str, str, str]]:
     ]
 
 
+HEADINGS = FontFace(emphasis="", fill_color=(235, 235, 235))
 GOODS_HEAD = ("16 商品规格", "17 单位", "18 数量", "19 单价", "20 总值", "21 总值折美元")
 
 
@@ -122,16 +123,20 @@ def render_pdf(apps: Sequence[Application], ref: ReferenceData) -> bytes:
         one_batch = "是" if app.one_batch_one_license else "否"
         agency = _coded(ref, "issuing_agencies", app.issuing_agency)
         pdf.cell(0, 6, f"是否一批一证 {one_batch}    发证机构 {agency}", new_x="LMARGIN", new_y="NEXT")
-        with pdf.table(col_widths=(8, 38, 144), text_align="LEFT", line_height=6) as table:
+        with pdf.table(
+            col_widths=(8, 38, 144), text_align="LEFT", line_height=6, first_row_as_headings=False
+        ) as table:
             for number, label, value in boxes(app, ref)[:15]:
                 table.row((number, label, value))
         pdf.ln(2)
-        with pdf.table(text_align="LEFT", line_height=6) as table:
+        with pdf.table(text_align="LEFT", line_height=6, headings_style=HEADINGS) as table:
             table.row(GOODS_HEAD)
             for row in goods_rows(app, ref):
                 table.row(row)
         pdf.ln(2)
-        with pdf.table(col_widths=(8, 38, 144), text_align="LEFT", line_height=6) as table:
+        with pdf.table(
+            col_widths=(8, 38, 144), text_align="LEFT", line_height=6, first_row_as_headings=False
+        ) as table:
             for number, label, value in boxes(app, ref)[15:]:
                 table.row((number, label, value))
     return bytes(pdf.output())
