@@ -27,5 +27,4 @@ def license_year(issue_date: date, application_year: int | None = None) -> int:
 def valid_until(issue_date: date, application_year: int | None = None) -> date:
     """Last day the license may be used, when issued on ``issue_date`` for ``application_year``."""
     year = license_year(issue_date, application_year)
-    start = max(issue_date, date(year, 1, 1)) if year > issue_date.year else issue_date
-    return min(add_months(start, VALIDITY_MONTHS), date(year, 12, 31))
+    return min(add_months(issue_date, VALIDITY_MONTHS), date(year, 12, 31))
