@@ -55,4 +55,6 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         on_startup=[install],
     )
     app.state.runtime.extra["context"] = ctx
+    # One schema per model (Decimal fields would otherwise split into -Input/-Output variants).
+    app.separate_input_output_schemas = False
     return app

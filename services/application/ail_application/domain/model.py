@@ -158,6 +158,10 @@ class Application:
 
     def recompute(self, ref: ReferenceData, on: date) -> None:
         self.computed = compute(self.form, year=self.year, ref=ref, on=on)
+        if self.issuing_agency is None:
+            # Not chosen at creation: the catalogue names the agency once the commodity is known.
+            entry = ref.commodity(self.form.get("commodity_code"), self.year)
+            self.issuing_agency = entry.issuing_agency if entry else None
 
     # -- submission ------------------------------------------------------------------------
     def submit(self, *, submitted_by: str, ref: ReferenceData | None = None, on: date | None = None) -> None:

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from ail_application.adapters import repository
 from ail_application.adapters.repository import ApplicationRepository, QueryFilters
 from ail_application.domain.form import DraftCreate, FormFields
-from ail_application.entrypoints.common import IdempotencyKey, context, idempotent
+from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
 from ail_application.entrypoints.schemas import (
     ApplicationPage,
     ApplicationRow,
@@ -22,12 +22,13 @@ from ail_application.entrypoints.schemas import (
     BatchResults,
     CopyRequest,
     CopyResult,
+    ErrorBody,
     IdList,
     view,
 )
 from ail_application.service_layer import handlers
 
-router = APIRouter(prefix="/api/v1", tags=["applications"])
+router = APIRouter(prefix="/api/v1", tags=["applications"], generate_unique_id_function=operation_id)
 
 DRAFT_EXAMPLE = {
     "commodity_code": "2601110000",
@@ -41,9 +42,9 @@ DRAFT_EXAMPLE = {
     "goods": [{"spec": "Fe 62% 粉矿", "unit": "070", "quantity": "150000", "unit_price": "105.5"}],
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"description": "no such application for this tenant"},
-    409: {"description": "the application's status forbids this operation"},
-    422: {"description": "fields in error, all at once: error.details[].field / .reason"},
+    404: {"model": ErrorBody, "description": "no such application for this tenant"},
+    409: {"model": ErrorBody, "description": "the application's status forbids this operation"},
+    422: {"model": ErrorBody, "description": "fields in error, all at once: error.details[].field / .reason"},
 }
 
 

@@ -10,6 +10,7 @@ from ail_shared.auth import Tenant
 from ail_shared.idempotency import run_idempotent
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from ail_application.adapters.repository import SCHEMA
 from ail_application.service_layer.handlers import Context
@@ -48,3 +49,8 @@ async def idempotent(
     )
     headers = {"Idempotent-Replayed": "true"} if replayed else {}
     return JSONResponse(response, status_code=status, headers=headers)
+
+
+def operation_id(route: APIRoute) -> str:
+    """OpenAPI operationId = the handler's name, so generated clients read like the API."""
+    return route.name

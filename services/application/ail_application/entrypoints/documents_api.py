@@ -20,11 +20,11 @@ from ail_application.adapters.repository import ApplicationRepository
 from ail_application.domain.attachments import MAX_BYTES
 from ail_application.domain.model import Application
 from ail_application.entrypoints.api import ERRORS
-from ail_application.entrypoints.common import IdempotencyKey, context, idempotent
+from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
 from ail_application.entrypoints.schemas import IdList
 from ail_application.service_layer import attachments
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 PRINTED = {
     200: {
         "content": {"application/pdf": {}, "text/html": {}},

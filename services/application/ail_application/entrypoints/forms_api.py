@@ -18,11 +18,11 @@ from ail_application.adapters.repository import SCHEMA
 from ail_application.domain.contracts import ContractInfo, IronOreContract
 from ail_application.domain.reference import CODE_TABLES
 from ail_application.entrypoints.api import ERRORS
-from ail_application.entrypoints.common import IdempotencyKey, context, idempotent
+from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
 from ail_application.entrypoints.schemas import ContractView
 from ail_application.service_layer import handlers
 
-router = APIRouter(prefix="/api/v1")
+router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 
 CONTRACT_EXAMPLE = {
     "applicant": {

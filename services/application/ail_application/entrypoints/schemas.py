@@ -19,6 +19,23 @@ class Problem(BaseModel):
     reason: str
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["invalid_input"])
+    message: str = Field(examples=["the application cannot be submitted: 2 problem(s)"])
+    details: list[Problem] = Field(
+        default_factory=list,
+        examples=[
+            [{"field": "goods.0.quantity", "reason": "required"}, {"field": "contract", "reason": "required"}]
+        ],
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error: what went wrong, and for 422 every field in error at once."""
+
+    error: ErrorDetail
+
+
 class GoodsLineView(BaseModel):
     spec: str | None = None
     unit: str | None = None
