@@ -43,7 +43,8 @@ UPDATE {SCHEMA}.applications
 SET status = $2, status_reason = $3, form = $4, form_no = $5, license_no = $6, applied_at = $7,
     submission_id = $8, computed = $9, contract = $10, iron_ore_contract = $11, trade_mode = $12,
     import_user_code = $13, import_user_name = $14, commodity_code = $15, commodity_name = $16,
-    unit = $17, total_quantity = $18, total_value_usd = $19, issuing_agency = $20, version = version + 1, updated_at = now()
+    unit = $17, total_quantity = $18, total_value_usd = $19, issuing_agency = $20,
+    version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING version, updated_at
 """
