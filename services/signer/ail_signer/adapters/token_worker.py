@@ -24,11 +24,18 @@ class TokenWorker:
     async def scan(self) -> list[KeyInfo]:
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._tokens.scan)
 
-    async def sign_many(self, jobs: list[tuple[str, bytes]]) -> SignOutcomes:
-        if not jobs:
-            return SignOutcomes(results=[])
+    def submit(self, jobs: list[tuple[str, bytes]]) -> asyncio.Future[SignOutcomes]:
+        """Queue ``jobs`` on the token thread now; the caller goes on preparing the next ones
+        while the token signs these (jobs run in submission order)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._tokens.sign_many, jobs)
+        if not jobs:
+            done: asyncio.Future[SignOutcomes] = loop.create_future()
+            done.set_result(SignOutcomes(results=[]))
+            return done
+        return loop.run_in_executor(self._thread, self._tokens.sign_many, jobs)
+
+    async def sign_many(self, jobs: list[tuple[str, bytes]]) -> SignOutcomes:
+        return await self.submit(jobs)
 
     async def close(self) -> None:
         await asyncio.get_running_loop().run_in_executor(self._thread, self._tokens.close)

@@ -16,11 +16,12 @@ from ail_signer.adapters import repository
 from ail_signer.adapters.repository import SCHEMA, AnswerRecord
 from ail_signer.adapters.token_worker import TokenWorker
 from ail_signer.domain import model
-from ail_signer.domain.model import KeyInfo, Refusal, Signature
+from ail_signer.domain.model import KeyInfo, Refusal, Signature, SignOutcomes
 
 log = get_logger("ail.signer")
 
 Request = tuple[Envelope, SignatureRequested]
+Answer = tuple[Envelope, SignatureRequested, Signature | Refusal, bytes | None]
 
 
 @dataclass
@@ -28,6 +29,16 @@ class BatchResult:
     applied: int = 0
     duplicates: int = 0
     ignored: int = 0
+
+
+@dataclass
+class Stage:
+    """Requests on their way: checked, queued on the token thread, not yet written."""
+
+    requests: list[Request] = field(default_factory=list)
+    checked: list[bytes | Refusal] = field(default_factory=list)
+    signing: asyncio.Future[SignOutcomes] | None = None
+    result: BatchResult = field(default_factory=BatchResult)
 
 
 @dataclass
@@ -76,33 +87,53 @@ class SigningService:
     async def handle_batch(
         self, pool: asyncpg.Pool, *, consumer: str, requests: list[Request]
     ) -> BatchResult:
-        """Answer a batch: sign outside any transaction, then claim the inbox records and write
-        every answer in one transaction. A request claimed meanwhile by another transaction (a
-        rebalance) is not answered twice: the claim decides, and the answer id is derived from
-        the request id anyway."""
-        result = BatchResult()
+        """Answer a batch of requests (see :meth:`prepare` and :meth:`complete`)."""
+        return await self.complete(
+            pool, consumer=consumer, stage=await self.prepare(pool, consumer=consumer, requests=requests)
+        )
+
+    async def prepare(self, pool: asyncpg.Pool, *, consumer: str, requests: list[Request]) -> Stage:
+        """Keep the requests that are this host's and not yet answered, check their bytes, and
+        queue the signing on the token thread; returns at once, while the token signs, so the
+        caller can prepare the next requests meanwhile."""
+        stage = Stage()
         held = self.held_serials()
         mine = [(env, ev) for env, ev in requests if model.is_for_host(ev, self.host_id, held)]
-        result.ignored = len(requests) - len(mine)
+        stage.result.ignored = len(requests) - len(mine)
         if not mine:
-            return result
+            return stage
         async with pool.acquire() as conn:
             seen = await repository.already_answered(
                 conn, consumer=consumer, event_ids=[env.event_id for env, _ in mine]
             )
-            fresh = _unique([(env, ev) for env, ev in mine if env.event_id not in seen])
-            result.duplicates = len(mine) - len(fresh)
-            if not fresh:
-                return result
-            answers = await self._answers(fresh)
-            async with conn.transaction():
-                claimed = await repository.claim(
-                    conn, consumer=consumer, event_ids=[env.event_id for env, _ in fresh]
-                )
-                kept = [a for a in answers if a[0].event_id in claimed]
-                await self._write(conn, kept)
+        stage.requests = _unique([(env, ev) for env, ev in mine if env.event_id not in seen])
+        stage.result.duplicates = len(mine) - len(stage.requests)
+        stage.checked = [model.payload_to_sign(ev) for _, ev in stage.requests]
+        jobs = [
+            (ev.ekey_serial, c)
+            for (_, ev), c in zip(stage.requests, stage.checked, strict=True)
+            if isinstance(c, bytes)
+        ]
+        stage.signing = self.worker.submit(jobs)
+        return stage
+
+    async def complete(self, pool: asyncpg.Pool, *, consumer: str, stage: Stage) -> BatchResult:
+        """Wait for the stage's signatures, then claim the inbox records and write every answer
+        in one transaction. A request claimed meanwhile by another transaction (a rebalance) is
+        not answered twice: the claim decides (and the answer id is derived from the request id
+        anyway)."""
+        result = stage.result
+        if not stage.requests or stage.signing is None:
+            return result
+        answers = self._collect(stage.requests, stage.checked, await stage.signing)
+        async with pool.acquire() as conn, conn.transaction():
+            claimed = await repository.claim(
+                conn, consumer=consumer, event_ids=[env.event_id for env, _ in stage.requests]
+            )
+            kept = [a for a in answers if a[0].event_id in claimed]
+            await self._write(conn, kept)
         result.applied = len(kept)
-        result.duplicates += len(fresh) - len(kept)
+        result.duplicates += len(stage.requests) - len(kept)
         return result
 
     async def handle_one(self, conn: asyncpg.Connection, env: Envelope, event: SignatureRequested) -> None:
@@ -110,20 +141,17 @@ class SigningService:
         transaction open on ``conn``."""
         if not model.is_for_host(event, self.host_id, self.held_serials()):
             return
-        await self._write(conn, await self._answers([(env, event)]))
+        checked = [model.payload_to_sign(event)]
+        jobs = [(event.ekey_serial, c) for c in checked if isinstance(c, bytes)]
+        await self._write(conn, self._collect([(env, event)], checked, await self.worker.sign_many(jobs)))
 
-    async def _answers(
-        self, requests: list[Request]
-    ) -> list[tuple[Envelope, SignatureRequested, Signature | Refusal, bytes | None]]:
-        checked = [model.payload_to_sign(ev) for _, ev in requests]
-        jobs = [
-            (ev.ekey_serial, c) for (_, ev), c in zip(requests, checked, strict=True) if isinstance(c, bytes)
-        ]
-        signed = await self.worker.sign_many(jobs)
+    def _collect(
+        self, requests: list[Request], checked: list[bytes | Refusal], signed: SignOutcomes
+    ) -> list[Answer]:
         if signed.keys_changed:
             self.keys_changed.set()
         outcomes = iter(signed.results)
-        answers = []
+        answers: list[Answer] = []
         for (env, ev), c in zip(requests, checked, strict=True):
             if isinstance(c, Refusal):
                 answers.append((env, ev, c, None))
@@ -134,7 +162,7 @@ class SigningService:
     async def _write(
         self,
         conn: asyncpg.Connection,
-        answers: list[tuple[Envelope, SignatureRequested, Signature | Refusal, bytes | None]],
+        answers: list[Answer],
     ) -> None:
         items = []
         records = []
