@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from ail_shared.config import ServiceSettings
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
 from ail_application.adapters.repository import SCHEMA
 from ail_application.entrypoints.api import router
+from ail_shared.config import ServiceSettings
 
 
 class Settings(ServiceSettings):

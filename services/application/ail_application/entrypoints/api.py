@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from ail_shared.http import CurrentTenant, Pool
-from ail_shared.idempotency import run_idempotent
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 
 from ail_application.adapters.repository import SCHEMA, ApplicationRepository, to_view
 from ail_application.service_layer import handlers
+from ail_shared.http import CurrentTenant, Pool
+from ail_shared.idempotency import run_idempotent
 
 router = APIRouter(prefix="/api/v1", tags=["applications"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]

@@ -8,10 +8,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from ail_shared.auth import Tenant
 
 from ail_application.domain.model import Application, serial_no
 from ail_application.service_layer.unit_of_work import UnitOfWork
+from ail_shared.auth import Tenant
 
 
 @dataclass(frozen=True)
