@@ -5,10 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from ail_shared import topics
-from ail_shared.config import ServiceSettings
-from ail_shared.consumer import EventConsumer
-from ail_shared.http import Runtime, create_app
 from fastapi import FastAPI
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -19,6 +15,10 @@ from ail_customs.entrypoints.api import router
 from ail_customs.service_layer.clearance import FeedPoller
 from ail_customs.service_layer.delivery import DeliveryWorker
 from ail_customs.service_layer.intake import EVENT_HANDLERS
+from ail_shared import topics
+from ail_shared.config import ServiceSettings
+from ail_shared.consumer import EventConsumer
+from ail_shared.http import Runtime, create_app
 
 
 class Settings(ServiceSettings):

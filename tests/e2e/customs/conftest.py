@@ -5,6 +5,7 @@ from typing import Any
 
 import httpx
 import pytest
+
 from ail_shared.kafka import make_producer
 
 

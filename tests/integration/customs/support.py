@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+
 from ail_shared import topics
 from ail_shared.events import (
     ApplicationSummary,
@@ -20,7 +21,6 @@ from ail_shared.events import (
     SubmissionAccepted,
     envelope_for,
 )
-
 from tests.support import eventually
 
 ENTERPRISE_A = "1100776367555"

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
-from ail_shared import topics
 
+from ail_shared import topics
 from tests.integration.customs.support import approve, licensed, set_mode, wait_status
 from tests.support import eventually, read_topic
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
-from ail_shared import topics
 
+from ail_shared import topics
 from tests.integration.customs.support import declare, licensed, wait_ledger, wait_status
 from tests.support import read_topic
 

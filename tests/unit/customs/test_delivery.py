@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from ail_customs.adapters.customs_client import HttpCustomsSystem
 from ail_customs.domain.delivery import auto_resend_delay
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from ail_customs.domain.ledger import EntryKind, Ledger, Refusal
-from ail_customs.domain.tolerance import tolerance_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from ail_customs.domain.ledger import EntryKind, Ledger, Refusal
+from ail_customs.domain.tolerance import tolerance_for
 
 AT = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 ON = date(2026, 3, 1)

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
-from ail_shared.logging import get_logger
 
 from ail_customs.domain.delivery import DeliveryOutcome
+from ail_shared.logging import get_logger
 
 log = get_logger("ail.customs.adapter")
 

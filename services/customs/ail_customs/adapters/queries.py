@@ -6,9 +6,9 @@ from datetime import date, datetime
 from typing import Any
 
 import asyncpg
-from ail_shared.errors import NotFound
 
 from ail_customs.adapters.repository import SCHEMA
+from ail_shared.errors import NotFound
 
 STATUS_FILTER = f"""
 FROM {SCHEMA}.applications a LEFT JOIN {SCHEMA}.licenses l ON l.license_no = a.license_no

@@ -9,9 +9,9 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-from ail_shared.errors import NotFound
 
 from ail_customs.domain.ledger import Ledger, LedgerEntry
+from ail_shared.errors import NotFound
 
 SCHEMA = "customs"
 

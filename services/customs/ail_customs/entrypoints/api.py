@@ -8,9 +8,6 @@ from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from ail_shared.errors import FieldProblem, InvalidInput
-from ail_shared.http import CurrentTenant, Pool
-from ail_shared.idempotency import run_idempotent
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 
@@ -18,6 +15,9 @@ from ail_customs.adapters import queries
 from ail_customs.adapters.repository import SCHEMA, CustomsRepository, ledger_from
 from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
 from ail_customs.service_layer.delivery import request_resend
+from ail_shared.errors import FieldProblem, InvalidInput
+from ail_shared.http import CurrentTenant, Pool
+from ail_shared.idempotency import run_idempotent
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
 CHINA = ZoneInfo("Asia/Shanghai")

@@ -18,6 +18,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+
+from ail_customs.adapters.customs_client import CustomsSystem
+from ail_customs.adapters.repository import SCHEMA, CustomsRepository, ledger_from
+from ail_customs.domain.ledger import EntryKind
 from ail_shared import topics
 from ail_shared.events import (
     ClearanceLine,
@@ -29,10 +33,6 @@ from ail_shared.events import (
 )
 from ail_shared.logging import get_logger
 from ail_shared.outbox import write_event
-
-from ail_customs.adapters.customs_client import CustomsSystem
-from ail_customs.adapters.repository import SCHEMA, CustomsRepository, ledger_from
-from ail_customs.domain.ledger import EntryKind
 
 log = get_logger("ail.customs.clearance")
 FEED = "customs-clearance"

@@ -16,16 +16,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
-from ail_shared import topics
-from ail_shared.errors import Conflict
-from ail_shared.events import CustomsStored, envelope_for
-from ail_shared.logging import get_logger
-from ail_shared.outbox import write_event
 
 from ail_customs.adapters.customs_client import CustomsSystem
 from ail_customs.adapters.repository import SCHEMA, CustomsRepository
 from ail_customs.domain.delivery import DeliveryOutcome, auto_resend_delay
 from ail_customs.service_layer.intake import DELIVERY_WAKE
+from ail_shared import topics
+from ail_shared.errors import Conflict
+from ail_shared.events import CustomsStored, envelope_for
+from ail_shared.logging import get_logger
+from ail_shared.outbox import write_event
 
 log = get_logger("ail.customs.delivery")
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-from ail_shared.events import Envelope, Event, LicenseIssued, ReviewResultReceived, SubmissionAccepted
 
 from ail_customs.adapters.repository import CustomsRepository
 from ail_customs.domain.tolerance import tolerance_for
+from ail_shared.events import Envelope, Event, LicenseIssued, ReviewResultReceived, SubmissionAccepted
 
 # Set when a license becomes due, so the delivery worker need not wait for its next poll.
 DELIVERY_WAKE = asyncio.Event()
