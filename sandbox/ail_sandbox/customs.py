@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 import uuid
 from collections import deque
 from dataclasses import dataclass, field
@@ -59,6 +60,7 @@ class CustomsState:
     feed: list[dict[str, Any]] = field(default_factory=list)
     declarations: dict[str, dict[str, Any]] = field(default_factory=dict)
     seq: int = 0
+    started: int = field(default_factory=lambda: int(time.time() * 10))
 
     def next_mode(self, license_no: str) -> Mode:
         script = self.scripts.get(license_no)
@@ -72,8 +74,9 @@ class CustomsState:
         return msg
 
     def declaration_no(self) -> str:
+        """Customs code + year + this process's start (so numbers stay unique across restarts) + seq."""
         self.seq += 1
-        return f"2230{datetime.now(UTC):%Y}{self.seq:010d}"[:18]
+        return f"2200{datetime.now(UTC):%Y}{self.started % 10**8:08d}{self.seq:07d}"
 
 
 class ModeIn(BaseModel):

@@ -128,7 +128,7 @@ class CustomsRepository:
         self, lic: asyncpg.Record, ledger: Ledger, entries: list[LedgerEntry], message_id: str
     ) -> int:
         """Append ``entries`` after the license's last entry and store the new balances."""
-        first = lic["ledger_entries"] + 1
+        first: int = lic["ledger_entries"] + 1
         await self.conn.executemany(
             f"INSERT INTO {SCHEMA}.ledger_entries (license_no, entry_no, kind, declaration_no, quantity,"
             " occurred_at, reason, detail, used_after, uses_after, message_id)"
@@ -170,24 +170,6 @@ class CustomsRepository:
 
     # ------------------------------------------------------------------ declarations, feed
 
-    async def claim_message(self, message_id: str, kind: str, license_no: str | None) -> bool:
-        got = await self.conn.fetchval(
-            f"INSERT INTO {SCHEMA}.clearance_messages (message_id, kind, license_no, outcome)"
-            " VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING RETURNING 1",
-            message_id,
-            kind,
-            license_no,
-        )
-        return got is not None
-
-    async def message_outcome(self, message_id: str, outcome: str, detail: str = "") -> None:
-        await self.conn.execute(
-            f"UPDATE {SCHEMA}.clearance_messages SET outcome = $2, detail = $3 WHERE message_id = $1",
-            message_id,
-            outcome,
-            detail,
-        )
-
     async def declaration_for_update(self, declaration_no: str) -> asyncpg.Record | None:
         return await self.conn.fetchrow(
             f"SELECT * FROM {SCHEMA}.declarations WHERE declaration_no = $1 FOR UPDATE", declaration_no
@@ -205,15 +187,22 @@ class CustomsRepository:
         lines: list[dict[str, Any]],
         state: str,
         refusal_reason: str = "",
-    ) -> None:
-        await self.conn.execute(
-            f"INSERT INTO {SCHEMA}.declarations AS d (declaration_no, license_no, enterprise_code,"
-            " declared_at, port, quantity, lines, state, refusal_reason)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            " ON CONFLICT (declaration_no) DO UPDATE SET declared_at = EXCLUDED.declared_at,"
+        new: bool = True,
+    ) -> bool:
+        """Store a declaration; ``new``: only if its number is new (False when it exists), else
+        as the next revision of it (an amendment)."""
+        conflict = (
+            " ON CONFLICT (declaration_no) DO NOTHING"
+            if new
+            else " ON CONFLICT (declaration_no) DO UPDATE SET declared_at = EXCLUDED.declared_at,"
             " port = EXCLUDED.port, quantity = EXCLUDED.quantity, lines = EXCLUDED.lines,"
             " state = EXCLUDED.state, refusal_reason = EXCLUDED.refusal_reason,"
-            " revision = d.revision + 1, updated_at = now()",
+            " revision = d.revision + 1, updated_at = now()"
+        )
+        got = await self.conn.fetchval(
+            f"INSERT INTO {SCHEMA}.declarations AS d (declaration_no, license_no, enterprise_code,"
+            " declared_at, port, quantity, lines, state, refusal_reason)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)" + conflict + " RETURNING 1",
             declaration_no,
             license_no,
             enterprise_code,
@@ -224,6 +213,7 @@ class CustomsRepository:
             state,
             refusal_reason,
         )
+        return got is not None
 
     async def set_declaration_state(self, declaration_no: str, state: str) -> None:
         await self.conn.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -39,16 +40,61 @@ FEED = "customs-clearance"
 CHINA = ZoneInfo("Asia/Shanghai")  # a declaration's date is its date in China
 
 
-def parse_lines(raw: list[dict[str, Any]]) -> list[ClearanceLine]:
-    return [
+@dataclass(frozen=True)
+class FeedMessage:
+    """One message of Customs' clearance feed, checked for shape before anything is written."""
+
+    message_id: str
+    position: int
+    kind: str  # declared | amended | invalidated
+    declaration_no: str
+    license_no: str
+    declared_at: datetime
+    occurred_at: datetime
+    port: str
+    lines: tuple[ClearanceLine, ...]
+    quantity: Decimal
+
+
+def _ts(raw: Any) -> datetime:
+    ts = datetime.fromisoformat(str(raw))
+    if ts.tzinfo is None:
+        raise ValueError(f"timestamp without a time zone: {raw!r}")
+    return ts
+
+
+def parse_message(raw: dict[str, Any]) -> FeedMessage:
+    """Raises KeyError / ValueError / ArithmeticError for a message that does not make sense."""
+    lines = tuple(
         ClearanceLine(
             line_no=int(item.get("line_no", i + 1)),
             commodity_code=str(item.get("commodity_code", "")),
             quantity=Decimal(str(item["quantity"])),
             unit=str(item.get("unit", "")),
         )
-        for i, item in enumerate(raw)
-    ]
+        for i, item in enumerate(raw.get("lines") or [])
+    )
+    quantity = (
+        sum((line.quantity for line in lines), Decimal(0)) if lines else Decimal(str(raw.get("quantity", 0)))
+    )
+    if not quantity.is_finite():
+        raise ValueError(f"quantity {quantity} is not a number")
+    kind = str(raw["kind"])
+    if kind not in ("declared", "amended", "invalidated"):
+        raise ValueError(f"unknown kind {kind!r}")
+    declared_at = _ts(raw["declared_at"])
+    return FeedMessage(
+        message_id=str(raw["message_id"]),
+        position=int(raw["position"]),
+        kind=kind,
+        declaration_no=str(raw["declaration_no"]),
+        license_no=str(raw["license_no"]),
+        declared_at=declared_at,
+        occurred_at=_ts(raw.get("occurred_at") or raw["declared_at"]),
+        port=str(raw.get("port", "")),
+        lines=lines,
+        quantity=quantity,
+    )
 
 
 async def _emit(conn: asyncpg.Connection, lic: asyncpg.Record, event: Event) -> None:
@@ -60,62 +106,41 @@ async def _emit(conn: asyncpg.Connection, lic: asyncpg.Record, event: Event) -> 
     )
 
 
-async def apply_message(conn: asyncpg.Connection, msg: dict[str, Any]) -> str:
-    """Apply one feed message inside the caller's transaction; return its outcome."""
+async def apply_message(conn: asyncpg.Connection, msg: FeedMessage) -> tuple[str, str]:
+    """Apply one feed message inside the caller's transaction; return (outcome, detail). The
+    caller has made sure this message id was not applied before."""
     repo = CustomsRepository(conn)
-    message_id = str(msg["message_id"])
-    kind = str(msg["kind"])
-    license_no = msg.get("license_no")
-    if not await repo.claim_message(message_id, kind, license_no):
-        return "duplicate"
-    lic = await repo.license_for_update(str(license_no)) if license_no else None
+    lic = await repo.license_for_update(msg.license_no)
     if lic is None:
-        await repo.message_outcome(message_id, "unknown_license", f"no license {license_no}")
-        log.warning("clearance_unknown_license", message_id=message_id, license_no=license_no)
-        return "unknown_license"
-    declaration_no = str(msg["declaration_no"])
-    at = datetime.fromisoformat(str(msg.get("occurred_at") or msg["declared_at"]))
-    if kind == "declared":
-        decl = await repo.declaration_for_update(declaration_no)
-        if decl is not None:
-            await repo.message_outcome(message_id, "ignored", "declaration already reported")
-            return "ignored"
-        outcome = await _use(conn, repo, lic, msg, message_id, declaration_no)
-    elif kind in ("amended", "invalidated"):
-        outcome = await _reverse(conn, repo, lic, msg, message_id, declaration_no, kind, at)
-    else:
-        outcome = "ignored"
-    await repo.message_outcome(message_id, outcome)
-    return outcome
+        log.warning("clearance_unknown_license", message_id=msg.message_id, license_no=msg.license_no)
+        return "unknown_license", f"no license {msg.license_no}"
+    if msg.kind == "declared":
+        return await _use(conn, repo, lic, msg, new=True)
+    return await _reverse(conn, repo, lic, msg)
 
 
 async def _use(
-    conn: asyncpg.Connection,
-    repo: CustomsRepository,
-    lic: asyncpg.Record,
-    msg: dict[str, Any],
-    message_id: str,
-    declaration_no: str,
-) -> str:
-    lines = parse_lines(list(msg.get("lines") or []))
-    quantity = sum((line.quantity for line in lines), Decimal(0)) if lines else Decimal(str(msg["quantity"]))
-    declared_at = datetime.fromisoformat(str(msg["declared_at"]))
-    port = str(msg.get("port", ""))
+    conn: asyncpg.Connection, repo: CustomsRepository, lic: asyncpg.Record, msg: FeedMessage, *, new: bool
+) -> tuple[str, str]:
     ledger = ledger_from(lic)
-    entry = ledger.record_use(declaration_no, quantity, declared_at, declared_at.astimezone(CHINA).date())
-    await repo.append_entries(lic, ledger, [entry], message_id)
+    on = msg.declared_at.astimezone(CHINA).date()
+    entry = ledger.record_use(msg.declaration_no, msg.quantity, msg.declared_at, on)
     accepted = entry.kind is EntryKind.USE
-    await repo.save_declaration(
-        declaration_no=declaration_no,
+    saved = await repo.save_declaration(
+        declaration_no=msg.declaration_no,
         license_no=lic["license_no"],
         enterprise_code=lic["enterprise_code"],
-        declared_at=declared_at,
-        port=port,
-        quantity=quantity,
-        lines=[line.model_dump(mode="json") for line in lines],
+        declared_at=msg.declared_at,
+        port=msg.port,
+        quantity=msg.quantity,
+        lines=[line.model_dump(mode="json") for line in msg.lines],
         state="recorded" if accepted else "refused",
         refusal_reason=entry.reason,
+        new=new,
     )
+    if not saved:
+        return "ignored", f"declaration {msg.declaration_no} was already reported"
+    await repo.append_entries(lic, ledger, [entry], msg.message_id)
     if accepted:
         await _emit(
             conn,
@@ -123,15 +148,15 @@ async def _use(
             ClearanceRecorded(
                 application_id=lic["application_id"],
                 license_no=lic["license_no"],
-                declaration_no=declaration_no,
-                declared_at=declared_at,
-                port=port,
-                quantity=quantity,
-                lines=lines,
+                declaration_no=msg.declaration_no,
+                declared_at=msg.declared_at,
+                port=msg.port,
+                quantity=msg.quantity,
+                lines=list(msg.lines),
             ),
         )
         summary = (
-            f"declaration {declaration_no} at {port} used {quantity} {lic['unit']}: remaining"
+            f"declaration {msg.declaration_no} at {msg.port} used {msg.quantity} {lic['unit']}: remaining"
             f" {ledger.remaining_quantity}, {ledger.remaining_uses} use(s) left"
             + (f" ({entry.detail})" if entry.detail else "")
         )
@@ -142,103 +167,115 @@ async def _use(
             ClearanceRefused(
                 application_id=lic["application_id"],
                 license_no=lic["license_no"],
-                declaration_no=declaration_no,
-                declared_at=declared_at,
-                quantity=quantity,
+                declaration_no=msg.declaration_no,
+                declared_at=msg.declared_at,
+                quantity=msg.quantity,
                 reason=entry.reason,
                 detail=entry.detail,
             ),
         )
-        summary = f"declaration {declaration_no} of {quantity} refused: {entry.reason} ({entry.detail})"
+        summary = (
+            f"declaration {msg.declaration_no} of {msg.quantity} refused: {entry.reason} ({entry.detail})"
+        )
     await repo.add_history(
         application_id=lic["application_id"],
         enterprise_code=lic["enterprise_code"],
         license_no=lic["license_no"],
-        occurred_at=declared_at,
+        occurred_at=msg.declared_at,
         kind="clearance_recorded" if accepted else "clearance_refused",
         summary=summary,
-        data={"declaration_no": declaration_no, "port": port, "quantity": quantity, "reason": entry.reason},
+        data={
+            "declaration_no": msg.declaration_no,
+            "port": msg.port,
+            "quantity": msg.quantity,
+            "reason": entry.reason,
+        },
     )
-    return "applied" if accepted else "refused"
+    return ("applied", "") if accepted else ("refused", entry.reason)
 
 
 async def _reverse(
-    conn: asyncpg.Connection,
-    repo: CustomsRepository,
-    lic: asyncpg.Record,
-    msg: dict[str, Any],
-    message_id: str,
-    declaration_no: str,
-    kind: str,
-    at: datetime,
-) -> str:
-    decl = await repo.declaration_for_update(declaration_no)
+    conn: asyncpg.Connection, repo: CustomsRepository, lic: asyncpg.Record, msg: FeedMessage
+) -> tuple[str, str]:
+    decl = await repo.declaration_for_update(msg.declaration_no)
     if decl is None or decl["license_no"] != lic["license_no"] or decl["state"] != "recorded":
         # Nothing was deducted for it (unknown, refused, or already reversed): nothing to give back.
-        return "ignored"
+        return "ignored", "no recorded use of this declaration to give back"
     ledger = ledger_from(lic)
-    entry = ledger.reverse(declaration_no, decl["quantity"], kind, at)
-    await repo.append_entries(lic, ledger, [entry], message_id)
-    await repo.set_declaration_state(declaration_no, kind)
+    kind = "amended" if msg.kind == "amended" else "invalidated"
+    entry = ledger.reverse(msg.declaration_no, decl["quantity"], kind, msg.occurred_at)
+    await repo.append_entries(lic, ledger, [entry], msg.message_id)
+    await repo.set_declaration_state(msg.declaration_no, kind)
     await _emit(
         conn,
         lic,
         ClearanceReversed(
             application_id=lic["application_id"],
             license_no=lic["license_no"],
-            declaration_no=declaration_no,
-            kind=kind,  # type: ignore[arg-type]
+            declaration_no=msg.declaration_no,
+            kind=kind,
             quantity=decl["quantity"],
-            reversed_at=at,
+            reversed_at=msg.occurred_at,
         ),
     )
     await repo.add_history(
         application_id=lic["application_id"],
         enterprise_code=lic["enterprise_code"],
         license_no=lic["license_no"],
-        occurred_at=at,
+        occurred_at=msg.occurred_at,
         kind="clearance_reversed",
-        summary=f"declaration {declaration_no} {kind}: {decl['quantity']} and one use given back;"
+        summary=f"declaration {msg.declaration_no} {kind}: {decl['quantity']} and one use given back;"
         f" remaining {ledger.remaining_quantity}, {ledger.remaining_uses} use(s) left",
-        data={"declaration_no": declaration_no, "kind": kind, "quantity": decl["quantity"]},
+        data={"declaration_no": msg.declaration_no, "kind": kind, "quantity": decl["quantity"]},
     )
-    if kind == "amended" and msg.get("lines"):
+    if kind == "amended" and msg.lines:
         # The amended declaration stands again with its new goods lines: a new use, checked anew.
         lic = await repo.license_for_update(lic["license_no"])
         assert lic is not None
-        return await _use(
-            conn,
-            repo,
-            lic,
-            {**msg, "declared_at": msg.get("declared_at") or at.isoformat()},
-            message_id,
-            declaration_no,
-        )
-    return "reversed"
+        outcome, detail = await _use(conn, repo, lic, msg, new=False)
+        return ("reversed_and_" + outcome), detail
+    return "reversed", ""
 
 
 def _key(row: asyncpg.Record | None) -> tuple[str, int] | None:
     return (row["epoch"], row["position"]) if row is not None else None
 
 
-async def apply_safely(conn: asyncpg.Connection, msg: dict[str, Any]) -> str:
-    """A message that does not make sense (missing field, bad number) is set aside with the
-    reason instead of blocking the feed behind it."""
-    try:
-        async with conn.transaction():  # savepoint
-            return await apply_message(conn, msg)
-    except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
-        message_id = str(msg.get("message_id") or f"position-{msg.get('position')}")
-        log.error("clearance_message_malformed", message_id=message_id, error=repr(exc))
-        await conn.execute(
-            f"INSERT INTO {SCHEMA}.clearance_messages (message_id, kind, license_no, outcome, detail)"
-            " VALUES ($1, $2, $3, 'malformed', $4) ON CONFLICT DO NOTHING",
-            message_id,
-            str(msg.get("kind", "")),
-            msg.get("license_no"),
-            repr(exc)[:500],
+async def apply_page(conn: asyncpg.Connection, raw_messages: list[dict[str, Any]]) -> int:
+    """Apply a page of feed messages in the caller's transaction; return the last position.
+
+    Dedup: message ids already applied (earlier pages, or earlier in this page) are skipped. A
+    message that does not make sense is set aside as ``malformed`` with the reason instead of
+    blocking the feed behind it. Every message id is recorded with its outcome."""
+    ids = [str(m.get("message_id")) for m in raw_messages]
+    seen = {
+        r["message_id"]
+        for r in await conn.fetch(
+            f"SELECT message_id FROM {SCHEMA}.clearance_messages WHERE message_id = ANY($1::text[])", ids
         )
-        return "malformed"
+    }
+    records: list[tuple[str, str, str | None, str, str]] = []
+    last = 0
+    for raw in raw_messages:
+        last = max(last, int(raw.get("position", 0)))
+        message_id = str(raw.get("message_id") or f"position-{raw.get('position')}")
+        if message_id in seen:
+            continue
+        seen.add(message_id)
+        try:
+            msg = parse_message(raw)
+        except (KeyError, ValueError, TypeError, ArithmeticError) as exc:
+            log.error("clearance_message_malformed", message_id=message_id, error=repr(exc))
+            outcome, detail = "malformed", repr(exc)[:500]
+        else:
+            outcome, detail = await apply_message(conn, msg)
+        records.append((message_id, str(raw.get("kind", "")), raw.get("license_no"), outcome, detail))
+    await conn.executemany(
+        f"INSERT INTO {SCHEMA}.clearance_messages (message_id, kind, license_no, outcome, detail)"
+        " VALUES ($1, $2, $3, $4, $5)",
+        records,
+    )
+    return last
 
 
 class FeedPoller:
@@ -289,9 +326,8 @@ class FeedPoller:
             cur = await CustomsRepository(conn).cursor(FEED)  # serialises replicas
             if _key(cur) != _key(row):
                 return 0  # another replica moved the cursor meanwhile
-            for msg in page.messages:
-                await apply_safely(conn, msg)
-                position = max(position, int(msg["position"]))
+            if page.messages:
+                position = max(position, await apply_page(conn, page.messages))
             await CustomsRepository(conn).set_cursor(FEED, page.epoch, position)
         self.applied += len(page.messages)
         return len(page.messages)
