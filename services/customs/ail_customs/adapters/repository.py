@@ -124,41 +124,31 @@ class CustomsRepository:
 
     # ------------------------------------------------------------------ ledger
 
-    async def append_entries(
-        self, lic: asyncpg.Record, ledger: Ledger, entries: list[LedgerEntry], message_id: str
+    async def append_entry(
+        self, lic: asyncpg.Record, ledger: Ledger, entry: LedgerEntry, message_id: str
     ) -> int:
-        """Append ``entries`` after the license's last entry and store the new balances."""
-        first: int = lic["ledger_entries"] + 1
-        await self.conn.executemany(
-            f"INSERT INTO {SCHEMA}.ledger_entries (license_no, entry_no, kind, declaration_no, quantity,"
-            " occurred_at, reason, detail, used_after, uses_after, message_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            [
-                (
-                    ledger.license_no,
-                    first + i,
-                    e.kind.value,
-                    e.declaration_no,
-                    e.quantity,
-                    e.occurred_at,
-                    e.reason,
-                    e.detail,
-                    e.used_after,
-                    e.uses_after,
-                    message_id,
-                )
-                for i, e in enumerate(entries)
-            ],
-        )
+        """Append ``entry`` after the license's last entry and store the new balances, in one
+        statement. Returns the entry number."""
+        entry_no: int = lic["ledger_entries"] + 1
         await self.conn.execute(
-            f"UPDATE {SCHEMA}.licenses SET used_quantity = $2, uses = $3, ledger_entries = $4,"
+            f"WITH e AS (INSERT INTO {SCHEMA}.ledger_entries (license_no, entry_no, kind, declaration_no,"
+            " quantity, occurred_at, reason, detail, used_after, uses_after, message_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11))"
+            f" UPDATE {SCHEMA}.licenses SET used_quantity = $9, uses = $10, ledger_entries = $2,"
             " updated_at = now() WHERE license_no = $1",
             ledger.license_no,
+            entry_no,
+            entry.kind.value,
+            entry.declaration_no,
+            entry.quantity,
+            entry.occurred_at,
+            entry.reason,
+            entry.detail,
             ledger.used_quantity,
             ledger.uses,
-            lic["ledger_entries"] + len(entries),
+            message_id,
         )
-        return first
+        return entry_no
 
     async def entries(self, license_no: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(
@@ -268,3 +258,12 @@ class CustomsRepository:
             summary,
             json.loads(json.dumps(data or {}, default=str)),
         )
+
+    async def add_history_many(self, rows: list[tuple[Any, ...]]) -> None:
+        """Rows of (application_id, enterprise_code, license_no, occurred_at, kind, summary, data)."""
+        if rows:
+            await self.conn.executemany(
+                f"INSERT INTO {SCHEMA}.history (application_id, enterprise_code, license_no, occurred_at,"
+                " kind, summary, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                [(*r[:6], json.loads(json.dumps(r[6], default=str))) for r in rows],
+            )

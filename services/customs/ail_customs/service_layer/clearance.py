@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -29,11 +29,12 @@ from ail_shared.events import (
     ClearanceRecorded,
     ClearanceRefused,
     ClearanceReversed,
+    Envelope,
     Event,
     envelope_for,
 )
 from ail_shared.logging import get_logger
-from ail_shared.outbox import write_event
+from ail_shared.outbox import write_events
 
 log = get_logger("ail.customs.clearance")
 FEED = "customs-clearance"
@@ -97,30 +98,55 @@ def parse_message(raw: dict[str, Any]) -> FeedMessage:
     )
 
 
-async def _emit(conn: asyncpg.Connection, lic: asyncpg.Record, event: Event) -> None:
-    await write_event(
-        conn,
-        schema=SCHEMA,
-        topic=topics.CUSTOMS,
-        envelope=envelope_for(event, aggregate_id=lic["application_id"], tenant=lic["enterprise_code"]),
-    )
+@dataclass
+class PageWrites:
+    """Events and history of a page, written once at the end of the page's transaction (fewer
+    round trips; order kept)."""
+
+    events: list[tuple[str, Envelope]] = field(default_factory=list)
+    history: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def emit(self, lic: asyncpg.Record, event: Event) -> None:
+        env = envelope_for(event, aggregate_id=lic["application_id"], tenant=lic["enterprise_code"])
+        self.events.append((topics.CUSTOMS, env))
+
+    def note(
+        self, lic: asyncpg.Record, *, occurred_at: datetime, kind: str, summary: str, data: dict[str, Any]
+    ) -> None:
+        self.history.append(
+            (
+                lic["application_id"],
+                lic["enterprise_code"],
+                lic["license_no"],
+                occurred_at,
+                kind,
+                summary,
+                data,
+            )
+        )
+
+    async def flush(self, conn: asyncpg.Connection) -> None:
+        await write_events(conn, schema=SCHEMA, items=self.events)
+        await CustomsRepository(conn).add_history_many(self.history)
+        self.events.clear()
+        self.history.clear()
 
 
-async def apply_message(conn: asyncpg.Connection, msg: FeedMessage) -> tuple[str, str]:
+async def apply_message(conn: asyncpg.Connection, msg: FeedMessage, out: PageWrites) -> tuple[str, str]:
     """Apply one feed message inside the caller's transaction; return (outcome, detail). The
-    caller has made sure this message id was not applied before."""
+    caller has made sure this message id was not applied before, and flushes ``out``."""
     repo = CustomsRepository(conn)
     lic = await repo.license_for_update(msg.license_no)
     if lic is None:
         log.warning("clearance_unknown_license", message_id=msg.message_id, license_no=msg.license_no)
         return "unknown_license", f"no license {msg.license_no}"
     if msg.kind == "declared":
-        return await _use(conn, repo, lic, msg, new=True)
-    return await _reverse(conn, repo, lic, msg)
+        return await _use(repo, lic, msg, out, new=True)
+    return await _reverse(repo, lic, msg, out)
 
 
 async def _use(
-    conn: asyncpg.Connection, repo: CustomsRepository, lic: asyncpg.Record, msg: FeedMessage, *, new: bool
+    repo: CustomsRepository, lic: asyncpg.Record, msg: FeedMessage, out: PageWrites, *, new: bool
 ) -> tuple[str, str]:
     ledger = ledger_from(lic)
     on = msg.declared_at.astimezone(CHINA).date()
@@ -140,10 +166,9 @@ async def _use(
     )
     if not saved:
         return "ignored", f"declaration {msg.declaration_no} was already reported"
-    await repo.append_entries(lic, ledger, [entry], msg.message_id)
+    await repo.append_entry(lic, ledger, entry, msg.message_id)
     if accepted:
-        await _emit(
-            conn,
+        out.emit(
             lic,
             ClearanceRecorded(
                 application_id=lic["application_id"],
@@ -161,8 +186,7 @@ async def _use(
             + (f" ({entry.detail})" if entry.detail else "")
         )
     else:
-        await _emit(
-            conn,
+        out.emit(
             lic,
             ClearanceRefused(
                 application_id=lic["application_id"],
@@ -177,10 +201,8 @@ async def _use(
         summary = (
             f"declaration {msg.declaration_no} of {msg.quantity} refused: {entry.reason} ({entry.detail})"
         )
-    await repo.add_history(
-        application_id=lic["application_id"],
-        enterprise_code=lic["enterprise_code"],
-        license_no=lic["license_no"],
+    out.note(
+        lic,
         occurred_at=msg.declared_at,
         kind="clearance_recorded" if accepted else "clearance_refused",
         summary=summary,
@@ -195,7 +217,7 @@ async def _use(
 
 
 async def _reverse(
-    conn: asyncpg.Connection, repo: CustomsRepository, lic: asyncpg.Record, msg: FeedMessage
+    repo: CustomsRepository, lic: asyncpg.Record, msg: FeedMessage, out: PageWrites
 ) -> tuple[str, str]:
     decl = await repo.declaration_for_update(msg.declaration_no)
     if decl is None or decl["license_no"] != lic["license_no"] or decl["state"] != "recorded":
@@ -204,10 +226,9 @@ async def _reverse(
     ledger = ledger_from(lic)
     kind = "amended" if msg.kind == "amended" else "invalidated"
     entry = ledger.reverse(msg.declaration_no, decl["quantity"], kind, msg.occurred_at)
-    await repo.append_entries(lic, ledger, [entry], msg.message_id)
+    await repo.append_entry(lic, ledger, entry, msg.message_id)
     await repo.set_declaration_state(msg.declaration_no, kind)
-    await _emit(
-        conn,
+    out.emit(
         lic,
         ClearanceReversed(
             application_id=lic["application_id"],
@@ -218,10 +239,8 @@ async def _reverse(
             reversed_at=msg.occurred_at,
         ),
     )
-    await repo.add_history(
-        application_id=lic["application_id"],
-        enterprise_code=lic["enterprise_code"],
-        license_no=lic["license_no"],
+    out.note(
+        lic,
         occurred_at=msg.occurred_at,
         kind="clearance_reversed",
         summary=f"declaration {msg.declaration_no} {kind}: {decl['quantity']} and one use given back;"
@@ -232,7 +251,7 @@ async def _reverse(
         # The amended declaration stands again with its new goods lines: a new use, checked anew.
         lic = await repo.license_for_update(lic["license_no"])
         assert lic is not None
-        outcome, detail = await _use(conn, repo, lic, msg, new=False)
+        outcome, detail = await _use(repo, lic, msg, out, new=False)
         return ("reversed_and_" + outcome), detail
     return "reversed", ""
 
@@ -255,6 +274,7 @@ async def apply_page(conn: asyncpg.Connection, raw_messages: list[dict[str, Any]
         )
     }
     records: list[tuple[str, str, str | None, str, str]] = []
+    out = PageWrites()
     last = 0
     for raw in raw_messages:
         last = max(last, int(raw.get("position", 0)))
@@ -268,8 +288,9 @@ async def apply_page(conn: asyncpg.Connection, raw_messages: list[dict[str, Any]
             log.error("clearance_message_malformed", message_id=message_id, error=repr(exc))
             outcome, detail = "malformed", repr(exc)[:500]
         else:
-            outcome, detail = await apply_message(conn, msg)
+            outcome, detail = await apply_message(conn, msg, out)
         records.append((message_id, str(raw.get("kind", "")), raw.get("license_no"), outcome, detail))
+    await out.flush(conn)
     await conn.executemany(
         f"INSERT INTO {SCHEMA}.clearance_messages (message_id, kind, license_no, outcome, detail)"
         " VALUES ($1, $2, $3, $4, $5)",
