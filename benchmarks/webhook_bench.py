@@ -36,6 +36,8 @@ from typing import Any
 import asyncpg
 import httpx
 import uvicorn
+from standardwebhooks import Webhook
+
 from ail_shared import topics
 from ail_shared.auth import new_api_key
 from ail_shared.events import (
@@ -46,7 +48,6 @@ from ail_shared.events import (
     envelope_for,
 )
 from ail_shared.kafka import make_producer
-from standardwebhooks import Webhook
 
 REPO = Path(__file__).resolve().parents[1]
 

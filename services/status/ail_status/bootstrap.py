@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 
+from fastapi import FastAPI
+
 from ail_shared import topics
 from ail_shared.consumer import EventConsumer
 from ail_shared.http import Runtime
-from fastapi import FastAPI
-
 from ail_status.adapters.notifications import Notifications
 from ail_status.adapters.repository import SCHEMA
 from ail_status.adapters.webhook_client import HttpxWebhookSender

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ail_shared.config import ServiceSettings
-from ail_shared.http import Runtime
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
+from ail_shared.config import ServiceSettings
+from ail_shared.http import Runtime
 from ail_status.domain.webhooks import RetryPolicy
 
 MAX_RETRY_PERIOD_SECONDS = 7 * 86400

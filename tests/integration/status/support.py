@@ -19,6 +19,7 @@ from typing import Any
 import asyncpg
 import httpx
 import uvicorn
+
 from ail_shared import topics
 from ail_shared.auth import new_api_key
 from ail_shared.events import (

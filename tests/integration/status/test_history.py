@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 import pytest
-from ail_shared.events import Envelope
 
+from ail_shared.events import Envelope
 from tests.integration.status.support import App, Enterprise, Publisher, history, own_entries
 from tests.support import eventually
 

@@ -8,8 +8,8 @@ import json
 from typing import Any
 
 import httpx
-from ail_shared.events import Envelope
 
+from ail_shared.events import Envelope
 from tests.integration.status.support import App, Enterprise, Publisher
 
 Frame = dict[str, Any]

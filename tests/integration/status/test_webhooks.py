@@ -10,10 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
-from ail_shared.events import Envelope
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from ail_shared.events import Envelope
 from tests.integration.status.support import App, Enterprise, Publisher, Receiver, history, own_entries
 from tests.support import eventually
 

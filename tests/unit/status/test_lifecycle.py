@@ -4,6 +4,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+
 from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,

@@ -5,12 +5,13 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
 from ail_status.adapters.webhook_client import HttpxWebhookSender
 from ail_status.domain import webhooks
 from ail_status.domain.webhooks import RetryPolicy, decide
 from ail_status.entrypoints.stream_api import frame
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 

@@ -10,9 +10,9 @@ import contextlib
 from typing import Any
 
 import asyncpg
+
 from ail_shared.db import connect
 from ail_shared.logging import get_logger
-
 from ail_status.adapters.repository import CHANGES_CHANNEL, DELIVERIES_CHANNEL
 
 log = get_logger("ail.status.notifications")

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+
 from ail_shared.errors import NotFound
 
 SCHEMA = "status"

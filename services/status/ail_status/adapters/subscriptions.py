@@ -22,8 +22,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from ail_shared.errors import NotFound
 
+from ail_shared.errors import NotFound
 from ail_status.adapters.repository import SCHEMA
 
 S = SCHEMA

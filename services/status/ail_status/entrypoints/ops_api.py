@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from ail_shared.errors import FieldProblem, Forbidden, InvalidInput
-from ail_shared.http import CurrentTenant, Pool
 from fastapi import APIRouter, Query
 
+from ail_shared.errors import FieldProblem, Forbidden, InvalidInput
+from ail_shared.http import CurrentTenant, Pool
 from ail_status.adapters.repository import StatusRepository
 
 router = APIRouter(prefix="/api/v1/ops", tags=["operations"])

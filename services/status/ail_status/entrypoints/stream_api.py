@@ -16,11 +16,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from ail_shared.errors import FieldProblem, InvalidInput
-from ail_shared.http import CurrentTenant, Pool, RuntimeDep
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
+from ail_shared.errors import FieldProblem, InvalidInput
+from ail_shared.http import CurrentTenant, Pool, RuntimeDep
 from ail_status.adapters.notifications import Notifications
 from ail_status.adapters.repository import StatusRepository
 from ail_status.config import settings_of

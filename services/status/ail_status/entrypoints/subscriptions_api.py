@@ -6,14 +6,14 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from ail_shared.http import CurrentTenant, Pool, RuntimeDep
-from ail_shared.idempotency import run_idempotent
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_shared.idempotency import run_idempotent
 from ail_status.adapters.repository import DELIVERIES_CHANNEL, SCHEMA, StatusRepository
 from ail_status.adapters.subscriptions import SubscriptionRepository
 from ail_status.config import MAX_RETRY_PERIOD_SECONDS, settings_of

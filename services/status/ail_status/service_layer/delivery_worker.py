@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-from ail_shared.logging import get_logger
 
+from ail_shared.logging import get_logger
 from ail_status.adapters.subscriptions import Attempt, Claimed, SubscriptionRepository
 from ail_status.adapters.webhook_client import Outcome, WebhookSender
 from ail_status.domain import webhooks

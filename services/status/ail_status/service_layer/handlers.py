@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+
 from ail_shared.consumer import PermanentError
 from ail_shared.events import Envelope, Event
 from ail_shared.vocabulary import ApplicationStatus
-
 from ail_status.adapters.repository import StatusRepository
 from ail_status.domain.lifecycle import STATUS_IMPLIED_BY_CUSTOMS, describe, may_move
 
