@@ -9,11 +9,11 @@ from typing import Any
 
 import asyncpg
 import httpx
+from standardwebhooks import Webhook
+
 from ail_status.adapters.webhook_client import HttpxWebhookSender
 from ail_status.domain.webhooks import RetryPolicy
 from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig
-from standardwebhooks import Webhook
-
 from tests.integration.status.support import App, Enterprise, Publisher, Receiver
 from tests.support import eventually
 
