@@ -243,7 +243,8 @@ async def create_key_agri_filing(
     body: Annotated[KeyAgriFilingIn, Body(examples=[KEY_AGRI_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Save and report: every field is required (all missing ones are named at once)."""
+    """Save (and, once the MOFCOM filing adapter exists, report): every field is required (all
+    missing ones are named at once). The enterprise code comes from the login. Status ``saved``."""
     data = body.model_dump(mode="json")
     problems = [FieldProblem(k, "required") for k, v in data.items() if v in (None, "")]
     if problems:
@@ -252,7 +253,7 @@ async def create_key_agri_filing(
 
     async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
         row = await conn.fetchrow(
-            f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body) VALUES ($1, $2, $3)"
+            f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body, status) VALUES ($1, $2, $3, 'saved')"
             " RETURNING id, enterprise_code, body, status, created_at",
             uuid4(),
             enterprise,
