@@ -127,9 +127,9 @@ async def bench_drafts(url: str, key: str, pool: asyncpg.Pool, n: int, concurren
         on=date.today(),
     )
     sql = (
-        "INSERT INTO application.applications (id, serial_no, enterprise_code, status, year, form, importer_name,"
-        " issuing_agency, computed, trade_mode, import_user_code, import_user_name, commodity_code,"
-        " commodity_name, unit, total_quantity, total_value_usd)"
+        "INSERT INTO application.applications (id, serial_no, enterprise_code, status, year, form,"
+        " importer_name, issuing_agency, computed, trade_mode, import_user_code, import_user_name,"
+        " commodity_code, commodity_name, unit, total_quantity, total_value_usd)"
         " VALUES ($1, $2, $3, 'draft', 2026, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     )
 
@@ -191,7 +191,8 @@ async def seed(dsn: str, rows: int) -> None:
     conn = await connect(dsn)
     try:
         have = await conn.fetchval(
-            "SELECT count(*) FROM application.applications WHERE enterprise_code = $1 AND serial_no LIKE 'NA2_9%'",
+            "SELECT count(*) FROM application.applications"
+            " WHERE enterprise_code = $1 AND serial_no LIKE 'NA2_9%'",
             SCRATCH,
         )
         if have >= rows:
@@ -244,7 +245,8 @@ async def bench_query(url: str, key: str, pool: asyncpg.Pool, n: int) -> None:
     )
     print(f"  via API:    p50 {statistics.median(api_ms):7.2f} ms  p99 {pct(api_ms, 99):7.2f} ms")
     print(
-        f"  direct SQL: p50 {statistics.median(sql_ms):7.2f} ms  p99 {pct(sql_ms, 99):7.2f} ms  (count + page)"
+        f"  direct SQL: p50 {statistics.median(sql_ms):7.2f} ms  p99 {pct(sql_ms, 99):7.2f} ms"
+        "  (count + page)"
     )
 
 

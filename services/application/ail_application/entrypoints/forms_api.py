@@ -253,7 +253,8 @@ async def create_key_agri_filing(
 
     async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
         row = await conn.fetchrow(
-            f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body, status) VALUES ($1, $2, $3, 'saved')"
+            f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body, status)"
+            " VALUES ($1, $2, $3, 'saved')"
             " RETURNING id, enterprise_code, body, status, created_at",
             uuid4(),
             enterprise,
