@@ -194,7 +194,7 @@ class Application:
         """The complete form as submitted: what the signer signs and MOFCOM checks. The names of
         ApplicationSummary (shared events) are top-level keys."""
         c = self.computed
-        return _jsonable(
+        snapshot: dict[str, Any] = _jsonable(
             {
                 "id": str(self.id),
                 "serial_no": self.serial_no,
@@ -217,6 +217,7 @@ class Application:
                 "iron_ore_contract": self.iron_ore_contract,
             }
         )
+        return snapshot
 
 
 def _jsonable(v: Any) -> Any:

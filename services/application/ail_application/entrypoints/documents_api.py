@@ -25,7 +25,7 @@ from ail_application.entrypoints.schemas import IdList
 from ail_application.service_layer import attachments
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
-PRINTED = {
+PRINTED: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/pdf": {}, "text/html": {}},
         "description": "the numbered form (boxes 1-24); HTML when the request accepts text/html",

@@ -15,7 +15,7 @@ import asyncpg
 from ail_shared.auth import Tenant
 from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound
 
-from ail_application.adapters.eligibility import EligibilityChecker
+from ail_application.adapters.eligibility import CatalogueEligibility, EligibilityChecker
 from ail_application.domain.contracts import ContractInfo, IronOreContract
 from ail_application.domain.form import CREATION_ONLY, READ_ONLY, READ_ONLY_LINE, DraftCreate, FormFields
 from ail_application.domain.model import Application, serial_no
@@ -51,7 +51,7 @@ class Context:
     """What handlers need besides the connection: reference data and the eligibility source."""
 
     ref: ReferenceData = field(default_factory=load)
-    eligibility: EligibilityChecker | None = None
+    eligibility: EligibilityChecker = field(default_factory=lambda: CatalogueEligibility(load()))
 
 
 def writable_problems(body: FormFields, *, creating: bool) -> list[FieldProblem]:
