@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ail_shared.config import ServiceSettings
-from ail_shared.http import Runtime
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
@@ -13,6 +11,8 @@ from ail_application.adapters.eligibility import CatalogueEligibility, Eligibili
 from ail_application.adapters.repository import SCHEMA
 from ail_application.domain.reference import ReferenceData, load
 from ail_application.service_layer.handlers import Context
+from ail_shared.config import ServiceSettings
+from ail_shared.http import Runtime
 
 
 class Settings(ServiceSettings):
@@ -28,11 +28,10 @@ def eligibility_checker(settings: Settings, ref: ReferenceData) -> EligibilityCh
 
 
 def bootstrap(settings: Settings | None = None) -> FastAPI:
-    from ail_shared.http import create_app
-
     from ail_application.entrypoints.api import router as applications
     from ail_application.entrypoints.documents_api import router as documents
     from ail_application.entrypoints.forms_api import router as forms
+    from ail_shared.http import create_app
 
     settings = settings or Settings()
     ref = load()

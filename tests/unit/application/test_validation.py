@@ -6,13 +6,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from ail_application.domain.model import Application
 from ail_application.domain.reference import load
 from ail_application.domain.validation import FORM_REQUIRED, validate_for_submission
 from ail_shared.errors import Conflict, InvalidInput
 from ail_shared.vocabulary import ApplicationStatus
-from hypothesis import given
-from hypothesis import strategies as st
 
 REF = load()
 TODAY = date.today()

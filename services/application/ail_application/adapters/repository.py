@@ -10,10 +10,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from ail_shared.errors import NotFound
-from ail_shared.vocabulary import ApplicationStatus
 
 from ail_application.domain.model import Application
+from ail_shared.errors import NotFound
+from ail_shared.vocabulary import ApplicationStatus
 
 SCHEMA = "application"
 

@@ -10,10 +10,9 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ail_shared.errors import FieldProblem
-
 from ail_application.domain.form import _dec
 from ail_application.domain.reference import ReferenceData, is_iron_ore, load
+from ail_shared.errors import FieldProblem
 
 if TYPE_CHECKING:
     from ail_application.domain.model import Application

@@ -7,7 +7,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from ail_shared.http import CurrentTenant, Pool
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse, Response
 
@@ -27,6 +26,7 @@ from ail_application.entrypoints.schemas import (
     view,
 )
 from ail_application.service_layer import handlers
+from ail_shared.http import CurrentTenant, Pool
 
 router = APIRouter(prefix="/api/v1", tags=["applications"], generate_unique_id_function=operation_id)
 

@@ -6,14 +6,14 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 import asyncpg
-from ail_shared.auth import Tenant
-from ail_shared.idempotency import run_idempotent
 from fastapi import Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
 from ail_application.adapters.repository import SCHEMA
 from ail_application.service_layer.handlers import Context
+from ail_shared.auth import Tenant
+from ail_shared.idempotency import run_idempotent
 
 IdempotencyKey = Annotated[
     str | None,

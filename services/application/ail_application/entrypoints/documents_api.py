@@ -9,8 +9,6 @@ from urllib.parse import quote
 from uuid import UUID
 
 import asyncpg
-from ail_shared.errors import NotFound
-from ail_shared.http import CurrentTenant, Pool
 from fastapi import APIRouter, File, Header, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
@@ -23,6 +21,8 @@ from ail_application.entrypoints.api import ERRORS
 from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
 from ail_application.entrypoints.schemas import IdList
 from ail_application.service_layer import attachments
+from ail_shared.errors import NotFound
+from ail_shared.http import CurrentTenant, Pool
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 PRINTED: dict[int | str, dict[str, Any]] = {

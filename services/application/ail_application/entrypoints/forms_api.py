@@ -8,8 +8,6 @@ from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 import asyncpg
-from ail_shared.errors import FieldProblem, InvalidInput, NotFound
-from ail_shared.http import CurrentTenant, Pool
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -21,6 +19,8 @@ from ail_application.entrypoints.api import ERRORS
 from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
 from ail_application.entrypoints.schemas import ContractView
 from ail_application.service_layer import handlers
+from ail_shared.errors import FieldProblem, InvalidInput, NotFound
+from ail_shared.http import CurrentTenant, Pool
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 

@@ -8,11 +8,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
-from ail_shared.auth import Tenant
-from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 from ail_application.adapters.repository import SCHEMA, ApplicationRepository
 from ail_application.domain.attachments import ALLOWED, MAX_BYTES, sniff
+from ail_shared.auth import Tenant
+from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
 
 META = "id, application_id, filename, content_type, size, sha256, created_at"
 

@@ -12,8 +12,6 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import asyncpg
-from ail_shared.auth import Tenant
-from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound
 
 from ail_application.adapters.eligibility import CatalogueEligibility, EligibilityChecker
 from ail_application.domain.contracts import ContractInfo, IronOreContract
@@ -21,6 +19,8 @@ from ail_application.domain.form import CREATION_ONLY, READ_ONLY, READ_ONLY_LINE
 from ail_application.domain.model import Application, serial_no
 from ail_application.domain.reference import ReferenceData, load
 from ail_application.service_layer.unit_of_work import UnitOfWork
+from ail_shared.auth import Tenant
+from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
