@@ -47,7 +47,7 @@ CREATE TABLE {schema}.key_agri_filings (
     id               uuid PRIMARY KEY,
     enterprise_code  text NOT NULL,
     body             jsonb NOT NULL,
-    status           text NOT NULL DEFAULT 'saved',
+    status           text NOT NULL DEFAULT 'reported',
     created_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX key_agri_filings_tenant ON {schema}.key_agri_filings (enterprise_code, created_at DESC);
