@@ -103,5 +103,7 @@ async def test_copies_with_an_idempotency_key_are_made_once(a, make):
     again = await a.post(f"/api/v1/applications/{app['id']}/copies", json={"count": 2}, headers=key)
     assert first.status_code == again.status_code == 201
     assert [c["id"] for c in first.json()["copies"]] == [c["id"] for c in again.json()["copies"]]
-    listed = (await a.get("/api/v1/applications", params={"import_user_name": app["import_user_name"]})).json()
+    listed = (
+        await a.get("/api/v1/applications", params={"import_user_name": app["import_user_name"]})
+    ).json()
     assert listed["total"] == 3
