@@ -19,6 +19,8 @@ from ail_shared.vocabulary import ApplicationStatus as S
 EDITABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
 DELETABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
 SUBMITTABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
+REVOCABLE = frozenset({S.PENDING_FIRST_REVIEW})
+# Copy and print: any status. Approval-status queries: any status but draft.
 
 
 def serial_no(year: int, sequence: int) -> str:
@@ -154,6 +156,11 @@ class Application:
     def ensure_deletable(self) -> None:
         if self.status not in DELETABLE:
             raise _refuse("deleted", self.status, DELETABLE)
+
+    def ensure_revocable(self) -> None:
+        """Revoke (撤销) is handled by the submission flow; the rule lives here with the others."""
+        if self.status not in REVOCABLE:
+            raise _refuse("revoked", self.status, REVOCABLE)
 
     def recompute(self, ref: ReferenceData, on: date) -> None:
         self.computed = compute(self.form, year=self.year, ref=ref, on=on)
