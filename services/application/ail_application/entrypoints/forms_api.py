@@ -193,7 +193,12 @@ async def precheck(
 
 
 # -- code tables -------------------------------------------------------------------------------
-@router.get("/reference/{table}", tags=["reference"])
+@router.get(
+    "/reference/{table}",
+    tags=["reference"],
+    description="Code tables: `commodities` (the catalogue, per year, with effective dates and the"
+    " overflow tolerance) and " + ", ".join(f"`{t}`" for t in CODE_TABLES) + ".",
+)
 async def reference(
     request: Request,
     table: str,
@@ -201,7 +206,6 @@ async def reference(
         str, Query(description="code prefix, letters (拼音首字母) or part of the Chinese name")
     ] = "",
 ) -> list[dict[str, Any]]:
-    """Code tables: ``commodities`` (the catalogue, per year) and """ + ", ".join(CODE_TABLES) + "."
     if table != "commodities" and table not in CODE_TABLES:
         raise NotFound(f"no code table '{table}'; tables: commodities, {', '.join(CODE_TABLES)}")
     return context(request).ref.lookup(table, q)

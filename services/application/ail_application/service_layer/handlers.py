@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from ail_application.adapters.eligibility import CatalogueEligibility, EligibilityChecker
+from ail_application.adapters.repository import ApplicationRepository
 from ail_application.domain.contracts import ContractInfo, IronOreContract
 from ail_application.domain.form import CREATION_ONLY, READ_ONLY, READ_ONLY_LINE, DraftCreate, FormFields
 from ail_application.domain.model import Application, serial_no
@@ -168,7 +169,7 @@ async def copy(
 
 async def get_contract(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> dict[str, Any]:
     """The saved contract, or a new one whose applicant part is pre-filled from the last entry."""
-    repo = UnitOfWork(conn).applications
+    repo = ApplicationRepository(conn)
     app = await repo.get(id=application_id, enterprise_codes=tenant.enterprise_codes)
     if app.contract is not None:
         return {
@@ -197,7 +198,7 @@ async def put_contract(
 
 
 async def get_iron_ore(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> dict[str, Any]:
-    app = await UnitOfWork(conn).applications.get(id=application_id, enterprise_codes=tenant.enterprise_codes)
+    app = await ApplicationRepository(conn).get(id=application_id, enterprise_codes=tenant.enterprise_codes)
     if app.iron_ore_contract is None:
         raise NotFound(f"application {application_id} has no iron-ore contract yet; PUT it first")
     return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
