@@ -153,6 +153,10 @@ class Application:
             contract["year"] = self.year
         self.iron_ore_contract = compute_iron_ore(contract)
 
+    def remove_iron_ore_contract(self) -> None:
+        self._ensure_editable()
+        self.iron_ore_contract = None
+
     def ensure_deletable(self) -> None:
         if self.status not in DELETABLE:
             raise _refuse("deleted", self.status, DELETABLE)

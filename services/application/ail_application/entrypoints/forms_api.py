@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ail_application.adapters.repository import SCHEMA
@@ -123,6 +123,19 @@ async def put_iron_ore_contract(
     """Only for HS heading 2601. Line amounts (USD) are computed; importer is the application's."""
     async with pool.acquire() as conn, conn.transaction():
         return await handlers.put_iron_ore(conn, tenant, application_id, contract)
+
+
+@router.delete(
+    "/applications/{application_id}/iron-ore-contract",
+    status_code=204,
+    responses=ERRORS,
+    tags=["contracts"],
+)
+async def delete_iron_ore_contract(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Response:
+    """Removes the iron-ore contract (e.g. after the commodity changed away from heading 2601)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await handlers.delete_iron_ore(conn, tenant, application_id)
+    return Response(status_code=204)
 
 
 # -- pre-check ---------------------------------------------------------------------------------

@@ -216,6 +216,13 @@ async def put_iron_ore(
     return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
 
 
+async def delete_iron_ore(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> None:
+    async with UnitOfWork(conn) as uow:
+        app = await _load(uow, tenant, application_id)
+        app.remove_iron_ore_contract()
+        await uow.applications.save(app)
+
+
 async def submit(
     conn: asyncpg.Connection, tenant: Tenant, cmd: SubmitApplication, ctx: Context | None = None
 ) -> Application:
