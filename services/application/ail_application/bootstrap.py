@@ -12,6 +12,7 @@ from ail_application.adapters.repository import SCHEMA
 from ail_application.domain.reference import ReferenceData, load
 from ail_application.service_layer.handlers import Context
 from ail_shared.config import ServiceSettings
+from ail_shared.errors import ConfigError
 from ail_shared.http import Runtime
 
 
@@ -24,6 +25,9 @@ class Settings(ServiceSettings):
 
 
 def eligibility_checker(settings: Settings, ref: ReferenceData) -> EligibilityChecker:
+    if settings.eligibility_source == "mofcom":
+        # The MOFCOM-backed checker comes with the submission work (adapters/mofcom_eligibility.py).
+        raise ConfigError("AIL_ELIGIBILITY_SOURCE=mofcom is not available yet; use 'catalogue'")
     return CatalogueEligibility(ref)
 
 
