@@ -35,7 +35,7 @@ _MAX_SAFE = 2**53
 
 # The C-accelerated string escaper of the standard json module (ensure_ascii=False): it escapes
 # exactly what RFC 8785 escapes, in the same spelling.
-_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string = json.encoder.encode_basestring
 
 
 class CanonicalFormError(ValueError):
