@@ -27,6 +27,9 @@ class Rec:
 class FakeService:
     host_id = "host-a"
 
+    def held_serials(self) -> set[str]:
+        return {"k"}
+
     def __init__(self, fail_on_complete: int | None = None) -> None:
         self.prepared: list[int] = []
         self.completed = 0
@@ -80,3 +83,17 @@ async def test_a_failed_write_fails_the_batch(monkeypatch: pytest.MonkeyPatch) -
     service = FakeService(fail_on_complete=2)
     with pytest.raises(ConnectionError):
         await make(service)._pipeline([record(i) for i in range(8)], {"SignatureRequested"})
+
+
+async def test_other_hosts_requests_for_keys_not_held_are_skipped_undecoded() -> None:
+    service = FakeService()
+    other = record(1, host="host-b")
+    other.key = b"someone-elses-key"
+    mine_by_host = record(2)
+    mine_by_host.key = b"someone-elses-key"
+    outcome = await make(service)._pipeline(
+        [other, mine_by_host, record(3, host="host-b")], {"SignatureRequested"}
+    )
+    assert service.prepared == [2]  # host-a named in the value, or key "k" held
+    assert outcome.ignored == 2 and outcome.applied == 1
+    assert outcome.commits == {("ail.signer.requests", 0): 4}
