@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from ail_shared.config import PLACEHOLDER_SECRETS, ServiceSettings
-from ail_shared.consumer import EventConsumer
-from ail_shared.errors import ConfigError
-from ail_shared.http import Runtime
 from fastapi import FastAPI
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from ail_shared.config import PLACEHOLDER_SECRETS, ServiceSettings
+from ail_shared.consumer import EventConsumer
+from ail_shared.errors import ConfigError
+from ail_shared.http import Runtime
 from ail_signer.adapters.pkcs11_tokens import Pkcs11Tokens
 from ail_signer.adapters.repository import SCHEMA
 from ail_signer.adapters.token_worker import Tokens, TokenWorker

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 import pytest
-from ail_shared import topics
 
+from ail_shared import topics
 from tests.integration.signer.helpers import TopicWatch
 
 

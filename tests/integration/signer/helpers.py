@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from ail_shared import topics
 from ail_shared.canonical import canonical_json
 from ail_shared.events import Envelope, SignatureRequested, decode_envelope, envelope_for
 from ail_shared.kafka import make_producer
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
 from tests.support import REPO
 
 USER_PIN = "123456"

@@ -9,7 +9,6 @@ from typing import Any
 
 from ail_shared.canonical import canonical_json
 from ail_signer.domain.model import answer_event_id
-
 from tests.integration.signer.helpers import (
     TopicWatch,
     openssl_verifies,

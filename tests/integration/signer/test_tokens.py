@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ail_shared.events import Envelope
 
+from ail_shared.events import Envelope
 from tests.integration.signer.helpers import (
     SignerProcess,
     SoftHsm,

@@ -7,6 +7,7 @@ import struct
 from decimal import Decimal
 
 import pytest
+
 from ail_shared.canonical import CanonicalFormError, canonical_json, format_number, recanonicalize
 
 # RFC 8785 Appendix B: IEEE-754 bit patterns and their canonical text.

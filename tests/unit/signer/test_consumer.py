@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+
 from ail_shared.events import SignatureRequested, envelope_for
 from ail_signer.entrypoints import consumer as consumer_module
 from ail_signer.entrypoints.consumer import SignatureRequestConsumer

@@ -6,6 +6,7 @@ import base64
 import uuid
 
 import pytest
+
 from ail_shared.canonical import canonical_json
 from ail_shared.errors import ConfigError
 from ail_shared.events import SignatureRequested

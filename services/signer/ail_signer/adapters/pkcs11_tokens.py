@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pkcs11
-from ail_shared.logging import get_logger
-from ail_shared.signatures import ECDSA_P256_SHA256, RSA_PKCS1V15_SHA256
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
@@ -37,6 +35,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 from pkcs11.exceptions import PinExpired, PinIncorrect, PinLocked, PKCS11Error, UserAlreadyLoggedIn
 
+from ail_shared.logging import get_logger
+from ail_shared.signatures import ECDSA_P256_SHA256, RSA_PKCS1V15_SHA256
 from ail_signer.domain.model import (
     EKEY_NOT_PRESENT,
     PIN_INCORRECT,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ail_shared.http import RuntimeDep
 from fastapi import APIRouter
+
+from ail_shared.http import RuntimeDep
 
 router = APIRouter(prefix="/api/v1/signer", tags=["signer"])
 

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from aiokafka import TopicPartition
+
 from ail_shared import topics
 from ail_shared.consumer import BatchOutcome, EventConsumer, process_batch
 from ail_shared.events import Envelope, Event, SignatureRequested
 from ail_shared.logging import get_logger
-from aiokafka import TopicPartition
-
 from ail_signer.service_layer.signing import Request, SigningService, Stage
 
 log = get_logger("ail.signer.consumer")

@@ -9,8 +9,8 @@ import contextlib
 import time
 
 import asyncpg
-from ail_shared.logging import get_logger
 
+from ail_shared.logging import get_logger
 from ail_signer.service_layer.signing import SigningService
 
 log = get_logger("ail.signer.keys")

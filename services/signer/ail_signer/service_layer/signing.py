@@ -7,11 +7,11 @@ import asyncio
 from dataclasses import dataclass, field
 
 import asyncpg
+
 from ail_shared import topics
 from ail_shared.events import EkeyHeartbeat, Envelope, Event, SignatureRequested, envelope_for, utcnow
 from ail_shared.logging import get_logger
 from ail_shared.outbox import write_events
-
 from ail_signer.adapters import repository
 from ail_signer.adapters.repository import SCHEMA, AnswerRecord
 from ail_signer.adapters.token_worker import TokenWorker
