@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from ail_shared import topics
+import ail_shared.topics as topics
 from ail_shared.consumer import BatchOutcome, EventConsumer, process_batch
 from ail_shared.events import Envelope, Event, SignatureRequested
 from ail_shared.logging import get_logger

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from ail_shared import topics
+import ail_shared.topics as topics
 from ail_shared.events import EkeyHeartbeat, Envelope, Event, SignatureRequested, envelope_for, utcnow
 from ail_shared.logging import get_logger
 from ail_shared.outbox import write_events
