@@ -160,7 +160,11 @@ class Pkcs11Tokens:
         self._check_open()
         out = SignOutcomes(results=[])
         for serial, data in jobs:
-            out.results.append(self._sign_one(serial, data, out))
+            try:
+                out.results.append(self._sign_one(serial, data, out))
+            except Exception as exc:  # noqa: BLE001 - a definite answer beats a dead letter
+                log.exception("ekey_sign_crashed", serial=serial)
+                out.results.append(Refusal(TOKEN_ERROR, f"e-key {serial}: unexpected {exc!r}"))
         return out
 
     def _sign_one(self, serial: str, data: bytes, out: SignOutcomes) -> Signature | Refusal:
