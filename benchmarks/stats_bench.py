@@ -23,6 +23,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+
 from ail_shared import topics
 from ail_shared.auth import new_api_key
 from ail_shared.events import ApplicationSummary, ReviewResultReceived, envelope_for

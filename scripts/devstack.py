@@ -519,7 +519,7 @@ def install_apt() -> None:
         have = sorted(installed.intersection(alts))
         if have:
             say("install", f"{pkg} ... ok" + (f" ({have[0]})" if have[0] != pkg else ""))
-    for cmd, pkg in APT_COMMANDS:
+    for cmd, _pkg in APT_COMMANDS:
         if shutil.which(cmd):
             say("install", f"{cmd} ... ok")
     if not missing:
@@ -1211,15 +1211,17 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         "        error_page 502 @upstream_down;",
         "        error_page 504 @upstream_timeout;",
         "        location @upstream_down {",
-        "            return 502 '{\"error\":\"service_unavailable\",\"detail\":"
-        "\"the service behind this route does not answer\"}';",
+        "            return 502 '{\"error\":{\"code\":\"service_unavailable\",\"message\":"
+        "\"the service behind this route does not answer; try again shortly\",\"details\":[]}}';",
         "        }",
         "        location @upstream_timeout {",
-        "            return 504 '{\"error\":\"service_timeout\",\"detail\":"
-        "\"the service behind this route did not answer in time\"}';",
+        "            return 504 '{\"error\":{\"code\":\"service_timeout\",\"message\":"
+        "\"the service behind this route did not answer in time; retry with the same "
+        "Idempotency-Key\",\"details\":[]}}';",
         "        }",
         "        location / {",
-        "            return 404 '{\"error\":\"not_found\",\"detail\":\"no route for this path\"}';",
+        "            return 404 '{\"error\":{\"code\":\"not_found\",\"message\":"
+        "\"no route for this path\",\"details\":[]}}';",
         "        }",
         "    }",
         "}",
@@ -1348,6 +1350,7 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
         say("up", f"stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s)")
         return
     prefix = "" if st.profile == "dev" else f"AIL_PROFILE={st.profile} "
+    some_apps = ", ".join(a.name for a in APPS[:2])
     demo = (f"{rel(st.demo_json)}  (API keys of the demo enterprises and agency)"
             if st.demo_json.exists() else "(not written: ail_shared.demo does not exist yet)")
     print(f"""
@@ -1356,7 +1359,7 @@ Stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s).
   demo data     {demo}
   environment   {rel(st.env_file)}  (set -a; . {rel(st.env_file)}; set +a)
   {prefix}./dev status         what runs where
-  {prefix}./dev logs NAME -f   follow a log: kafka, postgres, nginx, nginx-access, {', '.join(a.name for a in APPS[:2])}, ...
+  {prefix}./dev logs NAME -f   follow a log: kafka, postgres, nginx, nginx-access, {some_apps}, ...
   {prefix}./dev down           stop everything ({prefix}./dev reset also deletes the state)
 """, flush=True)
 

@@ -46,13 +46,14 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(SIGNER_REQUESTS, 6, "e-key serial", "submission", "signer", "SignatureRequested"),
     Topic(SIGNER, 6, "application id", "signer", "submission, status", "ApplicationSigned, SigningFailed"),
+    Topic(SIGNER_HEARTBEATS, 3, "signer host id", "signer", "submission", "EkeyHeartbeat"),
     Topic(
         CUSTOMS,
         6,
         "application id",
         "customs",
         "status",
-        "CustomsStored, ClearanceRecorded, ClearanceReversed",
+        "CustomsStored, ClearanceRecorded, ClearanceReversed, ClearanceRefused",
     ),
     # faust's own changelog topics of the statistics service (app id "ail-stats"); created here
     # as well so that they exist, with their partitions, before the stats worker first writes.

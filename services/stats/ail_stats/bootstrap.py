@@ -6,12 +6,12 @@ import os
 import tempfile
 from typing import Any
 
-from ail_shared.config import ServiceSettings
-from ail_shared.http import Runtime
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 from pydantic_settings import SettingsConfigDict
 
+from ail_shared.config import ServiceSettings
+from ail_shared.http import Runtime
 from ail_stats.adapters.worker import APP_ID, StatsWorker, changelog_topics
 from ail_stats.entrypoints.api import router
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+
 from ail_shared import topics
 from ail_shared.auth import new_api_key
 from ail_shared.events import (
@@ -30,7 +31,6 @@ from ail_shared.events import (
     envelope_for,
 )
 from ail_shared.kafka import make_producer
-
 from tests.support import REPO, eventually
 
 COMMODITIES = (  # code, name, unit, category given in the event ("" -> HS chapter)

@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
-from ail_shared import topics
 
+from ail_shared import topics
 from tests.integration.stats.support import (
     ApprovalSet,
     api_rows,

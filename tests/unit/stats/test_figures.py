@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+
 from ail_shared.events import ApplicationSummary, ReviewResultReceived
 from ail_stats.domain.figures import (
     CSV_COLUMNS,

@@ -30,6 +30,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from pydantic import ValidationError
+
 from ail_shared import topics
 from ail_shared.consumer import DeadLetter, send_dead_letter
 from ail_shared.errors import EventError
@@ -37,8 +39,6 @@ from ail_shared.events import ReviewResultReceived, decode_envelope, parse_paylo
 from ail_shared.failpoints import failpoint
 from ail_shared.kafka import make_producer
 from ail_shared.logging import get_logger
-from pydantic import ValidationError
-
 from ail_stats.domain.figures import NotCountable, contribution, decide, figure_key, is_approval
 
 log = get_logger("ail.stats.worker")

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from ail_shared.errors import FieldProblem, InvalidInput
-from ail_shared.http import CurrentTenant, RuntimeDep
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
+from ail_shared.errors import FieldProblem, InvalidInput
+from ail_shared.http import CurrentTenant, RuntimeDep
 from ail_stats.adapters.worker import StatsWorker
 from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, rows_csv
 
