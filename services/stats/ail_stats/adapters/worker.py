@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from ail_shared import topics
 from ail_shared.consumer import DeadLetter, send_dead_letter
-from ail_shared.errors import EventError
+from ail_shared.errors import ConfigError, EventError
 from ail_shared.events import ReviewResultReceived, decode_envelope, parse_payload
 from ail_shared.failpoints import failpoint
 from ail_shared.kafka import make_producer
@@ -44,7 +45,7 @@ from ail_stats.domain.figures import NotCountable, contribution, decide, figure_
 log = get_logger("ail.stats.worker")
 
 APP_ID = "ail-stats"  # consumer group id and prefix of faust's own topics
-PARTITIONS = 6  # must equal the partitions of ail.submission (faust co-partitions tables)
+PARTITIONS = 6  # default; must equal the partitions of ail.submission (faust co-partitions tables)
 APPROVALS_TABLE = "approvals"
 FIGURES_TABLE = "figures"
 CONSUMER_NAME = f"{APP_ID}.fold"
@@ -111,8 +112,11 @@ def _arm_commit_failpoint(consumer: Any) -> None:
 class StatsWorker:
     """Owns the faust app and the dead-letter producer; started inside the API process."""
 
-    def __init__(self, *, bootstrap: str, datadir: str, session_timeout: float = 6.0) -> None:
+    def __init__(
+        self, *, bootstrap: str, datadir: str, session_timeout: float = 6.0, partitions: int = PARTITIONS
+    ) -> None:
         self.bootstrap = bootstrap
+        self.partitions = partitions
         self.stats = FoldStats()
         self.app = faust.App(
             APP_ID,
@@ -121,7 +125,7 @@ class StatsWorker:
             datadir=datadir,
             autodiscover=False,
             web_enabled=False,
-            topic_partitions=PARTITIONS,
+            topic_partitions=partitions,
             topic_replication_factor=1,
             topic_disable_leader=True,
             table_standby_replicas=0,
@@ -144,8 +148,8 @@ class StatsWorker:
             topics.SUBMISSION, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
         # Table keys are str, values dicts; both JSON (app-wide key/value serializers).
-        self.approvals = self.app.Table(APPROVALS_TABLE, partitions=PARTITIONS, key_type=str)
-        self.figures = self.app.Table(FIGURES_TABLE, partitions=PARTITIONS, key_type=str)
+        self.approvals = self.app.Table(APPROVALS_TABLE, partitions=partitions, key_type=str)
+        self.figures = self.app.Table(FIGURES_TABLE, partitions=partitions, key_type=str)
         self.app.agent(self.source, name="fold", concurrency=1)(self._fold)
         self.app.sensors.add(_StopOnSendError())
         self._dlt: Any = None  # aiokafka producer, created in start() (needs the running loop)
@@ -159,6 +163,7 @@ class StatsWorker:
         # The changelog topics must exist (with 6 partitions) before the first table write, or
         # faust raises PartitionsMismatch inside the agent.
         await topics.ensure_topics(self.bootstrap)
+        await self._check_partitions()
         self._dlt = make_producer(self.bootstrap)
         await self._dlt.start()
         # Patched before the app starts, so that no commit can run with faust's own flush.
@@ -168,6 +173,24 @@ class StatsWorker:
         await self.app.start()
         self._started = True
         log.info("stats_worker_started", app_id=APP_ID, changelogs=changelog_topics())
+
+    async def _check_partitions(self) -> None:
+        """Refuse to start when the tables would not be co-partitioned with ail.submission."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15000)
+        await admin.start()
+        try:
+            names = [topics.SUBMISSION, *changelog_topics()]
+            described = await admin.describe_topics(names)
+        finally:
+            await admin.close()
+        found = {d["topic"]: len(d.get("partitions") or []) for d in described}
+        wrong = {n: found.get(n) for n in names if found.get(n) != self.partitions}
+        if wrong:
+            raise ConfigError(
+                f"stats needs {self.partitions} partitions (AIL_STATS_PARTITIONS) on {', '.join(names)}; "
+                f"found {wrong}. Set AIL_STATS_PARTITIONS to the partitions of {topics.SUBMISSION} "
+                "and create the changelog topics with as many."
+            )
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
