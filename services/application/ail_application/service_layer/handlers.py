@@ -11,6 +11,7 @@ import asyncpg
 from ail_shared.auth import Tenant
 
 from ail_application.domain.model import Application, serial_no
+from ail_application.service_layer.results import ensure_ekey_bound
 from ail_application.service_layer.unit_of_work import UnitOfWork
 
 
@@ -45,6 +46,7 @@ async def submit(conn: asyncpg.Connection, tenant: Tenant, cmd: SubmitApplicatio
                 id=cmd.application_id, enterprise_codes=tenant.enterprise_codes, for_update=True
             )
         )
+        await ensure_ekey_bound(conn, app.enterprise_code)
         app.submit(submitted_by=tenant.principal.id)
         await uow.applications.save(app)
     return app
