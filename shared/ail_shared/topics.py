@@ -54,6 +54,7 @@ TOPICS: tuple[Topic, ...] = (
         "submission, application, status",
         "ApplicationSigned, SigningFailed",
     ),
+    Topic(SIGNER_HEARTBEATS, 3, "signer host id", "signer", "submission", "EkeyHeartbeat"),
     Topic(
         CUSTOMS,
         6,
