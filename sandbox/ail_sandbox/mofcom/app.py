@@ -69,9 +69,11 @@ class Control(BaseModel):
 
 class State:
     def __init__(self) -> None:
+        # Review delays: a few seconds in the dev profile, half a second in test profiles.
+        default_delay = "0.5" if os.environ.get("AIL_PROFILE", "dev").startswith("test") else "3"
         self.control = Control(
-            first_delay=float(os.environ.get("AIL_MOFCOM_FIRST_DELAY", "3")),
-            second_delay=float(os.environ.get("AIL_MOFCOM_SECOND_DELAY", "3")),
+            first_delay=float(os.environ.get("AIL_MOFCOM_FIRST_DELAY", default_delay)),
+            second_delay=float(os.environ.get("AIL_MOFCOM_SECOND_DELAY", default_delay)),
             callback_url=os.environ.get(
                 "AIL_MOFCOM_CALLBACK_URL",
                 os.environ.get("AIL_SUBMISSION_URL", "http://127.0.0.1:18102") + "/internal/mofcom/results",
@@ -114,7 +116,7 @@ class SubmissionIn(BaseModel):
     ekey_serial: str
     payload: str  # base64 of the RFC 8785 canonical snapshot that was signed
     signature: str  # base64
-    algorithm: str = "ECDSA-P256-SHA256"
+    algorithm: str = "ecdsa-p256-sha256"
 
 
 class CertificateIn(BaseModel):
@@ -216,7 +218,9 @@ def create_app() -> FastAPI:
         except ValueError as exc:
             return _error(422, "payload_invalid", f"payload is not base64 JSON: {exc}")
         try:
-            verify_signature(certificate_pem=cert, payload=raw, signature_b64=body.signature)
+            verify_signature(
+                certificate_pem=cert, payload=raw, signature_b64=body.signature, algorithm=body.algorithm
+            )
         except SignatureRefused as exc:
             log.info("signature_refused", key=idempotency_key, reason=exc.reason)
             return _error(422, exc.reason, exc.detail)

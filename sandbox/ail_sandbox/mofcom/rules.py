@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from ail_shared.signatures import ALGORITHMS, verify
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
@@ -76,9 +77,19 @@ class SignatureRefused(Exception):
         self.detail = detail
 
 
-def verify_signature(*, certificate_pem: str, payload: bytes, signature_b64: str) -> None:
+def verify_signature(
+    *, certificate_pem: str, payload: bytes, signature_b64: str, algorithm: str = ""
+) -> None:
     """Raise SignatureRefused unless ``signature_b64`` (base64 DER ECDSA or RSA PKCS#1 v1.5, both
-    SHA-256) is the certificate's signature over ``payload``."""
+    SHA-256; ``ail_shared.signatures``) is the certificate's signature over ``payload``."""
+    if algorithm in ALGORITHMS:
+        if not verify(certificate_pem, algorithm, payload, signature_b64):
+            raise SignatureRefused(
+                "signature_invalid",
+                "the signature does not match the payload and the certificate bound to the enterprise "
+                "(payload changed after signing, or a different e-key)",
+            )
+        return
     try:
         cert = x509.load_pem_x509_certificate(certificate_pem.encode())
     except ValueError as exc:
