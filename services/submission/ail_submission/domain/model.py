@@ -40,6 +40,16 @@ def moves_forward(current: str, new: S) -> bool:
         return True
 
 
+def ensure_revocable(application_id: object, status: str) -> None:
+    """Revoke (撤销) is allowed only while the application is pending first review."""
+    if status != S.PENDING_FIRST_REVIEW:
+        from ail_shared.errors import Conflict
+
+        raise Conflict(
+            f"application {application_id} is {status}: revoke is allowed only from pending_first_review"
+        )
+
+
 def add_months(d: date, months: int) -> date:
     month0 = d.month - 1 + months
     year, month = d.year + month0 // 12, month0 % 12 + 1

@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 
 from ail_submission.adapters.mofcom import Mofcom, Refused, Unavailable
 from ail_submission.adapters.repository import SCHEMA, Repository
+from ail_submission.domain import model
 from ail_submission.service_layer import handlers
 
 router = APIRouter(prefix="/api/v1", tags=["submission"])
@@ -207,10 +208,8 @@ async def revoke(
             application_id=application_id, enterprise_codes=tenant.enterprise_codes
         )
     status = row["status"] if row else await _status_elsewhere(request, runtime, application_id)
-    if status != S.PENDING_FIRST_REVIEW or row is None or not row["form_no"]:
-        raise Conflict(
-            f"application {application_id} is {status}: revoke is allowed only from pending_first_review"
-        )
+    model.ensure_revocable(application_id, status)
+    assert row is not None and row["form_no"]
     answer = await _mofcom(runtime).revoke(form_no=row["form_no"])
     if isinstance(answer, Unavailable):
         raise MofcomUnavailable(f"MOFCOM did not answer ({answer.error}); try the revoke again")
@@ -225,11 +224,7 @@ async def revoke(
         repo = Repository(conn)
         current = await repo.application(application_id=application_id, for_update=True)
         assert current is not None
-        if current["status"] != S.PENDING_FIRST_REVIEW:
-            raise Conflict(
-                f"application {application_id} is {current['status']}: "
-                "revoke is allowed only from pending_first_review"
-            )
+        model.ensure_revocable(application_id, current["status"])
         revoked_at = (
             datetime.fromisoformat(answer["revoked_at"]) if answer.get("revoked_at") else datetime.now()
         )
