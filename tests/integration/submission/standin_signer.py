@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pkcs11
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from ail_shared import topics
 from ail_shared.events import (
     ApplicationSigned,
@@ -32,6 +31,7 @@ from ail_shared.events import (
     parse_payload,
 )
 from ail_shared.signatures import ECDSA_P256_SHA256
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -96,8 +96,13 @@ async def main() -> None:
             beat = EkeyHeartbeat(
                 host_id=HOST,
                 keys=[
-                    HeldKey(serial=s, label=t["label"], subject=t["subject"], certificate_pem=t["pem"],
-                            algorithm=ECDSA_P256_SHA256)
+                    HeldKey(
+                        serial=s,
+                        label=t["label"],
+                        subject=t["subject"],
+                        certificate_pem=t["pem"],
+                        algorithm=ECDSA_P256_SHA256,
+                    )
                     for s, t in tokens.items()
                 ],
                 sent_at=datetime.now(UTC),
