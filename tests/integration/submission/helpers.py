@@ -1,0 +1,195 @@
+"""Helpers of the submission tests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+
+from tests.support import eventually
+
+REPO = Path(__file__).resolve().parents[3]
+PAST_SUBMITTING = (
+    "pending_first_review",
+    "pending_second_review",
+    "approved",
+    "license_issued",
+    "first_review_rejected",
+    "second_review_rejected",
+    "revoked",
+)
+
+
+def valid_form(**overrides: Any) -> dict[str, Any]:
+    """A complete application form whose contract totals match its goods (first review passes)."""
+    form: dict[str, Any] = {
+        "handler_name": "张三",
+        "import_user_code": "1100776367555",
+        "import_user_name": "北京示例进出口有限公司",
+        "trade_mode": "10",
+        "trade_country": "AU",
+        "origin_country": "AU",
+        "customs_ports": ["0100"],
+        "commodity_code": "2601110000",
+        "commodity_name": "未烧结铁矿砂及其精矿",
+        "one_batch_one_license": False,
+        "issuing_agency": "AANW",
+        "remarks": "submission test",
+        "goods": [
+            {"spec": "Fe 62%", "unit": "千克", "quantity": 1000, "unit_price": 12.5, "total_value": 12500}
+        ],
+        "contract": {
+            "foreign_contract": {"contract_no": "C-2026-001", "total_quantity": 1000, "total_amount": 12500}
+        },
+    }
+    form.update(overrides)
+    return form
+
+
+async def create_draft(client: httpx.AsyncClient, form: dict[str, Any] | None = None) -> str:
+    resp = await client.post("/api/v1/applications", json=form or valid_form())
+    assert resp.status_code == 201, resp.text
+    return str(resp.json()["id"])
+
+
+async def create_drafts(client: httpx.AsyncClient, n: int, form: dict[str, Any] | None = None) -> list[str]:
+    sem = asyncio.Semaphore(16)
+
+    async def one() -> str:
+        async with sem:
+            return await create_draft(client, form)
+
+    return list(await asyncio.gather(*(one() for _ in range(n))))
+
+
+async def get_app(client: httpx.AsyncClient, app_id: str) -> dict[str, Any]:
+    resp = await client.get(f"/api/v1/applications/{app_id}")
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+async def wait_status(
+    client: httpx.AsyncClient, app_id: str, *statuses: str, timeout: float = 60.0
+) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        app = await get_app(client, app_id)
+        return app if app["status"] in statuses else None
+
+    return await eventually(check, timeout=timeout, interval=0.3, what=f"{app_id} in {statuses}")
+
+
+async def wait_for_ekey(client: httpx.AsyncClient, serial: str, timeout: float = 30.0) -> None:
+    async def present() -> bool:
+        resp = await client.get("/api/v1/ekeys")
+        return resp.status_code == 200 and any(k["serial"] == serial for k in resp.json()["items"])
+
+    await eventually(present, timeout=timeout, what=f"e-key {serial} announced by a signer host")
+
+
+async def statuses(db: asyncpg.Pool, ids: list[str]) -> dict[str, str]:
+    rows = await db.fetch(
+        "SELECT id, status FROM application.applications WHERE id = ANY($1::uuid[])", [UUID(i) for i in ids]
+    )
+    return {str(r["id"]): r["status"] for r in rows}
+
+
+async def wait_all_past_submitting(
+    db: asyncpg.Pool, ids: list[str], timeout: float = 120.0
+) -> dict[str, str]:
+    async def done() -> dict[str, str] | None:
+        st = await statuses(db, ids)
+        return st if all(st.get(i) in PAST_SUBMITTING for i in ids) else None
+
+    return await eventually(done, timeout=timeout, interval=0.5, what=f"{len(ids)} applications accepted")
+
+
+@dataclass
+class Signer:
+    """The signer process: the stack's real one (pid file run/signer.pid) or the stand-in."""
+
+    stack: dict[str, str]
+    pidfile: Path
+    real: bool
+    log: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)  # keep them referenced
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+
+    def kill9(self) -> None:
+        pid = self.pid()
+        assert pid, "no signer pid"
+        try:
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().split()[2] == "Z":
+                        break
+            except OSError:
+                break
+            time.sleep(0.05)
+
+    def start(self) -> None:
+        """Start the process the way ./dev does (own session, log appended, pid file written)."""
+        env = {**os.environ, **self.stack, "PYTHONUNBUFFERED": "1", **self.env}
+        if self.real:
+            state = Path(self.stack.get("AIL_DEVSTACK_DIR", REPO / ".devstack" / "test"))
+            port = self.stack["AIL_SIGNER_URL"].rsplit(":", 1)[1].strip("/")
+            env.update({"AIL_HTTP_PORT": port, "AIL_SERVICE_NAME": "signer"})
+            argv = [str(REPO / ".venv" / "bin" / "python"), "-m", "ail_signer"]
+            log = state / "logs" / "signer.log"
+        else:
+            argv = [
+                str(REPO / ".venv" / "bin" / "python"),
+                "-m",
+                "tests.integration.submission.standin_signer",
+            ]
+            assert self.log is not None
+            log = self.log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with open(log, "ab") as out:
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=REPO,
+                start_new_session=True,
+                close_fds=True,
+            )
+        self.procs.append(proc)
+        self.pidfile.write_text(f"{proc.pid}\n")
+        if self.real:
+            url = self.stack["AIL_SIGNER_URL"]
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.3)
+            raise AssertionError("the restarted signer did not become healthy within 60s")
