@@ -4,12 +4,16 @@ else the test-only stand-in), the MOFCOM sandbox's control API, and bound e-keys
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import signal
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 
-from tests.integration.submission.helpers import REPO, Signer
+from tests.integration.submission.helpers import REPO, Signer, wait_for_ekey
 
 
 def _pid_alive(pid: int) -> bool:
@@ -41,7 +45,58 @@ def signer(stack: dict[str, str]) -> Iterator[Signer]:
     s = Signer(stack=stack, pidfile=standin_pid, real=False, log=log, env=env)
     s.start()
     yield s
-    for proc in s.procs:  # a stand-in: no state worth a graceful stop
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=10)
+    pid = s.pid()  # a stand-in: no state worth a graceful stop
+    if pid and _pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+async def sandbox(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """The MOFCOM sandbox's control API; its faults and rules are reset after each test."""
+    async with httpx.AsyncClient(base_url=stack["AIL_MOFCOM_URL"], timeout=10.0) as c:
+        await c.post("/control/reset")
+        yield c
+        await c.post("/control/reset")
+
+
+def ekey_serial(stack: dict[str, str], index: int) -> str:
+    return stack["AIL_DEMO_EKEY_SERIALS"].split(",")[index]
+
+
+@pytest.fixture
+async def bound_a(
+    enterprise_a: httpx.AsyncClient, stack: dict[str, str], signer: Signer, db: asyncpg.Pool
+) -> str:
+    """Enterprise A (1100776367555) with its e-key bound, and the binding known to the
+    application service."""
+    serial = ekey_serial(stack, 0)
+    await wait_for_ekey(enterprise_a, serial)
+    resp = await enterprise_a.post("/api/v1/ekey-bindings", json={"ekey_serial": serial})
+    assert resp.status_code == 201, resp.text
+    await _binding_known(db, "1100776367555", serial)
+    return serial
+
+
+@pytest.fixture
+async def bound_b(
+    enterprise_b: httpx.AsyncClient, stack: dict[str, str], signer: Signer, db: asyncpg.Pool
+) -> str:
+    serial = ekey_serial(stack, 1)
+    await wait_for_ekey(enterprise_b, serial)
+    resp = await enterprise_b.post("/api/v1/ekey-bindings", json={"ekey_serial": serial})
+    assert resp.status_code == 201, resp.text
+    await _binding_known(db, "3100123456789", serial)
+    return serial
+
+
+async def _binding_known(db: asyncpg.Pool, enterprise: str, serial: str) -> None:
+    from tests.support import eventually
+
+    async def known() -> Any:
+        return await db.fetchval(
+            "SELECT 1 FROM application.ekey_bindings WHERE enterprise_code = $1 AND ekey_serial = $2",
+            enterprise,
+            serial,
+        )
+
+    await eventually(known, what=f"application service learns the binding of {enterprise}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -122,7 +123,6 @@ class Signer:
     real: bool
     log: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
-    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)  # keep them referenced
 
     def pid(self) -> int | None:
         try:
@@ -169,19 +169,13 @@ class Signer:
             assert self.log is not None
             log = self.log
         log.parent.mkdir(parents=True, exist_ok=True)
-        with open(log, "ab") as out:
-            proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=REPO,
-                start_new_session=True,
-                close_fds=True,
-            )
-        self.procs.append(proc)
-        self.pidfile.write_text(f"{proc.pid}\n")
+        # Detached the way ./dev does it (own session, log appended), through a shell that exits
+        # at once, so the process is nobody's child here and outlives the test session cleanly.
+        script = f"exec setsid {shlex.join(argv)} >> {shlex.quote(str(log))} 2>&1 < /dev/null & echo $!"
+        out = subprocess.run(
+            ["sh", "-c", script], env=env, cwd=REPO, capture_output=True, text=True, check=True
+        )
+        self.pidfile.write_text(f"{int(out.stdout.strip())}\n")
         if self.real:
             url = self.stack["AIL_SIGNER_URL"]
             deadline = time.monotonic() + 60

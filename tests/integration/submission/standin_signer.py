@@ -1,7 +1,8 @@
 """A test-only stand-in for the signer service, used ONLY while ``ail_signer`` is not in this
 checkout: ``python -m tests.integration.submission.standin_signer``.
 
-It speaks the signer's contract: EkeyHeartbeat every 5 s (TTL 15 s, as the signer) on ail.signer.heartbeats, signs each
+It speaks the signer's contract: EkeyHeartbeat every 5 s (TTL 15 s, as the signer) on
+ail.signer.heartbeats, signs each
 SignatureRequested whose ``signer_host`` is its host id with the SoftHSM2 token whose serial is
 ``ekey_serial`` (SHA-256 then CKM_ECDSA, DER), and answers ApplicationSigned on ail.signer with a
 deterministic event id (uuid5 of the request's event id), so a re-delivered request gives the
