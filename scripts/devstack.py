@@ -1213,15 +1213,17 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         "        error_page 502 @upstream_down;",
         "        error_page 504 @upstream_timeout;",
         "        location @upstream_down {",
-        "            return 502 '{\"error\":\"service_unavailable\",\"detail\":"
-        "\"the service behind this route does not answer\"}';",
+        "            return 502 '{\"error\":{\"code\":\"service_unavailable\",\"message\":"
+        "\"the service behind this route does not answer; try again shortly\",\"details\":[]}}';",
         "        }",
         "        location @upstream_timeout {",
-        "            return 504 '{\"error\":\"service_timeout\",\"detail\":"
-        "\"the service behind this route did not answer in time\"}';",
+        "            return 504 '{\"error\":{\"code\":\"service_timeout\",\"message\":"
+        "\"the service behind this route did not answer in time; retry with the same "
+        "Idempotency-Key\",\"details\":[]}}';",
         "        }",
         "        location / {",
-        "            return 404 '{\"error\":\"not_found\",\"detail\":\"no route for this path\"}';",
+        "            return 404 '{\"error\":{\"code\":\"not_found\",\"message\":"
+        "\"no route for this path\",\"details\":[]}}';",
         "        }",
         "    }",
         "}",

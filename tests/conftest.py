@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from ail_shared.db import create_pool
 
+from ail_shared.db import create_pool
 from tests.support import demo as load_demo
 from tests.support import stack_env
 

@@ -28,7 +28,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ail_shared.events import Envelope
-from ail_shared.failpoints import failpoint
+from ail_shared.failpoints import delay, failpoint
 from ail_shared.kafka import make_producer
 from ail_shared.logging import get_logger
 from ail_shared.telemetry import current_trace_context
@@ -119,7 +119,8 @@ class OutboxRelay:
                 if self._stopping.is_set():
                     return
             await lock_conn.add_listener("ail_outbox", self._on_notify)
-            conn = await connect(self.dsn)
+            fetch_conn = await connect(self.dsn)
+            mark_conn = await connect(self.dsn)
             producer = make_producer(
                 self.bootstrap,
                 transactional_id=f"ail-outbox-{self.schema}",
@@ -127,18 +128,14 @@ class OutboxRelay:
             )
             await producer.start()
             try:
-                await self._recover(conn)
+                await self._recover(mark_conn)
                 log.info("outbox_relay_leader", schema=self.schema)
-                while not self._stopping.is_set():
-                    sent = await self._publish_batch(conn, producer)
-                    if sent < self.batch_size:
-                        self._wake.clear()
-                        with contextlib.suppress(asyncio.TimeoutError):
-                            await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                await self._publish_loop(fetch_conn, mark_conn, producer)
             finally:
                 with contextlib.suppress(Exception):
                     await producer.stop()
-                await conn.close()
+                await fetch_conn.close()
+                await mark_conn.close()
         finally:
             with contextlib.suppress(Exception):
                 await lock_conn.close()
@@ -158,33 +155,85 @@ class OutboxRelay:
             )
             log.info("outbox_relay_recovered", schema=self.schema, batch=len(ids), marked=n)
 
-    async def _publish_batch(self, conn: asyncpg.Connection, producer: Any) -> int:
-        rows = await conn.fetch(
+    async def _fetch(self, conn: asyncpg.Connection, exclude: list[int]) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await conn.fetch(
             f"SELECT id, topic, message_key, headers, value FROM {self.schema}.outbox"
-            " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+            " WHERE published_at IS NULL AND NOT (id = ANY($2::bigint[])) ORDER BY id LIMIT $1",
             self.batch_size,
+            exclude,
         )
-        if not rows:
-            return 0
-        ids = [r["id"] for r in rows]
-        async with producer.transaction():
-            for r in rows:
-                headers = [(k, str(v).encode()) for k, v in r["headers"].items()]
-                await producer.send(
-                    r["topic"], value=r["value"], key=r["message_key"].encode(), headers=headers
-                )
-            await producer.send(
-                RELAY_STATE_TOPIC,
-                key=self.schema.encode(),
-                value=json.dumps({"ids": ids}).encode(),
-            )
-        failpoint("outbox_after_kafka_commit")
+        return rows
+
+    async def _mark(self, conn: asyncpg.Connection, ids: list[int]) -> None:
+        await delay("outbox_mark")
         await conn.execute(
             f"UPDATE {self.schema}.outbox SET published_at = clock_timestamp() WHERE id = ANY($1::bigint[])",
             ids,
         )
-        self.published += len(ids)
-        return len(ids)
+
+    async def _publish_loop(
+        self, fetch_conn: asyncpg.Connection, mark_conn: asyncpg.Connection, producer: Any
+    ) -> None:
+        """Publish batches, overlapping PostgreSQL work with the Kafka commit.
+
+        While batch N commits to Kafka, batch N+1 is fetched; while batch N+1 is sent, batch N is
+        marked published. So the state record of batch N+1 names N's ids too ("unconfirmed"):
+        after a crash, recovery marks every id that Kafka has and PostgreSQL may not.
+        """
+        pending_mark: asyncio.Task[None] | None = None
+        next_fetch: asyncio.Task[list[asyncpg.Record]] | None = None
+        unconfirmed: list[int] = []
+        try:
+            rows = await self._fetch(fetch_conn, [])
+            while not self._stopping.is_set():
+                if not rows:
+                    if pending_mark is not None:
+                        await pending_mark
+                        pending_mark, unconfirmed = None, []
+                    self._wake.clear()
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    rows = await self._fetch(fetch_conn, [])
+                    continue
+                ids = [r["id"] for r in rows]
+                await producer.begin_transaction()
+                try:
+                    for r in rows:
+                        headers = [(k, str(v).encode()) for k, v in r["headers"].items()]
+                        await producer.send(
+                            r["topic"],
+                            value=r["value"],
+                            key=r["message_key"].encode(),
+                            headers=headers,
+                        )
+                    await producer.send(
+                        RELAY_STATE_TOPIC,
+                        key=self.schema.encode(),
+                        value=json.dumps({"ids": ids + unconfirmed}).encode(),
+                    )
+                    next_fetch = asyncio.create_task(self._fetch(fetch_conn, ids + unconfirmed))
+                    await producer.commit_transaction()
+                except BaseException:
+                    with contextlib.suppress(Exception):
+                        await producer.abort_transaction()
+                    raise
+                failpoint("outbox_after_kafka_commit")
+                if pending_mark is not None:
+                    await pending_mark
+                unconfirmed = ids
+                pending_mark = asyncio.create_task(self._mark(mark_conn, ids))
+                self.published += len(ids)
+                rows = await next_fetch
+                next_fetch = None
+            if pending_mark is not None:
+                await pending_mark
+                pending_mark = None
+        finally:
+            for task in (next_fetch, pending_mark):
+                if task is not None and not task.done():
+                    task.cancel()
+                    with contextlib.suppress(BaseException):
+                        await task
 
 
 async def last_committed_batch(bootstrap: str, schema: str) -> list[int]:

@@ -9,11 +9,11 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+
 from ail_shared.consumer import EventConsumer
 from ail_shared.db import migrate_schema
 from ail_shared.events import Envelope, Event, SubmissionAccepted, envelope_for, utcnow
 from ail_shared.kafka import make_producer
-
 from tests.support import create_topic, eventually, read_topic
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import asyncpg
 import pytest
+
 from ail_shared.db import migrate_schema
 from ail_shared.events import Envelope, envelope_for
 from ail_shared.outbox import OutboxRelay, write_event, write_events
-
 from tests.support import REPO, create_topic, eventually, read_topic
 
 
@@ -76,8 +76,13 @@ async def test_n_rows_give_exactly_n_messages_in_key_order_despite_sigkill(
 
     # First: die in the narrowest window, after the Kafka commit and before PostgreSQL marks
     # the rows published (what a SIGKILL at the worst instant does).
-    for nth in (1, 3):
-        relay = start(f"outbox_after_kafka_commit={nth}")
+    # Also while the previous batch is still being marked (the pipelined relay's window).
+    for points in (
+        "outbox_after_kafka_commit=1",
+        "outbox_after_kafka_commit=3",
+        "outbox_mark=sleep:0.5,outbox_after_kafka_commit=3",
+    ):
+        relay = start(points)
         assert relay.wait(30) == -signal.SIGKILL
     kills = 0
     # Then: SIGKILL at whatever instant the relay happens to be in.

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import httpx
-from ail_shared.logging import configure_logging, get_logger
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -32,12 +31,14 @@ from ail_sandbox.mofcom.rules import (
     ReviewRules,
     SignatureRefused,
     Submission,
+    catalogue_entry,
     decode_payload,
     eligibility,
     form_no,
     license_no,
     verify_signature,
 )
+from ail_shared.logging import configure_logging, get_logger
 
 log = get_logger("sandbox.mofcom")
 
@@ -127,6 +128,8 @@ class CertificateIn(BaseModel):
 
 class EligibilityIn(BaseModel):
     commodity_codes: list[str] = Field(min_length=1, max_length=20)
+    year: int | None = None
+    enterprise_code: str = ""
 
 
 def create_app() -> FastAPI:
@@ -174,7 +177,11 @@ def create_app() -> FastAPI:
     @app.post("/mofcom/eligibility")
     async def check_eligibility(body: EligibilityIn) -> dict[str, Any]:
         non_electronic = set(state.control.non_electronic)
-        return {"results": [eligibility(c, non_electronic=non_electronic) for c in body.commodity_codes]}
+        return {
+            "results": [
+                eligibility(c, non_electronic=non_electronic, year=body.year) for c in body.commodity_codes
+            ]
+        }
 
     @app.get("/mofcom/catalogue")
     async def catalogue() -> dict[str, Any]:
@@ -227,7 +234,7 @@ def create_app() -> FastAPI:
         if str(snapshot.get("enterprise_code", body.enterprise_code)) != body.enterprise_code:
             return _error(422, "enterprise_mismatch", "the payload names another enterprise")
         code = str(snapshot.get("commodity_code") or "")
-        if code and code not in CATALOGUE:
+        if code and catalogue_entry(code) is None:
             return _error(422, "commodity_not_on_catalogue", f"commodity {code} is not on the catalogue")
         year = int(snapshot.get("year") or datetime.now(UTC).year)
         state.form_seq[(year, body.enterprise_code)] += 1

@@ -5,40 +5,77 @@ from __future__ import annotations
 
 import base64
 import binascii
+import csv
 import json
+import os
 import random
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 from typing import Any
 
-from ail_shared.signatures import ALGORITHMS, verify
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
-# A sample of the automatic import licence catalogue: code -> (name, electronic licence allowed,
-# iron ore, key agricultural product).
-CATALOGUE: dict[str, tuple[str, bool, bool, bool]] = {
+from ail_shared.signatures import ALGORITHMS, verify
+
+# MOFCOM's catalogue: code -> year -> (name, electronic licence allowed, iron ore, key agricultural
+# product). Read from the published catalogue file (AIL_MOFCOM_CATALOGUE, by default the same CSV
+# the application service ships), else this built-in sample.
+Entry = tuple[str, bool, bool, bool]
+_SAMPLE: dict[str, Entry] = {
     "2601110000": ("未烧结铁矿砂及其精矿", True, True, False),
     "2601120000": ("已烧结铁矿砂及其精矿", True, True, False),
     "2601200000": ("焙烧黄铁矿", True, True, False),
     "2303300010": ("干玉米酒糟 DDGS", True, False, True),
     "2701120010": ("炼焦煤", True, False, False),
     "2709000000": ("原油", True, False, False),
-    "2710192200": ("5-7号燃料油", True, False, False),
-    "3105200000": ("含氮磷钾三种肥效元素的肥料", True, False, False),
-    "1201900000": ("黄大豆", True, False, True),
     "1507100000": ("初榨豆油", True, False, True),
     "2603000010": ("铜矿砂及其精矿", True, False, False),
-    "8003000010": ("无铅焊料", False, False, False),
     "7225110000": ("取向性硅电钢", True, False, False),
 }
+DEFAULT_CATALOGUE = (
+    Path(__file__).resolve().parents[3] / "services/application/ail_application/reference_data/catalogue.csv"
+)
 
 
-def eligibility(code: str, *, non_electronic: set[str]) -> dict[str, Any]:
-    entry = CATALOGUE.get(code)
+def load_catalogue(path: Path | None = None) -> dict[str, dict[int | None, Entry]]:
+    path = path or Path(os.environ.get("AIL_MOFCOM_CATALOGUE", str(DEFAULT_CATALOGUE)))
+    out: dict[str, dict[int | None, Entry]] = {}
+    try:
+        with path.open(encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                entry = (
+                    row["name_zh"],
+                    row["electronic"] == "1",
+                    row["iron_ore"] == "1",
+                    row["key_agri"] == "1",
+                )
+                out.setdefault(row["code"], {})[int(row["year"])] = entry
+    except (OSError, KeyError, ValueError):
+        out = {code: {None: e} for code, e in _SAMPLE.items()}
+    return out
+
+
+CATALOGUE = load_catalogue()
+
+
+def catalogue_entry(code: str, year: int | None = None) -> Entry | None:
+    years = CATALOGUE.get(code)
+    if not years:
+        return None
+    if year in years:
+        return years[year]
+    if None in years:
+        return years[None]
+    return None if year is not None else years[max(y for y in years if y is not None)]
+
+
+def eligibility(code: str, *, non_electronic: set[str], year: int | None = None) -> dict[str, Any]:
+    entry = catalogue_entry(code, year)
     if entry is None:
         return {
             "commodity_code": code,

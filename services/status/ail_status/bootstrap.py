@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
+from pydantic_settings import SettingsConfigDict
+
 from ail_shared import topics
 from ail_shared.config import ServiceSettings
 from ail_shared.consumer import EventConsumer
 from ail_shared.http import Runtime
-from fastapi import FastAPI
-from pydantic_settings import SettingsConfigDict
-
 from ail_status.adapters.repository import SCHEMA
 from ail_status.entrypoints.api import router
 from ail_status.service_layer.handlers import EVENT_HANDLERS

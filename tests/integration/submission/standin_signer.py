@@ -21,6 +21,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pkcs11
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from pkcs11 import Attribute, Mechanism, ObjectClass
+
 from ail_shared import topics
 from ail_shared.events import (
     ApplicationSigned,
@@ -32,11 +38,6 @@ from ail_shared.events import (
     parse_payload,
 )
 from ail_shared.signatures import ECDSA_P256_SHA256
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
-from pkcs11 import Attribute, Mechanism, ObjectClass
 
 HOST = os.environ.get("AIL_SIGNER_HOST_ID", "standin-signer")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
+
 from ail_shared.errors import Conflict
 from ail_shared.vocabulary import ApplicationStatus
 from ail_submission.domain.model import ensure_revocable
-
 from tests.integration.submission.helpers import create_draft, valid_form, wait_status
 
 

@@ -1,40 +1,25 @@
-"""The pre-check's eligibility, answered by MOFCOM (its sandbox in development and tests) over
+"""The pre-check's eligibility answered by MOFCOM (its sandbox in development and tests) over
 HTTP: for each commodity code, on the catalogue? electronic licence allowed? iron ore? key
-agricultural product?
+agricultural product? It implements ``EligibilityChecker`` (``adapters/eligibility.py``).
 
-It implements the ``EligibilityChecker`` Protocol of ``ail_application.adapters.eligibility``
-(issue 3). Until that module exists in main, the minimal Protocol below stands in for it; the
-method and result shape follow the pre-check's four questions.
-
-Timeouts, bounded retries with exponential backoff; when MOFCOM stays unavailable the caller gets
-``EligibilityUnavailable`` (HTTP 503 with what to do next), never a guess.
+MOFCOM's answer decides; what MOFCOM does not say (overflow tolerance, issuing agency) comes from
+our catalogue data. Timeouts and bounded retries with exponential backoff; when MOFCOM stays
+unavailable the pre-check answers 503 with what to do next, never a guess.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Protocol
+from typing import Any
 
 import httpx
+
+from ail_application.adapters.eligibility import Eligibility
+from ail_application.domain.reference import ReferenceData
 from ail_shared.errors import AilError
 from ail_shared.logging import get_logger
 
 log = get_logger("ail.application.eligibility")
-
-
-@dataclass(frozen=True)
-class Eligibility:
-    commodity_code: str
-    on_catalogue: bool
-    electronic_allowed: bool
-    iron_ore: bool
-    key_agri: bool
-    commodity_name: str = ""
-
-
-class EligibilityChecker(Protocol):
-    async def check(self, commodity_codes: list[str]) -> list[Eligibility]: ...
 
 
 class EligibilityUnavailable(AilError):
@@ -46,6 +31,7 @@ class MofcomEligibility:
     def __init__(
         self,
         base_url: str,
+        ref: ReferenceData,
         *,
         timeout: float = 3.0,
         attempts: int = 3,
@@ -53,31 +39,24 @@ class MofcomEligibility:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self.ref = ref
         self.attempts = attempts
         self.backoff = backoff
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    async def check(self, commodity_codes: list[str]) -> list[Eligibility]:
+    async def _ask(self, enterprise_code: str, year: int, codes: list[str]) -> list[dict[str, Any]]:
         last = ""
         for attempt in range(1, self.attempts + 1):
             try:
                 resp = await self.client.post(
-                    "/mofcom/eligibility", json={"commodity_codes": commodity_codes}
+                    "/mofcom/eligibility",
+                    json={"enterprise_code": enterprise_code, "year": year, "commodity_codes": codes},
                 )
                 if resp.status_code == 200:
-                    return [
-                        Eligibility(
-                            commodity_code=r["commodity_code"],
-                            on_catalogue=bool(r["on_catalogue"]),
-                            electronic_allowed=bool(r["electronic_allowed"]),
-                            iron_ore=bool(r["iron_ore"]),
-                            key_agri=bool(r["key_agri"]),
-                            commodity_name=r.get("commodity_name", ""),
-                        )
-                        for r in resp.json()["results"]
-                    ]
+                    results: list[dict[str, Any]] = resp.json()["results"]
+                    return results
                 last = f"HTTP {resp.status_code}: {resp.text[:200]}"
                 if resp.status_code < 500:
                     break
@@ -89,3 +68,34 @@ class MofcomEligibility:
         raise EligibilityUnavailable(
             f"MOFCOM's eligibility check did not answer ({last}); try the pre-check again in a minute"
         )
+
+    async def check(
+        self, *, enterprise_code: str, year: int, commodity_codes: list[str]
+    ) -> list[Eligibility]:
+        answers = {r["commodity_code"]: r for r in await self._ask(enterprise_code, year, commodity_codes)}
+        out = []
+        for code in commodity_codes:
+            r = answers.get(code, {})
+            entry = self.ref.commodity(code, year)
+            on_catalogue = bool(r.get("on_catalogue"))
+            electronic = bool(r.get("electronic_allowed"))
+            reason = ""
+            if not on_catalogue:
+                reason = f"MOFCOM: {code} is not on the automatic-import catalogue for {year}"
+            elif not electronic:
+                reason = "MOFCOM: paper license only for this commodity"
+            out.append(
+                Eligibility(
+                    commodity_code=code,
+                    commodity_name=r.get("commodity_name") or (entry.name_zh if entry else None),
+                    on_catalogue=on_catalogue,
+                    electronic_allowed=electronic,
+                    iron_ore=bool(r.get("iron_ore")),
+                    key_agri=bool(r.get("key_agri")),
+                    tolerance_pct=entry.tolerance_pct if entry else None,
+                    issuing_agency=entry.issuing_agency if entry else None,
+                    reason=reason,
+                    source="mofcom",
+                )
+            )
+        return out

@@ -3,12 +3,11 @@ the signers' failures (ail.signer) update the application's status."""
 
 from __future__ import annotations
 
+from ail_application.adapters.repository import SCHEMA
+from ail_application.service_layer.results import EVENT_HANDLERS
 from ail_shared import topics
 from ail_shared.consumer import EventConsumer
 from ail_shared.http import Runtime
-
-from ail_application.adapters.repository import SCHEMA
-from ail_application.service_layer.results import EVENT_HANDLERS
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:

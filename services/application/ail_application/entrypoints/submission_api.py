@@ -13,16 +13,16 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from ail_shared.auth import Tenant
-from ail_shared.errors import AilError, InvalidInput
-from ail_shared.http import CurrentTenant, Pool
-from ail_shared.idempotency import run_idempotent
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from ail_application.adapters.repository import SCHEMA
 from ail_application.service_layer import handlers
+from ail_shared.auth import Tenant
+from ail_shared.errors import AilError, InvalidInput
+from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_shared.idempotency import run_idempotent
 
 router = APIRouter(prefix="/api/v1", tags=["submission"])
 MAX_IDS = 10_000
@@ -43,7 +43,9 @@ def _error(exc: AilError) -> dict[str, Any]:
     }
 
 
-async def submit_each(conn: Any, tenant: Tenant, ids: list[str]) -> list[dict[str, Any]]:
+async def submit_each(
+    conn: Any, tenant: Tenant, ids: list[str], ctx: handlers.Context | None = None
+) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     done: dict[str, dict[str, Any]] = {}
     for raw in ids:
@@ -65,7 +67,7 @@ async def submit_each(conn: Any, tenant: Tenant, ids: list[str]) -> list[dict[st
         else:
             try:
                 async with conn.transaction():
-                    app = await handlers.submit(conn, tenant, handlers.SubmitApplication(app_id))
+                    app = await handlers.submit(conn, tenant, handlers.SubmitApplication(app_id), ctx)
                 out = {"id": raw, "result": "submitted", "status": app.status.value}
             except AilError as exc:
                 out = {"id": raw, "result": "refused", "error": _error(exc)}
@@ -78,11 +80,12 @@ async def submit_each(conn: Any, tenant: Tenant, ids: list[str]) -> list[dict[st
 async def submit_batch(
     pool: Pool,
     tenant: CurrentTenant,
+    runtime: RuntimeDep,
     body: Annotated[BatchSubmit, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
     async def work(conn: Any) -> tuple[int, Any]:
-        results = await submit_each(conn, tenant, body.ids)
+        results = await submit_each(conn, tenant, body.ids, runtime.extra.get("context"))
         submitted = sum(1 for r in results if r["result"] == "submitted")
         return 202, {"submitted": submitted, "refused": len(results) - submitted, "results": results}
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from uuid import UUID
 
 import asyncpg
+
+from ail_application.adapters.repository import SCHEMA
 from ail_shared.errors import Conflict
 from ail_shared.events import (
     ApplicationRevoked,
@@ -26,8 +28,6 @@ from ail_shared.events import (
 from ail_shared.logging import get_logger
 from ail_shared.vocabulary import STATUS_RANK
 from ail_shared.vocabulary import ApplicationStatus as S
-
-from ail_application.adapters.repository import SCHEMA
 
 log = get_logger("ail.application.results")
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from types import TracebackType
 
 import asyncpg
-from ail_shared import topics
-from ail_shared.events import envelope_for
-from ail_shared.outbox import write_events
 
 from ail_application.adapters.repository import SCHEMA, ApplicationRepository
 from ail_application.domain.model import Application
+from ail_shared import topics
+from ail_shared.events import envelope_for
+from ail_shared.outbox import write_events
 
 
 class UnitOfWork:

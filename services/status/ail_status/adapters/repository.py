@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 import asyncpg
+
 from ail_shared.errors import NotFound
 
 SCHEMA = "status"

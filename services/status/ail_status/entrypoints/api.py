@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ail_shared.http import CurrentTenant, Pool
 from fastapi import APIRouter
 
+from ail_shared.http import CurrentTenant, Pool
 from ail_status.adapters.repository import StatusRepository
 
 router = APIRouter(prefix="/api/v1", tags=["status"])

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncpg
+
 from ail_shared.events import Envelope, Event
 from ail_shared.vocabulary import ApplicationStatus
-
 from ail_status.adapters.repository import StatusRepository
 from ail_status.domain.lifecycle import may_move, status_after
 

@@ -1,0 +1,84 @@
+"""The pure part of the consumer loop, with fake records and a fake apply function."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from ail_shared.consumer import PermanentError, process_batch
+from ail_shared.events import Envelope, Event, SubmissionAccepted, envelope_for, utcnow
+
+
+@dataclass
+class Rec:
+    value: bytes | None
+    offset: int
+    topic: str = "t"
+    partition: int = 0
+    key: bytes | None = b"k"
+    headers: Any = ()
+
+
+def _good(app: str = "a") -> bytes:
+    return envelope_for(
+        SubmissionAccepted(application_id=app, submission_id="s", form_no="f", applied_at=utcnow()),
+        aggregate_id=app,
+        tenant="t",
+    ).to_bytes()
+
+
+async def test_bad_messages_go_to_dead_letters_and_offsets_advance_past_them() -> None:
+    seen: list[str] = []
+
+    async def apply(env: Envelope, event: Event, rec: Any) -> str:
+        seen.append(env.aggregate_id)
+        return "applied"
+
+    future = json.loads(_good("f"))
+    future["schema_version"] = "5.1"
+    records = [
+        Rec(b"garbage", 10),
+        Rec(_good("a"), 11),
+        Rec(json.dumps(future).encode(), 12),
+        Rec(_good("b"), 13),
+    ]
+    out = await process_batch(records, apply, {"SubmissionAccepted"})
+    assert seen == ["a", "b"]
+    assert out.applied == 2
+    assert [d.record.offset for d in out.dead_letters] == [10, 12]
+    assert out.dead_letters[0].reason.startswith("undecodable_event")
+    assert out.dead_letters[1].reason.startswith("unsupported_schema_version")
+    assert out.commits == {("t", 0): 14}
+
+
+async def test_unhandled_types_are_ignored_not_dead_lettered() -> None:
+    async def apply(env: Envelope, event: Event, rec: Any) -> str:
+        raise AssertionError("must not be called")
+
+    out = await process_batch([Rec(_good(), 3)], apply, {"SomethingElse"})
+    assert out.ignored == 1 and not out.dead_letters and out.commits == {("t", 0): 4}
+
+
+async def test_permanent_handler_error_is_dead_lettered_transient_propagates() -> None:
+    async def refuse(env: Envelope, event: Event, rec: Any) -> str:
+        raise PermanentError("license unknown")
+
+    out = await process_batch([Rec(_good(), 0)], refuse, {"SubmissionAccepted"})
+    assert out.dead_letters[0].reason == "handler_refused: license unknown"
+
+    async def flaky(env: Envelope, event: Event, rec: Any) -> str:
+        raise ConnectionError("database went away")
+
+    with pytest.raises(ConnectionError):
+        await process_batch([Rec(_good(), 0)], flaky, {"SubmissionAccepted"})
+
+
+async def test_duplicates_are_counted() -> None:
+    async def dup(env: Envelope, event: Event, rec: Any) -> str:
+        return "duplicate"
+
+    out = await process_batch([Rec(_good(), 0), Rec(_good(), 1)], dup, {"SubmissionAccepted"})
+    assert out.duplicates == 2 and out.applied == 0
