@@ -19,7 +19,7 @@ import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import FastAPI, Header, Request
@@ -60,7 +60,7 @@ class Control(BaseModel):
     faults: Faults = Field(default_factory=Faults)
     first_delay: float = 3.0
     second_delay: float = 3.0
-    check_contract_totals: bool = True
+    contract_totals_rule: Literal["equal", "cover", "off"] = "equal"
     first_reject_rate: float = 0.0
     second_reject_rate: float = 0.0
     non_electronic: list[str] = Field(default_factory=list)
@@ -100,7 +100,7 @@ class State:
         return ReviewRules(
             first_delay=c.first_delay,
             second_delay=c.second_delay,
-            check_contract_totals=c.check_contract_totals,
+            contract_totals_rule=c.contract_totals_rule,
             first_reject_rate=c.first_reject_rate,
             second_reject_rate=c.second_reject_rate,
             rng=self.rng,

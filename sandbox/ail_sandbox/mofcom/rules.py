@@ -169,49 +169,55 @@ def _dec(value: Any) -> Decimal | None:
 
 
 def goods_totals(snapshot: dict[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """Total quantity and total value in USD of the goods lines (computed fields of the form)."""
+    goods = [g for g in snapshot.get("goods") or [] if isinstance(g, dict)]
     qty = _dec(snapshot.get("total_quantity"))
-    value = _dec(snapshot.get("total_value"))
-    goods = snapshot.get("goods")
-    if isinstance(goods, list) and goods:
-        if qty is None:
-            qty = sum(
-                (_dec(g.get("quantity")) or Decimal(0) for g in goods if isinstance(g, dict)), Decimal(0)
-            )
-        if value is None:
-            value = sum(
-                (_dec(g.get("total_value")) or Decimal(0) for g in goods if isinstance(g, dict)), Decimal(0)
-            )
-    return qty, value
+    usd = _dec(snapshot.get("total_value_usd"))
+    if qty is None and goods:
+        qty = sum((_dec(g.get("quantity")) or Decimal(0) for g in goods), Decimal(0))
+    if usd is None and goods:
+        usd = sum((_dec(g.get("total_value_usd")) or Decimal(0) for g in goods), Decimal(0))
+    return qty, usd
 
 
 def contract_totals(snapshot: dict[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """The foreign contract's total quantity, and its total amount when settled in USD."""
     contract = snapshot.get("contract")
     if not isinstance(contract, dict):
         return None, None
-    foreign = contract.get("foreign_contract", contract.get("foreign", contract))
+    foreign = contract.get("foreign_contract")
     if not isinstance(foreign, dict):
         return None, None
-    return _dec(foreign.get("total_quantity")), _dec(foreign.get("total_amount"))
+    amount = _dec(foreign.get("total_amount"))
+    if (foreign.get("settlement_currency") or "USD") not in ("USD", "502"):
+        amount = None
+    return _dec(foreign.get("total_quantity")), amount
 
 
 @dataclass
 class ReviewRules:
     first_delay: float = 3.0
     second_delay: float = 3.0
-    check_contract_totals: bool = True
+    # "equal": the contract's totals must match the goods' totals (MOFCOM's rule in the sandbox);
+    # "cover": the goods may draw on part of the contract, never more; "off".
+    contract_totals_rule: str = "equal"
     first_reject_rate: float = 0.0
     second_reject_rate: float = 0.0
     seed: int | None = None
     rng: random.Random = field(default_factory=random.Random)
 
     def first_review(self, snapshot: dict[str, Any]) -> tuple[bool, str]:
-        if self.check_contract_totals:
-            c_qty, c_amount = contract_totals(snapshot)
-            g_qty, g_value = goods_totals(snapshot)
-            if c_qty is not None and g_qty is not None and c_qty != g_qty:
-                return False, f"合同总数量 {c_qty} 与商品总数量 {g_qty} 不符 (contract quantity != goods)"
-            if c_amount is not None and g_value is not None and c_amount != g_value:
-                return False, f"合同总金额 {c_amount} 与商品总值 {g_value} 不符 (contract amount != goods)"
+        if self.contract_totals_rule != "off":
+            c_qty, c_usd = contract_totals(snapshot)
+            g_qty, g_usd = goods_totals(snapshot)
+            for what, c, g in (("quantity", c_qty, g_qty), ("amount USD", c_usd, g_usd)):
+                if c is None or g is None:
+                    continue
+                if (self.contract_totals_rule == "equal" and c != g) or g > c:
+                    return (
+                        False,
+                        f"合同总{what} {c} 与商品合计 {g} 不符 (contract totals do not match goods totals)",
+                    )
         if self.rng.random() < self.first_reject_rate:
             return False, "初审不通过: 材料不全 (random rejection)"
         return True, "初审通过"

@@ -1,5 +1,4 @@
 from ail_shared.http import serve
-
 from ail_submission.bootstrap import Settings, bootstrap
 
 settings = Settings()

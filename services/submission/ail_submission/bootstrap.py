@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from ail_shared.config import ServiceSettings
-from ail_shared.http import Runtime
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
+from ail_shared.config import ServiceSettings
+from ail_shared.http import Runtime
 from ail_submission.adapters.mofcom import HttpMofcom, Mofcom
 from ail_submission.adapters.repository import SCHEMA
 from ail_submission.entrypoints.api import internal, router

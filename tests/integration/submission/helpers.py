@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -16,6 +17,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
+from tests.integration.application.forms import complete_contract, complete_form
 from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[3]
@@ -31,43 +33,42 @@ PAST_SUBMITTING = (
 
 
 def valid_form(**overrides: Any) -> dict[str, Any]:
-    """A complete application form whose contract totals match its goods (first review passes)."""
-    form: dict[str, Any] = {
-        "handler_name": "张三",
-        "import_user_code": "1100776367555",
-        "import_user_name": "北京示例进出口有限公司",
-        "trade_mode": "10",
-        "trade_country": "AU",
-        "origin_country": "AU",
-        "customs_ports": ["0100"],
-        "commodity_code": "2601110000",
-        "commodity_name": "未烧结铁矿砂及其精矿",
-        "one_batch_one_license": False,
-        "issuing_agency": "AANW",
-        "remarks": "submission test",
-        "goods": [
-            {"spec": "Fe 62%", "unit": "千克", "quantity": 1000, "unit_price": 12.5, "total_value": 12500}
-        ],
-        "contract": {
-            "foreign_contract": {"contract_no": "C-2026-001", "total_quantity": 1000, "total_amount": 12500}
-        },
-    }
-    form.update(overrides)
-    return form
+    """A complete application form (issue 3's example data, DDGS)."""
+    return complete_form(**overrides)
 
 
-async def create_draft(client: httpx.AsyncClient, form: dict[str, Any] | None = None) -> str:
+async def create_draft(
+    client: httpx.AsyncClient,
+    form: dict[str, Any] | None = None,
+    *,
+    contract: bool = True,
+    quantity_off_by: Decimal = Decimal(0),
+) -> str:
+    """A draft that passes submission-time validation: the form, then a contract whose totals
+    match the goods (the sandbox's first review checks that), unless ``quantity_off_by``."""
     resp = await client.post("/api/v1/applications", json=form or valid_form())
     assert resp.status_code == 201, resp.text
-    return str(resp.json()["id"])
+    app = resp.json()
+    if contract:
+        body = complete_contract(
+            app["enterprise_code"],
+            total_quantity=str(Decimal(app["total_quantity"]) + quantity_off_by),
+            total_amount=app["total_value_usd"],
+            settlement_currency="USD",
+        )
+        put = await client.put(f"/api/v1/applications/{app['id']}/contract", json=body)
+        assert put.status_code == 200, put.text
+    return str(app["id"])
 
 
-async def create_drafts(client: httpx.AsyncClient, n: int, form: dict[str, Any] | None = None) -> list[str]:
-    sem = asyncio.Semaphore(16)
+async def create_drafts(
+    client: httpx.AsyncClient, n: int, form: dict[str, Any] | None = None, *, contract: bool = True
+) -> list[str]:
+    sem = asyncio.Semaphore(12)
 
     async def one() -> str:
         async with sem:
-            return await create_draft(client, form)
+            return await create_draft(client, form, contract=contract)
 
     return list(await asyncio.gather(*(one() for _ in range(n))))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -35,18 +36,20 @@ async def test_happy_path_reaches_license_issued(
     assert resp.status_code == 202, resp.text
     assert resp.json()["status"] == "submitting"
 
+    draft = await get_app(enterprise_a, app_id)
     app = await wait_status(enterprise_a, app_id, "license_issued")
     assert FORM_NO.match(app["form_no"]), app["form_no"]
     assert LICENSE_NO.match(app["license_no"]), app["license_no"]
     assert app["applied_at"]
-    assert app["handler_name"] == "张三" and app["goods"][0]["quantity"] == 1000
+    assert app["handler_name"] == "张三" and app["goods"] == draft["goods"]
 
     submission = await events_of(kafka_bootstrap, "ail.submission", app_id, 4)
     types = [e["event_type"] for e in submission]
     assert types == ["SubmissionAccepted", "ReviewResultReceived", "ReviewResultReceived", "LicenseIssued"]
     issued = submission[-1]["payload"]
     assert issued["license_no"] == app["license_no"] and issued["form_no"] == app["form_no"]
-    assert issued["commodity_code"] == "2601110000" and issued["enterprise_code"] == "1100776367555"
+    assert issued["commodity_code"] == "2303300010" and issued["enterprise_code"] == "1100776367555"
+    assert issued["quantity"] == app["total_quantity"] and issued["unit"] == app["unit"]
     assert issued["valid_until"] > issued["issued_at"][:10]
     assert submission[2]["payload"]["application"]["serial_no"] == app["serial_no"]
 
@@ -59,16 +62,25 @@ async def test_happy_path_reaches_license_issued(
 async def test_first_review_rejects_contract_totals_that_do_not_match_goods(
     enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
 ) -> None:
-    form = valid_form(
-        contract={"foreign_contract": {"contract_no": "C-1", "total_quantity": 999, "total_amount": 12500}}
-    )
-    app_id = await create_draft(enterprise_a, form)
+    app_id = await create_draft(enterprise_a, quantity_off_by=Decimal(1))
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(
         enterprise_a, app_id, "first_review_rejected", "pending_second_review", "license_issued"
     )
     assert app["status"] == "first_review_rejected"
-    assert "999" in app["status_reason"] and app["form_no"] and app["license_no"] is None
+    assert "不符" in app["status_reason"] and app["form_no"] and app["license_no"] is None
+
+
+async def test_first_review_random_rejection(
+    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
+) -> None:
+    await sandbox.post("/control", json={"first_reject_rate": 1.0})
+    app_id = await create_draft(enterprise_a)
+    assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
+    app = await wait_status(
+        enterprise_a, app_id, "first_review_rejected", "pending_second_review", "license_issued"
+    )
+    assert app["status"] == "first_review_rejected" and "初审不通过" in app["status_reason"]
 
 
 async def test_second_review_rejection(
@@ -86,7 +98,7 @@ async def test_missing_ekey_returns_to_draft_with_reason_and_keeps_every_field(
     enterprise_b: httpx.AsyncClient, bound_b: str, db: asyncpg.Pool, sandbox: httpx.AsyncClient
 ) -> None:
     """The bound e-key is on no signer host right now: fail fast with ekey_not_present."""
-    form = valid_form(import_user_code="3100123456789", remarks="保留我 keep me")
+    form = valid_form(remarks="保留我 keep me")
     app_id = await create_draft(enterprise_b, form)
     before = await get_app(enterprise_b, app_id)
     unplugged = f"unplugged-{app_id[:8]}"
@@ -159,7 +171,7 @@ async def test_payload_changed_after_signing_is_refused_by_the_sandbox(
     await sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
     app = await wait_status(enterprise_a, app_id, "draft", "pending_first_review", timeout=60)
     assert app["status"] == "draft" and app["status_reason"] == "signature_invalid"
-    assert app["goods"][0]["quantity"] == 1000  # the application's own form is untouched
+    assert app["goods"][0]["quantity"] == "1000"  # the application's own form is untouched
     counts = (await sandbox.get("/control/received", params={"key": str(row["submission_id"])})).json()
     assert counts["submissions"][str(row["submission_id"])]["created"] == 0
 

@@ -3,17 +3,19 @@ naming the status."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import httpx
 import pytest
 
 from ail_shared.errors import Conflict
 from ail_shared.vocabulary import ApplicationStatus
 from ail_submission.domain.model import ensure_revocable
-from tests.integration.submission.helpers import create_draft, valid_form, wait_status
+from tests.integration.submission.helpers import create_draft, wait_status
 
 
-async def _submitted(client: httpx.AsyncClient, form: dict[str, object] | None = None) -> str:
-    app_id = await create_draft(client, form)
+async def _submitted(client: httpx.AsyncClient, *, mismatch: bool = False) -> str:
+    app_id = await create_draft(client, quantity_off_by=Decimal(1) if mismatch else Decimal(0))
     resp = await client.post(f"/api/v1/applications/{app_id}/submit")
     assert resp.status_code == 202, resp.text
     return app_id
@@ -32,8 +34,7 @@ async def test_revoke_only_from_pending_first_review(
     await wait_status(enterprise_a, at["pending_second_review"], "pending_second_review")
     await sandbox.post("/control", json={"second_delay": 0.2})
     at["license_issued"] = await _submitted(enterprise_a)
-    mismatch = {"foreign_contract": {"contract_no": "C-9", "total_quantity": 1, "total_amount": 12500}}
-    at["first_review_rejected"] = await _submitted(enterprise_a, valid_form(contract=mismatch))
+    at["first_review_rejected"] = await _submitted(enterprise_a, mismatch=True)
     for status, app_id in at.items():
         await wait_status(enterprise_a, app_id, status)
     await sandbox.post("/control", json={"second_reject_rate": 1.0})

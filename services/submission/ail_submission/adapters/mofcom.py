@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
+
 from ail_shared.logging import get_logger
 
 log = get_logger("ail.submission.mofcom")

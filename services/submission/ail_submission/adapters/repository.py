@@ -7,8 +7,8 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from ail_shared.events import HeldKey
 
+from ail_shared.events import HeldKey
 from ail_submission.domain.model import enterprise_codes_of, subject_of
 
 SCHEMA = "submission"

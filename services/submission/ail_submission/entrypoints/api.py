@@ -9,16 +9,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import httpx
+from fastapi import APIRouter, Body, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
 from ail_shared import topics
 from ail_shared.errors import AilError, Conflict, FieldProblem, InvalidInput, NotFound
 from ail_shared.events import ApplicationRevoked, EkeyBound
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
 from ail_shared.idempotency import run_idempotent
 from ail_shared.vocabulary import ApplicationStatus as S
-from fastapi import APIRouter, Body, Header, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
-
 from ail_submission.adapters.mofcom import Mofcom, Refused, Unavailable
 from ail_submission.adapters.repository import SCHEMA, Repository
 from ail_submission.domain import model
@@ -84,6 +84,33 @@ async def list_bindings(pool: Pool, tenant: CurrentTenant) -> dict[str, Any]:
     return {"items": [_binding_view(r) for r in rows]}
 
 
+async def _bind(
+    conn: Any, enterprise: str, serial: str, subject: str, certificate_pem: str, bound_by: str
+) -> dict[str, Any]:
+    row = await Repository(conn).bind(
+        enterprise_code=enterprise,
+        serial=serial,
+        subject=subject,
+        certificate_pem=certificate_pem,
+        bound_by=bound_by,
+    )
+    await handlers.emit(
+        conn,
+        topics.SUBMISSION,
+        EkeyBound(
+            enterprise_code=enterprise,
+            ekey_serial=row["ekey_serial"],
+            certificate_pem=row["certificate_pem"],
+            subject=row["subject"],
+            bound_at=row["bound_at"],
+            bound_by=row["bound_by"],
+        ),
+        key=enterprise,
+        tenant=enterprise,
+    )
+    return _binding_view(row)
+
+
 @router.post("/ekey-bindings", status_code=201)
 async def bind_ekey(
     body: BindingIn,
@@ -125,28 +152,9 @@ async def bind_ekey(
         )
 
     async def work(conn: Any) -> tuple[int, Any]:
-        row = await Repository(conn).bind(
-            enterprise_code=enterprise,
-            serial=key["serial"],
-            subject=key["subject"],
-            certificate_pem=key["certificate_pem"],
-            bound_by=tenant.principal.id,
+        return 201, await _bind(
+            conn, enterprise, key["serial"], key["subject"], key["certificate_pem"], tenant.principal.id
         )
-        await handlers.emit(
-            conn,
-            topics.SUBMISSION,
-            EkeyBound(
-                enterprise_code=enterprise,
-                ekey_serial=row["ekey_serial"],
-                certificate_pem=row["certificate_pem"],
-                subject=row["subject"],
-                bound_at=row["bound_at"],
-                bound_by=row["bound_by"],
-            ),
-            key=enterprise,
-            tenant=enterprise,
-        )
-        return 201, _binding_view(row)
 
     status, out, _ = await run_idempotent(
         pool,
@@ -333,3 +341,48 @@ async def submissions(
             state,
         )
     return {"items": [{k: (str(v) if v is not None else None) for k, v in dict(r).items()} for r in rows]}
+
+
+class InternalBindingIn(BaseModel):
+    enterprise_code: str = Field(pattern=r"^\d{13}$")
+    ekey_serial: str = Field(min_length=1, max_length=64)
+    certificate_pem: str
+
+
+@internal.post("/ekey-bindings", status_code=201)
+async def bind_ekey_by_certificate(
+    body: InternalBindingIn, pool: Pool, runtime: RuntimeDep
+) -> dict[str, Any]:
+    """Operations and demo data: bind an e-key by its certificate, whether or not a signer host
+    holds it right now (not routed by the entry point). Submissions still need a host holding it."""
+    from ail_submission.domain.model import enterprise_codes_of, subject_of
+
+    if body.enterprise_code not in enterprise_codes_of(body.certificate_pem):
+        raise InvalidInput(
+            "certificate does not name the enterprise",
+            [
+                FieldProblem(
+                    "certificate_pem", f"its subject names no O= / serialNumber= {body.enterprise_code}"
+                )
+            ],
+        )
+    registered = await _mofcom(runtime).register_certificate(
+        enterprise_code=body.enterprise_code,
+        ekey_serial=body.ekey_serial,
+        certificate_pem=body.certificate_pem,
+    )
+    if isinstance(registered, Unavailable):
+        raise MofcomUnavailable(f"MOFCOM did not answer ({registered.error}); try the binding again")
+    if isinstance(registered, Refused):
+        raise InvalidInput(
+            "MOFCOM refused the certificate", [FieldProblem("certificate_pem", registered.detail)]
+        )
+    async with pool.acquire() as conn, conn.transaction():
+        return await _bind(
+            conn,
+            body.enterprise_code,
+            body.ekey_serial,
+            subject_of(body.certificate_pem),
+            body.certificate_pem,
+            "internal",
+        )

@@ -6,7 +6,6 @@ from __future__ import annotations
 from ail_shared import topics
 from ail_shared.consumer import EventConsumer
 from ail_shared.http import Runtime
-
 from ail_submission.adapters.repository import SCHEMA
 from ail_submission.service_layer import handlers
 

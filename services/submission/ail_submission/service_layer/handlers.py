@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 import asyncpg
+
 from ail_shared import topics
 from ail_shared.canonical import canonical_json
 from ail_shared.events import (
@@ -27,7 +28,6 @@ from ail_shared.events import (
 from ail_shared.logging import get_logger
 from ail_shared.outbox import write_events
 from ail_shared.vocabulary import ApplicationStatus as S
-
 from ail_submission.adapters.repository import SCHEMA, Repository
 from ail_submission.domain import model
 

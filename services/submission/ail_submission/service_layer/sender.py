@@ -15,9 +15,9 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+
 from ail_shared.canonical import canonical_json
 from ail_shared.logging import get_logger
-
 from ail_submission.adapters.mofcom import Accepted, Mofcom, Refused, Unavailable
 from ail_submission.adapters.repository import Repository
 from ail_submission.domain import model
