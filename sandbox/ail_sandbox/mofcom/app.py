@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import random
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
@@ -92,8 +94,33 @@ class State:
         self.created: dict[str, int] = defaultdict(int)
         self.form_seq: dict[tuple[int, str], int] = defaultdict(int)
         self.license_seq = 0
+        self._load_sequences()
         self.deliveries = 0
         self.tasks: set[asyncio.Task[None]] = set()
+
+    # MOFCOM never hands out a number twice: the sequences outlive a restart of the sandbox.
+    def _seq_file(self) -> Path | None:
+        folder = os.environ.get("AIL_DEVSTACK_DIR")
+        return Path(folder) / "sandbox-mofcom-sequences.json" if folder else None
+
+    def _load_sequences(self) -> None:
+        path = self._seq_file()
+        if path is None or not path.exists():
+            return
+        data = json.loads(path.read_text())
+        for k, v in data.get("form", {}).items():
+            year, code = k.split(":", 1)
+            self.form_seq[(int(year), code)] = int(v)
+        self.license_seq = int(data.get("license", 0))
+
+    def save_sequences(self) -> None:
+        path = self._seq_file()
+        if path is None:
+            return
+        data = {"form": {f"{y}:{c}": n for (y, c), n in self.form_seq.items()}, "license": self.license_seq}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
 
     def rules(self) -> ReviewRules:
         c = self.control
@@ -238,6 +265,7 @@ def create_app() -> FastAPI:
             return _error(422, "commodity_not_on_catalogue", f"commodity {code} is not on the catalogue")
         year = int(snapshot.get("year") or datetime.now(UTC).year)
         state.form_seq[(year, body.enterprise_code)] += 1
+        state.save_sequences()
         sub = Submission(
             idempotency_key=idempotency_key,
             form_no=form_no(year, body.enterprise_code, state.form_seq[(year, body.enterprise_code)]),
@@ -303,6 +331,7 @@ def create_app() -> FastAPI:
         ok, opinion = rules.second_review(sub.snapshot)
         if ok:
             state.license_seq += 1
+            state.save_sequences()
             sub.license_no = license_no(
                 sub.applied_at.year, str(sub.snapshot.get("issuing_agency") or ""), state.license_seq
             )

@@ -101,6 +101,11 @@ class Sender:
                     await self._retry_later(conn, row, outcome)
         except Exception as exc:  # noqa: BLE001 - the lease expires and the row is sent again
             log.error("sender_record_failed", submission_id=str(row["submission_id"]), error=repr(exc))
+            with contextlib.suppress(Exception):
+                async with self.pool.acquire() as conn:
+                    await Repository(conn).update_submission(
+                        row["submission_id"], last_error=f"recording MOFCOM's answer failed: {exc!r}"[:1000]
+                    )
 
     async def _retry_later(self, conn: asyncpg.Connection, row: asyncpg.Record, outcome: Unavailable) -> None:
         attempts = row["attempts"]
