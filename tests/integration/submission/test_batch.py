@@ -45,7 +45,7 @@ async def test_batch_of_1000_mixed_ids(
         **dict.fromkeys(valid, ("submitted", None)),
         **dict.fromkeys(in_flight, ("refused", "conflict")),
         **dict.fromkeys(others + unknown, ("refused", "not_found")),
-        **dict.fromkeys(malformed, ("refused", "invalid_input")),
+        **dict.fromkeys(malformed + incomplete, ("refused", "invalid_input")),
     }
     for r in results:
         expected, code = kinds[r["id"]]
@@ -55,7 +55,7 @@ async def test_batch_of_1000_mixed_ids(
         else:
             assert r["status"] == "submitting", r
     in_flight_messages = [r["error"]["message"] for r in results if r["id"] in set(in_flight)]
-    assert all("submitting" in m for m in in_flight_messages), in_flight_messages[:3]
+    assert all("cannot be submitted" in m for m in in_flight_messages), in_flight_messages[:3]
     contract_problems = [r["error"]["details"] for r in results if r["id"] in set(incomplete)]
     assert all(any(d["field"].startswith("contract") for d in ds) for ds in contract_problems)
 
