@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -34,7 +35,7 @@ _MAX_SAFE = 2**53
 
 # The C-accelerated string escaper of the standard json module (ensure_ascii=False): it escapes
 # exactly what RFC 8785 escapes, in the same spelling.
-_encode_string = json.encoder.encode_basestring  # type: ignore[attr-defined]
+_encode_string = json.encoder.encode_basestring
 
 
 class CanonicalFormError(ValueError):
@@ -53,7 +54,15 @@ def canonical_json(obj: Any) -> bytes:
 
 def recanonicalize(raw: bytes) -> bytes:
     """Parse ``raw`` as JSON and return its canonical form; raise :class:`CanonicalFormError` when
-    ``raw`` is not JSON, has duplicate member names, or has numbers JCS cannot carry."""
+    ``raw`` is not JSON, has duplicate member names, or has numbers JCS cannot carry.
+
+    Bytes that are canonical already (the usual case: a signer checking what it is asked to
+    sign) are recognised by the standard library's C encoder, several times faster than the
+    general path: its output equals JCS whenever no number is written differently (floats are
+    checked one by one as they are parsed) and no member name lies outside the Basic
+    Multilingual Plane (UTF-16 and code point order agree there)."""
+    if _is_canonical_fast(raw):
+        return raw
     try:
         text = raw.decode("utf-8")
         parsed = json.loads(text, object_pairs_hook=_no_duplicates, parse_constant=_refuse_constant)
@@ -64,6 +73,44 @@ def recanonicalize(raw: bytes) -> bytes:
         raise CanonicalFormError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
     except (ValueError, TypeError) as exc:
         raise CanonicalFormError(str(exc)) from exc
+
+
+_NON_BMP = re.compile(rb"[\xf0-\xf4]")  # lead bytes of 4-byte UTF-8 sequences
+
+
+class _Unusual(Exception):
+    pass
+
+
+def _float_as_jcs_writes_it(text: str) -> float:
+    value = float(text)
+    # For 1e-4 <= |x| < 1e16 Python's repr and ECMAScript agree digit for digit; outside that
+    # range (exponent notation), for integral values ("3.0") and non-finite ones they do not.
+    shown = repr(value)
+    if "e" in shown or shown.endswith(".0") or not math.isfinite(value):
+        raise _Unusual
+    return value
+
+
+def _safe_int(text: str) -> int:
+    value = int(text)
+    if abs(value) > _MAX_SAFE:
+        raise _Unusual
+    return value
+
+
+def _is_canonical_fast(raw: bytes) -> bool:
+    """True only if ``raw`` is certainly canonical; False means "use the general path"."""
+    if _NON_BMP.search(raw):
+        return False
+    try:
+        text = raw.decode("utf-8")
+        obj = json.loads(text, parse_float=_float_as_jcs_writes_it, parse_int=_safe_int)
+        again = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
+    except (_Unusual, ValueError, TypeError, RecursionError):
+        return False
+    # Duplicate member names, whitespace, escapes spelled otherwise: all make ``again`` differ.
+    return again == text
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -147,6 +147,8 @@ class ApplicationSummary(BaseModel):
     trade_country: str = ""
     issuing_agency: str = ""
     one_batch_one_license: bool = False
+    # Commodity category of the commodity code table; empty: readers derive one (stats: HS chapter).
+    commodity_category: str = ""
 
 
 class ReviewResultReceived(Event):
@@ -180,6 +182,12 @@ class LicenseIssued(Event):
     unit: str = ""
     quantity: Decimal
     one_batch_one_license: bool
+    # 1.1: the overflow tolerance of the goods in percent, from the catalogue snapshot (DOMAIN 9:
+    # 5 for bulk goods, 3 for crude oil, refined oil, fertiliser, steel). None: the reader decides
+    # (the customs service falls back to its HS-prefix table).
+    overflow_tolerance_pct: Decimal | None = None
+
+    SCHEMA_MINOR: ClassVar[int] = 1
 
 
 class EkeyBound(Event):
@@ -229,6 +237,19 @@ class ClearanceReversed(Event):
     reversed_at: datetime
 
 
+class ClearanceRefused(Event):
+    """Customs reported a declaration that the license ledger cannot cover (expired, uses or
+    quantity exhausted, over the tolerance). Recorded with the reason; nothing is deducted."""
+
+    application_id: str
+    license_no: str
+    declaration_no: str
+    declared_at: datetime
+    quantity: Decimal
+    reason: str  # machine code, e.g. uses_exhausted
+    detail: str = ""
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -246,6 +267,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CustomsStored,
         ClearanceRecorded,
         ClearanceReversed,
+        ClearanceRefused,
     )
 }
 

@@ -61,7 +61,7 @@ TOPICS: tuple[Topic, ...] = (
         "application id",
         "customs",
         "status",
-        "CustomsStored, ClearanceRecorded, ClearanceReversed",
+        "CustomsStored, ClearanceRecorded, ClearanceReversed, ClearanceRefused",
     ),
     Topic(
         "ail.outbox-relay.state",

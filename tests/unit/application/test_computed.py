@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from hypothesis import given
 from hypothesis import strategies as st
@@ -29,8 +29,10 @@ def test_totals_are_the_sums_of_the_lines(goods, currency, on):
     rate = REF.usd_per_unit(currency, on)
     assert c["total_quantity"] == sum((g["quantity"] for g in goods), Decimal(0))
     for g, line in zip(goods, c["goods"], strict=True):
-        assert line["total_value"] == (g["quantity"] * g["unit_price"]).quantize(Decimal("0.01"))
-        assert line["total_value_usd"] == (line["total_value"] * rate).quantize(Decimal("0.01"))
+        # Money rounds half up to the cent (fen), as the printed form does.
+        cent = Decimal("0.01")
+        assert line["total_value"] == (g["quantity"] * g["unit_price"]).quantize(cent, ROUND_HALF_UP)
+        assert line["total_value_usd"] == (line["total_value"] * rate).quantize(cent, ROUND_HALF_UP)
     assert c["total_value"] == sum((x["total_value"] for x in c["goods"]), Decimal(0))
     assert c["total_value_usd"] == sum((x["total_value_usd"] for x in c["goods"]), Decimal("0.00"))
 

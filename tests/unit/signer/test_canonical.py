@@ -7,6 +7,7 @@ import struct
 from decimal import Decimal
 
 import pytest
+
 from ail_shared.canonical import CanonicalFormError, canonical_json, format_number, recanonicalize
 
 # RFC 8785 Appendix B: IEEE-754 bit patterns and their canonical text.
@@ -120,3 +121,36 @@ def test_other_types_are_refused_with_their_path() -> None:
         canonical_json({"goods": [set()]})
     with pytest.raises(TypeError, match="member name 1"):
         canonical_json({1: "x"})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a":1e+21}',
+        b'{"a":1e21}',
+        b'{"a":3.0}',
+        b'{"a":-0.0}',
+        b'{"a":0.00001}',
+        b'{"a":1e-7}',
+        b'{"a":10000000000000000.0}',
+        b'{"\xf0\x9f\x98\x80":1,"\xef\xac\xb3":2}',
+        b'{"a":"\\u00e9"}',
+        b'{"a":1,"a":1}',
+        b'{"b":1,"a":2}',
+        b'{"a":9007199254740993}',
+    ],
+)
+def test_fast_path_agrees_with_the_general_path(raw: bytes) -> None:
+    """Whatever the fast check accepts is exactly what the general path produces."""
+    from ail_shared.canonical import _is_canonical_fast
+
+    try:
+        general = canonical_json(json.loads(raw, object_pairs_hook=lambda p: dict(p)))
+    except ValueError:
+        general = None
+    if _is_canonical_fast(raw):
+        assert general == raw
+    try:
+        assert recanonicalize(raw) == general
+    except CanonicalFormError:
+        assert general is None or b'"a":1,"a"' in raw

@@ -1,0 +1,256 @@
+"""HTTP API of the customs service (routed by the entry point: /api/v1/licenses,
+/api/v1/customs, /api/v1/history). Quantities are decimal strings, never floats."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse
+
+from ail_customs.adapters import queries
+from ail_customs.adapters.repository import SCHEMA, CustomsRepository, ledger_from
+from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
+from ail_customs.service_layer.delivery import request_resend
+from ail_shared.errors import FieldProblem, InvalidInput
+from ail_shared.http import CurrentTenant, Pool
+from ail_shared.idempotency import run_idempotent
+
+router = APIRouter(prefix="/api/v1", tags=["customs"])
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
+def plain(value: Any) -> Any:
+    """JSON-ready without losing precision: Decimal -> str, dates -> ISO 8601."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(v) for v in value]
+    return value
+
+
+def _bound(raw: str | None, field: str, problems: list[FieldProblem], *, end: bool) -> datetime | None:
+    """A date (a whole day in China time; ``to`` includes that day) or an ISO timestamp."""
+    if raw is None or raw == "":
+        return None
+    try:
+        if len(raw) == 10:
+            day = date.fromisoformat(raw) + (timedelta(days=1) if end else timedelta())
+            return datetime.combine(day, time(), CHINA)
+        ts = datetime.fromisoformat(raw)
+        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    except ValueError:
+        problems.append(FieldProblem(field, "expected a date YYYY-MM-DD or an ISO 8601 timestamp"))
+        return None
+
+
+@router.get("/customs/status")
+async def customs_status(
+    pool: Pool,
+    tenant: CurrentTenant,
+    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
+    serial_no: str | None = None,
+    license_no: str | None = None,
+    applied_from: date | None = None,
+    applied_to: date | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 10,
+) -> Any:
+    """海关状态查询 (DOMAIN 8): approved and license-issued applications with their customs status
+    (``null``/"-" before sending, not_arrived, stored, store_failed, send_failed)."""
+    if applied_from and applied_to and applied_from > applied_to:
+        raise InvalidInput(
+            "the application-date range is empty",
+            [FieldProblem("applied_to", f"must not be before applied_from ({applied_from.isoformat()})")],
+        )
+    async with pool.acquire() as conn:
+        total, rows = await queries.customs_status_page(
+            conn,
+            enterprise_codes=tenant.enterprise_codes,
+            year=year,
+            serial_no=serial_no or None,
+            license_no=license_no or None,
+            applied_from=applied_from,
+            applied_to=applied_to,
+            page=page,
+            page_size=page_size,
+        )
+    items = [
+        {
+            "serial_no": r["serial_no"],
+            "license_no": r["license_no"],
+            "form_no": r["form_no"],
+            "application_id": r["application_id"],
+            "commodity_code": r["commodity_code"],
+            "commodity_name": r["commodity_name"],
+            "application_status": r["application_status"],
+            "applied_at": r["applied_at"],
+            "year": r["year"],
+            "customs_status": r["customs_status"],
+            "customs_status_label": CUSTOMS_STATUS_LABEL.get(r["customs_status"], r["customs_status"]),
+            "customs_detail": r["last_delivery_detail"] or None,
+            "delivery_rounds": r["delivery_rounds"] or 0,
+            "next_auto_resend_at": r["next_delivery_at"]
+            if r["customs_status"] in ("send_failed", "store_failed")
+            else None,
+        }
+        for r in rows
+    ]
+    return plain({"total": total, "page": page, "page_size": page_size, "items": items})
+
+
+@router.post("/licenses/{license_no}/resend", status_code=202)
+async def resend(
+    license_no: str,
+    pool: Pool,
+    tenant: CurrentTenant,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Send a license to Customs again after send_failed or store_failed. Idempotent."""
+
+    async def work(conn: Any) -> tuple[int, Any]:
+        status, body = await request_resend(
+            conn,
+            license_no=license_no,
+            enterprise_codes=tenant.enterprise_codes,
+            principal=tenant.principal.id,
+        )
+        return status, plain(body)
+
+    status, body, _ = await run_idempotent(
+        pool,
+        schema=SCHEMA,
+        principal=tenant.principal.id,
+        key=idempotency_key,
+        method="POST",
+        path=f"/api/v1/licenses/{license_no}/resend",
+        body={},
+        work=work,
+    )
+    return JSONResponse(body, status_code=status)
+
+
+def _ledger_view(lic: Any, on: date) -> dict[str, Any]:
+    ledger = ledger_from(lic)
+    return {
+        "licensed_quantity": ledger.licensed_quantity,
+        "unit": lic["unit"],
+        "used_quantity": ledger.used_quantity,
+        "remaining_quantity": ledger.remaining_quantity,
+        "uses": ledger.uses,
+        "max_uses": ledger.max_uses,
+        "remaining_uses": ledger.remaining_uses,
+        "tolerance_pct": ledger.tolerance_pct,
+        "tolerance_source": lic["tolerance_source"],
+        "ceiling": ledger.ceiling,
+        "available_quantity": ledger.available_on(on),
+        "valid_until": lic["valid_until"],
+    }
+
+
+def today_in_china() -> date:
+    return datetime.now(CHINA).date()
+
+
+@router.get("/licenses/{license_no}")
+async def license_detail(license_no: str, pool: Pool, tenant: CurrentTenant) -> Any:
+    """A license: its customs status, ledger balances and every ledger entry (uses, reversals,
+    refused uses with their reasons)."""
+    async with pool.acquire() as conn:
+        repo = CustomsRepository(conn)
+        lic = await repo.license_of_tenant(license_no, tenant.enterprise_codes)
+        entries = await repo.entries(license_no)
+    return plain(
+        {
+            "license_no": lic["license_no"],
+            "application_id": lic["application_id"],
+            "enterprise_code": lic["enterprise_code"],
+            "form_no": lic["form_no"],
+            "commodity_code": lic["commodity_code"],
+            "commodity_name": lic["commodity_name"],
+            "one_batch_one_license": lic["one_batch_one_license"],
+            "issued_at": lic["issued_at"],
+            "customs_status": lic["customs_status"],
+            "customs_status_label": CUSTOMS_STATUS_LABEL.get(lic["customs_status"], lic["customs_status"]),
+            "customs_detail": lic["last_delivery_detail"] or None,
+            "ledger": _ledger_view(lic, today_in_china()),
+            "entries": entries,
+        }
+    )
+
+
+@router.get("/licenses/{license_no}/availability")
+async def availability(
+    license_no: str,
+    pool: Pool,
+    tenant: CurrentTenant,
+    quantity: Annotated[Decimal, Query(gt=0, description="the quantity to declare, in the license's unit")],
+    on: Annotated[date | None, Query(description="declaration date (default: today in China)")] = None,
+) -> Any:
+    """Can this license cover ``quantity`` in one declaration now? If not, why not."""
+    day = on or today_in_china()
+    async with pool.acquire() as conn:
+        lic = await CustomsRepository(conn).license_of_tenant(license_no, tenant.enterprise_codes)
+    decision = ledger_from(lic).check(quantity, day)
+    return plain(
+        {
+            "license_no": license_no,
+            "quantity": quantity,
+            "on": day,
+            "can_cover": decision.allowed,
+            "reason": decision.reason.value if decision.reason else None,
+            "detail": decision.detail or None,
+            "would_be_last_use": decision.last_use if decision.allowed else None,
+            **_ledger_view(lic, day),
+        }
+    )
+
+
+@router.get("/customs/clearances")
+async def clearances(
+    pool: Pool, tenant: CurrentTenant, license_no: Annotated[str, Query(min_length=1)]
+) -> Any:
+    """结关数据查询: each declaration that used the license, with its goods lines and state
+    (recorded, refused, amended, invalidated)."""
+    async with pool.acquire() as conn:
+        repo = CustomsRepository(conn)
+        lic = await repo.license_of_tenant(license_no, tenant.enterprise_codes)
+        declarations = await repo.declarations(license_no)
+    return plain(
+        {
+            "license_no": license_no,
+            "unit": lic["unit"],
+            "ledger": _ledger_view(lic, today_in_china()),
+            "declarations": declarations,
+        }
+    )
+
+
+@router.get("/history")
+async def history(
+    pool: Pool,
+    tenant: CurrentTenant,
+    license_no: Annotated[str, Query(min_length=1)],
+    from_: Annotated[str | None, Query(alias="from")] = None,
+    to: str | None = None,
+) -> Any:
+    """历史数据查询: everything that happened to the license and its application, in time order
+    (review results, license issued, deliveries to Customs, clearances, reversals)."""
+    problems: list[FieldProblem] = []
+    since = _bound(from_, "from", problems, end=False)
+    until = _bound(to, "to", problems, end=True)
+    if since and until and since >= until:
+        problems.append(FieldProblem("to", "must be after from"))
+    if problems:
+        raise InvalidInput(f"{len(problems)} field(s) invalid", problems)
+    async with pool.acquire() as conn:
+        app = await queries.application_of_license(conn, license_no, tenant.enterprise_codes)
+        items = await queries.history(conn, app["application_id"], since, until)
+    return plain({"license_no": license_no, "application_id": app["application_id"], "items": items})

@@ -1,0 +1,146 @@
+"""Delivery of licenses to the Customs sandbox, through the real broker and database: every
+customs status is reached and queryable; re-send (operator and automatic)."""
+
+from __future__ import annotations
+
+import json
+import random
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+
+from ail_shared import topics
+from tests.integration.customs.support import approve, licensed, set_mode, wait_status
+from tests.support import eventually, read_topic
+
+
+async def _status_row(client: httpx.AsyncClient, **params: Any) -> dict[str, Any]:
+    r = await client.get("/api/v1/customs/status", params=params)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["total"] == 1, body
+    row: dict[str, Any] = body["items"][0]
+    return row
+
+
+async def test_every_customs_status_is_reached_and_queried(
+    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    # none: approved, no license delivered yet
+    approved = await approve(producer)
+
+    async def approved_row() -> dict[str, Any] | None:
+        r = await enterprise_a.get("/api/v1/customs/status", params={"serial_no": approved.serial_no})
+        return r.json()["items"][0] if r.json()["total"] == 1 else None
+
+    item = await eventually(approved_row, what="the approved application in the customs status query")
+    assert (item["application_status"], item["customs_status"], item["customs_status_label"]) == (
+        "approved",
+        None,
+        "-",
+    )
+    assert item["license_no"] == approved.license_no
+
+    # The others at once: held (not_arrived, then stored), failed, unavailable, timeout.
+    held = await licensed(producer, sandbox, mode="hold")
+    failed = await licensed(producer, sandbox, mode="failed")
+    unavailable = await licensed(producer, sandbox, mode="unavailable")
+    silent = await licensed(producer, sandbox, mode="timeout")
+
+    async def is_held() -> bool:
+        r = await sandbox.get(f"/control/licenses/{held.license_no}")
+        return bool(r.json()["held"])
+
+    await eventually(is_held, what="the sandbox holding the license")
+    item = await _status_row(enterprise_a, license_no=held.license_no)
+    assert (item["application_status"], item["customs_status"]) == ("license_issued", "not_arrived")
+    await sandbox.post(f"/control/licenses/{held.license_no}/release", json={"outcome": "stored"})
+    await wait_status(enterprise_a, held.license_no, "stored")
+    assert (await _status_row(enterprise_a, license_no=held.license_no))["customs_status"] == "stored"
+
+    view = await wait_status(enterprise_a, failed.license_no, "store_failed")
+    assert "storage refused" in view["customs_detail"]
+    assert (await _status_row(enterprise_a, serial_no=failed.serial_no))["customs_status"] == "store_failed"
+    view = await wait_status(enterprise_a, unavailable.license_no, "send_failed")
+    assert "503" in view["customs_detail"]
+    view = await wait_status(enterprise_a, silent.license_no, "send_failed")
+    assert "did not answer in time" in view["customs_detail"]
+    row = await _status_row(enterprise_a, license_no=silent.license_no)
+    assert row["customs_status"] == "send_failed" and row["next_auto_resend_at"] is not None
+
+    # Each outcome was published as CustomsStored on ail.customs.
+    wanted = {
+        held.application_id: "stored",
+        failed.application_id: "store_failed",
+        unavailable.application_id: "send_failed",
+        silent.application_id: "send_failed",
+    }
+    records = await read_topic(kafka_bootstrap, topics.CUSTOMS, timeout=10, idle=0)
+    seen: dict[str, set[str]] = {}
+    for rec in records:
+        env = json.loads(rec.value)
+        if env["event_type"] == "CustomsStored" and env["aggregate_id"] in wanted:
+            seen.setdefault(env["aggregate_id"], set()).add(env["payload"]["result"])
+            assert env["tenant"] == "1100776367555"
+    assert all(wanted[a] in seen.get(a, set()) for a in wanted), seen
+
+
+async def test_operator_resend_after_send_failed(
+    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+) -> None:
+    app = await licensed(producer, sandbox, mode="unavailable")
+    await wait_status(enterprise_a, app.license_no, "send_failed")
+    await set_mode(sandbox, app.license_no, "stored")
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await enterprise_a.post(f"/api/v1/licenses/{app.license_no}/resend", headers=key)
+    assert first.status_code == 202, first.text
+    assert first.json()["resend"] in ("scheduled", "already_scheduled")
+    again = await enterprise_a.post(f"/api/v1/licenses/{app.license_no}/resend", headers=key)
+    assert (again.status_code, again.json()) == (202, first.json())  # replayed, not re-done
+    await wait_status(enterprise_a, app.license_no, "stored")
+    stored = await enterprise_a.post(f"/api/v1/licenses/{app.license_no}/resend")
+    assert stored.status_code == 409 and "already stored" in stored.json()["error"]["message"]
+    received = (await sandbox.get(f"/control/licenses/{app.license_no}")).json()["received"]
+    assert received[-1]["mode"] == "stored" and len(received) >= 4  # 3 tries failed, then stored
+
+
+async def test_automatic_resend_after_backoff(
+    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+) -> None:
+    # First round: three 503s (the adapter's bounded retries) -> send_failed; then Customs is back.
+    app = await licensed(producer, sandbox, mode="stored", script=["unavailable"] * 3)
+    await wait_status(enterprise_a, app.license_no, "stored", timeout=60)
+    r = await enterprise_a.get("/api/v1/history", params={"license_no": app.license_no})
+    deliveries = [i for i in r.json()["items"] if i["kind"] == "customs_delivery"]
+    assert [d["data"]["result"] for d in deliveries] == ["send_failed", "stored"]
+    assert deliveries[0]["data"]["next_auto_resend_at"] is not None
+
+
+async def test_status_query_filters_and_paging(producer: Any, enterprise_a: httpx.AsyncClient) -> None:
+    year = random.randrange(2000, 2099)
+    day = datetime(year, random.randrange(1, 12), random.randrange(1, 28), 3, tzinfo=UTC)
+    apps = [await approve(producer, year=year, applied_at=day + timedelta(days=i)) for i in range(3)]
+    params = {
+        "year": year,
+        "applied_from": day.date().isoformat(),
+        "applied_to": (day + timedelta(days=1)).date().isoformat(),
+        "page_size": 1,
+    }
+
+    async def two() -> dict[str, Any] | None:
+        r = await enterprise_a.get("/api/v1/customs/status", params=params)
+        return r.json() if r.json().get("total") == 2 else None
+
+    body = await eventually(two, what="two applications in the date range")
+    assert len(body["items"]) == 1 and body["items"][0]["serial_no"] == apps[1].serial_no  # newest first
+    page2 = (await enterprise_a.get("/api/v1/customs/status", params={**params, "page": 2})).json()
+    assert page2["items"][0]["serial_no"] == apps[0].serial_no and page2["total"] == 2
+    bad = await enterprise_a.get(
+        "/api/v1/customs/status", params={"applied_from": "2026-02-02", "applied_to": "2026-02-01"}
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["details"][0]["field"] == "applied_to"
+    bad = await enterprise_a.get("/api/v1/customs/status", params={"page": 0, "year": "x"})
+    assert bad.status_code == 422
+    assert {d["field"] for d in bad.json()["error"]["details"]} == {"query.page", "query.year"}
