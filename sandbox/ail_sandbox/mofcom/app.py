@@ -166,7 +166,7 @@ def create_app() -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        client_holder["c"] = httpx.AsyncClient(timeout=5.0)
+        client_holder["c"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0, pool=30.0))
         yield
         for t in list(state.tasks):
             t.cancel()
@@ -359,12 +359,16 @@ def create_app() -> FastAPI:
         for _ in range(times):
             await post_with_retries(r)
 
+    # Results go out a few at a time: a burst of reviews must not swamp the receiver (or us).
+    deliveries = asyncio.Semaphore(int(os.environ.get("AIL_MOFCOM_CALLBACK_CONCURRENCY", "8")))
+
     async def post_with_retries(r: dict[str, Any]) -> None:
         delay = 0.2
         for attempt in range(1, 31):
             url = state.control.callback_url
             try:
-                resp = await client_holder["c"].post(url, json=r)
+                async with deliveries:
+                    resp = await client_holder["c"].post(url, json=r)
                 if resp.status_code < 300:
                     state.deliveries += 1
                     return
