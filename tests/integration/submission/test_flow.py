@@ -200,3 +200,45 @@ async def test_another_tenants_application_is_not_found(
     for path in ("revoke", "approval-status"):
         resp = await enterprise_b.post(f"/api/v1/applications/{app_id}/{path}")
         assert resp.status_code == 404, resp.text
+
+
+async def test_duplicate_and_out_of_order_results_never_move_backwards(
+    enterprise_a: httpx.AsyncClient,
+    bound_a: str,
+    sandbox: httpx.AsyncClient,
+    kafka_bootstrap: str,
+    db: asyncpg.Pool,
+) -> None:
+    await sandbox.post("/control", json={"faults": {"duplicate_rate": 1.0, "out_of_order": True}})
+    app_id = await create_draft(enterprise_a)
+    assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
+    app = await wait_status(enterprise_a, app_id, "license_issued")
+
+    async def all_four_delivered() -> bool:
+        form = await sandbox.get(f"/mofcom/submissions/{app['form_no']}")
+        return (
+            len(form.json()["results"]) == 2 and (await sandbox.get("/control/received")).status_code == 200
+        )
+
+    await eventually(all_four_delivered, what="both results delivered")
+    events = await events_of(kafka_bootstrap, "ail.submission", app_id, 4)
+    reviews = [
+        (e["payload"]["stage"], e["payload"]["result"])
+        for e in events
+        if e["event_type"] == "ReviewResultReceived"
+    ]
+    assert reviews == [("second", "passed"), ("first", "passed")]  # out of order, each once
+    assert [e["event_type"] for e in events].count("LicenseIssued") == 1
+    stored = await db.fetchval(
+        "SELECT count(*) FROM submission.review_results WHERE form_no = $1", app["form_no"]
+    )
+    assert stored == 2
+    late_first = next(e["event_id"] for e in events if e["payload"].get("stage") == "first")
+
+    async def applied_by_application_service() -> Any:
+        return await db.fetchval("SELECT 1 FROM application.inbox WHERE event_id = $1", UUID(late_first))
+
+    await eventually(
+        applied_by_application_service, what="the late first-review result reached the application"
+    )
+    assert (await get_app(enterprise_a, app_id))["status"] == "license_issued"
