@@ -29,6 +29,7 @@ class Settings(ServiceSettings):
     sender_concurrency: int = 32
     sender_max_attempts: int = 40
     sender_max_backoff: float = 20.0
+    consumer_members: int = 3  # group members per topic in this process (partitions are shared)
 
 
 def bootstrap(settings: Settings | None = None, mofcom: Mofcom | None = None) -> FastAPI:

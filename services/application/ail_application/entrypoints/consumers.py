@@ -11,6 +11,8 @@ from ail_shared.http import Runtime
 
 
 def consumers(runtime: Runtime) -> list[EventConsumer]:
+    # Two members of one group share the partitions: results of different applications are
+    # applied concurrently, one application's in order.
     return [
         EventConsumer(
             name="application.results",
@@ -20,4 +22,5 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
             schema=SCHEMA,
             bootstrap=runtime.settings.kafka_bootstrap,
         )
+        for _ in range(2)
     ]

@@ -83,6 +83,19 @@ class Repository:
         )
         return row
 
+    async def binding_and_holder(self, *, enterprise_code: str) -> tuple[str | None, str | None]:
+        """The enterprise's bound e-key serial, and the host holding it right now (one query)."""
+        row = await self.conn.fetchrow(
+            f"""SELECT b.ekey_serial,
+                (SELECT p.host_id FROM {SCHEMA}.ekey_presence p WHERE p.serial = b.ekey_serial
+                   AND p.{FRESH} ORDER BY p.last_seen DESC LIMIT 1) AS host_id
+            FROM {SCHEMA}.ekey_bindings b WHERE b.enterprise_code = $1""",
+            enterprise_code,
+        )
+        if row is None:
+            return None, None
+        return row["ekey_serial"], row["host_id"]
+
     async def bindings(self, *, enterprise_codes: tuple[str, ...]) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self.conn.fetch(
             f"SELECT * FROM {SCHEMA}.ekey_bindings WHERE enterprise_code = ANY($1::text[])"

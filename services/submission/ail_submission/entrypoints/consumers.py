@@ -19,6 +19,9 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
         if sender is not None:
             sender.wake.set()
 
+    # Several members of one consumer group share the six partitions, so submissions of
+    # different applications are handled concurrently (each application's events stay in order).
+    members = max(1, getattr(runtime.settings, "consumer_members", 3))
     return [
         EventConsumer(
             name="submission.heartbeats",
@@ -28,20 +31,26 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
             schema=SCHEMA,
             bootstrap=bootstrap,
         ),
-        EventConsumer(
-            name="submission.applications",
-            topics=[topics.APPLICATION],
-            handlers={"ApplicationSubmitted": handlers.on_application_submitted},
-            pool=pool,
-            schema=SCHEMA,
-            bootstrap=bootstrap,
+        *(
+            EventConsumer(
+                name="submission.applications",
+                topics=[topics.APPLICATION],
+                handlers={"ApplicationSubmitted": handlers.on_application_submitted},
+                pool=pool,
+                schema=SCHEMA,
+                bootstrap=bootstrap,
+            )
+            for _ in range(members)
         ),
-        EventConsumer(
-            name="submission.signer",
-            topics=[topics.SIGNER],
-            handlers={"ApplicationSigned": on_signed, "SigningFailed": handlers.on_signing_failed},
-            pool=pool,
-            schema=SCHEMA,
-            bootstrap=bootstrap,
+        *(
+            EventConsumer(
+                name="submission.signer",
+                topics=[topics.SIGNER],
+                handlers={"ApplicationSigned": on_signed, "SigningFailed": handlers.on_signing_failed},
+                pool=pool,
+                schema=SCHEMA,
+                bootstrap=bootstrap,
+            )
+            for _ in range(members)
         ),
     ]

@@ -94,7 +94,7 @@ async def on_application_submitted(conn: asyncpg.Connection, env: Envelope, even
         submission_id=sub_id,
         status=S.SUBMITTING.value,
     )
-    binding = await repo.binding(enterprise_code=event.enterprise_code)
+    binding, holder = await repo.binding_and_holder(enterprise_code=event.enterprise_code)
     if binding is None:
         await _fail_signing(
             repo,
@@ -106,8 +106,7 @@ async def on_application_submitted(conn: asyncpg.Connection, env: Envelope, even
             "bind one with POST /api/v1/ekey-bindings",
         )
         return
-    serial = binding["ekey_serial"]
-    holder = await repo.holder_of(serial=serial)
+    serial = binding
     if holder is None:
         await _fail_signing(
             repo,
@@ -120,7 +119,7 @@ async def on_application_submitted(conn: asyncpg.Connection, env: Envelope, even
         )
         return
     payload = base64.b64encode(canonical_json(event.snapshot)).decode()
-    await repo.update_submission(sub_id, ekey_serial=serial, signer_host=holder["host_id"])
+    await repo.update_submission(sub_id, ekey_serial=serial, signer_host=holder)
     await emit(
         conn,
         topics.SIGNER_REQUESTS,
@@ -130,7 +129,7 @@ async def on_application_submitted(conn: asyncpg.Connection, env: Envelope, even
             enterprise_code=event.enterprise_code,
             ekey_serial=serial,
             canonical_payload=payload,
-            signer_host=holder["host_id"],
+            signer_host=holder,
         ),
         key=serial,
         tenant=event.enterprise_code,
