@@ -85,10 +85,10 @@ async def test_signer_killed_mid_batch_every_application_signed_and_submitted_on
     signer: Signer,
     kafka_bootstrap: str,
 ) -> None:
-    ids = await create_drafts(enterprise_a, 200)
+    ids = await create_drafts(enterprise_a, 120)
     app_uuids = [uuid.UUID(i) for i in ids]
     resp = await enterprise_a.post("/api/v1/applications/submit", json={"ids": ids})
-    assert resp.json()["submitted"] == 200, resp.text
+    assert resp.json()["submitted"] == 120, resp.text
 
     async def some_signed() -> bool:
         n = await db.fetchval(
@@ -126,4 +126,4 @@ async def test_signer_killed_mid_batch_every_application_signed_and_submitted_on
             answers[env["payload"]["submission_id"]].add(env["event_id"])
     assert set(answers) == sub_ids, "every submission was signed"
     assert all(len(v) == 1 for v in answers.values()), "one signature (event id) per submission"
-    print(f"signed before SIGKILL: {signed_at_kill}/200")
+    print(f"signed before SIGKILL: {signed_at_kill}/120")
