@@ -11,6 +11,7 @@ import asyncpg
 
 from ail_shared import topics
 from ail_shared.canonical import canonical_json
+from ail_shared.consumer import PermanentError
 from ail_shared.events import (
     ApplicationSigned,
     ApplicationSubmitted,
@@ -77,6 +78,10 @@ async def on_application_submitted(conn: asyncpg.Connection, env: Envelope, even
     """Ask the signer host that holds the enterprise's e-key for a signature; fail fast when no
     host holds it."""
     assert isinstance(event, ApplicationSubmitted)
+    missing = [k for k in ("commodity_code", "goods") if not event.snapshot.get(k)]
+    if missing:
+        # The application service only sends validated forms: this one can never be signed.
+        raise PermanentError(f"ApplicationSubmitted snapshot lacks {', '.join(missing)}; nothing to sign")
     repo = Repository(conn)
     sub_id, app_id = UUID(event.submission_id), UUID(event.application_id)
     if not await repo.add_submission(
