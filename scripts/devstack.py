@@ -521,7 +521,7 @@ def install_apt() -> None:
         have = sorted(installed.intersection(alts))
         if have:
             say("install", f"{pkg} ... ok" + (f" ({have[0]})" if have[0] != pkg else ""))
-    for cmd, pkg in APT_COMMANDS:
+    for cmd, _pkg in APT_COMMANDS:
         if shutil.which(cmd):
             say("install", f"{cmd} ... ok")
     if not missing:
@@ -1354,6 +1354,7 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
         say("up", f"stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s)")
         return
     prefix = "" if st.profile == "dev" else f"AIL_PROFILE={st.profile} "
+    some_apps = ", ".join(a.name for a in APPS[:2])
     demo = (f"{rel(st.demo_json)}  (API keys of the demo enterprises and agency)"
             if st.demo_json.exists() else "(not written: ail_shared.demo does not exist yet)")
     print(f"""
@@ -1362,7 +1363,7 @@ Stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s).
   demo data     {demo}
   environment   {rel(st.env_file)}  (set -a; . {rel(st.env_file)}; set +a)
   {prefix}./dev status         what runs where
-  {prefix}./dev logs NAME -f   follow a log: kafka, postgres, nginx, nginx-access, {', '.join(a.name for a in APPS[:2])}, ...
+  {prefix}./dev logs NAME -f   follow a log: kafka, postgres, nginx, nginx-access, {some_apps}, ...
   {prefix}./dev down           stop everything ({prefix}./dev reset also deletes the state)
 """, flush=True)
 
