@@ -68,6 +68,8 @@ PY_STEPS: tuple[tuple[str, str], ...] = (
     ("topics", "ail_shared.topics"),
 )
 DEMO_MODULE = "ail_shared.demo"
+# Binds the demo enterprise's e-key once the signer announces it (after the services are healthy).
+DEMO_EKEY_MODULE = "ail_submission.demo"
 
 # While the Python code is still being written, a module that does not exist yet is skipped
 # with a warning instead of failing `up`. Set to False (or AIL_STRICT_MODULES=1) once it all exists.
@@ -1249,7 +1251,7 @@ print(json.dumps(out))
 
 def probe_modules(st: Stack) -> dict[str, str]:
     """'ok', 'missing' or 'error: ...' for each module `up` runs with `python -m`."""
-    mods = [m for _, m in PY_STEPS] + [a.module for a in APPS] + [DEMO_MODULE]
+    mods = [m for _, m in PY_STEPS] + [a.module for a in APPS] + [DEMO_MODULE, DEMO_EKEY_MODULE]
     if not st.venv_python.exists():
         raise StackError(f"{rel(st.venv_python)} is missing: run ./dev install")
     cp = run([str(st.venv_python), "-c", _PROBE, *mods], cwd=REPO, timeout=120)
@@ -1562,6 +1564,8 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
 
     if module_present(mods, DEMO_MODULE, "demo", "demo data"):
         run_py_step(st, "demo", DEMO_MODULE, ["--out", str(st.demo_json)])
+        if module_present(mods, DEMO_EKEY_MODULE, "demo-ekey", "demo e-key binding"):
+            run_py_step(st, "demo-ekey", DEMO_EKEY_MODULE)
 
     total = time.monotonic() - t0
     if quiet_summary:

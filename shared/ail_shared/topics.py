@@ -42,10 +42,18 @@ TOPICS: tuple[Topic, ...] = (
         "application id",
         "submission",
         "application, status, customs, stats",
-        "SubmissionAccepted, SubmissionRejected, ReviewResultReceived, ApplicationRevoked, LicenseIssued",
+        "SubmissionAccepted, SubmissionRejected, ReviewResultReceived, ApplicationRevoked, LicenseIssued, "
+        "EkeyBound (key: enterprise code)",
     ),
     Topic(SIGNER_REQUESTS, 6, "e-key serial", "submission", "signer", "SignatureRequested"),
-    Topic(SIGNER, 6, "application id", "signer", "submission, status", "ApplicationSigned, SigningFailed"),
+    Topic(
+        SIGNER,
+        6,
+        "application id",
+        "signer; submission (SigningFailed ekey_not_present, fail fast)",
+        "submission, application, status",
+        "ApplicationSigned, SigningFailed",
+    ),
     Topic(SIGNER_HEARTBEATS, 3, "signer host id", "signer", "submission", "EkeyHeartbeat"),
     Topic(
         CUSTOMS,

@@ -19,6 +19,7 @@ from ail_application.domain.contracts import ContractInfo, IronOreContract
 from ail_application.domain.form import CREATION_ONLY, READ_ONLY, READ_ONLY_LINE, DraftCreate, FormFields
 from ail_application.domain.model import Application, serial_no
 from ail_application.domain.reference import ReferenceData, load
+from ail_application.service_layer.results import ensure_ekey_bound
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.auth import Tenant
 from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound
@@ -230,6 +231,7 @@ async def submit(
     async with UnitOfWork(conn) as uow:
         app = await _load(uow, tenant, cmd.application_id)
         app.submit(submitted_by=tenant.principal.id, ref=ctx.ref, on=today())
+        await ensure_ekey_bound(conn, app.enterprise_code)
         await uow.applications.save(app)
     return app
 
