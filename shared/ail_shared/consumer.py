@@ -222,8 +222,12 @@ class EventConsumer:
                     break
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - transient: database or broker
-                    if attempt >= self.max_attempts:
+                except Exception as exc:  # noqa: BLE001 - decide below: retry or dead-letter
+                    # An outage (database, network) is worth waiting out; a bug or bad data
+                    # fails the same way every time, so it goes to the dead-letter topic after
+                    # one more try instead of holding the partition back.
+                    limit = self.max_attempts if is_transient(exc) else min(2, self.max_attempts)
+                    if attempt >= limit:
                         outcome = BatchOutcome(commits={(rec.topic, rec.partition): rec.offset + 1})
                         outcome.dead_letters.append(
                             DeadLetter(rec, f"handler_failed after {attempt} attempts: {exc!r}")
@@ -264,6 +268,25 @@ class EventConsumer:
                     offset=dl.record.offset,
                     reason=dl.reason,
                 )
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,  # includes ConnectionError
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.LockNotAvailableError,
+    asyncpg.QueryCanceledError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Errors that may go away by themselves (outages, contention), as opposed to bad data."""
+    return isinstance(exc, TRANSIENT_ERRORS)
 
 
 def dead_letter_topic(topic: str) -> str:

@@ -105,3 +105,16 @@ async def test_apply_all_gets_every_good_event_in_one_call_and_errors_propagate(
 
     with pytest.raises(PermanentError):
         await process_batch(records, apply_one, {"SubmissionAccepted"}, failing)
+
+
+def test_outages_are_transient_bad_data_is_not() -> None:
+    import asyncpg
+
+    from ail_shared.consumer import is_transient
+
+    assert is_transient(ConnectionResetError())
+    assert is_transient(TimeoutError())
+    assert is_transient(asyncpg.DeadlockDetectedError("deadlock"))
+    assert not is_transient(ValueError("badly formed hexadecimal UUID string"))
+    assert not is_transient(KeyError("form_no"))
+    assert not is_transient(asyncpg.UniqueViolationError("duplicate key"))
