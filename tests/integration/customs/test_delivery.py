@@ -7,12 +7,13 @@ import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from ail_shared import topics
-from tests.integration.customs.support import approve, licensed, set_mode, wait_status
+from tests.integration.customs.support import approve, issue, licensed, set_mode, wait_status
 from tests.support import eventually, read_topic
 
 
@@ -144,3 +145,22 @@ async def test_status_query_filters_and_paging(producer: Any, enterprise_a: http
     bad = await enterprise_a.get("/api/v1/customs/status", params={"page": 0, "year": "x"})
     assert bad.status_code == 422
     assert {d["field"] for d in bad.json()["error"]["details"]} == {"query.page", "query.year"}
+
+
+async def test_a_license_that_cannot_be_applied_goes_to_the_dead_letter_topic(
+    producer: Any, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    app = await approve(producer)
+    await issue(producer, app, quantity=Decimal("0"))
+
+    async def dead_lettered() -> bool:
+        records = await read_topic(kafka_bootstrap, f"{topics.SUBMISSION}.dlt", timeout=3, idle=0)
+        return any(
+            json.loads(r.value)["aggregate_id"] == app.application_id
+            and dict(r.headers).get("dlt-consumer") == b"customs.intake"
+            and b"must be greater than 0" in dict(r.headers)["dlt-reason"]
+            for r in records
+        )
+
+    await eventually(dead_lettered, timeout=60, what="the LicenseIssued on ail.submission.dlt")
+    assert (await enterprise_a.get(f"/api/v1/licenses/{app.license_no}")).status_code == 404
