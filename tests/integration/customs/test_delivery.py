@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 
 from ail_shared import topics
-from tests.integration.customs.support import approve, issue, licensed, set_mode, wait_status
+from tests.integration.customs.support import approve, events_of, issue, licensed, set_mode, wait_status
 from tests.support import eventually, read_topic
 
 
@@ -29,6 +29,7 @@ async def _status_row(client: httpx.AsyncClient, **params: Any) -> dict[str, Any
 async def test_every_customs_status_is_reached_and_queried(
     producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
+    started = datetime.now(UTC)
     # none: approved, no license delivered yet
     approved = await approve(producer)
 
@@ -78,14 +79,17 @@ async def test_every_customs_status_is_reached_and_queried(
         unavailable.application_id: "send_failed",
         silent.application_id: "send_failed",
     }
-    records = await read_topic(kafka_bootstrap, topics.CUSTOMS, timeout=10, idle=0)
-    seen: dict[str, set[str]] = {}
-    for rec in records:
-        env = json.loads(rec.value)
-        if env["event_type"] == "CustomsStored" and env["aggregate_id"] in wanted:
-            seen.setdefault(env["aggregate_id"], set()).add(env["payload"]["result"])
-            assert env["tenant"] == "1100776367555"
-    assert all(wanted[a] in seen.get(a, set()) for a in wanted), seen
+
+    async def published() -> dict[str, set[str]] | None:
+        seen: dict[str, set[str]] = {}
+        for application_id in wanted:
+            for env in await events_of(kafka_bootstrap, topics.CUSTOMS, application_id, since=started):
+                if env["event_type"] == "CustomsStored":
+                    seen.setdefault(application_id, set()).add(env["payload"]["result"])
+                    assert env["tenant"] == "1100776367555"
+        return seen if all(wanted[a] in seen.get(a, set()) for a in wanted) else None
+
+    await eventually(published, what="CustomsStored of each outcome on ail.customs")
 
 
 async def test_operator_resend_after_send_failed(
