@@ -147,6 +147,8 @@ class ApplicationSummary(BaseModel):
     trade_country: str = ""
     issuing_agency: str = ""
     one_batch_one_license: bool = False
+    # Commodity category of the commodity code table; empty: readers derive one (stats: HS chapter).
+    commodity_category: str = ""
 
 
 class ReviewResultReceived(Event):

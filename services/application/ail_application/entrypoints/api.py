@@ -1,74 +1,196 @@
-"""HTTP API of the application service (/api/v1)."""
+"""HTTP API of the application service (/api/v1): drafts, copies, deletion, query, submission."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Header
-from fastapi.responses import JSONResponse
+import asyncpg
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse, Response
 
-from ail_application.adapters.repository import SCHEMA, ApplicationRepository, to_view
+from ail_application.adapters import repository
+from ail_application.adapters.repository import ApplicationRepository, QueryFilters
+from ail_application.domain.form import DraftCreate, FormFields
+from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
+from ail_application.entrypoints.schemas import (
+    ApplicationPage,
+    ApplicationRow,
+    ApplicationView,
+    BatchResults,
+    CopyRequest,
+    CopyResult,
+    ErrorBody,
+    IdList,
+    view,
+)
 from ail_application.service_layer import handlers
 from ail_shared.http import CurrentTenant, Pool
-from ail_shared.idempotency import run_idempotent
 
-router = APIRouter(prefix="/api/v1", tags=["applications"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+router = APIRouter(prefix="/api/v1", tags=["applications"], generate_unique_id_function=operation_id)
+
+DRAFT_EXAMPLE = {
+    "commodity_code": "2601110000",
+    "handler_name": "张三",
+    "import_user_code": "1100776367555",
+    "import_user_name": "北京示例进出口有限公司",
+    "trade_country": "601",
+    "origin_country": "601",
+    "customs_ports": ["4200"],
+    "expected_arrival_date": "2026-12-20",
+    "goods": [{"spec": "Fe 62% 粉矿", "unit": "070", "quantity": "150000", "unit_price": "105.5"}],
+}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorBody, "description": "no such application for this tenant"},
+    409: {"model": ErrorBody, "description": "the application's status forbids this operation"},
+    422: {"model": ErrorBody, "description": "fields in error, all at once: error.details[].field / .reason"},
+}
 
 
-@router.post("/applications", status_code=201)
+@router.post("/applications", status_code=201, response_model=ApplicationView, responses=ERRORS)
 async def create_application(
+    request: Request,
     pool: Pool,
     tenant: CurrentTenant,
-    form: Annotated[dict[str, Any], Body(examples=[{"handler_name": "张三", "remarks": ""}])],
+    form: Annotated[DraftCreate, Body(examples=[DRAFT_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def work(conn: Any) -> tuple[int, Any]:
-        app = await handlers.create_draft(conn, tenant, handlers.CreateDraft(form=form))
-        return 201, to_view(app)
+    """Temporary save (暂存) of a new draft: an incomplete form is kept as it is; defaults are
+    filled (trade mode 10, forex source, commodity usage, currency) and totals computed."""
+    ctx = context(request)
 
-    status, body, _ = await run_idempotent(
-        pool,
-        schema=SCHEMA,
-        principal=tenant.principal.id,
-        key=idempotency_key,
-        method="POST",
-        path="/api/v1/applications",
-        body=form,
-        work=work,
+    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
+        app = await handlers.create_draft(conn, tenant, handlers.CreateDraft(form=form), ctx)
+        return 201, view(app)
+
+    body = form.model_dump(mode="json", exclude_unset=True)
+    return await idempotent(pool, tenant, idempotency_key, "/api/v1/applications", body, work)
+
+
+@router.get("/applications", response_model=ApplicationPage)
+async def query_applications(
+    pool: Pool,
+    tenant: CurrentTenant,
+    status: str | None = None,
+    serial_no: str | None = None,
+    form_no: str | None = None,
+    issuing_agency: str | None = None,
+    import_user_code: str | None = None,
+    import_user_name: Annotated[str | None, Query(description="part of the name")] = None,
+    trade_mode: str | None = None,
+    year: int | None = None,
+    applied_from: date | None = None,
+    applied_to: date | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 10,
+) -> Any:
+    """Application query (申请单查询): every filter, paged (10 a page by default), with the total."""
+    f = QueryFilters(
+        status,
+        serial_no,
+        form_no,
+        issuing_agency,
+        import_user_code,
+        import_user_name,
+        trade_mode,
+        year,
+        applied_from,
+        applied_to,
     )
-    return JSONResponse(body, status_code=status)
+    async with pool.acquire() as conn:
+        total, rows = await repository.query(conn, f, tenant.enterprise_codes, page=page, page_size=page_size)
+    items = [ApplicationRow.model_validate(dict(r)).model_dump(mode="json") for r in rows]
+    return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
-@router.get("/applications/{application_id}")
+@router.get("/applications/{application_id}", response_model=ApplicationView, responses=ERRORS)
 async def get_application(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
     async with pool.acquire() as conn:
         app = await ApplicationRepository(conn).get(
             id=application_id, enterprise_codes=tenant.enterprise_codes
         )
-    return to_view(app)
+    return view(app)
 
 
-@router.post("/applications/{application_id}/submit", status_code=202)
+@router.patch("/applications/{application_id}", response_model=ApplicationView, responses=ERRORS)
+async def edit_application(
+    request: Request,
+    application_id: UUID,
+    pool: Pool,
+    tenant: CurrentTenant,
+    changes: Annotated[
+        FormFields, Body(examples=[{"remarks": "分两批到港", "customs_ports": ["4200", "2200"]}])
+    ],
+) -> Any:
+    """Temporary save of changes: given fields replace stored ones (``null`` clears one); read-only
+    fields are refused by name. Allowed in draft, revoked and first_review_rejected."""
+    ctx = context(request)
+    async with pool.acquire() as conn, conn.transaction():
+        app = await handlers.edit_draft(conn, tenant, handlers.EditDraft(application_id, changes), ctx)
+    return view(app)
+
+
+@router.delete("/applications/{application_id}", status_code=204, responses=ERRORS)
+async def delete_application(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Response:
+    """Final deletion; only in draft, revoked and first_review_rejected."""
+    async with pool.acquire() as conn, conn.transaction():
+        await handlers.delete(conn, tenant, application_id)
+    return Response(status_code=204)
+
+
+@router.post("/applications/batch-delete", response_model=BatchResults)
+async def batch_delete(
+    pool: Pool, tenant: CurrentTenant, body: IdList, idempotency_key: IdempotencyKey = None
+) -> JSONResponse:
+    """Deletes each id on its own and gives a result for each."""
+
+    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
+        return 200, {"results": await handlers.batch_delete(conn, tenant, body.ids)}
+
+    return await idempotent(
+        pool, tenant, idempotency_key, "/api/v1/applications/batch-delete", body.model_dump(mode="json"), work
+    )
+
+
+@router.post(
+    "/applications/{application_id}/copies", status_code=201, response_model=CopyResult, responses=ERRORS
+)
+async def copy_application(
+    request: Request,
+    application_id: UUID,
+    pool: Pool,
+    tenant: CurrentTenant,
+    body: CopyRequest,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """1 to 50 copies (any status): new drafts with new serial numbers, no form/license numbers."""
+    ctx = context(request)
+
+    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
+        copies = await handlers.copy(conn, tenant, application_id, body.count, ctx)
+        return 201, {"copies": [view(a) for a in copies]}
+
+    path = f"/api/v1/applications/{application_id}/copies"
+    return await idempotent(pool, tenant, idempotency_key, path, body.model_dump(), work)
+
+
+@router.post(
+    "/applications/{application_id}/submit", status_code=202, response_model=ApplicationView, responses=ERRORS
+)
 async def submit_application(
+    request: Request,
     application_id: UUID,
     pool: Pool,
     tenant: CurrentTenant,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    async def work(conn: Any) -> tuple[int, Any]:
-        app = await handlers.submit(conn, tenant, handlers.SubmitApplication(application_id))
-        return 202, to_view(app)
+    """Validates the whole form (422 with every problem) and hands it to signing and MOFCOM."""
+    ctx = context(request)
 
-    status, body, _ = await run_idempotent(
-        pool,
-        schema=SCHEMA,
-        principal=tenant.principal.id,
-        key=idempotency_key,
-        method="POST",
-        path=f"/api/v1/applications/{application_id}/submit",
-        body=None,
-        work=work,
-    )
-    return JSONResponse(body, status_code=status)
+    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
+        app = await handlers.submit(conn, tenant, handlers.SubmitApplication(application_id), ctx)
+        return 202, view(app)
+
+    path = f"/api/v1/applications/{application_id}/submit"
+    return await idempotent(pool, tenant, idempotency_key, path, None, work)

@@ -1,3 +1,5 @@
+"""The lifecycle view of one application: its current status and its history."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -14,3 +16,27 @@ router = APIRouter(prefix="/api/v1", tags=["status"])
 async def application_status(application_id: str, pool: Pool, tenant: CurrentTenant) -> Any:
     async with pool.acquire() as conn:
         return await StatusRepository(conn).get(application_id, tenant.enterprise_codes)
+
+
+@router.get("/applications/{application_id}/history")
+async def application_history(application_id: str, pool: Pool, tenant: CurrentTenant) -> Any:
+    """Every lifecycle event of the application in the order it happened: the status it set
+    (``status``; null for customs events, which set none), the application's status after it
+    (``current_status``), when (``occurred_at``; ``recorded_at`` is when this service learned
+    it), the causing event (``event.id``, ``event.type``), the reason or review opinion, and the
+    form or license number that came with it. An event that arrived late and did not move the
+    current status is still listed where it happened."""
+    async with pool.acquire() as conn:
+        repo = StatusRepository(conn)
+        current = await repo.get(application_id, tenant.enterprise_codes)
+        entries = await repo.history(application_id)
+    return {
+        "application_id": application_id,
+        "enterprise_code": current["enterprise_code"],
+        "serial_no": current["serial_no"],
+        "status": current["status"],
+        "customs_status": current["customs_status"],
+        "form_no": current["form_no"],
+        "license_no": current["license_no"],
+        "entries": entries,
+    }

@@ -1,36 +1,88 @@
-"""Event handlers of the status service (run inside the consumer's transaction)."""
+"""Event handlers of the status service (run inside the consumer's transaction, together with
+the inbox record): update the lifecycle view, append to the change log, queue webhook
+deliveries. The NOTIFYs go out when the transaction commits."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import asyncpg
 
+from ail_shared.consumer import PermanentError
 from ail_shared.events import Envelope, Event
 from ail_shared.vocabulary import ApplicationStatus
 from ail_status.adapters.repository import StatusRepository
-from ail_status.domain.lifecycle import may_move, status_after
+from ail_status.domain.lifecycle import STATUS_IMPLIED_BY_CUSTOMS, describe, may_move
+
+Handler = Callable[[asyncpg.Connection, Envelope, Event], Awaitable[None]]
 
 
-async def apply_lifecycle_event(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
-    change = status_after(event)
-    if change is None:
+def lifecycle_handler(*, default_retry_period: int) -> Handler:
+    async def apply_lifecycle_event(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
+        await apply_event(conn, env, event, default_retry_period=default_retry_period)
+
+    return apply_lifecycle_event
+
+
+async def apply_event(
+    conn: asyncpg.Connection, env: Envelope, event: Event, *, default_retry_period: int
+) -> None:
+    fact = describe(event)
+    if fact is None:
         return
-    new_status, reason = change
     repo = StatusRepository(conn)
     row = await repo.current(env.aggregate_id)
-    current = ApplicationStatus(row["status"]) if row else None
-    if not may_move(current, new_status):
-        return
-    await repo.upsert(
-        application_id=env.aggregate_id,
-        enterprise_code=env.tenant,
-        serial_no=getattr(event, "serial_no", None),
-        status=new_status.value,
-        status_reason=reason,
-        form_no=getattr(event, "form_no", None),
-        license_no=getattr(event, "license_no", None),
-        last_event_id=env.event_id,
-        last_event_type=env.event_type,
-        updated_at=env.occurred_at,
+    if row is not None and row["enterprise_code"] != env.tenant:
+        raise PermanentError(
+            f"application {env.aggregate_id} belongs to {row['enterprise_code']}, event says {env.tenant}"
+        )
+    previous = ApplicationStatus(row["status"]) if row else None
+    current = previous
+    moved = False
+    if fact.status is not None and may_move(previous, fact.status):
+        current, moved = fact.status, True
+    elif current is None:
+        current, moved = STATUS_IMPLIED_BY_CUSTOMS, True
+    assert current is not None
+    payload: dict[str, Any] = {
+        "application_id": env.aggregate_id,
+        "enterprise_code": env.tenant,
+        "serial_no": fact.serial_no or (row["serial_no"] if row else None),
+        "status": fact.status.value if fact.status else None,
+        "previous_status": previous.value if previous else None,
+        "current_status": current.value,
+        "customs_status": fact.customs_status,
+        "occurred_at": env.occurred_at.isoformat(),
+        "event": {"id": str(env.event_id), "type": env.event_type},
+        "reason": fact.reason,
+        "opinion": fact.opinion,
+        "form_no": fact.form_no,
+        "license_no": fact.license_no,
+        "details": fact.details,
+    }  # + "sequence", the enterprise's change number, added as the change is logged
+    kept = row if not moved else None  # the view keeps its reason and last event
+    await repo.record(
+        application={
+            "application_id": env.aggregate_id,
+            "enterprise_code": env.tenant,
+            "serial_no": fact.serial_no,
+            "status": current.value,
+            "status_reason": kept["status_reason"] if kept is not None else (fact.reason or fact.opinion),
+            "form_no": fact.form_no,
+            "license_no": fact.license_no,
+            "customs_status": fact.customs_status,
+            "last_event_id": kept["last_event_id"] if kept is not None else env.event_id,
+            "last_event_type": kept["last_event_type"] if kept is not None else env.event_type,
+            "updated_at": kept["updated_at"] if kept is not None else env.occurred_at,
+        },
+        event_id=env.event_id,
+        event_type=env.event_type,
+        occurred_at=env.occurred_at,
+        status=payload["status"],
+        current_status=current.value,
+        payload=payload,
+        default_retry_period=default_retry_period,
     )
 
 
@@ -42,5 +94,12 @@ LIFECYCLE_EVENTS = (
     "ApplicationRevoked",
     "ReviewResultReceived",
     "LicenseIssued",
+    "CustomsStored",
+    "ClearanceRecorded",
+    "ClearanceReversed",
 )
-EVENT_HANDLERS = dict.fromkeys(LIFECYCLE_EVENTS, apply_lifecycle_event)
+
+
+def event_handlers(*, default_retry_period: int) -> dict[str, Handler]:
+    handler = lifecycle_handler(default_retry_period=default_retry_period)
+    return dict.fromkeys(LIFECYCLE_EVENTS, handler)

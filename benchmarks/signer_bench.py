@@ -1,0 +1,194 @@
+"""Signatures per second through the signer service against raw python-pkcs11 signing, with the
+same e-key, in one run.
+
+* raw: this process opens the demo e-key (SoftHSM2) with python-pkcs11 and signs N canonical
+  application snapshots: SHA-256, then CKM_ECDSA, nothing else (also shown: raw plus the software
+  verification the service does for every signature);
+* service: N SignatureRequested events produced to Kafka for the running stack's signer host,
+  timed from the first send until the N-th answer (ApplicationSigned) has been read back from
+  Kafka (consumer, signing, outbox, relay included).
+
+Run against a running stack: ``.venv/bin/python benchmarks/signer_bench.py [-n 5000]``
+(the environment of ``.devstack/$AIL_PROFILE/env``, default profile ``dev``, else ``test``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import json
+import os
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def stack_env() -> dict[str, str]:
+    if os.environ.get("AIL_PG_DSN") and os.environ.get("AIL_KAFKA_BOOTSTRAP"):
+        return dict(os.environ)
+    for profile in (os.environ.get("AIL_PROFILE", "dev"), "test"):
+        env_file = REPO / ".devstack" / profile / "env"
+        if env_file.exists():
+            env: dict[str, str] = {}
+            for line in env_file.read_text().splitlines():
+                if line and not line.startswith("#") and "=" in line:
+                    k, v = line.split("=", 1)
+                    env[k] = v.strip().strip("'\"")
+            return env
+    sys.exit("no running stack found: ./dev up (or set AIL_PROFILE)")
+
+
+def snapshot(i: int) -> dict[str, object]:
+    """About 1.5 KB of canonical JSON, the size of a small application."""
+    return {
+        "application_id": f"bench-{i}",
+        "enterprise_code": "1100776367555",
+        "enterprise_name": "北京示例进出口有限公司",
+        "commodity_code": "0201100010",
+        "commodity_name": "整头及半头鲜或冷牛肉",
+        "trade_mode": "一般贸易",
+        "trade_country": "澳大利亚",
+        "goods": [
+            {"line_no": n, "quantity": f"{100 + n}.5", "unit": "千克", "unit_price_usd": 4.25, "spec": "冷藏"}
+            for n in range(1, 9)
+        ],
+        "contract_no": f"CN-2026-{i:06d}",
+        "total_value_usd": 5102.13,
+    }
+
+
+def raw_signing(env: dict[str, str], label: str, payloads: list[bytes]) -> tuple[float, float]:
+    """(signatures/s raw, signatures/s raw + software verification) with the token's key."""
+    os.environ["SOFTHSM2_CONF"] = env["SOFTHSM2_CONF"]
+    import pkcs11
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+    from pkcs11 import Attribute, Mechanism, ObjectClass
+
+    lib = pkcs11.lib(env["AIL_PKCS11_MODULE"])
+    token = lib.get_token(token_label=label)
+    with token.open(user_pin=env["AIL_SIGNER_PIN"]) as session:
+        key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=b"\x01")
+        cert = next(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: b"\x01"}))
+        public = x509.load_der_x509_certificate(bytes(cert[Attribute.VALUE])).public_key()
+        started = time.perf_counter()
+        for data in payloads:
+            key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
+        raw = len(payloads) / (time.perf_counter() - started)
+        started = time.perf_counter()
+        for data in payloads:
+            sig = key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
+            der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
+            public.verify(der, data, ec.ECDSA(hashes.SHA256()))
+        verified = len(payloads) / (time.perf_counter() - started)
+    return raw, verified
+
+
+async def service_signing(
+    env: dict[str, str], serial: str, host: str, payloads: list[bytes], timeout: float
+) -> float:
+    from ail_shared import topics
+    from ail_shared.events import SignatureRequested, envelope_for
+    from ail_shared.kafka import make_producer
+
+    bootstrap = env["AIL_KAFKA_BOOTSTRAP"]
+    run = uuid.uuid4().hex[:8]
+    messages = []
+    for i, data in enumerate(payloads):
+        app_id = f"bench-{run}-{i}"
+        event = SignatureRequested(
+            application_id=app_id,
+            submission_id=f"bench-sub-{run}-{i}",
+            enterprise_code="1100776367555",
+            ekey_serial=serial,
+            canonical_payload=base64.b64encode(data).decode(),
+            signer_host=host,
+        )
+        messages.append(envelope_for(event, aggregate_id=app_id, tenant="1100776367555").to_bytes())
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        await consumer._client.force_metadata_update()  # noqa: SLF001 - partitions before assign
+        parts = consumer.partitions_for_topic(topics.SIGNER)
+        if not parts:
+            raise SystemExit(f"topic {topics.SIGNER} not found")
+        tps = [TopicPartition(topics.SIGNER, p) for p in sorted(parts)]
+        consumer.assign(tps)
+        for tp, end in (await consumer.end_offsets(tps)).items():
+            consumer.seek(tp, end)
+        prefix = f"bench-{run}-".encode()
+        signed = failed = 0
+
+        async def produce() -> None:
+            for value in messages:
+                await producer.send(topics.SIGNER_REQUESTS, value=value, key=serial.encode())
+            await producer.flush()
+
+        started = time.perf_counter()
+        sending = asyncio.create_task(produce())
+        deadline = started + timeout
+        while signed + failed < len(messages):
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"timed out: {signed + failed} of {len(messages)} answers after {timeout}s")
+            batch = await consumer.getmany(timeout_ms=200, max_records=5000)
+            for recs in batch.values():
+                for r in recs:
+                    if r.key and r.key.startswith(prefix):
+                        if b'"ApplicationSigned"' in r.value:
+                            signed += 1
+                        else:
+                            failed += 1
+        elapsed = time.perf_counter() - started
+        await sending
+        if failed:
+            raise SystemExit(f"{failed} requests failed; see ./dev logs signer")
+        return len(messages) / elapsed
+    finally:
+        await producer.stop()
+        await consumer.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=5000, help="signatures per measurement (default 5000)")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds allowed for the service run")
+    args = parser.parse_args()
+    env = stack_env()
+    sys.path.insert(0, str(REPO / "shared"))
+    from ail_shared.canonical import canonical_json
+
+    with urllib.request.urlopen(f"{env['AIL_SIGNER_URL']}/api/v1/signer/keys", timeout=10) as resp:
+        held = json.load(resp)
+    label = env["AIL_DEMO_EKEY_LABELS"].split(",")[0]
+    serial = env["AIL_DEMO_EKEY_SERIALS"].split(",")[0]
+    if serial not in {k["serial"] for k in held["keys"]}:
+        sys.exit(f"the signer at {env['AIL_SIGNER_URL']} does not hold {label} ({serial})")
+    payloads = [canonical_json(snapshot(i)) for i in range(args.n)]
+    print(
+        f"e-key {label} (serial {serial}), ECDSA P-256, {args.n} signatures each,"
+        f" payload {len(payloads[0])} B"
+    )
+    raw, raw_verified = raw_signing(env, label, payloads)
+    service = asyncio.run(service_signing(env, serial, held["host_id"], payloads, args.timeout))
+    print(f"raw python-pkcs11 (SHA-256 + CKM_ECDSA)        {raw:9.0f} signatures/s")
+    print(f"raw + software verification                    {raw_verified:9.0f} signatures/s")
+    print(f"signer service, Kafka in -> Kafka out          {service:9.0f} signatures/s")
+    print(f"service / raw                                  {service / raw:9.0%}  (goal: at least 50%)")
+
+
+if __name__ == "__main__":
+    main()

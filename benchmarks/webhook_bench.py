@@ -1,0 +1,290 @@
+"""Webhook deliveries per second and latency from event to delivery, against a running stack.
+
+    .venv/bin/python benchmarks/webhook_bench.py [--events 2000] [--rate 100] [--seconds 10]
+
+Makes a fresh enterprise with an API key, starts a receiver on 127.0.0.1, subscribes it (all
+applications) through the entry point, and puts lifecycle events on the real topics:
+
+1. burst: ``--events`` events at once (applications x 4 events each, in order per application);
+   deliveries per second = events / (last delivery - first publish);
+2. paced: ``--rate`` events a second for ``--seconds``; latency = receiver arrival - publish.
+
+The events travel producer -> Kafka -> status service consumer (history, change log, delivery
+queued in one transaction) -> delivery worker -> signed HTTP POST -> receiver. Loopback only,
+bounded in count and time. Reads the stack from .devstack/<profile>/env (AIL_PROFILE, default
+test) unless AIL_PG_DSN and AIL_KAFKA_BOOTSTRAP are set.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+from standardwebhooks import Webhook
+
+from ail_shared import topics
+from ail_shared.auth import new_api_key
+from ail_shared.events import (
+    Envelope,
+    LicenseIssued,
+    ReviewResultReceived,
+    SubmissionAccepted,
+    envelope_for,
+)
+from ail_shared.kafka import make_producer
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def stack_env() -> dict[str, str]:
+    if os.environ.get("AIL_PG_DSN") and os.environ.get("AIL_KAFKA_BOOTSTRAP"):
+        return dict(os.environ)
+    env_file = REPO / ".devstack" / os.environ.get("AIL_PROFILE", "test") / "env"
+    if not env_file.exists():
+        sys.exit(f"no running stack: {env_file} is missing (./dev up, or ./dev test --keep)")
+    env = {}
+    for line in env_file.read_text().splitlines():
+        if line and not line.startswith("#") and "=" in line:
+            k, v = line.split("=", 1)
+            env[k] = v.strip().strip("'\"")
+    return env
+
+
+class Receiver:
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.duplicates = 0
+        self.sample: list[tuple[dict[str, str], bytes]] = []
+        self.port = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        now = time.time()
+        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        msg_id = headers.get("webhook-id", "")
+        if msg_id in self.arrivals:
+            self.duplicates += 1
+        else:
+            self.arrivals[msg_id] = now
+        if len(self.sample) < 20:
+            self.sample.append((headers, body))
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+class QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def fresh_enterprise(dsn: str) -> tuple[str, str]:
+    code = "98" + "".join(random.choices("0123456789", k=11))
+    raw, key_id, digest = new_api_key()
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO iam.enterprises (code, name) VALUES ($1, $2)", code, f"基准 {code}"
+            )
+            await conn.execute(
+                "INSERT INTO iam.api_keys (key_id, secret_sha256, principal_kind, enterprise_code, label)"
+                " VALUES ($1, $2, 'enterprise', $3, 'webhook benchmark')",
+                key_id,
+                digest,
+                code,
+            )
+    finally:
+        await conn.close()
+    return code, raw
+
+
+def lifecycle(enterprise: str, app_id: str) -> list[Envelope]:
+    """Four events of one application, all on ail.submission (so in order per application)."""
+    now = datetime.now(UTC)
+    form_no = "26" + enterprise + "000001"
+
+    def env(e: Any) -> Envelope:
+        return envelope_for(e, aggregate_id=app_id, tenant=enterprise)
+
+    return [
+        env(SubmissionAccepted(application_id=app_id, submission_id=app_id, form_no=form_no, applied_at=now)),
+        env(
+            ReviewResultReceived(
+                application_id=app_id, form_no=form_no, stage="first", result="passed", reviewed_at=now
+            )
+        ),
+        env(
+            ReviewResultReceived(
+                application_id=app_id,
+                form_no=form_no,
+                stage="second",
+                result="passed",
+                license_no="26AABENCH1",
+                reviewed_at=now,
+            )
+        ),
+        env(
+            LicenseIssued(
+                application_id=app_id,
+                enterprise_code=enterprise,
+                form_no=form_no,
+                license_no="26AABENCH1",
+                issued_at=now,
+                valid_until=date(2026, 12, 31),
+                commodity_code="2601111000",
+                quantity=Decimal(1000),
+                one_batch_one_license=False,
+            )
+        ),
+    ]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def wait_for(receiver: Receiver, ids: set[str], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if ids <= receiver.arrivals.keys():
+            return True
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--events", type=int, default=2000, help="burst size (rounded to 4 per application)")
+    ap.add_argument("--rate", type=float, default=50.0, help="paced phase: events per second")
+    ap.add_argument("--seconds", type=float, default=10.0, help="paced phase: duration")
+    ap.add_argument("--timeout", type=float, default=120.0, help="give up waiting for deliveries after this")
+    args = ap.parse_args()
+    env = stack_env()
+
+    receiver = Receiver()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    receiver.port = sock.getsockname()[1]
+    server = QuietServer(uvicorn.Config(receiver, log_config=None, access_log=False, lifespan="off"))
+    server_task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        await asyncio.sleep(0.01)
+
+    enterprise, api_key = await fresh_enterprise(env["AIL_PG_DSN"])
+    async with httpx.AsyncClient(
+        base_url=env["AIL_ENTRY_URL"], headers={"Authorization": f"Bearer {api_key}"}
+    ) as c:
+        r = await c.post(
+            "/api/v1/subscriptions",
+            json={
+                "url": f"http://127.0.0.1:{receiver.port}/hook",
+                "all_applications": True,
+                "description": "bench",
+            },
+        )
+        r.raise_for_status()
+        sub = r.json()
+
+    producer = make_producer(env["AIL_KAFKA_BOOTSTRAP"])
+    await producer.start()
+    published: dict[str, float] = {}
+
+    async def publish(envs: list[Envelope]) -> None:
+        for e in envs:
+            published[str(e.event_id)] = time.time()
+            await producer.send(topics.SUBMISSION, value=e.to_bytes(), key=e.aggregate_id.encode())
+
+    ok = True
+    try:
+        # warm-up: one application end to end
+        warm = lifecycle(enterprise, str(uuid.uuid4()))
+        await publish(warm)
+        await producer.flush()
+        if not await wait_for(receiver, {str(e.event_id) for e in warm}, 30):
+            print("warm-up deliveries did not arrive within 30 s: is the status service running?")
+            return 1
+
+        # 1. burst
+        apps = max(1, args.events // 4)
+        burst = [e for _ in range(apps) for e in lifecycle(enterprise, str(uuid.uuid4()))]
+        ids = {str(e.event_id) for e in burst}
+        t0 = time.time()
+        await publish(burst)
+        await producer.flush()
+        t_published = time.time()
+        ok &= await wait_for(receiver, ids, args.timeout)
+        got = [receiver.arrivals[i] for i in ids if i in receiver.arrivals]
+        t_last = max(got) if got else time.time()
+        lat = [receiver.arrivals[i] - published[i] for i in ids if i in receiver.arrivals]
+        print(f"burst: {len(burst)} events ({apps} applications x 4), published in {t_published - t0:.2f} s")
+        rate = len(got) / (t_last - t0)
+        print(f"  delivered {len(got)}/{len(burst)} in {t_last - t0:.2f} s -> {rate:.0f} deliveries/s")
+        if lat:
+            print(
+                f"  event->delivery latency under the burst: p50 {percentile(lat, 0.5) * 1000:.0f} ms,"
+                f" p99 {percentile(lat, 0.99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms"
+            )
+
+        # 2. paced
+        paced_ids: set[str] = set()
+        n = int(args.rate * args.seconds)
+        start = time.monotonic()
+        for i in range(n):
+            e = lifecycle(enterprise, str(uuid.uuid4()))[0]  # each a new application's first event
+            paced_ids.add(str(e.event_id))
+            await publish([e])
+            await producer.flush()
+            delay = start + (i + 1) / args.rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        ok &= await wait_for(receiver, paced_ids, args.timeout)
+        lat = [receiver.arrivals[i] - published[i] for i in paced_ids if i in receiver.arrivals]
+        print(f"paced: {n} events at {args.rate:.0f}/s for {args.seconds:.0f} s, delivered {len(lat)}/{n}")
+        if lat:
+            print(
+                f"  event->delivery latency: p50 {percentile(lat, 0.5) * 1000:.0f} ms,"
+                f" p90 {percentile(lat, 0.9) * 1000:.0f} ms, p99 {percentile(lat, 0.99) * 1000:.0f} ms,"
+                f" mean {statistics.fmean(lat) * 1000:.0f} ms"
+            )
+        hook = Webhook(sub["secret"])
+        for headers, body in receiver.sample:
+            hook.verify(body, headers)
+        print(
+            f"duplicates received: {receiver.duplicates}; {len(receiver.sample)} sampled signatures verified"
+        )
+    finally:
+        await producer.stop()
+        async with httpx.AsyncClient(
+            base_url=env["AIL_ENTRY_URL"], headers={"Authorization": f"Bearer {api_key}"}
+        ) as c:
+            await c.delete(f"/api/v1/subscriptions/{sub['id']}")
+        server.should_exit = True
+        await server_task
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))

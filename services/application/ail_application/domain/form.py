@@ -1,0 +1,139 @@
+"""The application form as clients write it (DOMAIN section 5), and its computed fields.
+
+Input models accept incomplete forms: every field is optional, because a temporary save must
+always succeed. Completeness and code-table checks happen at submission (``validation.py``)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ail_application.domain.calendar import valid_until
+from ail_application.domain.reference import ReferenceData
+
+CENT = Decimal("0.01")
+# Fields the system fills; a client that writes one is refused by name.
+READ_ONLY = frozenset(
+    {
+        "id",
+        "serial_no",
+        "enterprise_code",
+        "importer_code",
+        "importer_name",
+        "status",
+        "status_reason",
+        "form_no",
+        "license_no",
+        "valid_until",
+        "commodity_name",
+        "unit",
+        "total_quantity",
+        "total_value",
+        "total_value_usd",
+        "applied_at",
+        "created_at",
+        "updated_at",
+        "version",
+        "problems",
+        "submission_id",
+        "has_contract",
+        "has_iron_ore_contract",
+        "copied_from",
+    }
+)
+READ_ONLY_LINE = frozenset({"total_value", "total_value_usd"})
+# Chosen at creation (from the pre-check), read-only afterwards.
+CREATION_ONLY = frozenset({"year", "one_batch_one_license", "issuing_agency", "electronic_license"})
+DEFAULTS = {"trade_mode": "10", "forex_source": "10", "commodity_usage": "11", "currency": "USD"}
+
+
+class GoodsLineInput(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    spec: str | None = Field(None, description="商品规格/规格型号", examples=["Fe 62%"])
+    unit: str | None = Field(None, description="单位, code table `units`", examples=["070"])
+    quantity: Decimal | None = Field(None, description="数量", examples=["150000"])
+    unit_price: Decimal | None = Field(None, description="单价 in `currency`", examples=["105.5"])
+
+
+class FormFields(BaseModel):
+    """Editable boxes of the form. All optional: a temporary save keeps whatever is given."""
+
+    model_config = ConfigDict(extra="allow")
+    handler_name: str | None = Field(None, description="3 申请单位经办人")
+    import_user_code: str | None = Field(None, description="5 进口用户 code")
+    import_user_name: str | None = Field(None, description="5 进口用户 name")
+    trade_mode: str | None = Field(None, description="7 贸易方式, table `trade_modes`, default 10")
+    trade_country: str | None = Field(None, description="8 贸易国(地区), table `countries`")
+    forex_source: str | None = Field(None, description="9 外汇来源, table `forex_sources`")
+    origin_country: str | None = Field(None, description="10 原产地国(地区), table `countries`")
+    customs_ports: list[str] | None = Field(None, description="11 报关口岸, table `customs_ports`, 1..2")
+    commodity_usage: str | None = Field(None, description="12 商品用途, table `commodity_usages`")
+    expected_arrival_date: date | None = Field(None, description="13 预计到港时间")
+    commodity_code: str | None = Field(None, description="14 商品代码, 10-digit HS code on the catalogue")
+    currency: str | None = Field(None, description="单价币别, table `currencies`, default USD")
+    goods: list[GoodsLineInput] | None = Field(None, description="16-21 goods lines")
+    remarks: str | None = Field(None, description="23 备注")
+
+
+class DraftCreate(FormFields):
+    year: int | None = Field(None, description="年度; default: this year")
+    one_batch_one_license: bool | None = Field(None, description="是否一批一证; default false")
+    issuing_agency: str | None = Field(None, description="发证机构; default from the catalogue")
+    electronic_license: bool | None = Field(
+        None, description="electronic license (电子许可证); default from the pre-check/catalogue"
+    )
+
+
+def money(v: Decimal) -> Decimal:
+    return v.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def _dec(v: Any) -> Decimal | None:
+    if v is None or isinstance(v, bool):
+        return None
+    try:
+        d = Decimal(str(v))
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+def compute(form: dict[str, Any], *, year: int, ref: ReferenceData, on: date) -> dict[str, Any]:
+    """Computed fields of a form: line values, totals, USD at the rate in force ``on``,
+    commodity name and unit from the catalogue, and valid_until if issued ``on``."""
+    rate = ref.usd_per_unit(form.get("currency"), on)
+    lines: list[dict[str, Any]] = []
+    total_q = Decimal(0)
+    total_v = Decimal(0)
+    total_usd: Decimal | None = Decimal(0)
+    for raw in form.get("goods") or []:
+        line = dict(raw)
+        q, p = _dec(line.get("quantity")), _dec(line.get("unit_price"))
+        value = money(q * p) if q is not None and p is not None else None
+        usd = money(value * rate) if value is not None and rate is not None else None
+        line["total_value"] = value
+        line["total_value_usd"] = usd
+        if q is not None:
+            total_q += q
+        if value is not None:
+            total_v += value
+        if value is not None and usd is None:
+            total_usd = None
+        elif usd is not None and total_usd is not None:
+            total_usd += usd
+        lines.append(line)
+    entry = ref.commodity(form.get("commodity_code"), year)
+    first_unit = next((g.get("unit") for g in lines if g.get("unit")), None)
+    return {
+        "goods": lines,
+        "commodity_name": entry.name_zh if entry else None,
+        "unit": first_unit or (entry.unit if entry else None),
+        "total_quantity": total_q,
+        "total_value": money(total_v),
+        "total_value_usd": money(total_usd) if total_usd is not None else None,
+        "exchange_rate_date": on,
+        "valid_until": valid_until(on, year),
+    }

@@ -1,0 +1,285 @@
+"""Contract information, iron-ore contract, pre-check, code tables and key-agri filings."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+import asyncpg
+from fastapi import APIRouter, Body, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ail_application.adapters.repository import SCHEMA
+from ail_application.domain.contracts import ContractInfo, IronOreContract
+from ail_application.domain.reference import CODE_TABLES
+from ail_application.entrypoints.api import ERRORS
+from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
+from ail_application.entrypoints.schemas import ContractView
+from ail_application.service_layer import handlers
+from ail_shared.errors import FieldProblem, InvalidInput, NotFound
+from ail_shared.http import CurrentTenant, Pool
+
+router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
+
+CONTRACT_EXAMPLE = {
+    "applicant": {
+        "enterprise_code": "1100776367555",
+        "name": "北京示例进出口有限公司",
+        "uscc": "91110000776367555X",
+        "address": "北京市朝阳区示例路1号",
+        "contact": "李四",
+        "phone": "010-12345678",
+    },
+    "foreign_contract": {
+        "contract_no": "BHP-2026-001",
+        "foreign_party_name_en": "BHP Billiton",
+        "signing_date": "2026-10-01",
+        "expiry_date": "2027-03-31",
+        "total_quantity": "200000",
+        "total_amount": "21100000",
+        "settlement_currency": "USD",
+    },
+    "other": {"import_change_band": "within_10"},
+}
+IRON_ORE_EXAMPLE = {
+    "origin_country": "601",
+    "trade_country": "601",
+    "contract_no": "BHP-2026-001",
+    "contract_type": "long_term",
+    "signing_date": "2026-10-01",
+    "period_from": "2026-10-01",
+    "period_to": "2027-09-30",
+    "enterprise_nature": "trader",
+    "seller_name_zh": "必和必拓",
+    "discharge_ports": ["4200"],
+    "freight_cfr": "12000",
+    "lines": [
+        {
+            "category": "粉矿",
+            "name": "PB粉",
+            "grade_fe_pct": "61.5",
+            "quantity_kt": "150",
+            "unit_price_usd_per_kt": "105500",
+        }
+    ],
+}
+
+
+@router.get(
+    "/applications/{application_id}/contract",
+    response_model=ContractView,
+    responses=ERRORS,
+    tags=["contracts"],
+)
+async def get_contract(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
+    """The contract information; before the first save, the applicant part is pre-filled from
+    the enterprise's last entry."""
+    async with pool.acquire() as conn:
+        return await handlers.get_contract(conn, tenant, application_id)
+
+
+@router.put(
+    "/applications/{application_id}/contract",
+    response_model=ContractView,
+    responses=ERRORS,
+    tags=["contracts"],
+)
+async def put_contract(
+    application_id: UUID,
+    pool: Pool,
+    tenant: CurrentTenant,
+    contract: Annotated[ContractInfo, Body(examples=[CONTRACT_EXAMPLE])],
+) -> Any:
+    async with pool.acquire() as conn, conn.transaction():
+        return await handlers.put_contract(conn, tenant, application_id, contract)
+
+
+@router.get(
+    "/applications/{application_id}/iron-ore-contract",
+    response_model=IronOreContract,
+    responses=ERRORS,
+    tags=["contracts"],
+)
+async def get_iron_ore_contract(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
+    async with pool.acquire() as conn:
+        return await handlers.get_iron_ore(conn, tenant, application_id)
+
+
+@router.put(
+    "/applications/{application_id}/iron-ore-contract",
+    response_model=IronOreContract,
+    responses=ERRORS,
+    tags=["contracts"],
+)
+async def put_iron_ore_contract(
+    application_id: UUID,
+    pool: Pool,
+    tenant: CurrentTenant,
+    contract: Annotated[IronOreContract, Body(examples=[IRON_ORE_EXAMPLE])],
+) -> Any:
+    """Only for HS heading 2601. Line amounts (USD) are computed; importer is the application's."""
+    async with pool.acquire() as conn, conn.transaction():
+        return await handlers.put_iron_ore(conn, tenant, application_id, contract)
+
+
+# -- pre-check ---------------------------------------------------------------------------------
+class PrecheckCommodity(BaseModel):
+    code: str = Field(examples=["2601110000"])
+    name: str | None = None
+
+
+class PrecheckRequest(BaseModel):
+    year: int = Field(examples=[2026])
+    one_batch_one_license: bool = False
+    commodities: list[PrecheckCommodity] = Field(min_length=1, max_length=4)
+    customs_ports: list[str] = Field(min_length=1, max_length=2, examples=[["4200"]])
+
+
+class PrecheckAnswer(BaseModel):
+    commodity_code: str
+    commodity_name: str | None
+    on_catalogue: bool
+    electronic_allowed: bool
+    iron_ore: bool
+    key_agri: bool
+    tolerance_pct: Decimal | None = None
+    issuing_agency: str | None = None
+    reason: str = ""
+    source: str
+
+
+class PrecheckResult(BaseModel):
+    year: int
+    one_batch_one_license: bool
+    customs_ports: list[str]
+    answers: list[PrecheckAnswer]
+
+
+@router.post("/prechecks", response_model=PrecheckResult, tags=["pre-check"])
+async def precheck(
+    request: Request,
+    tenant: CurrentTenant,
+    body: Annotated[
+        PrecheckRequest,
+        Body(examples=[{"year": 2026, "commodities": [{"code": "2601110000"}], "customs_ports": ["4200"]}]),
+    ],
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """For each commodity: on the catalogue? electronic license allowed? iron ore? key agri?
+    Changes nothing, so a retry with the same Idempotency-Key gets the same answer."""
+    ctx = context(request)
+    ref = ctx.ref
+    problems = [
+        FieldProblem(f"customs_ports.{i}", f"'{p}' is not in code table 'customs_ports'")
+        for i, p in enumerate(body.customs_ports)
+        if not ref.has("customs_ports", p)
+    ]
+    if problems:
+        raise InvalidInput("pre-check input has errors", problems)
+    answers = await ctx.eligibility.check(
+        enterprise_code=tenant.enterprise_code,
+        year=body.year,
+        commodity_codes=[c.code for c in body.commodities],
+    )
+    return {
+        "year": body.year,
+        "one_batch_one_license": body.one_batch_one_license,
+        "customs_ports": body.customs_ports,
+        "answers": [a.__dict__ for a in answers],
+    }
+
+
+# -- code tables -------------------------------------------------------------------------------
+@router.get("/reference/{table}", tags=["reference"])
+async def reference(
+    request: Request,
+    table: str,
+    q: Annotated[
+        str, Query(description="code prefix, letters (拼音首字母) or part of the Chinese name")
+    ] = "",
+) -> list[dict[str, Any]]:
+    """Code tables: ``commodities`` (the catalogue, per year) and """ + ", ".join(CODE_TABLES) + "."
+    if table != "commodities" and table not in CODE_TABLES:
+        raise NotFound(f"no code table '{table}'; tables: commodities, {', '.join(CODE_TABLES)}")
+    return context(request).ref.lookup(table, q)
+
+
+# -- key agricultural products filing (重农信息备案) ------------------------------------------
+class KeyAgriFilingIn(BaseModel):
+    enterprise_name: str | None = None
+    customs_registration_no: str | None = None
+    business_registration_no: str | None = None
+    registered_capital_wan_yuan: Decimal | None = None
+    business_address: str | None = None
+    contact: str | None = None
+    phone: str | None = None
+
+
+class KeyAgriFiling(KeyAgriFilingIn):
+    id: UUID
+    enterprise_code: str
+    status: str
+    created_at: str
+
+
+KEY_AGRI_EXAMPLE = {
+    "enterprise_name": "北京示例进出口有限公司",
+    "customs_registration_no": "1105960123",
+    "business_registration_no": "110000012345678",
+    "registered_capital_wan_yuan": "5000",
+    "business_address": "北京市朝阳区示例路1号",
+    "contact": "王五",
+    "phone": "010-87654321",
+}
+
+
+@router.post("/key-agri-filings", status_code=201, response_model=KeyAgriFiling, tags=["key-agri"])
+async def create_key_agri_filing(
+    pool: Pool,
+    tenant: CurrentTenant,
+    body: Annotated[KeyAgriFilingIn, Body(examples=[KEY_AGRI_EXAMPLE])],
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    """Save and report: every field is required (all missing ones are named at once)."""
+    data = body.model_dump(mode="json")
+    problems = [FieldProblem(k, "required") for k, v in data.items() if v in (None, "")]
+    if problems:
+        raise InvalidInput("the filing is incomplete", problems)
+    enterprise = tenant.enterprise_code
+
+    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
+        row = await conn.fetchrow(
+            f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body) VALUES ($1, $2, $3)"
+            " RETURNING id, enterprise_code, body, status, created_at",
+            uuid4(),
+            enterprise,
+            data,
+        )
+        return 201, _filing(row)
+
+    return await idempotent(pool, tenant, idempotency_key, "/api/v1/key-agri-filings", data, work)
+
+
+def _filing(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        **row["body"],
+        "id": str(row["id"]),
+        "enterprise_code": row["enterprise_code"],
+        "status": row["status"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+@router.get("/key-agri-filings", response_model=list[KeyAgriFiling], tags=["key-agri"])
+async def list_key_agri_filings(pool: Pool, tenant: CurrentTenant, since: date | None = None) -> Any:
+    rows = await pool.fetch(
+        f"SELECT id, enterprise_code, body, status, created_at FROM {SCHEMA}.key_agri_filings"
+        " WHERE enterprise_code = ANY($1::text[]) AND ($2::date IS NULL OR created_at >= $2::date)"
+        " ORDER BY created_at DESC LIMIT 200",
+        list(tenant.enterprise_codes),
+        since,
+    )
+    return [_filing(r) for r in rows]

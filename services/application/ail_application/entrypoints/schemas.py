@@ -1,0 +1,184 @@
+"""Response and request models of the HTTP API (they make the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from ail_application.domain.contracts import ContractInfo
+from ail_application.domain.model import Application
+from ail_application.domain.validation import validate_for_submission
+
+
+class Problem(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(examples=["invalid_input"])
+    message: str = Field(examples=["the application cannot be submitted: 2 problem(s)"])
+    details: list[Problem] = Field(
+        default_factory=list,
+        examples=[
+            [{"field": "goods.0.quantity", "reason": "required"}, {"field": "contract", "reason": "required"}]
+        ],
+    )
+
+
+class ErrorBody(BaseModel):
+    """Every error: what went wrong, and for 422 every field in error at once."""
+
+    error: ErrorDetail
+
+
+class GoodsLineView(BaseModel):
+    spec: str | None = None
+    unit: str | None = None
+    quantity: Decimal | None = None
+    unit_price: Decimal | None = None
+    total_value: Decimal | None = Field(None, description="computed: quantity × unit price")
+    total_value_usd: Decimal | None = Field(None, description="computed at the dated exchange rate")
+
+
+class ApplicationView(BaseModel):
+    id: UUID
+    serial_no: str
+    enterprise_code: str
+    importer_code: str
+    importer_name: str
+    year: int
+    status: str
+    status_reason: str | None = None
+    form_no: str | None = None
+    license_no: str | None = None
+    applied_at: datetime | None = None
+    one_batch_one_license: bool
+    issuing_agency: str | None = None
+    electronic_license: bool
+    handler_name: str | None = None
+    import_user_code: str | None = None
+    import_user_name: str | None = None
+    trade_mode: str | None = None
+    trade_country: str | None = None
+    forex_source: str | None = None
+    origin_country: str | None = None
+    customs_ports: list[str] | None = None
+    commodity_usage: str | None = None
+    expected_arrival_date: str | None = None
+    commodity_code: str | None = None
+    commodity_name: str | None = None
+    currency: str | None = None
+    goods: list[GoodsLineView] = Field(default_factory=list)
+    remarks: str | None = None
+    unit: str | None = None
+    total_quantity: Decimal | None = None
+    total_value: Decimal | None = None
+    total_value_usd: Decimal | None = None
+    exchange_rate_date: date | None = None
+    valid_until: date | None = Field(None, description="computed: DOMAIN section 9")
+    has_contract: bool
+    has_iron_ore_contract: bool
+    copied_from: UUID | None = None
+    version: int
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    problems: list[Problem] = Field(
+        default_factory=list, description="what submission would refuse now (the form's red hints)"
+    )
+
+
+def view(app: Application) -> dict[str, Any]:
+    c = app.computed
+    form = {k: v for k, v in app.form.items() if k in ApplicationView.model_fields}
+    body = ApplicationView(
+        id=app.id,
+        serial_no=app.serial_no,
+        enterprise_code=app.enterprise_code,
+        importer_code=app.enterprise_code,
+        importer_name=app.importer_name,
+        year=app.year,
+        status=app.status.value,
+        status_reason=app.status_reason,
+        form_no=app.form_no,
+        license_no=app.license_no,
+        applied_at=app.applied_at,
+        one_batch_one_license=app.one_batch_one_license,
+        issuing_agency=app.issuing_agency,
+        electronic_license=app.electronic_license,
+        **{**form, "goods": c.get("goods", [])},
+        commodity_name=c.get("commodity_name"),
+        unit=c.get("unit"),
+        total_quantity=c.get("total_quantity"),
+        total_value=c.get("total_value"),
+        total_value_usd=c.get("total_value_usd"),
+        exchange_rate_date=c.get("exchange_rate_date"),
+        valid_until=c.get("valid_until"),
+        has_contract=app.contract is not None,
+        has_iron_ore_contract=app.iron_ore_contract is not None,
+        copied_from=app.copied_from,
+        version=app.version,
+        created_at=app.created_at,
+        updated_at=app.updated_at,
+        problems=[Problem(field=p.field, reason=p.reason) for p in validate_for_submission(app)],
+    )
+    return body.model_dump(mode="json")
+
+
+class ApplicationRow(BaseModel):
+    id: UUID
+    serial_no: str
+    form_no: str | None = None
+    status: str
+    license_no: str | None = None
+    commodity_code: str | None = None
+    commodity_name: str | None = None
+    total_quantity: Decimal | None = None
+    unit: str | None = None
+    total_value_usd: Decimal | None = None
+    applied_at: datetime | None = None
+    enterprise_code: str
+    year: int
+    issuing_agency: str | None = None
+    trade_mode: str | None = None
+    import_user_code: str | None = None
+    import_user_name: str | None = None
+    created_at: datetime
+
+
+class ApplicationPage(BaseModel):
+    items: list[ApplicationRow]
+    total: int
+    page: int
+    page_size: int
+
+
+class IdList(BaseModel):
+    ids: list[UUID] = Field(min_length=1, max_length=100, examples=[["3fa85f64-5717-4562-b3fc-2c963f66afa6"]])
+
+
+class BatchResult(BaseModel):
+    id: UUID
+    outcome: Literal["deleted", "not_found", "refused"]
+    reason: str | None = None
+
+
+class BatchResults(BaseModel):
+    results: list[BatchResult]
+
+
+class CopyRequest(BaseModel):
+    count: int = Field(1, ge=1, le=50, description="number of copies, 1 to 50", examples=[3])
+
+
+class CopyResult(BaseModel):
+    copies: list[ApplicationView]
+
+
+class ContractView(ContractInfo):
+    saved: bool = Field(description="false: nothing saved yet for this application")
+    prefilled: bool = Field(description="true: the applicant part comes from the enterprise's last entry")

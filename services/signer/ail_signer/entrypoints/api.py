@@ -1,0 +1,32 @@
+"""HTTP of the signer host: operations look here to see which e-keys it holds now. Internal:
+the entry point does not route to it (the list is announced over Kafka for the platform)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from ail_shared.http import RuntimeDep
+
+router = APIRouter(prefix="/api/v1/signer", tags=["signer"])
+
+
+@router.get("/keys", summary="E-keys held by this signer host now")
+async def list_keys(rt: RuntimeDep) -> dict[str, Any]:
+    service = rt.extra["signing"]
+    return {
+        "host_id": service.host_id,
+        "scanned_at": service.scanned_at,
+        "keys": [
+            {
+                "serial": k.serial,
+                "label": k.label,
+                "subject": k.subject,
+                "algorithm": k.algorithm,
+                "status": k.status,
+                "certificate_pem": k.certificate_pem,
+            }
+            for k in service.keys
+        ],
+    }

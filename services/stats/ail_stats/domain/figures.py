@@ -1,0 +1,284 @@
+"""Monthly statistics: what an approval contributes, how it is folded into the tables exactly once,
+and how the monthly / year-to-date rows are read back. Pure: no Kafka, no faust, no I/O.
+
+Counting rule (DOMAIN §8, issue 7): only *approved* applications count, i.e. a
+``ReviewResultReceived`` with ``stage="second"`` and ``result="passed"``. An application counts
+**once**, in the month of its approval: the local date in China (Asia/Shanghai, UTC+8, no daylight
+saving) of ``reviewed_at``. 2025-03-31T16:30Z is 2025-04-01 00:30 in Beijing, so it counts in April.
+A second approval event for an application already counted (a redelivery, or another event id) is
+ignored: the first approval the stats worker folded wins. Year to date for month M of year Y is
+the sum of the months January..M of Y.
+
+Exactly-once folding (see docs/stats.md for the whole argument). Two faust tables, both written
+from the same agent step and therefore to the same changelog partition ``p`` (the partition of the
+approval on ``ail.submission``, which is keyed by application id):
+
+* ``approvals``: application id -> the source position ``(p, offset)`` of the approval that counted;
+* ``figures``: (p, enterprise, month, agency, trade mode, country, commodity, unit) -> quantity,
+  amount, count and ``upto``: the highest source offset of partition ``p`` folded into this key.
+
+:func:`decide` turns (approval position, what the tables hold) into what to write. A redelivered
+approval is recognised by the ``approvals`` entry (another position: a duplicate) or by the key's
+``upto`` watermark (same position already folded), whichever of the two changelog writes survived.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ail_shared.events import ApplicationSummary, ReviewResultReceived
+
+try:
+    CHINA = ZoneInfo("Asia/Shanghai")
+except ZoneInfoNotFoundError:  # no tz database: China has used UTC+8 without DST since 1991
+    CHINA = timezone(timedelta(hours=8), "CST")  # type: ignore[assignment]
+
+MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+class NotCountable(ValueError):
+    """An approval event that can never be counted (goes to the dead-letter topic)."""
+
+
+def is_approval(event: ReviewResultReceived) -> bool:
+    return event.stage == "second" and event.result == "passed"
+
+
+def china_month(moment: datetime) -> str:
+    """``YYYY-MM`` of ``moment`` in China local time. A naive datetime is refused."""
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise NotCountable("reviewed_at has no UTC offset; cannot tell the month in China")
+    local = moment.astimezone(CHINA)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def category_for(summary: ApplicationSummary) -> str:
+    """The event's commodity category, else the HS chapter (first two digits of the code)."""
+    if summary.commodity_category:
+        return summary.commodity_category
+    digits = "".join(ch for ch in summary.commodity_code if ch.isdigit())
+    return f"HS{digits[:2]}" if len(digits) >= 2 else ""
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one approved application adds to the tables."""
+
+    application_id: str
+    enterprise_code: str
+    month: str  # YYYY-MM, China local date of the approval
+    issuing_agency: str
+    trade_mode: str
+    trade_country: str
+    commodity_code: str
+    commodity_name: str
+    unit: str
+    category: str
+    quantity: Decimal
+    amount_usd: Decimal
+
+    def dims(self) -> list[str]:
+        return [
+            self.enterprise_code,
+            self.month,
+            self.issuing_agency,
+            self.trade_mode,
+            self.trade_country,
+            self.commodity_code,
+            self.unit,
+        ]
+
+
+def contribution(application_id: str, event: ReviewResultReceived) -> Contribution:
+    summary = event.application
+    if summary is None:
+        raise NotCountable("approval carries no application summary (field 'application')")
+    problems = []
+    if not summary.enterprise_code:
+        problems.append("application.enterprise_code is empty")
+    if not summary.commodity_code:
+        problems.append("application.commodity_code is empty")
+    if summary.total_quantity < 0 or summary.total_value_usd < 0:
+        problems.append("application.total_quantity/total_value_usd must not be negative")
+    if not summary.total_quantity.is_finite() or not summary.total_value_usd.is_finite():
+        problems.append("application.total_quantity/total_value_usd must be finite")
+    if problems:
+        raise NotCountable("; ".join(problems))
+    return Contribution(
+        application_id=application_id,
+        enterprise_code=summary.enterprise_code,
+        month=china_month(event.reviewed_at),
+        issuing_agency=summary.issuing_agency,
+        trade_mode=summary.trade_mode,
+        trade_country=summary.trade_country,
+        commodity_code=summary.commodity_code,
+        commodity_name=summary.commodity_name,
+        unit=summary.unit,
+        category=category_for(summary),
+        quantity=summary.total_quantity,
+        amount_usd=summary.total_value_usd,
+    )
+
+
+def figure_key(partition: int, c: Contribution) -> str:
+    """Table key: the source partition first, so that a key is only ever written from one
+    partition (and its changelog lives on that partition), then the dimensions."""
+    return json.dumps([partition, *c.dims()], ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class Decision:
+    outcome: str  # "counted" | "duplicate" | "already_folded"
+    approval_record: dict[str, Any] | None = None  # write to approvals[application_id]
+    figure_record: dict[str, Any] | None = None  # write to figures[key]
+
+
+def decide(
+    c: Contribution,
+    *,
+    partition: int,
+    offset: int,
+    seen: Mapping[str, Any] | None,
+    figure: Mapping[str, Any] | None,
+) -> Decision:
+    """Fold one approval at source position (partition, offset), given the ``approvals`` entry
+    for its application (``seen``) and the ``figures`` entry for its key."""
+    if seen is not None and (seen.get("p"), seen.get("o")) != (partition, offset):
+        return Decision("duplicate")
+    approval = None if seen is not None else {"p": partition, "o": offset, "month": c.month}
+    if figure is not None and int(figure.get("upto", -1)) >= offset:
+        # This very message was folded before a crash; only the approvals write may be missing.
+        return Decision("already_folded", approval_record=approval)
+    old = figure or {}
+    record = {
+        "dims": c.dims(),
+        "name": c.commodity_name or str(old.get("name", "")),
+        "category": c.category,
+        "quantity": str(Decimal(old.get("quantity", "0")) + c.quantity),
+        "amount_usd": str(Decimal(old.get("amount_usd", "0")) + c.amount_usd),
+        "count": int(old.get("count", 0)) + 1,
+        "upto": offset,
+    }
+    return Decision("counted", approval_record=approval, figure_record=record)
+
+
+# ------------------------------------------------------------------------------------ queries
+
+
+@dataclass(frozen=True)
+class MonthlyQuery:
+    month: str
+    issuing_agency: str = ""
+    trade_mode: str = ""
+    commodity_category: str = ""
+    trade_country: str = ""
+
+    @property
+    def year(self) -> str:
+        return self.month[:4]
+
+
+@dataclass
+class Totals:
+    quantity: Decimal = Decimal(0)
+    amount_usd: Decimal = Decimal(0)
+    count: int = 0
+
+    def add(self, record: Mapping[str, Any]) -> None:
+        self.quantity += Decimal(record["quantity"])
+        self.amount_usd += Decimal(record["amount_usd"])
+        self.count += int(record["count"])
+
+    def as_json(self) -> dict[str, Any]:
+        return {"quantity": str(self.quantity), "amount_usd": str(self.amount_usd), "count": self.count}
+
+
+@dataclass
+class Row:
+    commodity_code: str
+    commodity_name: str
+    unit: str
+    month: Totals = field(default_factory=Totals)
+    year_to_date: Totals = field(default_factory=Totals)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "commodity_code": self.commodity_code,
+            "commodity_name": self.commodity_name,
+            "unit": self.unit,
+            "month": self.month.as_json(),
+            "year_to_date": self.year_to_date.as_json(),
+        }
+
+
+def monthly_rows(
+    records: Iterable[Mapping[str, Any]], query: MonthlyQuery, enterprises: Iterable[str]
+) -> list[Row]:
+    """One row per commodity (code and unit: quantities in different units are never summed),
+    over the given enterprises only, for the asked month and January..month of its year."""
+    allowed = set(enterprises)
+    rows: dict[tuple[str, str], Row] = {}
+    for rec in records:
+        enterprise, month, agency, mode, country, code, unit = rec["dims"]
+        if enterprise not in allowed or month[:4] != query.year or month > query.month:
+            continue
+        if query.issuing_agency and agency != query.issuing_agency:
+            continue
+        if query.trade_mode and mode != query.trade_mode:
+            continue
+        if query.trade_country and country != query.trade_country:
+            continue
+        if query.commodity_category and rec.get("category", "") != query.commodity_category:
+            continue
+        row = rows.get((code, unit))
+        if row is None:
+            row = rows[(code, unit)] = Row(code, str(rec.get("name", "")), unit)
+        elif not row.commodity_name and rec.get("name"):
+            row.commodity_name = str(rec["name"])
+        row.year_to_date.add(rec)
+        if month == query.month:
+            row.month.add(rec)
+    return [rows[k] for k in sorted(rows)]
+
+
+CSV_COLUMNS = (
+    "commodity_code",
+    "commodity_name",
+    "unit",
+    "month_quantity",
+    "month_amount_usd",
+    "month_count",
+    "ytd_quantity",
+    "ytd_amount_usd",
+    "ytd_count",
+)
+
+
+def rows_csv(rows: Iterable[Row]) -> str:
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for r in rows:
+        writer.writerow(
+            [
+                r.commodity_code,
+                r.commodity_name,
+                r.unit,
+                r.month.quantity,
+                r.month.amount_usd,
+                r.month.count,
+                r.year_to_date.quantity,
+                r.year_to_date.amount_usd,
+                r.year_to_date.count,
+            ]
+        )
+    return buf.getvalue()

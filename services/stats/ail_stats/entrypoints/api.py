@@ -1,0 +1,96 @@
+"""HTTP API of the statistics service: monthly and year-to-date figures per commodity."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import JSONResponse, Response
+
+from ail_shared.errors import FieldProblem, InvalidInput
+from ail_shared.http import CurrentTenant, RuntimeDep
+from ail_stats.adapters.worker import StatsWorker
+from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, rows_csv
+
+router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
+
+
+def worker_of(runtime: Any) -> StatsWorker:
+    worker: StatsWorker = runtime.extra["stats_worker"]
+    return worker
+
+
+@router.get(
+    "/monthly",
+    summary="Monthly and year-to-date figures of approved applications, one row per commodity",
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def monthly(
+    tenant: CurrentTenant,
+    runtime: RuntimeDep,
+    month: Annotated[str, Query(description="YYYY-MM; China local month of the approval")] = "",
+    issuing_agency: Annotated[str, Query(description="issuing agency (发证机构) code")] = "",
+    trade_mode: Annotated[str, Query(description="trade mode (贸易方式) code")] = "",
+    commodity_category: Annotated[
+        str, Query(description="commodity category; without one in the event: HS + 2-digit chapter")
+    ] = "",
+    trade_country: Annotated[str, Query(description="trade country/region code")] = "",
+    accept: Annotated[str | None, Header()] = None,
+) -> Response:
+    problems = []
+    if not month:
+        problems.append(FieldProblem("month", "required, as YYYY-MM"))
+    elif not MONTH_RE.match(month):
+        problems.append(FieldProblem("month", f"{month!r} is not a month YYYY-MM (01..12)"))
+    for name, value in (
+        ("issuing_agency", issuing_agency),
+        ("trade_mode", trade_mode),
+        ("commodity_category", commodity_category),
+        ("trade_country", trade_country),
+    ):
+        if len(value) > 64:
+            problems.append(FieldProblem(name, "at most 64 characters"))
+    if problems:
+        raise InvalidInput(f"{len(problems)} query parameter(s) invalid", problems)
+    worker = worker_of(runtime)
+    if not worker.ready():
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "stats_recovering",
+                    "message": "the statistics tables are being recovered from their changelogs; "
+                    "retry in a few seconds",
+                    "details": [],
+                }
+            },
+            status_code=503,
+            headers={"Retry-After": "2"},
+        )
+    query = MonthlyQuery(
+        month=month,
+        issuing_agency=issuing_agency,
+        trade_mode=trade_mode,
+        commodity_category=commodity_category,
+        trade_country=trade_country,
+    )
+    records = worker.figure_records(tenant.enterprise_codes, query.year)
+    rows = monthly_rows(records, query, tenant.enterprise_codes)
+    if accept and "text/csv" in accept.lower():
+        return Response(
+            rows_csv(rows),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="ail-stats-{month}.csv"'},
+        )
+    return JSONResponse(
+        {
+            "month": month,
+            "filters": {
+                "issuing_agency": issuing_agency,
+                "trade_mode": trade_mode,
+                "commodity_category": commodity_category,
+                "trade_country": trade_country,
+            },
+            "enterprises": list(tenant.enterprise_codes),
+            "rows": [r.as_json() for r in rows],
+        }
+    )

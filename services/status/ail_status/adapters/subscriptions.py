@@ -1,0 +1,317 @@
+"""Subscriptions, deliveries and their attempts.
+
+A delivery is claimed by one worker at a time with ``FOR UPDATE SKIP LOCKED`` and a lease
+(``leased_until``), so several replicas share the work and a crashed worker's deliveries are
+taken over when the lease runs out. ``attempts`` is the fencing token: a worker only records
+the outcome of the attempt it claimed. Order per (subscription, application): a delivery is
+claimable only while no earlier delivery of the same pair is pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from ail_shared.errors import NotFound
+from ail_status.adapters.repository import SCHEMA
+
+S = SCHEMA
+
+ENQUEUE = f"""
+INSERT INTO {S}.deliveries (public_id, subscription_id, application_id, change_id, event_id,
+    retry_period_seconds)
+SELECT gen_random_uuid(), s.id, $2, $1, $3, COALESCE(s.retry_period_seconds, $5)
+FROM {S}.subscriptions s
+WHERE s.enterprise_code = $4 AND s.deleted_at IS NULL
+  AND (s.all_applications OR EXISTS (
+        SELECT 1 FROM {S}.subscription_applications sa
+        WHERE sa.subscription_id = s.id AND sa.application_id = $2))
+ON CONFLICT (subscription_id, event_id) DO NOTHING
+"""
+
+CLAIM = f"""
+WITH due AS (
+    SELECT d.id FROM {S}.deliveries d
+    WHERE d.state = 'pending' AND d.next_attempt_at <= clock_timestamp()
+      AND (d.leased_until IS NULL OR d.leased_until < clock_timestamp())
+      AND NOT EXISTS (
+          SELECT 1 FROM {S}.deliveries e
+          WHERE e.subscription_id = d.subscription_id AND e.application_id = d.application_id
+            AND e.state = 'pending' AND e.id < d.id)
+    ORDER BY d.next_attempt_at, d.id
+    LIMIT $1
+    FOR UPDATE OF d SKIP LOCKED
+)
+UPDATE {S}.deliveries d SET
+    leased_until = clock_timestamp() + make_interval(secs => $2),
+    attempts = d.attempts + 1,
+    deadline = COALESCE(d.deadline, clock_timestamp() + make_interval(secs => d.retry_period_seconds))
+FROM due, {S}.subscriptions s, {S}.changes c
+WHERE d.id = due.id AND s.id = d.subscription_id AND c.id = d.change_id
+RETURNING d.id, d.public_id, d.subscription_id, d.application_id, d.event_id, d.attempts,
+    d.deadline, d.created_at, s.url, s.secret, c.payload, c.event_type, c.occurred_at
+"""
+
+DELIVERY_COLUMNS = """d.id AS row_id, d.public_id, d.application_id, d.event_id, d.state,
+    d.attempts, d.next_attempt_at, d.deadline, d.created_at, d.delivered_at, d.failed_at,
+    d.last_error, d.redeliveries, d.retry_period_seconds, c.seq, c.event_type"""
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a worker holds the lease of, with what it needs to send it."""
+
+    row_id: int
+    public_id: UUID
+    subscription_id: UUID
+    application_id: str
+    event_id: UUID
+    attempt_no: int
+    deadline: datetime
+    created_at: datetime
+    url: str
+    secret: str
+    payload: dict[str, Any]
+    event_type: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    claimed: Claimed
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    body: str | None
+
+
+class SubscriptionRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    # ------------------------------------------------------------ subscriptions
+
+    async def create(
+        self,
+        *,
+        id: UUID,
+        enterprise_code: str,
+        url: str,
+        secret: str,
+        all_applications: bool,
+        application_ids: list[str],
+        description: str,
+        retry_period_seconds: int | None,
+        created_by: str,
+    ) -> dict[str, Any]:
+        await self.conn.execute(
+            f"INSERT INTO {S}.subscriptions (id, enterprise_code, url, secret, all_applications,"
+            " description, retry_period_seconds, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            id,
+            enterprise_code,
+            url,
+            secret,
+            all_applications,
+            description,
+            retry_period_seconds,
+            created_by,
+        )
+        await self.conn.executemany(
+            f"INSERT INTO {S}.subscription_applications (subscription_id, application_id) VALUES ($1, $2)",
+            [(id, a) for a in application_ids],
+        )
+        return await self.get(id, (enterprise_code,))
+
+    async def owned_applications(self, application_ids: list[str], enterprise_code: str) -> set[str]:
+        rows = await self.conn.fetch(
+            f"SELECT application_id FROM {S}.applications"
+            " WHERE application_id = ANY($1::text[]) AND enterprise_code = $2",
+            application_ids,
+            enterprise_code,
+        )
+        return {r["application_id"] for r in rows}
+
+    async def of_enterprises(self, enterprise_codes: tuple[str, ...]) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch(
+            f"SELECT id FROM {S}.subscriptions WHERE enterprise_code = ANY($1::text[])"
+            " AND deleted_at IS NULL ORDER BY created_at, id",
+            list(enterprise_codes),
+        )
+        return [await self.get(r["id"], enterprise_codes) for r in rows]
+
+    async def get(self, id: UUID, enterprise_codes: tuple[str, ...], *, lock: bool = False) -> dict[str, Any]:
+        row = await self.conn.fetchrow(
+            f"SELECT id, enterprise_code, url, all_applications, description, retry_period_seconds,"
+            f" created_by, created_at FROM {S}.subscriptions WHERE id = $1"
+            " AND enterprise_code = ANY($2::text[]) AND deleted_at IS NULL" + (" FOR UPDATE" if lock else ""),
+            id,
+            list(enterprise_codes),
+        )
+        if row is None:
+            raise NotFound(f"subscription {id} not found")
+        apps = await self.conn.fetch(
+            f"SELECT application_id FROM {S}.subscription_applications WHERE subscription_id = $1"
+            " ORDER BY application_id",
+            id,
+        )
+        return {**dict(row), "application_ids": [a["application_id"] for a in apps]}
+
+    async def delete(self, id: UUID, enterprise_codes: tuple[str, ...]) -> None:
+        await self.get(id, enterprise_codes, lock=True)
+        await self.conn.execute(f"UPDATE {S}.subscriptions SET deleted_at = now() WHERE id = $1", id)
+        await self.conn.execute(
+            f"UPDATE {S}.deliveries SET state = 'cancelled', leased_until = NULL"
+            " WHERE subscription_id = $1 AND state = 'pending'",
+            id,
+        )
+
+    # ------------------------------------------------------------ deliveries
+
+    async def enqueue(
+        self,
+        *,
+        change_id: int,
+        application_id: str,
+        event_id: UUID,
+        enterprise_code: str,
+        default_retry_period: int,
+    ) -> int:
+        status = await self.conn.execute(
+            ENQUEUE, change_id, application_id, event_id, enterprise_code, default_retry_period
+        )
+        return int(status.split()[-1])
+
+    async def deliveries(
+        self,
+        subscription_id: UUID,
+        *,
+        state: str | None,
+        application_id: str | None,
+        after: int,
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch(
+            f"SELECT {DELIVERY_COLUMNS} FROM {S}.deliveries d JOIN {S}.changes c ON c.id = d.change_id"
+            " WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.state = $2)"
+            " AND ($3::text IS NULL OR d.application_id = $3) AND d.id > $4"
+            " ORDER BY d.id LIMIT $5",
+            subscription_id,
+            state,
+            application_id,
+            after,
+            limit,
+        )
+        attempts = await self.conn.fetch(
+            f"SELECT delivery_id, attempt_no, started_at, duration_ms, status_code, error, response_body"
+            f" FROM {S}.delivery_attempts WHERE delivery_id = ANY($1::bigint[])"
+            " ORDER BY delivery_id, attempt_no",
+            [r["row_id"] for r in rows],
+        )
+        by_delivery: dict[int, list[dict[str, Any]]] = {}
+        for a in attempts:
+            item = dict(a)
+            by_delivery.setdefault(item.pop("delivery_id"), []).append(item)
+        return [{**dict(r), "attempt_log": by_delivery.get(r["row_id"], [])} for r in rows]
+
+    async def redeliver(
+        self, subscription_id: UUID, delivery_id: UUID, retry_period_seconds: int
+    ) -> dict[str, Any] | None:
+        """Put a failed (or delivered) delivery back in its queue; None if it is not in such a
+        state. The webhook-id stays the event id, so the receiver can still drop duplicates."""
+        row = await self.conn.fetchrow(
+            f"UPDATE {S}.deliveries SET state = 'pending', next_attempt_at = clock_timestamp(),"
+            " deadline = NULL, leased_until = NULL, failed_at = NULL, redeliveries = redeliveries + 1,"
+            " retry_period_seconds = $3"
+            " WHERE public_id = $2 AND subscription_id = $1 AND state IN ('failed', 'delivered')"
+            " RETURNING id",
+            subscription_id,
+            delivery_id,
+            retry_period_seconds,
+        )
+        return dict(row) if row else None
+
+    async def delivery_state(self, subscription_id: UUID, delivery_id: UUID) -> str:
+        state = await self.conn.fetchval(
+            f"SELECT state FROM {S}.deliveries WHERE public_id = $2 AND subscription_id = $1",
+            subscription_id,
+            delivery_id,
+        )
+        if state is None:
+            raise NotFound(f"delivery {delivery_id} not found in subscription {subscription_id}")
+        return str(state)
+
+    # ------------------------------------------------------------ the worker's side
+
+    async def claim(self, limit: int, lease_seconds: float) -> list[Claimed]:
+        rows = await self.conn.fetch(CLAIM, limit, lease_seconds)
+        return [
+            Claimed(
+                row_id=r["id"],
+                public_id=r["public_id"],
+                subscription_id=r["subscription_id"],
+                application_id=r["application_id"],
+                event_id=r["event_id"],
+                attempt_no=r["attempts"],
+                deadline=r["deadline"],
+                created_at=r["created_at"],
+                url=r["url"],
+                secret=r["secret"],
+                payload=r["payload"],
+                event_type=r["event_type"],
+                occurred_at=r["occurred_at"],
+            )
+            for r in rows
+        ]
+
+    async def record_attempts(self, attempts: list[Attempt]) -> None:
+        await self.conn.executemany(
+            f"INSERT INTO {S}.delivery_attempts (delivery_id, attempt_no, started_at, duration_ms,"
+            " status_code, error, response_body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [
+                (
+                    a.claimed.row_id,
+                    a.claimed.attempt_no,
+                    a.started_at,
+                    a.duration_ms,
+                    a.status_code,
+                    a.error,
+                    a.body,
+                )
+                for a in attempts
+            ],
+        )
+
+    async def delivered(self, claimed: list[Claimed]) -> None:
+        await self.conn.execute(
+            f"UPDATE {S}.deliveries d SET state = 'delivered', delivered_at = clock_timestamp(),"
+            " leased_until = NULL, last_error = NULL"
+            " FROM unnest($1::bigint[], $2::int[]) AS u(id, attempts)"
+            " WHERE d.id = u.id AND d.attempts = u.attempts AND d.state = 'pending'",
+            [c.row_id for c in claimed],
+            [c.attempt_no for c in claimed],
+        )
+
+    async def retry_at(self, c: Claimed, when: datetime, error: str) -> None:
+        await self.conn.execute(
+            f"UPDATE {S}.deliveries SET next_attempt_at = $3, leased_until = NULL, last_error = $4"
+            " WHERE id = $1 AND attempts = $2 AND state = 'pending'",
+            c.row_id,
+            c.attempt_no,
+            when,
+            error,
+        )
+
+    async def failed(self, c: Claimed, error: str) -> None:
+        await self.conn.execute(
+            f"UPDATE {S}.deliveries SET state = 'failed', failed_at = clock_timestamp(),"
+            " leased_until = NULL, last_error = $3"
+            " WHERE id = $1 AND attempts = $2 AND state = 'pending'",
+            c.row_id,
+            c.attempt_no,
+            error,
+        )

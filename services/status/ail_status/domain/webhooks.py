@@ -1,0 +1,152 @@
+"""Standard Webhooks (https://www.standardwebhooks.com): secrets, signatures, the retry
+schedule and what a subscription may point at. Pure: no I/O.
+
+A receiver verifies a delivery with the published ``standardwebhooks`` library::
+
+    from standardwebhooks import Webhook
+    Webhook("whsec_...").verify(raw_body, headers)   # raises WebhookVerificationError
+
+or by hand: base64-decode the part of the secret after ``whsec_``, compute
+HMAC-SHA256(key, f"{webhook-id}.{webhook-timestamp}.{raw body}"), base64-encode it and compare
+(in constant time) with each ``v1,<signature>`` in the space-separated ``webhook-signature``
+header; refuse timestamps more than 5 minutes from now. ``webhook-id`` is the event id: the
+same for every attempt and every redelivery, so a receiver drops duplicates by it.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 32
+MAX_URL_LENGTH = 2048
+
+
+def new_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def secret_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX))
+
+
+def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header value for one attempt."""
+    to_sign = f"{msg_id}.{timestamp}.".encode() + body
+    digest = hmac.new(secret_key(secret), to_sign, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+def headers(secret: str, msg_id: str, timestamp: int, body: bytes) -> dict[str, str]:
+    return {
+        "content-type": "application/json",
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, msg_id, timestamp, body),
+    }
+
+
+def body(webhook_type: str, occurred_at: str, data: dict[str, Any]) -> bytes:
+    """The JSON body: the Standard Webhooks envelope ``{type, timestamp, data}``. Keys sorted, so
+    every attempt of one delivery sends the same bytes."""
+    return json.dumps(
+        {"type": webhook_type, "timestamp": occurred_at, "data": data},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    ).encode()
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    base_seconds: float  # wait after the first failed attempt
+    max_seconds: float  # longest wait between two attempts
+    jitter: float = 0.2  # +- share of the wait, so receivers coming back are not stampeded
+
+    def delay(self, failed_attempts: int, rand: float) -> float:
+        """Wait before the next attempt after ``failed_attempts`` failures; ``rand`` in [0, 1)."""
+        raw = min(self.max_seconds, self.base_seconds * 2.0 ** max(failed_attempts - 1, 0))
+        return max(0.0, raw * (1 + self.jitter * (2 * rand - 1)))
+
+
+def after_failure(
+    policy: RetryPolicy, failed_attempts: int, now: datetime, deadline: datetime, rand: float
+) -> datetime | None:
+    """When to try again, or None once the retry period is over (the delivery has failed). The
+    last attempt is made at the deadline itself, so the period is used to its end."""
+    if now >= deadline:
+        return None
+    return min(now + timedelta(seconds=policy.delay(failed_attempts, rand)), deadline)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What becomes of a delivery after one attempt."""
+
+    state: str  # "delivered", "pending" (try again at ``retry_at``) or "failed"
+    retry_at: datetime | None = None
+    error: str | None = None
+
+
+def decide(
+    policy: RetryPolicy,
+    *,
+    ok: bool,
+    error: str | None,
+    attempt_no: int,
+    now: datetime,
+    deadline: datetime,
+    rand: float,
+) -> Decision:
+    if ok:
+        return Decision("delivered")
+    error = error or "failed"
+    when = after_failure(policy, attempt_no, now, deadline, rand)
+    if when is None:
+        return Decision("failed", None, f"retry period ended after {attempt_no} attempts; last: {error}")
+    return Decision("pending", when, error)
+
+
+def url_problems(url: str, *, allow_private: bool) -> list[str]:
+    """What is wrong with a webhook URL (empty list: fine)."""
+    if len(url) > MAX_URL_LENGTH:
+        return [f"is longer than {MAX_URL_LENGTH} characters"]
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        return [f"is not a valid URL: {exc}"]
+    problems = []
+    if parts.scheme not in ("http", "https"):
+        problems.append("must be an http:// or https:// URL")
+    if not parts.hostname:
+        problems.append("has no host")
+    if parts.username or parts.password:
+        problems.append("must not carry a user name or password; authenticate by the signature")
+    if parts.fragment:
+        problems.append("must not have a #fragment")
+    if port == 0:
+        problems.append("has port 0")
+    if parts.hostname and not allow_private and _is_private(parts.hostname):
+        problems.append("points at a loopback, private or link-local address")
+    return problems
+
+
+def _is_private(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False  # a name; resolved at delivery time
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast

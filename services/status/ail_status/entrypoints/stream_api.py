@@ -1,0 +1,105 @@
+"""Live stream of an enterprise's changes as Server-Sent Events.
+
+Each event's ``id`` is the enterprise's change sequence number. Numbers are given out in commit
+order within an enterprise (see migrations/0002), so a client that reconnects with
+``Last-Event-ID: N`` receives every change after N, none missed and none repeated. Without
+``Last-Event-ID`` the stream starts with the next change; ``Last-Event-ID: 0`` replays from the
+first. Comment lines (``: heartbeat``) keep idle connections open through proxies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from ail_shared.errors import FieldProblem, InvalidInput
+from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_status.adapters.notifications import Notifications
+from ail_status.adapters.repository import StatusRepository
+from ail_status.config import settings_of
+from ail_status.domain.lifecycle import webhook_type
+
+router = APIRouter(prefix="/api/v1/events", tags=["live stream"])
+BATCH = 500
+RECONNECT_MS = 2000
+
+
+def _cursor(header: str | None, query: int | None) -> int | None:
+    if header is None or not header.strip():
+        return query
+    try:
+        value = int(header.strip())
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise InvalidInput(
+            "Last-Event-ID invalid",
+            [FieldProblem("Last-Event-ID", "must be the id of an event received from this stream")],
+        )
+    return value
+
+
+def frame(seq: int, event_type: str, payload: dict[str, Any]) -> str:
+    data = json.dumps(payload, ensure_ascii=False, separators=(",", ":"), default=str)
+    return f"id: {seq}\nevent: {webhook_type(event_type)}\ndata: {data}\n\n"
+
+
+@router.get("/stream")
+async def stream(
+    request: Request,
+    pool: Pool,
+    tenant: CurrentTenant,
+    rt: RuntimeDep,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    after: Annotated[
+        int | None, Query(ge=0, description="as Last-Event-ID, for clients that cannot set it")
+    ] = None,
+) -> StreamingResponse:
+    """Server-Sent Events: one event per change of the caller's enterprise (an agency names the
+    enterprise with X-Enterprise-Code). ``event`` is the change type (as the webhook ``type``),
+    ``data`` the change as JSON (as the webhook ``data``)."""
+    enterprise = tenant.enterprise_code
+    settings = settings_of(rt)
+    notifications: Notifications = rt.extra["notifications"]
+    cursor = _cursor(last_event_id, after)
+    if cursor is None:
+        async with pool.acquire() as conn:
+            cursor = await StatusRepository(conn).last_seq(enterprise)
+
+    async def events(last: int) -> AsyncIterator[str]:
+        wake = notifications.watch(enterprise)
+        try:
+            yield f"retry: {RECONNECT_MS}\n: stream of enterprise {enterprise} after {last}\n\n"
+            last_write = time.monotonic()
+            while True:
+                wake.clear()
+                async with pool.acquire() as conn:
+                    rows = await StatusRepository(conn).changes_after(enterprise, last, BATCH)
+                if rows:
+                    yield "".join(frame(r["seq"], r["event_type"], r["payload"]) for r in rows)
+                    last = rows[-1]["seq"]
+                    last_write = time.monotonic()
+                    if len(rows) == BATCH:
+                        continue
+                if await request.is_disconnected():
+                    return
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(wake.wait(), settings.sse_poll_seconds)
+                if time.monotonic() - last_write >= settings.sse_heartbeat_seconds:
+                    yield ": heartbeat\n\n"
+                    last_write = time.monotonic()
+        finally:
+            notifications.unwatch(enterprise, wake)
+
+    return StreamingResponse(
+        events(cursor),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,245 @@
+"""Push subscriptions: webhooks for chosen applications or for all of an enterprise, and the
+deliveries made for them."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_shared.idempotency import run_idempotent
+from ail_status.adapters.repository import DELIVERIES_CHANNEL, SCHEMA, StatusRepository
+from ail_status.adapters.subscriptions import SubscriptionRepository
+from ail_status.config import MAX_RETRY_PERIOD_SECONDS, settings_of
+from ail_status.domain import webhooks
+
+router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"])
+MAX_APPLICATIONS = 1000
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+
+
+class SubscriptionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    url: str = Field(description="http:// or https:// URL that receives the webhooks")
+    application_ids: list[str] | None = Field(
+        default=None, description="the applications to follow; or set all_applications"
+    )
+    all_applications: bool = Field(default=False, description="follow every application of the enterprise")
+    # Ranges are checked in _problems, so that one answer names every problem.
+    description: str = Field(default="", description="at most 500 characters")
+    retry_period_seconds: int | None = Field(
+        default=None,
+        description=f"1..{MAX_RETRY_PERIOD_SECONDS}: how long a failing delivery is retried from its"
+        " first attempt; default: the service's setting",
+    )
+
+
+def _problems(body: SubscriptionIn, allow_private: bool) -> list[FieldProblem]:
+    problems = [FieldProblem("url", p) for p in webhooks.url_problems(body.url, allow_private=allow_private)]
+    ids = body.application_ids
+    if body.all_applications and ids:
+        problems.append(FieldProblem("application_ids", "give either application_ids or all_applications"))
+    elif not body.all_applications and not ids:
+        problems.append(
+            FieldProblem("application_ids", "name at least one application, or set all_applications: true")
+        )
+    if ids:
+        if len(ids) > MAX_APPLICATIONS:
+            problems.append(FieldProblem("application_ids", f"at most {MAX_APPLICATIONS} applications"))
+        if len(set(ids)) != len(ids):
+            problems.append(FieldProblem("application_ids", "lists an application more than once"))
+        problems += [
+            FieldProblem(f"application_ids.{i}", "must not be empty")
+            for i, a in enumerate(ids)
+            if not a.strip()
+        ]
+    if len(body.description) > 500:
+        problems.append(FieldProblem("description", "at most 500 characters"))
+    period = body.retry_period_seconds
+    if period is not None and not 1 <= period <= MAX_RETRY_PERIOD_SECONDS:
+        problems.append(
+            FieldProblem("retry_period_seconds", f"must be between 1 and {MAX_RETRY_PERIOD_SECONDS}")
+        )
+    return problems
+
+
+def _out(sub: dict[str, Any], default_period: int) -> dict[str, Any]:
+    return {
+        "id": str(sub["id"]),
+        "enterprise_code": sub["enterprise_code"],
+        "url": sub["url"],
+        "all_applications": sub["all_applications"],
+        "application_ids": sub["application_ids"],
+        "description": sub["description"],
+        "retry_period_seconds": sub["retry_period_seconds"] or default_period,
+        "created_at": sub["created_at"].isoformat(),
+    }
+
+
+@router.post("", status_code=201)
+async def create_subscription(
+    body: SubscriptionIn,
+    pool: Pool,
+    tenant: CurrentTenant,
+    rt: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Subscribe a webhook URL. The response carries the signing ``secret`` (``whsec_...``); it
+    is shown this once (and to a retry with the same Idempotency-Key). An application id this
+    service does not know for your enterprise (another tenant's, or not submitted yet) is
+    refused with 404; subscribe with ``all_applications`` to follow new ones."""
+    settings = settings_of(rt)
+    enterprise = tenant.enterprise_code
+    problems = _problems(body, settings.allow_private_hosts)
+    if problems:
+        raise InvalidInput(f"{len(problems)} field(s) invalid", problems)
+
+    async def work(conn: Any) -> tuple[int, Any]:
+        repo = SubscriptionRepository(conn)
+        ids = body.application_ids or []
+        if ids:
+            owned = await repo.owned_applications(ids, enterprise)
+            missing = [a for a in ids if a not in owned]
+            if missing:
+                raise NotFound(
+                    f"application(s) not found for enterprise {enterprise}: {', '.join(missing[:20])}"
+                    " (only submitted applications of your enterprise can be followed one by one)"
+                )
+        secret = webhooks.new_secret()
+        sub = await repo.create(
+            id=uuid.uuid4(),
+            enterprise_code=enterprise,
+            url=body.url,
+            secret=secret,
+            all_applications=body.all_applications,
+            application_ids=ids,
+            description=body.description,
+            retry_period_seconds=body.retry_period_seconds,
+            created_by=tenant.principal.id,
+        )
+        return 201, {**_out(sub, settings.webhook_retry_period_seconds), "secret": secret}
+
+    status, response, _ = await run_idempotent(
+        pool,
+        schema=SCHEMA,
+        principal=tenant.principal.id,
+        key=idempotency_key,
+        method="POST",
+        path="/api/v1/subscriptions",
+        body=body.model_dump(),
+        work=work,
+    )
+    return JSONResponse(jsonable_encoder(response), status_code=status)
+
+
+@router.get("")
+async def list_subscriptions(pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
+    period = settings_of(rt).webhook_retry_period_seconds
+    async with pool.acquire() as conn:
+        subs = await SubscriptionRepository(conn).of_enterprises(tenant.enterprise_codes)
+    return {"items": [_out(s, period) for s in subs]}
+
+
+@router.get("/{subscription_id}")
+async def get_subscription(
+    subscription_id: uuid.UUID, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep
+) -> Any:
+    async with pool.acquire() as conn:
+        sub = await SubscriptionRepository(conn).get(subscription_id, tenant.enterprise_codes)
+    return _out(sub, settings_of(rt).webhook_retry_period_seconds)
+
+
+@router.delete("/{subscription_id}", status_code=204)
+async def delete_subscription(subscription_id: uuid.UUID, pool: Pool, tenant: CurrentTenant) -> Response:
+    """Cancel a subscription; its pending deliveries are cancelled. Deleting it again gives 404."""
+    async with pool.acquire() as conn, conn.transaction():
+        await SubscriptionRepository(conn).delete(subscription_id, tenant.enterprise_codes)
+    return Response(status_code=204)
+
+
+def _delivery_out(d: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": str(d["public_id"]),
+        "cursor": d["row_id"],
+        "application_id": d["application_id"],
+        "event_id": str(d["event_id"]),
+        "event_type": d["event_type"],
+        "sequence": d["seq"],
+        "state": d["state"],
+        "attempts": d["attempts"],
+        "next_attempt_at": d["next_attempt_at"] if d["state"] == "pending" else None,
+        "deadline": d["deadline"],
+        "created_at": d["created_at"],
+        "delivered_at": d["delivered_at"],
+        "failed_at": d["failed_at"],
+        "last_error": d["last_error"],
+        "redeliveries": d["redeliveries"],
+        "retry_period_seconds": d["retry_period_seconds"],
+        "attempt_log": d["attempt_log"],
+    }
+
+
+@router.get("/{subscription_id}/deliveries")
+async def list_deliveries(
+    subscription_id: uuid.UUID,
+    pool: Pool,
+    tenant: CurrentTenant,
+    state: Literal["pending", "delivered", "failed", "cancelled"] | None = None,
+    application_id: str | None = None,
+    after: Annotated[int, Query(ge=0, description="the cursor of the last delivery seen")] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> Any:
+    """Deliveries in the order they were queued, each with every attempt (time, duration, HTTP
+    status or error, the start of the receiver's answer). Page with ``after=<cursor>``."""
+    async with pool.acquire() as conn:
+        repo = SubscriptionRepository(conn)
+        await repo.get(subscription_id, tenant.enterprise_codes)
+        items = await repo.deliveries(
+            subscription_id, state=state, application_id=application_id, after=after, limit=limit
+        )
+    out = [_delivery_out(d) for d in items]
+    return {"items": out, "next_after": out[-1]["cursor"] if len(out) == limit else None}
+
+
+@router.post("/{subscription_id}/deliveries/{delivery_id}/redeliver", status_code=202)
+async def redeliver(
+    subscription_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    pool: Pool,
+    tenant: CurrentTenant,
+    rt: RuntimeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Send a failed (or an already delivered) delivery again, with a fresh retry period. It
+    keeps its place in the application's queue and its webhook-id (the event id)."""
+    default_period = settings_of(rt).webhook_retry_period_seconds
+
+    async def work(conn: Any) -> tuple[int, Any]:
+        repo = SubscriptionRepository(conn)
+        sub = await repo.get(subscription_id, tenant.enterprise_codes, lock=True)
+        period = sub["retry_period_seconds"] or default_period
+        if await repo.redeliver(subscription_id, delivery_id, period) is None:
+            state = await repo.delivery_state(subscription_id, delivery_id)
+            raise Conflict(
+                f"delivery {delivery_id} is {state}; only a failed or delivered one can be sent again"
+            )
+        await StatusRepository(conn).notify(DELIVERIES_CHANNEL, "")
+        return 202, {"id": str(delivery_id), "state": "pending"}
+
+    status, response, _ = await run_idempotent(
+        pool,
+        schema=SCHEMA,
+        principal=tenant.principal.id,
+        key=idempotency_key,
+        method="POST",
+        path=f"/api/v1/subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver",
+        body={},
+        work=work,
+    )
+    return JSONResponse(response, status_code=status)

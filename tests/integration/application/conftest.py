@@ -1,0 +1,60 @@
+"""Clients straight to the application service (the e2e tests go through the entry point)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import api_client
+from tests.integration.application.forms import complete_contract, complete_form
+
+Make = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture(scope="session")
+def app_url(stack: dict[str, str]) -> str:
+    return stack["AIL_APPLICATION_URL"]
+
+
+@pytest.fixture
+async def a(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(app_url, demo["enterprises"][0]["api_key"]) as c:
+        yield c
+
+
+@pytest.fixture
+async def b(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+    async with api_client(app_url, demo["enterprises"][1]["api_key"]) as c:
+        yield c
+
+
+@pytest.fixture
+def make(a: httpx.AsyncClient) -> Make:
+    """Creates a draft for enterprise A; ``complete=True`` adds the contract too."""
+
+    async def _make(
+        client: httpx.AsyncClient | None = None, complete: bool = False, **form: Any
+    ) -> dict[str, Any]:
+        c = client or a
+        r = await c.post("/api/v1/applications", json={**complete_form(), **form} if complete else form)
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()
+        if complete:
+            r = await c.put(f"/api/v1/applications/{body['id']}/contract", json=complete_contract())
+            assert r.status_code == 200, r.text
+        return body
+
+    return _make
+
+
+async def set_status(db: Any, application_id: str, status: str, **cols: Any) -> None:
+    sets = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(cols))
+    await db.execute(
+        f"UPDATE application.applications SET status = $2{', ' + sets if sets else ''} WHERE id = $1",
+        application_id,
+        status,
+        *cols.values(),
+    )

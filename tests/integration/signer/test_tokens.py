@@ -1,0 +1,119 @@
+"""A signer host process on SoftHSM2 tokens of the test's own: a token pulled out and put back,
+an RSA-2048 e-key, and an e-key whose PIN is not the configured one."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ail_shared.events import Envelope
+from tests.integration.signer.helpers import (
+    SignerProcess,
+    SoftHsm,
+    TopicWatch,
+    openssl_verifies,
+    read_certificate_pem,
+    request,
+    send_requests,
+)
+
+
+@pytest.fixture(scope="module")
+async def host(
+    stack: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("softhsm")
+    hsm = SoftHsm(root)
+    serials = {
+        "ec": hsm.make_token("test-ec"),
+        "rsa": hsm.make_token("test-rsa", key="rsa"),
+        "other-pin": hsm.make_token("test-other-pin", pin="654321"),
+    }
+    signer = SignerProcess(stack, hsm, f"test-signer-{uuid.uuid4().hex[:8]}", root / "signer.log")
+    try:
+        await signer.wait_healthy()
+        yield {"hsm": hsm, "signer": signer, "serials": serials, "root": root}
+    finally:
+        signer.stop()
+
+
+def serials_in(beat: Envelope) -> set[str]:
+    return {k["serial"] for k in beat.payload["keys"]}
+
+
+async def test_token_removed_then_back(
+    host: dict[str, Any], kafka_bootstrap: str, answers: TopicWatch, heartbeats: TopicWatch, workdir: Path
+) -> None:
+    hsm, signer, serial = host["hsm"], host["signer"], host["serials"]["ec"]
+    mine = signer.host_id
+
+    beat = await heartbeats.wait_for(
+        lambda e: e.aggregate_id == mine and serial in serials_in(e), what="a heartbeat with the key"
+    )
+    assert beat.payload["ttl_seconds"] > 0
+
+    hsm.remove(serial)
+    await heartbeats.wait_for(
+        lambda e: e.aggregate_id == mine and serial not in serials_in(e), what="a heartbeat without the key"
+    )
+    assert serial not in {k["serial"] for k in (await signer.keys())["keys"]}
+    absent = request(serial, host=mine)
+    await send_requests(kafka_bootstrap, [absent])
+    answer = await answers.answer(absent.aggregate_id)
+    assert answer.event_type == "SigningFailed"
+    assert answer.payload["reason"] == "ekey_not_present"
+
+    hsm.insert(serial)
+    back_at = len(heartbeats.records)
+    await heartbeats.wait_for(
+        lambda e: (
+            e.aggregate_id == mine and serial in serials_in(e) and heartbeats.records.index(e) >= back_at
+        ),
+        what="a heartbeat with the key again",
+    )
+    again = request(serial, host=mine)
+    await send_requests(kafka_bootstrap, [again])
+    answer = await answers.answer(again.aggregate_id)
+    assert answer.event_type == "ApplicationSigned", answer.payload
+    cert = read_certificate_pem(str(hsm.conf), "test-ec", workdir)
+    assert openssl_verifies(
+        cert,
+        base64.b64decode(again.payload["canonical_payload"]),
+        base64.b64decode(answer.payload["signature"]),
+        workdir,
+    )
+
+
+async def test_rsa_2048_e_key(
+    host: dict[str, Any], kafka_bootstrap: str, answers: TopicWatch, workdir: Path
+) -> None:
+    hsm, signer, serial = host["hsm"], host["signer"], host["serials"]["rsa"]
+    req = request(serial, host=signer.host_id)
+    await send_requests(kafka_bootstrap, [req])
+    answer = await answers.answer(req.aggregate_id)
+    assert answer.event_type == "ApplicationSigned", answer.payload
+    assert answer.payload["algorithm"] == "rsa-pkcs1v15-sha256"
+    signature = base64.b64decode(answer.payload["signature"])
+    assert len(signature) == 256
+    cert = read_certificate_pem(str(hsm.conf), "test-rsa", workdir)
+    signed = base64.b64decode(req.payload["canonical_payload"])
+    assert openssl_verifies(cert, signed, signature, workdir)
+    assert not openssl_verifies(cert, signed.replace(b"1200.5", b"1200.6"), signature, workdir)
+
+
+async def test_e_key_refusing_the_pin(
+    host: dict[str, Any], kafka_bootstrap: str, answers: TopicWatch
+) -> None:
+    signer, serial = host["signer"], host["serials"]["other-pin"]
+    listed = {k["serial"]: k["status"] for k in (await signer.keys())["keys"]}
+    assert listed.get(serial) == "pin_incorrect"
+    req = request(serial, host=signer.host_id)
+    await send_requests(kafka_bootstrap, [req])
+    answer = await answers.answer(req.aggregate_id)
+    assert answer.event_type == "SigningFailed"
+    assert answer.payload["reason"] == "pin_incorrect"

@@ -1,0 +1,321 @@
+"""Helpers for the status service's tests: a webhook receiver on 127.0.0.1 that the test can
+make fail, a fresh enterprise with its own API key, and a producer that puts lifecycle events
+on the real topics (as the submission, signer and customs services will)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import random
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import httpx
+import uvicorn
+
+from ail_shared import topics
+from ail_shared.auth import new_api_key
+from ail_shared.events import (
+    ApplicationRevoked,
+    ApplicationSubmitted,
+    CustomsStored,
+    Envelope,
+    Event,
+    LicenseIssued,
+    ReviewResultReceived,
+    SigningFailed,
+    SubmissionAccepted,
+    SubmissionRejected,
+    envelope_for,
+)
+from ail_shared.kafka import make_producer
+
+TOPIC_OF = {
+    "ApplicationSubmitted": topics.APPLICATION,
+    "SigningFailed": topics.SIGNER,
+    "CustomsStored": topics.CUSTOMS,
+}
+
+
+# ------------------------------------------------------------------ webhook receiver
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    status: int
+
+
+@dataclass
+class Receiver:
+    """Answers ``status`` (200 by default) to every POST and keeps what it got."""
+
+    status: int = 200
+    received: list[Received] = field(default_factory=list)
+    port: int = 0
+    _server: uvicorn.Server | None = None
+    _task: asyncio.Task[None] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                msg = await receive()
+                if msg["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif msg["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        status = self.status
+        self.received.append(Received(headers, body, status))
+        await send(
+            {"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]}
+        )
+        await send({"type": "http.response.body", "body": b"ok" if status < 300 else b"receiver down"})
+
+    def accepted(self) -> list[Received]:
+        return [r for r in self.received if 200 <= r.status < 300]
+
+    async def start(self) -> Receiver:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(self, log_config=None, access_log=False, lifespan="off")
+        self._server = _QuietServer(config)
+        self._task = asyncio.create_task(self._server.serve(sockets=[sock]))
+        while not self._server.started:
+            await asyncio.sleep(0.01)
+        return self
+
+    async def stop(self) -> None:
+        if self._server is not None and self._task is not None:
+            self._server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+
+class _QuietServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:  # the test process keeps its own signals
+        yield
+
+
+# ------------------------------------------------------------------ tenants
+
+
+@dataclass(frozen=True)
+class Enterprise:
+    code: str
+    api_key: str
+
+    def client(self, entry_url: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=entry_url, headers={"Authorization": f"Bearer {self.api_key}"}, timeout=30.0
+        )
+
+
+async def fresh_enterprise(db: asyncpg.Pool) -> Enterprise:
+    """A new enterprise with its own API key, so that sequences, streams and subscriptions of
+    one test see nothing of another's."""
+    code = "99" + "".join(random.choices("0123456789", k=11))
+    raw, key_id, digest = new_api_key()
+    async with db.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO iam.enterprises (code, name) VALUES ($1, $2)", code, f"状态测试企业 {code}"
+        )
+        await conn.execute(
+            "INSERT INTO iam.api_keys (key_id, secret_sha256, principal_kind, enterprise_code, label)"
+            " VALUES ($1, $2, 'enterprise', $3, 'status tests')",
+            key_id,
+            digest,
+            code,
+        )
+    return Enterprise(code, raw)
+
+
+# ------------------------------------------------------------------ events
+
+
+class Publisher:
+    """Puts envelopes on the real topics, keyed by application id, as the outbox relay does."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self.producer = make_producer(bootstrap)
+
+    async def start(self) -> Publisher:
+        await self.producer.start()
+        return self
+
+    async def stop(self) -> None:
+        await self.producer.stop()
+
+    async def publish(self, *envelopes: Envelope) -> None:
+        for env in envelopes:
+            topic = TOPIC_OF.get(env.event_type, topics.SUBMISSION)
+            headers = [
+                ("event_type", env.event_type.encode()),
+                ("schema_version", env.schema_version.encode()),
+                ("event_id", str(env.event_id).encode()),
+            ]
+            await self.producer.send(
+                topic, value=env.to_bytes(), key=env.aggregate_id.encode(), headers=headers
+            )
+        await self.producer.flush()
+
+
+@dataclass
+class App:
+    """One application's events, built with consistent numbers."""
+
+    enterprise_code: str
+    application_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    submission_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    start: datetime = field(default_factory=lambda: datetime.now(UTC))
+    step: int = 0
+
+    @property
+    def serial_no(self) -> str:
+        return "NA26" + str(int(hashlib.sha256(self.application_id.encode()).hexdigest(), 16))[:14]
+
+    @property
+    def form_no(self) -> str:
+        return "26" + self.enterprise_code + self.serial_no[-6:]
+
+    @property
+    def license_no(self) -> str:
+        return "26AA" + self.serial_no[-6:]
+
+    def _env(self, event: Event, at: datetime | None = None) -> Envelope:
+        self.step += 1
+        when = at or self.start + timedelta(seconds=self.step)
+        return envelope_for(
+            event, aggregate_id=self.application_id, tenant=self.enterprise_code, occurred_at=when
+        )
+
+    def submitted(self, at: datetime | None = None) -> Envelope:
+        self.submission_id = str(uuid.uuid4())
+        return self._env(
+            ApplicationSubmitted(
+                application_id=self.application_id,
+                serial_no=self.serial_no,
+                enterprise_code=self.enterprise_code,
+                submission_id=self.submission_id,
+                snapshot={"serial_no": self.serial_no},
+            ),
+            at,
+        )
+
+    def signing_failed(self, at: datetime | None = None) -> Envelope:
+        return self._env(
+            SigningFailed(
+                application_id=self.application_id,
+                submission_id=self.submission_id,
+                ekey_serial="demo",
+                reason="ekey_not_present",
+                detail="plug the e-key in and submit again",
+            ),
+            at,
+        )
+
+    def rejected(self, at: datetime | None = None) -> Envelope:
+        return self._env(
+            SubmissionRejected(
+                application_id=self.application_id,
+                submission_id=self.submission_id,
+                reason="mofcom_refused",
+                detail="进口商代码与企业不符",
+            ),
+            at,
+        )
+
+    def accepted(self, at: datetime | None = None) -> Envelope:
+        return self._env(
+            SubmissionAccepted(
+                application_id=self.application_id,
+                submission_id=self.submission_id,
+                form_no=self.form_no,
+                applied_at=at or self.start,
+            ),
+            at,
+        )
+
+    def review(self, stage: str, result: str, opinion: str = "", at: datetime | None = None) -> Envelope:
+        return self._env(
+            ReviewResultReceived(
+                application_id=self.application_id,
+                form_no=self.form_no,
+                stage=stage,  # type: ignore[arg-type]
+                result=result,  # type: ignore[arg-type]
+                opinion=opinion,
+                license_no=self.license_no if (stage, result) == ("second", "passed") else None,
+                reviewed_at=at or self.start,
+            ),
+            at,
+        )
+
+    def revoked(self, at: datetime | None = None) -> Envelope:
+        return self._env(
+            ApplicationRevoked(
+                application_id=self.application_id,
+                form_no=self.form_no,
+                revoked_at=at or self.start,
+                reason="申请人撤销",
+            ),
+            at,
+        )
+
+    def license_issued(self, at: datetime | None = None) -> Envelope:
+        return self._env(
+            LicenseIssued(
+                application_id=self.application_id,
+                enterprise_code=self.enterprise_code,
+                form_no=self.form_no,
+                license_no=self.license_no,
+                issued_at=at or self.start,
+                valid_until=date(2026, 12, 31),
+                commodity_code="2601111000",
+                quantity=Decimal("1000"),
+                one_batch_one_license=False,
+            ),
+            at,
+        )
+
+    def customs_stored(self, at: datetime | None = None) -> Envelope:
+        return self._env(
+            CustomsStored(application_id=self.application_id, license_no=self.license_no, result="stored"), at
+        )
+
+
+async def history(client: httpx.AsyncClient, application_id: str) -> dict[str, Any] | None:
+    r = await client.get(f"/api/v1/applications/{application_id}/history")
+    if r.status_code == 404:
+        return None
+    r.raise_for_status()
+    data: dict[str, Any] = r.json()
+    return data
+
+
+def own_entries(hist: dict[str, Any], envelopes: list[Envelope]) -> list[dict[str, Any]]:
+    """The history entries caused by these envelopes (other services, reacting to the events the
+    test put on the real topics, may add their own)."""
+    ids = {str(e.event_id) for e in envelopes}
+    return [e for e in hist["entries"] if e["event"]["id"] in ids]

@@ -1,0 +1,129 @@
+"""History is complete on the happy path and on each rejection path: events put on the real
+topics, consumed by the status service in the stack, read back through the entry point."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from ail_shared.events import Envelope
+from tests.integration.status.support import App, Enterprise, Publisher, history, own_entries
+from tests.support import eventually
+
+Path = Callable[[App], list[Envelope]]
+
+PATHS: dict[str, tuple[Path, list[str]]] = {
+    "happy": (
+        lambda a: [
+            a.submitted(),
+            a.accepted(),
+            a.review("first", "passed", "初审通过"),
+            a.review("second", "passed", "复审通过"),
+            a.license_issued(),
+            a.customs_stored(),
+        ],
+        ["submitting", "pending_first_review", "pending_second_review", "approved", "license_issued", None],
+    ),
+    "first_review_rejected": (
+        lambda a: [a.submitted(), a.accepted(), a.review("first", "rejected", "数量超出配额")],
+        ["submitting", "pending_first_review", "first_review_rejected"],
+    ),
+    "second_review_rejected": (
+        lambda a: [
+            a.submitted(),
+            a.accepted(),
+            a.review("first", "passed"),
+            a.review("second", "rejected", "合同日期不符"),
+        ],
+        ["submitting", "pending_first_review", "pending_second_review", "second_review_rejected"],
+    ),
+    "signing_failed": (lambda a: [a.submitted(), a.signing_failed()], ["submitting", "draft"]),
+    "mofcom_rejected": (lambda a: [a.submitted(), a.rejected()], ["submitting", "draft"]),
+    "revoked": (
+        lambda a: [a.submitted(), a.accepted(), a.revoked()],
+        ["submitting", "pending_first_review", "revoked"],
+    ),
+}
+
+
+async def _complete(client: httpx.AsyncClient, app: App, envs: list[Envelope]) -> dict[str, Any]:
+    async def ready() -> dict[str, Any] | None:
+        hist = await history(client, app.application_id)
+        return hist if hist and len(own_entries(hist, envs)) == len(envs) else None
+
+    return await eventually(ready, timeout=60, what=f"history of {app.application_id}")
+
+
+@pytest.mark.parametrize("path", list(PATHS))
+async def test_history_is_complete(
+    path: str, publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient
+) -> None:
+    build, statuses = PATHS[path]
+    app = App(enterprise.code)
+    envs = build(app)
+    # One event after the other, as the real producers emit them (each waits for the last).
+    for env in envs:
+        await publisher.publish(env)
+        await _complete(client, app, envs[: envs.index(env) + 1])
+    hist = await _complete(client, app, envs)
+    entries = own_entries(hist, envs)
+
+    assert [e["event"] for e in entries] == [{"id": str(e.event_id), "type": e.event_type} for e in envs]
+    assert [e["status"] for e in entries] == statuses
+    assert [e["occurred_at"] for e in entries] == sorted(e["occurred_at"] for e in entries)
+    assert all(e["application_id"] == app.application_id and e["recorded_at"] for e in entries)
+    by_type = {e["event"]["type"]: e for e in entries}
+    assert by_type["ApplicationSubmitted"]["serial_no"] == app.serial_no
+    if "SubmissionAccepted" in by_type:
+        assert by_type["SubmissionAccepted"]["form_no"] == app.form_no
+    final = [s for s in statuses if s][-1]
+    assert hist["status"] == final
+
+    if path == "happy":
+        second = [e for e in entries if e["event"]["type"] == "ReviewResultReceived"][1]
+        assert second["license_no"] == app.license_no and second["opinion"] == "复审通过"
+        assert by_type["LicenseIssued"]["license_no"] == app.license_no
+        assert by_type["CustomsStored"]["customs_status"] == "stored"
+        assert by_type["CustomsStored"]["current_status"] == "license_issued"
+        assert hist["customs_status"] == "stored" and hist["license_no"] == app.license_no
+    elif path == "first_review_rejected":
+        assert entries[-1]["opinion"] == "数量超出配额" and entries[-1]["reason"] == "数量超出配额"
+    elif path == "second_review_rejected":
+        assert entries[-1]["opinion"] == "合同日期不符"
+    elif path == "signing_failed":
+        assert entries[-1]["reason"] == "ekey_not_present: plug the e-key in and submit again"
+    elif path == "mofcom_rejected":
+        assert entries[-1]["reason"] == "mofcom_refused: 进口商代码与企业不符"
+    elif path == "revoked":
+        assert entries[-1]["reason"] == "申请人撤销" and entries[-1]["form_no"] == app.form_no
+
+
+async def test_late_event_is_listed_where_it_happened_and_moves_nothing_back(
+    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient
+) -> None:
+    app = App(enterprise.code)
+    submitted, accepted, passed = app.submitted(), app.accepted(), app.review("first", "passed")
+    await publisher.publish(accepted, passed)
+    await _complete(client, app, [accepted, passed])
+    await publisher.publish(submitted)  # arrives last, happened first
+    hist = await _complete(client, app, [submitted, accepted, passed])
+    entries = own_entries(hist, [submitted, accepted, passed])
+    assert [e["status"] for e in entries] == ["submitting", "pending_first_review", "pending_second_review"]
+    assert entries[0]["current_status"] == "pending_second_review"
+    assert hist["status"] == "pending_second_review"
+
+
+async def test_history_of_another_tenant_is_not_found(
+    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, enterprise_b: httpx.AsyncClient
+) -> None:
+    app = App(enterprise.code)
+    env = app.submitted()
+    await publisher.publish(env)
+    await _complete(client, app, [env])
+    r = await enterprise_b.get(f"/api/v1/applications/{app.application_id}/history")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    r = await enterprise_b.get(f"/api/v1/applications/{app.application_id}/status")
+    assert r.status_code == 404
