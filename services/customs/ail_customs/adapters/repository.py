@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -14,6 +15,7 @@ from ail_customs.domain.ledger import Ledger, LedgerEntry
 from ail_shared.errors import NotFound
 
 SCHEMA = "customs"
+CHINA = ZoneInfo("Asia/Shanghai")  # a license's and a declaration's dates are dates in China
 
 # submitted < approved < license_issued: a late or repeated event never moves an application back.
 APP_RANK = {"submitted": 0, "approved": 1, "license_issued": 2}
@@ -52,7 +54,7 @@ def ledger_from(row: asyncpg.Record | dict[str, Any]) -> Ledger:
         one_batch_one_license=row["one_batch_one_license"],
         valid_until=row["valid_until"],
         tolerance_pct=row["tolerance_pct"],
-        issued_on=None,
+        issued_on=row["issued_at"].astimezone(CHINA).date(),
         used_quantity=row["used_quantity"],
         uses=row["uses"],
     )
