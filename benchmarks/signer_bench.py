@@ -46,6 +46,46 @@ def stack_env() -> dict[str, str]:
     sys.exit("no running stack found: ./dev up (or set AIL_PROFILE)")
 
 
+def _tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its descendants."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    wanted, total = {root}, 0.0
+    changed = True
+    while changed:
+        changed = False
+        for pid, (ppid, _) in stats.items():
+            if ppid in wanted and pid not in wanted:
+                wanted.add(pid)
+                changed = True
+    for pid in wanted:
+        total += stats.get(pid, (0, 0.0))[1]
+    return total
+
+
+def stack_processes(env: dict[str, str]) -> dict[str, int]:
+    """pids of the stack's signer, Kafka broker and PostgreSQL server (for CPU accounting)."""
+    state = Path(env.get("AIL_DEVSTACK_DIR", ""))
+    found: dict[str, int] = {}
+    for name, path in (
+        ("signer", state / "run" / "signer.pid"),
+        ("kafka", state / "run" / "kafka.pid"),
+        ("postgres", state / "pg" / "postmaster.pid"),
+    ):
+        try:
+            found[name] = int(path.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return found
+
+
 def snapshot(i: int) -> dict[str, object]:
     """About 1.5 KB of canonical JSON, the size of a small application."""
     return {
@@ -65,8 +105,9 @@ def snapshot(i: int) -> dict[str, object]:
     }
 
 
-def raw_signing(env: dict[str, str], label: str, payloads: list[bytes]) -> tuple[float, float]:
-    """(signatures/s raw, signatures/s raw + software verification) with the token's key."""
+def raw_signing(env: dict[str, str], label: str, payloads: list[bytes]) -> tuple[float, float, float]:
+    """(signatures/s raw, signatures/s raw + software verification, CPU seconds per raw
+    signature) with the token's key."""
     os.environ["SOFTHSM2_CONF"] = env["SOFTHSM2_CONF"]
     import pkcs11
     from cryptography import x509
@@ -81,17 +122,18 @@ def raw_signing(env: dict[str, str], label: str, payloads: list[bytes]) -> tuple
         key = session.get_key(object_class=ObjectClass.PRIVATE_KEY, id=b"\x01")
         cert = next(session.get_objects({Attribute.CLASS: ObjectClass.CERTIFICATE, Attribute.ID: b"\x01"}))
         public = x509.load_der_x509_certificate(bytes(cert[Attribute.VALUE])).public_key()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for data in payloads:
             key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
         raw = len(payloads) / (time.perf_counter() - started)
+        raw_cpu = (time.process_time() - cpu_started) / len(payloads)
         started = time.perf_counter()
         for data in payloads:
             sig = key.sign(hashlib.sha256(data).digest(), mechanism=Mechanism.ECDSA)
             der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
             public.verify(der, data, ec.ECDSA(hashes.SHA256()))
         verified = len(payloads) / (time.perf_counter() - started)
-    return raw, verified
+    return raw, verified, raw_cpu
 
 
 async def service_signing(
@@ -178,16 +220,38 @@ def main() -> None:
     if serial not in {k["serial"] for k in held["keys"]}:
         sys.exit(f"the signer at {env['AIL_SIGNER_URL']} does not hold {label} ({serial})")
     payloads = [canonical_json(snapshot(i)) for i in range(args.n)]
+    procs = stack_processes(env)
     print(
         f"e-key {label} (serial {serial}), ECDSA P-256, {args.n} signatures each,"
         f" payload {len(payloads[0])} B"
     )
-    raw, raw_verified = raw_signing(env, label, payloads)
+    raw, raw_verified, raw_cpu = raw_signing(env, label, payloads)
+    # What the stack burns while idle (consumers polling, heartbeats), subtracted below.
+    idle_before, idle_started = {name: _tree_cpu(pid) for name, pid in procs.items()}, time.monotonic()
+    time.sleep(3)
+    idle_secs = time.monotonic() - idle_started
+    idle_rate = {name: (_tree_cpu(pid) - idle_before[name]) / idle_secs for name, pid in procs.items()}
+    cpu_before = {name: _tree_cpu(pid) for name, pid in procs.items()}
+    own_before, started = time.process_time(), time.monotonic()
     service = asyncio.run(service_signing(env, serial, held["host_id"], payloads, args.timeout))
+    elapsed = time.monotonic() - started
+    cpu = {
+        name: (_tree_cpu(pid) - cpu_before[name] - idle_rate[name] * elapsed) / args.n * 1e6
+        for name, pid in procs.items()
+    }
+    cpu["benchmark client"] = (time.process_time() - own_before) / args.n * 1e6
     print(f"raw python-pkcs11 (SHA-256 + CKM_ECDSA)        {raw:9.0f} signatures/s")
     print(f"raw + software verification                    {raw_verified:9.0f} signatures/s")
     print(f"signer service, Kafka in -> Kafka out          {service:9.0f} signatures/s")
     print(f"service / raw                                  {service / raw:9.0%}  (goal: at least 50%)")
+    print(f"raw: CPU per signature                         {raw_cpu * 1e6:9.0f} us")
+    print("CPU per signature on the service path (user + system, all threads, idle use subtracted):")
+    for name, us in cpu.items():
+        print(f"  {name:44s} {us:9.0f} us")
+    print(
+        f"  {'total':44s} {sum(cpu.values()):9.0f} us = {sum(cpu.values()) / (raw_cpu * 1e6):.1f} x raw"
+        f"  ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f})"
+    )
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ PY_STEPS: tuple[tuple[str, str], ...] = (
     ("topics", "ail_shared.topics"),
 )
 DEMO_MODULE = "ail_shared.demo"
+# Binds the demo enterprise's e-key once the signer announces it (after the services are healthy).
+DEMO_EKEY_MODULE = "ail_submission.demo"
 
 # While the Python code is still being written, a module that does not exist yet is skipped
 # with a warning instead of failing `up`. Set to False (or AIL_STRICT_MODULES=1) once it all exists.
@@ -104,8 +106,14 @@ EKEYS = (
 SO_PIN = "87654321"
 USER_PIN = "123456"
 
-KAFKA_JVM = ("-Xms256m", "-Xmx768m", "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
-             "-XX:+ExitOnOutOfMemoryError", "-Djava.awt.headless=true")
+KAFKA_JVM = (
+    "-Xms256m",
+    "-Xmx768m",
+    "-XX:+UseG1GC",
+    "-XX:MaxGCPauseMillis=20",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-Djava.awt.headless=true",
+)
 KAFKA_START_TIMEOUT = 90.0
 APP_HEALTH_TIMEOUT = 60.0
 APP_STOP_GRACE = 10.0
@@ -151,18 +159,25 @@ def tail(path: Path, n: int = 30) -> str:
     lines = data.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("===== ")]
     if starts:  # only the output of the latest start
-        lines = lines[starts[-1]:]
+        lines = lines[starts[-1] :]
     lines = lines[-n:]
     return "\n".join("    " + line for line in lines) or "    (log is empty)"
 
 
-def run(cmd: list[str], *, check: bool = True, env: dict[str, str] | None = None,
-        input: str | None = None, cwd: Path | None = None,
-        timeout: float | None = None) -> subprocess.CompletedProcess[str]:
+def run(
+    cmd: list[str],
+    *,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    cwd: Path | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[str]:
     """Run a command, capturing its output; on failure raise StackError with that output."""
     try:
-        cp = subprocess.run(cmd, capture_output=True, text=True, env=env, input=input,
-                            cwd=cwd, timeout=timeout)
+        cp = subprocess.run(
+            cmd, capture_output=True, text=True, env=env, input=input, cwd=cwd, timeout=timeout
+        )
     except FileNotFoundError as exc:
         raise StackError(f"command not found: {cmd[0]} ({exc})") from exc
     except subprocess.TimeoutExpired as exc:
@@ -194,8 +209,9 @@ def pid_alive(pid: int) -> bool:
 
 def pid_cmdline(pid: int) -> str:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(
-            "utf-8", "replace").strip()
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode("utf-8", "replace").strip()
+        )
     except OSError:
         return ""
 
@@ -297,17 +313,26 @@ def port_owner(port: int) -> str:
     return "another process (not visible to this user)"
 
 
-def launch(name: str, argv: list[str], env: dict[str, str], log: Path, pidfile: Path,
-           cwd: Path = REPO) -> subprocess.Popen[bytes]:
+def launch(
+    name: str, argv: list[str], env: dict[str, str], log: Path, pidfile: Path, cwd: Path = REPO
+) -> subprocess.Popen[bytes]:
     """Start ARGV detached (own session), output appended to LOG, pid written to PIDFILE."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
-        out.write(f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} ./dev starts {name}: "
-                  f"{shlex.join(argv)}\n".encode())
+        out.write(
+            f"\n===== {time.strftime('%Y-%m-%d %H:%M:%S')} ./dev starts {name}: {shlex.join(argv)}\n".encode()
+        )
         out.flush()
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                start_new_session=True, close_fds=True)
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            close_fds=True,
+        )
     pidfile.parent.mkdir(parents=True, exist_ok=True)
     pidfile.write_text(f"{proc.pid}\n")
     return proc
@@ -315,6 +340,7 @@ def launch(name: str, argv: list[str], env: dict[str, str], log: Path, pidfile: 
 
 def stop_pids(pids: dict[str, int], grace: float, tag: str) -> None:
     """SIGTERM each process group, wait up to GRACE seconds, then SIGKILL what is left."""
+
     def signal_group(pid: int, sig: int) -> None:
         try:
             if os.getpgid(pid) == pid:
@@ -381,8 +407,11 @@ def raise_collected(errors: dict[str, BaseException | None]) -> None:
     if failed:
         msgs = []
         for name, exc in failed:
-            msgs.append(f"{name}: {exc}" if isinstance(exc, StackError) else
-                        f"{name}: unexpected {type(exc).__name__}: {exc}")
+            msgs.append(
+                f"{name}: {exc}"
+                if isinstance(exc, StackError)
+                else f"{name}: unexpected {type(exc).__name__}: {exc}"
+            )
         raise StackError("\n".join(msgs))
 
 
@@ -489,10 +518,12 @@ def pg_bindir() -> Path | None:
 
 
 def softhsm_module() -> Path | None:
-    for cand in ("/usr/lib/softhsm/libsofthsm2.so",
-                 "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-                 "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
-                 "/usr/local/lib/softhsm/libsofthsm2.so"):
+    for cand in (
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+        "/usr/local/lib/softhsm/libsofthsm2.so",
+    ):
         if Path(cand).exists():
             return Path(cand)
     for found in Path("/usr/lib").rglob("libsofthsm2.so"):
@@ -508,27 +539,35 @@ def find_java() -> str:
 
 
 def install_apt() -> None:
-    cp = subprocess.run(["dpkg-query", "-W", "-f=${Package}\t${db:Status-Status}\n",
-                         *{p for _, alts in APT_PACKAGES for p in alts}],
-                        capture_output=True, text=True)
-    installed = {line.split("\t")[0] for line in cp.stdout.splitlines()
-                 if line.endswith("\tinstalled")}
+    cp = subprocess.run(
+        [
+            "dpkg-query",
+            "-W",
+            "-f=${Package}\t${db:Status-Status}\n",
+            *{p for _, alts in APT_PACKAGES for p in alts},
+        ],
+        capture_output=True,
+        text=True,
+    )
+    installed = {line.split("\t")[0] for line in cp.stdout.splitlines() if line.endswith("\tinstalled")}
     missing = [pkg for pkg, alts in APT_PACKAGES if not installed.intersection(alts)]
     missing += [pkg for cmd, pkg in APT_COMMANDS if not shutil.which(cmd)]
     for pkg, alts in APT_PACKAGES:
         have = sorted(installed.intersection(alts))
         if have:
             say("install", f"{pkg} ... ok" + (f" ({have[0]})" if have[0] != pkg else ""))
-    for cmd, pkg in APT_COMMANDS:
+    for cmd, _pkg in APT_COMMANDS:
         if shutil.which(cmd):
             say("install", f"{cmd} ... ok")
     if not missing:
         return
     cmd = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
     if os.geteuid() != 0:
-        raise StackError("missing Debian packages: " + " ".join(missing) + "\n"
-                         "Install them as root, then run ./dev again:\n"
-                         f"  sudo apt-get update && sudo {shlex.join(cmd)}")
+        raise StackError(
+            "missing Debian packages: " + " ".join(missing) + "\n"
+            "Install them as root, then run ./dev again:\n"
+            f"  sudo apt-get update && sudo {shlex.join(cmd)}"
+        )
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     say("install", "apt-get update ...")
     run(["apt-get", "update"], env=env)
@@ -543,8 +582,12 @@ def find_uv() -> str | None:
     if found:
         return found
     import sysconfig
-    cands = [Path(sysconfig.get_path("scripts", "posix_user")) / "uv",
-             Path.home() / ".local" / "bin" / "uv", Path.home() / ".cargo" / "bin" / "uv"]
+
+    cands = [
+        Path(sysconfig.get_path("scripts", "posix_user")) / "uv",
+        Path.home() / ".local" / "bin" / "uv",
+        Path.home() / ".cargo" / "bin" / "uv",
+    ]
     for c in cands:
         if c.exists():
             return str(c)
@@ -559,15 +602,21 @@ def install_uv() -> str:
     py = sys.executable or "python3"
     if subprocess.run([py, "-m", "pip", "--version"], capture_output=True).returncode != 0:
         if os.geteuid() != 0:
-            raise StackError("uv is not installed and pip is missing: install uv "
-                             "(python3 -m pip install --user uv) and run ./dev again")
+            raise StackError(
+                "uv is not installed and pip is missing: install uv "
+                "(python3 -m pip install --user uv) and run ./dev again"
+            )
         say("install", "python3-pip (to install uv) ...")
-        run(["apt-get", "install", "-y", "--no-install-recommends", "python3-pip"],
-            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        run(
+            ["apt-get", "install", "-y", "--no-install-recommends", "python3-pip"],
+            env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"),
+        )
     say("install", "uv (pip install uv) ...")
-    attempts = ([py, "-m", "pip", "install", "uv"],
-                [py, "-m", "pip", "install", "--user", "uv"],
-                [py, "-m", "pip", "install", "--user", "--break-system-packages", "uv"])
+    attempts = (
+        [py, "-m", "pip", "install", "uv"],
+        [py, "-m", "pip", "install", "--user", "uv"],
+        [py, "-m", "pip", "install", "--user", "--break-system-packages", "uv"],
+    )
     last = ""
     for cmd in attempts:
         cp = subprocess.run(cmd, capture_output=True, text=True)
@@ -582,13 +631,13 @@ def install_uv() -> str:
 def install_venv(uv: str) -> None:
     env = dict(os.environ)
     env.setdefault("UV_PYTHON_DOWNLOADS", "never")
-    cp = subprocess.run([uv, "sync", "--locked"], cwd=REPO, capture_output=True, text=True,
-                        env=env)
+    cp = subprocess.run([uv, "sync", "--locked"], cwd=REPO, capture_output=True, text=True, env=env)
     if cp.returncode != 0:
         out = (cp.stdout + cp.stderr).strip()
         hint = ""
-        if "lockfile" in out.lower() and ("update" in out.lower() or "outdated" in out.lower()
-                                           or "needs to be updated" in out.lower()):
+        if "lockfile" in out.lower() and (
+            "update" in out.lower() or "outdated" in out.lower() or "needs to be updated" in out.lower()
+        ):
             hint = "\nuv.lock is out of date with pyproject.toml: run `uv lock` and commit uv.lock."
         raise StackError(f"`uv sync --locked` failed:\n{out}{hint}")
     say("install", "python environment (uv sync --locked) ... ok")
@@ -621,8 +670,19 @@ def install_kafka_jars() -> None:
         say("install", f"kafka {version} jars (mvn dependency:copy-dependencies) ...")
         tmp = libs.parent / "libs.tmp"
         shutil.rmtree(tmp, ignore_errors=True)
-        run(["mvn", "-q", "-B", "-f", str(pom), "dependency:copy-dependencies",
-             "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"], timeout=900)
+        run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={tmp}",
+            ],
+            timeout=900,
+        )
         if not any(tmp.glob("kafka_2.13-*.jar")):
             raise StackError(f"mvn finished but {tmp} has no kafka_2.13 jar")
         shutil.rmtree(libs, ignore_errors=True)
@@ -651,32 +711,34 @@ def kafka_pid(st: Stack) -> int | None:
 
 def kafka_properties(st: Stack) -> str:
     k, c = st.port("kafka"), st.port("kafka-controller")
-    return "\n".join([
-        "# generated by ./dev; edit scripts/devstack.py instead",
-        "process.roles=broker,controller",
-        "node.id=1",
-        f"controller.quorum.voters=1@127.0.0.1:{c}",
-        f"listeners=PLAINTEXT://127.0.0.1:{k},CONTROLLER://127.0.0.1:{c}",
-        f"advertised.listeners=PLAINTEXT://127.0.0.1:{k}",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
-        "controller.listener.names=CONTROLLER",
-        "inter.broker.listener.name=PLAINTEXT",
-        f"log.dirs={st.kafka_dir / 'data'}",
-        "num.partitions=6",
-        "default.replication.factor=1",
-        "min.insync.replicas=1",
-        "offsets.topic.replication.factor=1",
-        "offsets.topic.num.partitions=12",
-        "transaction.state.log.replication.factor=1",
-        "transaction.state.log.min.isr=1",
-        "transaction.state.log.num.partitions=12",
-        "share.coordinator.state.topic.replication.factor=1",
-        "share.coordinator.state.topic.min.isr=1",
-        "group.initial.rebalance.delay.ms=0",
-        "auto.create.topics.enable=false",
-        "log.retention.hours=168",
-        "",
-    ])
+    return "\n".join(
+        [
+            "# generated by ./dev; edit scripts/devstack.py instead",
+            "process.roles=broker,controller",
+            "node.id=1",
+            f"controller.quorum.voters=1@127.0.0.1:{c}",
+            f"listeners=PLAINTEXT://127.0.0.1:{k},CONTROLLER://127.0.0.1:{c}",
+            f"advertised.listeners=PLAINTEXT://127.0.0.1:{k}",
+            "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "controller.listener.names=CONTROLLER",
+            "inter.broker.listener.name=PLAINTEXT",
+            f"log.dirs={st.kafka_dir / 'data'}",
+            "num.partitions=6",
+            "default.replication.factor=1",
+            "min.insync.replicas=1",
+            "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=12",
+            "transaction.state.log.replication.factor=1",
+            "transaction.state.log.min.isr=1",
+            "transaction.state.log.num.partitions=12",
+            "share.coordinator.state.topic.replication.factor=1",
+            "share.coordinator.state.topic.min.isr=1",
+            "group.initial.rebalance.delay.ms=0",
+            "auto.create.topics.enable=false",
+            "log.retention.hours=168",
+            "",
+        ]
+    )
 
 
 def kafka_up(st: Stack) -> None:
@@ -702,19 +764,28 @@ def kafka_up(st: Stack) -> None:
     cluster_id = id_file.read_text().strip()
     if not (st.kafka_dir / "data" / "meta.properties").exists():
         say("kafka", f"formatting storage (cluster id {cluster_id}) ...")
-        run([java, log4j, "-cp", cp, "kafka.tools.StorageTool", "format",
-             "-t", cluster_id, "-c", str(props)], timeout=120)
+        run(
+            [java, log4j, "-cp", cp, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(props)],
+            timeout=120,
+        )
     log = st.logfile("kafka")
     offset = log.stat().st_size if log.exists() else 0
     say("kafka", f"starting on 127.0.0.1:{port} (controller :{st.port('kafka-controller')}) ...")
-    proc = launch("kafka", [java, *KAFKA_JVM, log4j, "-cp", cp, "kafka.Kafka", str(props)],
-                  dict(os.environ), log, st.pidfile("kafka"))
+    proc = launch(
+        "kafka",
+        [java, *KAFKA_JVM, log4j, "-cp", cp, "kafka.Kafka", str(props)],
+        dict(os.environ),
+        log,
+        st.pidfile("kafka"),
+    )
     deadline = time.monotonic() + KAFKA_START_TIMEOUT
     t0 = time.monotonic()
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise StackError(f"Kafka exited with code {proc.returncode} while starting. "
-                             f"Last lines of {rel(log)}:\n{tail(log)}")
+            raise StackError(
+                f"Kafka exited with code {proc.returncode} while starting. "
+                f"Last lines of {rel(log)}:\n{tail(log)}"
+            )
         if port_open(port):
             with open(log, "rb") as f:
                 f.seek(offset)
@@ -722,8 +793,10 @@ def kafka_up(st: Stack) -> None:
                     say("kafka", f"started in {time.monotonic() - t0:.1f}s (pid {proc.pid})")
                     return
         time.sleep(0.25)
-    raise StackError(f"Kafka did not start within {KAFKA_START_TIMEOUT:.0f}s; see "
-                     f"{rel(log)} (./dev logs kafka). Last lines:\n{tail(log)}")
+    raise StackError(
+        f"Kafka did not start within {KAFKA_START_TIMEOUT:.0f}s; see "
+        f"{rel(log)} (./dev logs kafka). Last lines:\n{tail(log)}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -737,14 +810,26 @@ def as_root() -> bool:
 
 def ensure_pg_user() -> None:
     import pwd
+
     try:
         pwd.getpwnam(PG_USER)
         return
     except KeyError:
         pass
     say("postgres", f"creating system user {PG_USER!r} (PostgreSQL does not run as root)")
-    run(["useradd", "--system", "--user-group", "--no-create-home", "--home-dir", "/nonexistent",
-         "--shell", "/usr/sbin/nologin", PG_USER])
+    run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--home-dir",
+            "/nonexistent",
+            "--shell",
+            "/usr/sbin/nologin",
+            PG_USER,
+        ]
+    )
 
 
 def pg_cmd(cmd: list[str]) -> list[str]:
@@ -754,6 +839,7 @@ def pg_cmd(cmd: list[str]) -> list[str]:
 def chown_pg(*paths: Path) -> None:
     if as_root():
         import pwd
+
         pw = pwd.getpwnam(PG_USER)
         for p in paths:
             os.chown(p, pw.pw_uid, pw.pw_gid, follow_symlinks=False)
@@ -813,8 +899,9 @@ def pg_psql_base(st: Stack, db: str = "ail") -> list[str]:
 def postgres_up(st: Stack) -> None:
     bindir = pg_bindir()
     if bindir is None:
-        raise StackError("PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin "
-                         "(run ./dev install)")
+        raise StackError(
+            "PostgreSQL server binaries not found under /usr/lib/postgresql/*/bin (run ./dev install)"
+        )
     port = st.port("postgres")
     if as_root():
         ensure_pg_user()
@@ -828,32 +915,68 @@ def postgres_up(st: Stack) -> None:
             paths.data.mkdir(parents=True, exist_ok=True)
             paths.data.chmod(0o700)
             chown_pg(paths.data)
-            run(pg_cmd([str(bindir / "initdb"), "-D", str(paths.data), "-U", "ail",
-                        "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]), timeout=180)
+            run(
+                pg_cmd(
+                    [
+                        str(bindir / "initdb"),
+                        "-D",
+                        str(paths.data),
+                        "-U",
+                        "ail",
+                        "--auth=trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                    ]
+                ),
+                timeout=180,
+            )
             with open(paths.data / "postgresql.conf", "a") as f:
-                f.write("\n# ./dev writes its settings here, on every `up`\n"
-                        "include_if_exists = 'devstack.conf'\n")
+                f.write(
+                    "\n# ./dev writes its settings here, on every `up`\ninclude_if_exists = 'devstack.conf'\n"
+                )
         paths.sockdir.mkdir(parents=True, exist_ok=True)
         chown_pg(paths.sockdir)
         conf = paths.data / "devstack.conf"
-        settings = {"listen_addresses": "'127.0.0.1'", "port": str(port),
-                    "unix_socket_directories": f"'{paths.sockdir}'", **PG_SETTINGS}
-        conf.write_text("# generated by ./dev\n" +
-                        "".join(f"{k} = {v}\n" for k, v in settings.items()))
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(port),
+            "unix_socket_directories": f"'{paths.sockdir}'",
+            **PG_SETTINGS,
+        }
+        conf.write_text("# generated by ./dev\n" + "".join(f"{k} = {v}\n" for k, v in settings.items()))
         chown_pg(conf)
         paths.log.touch()
         chown_pg(paths.log)
         say("postgres", f"starting on 127.0.0.1:{port} ...")
         t0 = time.monotonic()
-        cp = run(pg_cmd([str(bindir / "pg_ctl"), "-D", str(paths.data), "-l", str(paths.log),
-                         "-w", "-t", "60", "start"]), check=False, timeout=90)
+        cp = run(
+            pg_cmd(
+                [
+                    str(bindir / "pg_ctl"),
+                    "-D",
+                    str(paths.data),
+                    "-l",
+                    str(paths.log),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=False,
+            timeout=90,
+        )
         if cp.returncode != 0:
-            raise StackError(f"PostgreSQL did not start: {(cp.stdout + cp.stderr).strip()}\n"
-                             f"Last lines of {rel(st.logfile('postgres'))}:\n"
-                             f"{tail(st.logfile('postgres'))}")
+            raise StackError(
+                f"PostgreSQL did not start: {(cp.stdout + cp.stderr).strip()}\n"
+                f"Last lines of {rel(st.logfile('postgres'))}:\n"
+                f"{tail(st.logfile('postgres'))}"
+            )
         say("postgres", f"started in {time.monotonic() - t0:.1f}s (pid {pg_pid(st)})")
-    exists = run([*pg_psql_base(st, "postgres"), "-tAc",
-                  "select 1 from pg_database where datname = 'ail'"]).stdout.strip()
+    exists = run(
+        [*pg_psql_base(st, "postgres"), "-tAc", "select 1 from pg_database where datname = 'ail'"]
+    ).stdout.strip()
     if exists != "1":
         run([*pg_psql_base(st, "postgres"), "-c", "create database ail"])
         say("postgres", "database ail created")
@@ -865,8 +988,13 @@ def postgres_down(st: Stack) -> None:
     if not pid:
         return
     if bindir:
-        cp = run(pg_cmd([str(bindir / "pg_ctl"), "-D", str(pg_paths(st).data), "-m", "fast",
-                         "-w", "-t", "30", "stop"]), check=False, timeout=60)
+        cp = run(
+            pg_cmd(
+                [str(bindir / "pg_ctl"), "-D", str(pg_paths(st).data), "-m", "fast", "-w", "-t", "30", "stop"]
+            ),
+            check=False,
+            timeout=60,
+        )
         if cp.returncode == 0:
             say("down", "postgres ... stopped")
             return
@@ -906,8 +1034,9 @@ def softhsm_up(st: Stack) -> dict[str, str]:
         raise StackError("libsofthsm2.so not found (run ./dev install)")
     tokendir = st.state / "softhsm" / "tokens"
     tokendir.mkdir(parents=True, exist_ok=True)
-    st.softhsm_conf.write_text(f"directories.tokendir = {tokendir}\n"
-                               "objectstore.backend = file\nlog.level = ERROR\n")
+    st.softhsm_conf.write_text(
+        f"directories.tokendir = {tokendir}\nobjectstore.backend = file\nlog.level = ERROR\n"
+    )
     ekeys_dir = st.state / "ekeys"
     ekeys_dir.mkdir(parents=True, exist_ok=True)
     env = softhsm_env(st)
@@ -926,33 +1055,105 @@ def softhsm_up(st: Stack) -> dict[str, str]:
     missing = [ek.label for ek in EKEYS if ek.label not in tokens]
     if missing:
         raise StackError(f"SoftHSM2 tokens missing after setup: {', '.join(missing)}")
-    say("softhsm", "tokens " + ", ".join(f"{ek.label} (serial {tokens[ek.label]})"
-                                         for ek in EKEYS))
+    say("softhsm", "tokens " + ", ".join(f"{ek.label} (serial {tokens[ek.label]})" for ek in EKEYS))
     return {ek.label: tokens[ek.label] for ek in EKEYS}
 
 
 def make_ekey(ek: EKey, ekeys_dir: Path, module: Path, env: dict[str, str]) -> None:
-    run(["softhsm2-util", "--init-token", "--free", "--label", ek.label,
-         "--so-pin", SO_PIN, "--pin", USER_PIN], env=env)
+    run(
+        [
+            "softhsm2-util",
+            "--init-token",
+            "--free",
+            "--label",
+            ek.label,
+            "--so-pin",
+            SO_PIN,
+            "--pin",
+            USER_PIN,
+        ],
+        env=env,
+    )
     work = ekeys_dir / f".{ek.label}.tmp"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(mode=0o700)
     try:
         key_pem, cert_pem = work / "key.pem", ekeys_dir / f"{ek.label}.pem"
         subject = f"/CN={ek.common_name}/O={ek.org_code}/serialNumber={ek.org_code}"
-        run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-keyout", str(key_pem), "-out", str(cert_pem), "-days", "3650",
-             "-utf8", "-nameopt", "utf8", "-subj", subject, "-sha256"])
-        run(["openssl", "pkcs8", "-topk8", "-nocrypt", "-in", str(key_pem), "-outform", "DER",
-             "-out", str(work / "key.der")])
-        run(["openssl", "pkey", "-in", str(key_pem), "-pubout", "-outform", "DER",
-             "-out", str(work / "pub.der")])
-        run(["openssl", "x509", "-in", str(cert_pem), "-outform", "DER",
-             "-out", str(work / "cert.der")])
+        run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                str(key_pem),
+                "-out",
+                str(cert_pem),
+                "-days",
+                "3650",
+                "-utf8",
+                "-nameopt",
+                "utf8",
+                "-subj",
+                subject,
+                "-sha256",
+            ]
+        )
+        run(
+            [
+                "openssl",
+                "pkcs8",
+                "-topk8",
+                "-nocrypt",
+                "-in",
+                str(key_pem),
+                "-outform",
+                "DER",
+                "-out",
+                str(work / "key.der"),
+            ]
+        )
+        run(
+            [
+                "openssl",
+                "pkey",
+                "-in",
+                str(key_pem),
+                "-pubout",
+                "-outform",
+                "DER",
+                "-out",
+                str(work / "pub.der"),
+            ]
+        )
+        run(["openssl", "x509", "-in", str(cert_pem), "-outform", "DER", "-out", str(work / "cert.der")])
         for kind, fname in (("privkey", "key.der"), ("pubkey", "pub.der"), ("cert", "cert.der")):
-            run(["pkcs11-tool", "--module", str(module), "--token-label", ek.label, "--login",
-                 "--pin", USER_PIN, "--write-object", str(work / fname), "--type", kind,
-                 "--id", "01", "--label", ek.label], env=env)
+            run(
+                [
+                    "pkcs11-tool",
+                    "--module",
+                    str(module),
+                    "--token-label",
+                    ek.label,
+                    "--login",
+                    "--pin",
+                    USER_PIN,
+                    "--write-object",
+                    str(work / fname),
+                    "--type",
+                    kind,
+                    "--id",
+                    "01",
+                    "--label",
+                    ek.label,
+                ],
+                env=env,
+            )
     finally:
         # The private key lives in the token only, as it would in a USB e-key.
         shutil.rmtree(work, ignore_errors=True)
@@ -974,21 +1175,22 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
     }
     for app in APPS:
         env[app.url_var] = st.url(app.name)
-    env.update({
-        "SOFTHSM2_CONF": str(st.softhsm_conf),
-        "AIL_PKCS11_MODULE": str(module) if module else "",
-        "AIL_SIGNER_PIN": USER_PIN,
-        "AIL_DEVSTACK_DIR": str(st.state),
-        "AIL_DEMO_EKEY_SERIALS": ",".join(serials.get(ek.label, "") for ek in EKEYS),
-        "AIL_DEMO_EKEY_LABELS": ",".join(ek.label for ek in EKEYS),
-        "AIL_DEMO_FILE": str(st.demo_json),
-    })
+    env.update(
+        {
+            "SOFTHSM2_CONF": str(st.softhsm_conf),
+            "AIL_PKCS11_MODULE": str(module) if module else "",
+            "AIL_SIGNER_PIN": USER_PIN,
+            "AIL_DEVSTACK_DIR": str(st.state),
+            "AIL_DEMO_EKEY_SERIALS": ",".join(serials.get(ek.label, "") for ek in EKEYS),
+            "AIL_DEMO_EKEY_LABELS": ",".join(ek.label for ek in EKEYS),
+            "AIL_DEMO_FILE": str(st.demo_json),
+        }
+    )
     return env
 
 
 def write_env(st: Stack, env: dict[str, str]) -> None:
-    lines = ["# generated by ./dev up; load with: set -a; . ./.devstack/"
-             f"{st.profile}/env; set +a"]
+    lines = [f"# generated by ./dev up; load with: set -a; . ./.devstack/{st.profile}/env; set +a"]
     lines += [f"{k}={shlex.quote(v)}" for k, v in env.items()]
     tmp = st.env_file.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")
@@ -1049,7 +1251,7 @@ print(json.dumps(out))
 
 def probe_modules(st: Stack) -> dict[str, str]:
     """'ok', 'missing' or 'error: ...' for each module `up` runs with `python -m`."""
-    mods = [m for _, m in PY_STEPS] + [a.module for a in APPS] + [DEMO_MODULE]
+    mods = [m for _, m in PY_STEPS] + [a.module for a in APPS] + [DEMO_MODULE, DEMO_EKEY_MODULE]
     if not st.venv_python.exists():
         raise StackError(f"{rel(st.venv_python)} is missing: run ./dev install")
     cp = run([str(st.venv_python), "-c", _PROBE, *mods], cwd=REPO, timeout=120)
@@ -1072,13 +1274,12 @@ def module_present(mods: dict[str, str], module: str, tag: str, what: str) -> bo
 def run_py_step(st: Stack, name: str, module: str, args: list[str] | None = None) -> None:
     t0 = time.monotonic()
     cmd = [str(st.venv_python), "-m", module, *(args or [])]
-    cp = subprocess.run(cmd, cwd=REPO, env=process_env(st), capture_output=True, text=True,
-                        timeout=600)
+    cp = subprocess.run(cmd, cwd=REPO, env=process_env(st), capture_output=True, text=True, timeout=600)
     out = (cp.stdout + cp.stderr).rstrip()
     if cp.returncode != 0:
         raise StackError(f"`python -m {module}` failed (exit {cp.returncode}):\n{out}")
     for line in out.splitlines()[-15:]:
-        say(name, line[len(name) + 3:] if line.startswith(f"[{name}] ") else line)
+        say(name, line[len(name) + 3 :] if line.startswith(f"[{name}] ") else line)
     say(name, f"ok ({time.monotonic() - t0:.1f}s)")
 
 
@@ -1099,26 +1300,37 @@ def app_start(st: Stack, app: App) -> subprocess.Popen[bytes] | None:
         warn(app.name, f"pid {pid} is running but /healthz does not answer 200; restarting it")
         stop_pids({app.name: pid}, APP_STOP_GRACE, app.name)
     env = process_env(st, {"AIL_HTTP_PORT": str(port), "AIL_SERVICE_NAME": app.name})
-    return launch(app.name, [str(st.venv_python), "-m", app.module], env, st.logfile(app.name),
-                  st.pidfile(app.name))
+    return launch(
+        app.name, [str(st.venv_python), "-m", app.module], env, st.logfile(app.name), st.pidfile(app.name)
+    )
 
 
-def wait_healthy(st: Stack, name: str, port: int, proc: subprocess.Popen[bytes] | None,
-                 log: Path, timeout: float = APP_HEALTH_TIMEOUT) -> None:
+def wait_healthy(
+    st: Stack,
+    name: str,
+    port: int,
+    proc: subprocess.Popen[bytes] | None,
+    log: Path,
+    timeout: float = APP_HEALTH_TIMEOUT,
+) -> None:
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if proc is not None and proc.poll() is not None:
-            raise StackError(f"{name} exited with code {proc.returncode} while starting. "
-                             f"Last lines of {rel(log)}:\n{tail(log)}\n"
-                             f"Fix it, then run ./dev up again (./dev logs {name} for the rest).")
+            raise StackError(
+                f"{name} exited with code {proc.returncode} while starting. "
+                f"Last lines of {rel(log)}:\n{tail(log)}\n"
+                f"Fix it, then run ./dev up again (./dev logs {name} for the rest)."
+            )
         if http_status(port) == 200:
             if proc is not None:
                 say(name, f"healthy in {time.monotonic() - t0:.1f}s (pid {proc.pid}, :{port})")
             return
         time.sleep(0.2)
-    raise StackError(f"{name}: GET http://127.0.0.1:{port}/healthz did not answer 200 within "
-                     f"{timeout:.0f}s. Last lines of {rel(log)}:\n{tail(log)}\n"
-                     f"Look at ./dev logs {name}, fix it, then ./dev restart {name}.")
+    raise StackError(
+        f"{name}: GET http://127.0.0.1:{port}/healthz did not answer 200 within "
+        f"{timeout:.0f}s. Last lines of {rel(log)}:\n{tail(log)}\n"
+        f"Look at ./dev logs {name}, fix it, then ./dev restart {name}."
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -1159,13 +1371,13 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         "        default $http_x_request_id;",
         '        ""      $request_id;',
         "    }",
-        "    log_format ail_json escape=json '{\"time\":\"$time_iso8601\","
-        "\"request_id\":\"$ail_request_id\",\"remote\":\"$remote_addr\","
-        "\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"status\":$status,"
-        "\"bytes_sent\":$body_bytes_sent,\"request_time\":$request_time,"
-        "\"upstream\":\"$upstream_addr\",\"upstream_status\":\"$upstream_status\","
-        "\"upstream_time\":\"$upstream_response_time\",\"traceparent\":\"$http_traceparent\","
-        "\"user_agent\":\"$http_user_agent\"}';",
+        '    log_format ail_json escape=json \'{"time":"$time_iso8601",'
+        '"request_id":"$ail_request_id","remote":"$remote_addr",'
+        '"method":"$request_method","uri":"$request_uri","status":$status,'
+        '"bytes_sent":$body_bytes_sent,"request_time":$request_time,'
+        '"upstream":"$upstream_addr","upstream_status":"$upstream_status",'
+        '"upstream_time":"$upstream_response_time","traceparent":"$http_traceparent",'
+        '"user_agent":"$http_user_agent"}\';',
         f"    access_log {logs / 'nginx-access.log'} ail_json;",
         "    client_max_body_size 20m;",
         "    proxy_http_version 1.1;",
@@ -1180,10 +1392,12 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         "    proxy_send_timeout 120s;",
     ]
     for s in services:
-        out += [f"    upstream svc_{s.replace('-', '_')} {{",
-                f"        server 127.0.0.1:{st.port(s)};",
-                "        keepalive 16;",
-                "    }"]
+        out += [
+            f"    upstream svc_{s.replace('-', '_')} {{",
+            f"        server 127.0.0.1:{st.port(s)};",
+            "        keepalive 16;",
+            "    }",
+        ]
     out += [
         "    server {",
         f"        listen 127.0.0.1:{st.port('entry')};",
@@ -1201,27 +1415,29 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         out.append(f'        location ~ "{pattern}" {{')
         out.append(f"            proxy_pass http://svc_{r['service'].replace('-', '_')};")
         if r.get("stream"):
-            out += ["            proxy_buffering off;",
-                    "            proxy_cache off;",
-                    "            proxy_read_timeout 1h;",
-                    "            proxy_send_timeout 1h;"]
+            out += [
+                "            proxy_buffering off;",
+                "            proxy_cache off;",
+                "            proxy_read_timeout 1h;",
+                "            proxy_send_timeout 1h;",
+            ]
         out.append("        }")
     out += [
         # nginx's own errors (service down or slow) as JSON; a service's own 502/504 passes as is
         "        error_page 502 @upstream_down;",
         "        error_page 504 @upstream_timeout;",
         "        location @upstream_down {",
-        "            return 502 '{\"error\":{\"code\":\"service_unavailable\",\"message\":"
-        "\"the service behind this route does not answer; try again shortly\",\"details\":[]}}';",
+        '            return 502 \'{"error":{"code":"service_unavailable","message":'
+        '"the service behind this route does not answer; try again shortly","details":[]}}\';',
         "        }",
         "        location @upstream_timeout {",
-        "            return 504 '{\"error\":{\"code\":\"service_timeout\",\"message\":"
-        "\"the service behind this route did not answer in time; retry with the same "
-        "Idempotency-Key\",\"details\":[]}}';",
+        '            return 504 \'{"error":{"code":"service_timeout","message":'
+        '"the service behind this route did not answer in time; retry with the same '
+        'Idempotency-Key","details":[]}}\';',
         "        }",
         "        location / {",
-        "            return 404 '{\"error\":{\"code\":\"not_found\",\"message\":"
-        "\"no route for this path\",\"details\":[]}}';",
+        '            return 404 \'{"error":{"code":"not_found","message":'
+        '"no route for this path","details":[]}}\';',
         "        }",
         "    }",
         "}",
@@ -1241,6 +1457,7 @@ def nginx_up(st: Stack) -> tuple[subprocess.Popen[bytes] | None, bool]:
         if pg_user_can_reach(st.state):
             import grp
             import pwd
+
             pw = pwd.getpwnam(PG_USER)
             workers_as = f"{PG_USER} {grp.getgrgid(pw.pw_gid).gr_name}"
             for sub in ("", "client_body", "proxy", "fastcgi", "uwsgi", "scgi"):
@@ -1257,8 +1474,7 @@ def nginx_up(st: Stack) -> tuple[subprocess.Popen[bytes] | None, bool]:
         say("nginx", f"already running (pid {pid}, entry 127.0.0.1:{st.port('entry')})")
         return None, False
     conf_path.write_text(new_conf)
-    base = [nginx, "-p", str(st.nginx_dir), "-c", str(conf_path),
-            "-e", str(st.logfile("nginx-error"))]
+    base = [nginx, "-p", str(st.nginx_dir), "-c", str(conf_path), "-e", str(st.logfile("nginx-error"))]
     cp = run([*base, "-t", "-q"], check=False)
     if cp.returncode != 0:
         raise StackError(f"nginx rejects {rel(conf_path)}:\n{(cp.stdout + cp.stderr).strip()}")
@@ -1267,8 +1483,7 @@ def nginx_up(st: Stack) -> tuple[subprocess.Popen[bytes] | None, bool]:
         os.kill(pid, signal.SIGHUP)
         return None, True
     say("nginx", f"starting entry point on 127.0.0.1:{st.port('entry')} ...")
-    proc = launch("nginx", base, dict(os.environ), st.logfile("nginx-error"),
-                  st.pidfile("nginx"))
+    proc = launch("nginx", base, dict(os.environ), st.logfile("nginx-error"), st.pidfile("nginx"))
     return proc, True
 
 
@@ -1295,10 +1510,12 @@ def check_ports(st: Stack) -> None:
             conflicts.append(f"  port {port} ({name}) is in use by {port_owner(port)}")
     if conflicts:
         raise StackError(
-            f"cannot start profile '{st.profile}' on port base {st.base}:\n" + "\n".join(conflicts)
+            f"cannot start profile '{st.profile}' on port base {st.base}:\n"
+            + "\n".join(conflicts)
             + "\nEither stop what holds these ports (for another ./dev profile: AIL_PROFILE=NAME "
             "./dev down), or pick another port base, e.g. AIL_PORT_BASE="
-            f"{st.base + 1000} ./dev up")
+            f"{st.base + 1000} ./dev up"
+        )
 
 
 def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> None:
@@ -1315,8 +1532,9 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
     def hsm() -> None:
         serials.update(softhsm_up(st))
 
-    raise_collected(parallel({"kafka": lambda: kafka_up(st), "postgres": lambda: postgres_up(st),
-                              "softhsm": hsm}))
+    raise_collected(
+        parallel({"kafka": lambda: kafka_up(st), "postgres": lambda: postgres_up(st), "softhsm": hsm})
+    )
     env = stack_env(st, serials)
     write_env(st, env)
     say("up", f"environment written to {rel(st.env_file)} and {rel(st.stack_json)}")
@@ -1332,44 +1550,55 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
             continue
         proc = app_start(st, app)
         if proc is not None:
-            waits[app.name] = (lambda a=app, p=proc: wait_healthy(
-                st, a.name, st.port(a.name), p, st.logfile(a.name)))
+            waits[app.name] = lambda a=app, p=proc: wait_healthy(
+                st, a.name, st.port(a.name), p, st.logfile(a.name)
+            )
     proc, wait = nginx_up(st)
     if wait:
-        waits["nginx"] = lambda: wait_healthy(st, "nginx", st.port("entry"), proc,
-                                              st.logfile("nginx-error"), 15)
+        waits["nginx"] = lambda: wait_healthy(
+            st, "nginx", st.port("entry"), proc, st.logfile("nginx-error"), 15
+        )
     if waits:
         say("up", f"waiting for {', '.join(waits)} to answer /healthz ...")
     raise_collected(parallel(waits))
 
     if module_present(mods, DEMO_MODULE, "demo", "demo data"):
         run_py_step(st, "demo", DEMO_MODULE, ["--out", str(st.demo_json)])
+        if module_present(mods, DEMO_EKEY_MODULE, "demo-ekey", "demo e-key binding"):
+            run_py_step(st, "demo-ekey", DEMO_EKEY_MODULE)
 
     total = time.monotonic() - t0
     if quiet_summary:
         say("up", f"stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s)")
         return
     prefix = "" if st.profile == "dev" else f"AIL_PROFILE={st.profile} "
-    demo = (f"{rel(st.demo_json)}  (API keys of the demo enterprises and agency)"
-            if st.demo_json.exists() else "(not written: ail_shared.demo does not exist yet)")
-    print(f"""
+    some_apps = ", ".join(a.name for a in APPS[:2])
+    demo = (
+        f"{rel(st.demo_json)}  (API keys of the demo enterprises and agency)"
+        if st.demo_json.exists()
+        else "(not written: ail_shared.demo does not exist yet)"
+    )
+    print(
+        f"""
 Stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s).
-  entry point   {st.url('entry')}   (every /api/v1/... route; /healthz)
+  entry point   {st.url("entry")}   (every /api/v1/... route; /healthz)
   demo data     {demo}
   environment   {rel(st.env_file)}  (set -a; . {rel(st.env_file)}; set +a)
   {prefix}./dev status         what runs where
-  {prefix}./dev logs NAME -f   follow a log: kafka, postgres, nginx, nginx-access, {', '.join(a.name for a in APPS[:2])}, ...
+  {prefix}./dev logs NAME -f   follow a log: kafka, postgres, nginx, nginx-access, {some_apps}, ...
   {prefix}./dev down           stop everything ({prefix}./dev reset also deletes the state)
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 def cmd_down(st: Stack) -> None:
     apps = {a.name: p for a in APPS if (p := app_pid(st, a))}
     if apps:
         stop_pids(apps, APP_STOP_GRACE, "down")
-    if (pid := nginx_pid(st)):
+    if pid := nginx_pid(st):
         stop_pids({"nginx": pid}, APP_STOP_GRACE, "down")
-    if (pid := kafka_pid(st)):
+    if pid := kafka_pid(st):
         stop_pids({"kafka": pid}, KAFKA_STOP_GRACE, "down")
     postgres_down(st)
     say("down", f"profile '{st.profile}' is stopped")
@@ -1388,8 +1617,7 @@ def cmd_reset(st: Stack) -> None:
 def cmd_restart(st: Stack, names: list[str]) -> None:
     unknown = [n for n in names if n not in APPS_BY_NAME]
     if unknown:
-        raise StackError(f"unknown process {', '.join(unknown)}; one of: "
-                         + ", ".join(APPS_BY_NAME))
+        raise StackError(f"unknown process {', '.join(unknown)}; one of: " + ", ".join(APPS_BY_NAME))
     targets = [APPS_BY_NAME[n] for n in names] if names else list(APPS)
     pids = {a.name: p for a in targets if (p := app_pid(st, a))}
     if pids:
@@ -1400,32 +1628,49 @@ def cmd_restart(st: Stack, names: list[str]) -> None:
 def cmd_status(st: Stack) -> int:
     rows: list[tuple[str, str, str, str]] = []
     pid = kafka_pid(st)
-    rows.append(("kafka", str(pid or "-"), f"{st.port('kafka')}/{st.port('kafka-controller')}",
-                 "yes" if pid and port_open(st.port("kafka")) else "no"))
+    rows.append(
+        (
+            "kafka",
+            str(pid or "-"),
+            f"{st.port('kafka')}/{st.port('kafka-controller')}",
+            "yes" if pid and port_open(st.port("kafka")) else "no",
+        )
+    )
     pid = pg_pid(st)
     ok = False
     if pid:
-        ok = run([*pg_psql_base(st, "postgres"), "-tAc", "select 1"],
-                 check=False, timeout=10).returncode == 0
+        ok = run([*pg_psql_base(st, "postgres"), "-tAc", "select 1"], check=False, timeout=10).returncode == 0
     rows.append(("postgres", str(pid or "-"), str(st.port("postgres")), "yes" if ok else "no"))
     try:
         toks = softhsm_tokens(st) if st.softhsm_conf.exists() else {}
     except StackError:
         toks = {}
     have = [ek.label for ek in EKEYS if ek.label in toks]
-    rows.append(("softhsm2", "-", "-", f"yes ({', '.join(have)})" if len(have) == len(EKEYS)
-                 else "no" + (f" (only {', '.join(have)})" if have else "")))
+    rows.append(
+        (
+            "softhsm2",
+            "-",
+            "-",
+            f"yes ({', '.join(have)})"
+            if len(have) == len(EKEYS)
+            else "no" + (f" (only {', '.join(have)})" if have else ""),
+        )
+    )
     pid = nginx_pid(st)
-    rows.append(("nginx (entry)", str(pid or "-"), str(st.port("entry")),
-                 "yes" if pid and http_status(st.port("entry")) == 200 else "no"))
+    rows.append(
+        (
+            "nginx (entry)",
+            str(pid or "-"),
+            str(st.port("entry")),
+            "yes" if pid and http_status(st.port("entry")) == 200 else "no",
+        )
+    )
     for app in APPS:
         pid = app_pid(st, app)
-        healthy = ("yes" if http_status(st.port(app.name)) == 200 else "no") if pid else \
-            "not running"
+        healthy = ("yes" if http_status(st.port(app.name)) == 200 else "no") if pid else "not running"
         rows.append((app.name, str(pid or "-"), str(st.port(app.name)), healthy))
     print(f"profile '{st.profile}', port base {st.base}, state {rel(st.state)}")
-    widths = [max(len(r[i]) for r in rows + [("COMPONENT", "PID", "PORT", "HEALTHY")])
-              for i in range(4)]
+    widths = [max(len(r[i]) for r in rows + [("COMPONENT", "PID", "PORT", "HEALTHY")]) for i in range(4)]
     for r in [("COMPONENT", "PID", "PORT", "HEALTHY"), *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())
     if st.env_file.exists():
@@ -1434,13 +1679,20 @@ def cmd_status(st: Stack) -> int:
 
 
 def cmd_logs(st: Stack, name: str, follow: bool) -> None:
-    aliases = {"nginx": "nginx-error", "entry": "nginx-error", "pg": "postgres",
-               "postgresql": "postgres", "access": "nginx-access"}
+    aliases = {
+        "nginx": "nginx-error",
+        "entry": "nginx-error",
+        "pg": "postgres",
+        "postgresql": "postgres",
+        "access": "nginx-access",
+    }
     path = st.logfile(aliases.get(name, name))
     if not path.exists():
         known = sorted(p.stem for p in st.logs.glob("*.log")) if st.logs.exists() else []
-        raise StackError(f"no log {rel(path)}" + (f"; logs: {', '.join(known)}" if known else
-                                                  f" (is profile '{st.profile}' up?)"))
+        raise StackError(
+            f"no log {rel(path)}"
+            + (f"; logs: {', '.join(known)}" if known else f" (is profile '{st.profile}' up?)")
+        )
     os.execvp("tail", ["tail", "-n", "200", *(["-F"] if follow else []), str(path)])
 
 
@@ -1485,8 +1737,15 @@ def cmd_test(args: list[str]) -> int:
                 cmd_up(st, install=False, quiet_summary=True)
                 phase("up", t0)
                 t0 = time.monotonic()
-                cmd = [str(st.venv_python), "-m", "pytest", *pytest_targets(args),
-                       "-p", "no:cacheprovider", *args]
+                cmd = [
+                    str(st.venv_python),
+                    "-m",
+                    "pytest",
+                    *pytest_targets(args),
+                    "-p",
+                    "no:cacheprovider",
+                    *args,
+                ]
                 say("test", f"running {shlex.join(cmd[2:])} against profile '{st.profile}'")
                 rc = subprocess.run(cmd, cwd=REPO, env=process_env(st)).returncode
                 phase("pytest", t0)
@@ -1497,8 +1756,11 @@ def cmd_test(args: list[str]) -> int:
                 rc = 1
             finally:
                 if keep:
-                    say("test", f"keeping the '{st.profile}' stack running "
-                                f"(AIL_PROFILE={st.profile} ./dev down to stop it)")
+                    say(
+                        "test",
+                        f"keeping the '{st.profile}' stack running "
+                        f"(AIL_PROFILE={st.profile} ./dev down to stop it)",
+                    )
                 else:
                     t0 = time.monotonic()
                     try:
@@ -1508,8 +1770,7 @@ def cmd_test(args: list[str]) -> int:
                     phase("down", t0)
     finally:
         if timings:
-            say("test", "timing: " + ", ".join(f"{n} {s:.1f}s" for n, s in timings)
-                + f"; exit code {rc}")
+            say("test", "timing: " + ", ".join(f"{n} {s:.1f}s" for n, s in timings) + f"; exit code {rc}")
     return rc
 
 

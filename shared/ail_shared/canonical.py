@@ -78,25 +78,10 @@ def recanonicalize(raw: bytes) -> bytes:
 _NON_BMP = re.compile(rb"[\xf0-\xf4]")  # lead bytes of 4-byte UTF-8 sequences
 
 
-class _Unusual(Exception):
-    pass
-
-
-def _float_as_jcs_writes_it(text: str) -> float:
-    value = float(text)
-    # For 1e-4 <= |x| < 1e16 Python's repr and ECMAScript agree digit for digit; outside that
-    # range (exponent notation), for integral values ("3.0") and non-finite ones they do not.
-    shown = repr(value)
-    if "e" in shown or shown.endswith(".0") or not math.isfinite(value):
-        raise _Unusual
-    return value
-
-
-def _safe_int(text: str) -> int:
-    value = int(text)
-    if abs(value) > _MAX_SAFE:
-        raise _Unusual
-    return value
+# A number token (after ``:``, ``,`` or ``[``, before ``,``, ``]`` or ``}``) that the C encoder may
+# write otherwise than JCS: 16 or more digits (maybe beyond 2**53), an integral float ("3.0"),
+# exponent notation. Text inside strings can match too; that only costs the general path.
+_SUSPECT_NUMBER = re.compile(r"[:,\[]-?(?:\d{16,}|\d+\.0|\d+(?:\.\d+)?e[+-]?\d+)(?=[,\]}])")
 
 
 def _is_canonical_fast(raw: bytes) -> bool:
@@ -105,12 +90,14 @@ def _is_canonical_fast(raw: bytes) -> bool:
         return False
     try:
         text = raw.decode("utf-8")
-        obj = json.loads(text, parse_float=_float_as_jcs_writes_it, parse_int=_safe_int)
-        again = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False)
-    except (_Unusual, ValueError, TypeError, RecursionError):
+        again = json.dumps(
+            json.loads(text), ensure_ascii=False, separators=(",", ":"), sort_keys=True, allow_nan=False
+        )
+    except (ValueError, TypeError, RecursionError):
         return False
     # Duplicate member names, whitespace, escapes spelled otherwise: all make ``again`` differ.
-    return again == text
+    # Floats that JCS writes like Python's repr (1e-4 <= |x| < 1e16, not integral) pass.
+    return again == text and not _SUSPECT_NUMBER.search(text)
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

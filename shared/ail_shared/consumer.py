@@ -60,12 +60,24 @@ class BatchOutcome:
 
 # Applies one decoded event; returns "applied", "duplicate" or "ignored".
 ApplyFn = Callable[[Envelope, Event, Record], Awaitable[str]]
+# Applies many decoded events at once (one transaction); returns one such word per event.
+ApplyAllFn = Callable[[list[tuple[Envelope, Event, Record]]], Awaitable[list[str]]]
 
 
-async def process_batch(records: Iterable[Record], apply: ApplyFn, handled_types: set[str]) -> BatchOutcome:
+async def process_batch(
+    records: Iterable[Record],
+    apply: ApplyFn,
+    handled_types: set[str],
+    apply_all: ApplyAllFn | None = None,
+) -> BatchOutcome:
     """Decide what happens to each record. Never raises for a bad message; a handler error that
-    is not permanent propagates (the loop retries the batch from the last committed offset)."""
+    is not permanent propagates (the loop retries the batch from the last committed offset).
+
+    With ``apply_all``, every decodable event of the batch is applied in one call (one database
+    transaction, one commit to disk); any handler error then propagates, and the caller falls
+    back to applying one event at a time, which tells the bad event from the good ones."""
     out = BatchOutcome()
+    ready: list[tuple[Envelope, Event, Record]] = []
     for rec in records:
         out.commits[(rec.topic, rec.partition)] = rec.offset + 1
         try:
@@ -77,18 +89,29 @@ async def process_batch(records: Iterable[Record], apply: ApplyFn, handled_types
         except EventError as exc:
             out.dead_letters.append(DeadLetter(rec, f"{exc.code}: {exc.message}"))
             continue
+        if apply_all is not None:
+            ready.append((env, event, rec))
+            continue
         try:
             result = await apply(env, event, rec)
         except (PermanentError, ValidationError) as exc:
             out.dead_letters.append(DeadLetter(rec, f"handler_refused: {exc}"))
             continue
-        if result == "applied":
-            out.applied += 1
-        elif result == "duplicate":
-            out.duplicates += 1
-        else:
-            out.ignored += 1
+        _tally(out, result)
+    if ready:
+        assert apply_all is not None
+        for result in await apply_all(ready):
+            _tally(out, result)
     return out
+
+
+def _tally(out: BatchOutcome, result: str) -> None:
+    if result == "applied":
+        out.applied += 1
+    elif result == "duplicate":
+        out.duplicates += 1
+    else:
+        out.ignored += 1
 
 
 class EventConsumer:
@@ -120,22 +143,29 @@ class EventConsumer:
         self._stopping.set()
 
     async def _apply(self, env: Envelope, event: Event, rec: Record) -> str:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return await self._apply_in(conn, env, event, rec)
+
+    async def _apply_all(self, items: list[tuple[Envelope, Event, Record]]) -> list[str]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            return [await self._apply_in(conn, env, event, rec) for env, event, rec in items]
+
+    async def _apply_in(self, conn: asyncpg.Connection, env: Envelope, event: Event, rec: Record) -> str:
         handler = self.handlers[env.event_type]
         carrier = env.trace_context or context_from_kafka_headers(rec.headers)
         with continue_trace(
             carrier, f"consume {env.event_type}", consumer=self.name, event_id=str(env.event_id)
         ):
-            async with self.pool.acquire() as conn, conn.transaction():
-                if not await inbox.claim(
-                    conn,
-                    schema=self.schema,
-                    consumer=self.name,
-                    event_id=env.event_id,
-                    event_type=env.event_type,
-                ):
-                    return "duplicate"
-                await handler(conn, env, event)
-                return "applied"
+            if not await inbox.claim(
+                conn,
+                schema=self.schema,
+                consumer=self.name,
+                event_id=env.event_id,
+                event_type=env.event_type,
+            ):
+                return "duplicate"
+            await handler(conn, env, event)
+            return "applied"
 
     async def run(self) -> None:
         backoff = 0.5
@@ -172,6 +202,16 @@ class EventConsumer:
     async def _process_with_retries(
         self, consumer: Any, dlt: Any, tp: TopicPartition, records: list[Any], handled: set[str]
     ) -> None:
+        if len(records) > 1:
+            try:
+                outcome = await process_batch(records, self._apply, handled, self._apply_all)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - find the bad event one at a time below
+                log.info("consumer_batch_fallback", consumer=self.name, size=len(records), error=repr(exc))
+            else:
+                await self._finish(consumer, dlt, outcome)
+                return
         total = BatchOutcome()
         for rec in records:
             attempt = 0

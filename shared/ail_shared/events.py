@@ -190,6 +190,18 @@ class LicenseIssued(Event):
     SCHEMA_MINOR: ClassVar[int] = 1
 
 
+class EkeyBound(Event):
+    """An enterprise bound an e-key for signing its submissions. Key: enterprise code. The
+    application service keeps its own copy to check the submit precondition."""
+
+    enterprise_code: str
+    ekey_serial: str
+    certificate_pem: str = ""
+    subject: str = ""
+    bound_at: datetime
+    bound_by: str = ""
+
+
 class CustomsStored(Event):
     application_id: str
     license_no: str
@@ -251,6 +263,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ReviewResultReceived,
         ApplicationRevoked,
         LicenseIssued,
+        EkeyBound,
         CustomsStored,
         ClearanceRecorded,
         ClearanceReversed,

@@ -42,10 +42,18 @@ TOPICS: tuple[Topic, ...] = (
         "application id",
         "submission",
         "application, status, customs, stats",
-        "SubmissionAccepted, SubmissionRejected, ReviewResultReceived, ApplicationRevoked, LicenseIssued",
+        "SubmissionAccepted, SubmissionRejected, ReviewResultReceived, ApplicationRevoked, LicenseIssued, "
+        "EkeyBound (key: enterprise code)",
     ),
     Topic(SIGNER_REQUESTS, 6, "e-key serial", "submission", "signer", "SignatureRequested"),
-    Topic(SIGNER, 6, "application id", "signer", "submission, status", "ApplicationSigned, SigningFailed"),
+    Topic(
+        SIGNER,
+        6,
+        "application id",
+        "signer; submission (SigningFailed ekey_not_present, fail fast)",
+        "submission, application, status",
+        "ApplicationSigned, SigningFailed",
+    ),
     Topic(SIGNER_HEARTBEATS, 3, "signer host id", "signer", "submission", "EkeyHeartbeat"),
     Topic(
         CUSTOMS,
@@ -54,6 +62,28 @@ TOPICS: tuple[Topic, ...] = (
         "customs",
         "status",
         "CustomsStored, ClearanceRecorded, ClearanceReversed, ClearanceRefused",
+    ),
+    # faust's own changelog topics of the statistics service (app id "ail-stats"); created here
+    # as well so that they exist, with their partitions, before the stats worker first writes.
+    Topic(
+        "ail-stats-approvals-changelog",
+        6,
+        "application id (JSON)",
+        "stats (faust table approvals)",
+        "stats (table recovery)",
+        "source position of the approval that counted",
+        compacted=True,
+        dead_letter=False,
+    ),
+    Topic(
+        "ail-stats-figures-changelog",
+        6,
+        "[partition, enterprise, month, agency, trade mode, country, commodity, unit] (JSON)",
+        "stats (faust table figures)",
+        "stats (table recovery)",
+        "quantity, amount, count, offset watermark",
+        compacted=True,
+        dead_letter=False,
     ),
     Topic(
         "ail.outbox-relay.state",

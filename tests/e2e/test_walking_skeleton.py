@@ -5,24 +5,31 @@ from __future__ import annotations
 
 import httpx
 
+from tests.integration.application.forms import complete_contract, complete_form
 from tests.support import eventually
 
 
-async def test_draft_submit_and_status_through_entry_point(
-    enterprise_a: httpx.AsyncClient, enterprise_b: httpx.AsyncClient
-) -> None:
-    created = await enterprise_a.post("/api/v1/applications", json={"handler_name": "张三"})
+async def _complete_draft(client: httpx.AsyncClient, enterprise_code: str, **headers: str) -> dict:
+    created = await client.post("/api/v1/applications", json=complete_form(), headers=headers)
     assert created.status_code == 201, created.text
     app = created.json()
+    contract = await client.put(
+        f"/api/v1/applications/{app['id']}/contract", json=complete_contract(enterprise_code), headers=headers
+    )
+    assert contract.status_code == 200, contract.text
+    return app
+
+
+async def test_draft_submit_and_status_through_entry_point(
+    enterprise_a: httpx.AsyncClient, enterprise_b: httpx.AsyncClient, demo: dict
+) -> None:
+    app = await _complete_draft(enterprise_a, demo["enterprises"][0]["code"])
     assert app["status"] == "draft"
     assert app["serial_no"].startswith("NA")
 
     submitted = await enterprise_a.post(f"/api/v1/applications/{app['id']}/submit")
-    # Submission-time validation may refuse an incomplete draft (422); the skeleton's point is
-    # the event flow, so accept only the outcomes that mean "the service handled it".
-    assert submitted.status_code in (202, 422), submitted.text
-    if submitted.status_code == 422:
-        return  # covered fully by the application and submission tests
+    assert submitted.status_code == 202, submitted.text
+    assert submitted.json()["status"] == "submitting"
 
     async def status() -> dict | None:
         r = await enterprise_a.get(f"/api/v1/applications/{app['id']}/status")

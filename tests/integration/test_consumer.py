@@ -144,3 +144,57 @@ async def test_malformed_and_unknown_major_go_to_dlt_and_consumer_goes_on(
     assert "form_no" in reasons[2]
     assert dead[1].value == json.dumps(future).encode()  # the original bytes, untouched
     assert dict(dead[0].headers)["dlt-source-topic"].decode() == topic
+
+
+async def test_a_bad_event_in_a_batch_does_not_hold_back_the_good_ones(
+    db: asyncpg.Pool, schema: str, kafka_bootstrap: str
+) -> None:
+    """Events are applied a batch per transaction; one that the handler refuses rolls the batch
+    back, and the consumer then applies one by one: the good ones land, the bad one is
+    dead-lettered, nothing is applied twice."""
+    topic = await create_topic(kafka_bootstrap, partitions=1)
+    dlt = await _dlt_topic(kafka_bootstrap, topic)
+    good = [_accepted(f"app-{i}") for i in range(20)]
+    poison = _accepted("app-poison")
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    try:
+        for env in [*good[:10], poison, *good[10:]]:
+            await producer.send(topic, env.to_bytes(), key=env.aggregate_id.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    async def on_accepted(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
+        assert isinstance(event, SubmissionAccepted)
+        if event.application_id == "app-poison":
+            from ail_shared.consumer import PermanentError
+
+            raise PermanentError("form_no belongs to another application")
+        await conn.execute(
+            f"INSERT INTO {schema}.accepted (application_id, form_no) VALUES ($1, $2)"
+            " ON CONFLICT (application_id) DO UPDATE SET times = accepted.times + 1",
+            event.application_id,
+            event.form_no,
+        )
+
+    consumer = EventConsumer(
+        name=f"test-{schema}",
+        topics=[topic],
+        handlers={"SubmissionAccepted": on_accepted},
+        pool=db,
+        schema=schema,
+        bootstrap=kafka_bootstrap,
+    )
+    task = asyncio.create_task(consumer.run())
+    try:
+        await eventually(
+            lambda: db.fetchval(f"SELECT count(*) = 20 FROM {schema}.accepted"), what="the 20 good events"
+        )
+        dead = await read_topic(kafka_bootstrap, dlt, expect=1)
+    finally:
+        consumer.stop()
+        await task
+    assert await db.fetchval(f"SELECT max(times) FROM {schema}.accepted") == 1
+    assert len(dead) == 1 and dead[0].key == b"app-poison"
+    assert "handler_refused" in dict(dead[0].headers)["dlt-reason"].decode()

@@ -17,7 +17,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_ruff_check_passes() -> None:
-    r = _run("ruff", "check", "shared", "services", "sandbox", "tests", "benchmarks")
+    r = _run("ruff", "check", "shared", "services", "sandbox", "tests", "benchmarks", "scripts")
     assert r.returncode == 0, r.stdout + r.stderr
 
 

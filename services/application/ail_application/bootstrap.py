@@ -20,17 +20,24 @@ class Settings(ServiceSettings):
     service_name: str = "application"
     http_port: int = 18101
     # Where pre-check eligibility comes from: the catalogue data, or MOFCOM (submission work).
-    eligibility_source: Literal["catalogue", "mofcom"] = "catalogue"
+    eligibility_source: Literal["catalogue", "mofcom"] = "mofcom"
+    mofcom_url: str = "http://127.0.0.1:18201"
 
 
 def eligibility_checker(settings: Settings, ref: ReferenceData) -> EligibilityChecker:
+    if settings.eligibility_source == "mofcom":
+        from ail_application.adapters.mofcom_eligibility import MofcomEligibility
+
+        return MofcomEligibility(settings.mofcom_url, ref)
     return CatalogueEligibility(ref)
 
 
 def bootstrap(settings: Settings | None = None) -> FastAPI:
     from ail_application.entrypoints.api import router as applications
+    from ail_application.entrypoints.consumers import consumers
     from ail_application.entrypoints.documents_api import router as documents
     from ail_application.entrypoints.forms_api import router as forms
+    from ail_application.entrypoints.submission_api import router as submission
     from ail_shared.http import create_app
 
     settings = settings or Settings()
@@ -50,7 +57,8 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
             " Authenticate with `Authorization: Bearer <api key>`; agencies name the enterprise"
             " in `X-Enterprise-Code`. Errors: `{error: {code, message, details: [{field, reason}]}}`."
         ),
-        routers=[applications, forms, documents],
+        routers=[submission, applications, forms, documents],
+        consumers=consumers,
         on_startup=[install],
     )
     app.state.runtime.extra["context"] = ctx

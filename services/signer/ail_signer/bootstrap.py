@@ -13,6 +13,7 @@ from ail_shared.config import PLACEHOLDER_SECRETS, ServiceSettings
 from ail_shared.consumer import EventConsumer
 from ail_shared.errors import ConfigError
 from ail_shared.http import Runtime
+from ail_shared.logging import get_logger
 from ail_signer.adapters.pkcs11_tokens import Pkcs11Tokens
 from ail_signer.adapters.repository import SCHEMA
 from ail_signer.adapters.token_worker import Tokens, TokenWorker
@@ -20,6 +21,8 @@ from ail_signer.entrypoints.api import router
 from ail_signer.entrypoints.consumer import SignatureRequestConsumer
 from ail_signer.service_layer.key_watch import run_key_watch
 from ail_signer.service_layer.signing import SigningService
+
+log = get_logger("ail.signer")
 
 
 class Settings(ServiceSettings):
@@ -76,7 +79,15 @@ def bootstrap(settings: Settings | None = None, tokens: Tokens | None = None) ->
 
     async def start(rt: Runtime) -> None:
         rt.extra["signing"] = service
-        await service.rescan()  # know the keys before the first request is read
+        try:
+            await service.rescan()  # know the keys before the first request is read
+        except Exception as exc:  # noqa: BLE001 - keep serving; the key watch retries
+            log.error(
+                "pkcs11_unusable",
+                module=settings.pkcs11_module,
+                error=repr(exc),
+                action="check AIL_PKCS11_MODULE (and SOFTHSM2_CONF for SoftHSM2); retrying",
+            )
         rt.tasks.append(
             asyncio.create_task(
                 run_key_watch(

@@ -25,7 +25,9 @@ class Settings(ServiceSettings):
     # faust keeps its (small) working directory here; the tables live in memory + changelogs.
     stats_datadir: str = ""
     # How long the broker waits before it drops a worker that died without leaving the group.
-    stats_session_timeout: float = 10.0
+    # Partitions of ail.submission; the changelog topics must have as many (checked on start).
+    stats_partitions: int = 6
+    stats_session_timeout: float = 6.0  # the broker's group.min.session.timeout.ms is 6 s
     # The stats service writes nothing to PostgreSQL (auth only): no outbox to relay.
     run_outbox_relay: bool = False
 
@@ -45,6 +47,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         bootstrap=settings.kafka_bootstrap,
         datadir=_datadir(settings),
         session_timeout=settings.stats_session_timeout,
+        partitions=settings.stats_partitions,
     )
 
     async def start_worker(rt: Runtime) -> None:

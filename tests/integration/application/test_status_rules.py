@@ -94,3 +94,16 @@ async def test_batch_delete_gives_a_result_per_id(a, make, db):
     ]
     assert (await a.get(f"/api/v1/applications/{pending['id']}")).status_code == 200
     assert (await a.get(f"/api/v1/applications/{draft['id']}")).status_code == 404
+
+
+async def test_copies_with_an_idempotency_key_are_made_once(a, make):
+    app = await make(import_user_name=f"幂等{uuid.uuid4().hex[:8]}")
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+    first = await a.post(f"/api/v1/applications/{app['id']}/copies", json={"count": 2}, headers=key)
+    again = await a.post(f"/api/v1/applications/{app['id']}/copies", json={"count": 2}, headers=key)
+    assert first.status_code == again.status_code == 201
+    assert [c["id"] for c in first.json()["copies"]] == [c["id"] for c in again.json()["copies"]]
+    listed = (
+        await a.get("/api/v1/applications", params={"import_user_name": app["import_user_name"]})
+    ).json()
+    assert listed["total"] == 3

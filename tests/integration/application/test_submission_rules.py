@@ -89,7 +89,13 @@ async def test_iron_ore_contract_only_for_2601_and_amounts_computed(a, make):
     saved = (await a.get(f"/api/v1/applications/{ore['id']}/iron-ore-contract")).json()
     assert saved["lines"][0]["amount_usd"] == "158250.00"
     assert saved["importer_code"] == "1100776367555" and saved["importer_name"]
+    # Changing the commodity away from iron ore leaves a contract that must go before submission.
+    await a.patch(f"/api/v1/applications/{ore['id']}", json={"commodity_code": "2303300010"})
+    got = fields(await a.post(f"/api/v1/applications/{ore['id']}/submit"))
+    assert list(got) == ["iron_ore_contract"] and "only for HS heading 2601" in got["iron_ore_contract"]
+    assert (await a.delete(f"/api/v1/applications/{ore['id']}/iron-ore-contract")).status_code == 204
     assert (await a.post(f"/api/v1/applications/{ore['id']}/submit")).status_code == 202
+    assert (await a.delete(f"/api/v1/applications/{ore['id']}/iron-ore-contract")).status_code == 409
 
 
 async def test_contract_totals_and_dates_must_be_coherent(a, make):

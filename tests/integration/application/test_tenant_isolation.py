@@ -70,5 +70,8 @@ async def test_agency_acts_only_for_authorising_enterprises(agency, demo, a, mak
     assert (await a.get(f"/api/v1/applications/{created['id']}")).status_code == 200
     r = await agency.get(f"/api/v1/applications/{created['id']}", headers={"X-Enterprise-Code": codes[1]})
     assert r.status_code == 404
+    # Without the header an agency reads across every enterprise that authorised it.
+    listed = (await agency.get("/api/v1/applications", params={"serial_no": created["serial_no"]})).json()
+    assert [x["id"] for x in listed["items"]] == [created["id"]] and listed["total"] == 1
     r = await agency.get("/api/v1/applications", headers={"X-Enterprise-Code": "1234567890123"})
     assert r.status_code == 403

@@ -272,6 +272,7 @@ class SignerProcess:
     def __init__(self, stack: dict[str, str], hsm: SoftHsm, host_id: str, log_path: Path) -> None:
         self.host_id = host_id
         self.port = free_port()
+        self.stack, self.hsm, self.log_path = stack, hsm, log_path
         self.url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
@@ -283,10 +284,23 @@ class SignerProcess:
             "AIL_SIGNER_HEARTBEAT_SECONDS": "1",
             "AIL_SIGNER_RESCAN_SECONDS": "0.5",
         }
+        self.env = env
         self.log = log_path.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "ail_signer"], env=env, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT
+        self.proc = self._spawn()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "ail_signer"],
+            env=self.env,
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
+
+    def restart(self) -> None:
+        """Start the same host again (same host id, so the same consumer group)."""
+        assert self.proc.poll() is not None, "still running"
+        self.proc = self._spawn()
 
     async def wait_healthy(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -309,7 +323,15 @@ class SignerProcess:
             data: dict[str, Any] = r.json()
             return data
 
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, whatever was in flight is lost with the process."""
+        self.proc.kill()
+        self.proc.wait()
+
     def stop(self) -> None:
+        if self.proc.poll() is not None:
+            self.log.close()
+            return
         self.proc.terminate()
         try:
             self.proc.wait(15)

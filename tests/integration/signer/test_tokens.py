@@ -33,6 +33,7 @@ async def host(
         "ec": hsm.make_token("test-ec"),
         "rsa": hsm.make_token("test-rsa", key="rsa"),
         "other-pin": hsm.make_token("test-other-pin", pin="654321"),
+        "kill": hsm.make_token("test-kill"),
     }
     signer = SignerProcess(stack, hsm, f"test-signer-{uuid.uuid4().hex[:8]}", root / "signer.log")
     try:
@@ -117,3 +118,37 @@ async def test_e_key_refusing_the_pin(
     answer = await answers.answer(req.aggregate_id)
     assert answer.event_type == "SigningFailed"
     assert answer.payload["reason"] == "pin_incorrect"
+
+
+async def test_signer_killed_mid_batch_answers_every_request_once(
+    host: dict[str, Any], stack: dict[str, str], kafka_bootstrap: str, answers: TopicWatch
+) -> None:
+    """SIGKILL while a batch is being signed and written, then a restart with the same host id:
+    every request gets exactly one answer, and it is a signature."""
+    serial = host["serials"]["kill"]
+    signer = SignerProcess(stack, host["hsm"], f"test-kill-{uuid.uuid4().hex[:8]}", host["root"] / "kill.log")
+    try:
+        await signer.wait_healthy()
+        requests = [request(serial, host=signer.host_id) for _ in range(300)]
+        wanted = {r.aggregate_id for r in requests}
+        await send_requests(kafka_bootstrap, requests)
+        await answers.wait_for(lambda e: e.aggregate_id in wanted, what="the first answers")
+        signer.kill()
+        answered_before_restart = {e.aggregate_id for e in answers.records if e.aggregate_id in wanted}
+        signer.restart()
+        await signer.wait_healthy()
+        await answers.wait_for(
+            lambda e: {x.aggregate_id for x in answers.records if x.aggregate_id in wanted} == wanted,
+            timeout=90,
+            what="an answer to every request",
+        )
+        sentinel = request(serial, host=signer.host_id)
+        await send_requests(kafka_bootstrap, [sentinel])
+        await answers.answer(sentinel.aggregate_id)
+        await answers.poll()
+    finally:
+        signer.stop()
+    mine = [e for e in answers.records if e.aggregate_id in wanted]
+    assert len(answered_before_restart) < len(wanted), "the kill came too late to test anything"
+    assert sorted(e.aggregate_id for e in mine) == sorted(wanted)  # one answer each
+    assert {e.event_type for e in mine} == {"ApplicationSigned"}

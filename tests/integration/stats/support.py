@@ -4,9 +4,12 @@ real ``ail.submission`` topic, a randomised approval set, and the plain SQL reco
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import secrets
+import shlex
+import signal
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -28,7 +31,7 @@ from ail_shared.events import (
     envelope_for,
 )
 from ail_shared.kafka import make_producer
-from tests.support import REPO
+from tests.support import REPO, eventually
 
 COMMODITIES = (  # code, name, unit, category given in the event ("" -> HS chapter)
     ("1001991000", "其他小麦", "千克", "粮食"),
@@ -411,28 +414,60 @@ def stats_pid(env: dict[str, str]) -> int:
         return int(f.read().split()[0])
 
 
-def port_base(env: dict[str, str]) -> int:
-    return int(env["AIL_STATS_URL"].rsplit(":", 1)[1]) - 106
-
-
-async def restart_stats(env: dict[str, str], failpoints: str = "") -> None:
-    """``./dev restart stats`` for this stack (waits until /healthz answers 200)."""
-    run_env = {
+async def restart_stats(env: dict[str, str], failpoints: str = "", timeout: float = 300.0) -> None:
+    """Restart the stack's stats process the way ``./dev`` starts it (scripts/devstack.py
+    ``app_start``/``launch``: same command, environment, log file and pid file), without the rest
+    of ``./dev up``; then wait until /healthz answers 200 (the worker has recovered)."""
+    pidfile = stats_pidfile(env)
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        old = stats_pid(env)
+        if pid_alive(old):
+            os.kill(old, signal.SIGTERM)
+            await eventually(_not_alive(old), timeout=30, what=f"stats pid {old} stopping")
+    devstack = env["AIL_DEVSTACK_DIR"]
+    proc_env = {
         **os.environ,
-        "AIL_PROFILE": env.get("AIL_PROFILE", "test"),
-        "AIL_PORT_BASE": str(port_base(env)),
+        **env,
+        "PYTHONUNBUFFERED": "1",
+        "AIL_HTTP_PORT": env["AIL_STATS_URL"].rsplit(":", 1)[1],
+        "AIL_SERVICE_NAME": "stats",
         "AIL_FAILPOINTS": failpoints,
     }
-    cp = await asyncio.to_thread(
-        subprocess.run,
-        ["./dev", "restart", "stats"],
+    log = os.path.join(devstack, "logs", "stats.log")
+    with open(log, "ab") as f:
+        f.write(f"\n===== test restarts stats (failpoints {failpoints!r})\n".encode())
+    python = shlex.quote(str(REPO / ".venv" / "bin" / "python"))
+    # Started through a shell in the background, so the service is not a child of pytest
+    # (./dev detaches it the same way: own session, output appended to its log).
+    cp = subprocess.run(
+        ["sh", "-c", f"{python} -m ail_stats >> {shlex.quote(log)} 2>&1 < /dev/null & echo $!"],
+        env=proc_env,
         cwd=REPO,
-        env=run_env,
         capture_output=True,
         text=True,
-        timeout=180,
+        start_new_session=True,
+        check=True,
     )
-    assert cp.returncode == 0, f"./dev restart stats failed:\n{cp.stdout}\n{cp.stderr}"
+    pid = int(cp.stdout.strip())
+    with open(pidfile, "w") as f:
+        f.write(f"{pid}\n")
+
+    async def healthy() -> bool:
+        assert pid_alive(pid), f"stats (pid {pid}) exited while starting: see {log}"
+        async with httpx.AsyncClient(base_url=env["AIL_STATS_URL"], timeout=5) as c:
+            try:
+                return (await c.get("/healthz")).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+    await eventually(healthy, timeout=timeout, interval=0.5, what="stats recovered (/healthz 200)")
+
+
+def _not_alive(pid: int) -> Any:
+    async def check() -> bool:
+        return not pid_alive(pid)
+
+    return check
 
 
 def pid_alive(pid: int) -> bool:

@@ -25,6 +25,7 @@ from ail_shared.auth import new_api_key
 from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
+    ApplicationSummary,
     CustomsStored,
     Envelope,
     Event,
@@ -268,6 +269,20 @@ class App:
                 opinion=opinion,
                 license_no=self.license_no if (stage, result) == ("second", "passed") else None,
                 reviewed_at=at or self.start,
+                # as the real producer fills it (the statistics service counts approvals by it)
+                application=ApplicationSummary(
+                    enterprise_code=self.enterprise_code,
+                    serial_no=self.serial_no,
+                    year=self.start.year,
+                    commodity_code="2601111000",
+                    commodity_name="未烧结铁矿砂及其精矿",
+                    unit="千克",
+                    total_quantity=Decimal("1000"),
+                    total_value_usd=Decimal("120000"),
+                    trade_mode="一般贸易",
+                    trade_country="澳大利亚",
+                    issuing_agency="AA",
+                ),
             ),
             at,
         )

@@ -11,7 +11,7 @@ import pytest
 
 from ail_shared.events import Envelope
 from tests.integration.status.support import App, Enterprise, Publisher, history, own_entries
-from tests.support import eventually
+from tests.support import eventually, read_topic
 
 Path = Callable[[App], list[Envelope]]
 
@@ -127,3 +127,31 @@ async def test_history_of_another_tenant_is_not_found(
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = await enterprise_b.get(f"/api/v1/applications/{app.application_id}/status")
     assert r.status_code == 404
+
+
+async def test_event_naming_another_tenant_goes_to_the_dead_letter_topic(
+    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    app = App(enterprise.code)
+    submitted = app.submitted()
+    await publisher.publish(submitted)
+    await _complete(client, app, [submitted])
+    wrong = App(
+        "3100123456789", application_id=app.application_id, submission_id=app.submission_id
+    ).accepted()
+    await publisher.publish(wrong)
+
+    async def dead_lettered() -> list[Any]:
+        records = await read_topic(kafka_bootstrap, "ail.submission.dlt", timeout=3, idle=0)
+        return [
+            r
+            for r in records
+            if r.key == app.application_id.encode()
+            and dict(r.headers).get("dlt-consumer") == b"status.lifecycle"
+        ]
+
+    dead = await eventually(dead_lettered, timeout=60, interval=1, what="the event in ail.submission.dlt")
+    assert b"belongs to" in dict(dead[0].headers)["dlt-reason"]
+    hist = await history(client, app.application_id)
+    assert hist is not None and all(e["event"]["id"] != str(wrong.event_id) for e in hist["entries"])
+    assert hist["status"] in ("submitting", "draft")  # draft: the submission service may answer

@@ -127,3 +127,17 @@ async def test_bad_last_event_id_is_refused(client: httpx.AsyncClient) -> None:
     r = await client.get("/api/v1/events/stream", headers={"Last-Event-ID": "yesterday"})
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == "Last-Event-ID"
+
+
+async def test_idle_stream_sends_heartbeats(client: httpx.AsyncClient) -> None:
+    async with client.stream("GET", "/api/v1/events/stream", params={"heartbeat_seconds": 1}) as r:
+        assert r.status_code == 200
+        lines = r.aiter_lines()
+        comments: list[str] = []
+        async with asyncio.timeout(30):
+            async for line in lines:
+                if line == ": heartbeat":
+                    comments.append(line)
+                    if len(comments) == 2:
+                        break
+    assert comments == [": heartbeat", ": heartbeat"]

@@ -148,3 +148,26 @@ def test_submit_records_the_snapshot_and_status_rules_hold():
         app.ensure_deletable()
     copy = app.copy(serial="NA2600000000000002", ref=REF, on=TODAY)
     assert copy.status is ApplicationStatus.DRAFT and copy.form_no is None and copy.copied_from == app.id
+
+
+@pytest.mark.parametrize("status", list(ApplicationStatus))
+def test_status_rules_table(status):
+    app = application()
+    app.status = status
+    editable = status in (
+        ApplicationStatus.DRAFT,
+        ApplicationStatus.REVOKED,
+        ApplicationStatus.FIRST_REVIEW_REJECTED,
+    )
+    for action in (lambda: app.edit({"remarks": "x"}, ref=REF, on=TODAY), app.ensure_deletable):
+        if editable:
+            action()
+        else:
+            with pytest.raises(Conflict):
+                action()
+    if status is ApplicationStatus.PENDING_FIRST_REVIEW:
+        app.ensure_revocable()
+    else:
+        with pytest.raises(Conflict):
+            app.ensure_revocable()
+    assert app.copy(serial="NA2600000000000009", ref=REF, on=TODAY).status is ApplicationStatus.DRAFT

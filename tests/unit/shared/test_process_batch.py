@@ -82,3 +82,26 @@ async def test_duplicates_are_counted() -> None:
 
     out = await process_batch([Rec(_good(), 0), Rec(_good(), 1)], dup, {"SubmissionAccepted"})
     assert out.duplicates == 2 and out.applied == 0
+
+
+async def test_apply_all_gets_every_good_event_in_one_call_and_errors_propagate() -> None:
+    calls: list[list[str]] = []
+
+    async def apply_one(env: Envelope, event: Event, rec: Any) -> str:
+        raise AssertionError("the batch path must not apply one by one")
+
+    async def apply_all(items: list[Any]) -> list[str]:
+        calls.append([env.aggregate_id for env, _, _ in items])
+        return ["applied", "duplicate"]
+
+    records = [Rec(_good("a"), 0), Rec(b"junk", 1), Rec(_good("b"), 2)]
+    out = await process_batch(records, apply_one, {"SubmissionAccepted"}, apply_all)
+    assert calls == [["a", "b"]]
+    assert (out.applied, out.duplicates, len(out.dead_letters)) == (1, 1, 1)
+    assert out.commits == {("t", 0): 3}
+
+    async def failing(items: list[Any]) -> list[str]:
+        raise PermanentError("one of them is bad")
+
+    with pytest.raises(PermanentError):
+        await process_batch(records, apply_one, {"SubmissionAccepted"}, failing)

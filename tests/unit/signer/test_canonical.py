@@ -154,3 +154,11 @@ def test_fast_path_agrees_with_the_general_path(raw: bytes) -> None:
         assert recanonicalize(raw) == general
     except CanonicalFormError:
         assert general is None or b'"a":1,"a"' in raw
+
+
+def test_fast_path_takes_ordinary_snapshots_and_long_digit_strings() -> None:
+    from ail_shared.canonical import _is_canonical_fast
+
+    data = canonical_json({"form_no": "123456789012345678", "price": 4.25, "n": [1, 22, 333], "neg": -0.5})
+    assert _is_canonical_fast(data)
+    assert not _is_canonical_fast(b'{"a":[1,12345678901234567]}')

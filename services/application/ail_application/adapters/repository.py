@@ -199,8 +199,13 @@ LIST_COLUMNS = (
 
 def build_query(f: QueryFilters, enterprise_codes: Sequence[str]) -> tuple[str, list[Any]]:
     """WHERE clause and parameters of the application query (DOMAIN section 8)."""
-    params: list[Any] = [list(enterprise_codes)]
-    where = ["enterprise_code = ANY($1::text[])"]
+    # One enterprise (the usual case) as "=": the planner can then walk the page index in order.
+    if len(enterprise_codes) == 1:
+        params: list[Any] = [enterprise_codes[0]]
+        where = ["enterprise_code = $1"]
+    else:
+        params = [list(enterprise_codes)]
+        where = ["enterprise_code = ANY($1::text[])"]
 
     def add(sql: str, value: Any) -> None:
         params.append(value)

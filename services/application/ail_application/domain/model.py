@@ -19,6 +19,8 @@ from ail_shared.vocabulary import ApplicationStatus as S
 EDITABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
 DELETABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
 SUBMITTABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
+REVOCABLE = frozenset({S.PENDING_FIRST_REVIEW})
+# Copy and print: any status. Approval-status queries: any status but draft.
 
 
 def serial_no(year: int, sequence: int) -> str:
@@ -151,9 +153,18 @@ class Application:
             contract["year"] = self.year
         self.iron_ore_contract = compute_iron_ore(contract)
 
+    def remove_iron_ore_contract(self) -> None:
+        self._ensure_editable()
+        self.iron_ore_contract = None
+
     def ensure_deletable(self) -> None:
         if self.status not in DELETABLE:
             raise _refuse("deleted", self.status, DELETABLE)
+
+    def ensure_revocable(self) -> None:
+        """Revoke (撤销) is handled by the submission flow; the rule lives here with the others."""
+        if self.status not in REVOCABLE:
+            raise _refuse("revoked", self.status, REVOCABLE)
 
     def recompute(self, ref: ReferenceData, on: date) -> None:
         self.computed = compute(self.form, year=self.year, ref=ref, on=on)
@@ -193,7 +204,7 @@ class Application:
         """The complete form as submitted: what the signer signs and MOFCOM checks. The names of
         ApplicationSummary (shared events) are top-level keys."""
         c = self.computed
-        return _jsonable(
+        snapshot: dict[str, Any] = _jsonable(
             {
                 "id": str(self.id),
                 "serial_no": self.serial_no,
@@ -216,6 +227,7 @@ class Application:
                 "iron_ore_contract": self.iron_ore_contract,
             }
         )
+        return snapshot
 
 
 def _jsonable(v: Any) -> Any:

@@ -25,7 +25,7 @@ from ail_shared.errors import NotFound
 from ail_shared.http import CurrentTenant, Pool
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
-PRINTED = {
+PRINTED: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {"application/pdf": {}, "text/html": {}},
         "description": "the numbered form (boxes 1-24); HTML when the request accepts text/html",

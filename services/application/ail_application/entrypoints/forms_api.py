@@ -9,7 +9,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import APIRouter, Body, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ail_application.adapters.repository import SCHEMA
@@ -125,6 +125,19 @@ async def put_iron_ore_contract(
         return await handlers.put_iron_ore(conn, tenant, application_id, contract)
 
 
+@router.delete(
+    "/applications/{application_id}/iron-ore-contract",
+    status_code=204,
+    responses=ERRORS,
+    tags=["contracts"],
+)
+async def delete_iron_ore_contract(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Response:
+    """Removes the iron-ore contract (e.g. after the commodity changed away from heading 2601)."""
+    async with pool.acquire() as conn, conn.transaction():
+        await handlers.delete_iron_ore(conn, tenant, application_id)
+    return Response(status_code=204)
+
+
 # -- pre-check ---------------------------------------------------------------------------------
 class PrecheckCommodity(BaseModel):
     code: str = Field(examples=["2601110000"])
@@ -193,7 +206,12 @@ async def precheck(
 
 
 # -- code tables -------------------------------------------------------------------------------
-@router.get("/reference/{table}", tags=["reference"])
+@router.get(
+    "/reference/{table}",
+    tags=["reference"],
+    description="Code tables: `commodities` (the catalogue, per year, with effective dates and the"
+    " overflow tolerance) and " + ", ".join(f"`{t}`" for t in CODE_TABLES) + ".",
+)
 async def reference(
     request: Request,
     table: str,
@@ -201,7 +219,6 @@ async def reference(
         str, Query(description="code prefix, letters (拼音首字母) or part of the Chinese name")
     ] = "",
 ) -> list[dict[str, Any]]:
-    """Code tables: ``commodities`` (the catalogue, per year) and """ + ", ".join(CODE_TABLES) + "."
     if table != "commodities" and table not in CODE_TABLES:
         raise NotFound(f"no code table '{table}'; tables: commodities, {', '.join(CODE_TABLES)}")
     return context(request).ref.lookup(table, q)
@@ -243,7 +260,8 @@ async def create_key_agri_filing(
     body: Annotated[KeyAgriFilingIn, Body(examples=[KEY_AGRI_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Save and report: every field is required (all missing ones are named at once)."""
+    """Save (and, once the MOFCOM filing adapter exists, report): every field is required (all
+    missing ones are named at once). The enterprise code comes from the login. Status ``saved``."""
     data = body.model_dump(mode="json")
     problems = [FieldProblem(k, "required") for k, v in data.items() if v in (None, "")]
     if problems:
@@ -252,7 +270,8 @@ async def create_key_agri_filing(
 
     async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
         row = await conn.fetchrow(
-            f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body) VALUES ($1, $2, $3)"
+            f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body, status)"
+            " VALUES ($1, $2, $3, 'saved')"
             " RETURNING id, enterprise_code, body, status, created_at",
             uuid4(),
             enterprise,

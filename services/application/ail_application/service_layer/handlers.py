@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from ail_application.adapters.eligibility import EligibilityChecker
+from ail_application.adapters.eligibility import CatalogueEligibility, EligibilityChecker
+from ail_application.adapters.repository import ApplicationRepository
 from ail_application.domain.contracts import ContractInfo, IronOreContract
 from ail_application.domain.form import CREATION_ONLY, READ_ONLY, READ_ONLY_LINE, DraftCreate, FormFields
 from ail_application.domain.model import Application, serial_no
 from ail_application.domain.reference import ReferenceData, load
+from ail_application.service_layer.results import ensure_ekey_bound
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.auth import Tenant
 from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound
@@ -51,7 +53,7 @@ class Context:
     """What handlers need besides the connection: reference data and the eligibility source."""
 
     ref: ReferenceData = field(default_factory=load)
-    eligibility: EligibilityChecker | None = None
+    eligibility: EligibilityChecker = field(default_factory=lambda: CatalogueEligibility(load()))
 
 
 def writable_problems(body: FormFields, *, creating: bool) -> list[FieldProblem]:
@@ -168,7 +170,7 @@ async def copy(
 
 async def get_contract(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> dict[str, Any]:
     """The saved contract, or a new one whose applicant part is pre-filled from the last entry."""
-    repo = UnitOfWork(conn).applications
+    repo = ApplicationRepository(conn)
     app = await repo.get(id=application_id, enterprise_codes=tenant.enterprise_codes)
     if app.contract is not None:
         return {
@@ -197,7 +199,7 @@ async def put_contract(
 
 
 async def get_iron_ore(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> dict[str, Any]:
-    app = await UnitOfWork(conn).applications.get(id=application_id, enterprise_codes=tenant.enterprise_codes)
+    app = await ApplicationRepository(conn).get(id=application_id, enterprise_codes=tenant.enterprise_codes)
     if app.iron_ore_contract is None:
         raise NotFound(f"application {application_id} has no iron-ore contract yet; PUT it first")
     return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
@@ -215,6 +217,13 @@ async def put_iron_ore(
     return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
 
 
+async def delete_iron_ore(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> None:
+    async with UnitOfWork(conn) as uow:
+        app = await _load(uow, tenant, application_id)
+        app.remove_iron_ore_contract()
+        await uow.applications.save(app)
+
+
 async def submit(
     conn: asyncpg.Connection, tenant: Tenant, cmd: SubmitApplication, ctx: Context | None = None
 ) -> Application:
@@ -222,6 +231,7 @@ async def submit(
     async with UnitOfWork(conn) as uow:
         app = await _load(uow, tenant, cmd.application_id)
         app.submit(submitted_by=tenant.principal.id, ref=ctx.ref, on=today())
+        await ensure_ekey_bound(conn, app.enterprise_code)
         await uow.applications.save(app)
     return app
 

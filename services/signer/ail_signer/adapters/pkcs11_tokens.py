@@ -70,11 +70,13 @@ class Pkcs11Tokens:
     _lib: Any = None
     _open: dict[str, _OpenKey] = field(default_factory=dict)
     _refused: dict[str, KeyInfo] = field(default_factory=dict)  # PIN refused: do not retry
+    _closed: bool = False
 
     # ------------------------------------------------------------------ scanning
 
     def scan(self) -> list[KeyInfo]:
         """The keys on the tokens present now (ready ones and those whose PIN was refused)."""
+        self._check_open()
         before = set(self._open) | set(self._refused)
         if self._lib is None:
             self._lib = pkcs11.lib(self.module_path)
@@ -155,9 +157,14 @@ class Pkcs11Tokens:
 
     def sign_many(self, jobs: list[tuple[str, bytes]]) -> SignOutcomes:
         """Sign each ``(serial, canonical bytes)``; a refusal in place of what could not be."""
+        self._check_open()
         out = SignOutcomes(results=[])
         for serial, data in jobs:
-            out.results.append(self._sign_one(serial, data, out))
+            try:
+                out.results.append(self._sign_one(serial, data, out))
+            except Exception as exc:  # noqa: BLE001 - a definite answer beats a dead letter
+                log.exception("ekey_sign_crashed", serial=serial)
+                out.results.append(Refusal(TOKEN_ERROR, f"e-key {serial}: unexpected {exc!r}"))
         return out
 
     def _sign_one(self, serial: str, data: bytes, out: SignOutcomes) -> Signature | Refusal:
@@ -204,7 +211,14 @@ class Pkcs11Tokens:
             _close(opened.session)
         self._open.clear()
 
+    def _check_open(self) -> None:
+        # After close() nothing may answer "not present": the service is stopping, and the
+        # request must stay unanswered (uncommitted) for the next start instead.
+        if self._closed:
+            raise RuntimeError("the token worker is closed (service stopping)")
+
     def close(self) -> None:
+        self._closed = True
         self._close_all()
         if self._lib is not None:
             with contextlib.suppress(PKCS11Error):

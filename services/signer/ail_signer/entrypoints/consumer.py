@@ -17,7 +17,7 @@ from typing import Any
 
 from aiokafka import TopicPartition
 
-from ail_shared import topics
+import ail_shared.topics as topics
 from ail_shared.consumer import BatchOutcome, EventConsumer, process_batch
 from ail_shared.events import Envelope, Event, SignatureRequested
 from ail_shared.logging import get_logger
@@ -76,6 +76,11 @@ class SignatureRequestConsumer(EventConsumer):
         the token is kept busy while earlier chunks are written and later ones decoded. A
         failure anywhere fails the whole batch; its retry skips what was already written."""
         total = BatchOutcome()
+        if not records:
+            return total
+        last = records[-1]
+        total.commits[(last.topic, last.partition)] = last.offset + 1
+        records = self._maybe_mine(records, total)
         stages: asyncio.Queue[Stage | None] = asyncio.Queue()
         writer = asyncio.create_task(self._write_stages(stages, total))
         try:
@@ -91,7 +96,6 @@ class SignatureRequestConsumer(EventConsumer):
 
                 # Decoding and dead-lettering of malformed records, as the shared loop does.
                 decoded = await process_batch(records[start : start + CHUNK], collect, handled)
-                total.commits.update(decoded.commits)
                 total.dead_letters.extend(decoded.dead_letters)
                 total.ignored += decoded.ignored - len(requests)
                 if writer.done():
@@ -104,6 +108,17 @@ class SignatureRequestConsumer(EventConsumer):
                 writer.cancel()
                 await asyncio.gather(writer, return_exceptions=True)
         return total
+
+    def _maybe_mine(self, records: list[Any], total: BatchOutcome) -> list[Any]:
+        """Drop, without decoding, the requests that cannot be this host's: keyed by a serial it
+        does not hold and not mentioning its host id anywhere. A host that joins (a new consumer
+        group reads the topic from the start) gets through other hosts' history quickly; a false
+        match only costs a decode."""
+        held = {serial.encode() for serial in self.service.held_serials()}
+        host = self.service.host_id.encode()
+        kept = [r for r in records if r.value is None or r.key in held or host in r.value]
+        total.ignored += len(records) - len(kept)
+        return kept
 
     async def _write_stages(self, stages: asyncio.Queue[Stage | None], total: BatchOutcome) -> None:
         while (stage := await stages.get()) is not None:

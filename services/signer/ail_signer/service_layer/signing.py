@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
-from ail_shared import topics
-from ail_shared.events import EkeyHeartbeat, Envelope, SignatureRequested, envelope_for, utcnow
+import ail_shared.topics as topics
+from ail_shared.events import EkeyHeartbeat, Envelope, Event, SignatureRequested, envelope_for, utcnow
 from ail_shared.logging import get_logger
 from ail_shared.outbox import write_events
 from ail_signer.adapters import repository
@@ -168,6 +168,7 @@ class SigningService:
         records = []
         for env, ev, outcome, payload_digest in answers:
             answer_id = model.answer_event_id(env.event_id)
+            event: Event
             if isinstance(outcome, Signature):
                 event = model.signed(ev, outcome, self.host_id)
                 kind, reason = "signed", None

@@ -23,17 +23,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import ValidationError
 
 from ail_shared import topics
 from ail_shared.consumer import DeadLetter, send_dead_letter
-from ail_shared.errors import EventError
+from ail_shared.errors import ConfigError, EventError
 from ail_shared.events import ReviewResultReceived, decode_envelope, parse_payload
 from ail_shared.failpoints import failpoint
 from ail_shared.kafka import make_producer
@@ -43,7 +45,7 @@ from ail_stats.domain.figures import NotCountable, contribution, decide, figure_
 log = get_logger("ail.stats.worker")
 
 APP_ID = "ail-stats"  # consumer group id and prefix of faust's own topics
-PARTITIONS = 6  # must equal the partitions of ail.submission (faust co-partitions tables)
+PARTITIONS = 6  # default; must equal the partitions of ail.submission (faust co-partitions tables)
 APPROVALS_TABLE = "approvals"
 FIGURES_TABLE = "figures"
 CONSUMER_NAME = f"{APP_ID}.fold"
@@ -85,6 +87,15 @@ async def _drain_fully(buffer: Any) -> None:
             await asyncio.wait_for(buffer.message_sent.wait(), timeout=1.0)
 
 
+class _StopOnSendError(faust.Sensor):
+    """A changelog write that failed for good (after aiokafka's retries) must not be followed by
+    an offset commit: stop the process at once; the restart redelivers the uncommitted events."""
+
+    def on_send_error(self, producer: Any, exc: BaseException, state: Any) -> None:
+        log.critical("changelog_send_failed_exiting", error=repr(exc))
+        os._exit(70)
+
+
 def _arm_commit_failpoint(consumer: Any) -> None:
     """Failpoint ``stats_before_offset_commit``: the changelog writes of the batch have been
     flushed, its source offsets are not committed yet (the window a crash test needs)."""
@@ -101,8 +112,11 @@ def _arm_commit_failpoint(consumer: Any) -> None:
 class StatsWorker:
     """Owns the faust app and the dead-letter producer; started inside the API process."""
 
-    def __init__(self, *, bootstrap: str, datadir: str, session_timeout: float = 10.0) -> None:
+    def __init__(
+        self, *, bootstrap: str, datadir: str, session_timeout: float = 6.0, partitions: int = PARTITIONS
+    ) -> None:
         self.bootstrap = bootstrap
+        self.partitions = partitions
         self.stats = FoldStats()
         self.app = faust.App(
             APP_ID,
@@ -111,7 +125,7 @@ class StatsWorker:
             datadir=datadir,
             autodiscover=False,
             web_enabled=False,
-            topic_partitions=PARTITIONS,
+            topic_partitions=partitions,
             topic_replication_factor=1,
             topic_disable_leader=True,
             table_standby_replicas=0,
@@ -134,9 +148,10 @@ class StatsWorker:
             topics.SUBMISSION, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
         # Table keys are str, values dicts; both JSON (app-wide key/value serializers).
-        self.approvals = self.app.Table(APPROVALS_TABLE, partitions=PARTITIONS, key_type=str)
-        self.figures = self.app.Table(FIGURES_TABLE, partitions=PARTITIONS, key_type=str)
+        self.approvals = self.app.Table(APPROVALS_TABLE, partitions=partitions, key_type=str)
+        self.figures = self.app.Table(FIGURES_TABLE, partitions=partitions, key_type=str)
         self.app.agent(self.source, name="fold", concurrency=1)(self._fold)
+        self.app.sensors.add(_StopOnSendError())
         self._dlt: Any = None  # aiokafka producer, created in start() (needs the running loop)
         self._started = False
         self._by_tenant_year: dict[tuple[str, str], list[str]] = {}
@@ -145,14 +160,37 @@ class StatsWorker:
     # ------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
+        # The changelog topics must exist (with 6 partitions) before the first table write, or
+        # faust raises PartitionsMismatch inside the agent.
+        await topics.ensure_topics(self.bootstrap)
+        await self._check_partitions()
         self._dlt = make_producer(self.bootstrap)
         await self._dlt.start()
-        await self.app.start()
+        # Patched before the app starts, so that no commit can run with faust's own flush.
         buffer = self.app.producer.buffer  # type: ignore[attr-defined]
         buffer.flush = lambda: _drain_fully(buffer)
         _arm_commit_failpoint(self.app.consumer)
+        await self.app.start()
         self._started = True
         log.info("stats_worker_started", app_id=APP_ID, changelogs=changelog_topics())
+
+    async def _check_partitions(self) -> None:
+        """Refuse to start when the tables would not be co-partitioned with ail.submission."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap, request_timeout_ms=15000)
+        await admin.start()
+        try:
+            names = [topics.SUBMISSION, *changelog_topics()]
+            described = await admin.describe_topics(names)
+        finally:
+            await admin.close()
+        found = {d["topic"]: len(d.get("partitions") or []) for d in described}
+        wrong = {n: found.get(n) for n in names if found.get(n) != self.partitions}
+        if wrong:
+            raise ConfigError(
+                f"stats needs {self.partitions} partitions (AIL_STATS_PARTITIONS) on {', '.join(names)}; "
+                f"found {wrong}. Set AIL_STATS_PARTITIONS to the partitions of {topics.SUBMISSION} "
+                "and create the changelog topics with as many."
+            )
 
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
@@ -202,7 +240,19 @@ class StatsWorker:
             if isinstance(headers, Mapping):
                 headers = list(headers.items())
             rec = _Rec(msg.topic, msg.partition, msg.offset, msg.key, msg.value, headers)
-            await self._fold_one(rec)
+            for attempt in range(1, 4):
+                try:
+                    await self._fold_one(rec)
+                    break
+                except Exception as exc:  # noqa: BLE001 - never let faust ack an unfolded event
+                    self.stats.last_error = f"fold failed: {exc!r}"
+                    log.error("fold_failed", offset=rec.offset, partition=rec.partition, error=repr(exc))
+                    if attempt == 3:
+                        # An exception escaping the agent would let faust ack the event and
+                        # commit past it. Stop instead; the restart redelivers it.
+                        log.critical("fold_failed_exiting", offset=rec.offset, partition=rec.partition)
+                        os._exit(70)
+                    await asyncio.sleep(0.5 * attempt)
 
     async def _fold_one(self, rec: _Rec) -> None:
         try:

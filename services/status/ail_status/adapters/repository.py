@@ -46,8 +46,13 @@ seq AS (
     RETURNING id, seq
 ), queued AS (
     INSERT INTO {SCHEMA}.deliveries (public_id, subscription_id, application_id, change_id,
-        event_id, retry_period_seconds)
-    SELECT gen_random_uuid(), s.id, $1, ch.id, $12, COALESCE(s.retry_period_seconds, $18)
+        event_id, retry_period_seconds, next_attempt_at)
+    SELECT gen_random_uuid(), s.id, $1, ch.id, $12, COALESCE(s.retry_period_seconds, $18),
+        -- behind an earlier pending delivery: parked until that one is finished
+        CASE WHEN EXISTS (
+            SELECT 1 FROM {SCHEMA}.deliveries e
+            WHERE e.subscription_id = s.id AND e.application_id = $1 AND e.state = 'pending')
+        THEN 'infinity'::timestamptz ELSE clock_timestamp() END
     FROM ch, {SCHEMA}.subscriptions s
     WHERE s.enterprise_code = $2 AND s.deleted_at IS NULL
       AND (s.all_applications OR EXISTS (

@@ -5,6 +5,13 @@ A delivery is claimed by one worker at a time with ``FOR UPDATE SKIP LOCKED`` an
 taken over when the lease runs out. ``attempts`` is the fencing token: a worker only records
 the outcome of the attempt it claimed. Order per (subscription, application): a delivery is
 claimable only while no earlier delivery of the same pair is pending.
+
+Parking: a delivery queued behind a pending one gets ``next_attempt_at = infinity``, so the claim
+(an index range scan over due deliveries) never walks a backlog of waiting ones. Whoever
+finishes a delivery (delivered, failed) sets the next one of its pair due, in a transaction that
+first locks the application's row in ``applications``; the consumer holds that lock while it
+queues, so a delivery is never parked behind one that has just finished. ``sweep`` unparks
+anything left parked with nothing ahead of it (a safety net; it should find nothing).
 """
 
 from __future__ import annotations
@@ -36,8 +43,8 @@ ON CONFLICT (subscription_id, event_id) DO NOTHING
 CLAIM = f"""
 WITH due AS (
     SELECT d.id FROM {S}.deliveries d
-    WHERE d.state = 'pending' AND d.next_attempt_at <= clock_timestamp()
-      AND (d.leased_until IS NULL OR d.leased_until < clock_timestamp())
+    WHERE d.state = 'pending' AND d.next_attempt_at <= now()
+      AND (d.leased_until IS NULL OR d.leased_until < now())
       AND NOT EXISTS (
           SELECT 1 FROM {S}.deliveries e
           WHERE e.subscription_id = d.subscription_id AND e.application_id = d.application_id
@@ -54,6 +61,28 @@ FROM due, {S}.subscriptions s, {S}.changes c
 WHERE d.id = due.id AND s.id = d.subscription_id AND c.id = d.change_id
 RETURNING d.id, d.public_id, d.subscription_id, d.application_id, d.event_id, d.attempts,
     d.deadline, d.created_at, s.url, s.secret, c.payload, c.event_type, c.occurred_at
+"""
+
+UNPARK_NEXT = f"""
+UPDATE {S}.deliveries d SET next_attempt_at = clock_timestamp()
+FROM (
+    SELECT DISTINCT ON (q.subscription_id, q.application_id) q.id
+    FROM {S}.deliveries q
+    JOIN unnest($1::uuid[], $2::text[]) AS p(subscription_id, application_id)
+      ON q.subscription_id = p.subscription_id AND q.application_id = p.application_id
+    WHERE q.state = 'pending'
+    ORDER BY q.subscription_id, q.application_id, q.id
+) nxt
+WHERE d.id = nxt.id AND d.next_attempt_at = 'infinity'
+"""
+
+SWEEP = f"""
+UPDATE {S}.deliveries d SET next_attempt_at = clock_timestamp()
+WHERE d.state = 'pending' AND d.next_attempt_at = 'infinity'
+  AND NOT EXISTS (
+      SELECT 1 FROM {S}.deliveries e
+      WHERE e.subscription_id = d.subscription_id AND e.application_id = d.application_id
+        AND e.state = 'pending' AND e.id < d.id)
 """
 
 DELIVERY_COLUMNS = """d.id AS row_id, d.public_id, d.application_id, d.event_id, d.state,
@@ -267,6 +296,22 @@ class SubscriptionRepository:
             )
             for r in rows
         ]
+
+    async def lock_applications(self, application_ids: list[str]) -> None:
+        """Serialise with the consumer queueing deliveries for these applications (see module doc)."""
+        await self.conn.execute(
+            f"SELECT 1 FROM {S}.applications WHERE application_id = ANY($1::text[])"
+            " ORDER BY application_id FOR KEY SHARE",
+            sorted(set(application_ids)),
+        )
+
+    async def unpark_next(self, finished: list[Claimed]) -> None:
+        pairs = sorted({(c.subscription_id, c.application_id) for c in finished})
+        await self.conn.execute(UNPARK_NEXT, [p[0] for p in pairs], [p[1] for p in pairs])
+
+    async def sweep(self) -> int:
+        status = await self.conn.execute(SWEEP)
+        return int(status.split()[-1])
 
     async def record_attempts(self, attempts: list[Attempt]) -> None:
         await self.conn.executemany(

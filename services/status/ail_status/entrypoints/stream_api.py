@@ -61,6 +61,9 @@ async def stream(
     after: Annotated[
         int | None, Query(ge=0, description="as Last-Event-ID, for clients that cannot set it")
     ] = None,
+    heartbeat_seconds: Annotated[
+        float | None, Query(ge=1, le=300, description="seconds of silence before a heartbeat comment")
+    ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: one event per change of the caller's enterprise (an agency names the
     enterprise with X-Enterprise-Code). ``event`` is the change type (as the webhook ``type``),
@@ -68,6 +71,7 @@ async def stream(
     enterprise = tenant.enterprise_code
     settings = settings_of(rt)
     notifications: Notifications = rt.extra["notifications"]
+    heartbeat = heartbeat_seconds or settings.sse_heartbeat_seconds
     cursor = _cursor(last_event_id, after)
     if cursor is None:
         async with pool.acquire() as conn:
@@ -91,8 +95,8 @@ async def stream(
                 if await request.is_disconnected():
                     return
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(wake.wait(), settings.sse_poll_seconds)
-                if time.monotonic() - last_write >= settings.sse_heartbeat_seconds:
+                    await asyncio.wait_for(wake.wait(), min(settings.sse_poll_seconds, heartbeat))
+                if time.monotonic() - last_write >= heartbeat:
                     yield ": heartbeat\n\n"
                     last_write = time.monotonic()
         finally:

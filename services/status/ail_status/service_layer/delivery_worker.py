@@ -34,6 +34,7 @@ class WorkerConfig:
     lease_seconds: float
     poll_seconds: float
     policy: webhooks.RetryPolicy
+    sweep_seconds: float = 30.0
 
 
 class DeliveryWorker:
@@ -70,7 +71,11 @@ class DeliveryWorker:
 
     async def _claim_loop(self) -> None:
         backoff = 0.5
+        next_sweep = time.monotonic()
         while not self._stopping.is_set():
+            if time.monotonic() >= next_sweep:
+                next_sweep = time.monotonic() + self.config.sweep_seconds
+                await self._sweep()
             free = self.config.concurrency - len(self.inflight)
             if free <= 0:
                 await asyncio.wait(set(self.inflight), return_when=asyncio.FIRST_COMPLETED)
@@ -96,6 +101,17 @@ class DeliveryWorker:
                 # Let wake-ups that come together (a batch of outcomes, a burst of NOTIFYs)
                 # make one claim.
                 await asyncio.sleep(0.005)
+
+    async def _sweep(self) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                unparked = await SubscriptionRepository(conn).sweep()
+            if unparked:
+                log.warning("webhook_sweep_unparked", deliveries=unparked)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - tried again at the next sweep
+            log.error("webhook_sweep_failed", error=repr(exc))
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -140,8 +156,10 @@ class DeliveryWorker:
             return
         now = datetime.now(UTC)
         delivered: list[Claimed] = []
+        finished: list[Claimed] = []
         async with self.pool.acquire() as conn, conn.transaction():
             repo = SubscriptionRepository(conn)
+            await repo.lock_applications([a.claimed.application_id for a, _ in batch])
             await repo.record_attempts([a for a, _ in batch])
             for attempt, ok in batch:
                 c = attempt.claimed
@@ -156,10 +174,12 @@ class DeliveryWorker:
                 )
                 if decision.state == "delivered":
                     delivered.append(c)
+                    finished.append(c)
                     continue
                 assert decision.error is not None
                 if decision.retry_at is None:
                     await repo.failed(c, decision.error)
+                    finished.append(c)
                     log.warning(
                         "webhook_failed",
                         delivery=str(c.public_id),
@@ -178,5 +198,7 @@ class DeliveryWorker:
                     )
             if delivered:
                 await repo.delivered(delivered)
+            if finished:
+                await repo.unpark_next(finished)
         self.delivered += len(delivered)
         self.failed_attempts += len(batch) - len(delivered)

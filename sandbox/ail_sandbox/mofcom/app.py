@@ -1,0 +1,422 @@
+"""HTTP API of the MOFCOM sandbox.
+
+MOFCOM's side:   POST /mofcom/eligibility, POST /mofcom/certificates, POST /mofcom/submissions
+                 (Idempotency-Key header), GET /mofcom/submissions/{form_no},
+                 GET /mofcom/submissions?idempotency_key=, POST /mofcom/submissions/{form_no}/revoke.
+                 Review results are pushed to ``callback_url`` (the submission service's
+                 ``/internal/mofcom/results``), retried until acknowledged.
+Tests' side:     POST /control (faults and review rules, partial update), POST /control/reset,
+                 GET /control, GET /control/received (submissions received and created per
+                 idempotency key), GET /control/applications/{application_id}.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import random
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+from fastapi import FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from ail_sandbox.mofcom.rules import (
+    CATALOGUE,
+    ReviewRules,
+    SignatureRefused,
+    Submission,
+    catalogue_entry,
+    decode_payload,
+    eligibility,
+    form_no,
+    license_no,
+    verify_signature,
+)
+from ail_shared.logging import configure_logging, get_logger
+
+log = get_logger("sandbox.mofcom")
+
+
+class Faults(BaseModel):
+    error_rate: float = Field(0.0, ge=0, le=1, description="share of requests answered 500")
+    timeout_rate: float = Field(0.0, ge=0, le=1, description="share of requests that hang")
+    hang_seconds: float = Field(8.0, ge=0, description="how long a hanging request hangs (then 504)")
+    process_before_timeout: bool = Field(
+        True, description="a hanging submission is taken in before hanging (the caller never hears)"
+    )
+    slow_ms: int = Field(0, ge=0, description="delay added to every faulted-path request")
+    paths: list[str] = Field(default_factory=lambda: ["/mofcom/submissions"])
+    duplicate_rate: float = Field(0.0, ge=0, le=1, description="share of results delivered twice")
+    out_of_order: bool = Field(False, description="deliver the second review's result before the first's")
+
+
+class Control(BaseModel):
+    faults: Faults = Field(default_factory=Faults)
+    first_delay: float = 3.0
+    second_delay: float = 3.0
+    contract_totals_rule: Literal["equal", "cover", "off"] = "equal"
+    first_reject_rate: float = 0.0
+    second_reject_rate: float = 0.0
+    non_electronic: list[str] = Field(default_factory=list)
+    callback_url: str = ""
+    seed: int | None = None
+
+
+class State:
+    def __init__(self) -> None:
+        # Review delays: a few seconds in the dev profile, half a second in test profiles.
+        default_delay = "0.5" if os.environ.get("AIL_PROFILE", "dev").startswith("test") else "3"
+        self.control = Control(
+            first_delay=float(os.environ.get("AIL_MOFCOM_FIRST_DELAY", default_delay)),
+            second_delay=float(os.environ.get("AIL_MOFCOM_SECOND_DELAY", default_delay)),
+            callback_url=os.environ.get(
+                "AIL_MOFCOM_CALLBACK_URL",
+                os.environ.get("AIL_SUBMISSION_URL", "http://127.0.0.1:18102") + "/internal/mofcom/results",
+            ),
+        )
+        self.default_control = self.control.model_copy(deep=True)
+        self.rng = random.Random()
+        self.reset_data()
+
+    def reset_data(self) -> None:
+        self.certificates: dict[tuple[str, str], str] = {}
+        self.by_key: dict[str, Submission] = {}
+        self.by_form: dict[str, Submission] = {}
+        self.received: dict[str, int] = defaultdict(int)
+        self.created: dict[str, int] = defaultdict(int)
+        self.form_seq: dict[tuple[int, str], int] = defaultdict(int)
+        self.license_seq = 0
+        self._load_sequences()
+        self.deliveries = 0
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    # MOFCOM never hands out a number twice: the sequences outlive a restart of the sandbox.
+    def _seq_file(self) -> Path | None:
+        folder = os.environ.get("AIL_DEVSTACK_DIR")
+        return Path(folder) / "sandbox-mofcom-sequences.json" if folder else None
+
+    def _load_sequences(self) -> None:
+        path = self._seq_file()
+        if path is None or not path.exists():
+            return
+        data = json.loads(path.read_text())
+        for k, v in data.get("form", {}).items():
+            year, code = k.split(":", 1)
+            self.form_seq[(int(year), code)] = int(v)
+        self.license_seq = int(data.get("license", 0))
+
+    def save_sequences(self) -> None:
+        path = self._seq_file()
+        if path is None:
+            return
+        data = {"form": {f"{y}:{c}": n for (y, c), n in self.form_seq.items()}, "license": self.license_seq}
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+
+    def rules(self) -> ReviewRules:
+        c = self.control
+        return ReviewRules(
+            first_delay=c.first_delay,
+            second_delay=c.second_delay,
+            contract_totals_rule=c.contract_totals_rule,
+            first_reject_rate=c.first_reject_rate,
+            second_reject_rate=c.second_reject_rate,
+            rng=self.rng,
+        )
+
+
+def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+
+
+class SubmissionIn(BaseModel):
+    application_id: str
+    enterprise_code: str
+    ekey_serial: str
+    payload: str  # base64 of the RFC 8785 canonical snapshot that was signed
+    signature: str  # base64
+    algorithm: str = "ecdsa-p256-sha256"
+
+
+class CertificateIn(BaseModel):
+    enterprise_code: str
+    ekey_serial: str
+    certificate_pem: str
+
+
+class EligibilityIn(BaseModel):
+    commodity_codes: list[str] = Field(min_length=1, max_length=20)
+    year: int | None = None
+    enterprise_code: str = ""
+
+
+def create_app() -> FastAPI:
+    configure_logging("sandbox-mofcom", os.environ.get("AIL_LOG_LEVEL", "INFO"))
+    state = State()
+    client_holder: dict[str, httpx.AsyncClient] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        client_holder["c"] = httpx.AsyncClient(timeout=httpx.Timeout(10.0, pool=30.0))
+        yield
+        for t in list(state.tasks):
+            t.cancel()
+        await client_holder["c"].aclose()
+
+    app = FastAPI(title="MOFCOM sandbox", lifespan=lifespan)
+    app.state.sandbox = state
+
+    @app.middleware("http")
+    async def misbehave(request: Request, call_next: Any) -> Any:
+        f = state.control.faults
+        path = request.url.path
+        if not any(path.startswith(p) for p in f.paths) or request.method == "GET":
+            return await call_next(request)
+        if f.slow_ms:
+            await asyncio.sleep(f.slow_ms / 1000)
+        roll = state.rng.random()
+        if roll < f.error_rate:
+            log.info("fault_500", path=path)
+            return _error(500, "internal_error", "sandbox: injected 500")
+        if roll < f.error_rate + f.timeout_rate:
+            log.info("fault_timeout", path=path, processed=f.process_before_timeout)
+            if f.process_before_timeout:
+                await call_next(request)
+            await asyncio.sleep(f.hang_seconds)
+            return _error(504, "timeout", "sandbox: injected time-out")
+        return await call_next(request)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok", "service": "sandbox-mofcom", "submissions": len(state.by_form)}
+
+    # ------------------------------------------------------------------ MOFCOM's API
+
+    @app.post("/mofcom/eligibility")
+    async def check_eligibility(body: EligibilityIn) -> dict[str, Any]:
+        non_electronic = set(state.control.non_electronic)
+        return {
+            "results": [
+                eligibility(c, non_electronic=non_electronic, year=body.year) for c in body.commodity_codes
+            ]
+        }
+
+    @app.get("/mofcom/catalogue")
+    async def catalogue() -> dict[str, Any]:
+        return {"codes": sorted(CATALOGUE)}
+
+    @app.post("/mofcom/certificates")
+    async def register_certificate(body: CertificateIn) -> Any:
+        from cryptography import x509
+
+        try:
+            cert = x509.load_pem_x509_certificate(body.certificate_pem.encode())
+        except ValueError as exc:
+            return _error(422, "certificate_invalid", f"certificate_pem is not a PEM certificate: {exc}")
+        subject = cert.subject.rfc4514_string()
+        if body.enterprise_code not in subject:
+            return _error(
+                422, "certificate_mismatch", f"certificate subject {subject} does not name the enterprise"
+            )
+        state.certificates[(body.enterprise_code, body.ekey_serial)] = body.certificate_pem
+        return {"registered": True, "enterprise_code": body.enterprise_code, "subject": subject}
+
+    @app.post("/mofcom/submissions", status_code=201)
+    async def submit(
+        body: SubmissionIn, idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None
+    ) -> Any:
+        if not idempotency_key:
+            return _error(400, "idempotency_key_required", "send the Idempotency-Key header")
+        state.received[idempotency_key] += 1
+        existing = state.by_key.get(idempotency_key)
+        if existing is not None:
+            return JSONResponse(existing.view(), status_code=200)
+        cert = state.certificates.get((body.enterprise_code, body.ekey_serial))
+        if cert is None:
+            return _error(
+                422,
+                "certificate_not_registered",
+                f"no certificate registered for e-key {body.ekey_serial} of {body.enterprise_code}",
+            )
+        try:
+            raw, snapshot = decode_payload(body.payload)
+        except ValueError as exc:
+            return _error(422, "payload_invalid", f"payload is not base64 JSON: {exc}")
+        try:
+            verify_signature(
+                certificate_pem=cert, payload=raw, signature_b64=body.signature, algorithm=body.algorithm
+            )
+        except SignatureRefused as exc:
+            log.info("signature_refused", key=idempotency_key, reason=exc.reason)
+            return _error(422, exc.reason, exc.detail)
+        if str(snapshot.get("enterprise_code", body.enterprise_code)) != body.enterprise_code:
+            return _error(422, "enterprise_mismatch", "the payload names another enterprise")
+        code = str(snapshot.get("commodity_code") or "")
+        if code and catalogue_entry(code) is None:
+            return _error(422, "commodity_not_on_catalogue", f"commodity {code} is not on the catalogue")
+        year = int(snapshot.get("year") or datetime.now(UTC).year)
+        state.form_seq[(year, body.enterprise_code)] += 1
+        state.save_sequences()
+        sub = Submission(
+            idempotency_key=idempotency_key,
+            form_no=form_no(year, body.enterprise_code, state.form_seq[(year, body.enterprise_code)]),
+            application_id=body.application_id,
+            enterprise_code=body.enterprise_code,
+            snapshot=snapshot,
+            applied_at=datetime.now(UTC),
+        )
+        state.by_key[idempotency_key] = sub
+        state.by_form[sub.form_no] = sub
+        state.created[idempotency_key] += 1
+        task = asyncio.create_task(review(sub))
+        state.tasks.add(task)
+        task.add_done_callback(state.tasks.discard)
+        log.info("submission_accepted", key=idempotency_key, form_no=sub.form_no)
+        return JSONResponse(sub.view(), status_code=201)
+
+    @app.get("/mofcom/submissions")
+    async def find_submission(idempotency_key: str) -> Any:
+        sub = state.by_key.get(idempotency_key)
+        if sub is None:
+            return _error(404, "not_found", f"no submission with idempotency key {idempotency_key}")
+        return sub.view()
+
+    @app.get("/mofcom/submissions/{form}")
+    async def submission_status(form: str) -> Any:
+        sub = state.by_form.get(form)
+        if sub is None:
+            return _error(404, "not_found", f"no submission with form no. {form}")
+        return sub.view()
+
+    @app.post("/mofcom/submissions/{form}/revoke")
+    async def revoke(form: str) -> Any:
+        sub = state.by_form.get(form)
+        if sub is None:
+            return _error(404, "not_found", f"no submission with form no. {form}")
+        if sub.status == "revoked":
+            return sub.view()
+        if sub.status != "pending_first_review":
+            return _error(409, "not_revocable", f"form {form} is {sub.status}", status=sub.status)
+        sub.status = "revoked"
+        sub.revoked_at = datetime.now(UTC)
+        return sub.view()
+
+    # ------------------------------------------------------------------ reviews and results
+
+    async def review(sub: Submission) -> None:
+        rules = state.rules()
+        held: list[dict[str, Any]] = []
+        await asyncio.sleep(rules.first_delay)
+        if sub.status != "pending_first_review":
+            return
+        ok, opinion = rules.first_review(sub.snapshot)
+        sub.status = "pending_second_review" if ok else "first_review_rejected"
+        first = result(sub, "first", ok, opinion)
+        if not ok or not state.control.faults.out_of_order:
+            await deliver(first)
+        else:
+            held.append(first)
+        if not ok:
+            return
+        await asyncio.sleep(rules.second_delay)
+        ok, opinion = rules.second_review(sub.snapshot)
+        if ok:
+            state.license_seq += 1
+            state.save_sequences()
+            sub.license_no = license_no(
+                sub.applied_at.year, str(sub.snapshot.get("issuing_agency") or ""), state.license_seq
+            )
+        sub.status = "approved" if ok else "second_review_rejected"
+        await deliver(result(sub, "second", ok, opinion))
+        for r in held:
+            await deliver(r)
+
+    def result(sub: Submission, stage: str, ok: bool, opinion: str) -> dict[str, Any]:
+        r = {
+            "form_no": sub.form_no,
+            "application_id": sub.application_id,
+            "idempotency_key": sub.idempotency_key,
+            "stage": stage,
+            "result": "passed" if ok else "rejected",
+            "opinion": opinion,
+            "license_no": sub.license_no if stage == "second" and ok else None,
+            "reviewed_at": datetime.now(UTC).isoformat(),
+        }
+        sub.results.append(r)
+        return r
+
+    async def deliver(r: dict[str, Any]) -> None:
+        times = 2 if state.rng.random() < state.control.faults.duplicate_rate else 1
+        for _ in range(times):
+            await post_with_retries(r)
+
+    # Results go out a few at a time: a burst of reviews must not swamp the receiver (or us).
+    deliveries = asyncio.Semaphore(int(os.environ.get("AIL_MOFCOM_CALLBACK_CONCURRENCY", "8")))
+
+    async def post_with_retries(r: dict[str, Any]) -> None:
+        delay = 0.2
+        for attempt in range(1, 31):
+            url = state.control.callback_url
+            try:
+                async with deliveries:
+                    resp = await client_holder["c"].post(url, json=r)
+                if resp.status_code < 300:
+                    state.deliveries += 1
+                    return
+                log.warning("callback_refused", url=url, status=resp.status_code, attempt=attempt)
+            except httpx.HTTPError as exc:
+                log.warning("callback_failed", url=url, error=repr(exc), attempt=attempt)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+        log.error("callback_gave_up", form_no=r["form_no"], stage=r["stage"])
+
+    # ------------------------------------------------------------------ control (tests)
+
+    @app.get("/control")
+    async def get_control() -> dict[str, Any]:
+        return state.control.model_dump()
+
+    @app.post("/control")
+    async def set_control(body: dict[str, Any]) -> dict[str, Any]:
+        merged = state.control.model_dump()
+        faults = {**merged["faults"], **body.pop("faults", {})}
+        merged.update(body)
+        merged["faults"] = faults
+        state.control = Control.model_validate(merged)
+        if state.control.seed is not None:
+            state.rng.seed(state.control.seed)
+        log.info("control_changed", control=state.control.model_dump())
+        return state.control.model_dump()
+
+    @app.post("/control/reset")
+    async def reset(data: bool = False) -> dict[str, Any]:
+        state.control = state.default_control.model_copy(deep=True)
+        if data:
+            state.reset_data()
+        return state.control.model_dump()
+
+    @app.get("/control/received")
+    async def received(key: str | None = None) -> dict[str, Any]:
+        keys = [key] if key else list(state.received)
+        return {
+            "submissions": {
+                k: {"received": state.received.get(k, 0), "created": state.created.get(k, 0)} for k in keys
+            },
+            "deliveries": state.deliveries,
+        }
+
+    @app.get("/control/applications/{application_id}")
+    async def by_application(application_id: str) -> dict[str, Any]:
+        subs = [s.view() for s in state.by_form.values() if s.application_id == application_id]
+        return {"application_id": application_id, "submissions": subs}
+
+    return app

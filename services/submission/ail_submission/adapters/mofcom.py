@@ -1,0 +1,187 @@
+"""MOFCOM behind a Protocol, and its real HTTP adapter (httpx).
+
+Every call has a timeout and bounded retries with exponential backoff; a submission carries an
+idempotency key (the submission id) so a retry after a time-out never makes a second submission.
+What still fails after the retries comes back as ``Unavailable`` (the caller records it and tries
+again later); what MOFCOM refuses comes back as ``Refused`` (never retried).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+
+from ail_shared.logging import get_logger
+
+log = get_logger("ail.submission.mofcom")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    form_no: str
+    applied_at: datetime
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Refused:
+    reason: str
+    detail: str
+    status_code: int = 422
+    body: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Unavailable:
+    error: str
+
+
+Outcome = Accepted | Refused | Unavailable
+
+
+class Mofcom(Protocol):
+    async def submit(
+        self,
+        *,
+        idempotency_key: str,
+        application_id: str,
+        enterprise_code: str,
+        ekey_serial: str,
+        payload_b64: str,
+        signature: str,
+        algorithm: str,
+    ) -> Outcome: ...
+
+    async def register_certificate(
+        self, *, enterprise_code: str, ekey_serial: str, certificate_pem: str
+    ) -> Accepted | Refused | Unavailable: ...
+
+    async def status(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable: ...
+
+    async def revoke(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable: ...
+
+
+class HttpMofcom:
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 2.0,
+        attempts: int = 3,
+        backoff: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.client = httpx.AsyncClient(
+            base_url=base_url,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 2.0)),
+            transport=transport,
+            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+        )
+        self.attempts = attempts
+        self.backoff = backoff
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def _call(
+        self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
+    ) -> httpx.Response | Unavailable:
+        """The response of the first attempt that MOFCOM answered below 500, or Unavailable."""
+        last = ""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                resp = await self.client.request(method, path, json=json, headers=headers)
+                if resp.status_code < 500:
+                    return resp
+                last = f"HTTP {resp.status_code} from MOFCOM {path}"
+            except httpx.HTTPError as exc:
+                last = f"{type(exc).__name__} calling MOFCOM {path}: {exc}".strip()
+            log.warning("mofcom_retry", path=path, attempt=attempt, error=last)
+            if attempt < self.attempts:
+                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
+        return Unavailable(last)
+
+    @staticmethod
+    def _refused(resp: httpx.Response) -> Refused:
+        try:
+            body = resp.json()
+            err = body.get("error", {})
+            return Refused(
+                str(err.get("code") or f"http_{resp.status_code}"),
+                str(err.get("message") or ""),
+                resp.status_code,
+                body,
+            )
+        except ValueError:
+            return Refused(f"http_{resp.status_code}", resp.text[:500], resp.status_code)
+
+    async def submit(
+        self,
+        *,
+        idempotency_key: str,
+        application_id: str,
+        enterprise_code: str,
+        ekey_serial: str,
+        payload_b64: str,
+        signature: str,
+        algorithm: str,
+    ) -> Outcome:
+        resp = await self._call(
+            "POST",
+            "/mofcom/submissions",
+            json={
+                "application_id": application_id,
+                "enterprise_code": enterprise_code,
+                "ekey_serial": ekey_serial,
+                "payload": payload_b64,
+                "signature": signature,
+                "algorithm": algorithm,
+            },
+            headers={"Idempotency-Key": idempotency_key},
+        )
+        if isinstance(resp, Unavailable):
+            return resp
+        if resp.status_code in (200, 201):
+            body = resp.json()
+            return Accepted(body["form_no"], datetime.fromisoformat(body["applied_at"]), body)
+        return self._refused(resp)
+
+    async def register_certificate(
+        self, *, enterprise_code: str, ekey_serial: str, certificate_pem: str
+    ) -> Accepted | Refused | Unavailable:
+        resp = await self._call(
+            "POST",
+            "/mofcom/certificates",
+            json={
+                "enterprise_code": enterprise_code,
+                "ekey_serial": ekey_serial,
+                "certificate_pem": certificate_pem,
+            },
+        )
+        if isinstance(resp, Unavailable):
+            return resp
+        if resp.status_code == 200:
+            return Accepted("", datetime.now().astimezone(), resp.json())
+        return self._refused(resp)
+
+    async def status(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable:
+        resp = await self._call("GET", f"/mofcom/submissions/{form_no}")
+        if isinstance(resp, Unavailable):
+            return resp
+        if resp.status_code == 200:
+            body: dict[str, Any] = resp.json()
+            return body
+        return self._refused(resp)
+
+    async def revoke(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable:
+        resp = await self._call("POST", f"/mofcom/submissions/{form_no}/revoke")
+        if isinstance(resp, Unavailable):
+            return resp
+        if resp.status_code == 200:
+            body: dict[str, Any] = resp.json()
+            return body
+        return self._refused(resp)

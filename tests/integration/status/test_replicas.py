@@ -1,0 +1,67 @@
+"""Two delivery workers on one database (the stack's status service and a second one started by
+the test, as a second replica would be): every delivery is sent once, in order per application."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import asyncpg
+import httpx
+from standardwebhooks import Webhook
+
+from ail_status.adapters.webhook_client import HttpxWebhookSender
+from ail_status.domain.webhooks import RetryPolicy
+from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig
+from tests.integration.status.support import App, Enterprise, Publisher, Receiver
+from tests.support import eventually
+
+
+async def test_two_workers_send_each_delivery_once_and_in_order(
+    db: asyncpg.Pool,
+    publisher: Publisher,
+    enterprise: Enterprise,
+    client: httpx.AsyncClient,
+    receiver: Receiver,
+) -> None:
+    r = await client.post("/api/v1/subscriptions", json={"url": receiver.url, "all_applications": True})
+    assert r.status_code == 201
+    secret = r.json()["secret"]
+    sender = HttpxWebhookSender(timeout_seconds=5, connect_timeout_seconds=2, max_connections=8)
+    second = DeliveryWorker(
+        db,
+        sender,
+        WorkerConfig(concurrency=8, lease_seconds=35, poll_seconds=0.02, policy=RetryPolicy(1, 10)),
+        asyncio.Event(),
+    )
+    task = asyncio.create_task(second.run())
+    try:
+        apps = [App(enterprise.code) for _ in range(10)]
+        envs = []
+        for a in apps:  # all on ail.submission: in order per application
+            envs += [a.accepted(), a.review("first", "passed"), a.review("second", "rejected", "不符")]
+        await publisher.publish(*envs)
+        wanted = {str(e.event_id) for e in envs}
+
+        async def arrived() -> bool:
+            return wanted <= {r.headers["webhook-id"] for r in receiver.accepted()}
+
+        await eventually(arrived, timeout=60, what="all deliveries")
+    finally:
+        second.stop()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await sender.aclose()
+
+    ids = [r.headers["webhook-id"] for r in receiver.accepted()]
+    assert len(ids) == len(set(ids))  # no delivery sent twice
+    hook = Webhook(secret)
+    per_app: dict[str, list[Any]] = {}
+    for got in receiver.accepted():
+        data = hook.verify(got.body, got.headers)["data"]
+        per_app.setdefault(data["application_id"], []).append(data["event"]["id"])
+    for a in apps:
+        mine = [str(e.event_id) for e in envs if e.aggregate_id == a.application_id]
+        assert [i for i in per_app[a.application_id] if i in wanted] == mine
+    assert second.delivered > 0  # the second replica took part

@@ -1,0 +1,95 @@
+"""The MOFCOM sandbox's own rules: number formats, the contract-totals review rule, and the
+signature check that refuses a payload changed after signing."""
+
+from __future__ import annotations
+
+import base64
+import re
+from decimal import Decimal
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from ail_sandbox.mofcom.rules import (
+    ReviewRules,
+    SignatureRefused,
+    eligibility,
+    form_no,
+    license_no,
+    verify_signature,
+)
+from ail_shared.canonical import canonical_json
+from ail_shared.signatures import ECDSA_P256_SHA256
+from tests.unit.submission.certs import make_cert
+
+
+def test_number_formats() -> None:
+    assert form_no(2019, "1100776367555", 14) == "191100776367555000014"
+    assert re.fullmatch(r"\d{2}1100776367555\d{6}", form_no(2026, "1100776367555", 600014))
+    assert license_no(2018, "AANW", 40) == "18AANW0040"
+    assert license_no(2026, "", 7) == "26AANW0007"
+
+
+def test_eligibility_from_the_catalogue() -> None:
+    ore = eligibility("2601110000", non_electronic=set(), year=2026)
+    assert ore["on_catalogue"] and ore["iron_ore"] and ore["electronic_allowed"]
+    assert not eligibility("0101010101", non_electronic=set())["on_catalogue"]
+    assert not eligibility("2601110000", non_electronic={"2601110000"})["electronic_allowed"]
+
+
+def snapshot(
+    goods_qty: str, contract_qty: str, usd: str = "100", contract_usd: str = "100"
+) -> dict[str, object]:
+    return {
+        "total_quantity": goods_qty,
+        "total_value_usd": usd,
+        "contract": {
+            "foreign_contract": {
+                "total_quantity": contract_qty,
+                "total_amount": contract_usd,
+                "settlement_currency": "USD",
+            }
+        },
+    }
+
+
+def test_first_review_rejects_contract_totals_that_do_not_match() -> None:
+    rules = ReviewRules()
+    assert rules.first_review(snapshot("10", "10"))[0]
+    ok, opinion = rules.first_review(snapshot("10", "11"))
+    assert not ok and "不符" in opinion
+    assert not rules.first_review(snapshot("10", "10", usd="100", contract_usd="99"))[0]
+    cover = ReviewRules(contract_totals_rule="cover")
+    assert cover.first_review(snapshot("10", "11"))[0] and not cover.first_review(snapshot("12", "11"))[0]
+    assert ReviewRules(contract_totals_rule="off").first_review(snapshot("12", "11"))[0]
+
+
+def test_random_rejection_rates() -> None:
+    assert not ReviewRules(first_reject_rate=1.0).first_review(snapshot("1", "1"))[0]
+    assert not ReviewRules(second_reject_rate=1.0).second_review({})[0]
+    assert ReviewRules().second_review({})[0]
+
+
+def _sign(key: ec.EllipticCurvePrivateKey, data: bytes) -> str:
+    return base64.b64encode(key.sign(data, ec.ECDSA(hashes.SHA256()))).decode()
+
+
+@pytest.mark.parametrize("algorithm", [ECDSA_P256_SHA256, ""])
+def test_signature_verified_and_changed_payload_refused(algorithm: str) -> None:
+    key, pem = make_cert()
+    payload = canonical_json({"goods": [{"quantity": Decimal("1000")}], "handler_name": "张三"})
+    signature = _sign(key, payload)
+    verify_signature(certificate_pem=pem, payload=payload, signature_b64=signature, algorithm=algorithm)
+    changed = canonical_json({"goods": [{"quantity": Decimal("1001")}], "handler_name": "张三"})
+    with pytest.raises(SignatureRefused) as refused:
+        verify_signature(certificate_pem=pem, payload=changed, signature_b64=signature, algorithm=algorithm)
+    assert refused.value.reason == "signature_invalid"
+
+
+def test_signature_by_another_key_refused() -> None:
+    _, pem = make_cert()
+    other, _ = make_cert()
+    payload = b'{"a":1}'
+    with pytest.raises(SignatureRefused):
+        verify_signature(certificate_pem=pem, payload=payload, signature_b64=_sign(other, payload))
