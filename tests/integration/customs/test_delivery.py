@@ -3,7 +3,6 @@ customs status is reached and queryable; re-send (operator and automatic)."""
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -159,12 +158,15 @@ async def test_a_license_that_cannot_be_applied_goes_to_the_dead_letter_topic(
 
     async def dead_lettered() -> bool:
         records = await read_topic(kafka_bootstrap, f"{topics.SUBMISSION}.dlt", timeout=3, idle=0)
-        return any(
-            json.loads(r.value)["aggregate_id"] == app.application_id
-            and dict(r.headers).get("dlt-consumer") == b"customs.intake"
-            and b"must be greater than 0" in dict(r.headers)["dlt-reason"]
-            for r in records
-        )
+        for r in records:  # other tests dead-letter malformed bytes here too
+            headers = dict(r.headers or ())
+            if headers.get("dlt-consumer") != b"customs.intake":
+                continue
+            if app.application_id.encode() in (r.value or b"") and b"must be greater than 0" in headers.get(
+                "dlt-reason", b""
+            ):
+                return True
+        return False
 
     await eventually(dead_lettered, timeout=60, what="the LicenseIssued on ail.submission.dlt")
     assert (await enterprise_a.get(f"/api/v1/licenses/{app.license_no}")).status_code == 404
