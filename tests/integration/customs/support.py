@@ -3,6 +3,7 @@ real ail.submission topic, drive the Customs sandbox, and read the customs API."
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -180,3 +181,42 @@ async def declare(
     r.raise_for_status()
     data: dict[str, Any] = r.json()
     return data
+
+
+async def events_of(
+    bootstrap: str, topic: str, aggregate_id: str, *, since: datetime, timeout: float = 5.0
+) -> list[dict[str, Any]]:
+    """The committed envelopes of one aggregate on ``topic`` since ``since``: only its partition
+    (key = aggregate id), from the offset at that time, so a big topic stays cheap to read."""
+    import time
+
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.partitioner import DefaultPartitioner
+
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
+    )
+    await consumer.start()
+    try:
+        parts = sorted(consumer.partitions_for_topic(topic) or await _partitions(consumer, topic))
+        tp = TopicPartition(topic, DefaultPartitioner()(aggregate_id.encode(), parts, parts))
+        consumer.assign([tp])
+        found = (await consumer.offsets_for_times({tp: int(since.timestamp() * 1000) - 5000}))[tp]
+        end = (await consumer.end_offsets([tp]))[tp]
+        consumer.seek(tp, found.offset if found else end)
+        out: list[dict[str, Any]] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and await consumer.position(tp) < end:
+            for records in (await consumer.getmany(tp, timeout_ms=300)).values():
+                for rec in records:
+                    env = json.loads(rec.value)
+                    if env["aggregate_id"] == aggregate_id:
+                        out.append(env)
+        return out
+    finally:
+        await consumer.stop()
+
+
+async def _partitions(consumer: Any, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()  # noqa: SLF001 - metadata of a topic not yet seen
+    return set(consumer.partitions_for_topic(topic) or ())

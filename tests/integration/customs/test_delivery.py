@@ -3,16 +3,16 @@ customs status is reached and queryable; re-send (operator and automatic)."""
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
 
 from ail_shared import topics
-from tests.integration.customs.support import approve, licensed, set_mode, wait_status
+from tests.integration.customs.support import approve, events_of, issue, licensed, set_mode, wait_status
 from tests.support import eventually, read_topic
 
 
@@ -28,6 +28,7 @@ async def _status_row(client: httpx.AsyncClient, **params: Any) -> dict[str, Any
 async def test_every_customs_status_is_reached_and_queried(
     producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
+    started = datetime.now(UTC)
     # none: approved, no license delivered yet
     approved = await approve(producer)
 
@@ -77,14 +78,17 @@ async def test_every_customs_status_is_reached_and_queried(
         unavailable.application_id: "send_failed",
         silent.application_id: "send_failed",
     }
-    records = await read_topic(kafka_bootstrap, topics.CUSTOMS, timeout=10, idle=0)
-    seen: dict[str, set[str]] = {}
-    for rec in records:
-        env = json.loads(rec.value)
-        if env["event_type"] == "CustomsStored" and env["aggregate_id"] in wanted:
-            seen.setdefault(env["aggregate_id"], set()).add(env["payload"]["result"])
-            assert env["tenant"] == "1100776367555"
-    assert all(wanted[a] in seen.get(a, set()) for a in wanted), seen
+
+    async def published() -> dict[str, set[str]] | None:
+        seen: dict[str, set[str]] = {}
+        for application_id in wanted:
+            for env in await events_of(kafka_bootstrap, topics.CUSTOMS, application_id, since=started):
+                if env["event_type"] == "CustomsStored":
+                    seen.setdefault(application_id, set()).add(env["payload"]["result"])
+                    assert env["tenant"] == "1100776367555"
+        return seen if all(wanted[a] in seen.get(a, set()) for a in wanted) else None
+
+    await eventually(published, what="CustomsStored of each outcome on ail.customs")
 
 
 async def test_operator_resend_after_send_failed(
@@ -144,3 +148,25 @@ async def test_status_query_filters_and_paging(producer: Any, enterprise_a: http
     bad = await enterprise_a.get("/api/v1/customs/status", params={"page": 0, "year": "x"})
     assert bad.status_code == 422
     assert {d["field"] for d in bad.json()["error"]["details"]} == {"query.page", "query.year"}
+
+
+async def test_a_license_that_cannot_be_applied_goes_to_the_dead_letter_topic(
+    producer: Any, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    app = await approve(producer)
+    await issue(producer, app, quantity=Decimal("0"))
+
+    async def dead_lettered() -> bool:
+        records = await read_topic(kafka_bootstrap, f"{topics.SUBMISSION}.dlt", timeout=3, idle=0)
+        for r in records:  # other tests dead-letter malformed bytes here too
+            headers = dict(r.headers or ())
+            if headers.get("dlt-consumer") != b"customs.intake":
+                continue
+            if app.application_id.encode() in (r.value or b"") and b"must be greater than 0" in headers.get(
+                "dlt-reason", b""
+            ):
+                return True
+        return False
+
+    await eventually(dead_lettered, timeout=60, what="the LicenseIssued on ail.submission.dlt")
+    assert (await enterprise_a.get(f"/api/v1/licenses/{app.license_no}")).status_code == 404

@@ -3,7 +3,6 @@ database: the rules of DOMAIN 9, reversals, duplicate delivery, events on ail.cu
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,8 +10,8 @@ from typing import Any
 import httpx
 
 from ail_shared import topics
-from tests.integration.customs.support import declare, licensed, wait_ledger, wait_status
-from tests.support import read_topic
+from tests.integration.customs.support import declare, events_of, licensed, wait_ledger, wait_status
+from tests.support import eventually
 
 
 async def stored_license(
@@ -54,6 +53,7 @@ async def test_the_seventh_use_is_refused(
 async def test_one_batch_license_second_use_refused_and_reversal_restores(
     producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
+    started = datetime.now(UTC)
     no = await stored_license(producer, sandbox, enterprise_a, quantity=Decimal("500"), one_batch=True)
     first = await declare(sandbox, no, "300")
     await declare(sandbox, no, "10")
@@ -82,13 +82,16 @@ async def test_one_batch_license_second_use_refused_and_reversal_restores(
     view = await wait_ledger(enterprise_a, no, 4)
     assert kinds(view)[3] == ("use", "") and view["ledger"]["remaining_quantity"] == "-20"
 
-    records = await read_topic(kafka_bootstrap, topics.CUSTOMS, timeout=10, idle=0)
-    events = [json.loads(r.value) for r in records]
-    mine = [
-        (e["event_type"], e["payload"]["declaration_no"])
-        for e in events
-        if e["event_type"].startswith("Clearance") and e["payload"]["license_no"] == no
-    ]
+    async def published() -> list[tuple[str, str]] | None:
+        events = await events_of(kafka_bootstrap, topics.CUSTOMS, view["application_id"], since=started)
+        found = [
+            (e["event_type"], e["payload"]["declaration_no"])
+            for e in events
+            if e["event_type"].startswith("Clearance") and e["payload"]["license_no"] == no
+        ]
+        return found if len(found) >= 4 else None
+
+    mine = await eventually(published, what="four Clearance events on ail.customs")
     assert ("ClearanceRecorded", first["declaration_no"]) in mine
     assert ("ClearanceReversed", first["declaration_no"]) in mine
     assert ("ClearanceRecorded", again["declaration_no"]) in mine

@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -14,6 +15,7 @@ from ail_customs.domain.ledger import Ledger, LedgerEntry
 from ail_shared.errors import NotFound
 
 SCHEMA = "customs"
+CHINA = ZoneInfo("Asia/Shanghai")  # a license's and a declaration's dates are dates in China
 
 # submitted < approved < license_issued: a late or repeated event never moves an application back.
 APP_RANK = {"submitted": 0, "approved": 1, "license_issued": 2}
@@ -45,14 +47,14 @@ RETURNING license_no
 """
 
 
-def ledger_from(row: asyncpg.Record) -> Ledger:
+def ledger_from(row: asyncpg.Record | dict[str, Any]) -> Ledger:
     return Ledger(
         license_no=row["license_no"],
         licensed_quantity=row["quantity"],
         one_batch_one_license=row["one_batch_one_license"],
         valid_until=row["valid_until"],
         tolerance_pct=row["tolerance_pct"],
-        issued_on=None,
+        issued_on=row["issued_at"].astimezone(CHINA).date(),
         used_quantity=row["used_quantity"],
         uses=row["uses"],
     )
@@ -149,6 +151,64 @@ class CustomsRepository:
             message_id,
         )
         return entry_no
+
+    async def licenses_for_update(self, license_nos: list[str]) -> dict[str, dict[str, Any]]:
+        """Lock the licenses of a page at once (in key order, so two writers cannot deadlock)."""
+        rows = await self.conn.fetch(
+            f"SELECT * FROM {SCHEMA}.licenses WHERE license_no = ANY($1::text[])"
+            " ORDER BY license_no FOR UPDATE",
+            license_nos,
+        )
+        return {r["license_no"]: dict(r) for r in rows}
+
+    async def record_new_declaration(
+        self,
+        lic: dict[str, Any],
+        ledger: Ledger,
+        entry: LedgerEntry,
+        *,
+        message_id: str,
+        port: str,
+        lines: list[dict[str, Any]],
+        state: str,
+    ) -> bool:
+        """The declaration (if its number is new), its ledger entry and the license's balances, in
+        one statement. False when the declaration number was already reported (nothing written)."""
+        got = await self.conn.fetchval(
+            f"""
+            WITH d AS (
+                INSERT INTO {SCHEMA}.declarations (declaration_no, license_no, enterprise_code,
+                    declared_at, port, quantity, lines, state, refusal_reason)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                ON CONFLICT (declaration_no) DO NOTHING RETURNING declaration_no),
+            e AS (
+                INSERT INTO {SCHEMA}.ledger_entries (license_no, entry_no, kind, declaration_no, quantity,
+                    occurred_at, reason, detail, used_after, uses_after, message_id)
+                SELECT $2::text, $10::int, $11::text, $1::text, $6::numeric, $4::timestamptz, $9::text,
+                    $12::text, $13::numeric, $14::int, $15::text FROM d),
+            u AS (
+                UPDATE {SCHEMA}.licenses SET used_quantity = $13, uses = $14, ledger_entries = $10,
+                    updated_at = now()
+                WHERE license_no = $2 AND EXISTS (SELECT 1 FROM d))
+            SELECT count(*) FROM d
+            """,
+            entry.declaration_no,
+            ledger.license_no,
+            lic["enterprise_code"],
+            entry.occurred_at,
+            port,
+            entry.quantity,
+            lines,
+            state,
+            entry.reason,
+            lic["ledger_entries"] + 1,
+            entry.kind.value,
+            entry.detail,
+            ledger.used_quantity,
+            ledger.uses,
+            message_id,
+        )
+        return bool(got)
 
     async def entries(self, license_no: str) -> list[dict[str, Any]]:
         rows = await self.conn.fetch(

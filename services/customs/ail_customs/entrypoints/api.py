@@ -70,7 +70,7 @@ async def customs_status(
             "the application-date range is empty",
             [FieldProblem("applied_to", f"must not be before applied_from ({applied_from.isoformat()})")],
         )
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         total, rows = await queries.customs_status_page(
             conn,
             enterprise_codes=tenant.enterprise_codes,
@@ -163,8 +163,8 @@ def today_in_china() -> date:
 async def license_detail(license_no: str, pool: Pool, tenant: CurrentTenant) -> Any:
     """A license: its customs status, ledger balances and every ledger entry (uses, reversals,
     refused uses with their reasons)."""
-    async with pool.acquire() as conn:
-        repo = CustomsRepository(conn)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        repo = CustomsRepository(conn)  # one snapshot: balances and entries agree
         lic = await repo.license_of_tenant(license_no, tenant.enterprise_codes)
         entries = await repo.entries(license_no)
     return plain(
@@ -219,7 +219,7 @@ async def clearances(
 ) -> Any:
     """结关数据查询: each declaration that used the license, with its goods lines and state
     (recorded, refused, amended, invalidated)."""
-    async with pool.acquire() as conn:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         repo = CustomsRepository(conn)
         lic = await repo.license_of_tenant(license_no, tenant.enterprise_codes)
         declarations = await repo.declarations(license_no)

@@ -22,7 +22,7 @@ import asyncpg
 
 from ail_customs.adapters.customs_client import CustomsSystem
 from ail_customs.adapters.repository import SCHEMA, CustomsRepository, ledger_from
-from ail_customs.domain.ledger import EntryKind
+from ail_customs.domain.ledger import EntryKind, Ledger
 from ail_shared import topics
 from ail_shared.events import (
     ClearanceLine,
@@ -105,13 +105,20 @@ class PageWrites:
 
     events: list[tuple[str, Envelope]] = field(default_factory=list)
     history: list[tuple[Any, ...]] = field(default_factory=list)
+    # the page's licenses, locked at the start of the page; balances kept current as entries go in
+    licenses: dict[str, dict[str, Any]] = field(default_factory=dict)
 
-    def emit(self, lic: asyncpg.Record, event: Event) -> None:
+    def booked(self, lic: dict[str, Any], ledger: Ledger) -> None:
+        lic.update(
+            used_quantity=ledger.used_quantity, uses=ledger.uses, ledger_entries=lic["ledger_entries"] + 1
+        )
+
+    def emit(self, lic: dict[str, Any], event: Event) -> None:
         env = envelope_for(event, aggregate_id=lic["application_id"], tenant=lic["enterprise_code"])
         self.events.append((topics.CUSTOMS, env))
 
     def note(
-        self, lic: asyncpg.Record, *, occurred_at: datetime, kind: str, summary: str, data: dict[str, Any]
+        self, lic: dict[str, Any], *, occurred_at: datetime, kind: str, summary: str, data: dict[str, Any]
     ) -> None:
         self.history.append(
             (
@@ -136,7 +143,7 @@ async def apply_message(conn: asyncpg.Connection, msg: FeedMessage, out: PageWri
     """Apply one feed message inside the caller's transaction; return (outcome, detail). The
     caller has made sure this message id was not applied before, and flushes ``out``."""
     repo = CustomsRepository(conn)
-    lic = await repo.license_for_update(msg.license_no)
+    lic = out.licenses.get(msg.license_no)
     if lic is None:
         log.warning("clearance_unknown_license", message_id=msg.message_id, license_no=msg.license_no)
         return "unknown_license", f"no license {msg.license_no}"
@@ -146,27 +153,35 @@ async def apply_message(conn: asyncpg.Connection, msg: FeedMessage, out: PageWri
 
 
 async def _use(
-    repo: CustomsRepository, lic: asyncpg.Record, msg: FeedMessage, out: PageWrites, *, new: bool
+    repo: CustomsRepository, lic: dict[str, Any], msg: FeedMessage, out: PageWrites, *, new: bool
 ) -> tuple[str, str]:
     ledger = ledger_from(lic)
     on = msg.declared_at.astimezone(CHINA).date()
     entry = ledger.record_use(msg.declaration_no, msg.quantity, msg.declared_at, on)
     accepted = entry.kind is EntryKind.USE
-    saved = await repo.save_declaration(
-        declaration_no=msg.declaration_no,
-        license_no=lic["license_no"],
-        enterprise_code=lic["enterprise_code"],
-        declared_at=msg.declared_at,
-        port=msg.port,
-        quantity=msg.quantity,
-        lines=[line.model_dump(mode="json") for line in msg.lines],
-        state="recorded" if accepted else "refused",
-        refusal_reason=entry.reason,
-        new=new,
-    )
-    if not saved:
-        return "ignored", f"declaration {msg.declaration_no} was already reported"
-    await repo.append_entry(lic, ledger, entry, msg.message_id)
+    state = "recorded" if accepted else "refused"
+    lines = [line.model_dump(mode="json") for line in msg.lines]
+    if new:
+        saved = await repo.record_new_declaration(
+            lic, ledger, entry, message_id=msg.message_id, port=msg.port, lines=lines, state=state
+        )
+        if not saved:
+            return "ignored", f"declaration {msg.declaration_no} was already reported"
+    else:  # the next revision of an amended declaration
+        await repo.save_declaration(
+            declaration_no=msg.declaration_no,
+            license_no=lic["license_no"],
+            enterprise_code=lic["enterprise_code"],
+            declared_at=msg.declared_at,
+            port=msg.port,
+            quantity=msg.quantity,
+            lines=lines,
+            state=state,
+            refusal_reason=entry.reason,
+            new=False,
+        )
+        await repo.append_entry(lic, ledger, entry, msg.message_id)
+    out.booked(lic, ledger)
     if accepted:
         out.emit(
             lic,
@@ -217,7 +232,7 @@ async def _use(
 
 
 async def _reverse(
-    repo: CustomsRepository, lic: asyncpg.Record, msg: FeedMessage, out: PageWrites
+    repo: CustomsRepository, lic: dict[str, Any], msg: FeedMessage, out: PageWrites
 ) -> tuple[str, str]:
     decl = await repo.declaration_for_update(msg.declaration_no)
     if decl is None or decl["license_no"] != lic["license_no"] or decl["state"] != "recorded":
@@ -227,6 +242,7 @@ async def _reverse(
     kind = "amended" if msg.kind == "amended" else "invalidated"
     entry = ledger.reverse(msg.declaration_no, decl["quantity"], kind, msg.occurred_at)
     await repo.append_entry(lic, ledger, entry, msg.message_id)
+    out.booked(lic, ledger)
     await repo.set_declaration_state(msg.declaration_no, kind)
     out.emit(
         lic,
@@ -249,8 +265,6 @@ async def _reverse(
     )
     if kind == "amended" and msg.lines:
         # The amended declaration stands again with its new goods lines: a new use, checked anew.
-        lic = await repo.license_for_update(lic["license_no"])
-        assert lic is not None
         outcome, detail = await _use(repo, lic, msg, out, new=False)
         return ("reversed_and_" + outcome), detail
     return "reversed", ""
@@ -275,6 +289,9 @@ async def apply_page(conn: asyncpg.Connection, raw_messages: list[dict[str, Any]
     }
     records: list[tuple[str, str, str | None, str, str]] = []
     out = PageWrites()
+    out.licenses = await CustomsRepository(conn).licenses_for_update(
+        sorted({str(m["license_no"]) for m in raw_messages if m.get("license_no")})
+    )
     last = 0
     for raw in raw_messages:
         last = max(last, int(raw.get("position", 0)))

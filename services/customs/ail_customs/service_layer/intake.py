@@ -10,6 +10,7 @@ import asyncpg
 
 from ail_customs.adapters.repository import CustomsRepository
 from ail_customs.domain.tolerance import tolerance_for
+from ail_shared.consumer import PermanentError
 from ail_shared.events import Envelope, Event, LicenseIssued, ReviewResultReceived, SubmissionAccepted
 
 # Set when a license becomes due, so the delivery worker need not wait for its next poll.
@@ -73,6 +74,12 @@ async def on_review_result(conn: asyncpg.Connection, env: Envelope, event: Event
 
 async def on_license_issued(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
     assert isinstance(event, LicenseIssued)
+    if event.quantity <= 0 or not event.quantity.is_finite():
+        raise PermanentError(f"license {event.license_no}: quantity {event.quantity} must be greater than 0")
+    if event.overflow_tolerance_pct is not None and not (0 <= event.overflow_tolerance_pct <= 100):
+        raise PermanentError(
+            f"license {event.license_no}: overflow tolerance {event.overflow_tolerance_pct}%"
+        )
     repo = CustomsRepository(conn)
     tolerance, source = tolerance_for(event.commodity_code, event.overflow_tolerance_pct)
     await repo.upsert_application(
