@@ -28,6 +28,7 @@ from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from ail_sandbox.mofcom.filings import install_filing_routes
 from ail_sandbox.mofcom.rules import (
     CATALOGUE,
     ReviewRules,
@@ -419,4 +420,5 @@ def create_app() -> FastAPI:
         subs = [s.view() for s in state.by_form.values() if s.application_id == application_id]
         return {"application_id": application_id, "submissions": subs}
 
+    install_filing_routes(app)
     return app

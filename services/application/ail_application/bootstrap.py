@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Literal
 
 from fastapi import FastAPI
@@ -22,6 +23,8 @@ class Settings(ServiceSettings):
     # Where pre-check eligibility comes from: the catalogue data, or MOFCOM (submission work).
     eligibility_source: Literal["catalogue", "mofcom"] = "mofcom"
     mofcom_url: str = "http://127.0.0.1:18201"
+    # Key-agri filings: rounds of reporting to MOFCOM (exponential backoff) before giving up.
+    filing_report_attempts: int = 6
 
 
 def eligibility_checker(settings: Settings, ref: ReferenceData) -> EligibilityChecker:
@@ -45,7 +48,22 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
     ctx = Context(ref=ref, eligibility=eligibility_checker(settings, ref))
 
     async def install(runtime: Runtime) -> None:
+        from ail_application.adapters.mofcom_filing import FilingReporter, MofcomFilingClient
+
         runtime.extra["context"] = ctx
+        reporter = FilingReporter(
+            runtime.db(),
+            MofcomFilingClient(settings.mofcom_url),
+            max_attempts=settings.filing_report_attempts,
+        )
+        runtime.extra["filing_reporter"] = reporter
+        runtime.tasks.append(asyncio.create_task(reporter.run(), name="filing-reporter"))
+
+    async def uninstall(runtime: Runtime) -> None:
+        reporter = runtime.extra.get("filing_reporter")
+        if reporter is not None:
+            reporter.stop()
+            await reporter.client.aclose()
 
     app = create_app(
         settings=settings,
@@ -60,6 +78,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         routers=[submission, applications, forms, documents],
         consumers=consumers,
         on_startup=[install],
+        on_shutdown=[uninstall],
     )
     app.state.runtime.extra["context"] = ctx
     # One schema per model (Decimal fields would otherwise split into -Input/-Output variants).

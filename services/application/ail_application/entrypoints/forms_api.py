@@ -19,7 +19,7 @@ from ail_application.entrypoints.api import ERRORS
 from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
 from ail_application.entrypoints.schemas import ContractView
 from ail_application.service_layer import handlers
-from ail_shared.errors import FieldProblem, InvalidInput, NotFound
+from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ail_shared.http import CurrentTenant, Pool
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
@@ -238,8 +238,12 @@ class KeyAgriFilingIn(BaseModel):
 class KeyAgriFiling(KeyAgriFilingIn):
     id: UUID
     enterprise_code: str
-    status: str
+    status: str = Field(description="saved -> reported, or report_failed (see last_error)")
     created_at: str
+    receipt_no: str | None = Field(None, description="MOFCOM's receipt number once reported")
+    reported_at: str | None = None
+    report_attempts: int = 0
+    last_error: str | None = Field(None, description="why the last report to MOFCOM failed")
 
 
 KEY_AGRI_EXAMPLE = {
@@ -255,13 +259,16 @@ KEY_AGRI_EXAMPLE = {
 
 @router.post("/key-agri-filings", status_code=201, response_model=KeyAgriFiling, tags=["key-agri"])
 async def create_key_agri_filing(
+    request: Request,
     pool: Pool,
     tenant: CurrentTenant,
     body: Annotated[KeyAgriFilingIn, Body(examples=[KEY_AGRI_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Save (and, once the MOFCOM filing adapter exists, report): every field is required (all
-    missing ones are named at once). The enterprise code comes from the login. Status ``saved``."""
+    """Save and report: every field is required (all missing ones are named at once). The
+    enterprise code comes from the login. The filing is saved (``saved``) and reported to MOFCOM
+    at once in the background; read it back to see ``reported`` with MOFCOM's receipt number, or
+    ``report_failed`` with the reason (retried automatically with backoff)."""
     data = body.model_dump(mode="json")
     problems = [FieldProblem(k, "required") for k, v in data.items() if v in (None, "")]
     if problems:
@@ -272,14 +279,23 @@ async def create_key_agri_filing(
         row = await conn.fetchrow(
             f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body, status)"
             " VALUES ($1, $2, $3, 'saved')"
-            " RETURNING id, enterprise_code, body, status, created_at",
+            f" RETURNING {FILING_COLUMNS}",
             uuid4(),
             enterprise,
             data,
         )
         return 201, _filing(row)
 
-    return await idempotent(pool, tenant, idempotency_key, "/api/v1/key-agri-filings", data, work)
+    response = await idempotent(pool, tenant, idempotency_key, "/api/v1/key-agri-filings", data, work)
+    reporter = request.app.state.runtime.extra.get("filing_reporter")
+    if reporter is not None:
+        reporter.wake()
+    return response
+
+
+FILING_COLUMNS = (
+    "id, enterprise_code, body, status, created_at, receipt_no, reported_at, report_attempts, last_error"
+)
 
 
 def _filing(row: asyncpg.Record) -> dict[str, Any]:
@@ -289,13 +305,61 @@ def _filing(row: asyncpg.Record) -> dict[str, Any]:
         "enterprise_code": row["enterprise_code"],
         "status": row["status"],
         "created_at": row["created_at"].isoformat(),
+        "receipt_no": row["receipt_no"],
+        "reported_at": row["reported_at"].isoformat() if row["reported_at"] else None,
+        "report_attempts": row["report_attempts"],
+        "last_error": row["last_error"],
     }
+
+
+@router.get("/key-agri-filings/{filing_id}", response_model=KeyAgriFiling, tags=["key-agri"])
+async def get_key_agri_filing(filing_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
+    row = await pool.fetchrow(
+        f"SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings"
+        " WHERE id = $1 AND enterprise_code = ANY($2::text[])",
+        filing_id,
+        list(tenant.enterprise_codes),
+    )
+    if row is None:
+        raise NotFound(f"key-agri filing {filing_id} not found")
+    return _filing(row)
+
+
+@router.post(
+    "/key-agri-filings/{filing_id}/report", status_code=202, response_model=KeyAgriFiling, tags=["key-agri"]
+)
+async def report_key_agri_filing_again(
+    filing_id: UUID, request: Request, pool: Pool, tenant: CurrentTenant
+) -> Any:
+    """Send a filing whose report failed to MOFCOM again (after correcting the cause). Reporting
+    an already reported filing is refused (409). Safe to retry."""
+    row = await pool.fetchrow(
+        f"UPDATE {SCHEMA}.key_agri_filings SET report_attempts = 0, next_attempt_at = now()"
+        " WHERE id = $1 AND enterprise_code = ANY($2::text[]) AND status <> 'reported'"
+        f" RETURNING {FILING_COLUMNS}",
+        filing_id,
+        list(tenant.enterprise_codes),
+    )
+    if row is None:
+        exists = await pool.fetchval(
+            f"SELECT status FROM {SCHEMA}.key_agri_filings WHERE id = $1"
+            " AND enterprise_code = ANY($2::text[])",
+            filing_id,
+            list(tenant.enterprise_codes),
+        )
+        if exists is None:
+            raise NotFound(f"key-agri filing {filing_id} not found")
+        raise Conflict(f"key-agri filing {filing_id} is already reported to MOFCOM")
+    reporter = request.app.state.runtime.extra.get("filing_reporter")
+    if reporter is not None:
+        reporter.wake()
+    return _filing(row)
 
 
 @router.get("/key-agri-filings", response_model=list[KeyAgriFiling], tags=["key-agri"])
 async def list_key_agri_filings(pool: Pool, tenant: CurrentTenant, since: date | None = None) -> Any:
     rows = await pool.fetch(
-        f"SELECT id, enterprise_code, body, status, created_at FROM {SCHEMA}.key_agri_filings"
+        f"SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings"
         " WHERE enterprise_code = ANY($1::text[]) AND ($2::date IS NULL OR created_at >= $2::date)"
         " ORDER BY created_at DESC LIMIT 200",
         list(tenant.enterprise_codes),
