@@ -64,7 +64,7 @@ async def raw_rate(bootstrap: str, values: list[tuple[str, bytes]]) -> float:
     return len(values) / elapsed
 
 
-async def relay_rate(dsn: str, bootstrap: str, values: list[tuple[str, bytes]]) -> float:
+async def relay_rate(dsn: str, bootstrap: str, values: list[tuple[str, bytes]], batch: int) -> float:
     topic = await new_topic(bootstrap)
     schema = f"bench_{uuid.uuid4().hex[:8]}"
     conn = await connect(dsn)
@@ -75,7 +75,7 @@ async def relay_rate(dsn: str, bootstrap: str, values: list[tuple[str, bytes]]) 
             " VALUES ($1, 'SubmissionRejected', $2, $3, $4, $5)",
             [(uuid.uuid4(), topic, k, {"event_type": "SubmissionRejected"}, v) for k, v in values],
         )
-        relay = OutboxRelay(dsn=dsn, bootstrap=bootstrap, schema=schema, batch_size=2000)
+        relay = OutboxRelay(dsn=dsn, bootstrap=bootstrap, schema=schema, batch_size=batch)
         task = asyncio.create_task(relay.run())
         while relay.published == 0:
             await asyncio.sleep(0.001)
@@ -95,6 +95,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--size", type=int, default=5120)
+    parser.add_argument("--batch", type=int, default=5000, help="outbox rows per Kafka transaction")
     args = parser.parse_args()
     env = stack_env()
     dsn, bootstrap = env["AIL_PG_DSN"], env["AIL_KAFKA_BOOTSTRAP"]
@@ -103,7 +104,7 @@ async def main() -> None:
     print(f"events: {len(values)}, average value size: {avg:.0f} bytes, partitions: 6")
     raw = await raw_rate(bootstrap, values)
     print(f"raw aiokafka produce (acks=all, idempotent): {raw:10.0f} events/s")
-    relay = await relay_rate(dsn, bootstrap, values)
+    relay = await relay_rate(dsn, bootstrap, values, args.batch)
     print(f"outbox relay (PostgreSQL -> Kafka, transactional): {relay:10.0f} events/s")
     print(f"relay / raw: {relay / raw:.0%} (goal >= 70%)")
 

@@ -75,7 +75,7 @@ class OutboxRelay:
         dsn: str,
         bootstrap: str,
         schema: str,
-        batch_size: int = 1000,
+        batch_size: int = 5000,
         poll_interval: float = 0.5,
     ) -> None:
         self.dsn = dsn
@@ -282,7 +282,7 @@ async def _main(schema: str) -> None:  # pragma: no cover - exercised by the rel
         dsn=os.environ["AIL_PG_DSN"],
         bootstrap=os.environ["AIL_KAFKA_BOOTSTRAP"],
         schema=schema,
-        batch_size=int(os.environ.get("AIL_OUTBOX_BATCH", "1000")),
+        batch_size=int(os.environ.get("AIL_OUTBOX_BATCH", "5000")),
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
