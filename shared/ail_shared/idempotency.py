@@ -13,6 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import JSONResponse
 
 from ail_shared.errors import InvalidInput
 
@@ -74,3 +76,29 @@ async def run_idempotent(
             response,
         )
         return status, response, False
+
+
+async def idempotent_response(
+    pool: asyncpg.Pool,
+    *,
+    schema: str,
+    principal: str,
+    key: str | None,
+    path: str,
+    body: Any,
+    work: IdempotentWork,
+    method: str = "POST",
+) -> JSONResponse:
+    """``run_idempotent`` as an HTTP response; a replay carries ``Idempotent-Replayed: true``."""
+    status, response, replayed = await run_idempotent(
+        pool,
+        schema=schema,
+        principal=principal,
+        key=key,
+        method=method,
+        path=path,
+        body=body,
+        work=work,
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(jsonable_encoder(response), status_code=status, headers=headers)

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute
 from ail_application.adapters.repository import SCHEMA
 from ail_application.service_layer.handlers import Context
 from ail_shared.auth import Tenant
-from ail_shared.idempotency import run_idempotent
+from ail_shared.idempotency import idempotent_response
 
 IdempotencyKey = Annotated[
     str | None,
@@ -37,18 +37,9 @@ async def idempotent(
     body: Any,
     work: Callable[[asyncpg.Connection], Awaitable[tuple[int, Any]]],
 ) -> JSONResponse:
-    status, response, replayed = await run_idempotent(
-        pool,
-        schema=SCHEMA,
-        principal=tenant.principal.id,
-        key=key,
-        method="POST",
-        path=path,
-        body=body,
-        work=work,
+    return await idempotent_response(
+        pool, schema=SCHEMA, principal=tenant.principal.id, key=key, path=path, body=body, work=work
     )
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return JSONResponse(response, status_code=status, headers=headers)
 
 
 def operation_id(route: APIRoute) -> str:

@@ -22,7 +22,7 @@ from ail_application.service_layer import handlers
 from ail_shared.auth import Tenant
 from ail_shared.errors import AilError, InvalidInput
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
-from ail_shared.idempotency import run_idempotent
+from ail_shared.idempotency import idempotent_response
 
 router = APIRouter(prefix="/api/v1", tags=["submission"])
 MAX_IDS = 10_000
@@ -89,14 +89,12 @@ async def submit_batch(
         submitted = sum(1 for r in results if r["result"] == "submitted")
         return 202, {"submitted": submitted, "refused": len(results) - submitted, "results": results}
 
-    status, out, _ = await run_idempotent(
+    return await idempotent_response(
         pool,
         schema=SCHEMA,
         principal=tenant.principal.id,
         key=idempotency_key,
-        method="POST",
         path="/api/v1/applications/submit",
         body=body.model_dump(),
         work=work,
     )
-    return JSONResponse(out, status_code=status)

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Query
-from fastapi.responses import JSONResponse
 
 from ail_customs.adapters import queries
 from ail_customs.adapters.repository import SCHEMA, CustomsRepository, ledger_from
@@ -17,7 +16,7 @@ from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
 from ail_customs.service_layer.delivery import request_resend
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
-from ail_shared.idempotency import run_idempotent
+from ail_shared.idempotency import idempotent_response
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
 CHINA = ZoneInfo("Asia/Shanghai")
@@ -124,17 +123,15 @@ async def resend(
         )
         return status, plain(body)
 
-    status, body, _ = await run_idempotent(
+    return await idempotent_response(
         pool,
         schema=SCHEMA,
         principal=tenant.principal.id,
         key=idempotency_key,
-        method="POST",
         path=f"/api/v1/licenses/{license_no}/resend",
         body={},
         work=work,
     )
-    return JSONResponse(body, status_code=status)
 
 
 def _ledger_view(lic: Any, on: date) -> dict[str, Any]:

@@ -7,13 +7,11 @@ import uuid
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query, Response
-from fastapi.encoders import jsonable_encoder
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
-from ail_shared.idempotency import run_idempotent
+from ail_shared.idempotency import idempotent_response
 from ail_status.adapters.repository import DELIVERIES_CHANNEL, SCHEMA, StatusRepository
 from ail_status.adapters.subscriptions import SubscriptionRepository
 from ail_status.config import MAX_RETRY_PERIOD_SECONDS, settings_of
@@ -125,17 +123,15 @@ async def create_subscription(
         )
         return 201, {**_out(sub, settings.webhook_retry_period_seconds), "secret": secret}
 
-    status, response, _ = await run_idempotent(
+    return await idempotent_response(
         pool,
         schema=SCHEMA,
         principal=tenant.principal.id,
         key=idempotency_key,
-        method="POST",
         path="/api/v1/subscriptions",
         body=body.model_dump(),
         work=work,
     )
-    return JSONResponse(jsonable_encoder(response), status_code=status)
 
 
 @router.get("")
@@ -232,14 +228,12 @@ async def redeliver(
         await StatusRepository(conn).notify(DELIVERIES_CHANNEL, "")
         return 202, {"id": str(delivery_id), "state": "pending"}
 
-    status, response, _ = await run_idempotent(
+    return await idempotent_response(
         pool,
         schema=SCHEMA,
         principal=tenant.principal.id,
         key=idempotency_key,
-        method="POST",
         path=f"/api/v1/subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver",
         body={},
         work=work,
     )
-    return JSONResponse(response, status_code=status)

@@ -17,7 +17,7 @@ from ail_shared import topics
 from ail_shared.errors import AilError, Conflict, FieldProblem, InvalidInput, NotFound
 from ail_shared.events import ApplicationRevoked, EkeyBound
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
-from ail_shared.idempotency import run_idempotent
+from ail_shared.idempotency import idempotent_response
 from ail_shared.vocabulary import ApplicationStatus as S
 from ail_submission.adapters.mofcom import Mofcom, Refused, Unavailable
 from ail_submission.adapters.repository import SCHEMA, Repository
@@ -156,17 +156,15 @@ async def bind_ekey(
             conn, enterprise, key["serial"], key["subject"], key["certificate_pem"], tenant.principal.id
         )
 
-    status, out, _ = await run_idempotent(
+    return await idempotent_response(
         pool,
         schema=SCHEMA,
         principal=tenant.principal.id,
         key=idempotency_key,
-        method="POST",
         path="/api/v1/ekey-bindings",
         body=body.model_dump(),
         work=work,
     )
-    return JSONResponse(out, status_code=status)
 
 
 async def _status_elsewhere(request: Request, runtime: Any, application_id: UUID) -> str:
@@ -253,17 +251,15 @@ async def revoke(
         )
         return 200, {**_app_view(current), "status": S.REVOKED.value, "status_reason": "revoked by applicant"}
 
-    code, out, _ = await run_idempotent(
+    return await idempotent_response(
         pool,
         schema=SCHEMA,
         principal=tenant.principal.id,
         key=idempotency_key,
-        method="POST",
         path=f"/api/v1/applications/{application_id}/revoke",
         body=None,
         work=work,
     )
-    return JSONResponse(out, status_code=code)
 
 
 @router.post("/applications/{application_id}/approval-status")
