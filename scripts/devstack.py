@@ -452,8 +452,18 @@ class Stack:
             except ValueError as exc:
                 raise StackError(f"AIL_PORT_BASE={raw!r} is not a number") from exc
         else:
-            base = 28000 if is_test_profile(profile) else 18000
+            base = cls.recorded_base(profile) or (28000 if is_test_profile(profile) else 18000)
         return cls(profile, base)
+
+    @staticmethod
+    def recorded_base(profile: str) -> int | None:
+        """The port base a profile's stack was made with: later commands (status, restart, down)
+        without AIL_PORT_BASE must reach that stack, not start another on the default ports."""
+        try:
+            recorded = json.loads((REPO / ".devstack" / profile / "stack.json").read_text())
+            return int(recorded["AIL_PORT_BASE"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     # ---- ports
     def port(self, name: str) -> int:
@@ -1168,6 +1178,7 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
     module = softhsm_module()
     env = {
         "AIL_PROFILE": st.profile,
+        "AIL_PORT_BASE": str(st.base),
         "AIL_ENV": "development",
         "AIL_PG_DSN": f"postgresql://ail@127.0.0.1:{st.port('postgres')}/ail",
         "AIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{st.port('kafka')}",

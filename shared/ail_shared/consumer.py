@@ -226,14 +226,15 @@ class EventConsumer:
                     # An outage (database, network) is worth waiting out; a bug or bad data
                     # fails the same way every time, so it goes to the dead-letter topic after
                     # one more try instead of holding the partition back.
-                    limit = self.max_attempts if is_transient(exc) else min(2, self.max_attempts)
+                    transient = is_transient(exc)
+                    limit = self.max_attempts if transient else min(2, self.max_attempts)
                     if attempt >= limit:
                         outcome = BatchOutcome(commits={(rec.topic, rec.partition): rec.offset + 1})
                         outcome.dead_letters.append(
                             DeadLetter(rec, f"handler_failed after {attempt} attempts: {exc!r}")
                         )
                         break
-                    delay = min(0.2 * 2**attempt, 5.0)
+                    delay = min(0.2 * 2**attempt, 5.0) if transient else 0.0
                     log.warning(
                         "consumer_retry",
                         consumer=self.name,

@@ -414,7 +414,9 @@ def stats_pid(env: dict[str, str]) -> int:
         return int(f.read().split()[0])
 
 
-async def restart_stats(env: dict[str, str], failpoints: str = "", timeout: float = 300.0) -> None:
+async def restart_stats(
+    env: dict[str, str], failpoints: str = "", timeout: float = 300.0, extra_env: dict[str, str] | None = None
+) -> None:
     """Restart the stack's stats process the way ``./dev`` starts it (scripts/devstack.py
     ``app_start``/``launch``: same command, environment, log file and pid file), without the rest
     of ``./dev up``; then wait until /healthz answers 200 (the worker has recovered)."""
@@ -432,6 +434,7 @@ async def restart_stats(env: dict[str, str], failpoints: str = "", timeout: floa
         "AIL_HTTP_PORT": env["AIL_STATS_URL"].rsplit(":", 1)[1],
         "AIL_SERVICE_NAME": "stats",
         "AIL_FAILPOINTS": failpoints,
+        **(extra_env or {}),
     }
     log = os.path.join(devstack, "logs", "stats.log")
     with open(log, "ab") as f:

@@ -25,7 +25,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,13 +96,17 @@ class _StopOnSendError(faust.Sensor):
         os._exit(70)
 
 
-def _arm_commit_failpoint(consumer: Any) -> None:
+def _arm_commit_failpoint(consumer: Any, folded: Callable[[], int]) -> None:
     """Failpoint ``stats_before_offset_commit``: the changelog writes of the batch have been
-    flushed, its source offsets are not committed yet (the window a crash test needs)."""
+    flushed, its source offsets are not committed yet (the window a crash test needs). Only
+    commits that carry offsets count, once this process has folded
+    ``AIL_STATS_FAILPOINT_MIN_FOLDED`` approvals, so a test hits a batch of its own events."""
     commit = consumer._commit  # noqa: SLF001 - faust's Kafka commit, after producer.flush()
+    min_folded = int(os.environ.get("AIL_STATS_FAILPOINT_MIN_FOLDED", "0"))
 
     async def commit_with_failpoint(offsets: Any) -> bool:
-        failpoint("stats_before_offset_commit")
+        if offsets and folded() >= min_folded:
+            failpoint("stats_before_offset_commit")
         result: bool = await commit(offsets)
         return result
 
@@ -169,7 +173,7 @@ class StatsWorker:
         # Patched before the app starts, so that no commit can run with faust's own flush.
         buffer = self.app.producer.buffer  # type: ignore[attr-defined]
         buffer.flush = lambda: _drain_fully(buffer)
-        _arm_commit_failpoint(self.app.consumer)
+        _arm_commit_failpoint(self.app.consumer, lambda: self.stats.counted)
         await self.app.start()
         self._started = True
         log.info("stats_worker_started", app_id=APP_ID, changelogs=changelog_topics())
