@@ -60,6 +60,7 @@ class Receiver:
     """Answers ``status`` (200 by default) to every POST and keeps what it got."""
 
     status: int = 200
+    delay: float = 0.0  # seconds before answering, to keep deliveries in flight
     received: list[Received] = field(default_factory=list)
     port: int = 0
     _server: uvicorn.Server | None = None
@@ -85,6 +86,8 @@ class Receiver:
             if not msg.get("more_body"):
                 break
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if self.delay:
+            await asyncio.sleep(self.delay)
         status = self.status
         self.received.append(Received(headers, body, status))
         await send(

@@ -25,6 +25,8 @@ async def test_two_workers_send_each_delivery_once_and_in_order(
     client: httpx.AsyncClient,
     receiver: Receiver,
 ) -> None:
+    # A slow receiver keeps deliveries in flight, so the two workers compete for the next ones.
+    receiver.delay = 0.3
     r = await client.post("/api/v1/subscriptions", json={"url": receiver.url, "all_applications": True})
     assert r.status_code == 201
     secret = r.json()["secret"]
