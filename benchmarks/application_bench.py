@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import statistics
 import sys
 import time
@@ -37,6 +36,9 @@ from ail_application.domain.reference import load  # noqa: E402
 from ail_shared.auth import new_api_key  # noqa: E402
 from ail_shared.db import connect, create_pool  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stack import stack_env  # noqa: E402  (the one env-file reader)
+
 SCRATCH = "9990000000001"  # a bench-only enterprise; its rows never mix with real tenants'
 SCRATCH_NAME = "基准测试企业(bench)"
 DRAFT = {
@@ -50,18 +52,6 @@ DRAFT = {
     "expected_arrival_date": "2027-01-20",
     "goods": [{"spec": "蛋白≥26%", "unit": "070", "quantity": "1000", "unit_price": "250.5"}],
 }
-
-
-def stack_env() -> dict[str, str]:
-    if os.environ.get("AIL_PG_DSN"):
-        return dict(os.environ)
-    profile = os.environ.get("AIL_PROFILE", "test")
-    env: dict[str, str] = {}
-    for line in (REPO / ".devstack" / profile / "env").read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            k, v = line.removeprefix("export ").split("=", 1)
-            env[k] = v.strip().strip("'\"")
-    return env
 
 
 def pct(values: list[float], p: float) -> float:

@@ -28,22 +28,10 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stack import stack_env  # noqa: E402  (the one env-file reader)
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def stack_env() -> dict[str, str]:
-    if os.environ.get("AIL_PG_DSN") and os.environ.get("AIL_KAFKA_BOOTSTRAP"):
-        return dict(os.environ)
-    for profile in (os.environ.get("AIL_PROFILE", "dev"), "test"):
-        env_file = REPO / ".devstack" / profile / "env"
-        if env_file.exists():
-            env: dict[str, str] = {}
-            for line in env_file.read_text().splitlines():
-                if line and not line.startswith("#") and "=" in line:
-                    k, v = line.split("=", 1)
-                    env[k] = v.strip().strip("'\"")
-            return env
-    sys.exit("no running stack found: ./dev up (or set AIL_PROFILE)")
 
 
 def _tree_cpu(root: int) -> float:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import os
 import random
 import socket
 import statistics
@@ -48,21 +47,10 @@ from ail_shared.events import (
 )
 from ail_shared.kafka import make_producer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _stack import stack_env  # noqa: E402  (the one env-file reader)
+
 REPO = Path(__file__).resolve().parents[1]
-
-
-def stack_env() -> dict[str, str]:
-    if os.environ.get("AIL_PG_DSN") and os.environ.get("AIL_KAFKA_BOOTSTRAP"):
-        return dict(os.environ)
-    env_file = REPO / ".devstack" / os.environ.get("AIL_PROFILE", "test") / "env"
-    if not env_file.exists():
-        sys.exit(f"no running stack: {env_file} is missing (./dev up, or ./dev test --keep)")
-    env = {}
-    for line in env_file.read_text().splitlines():
-        if line and not line.startswith("#") and "=" in line:
-            k, v = line.split("=", 1)
-            env[k] = v.strip().strip("'\"")
-    return env
 
 
 class Receiver:
