@@ -12,6 +12,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from ail_status.adapters.webhook_client import HttpxWebhookSender
+from ail_status.config import Settings as StatusSettings
 from ail_status.domain.webhooks import RetryPolicy
 from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig
 from tests.integration.status.support import App, Enterprise, Publisher, Receiver
@@ -25,8 +26,12 @@ async def test_two_workers_send_each_delivery_once_and_in_order(
     client: httpx.AsyncClient,
     receiver: Receiver,
 ) -> None:
-    # A slow receiver keeps deliveries in flight, so the two workers compete for the next ones.
+    # A slow receiver keeps deliveries in flight, and there are more applications (each with one
+    # delivery in flight at a time) than the stack's worker may send at once, so the second worker
+    # always finds due deliveries that the first cannot take.
     receiver.delay = 0.3
+    stack_concurrency = StatusSettings.model_fields["webhook_concurrency"].default
+    assert isinstance(stack_concurrency, int)
     r = await client.post("/api/v1/subscriptions", json={"url": receiver.url, "all_applications": True})
     assert r.status_code == 201
     secret = r.json()["secret"]
@@ -39,7 +44,7 @@ async def test_two_workers_send_each_delivery_once_and_in_order(
     )
     task = asyncio.create_task(second.run())
     try:
-        apps = [App(enterprise.code) for _ in range(10)]
+        apps = [App(enterprise.code) for _ in range(stack_concurrency + 16)]
         envs = []
         for a in apps:  # all on ail.submission: in order per application
             envs += [a.accepted(), a.review("first", "passed"), a.review("second", "rejected", "不符")]
