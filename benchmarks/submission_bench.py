@@ -139,6 +139,10 @@ async def main() -> None:
     parser.add_argument("-n", type=int, default=300, help="applications per mode (default 300)")
     parser.add_argument("--concurrency", type=int, default=16, help="HTTP requests in flight (single mode)")
     args = parser.parse_args()
+    await run(n=args.n, concurrency=args.concurrency)
+
+
+async def run(*, n: int, concurrency: int) -> None:
     env = stack_env()
     demo: dict[str, Any] = json.loads(Path(env["AIL_DEMO_FILE"]).read_text())
     key = next(e["api_key"] for e in demo["enterprises"] if e["code"] == "1100776367555")
@@ -156,11 +160,11 @@ async def main() -> None:
             )
         await sandbox.post("/control", json={"first_delay": 120})
         try:
-            print(f"preparing {2 * args.n} drafts (not timed) ...", flush=True)
-            single_ids = await make_drafts(client, args.n)
-            batch_ids = await make_drafts(client, args.n)
-            print(f"end-to-end: HTTP submit -> pending_first_review, n={args.n} per mode", flush=True)
-            await run_single(client, pool, single_ids, args.concurrency)
+            print(f"end-to-end: HTTP submit -> pending_first_review, n={n} per mode", flush=True)
+            print(f"preparing {2 * n} drafts (not timed) ...", flush=True)
+            single_ids = await make_drafts(client, n)
+            batch_ids = await make_drafts(client, n)
+            await run_single(client, pool, single_ids, concurrency)
             await run_batch(client, pool, batch_ids)
         finally:
             await sandbox.post("/control/reset")
