@@ -196,8 +196,12 @@ class SoftHsm:
         env = {**os.environ, "SOFTHSM2_CONF": str(self.conf)}
         return subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout
 
-    def make_token(self, label: str, *, key: str = "ec", pin: str = USER_PIN) -> str:
-        """A token with a key pair and a self-signed certificate (id 01); returns its serial."""
+    def make_token(
+        self, label: str, *, key: str = "ec", pin: str = USER_PIN, foreign_certificate: bool = False
+    ) -> str:
+        """A token with a key pair and a self-signed certificate (id 01); returns its serial.
+        With ``foreign_certificate`` the certificate is of another key pair (a token whose
+        signatures cannot verify against its own certificate)."""
         self._run(
             "softhsm2-util", "--init-token", "--free", "--label", label, "--so-pin", SO_PIN, "--pin", pin
         )
@@ -212,6 +216,11 @@ class SoftHsm:
             "openssl", "req", "-x509", *newkey, "-nodes", "-keyout", str(work / "key.pem"),
             "-out", str(work / "cert.pem"), "-days", "30", "-subj", f"/CN={label}/O=test", "-sha256",
         )  # fmt: skip
+        if foreign_certificate:
+            self._run(
+                "openssl", "req", "-x509", *newkey, "-nodes", "-keyout", str(work / "other.pem"),
+                "-out", str(work / "cert.pem"), "-days", "30", "-subj", f"/CN={label}/O=test", "-sha256",
+            )  # fmt: skip
         self._run("openssl", "pkcs8", "-topk8", "-nocrypt", "-in", str(work / "key.pem"), "-outform", "DER",
                   "-out", str(work / "key.der"))  # fmt: skip
         self._run("openssl", "pkey", "-in", str(work / "key.pem"), "-pubout", "-outform", "DER",

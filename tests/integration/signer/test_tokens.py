@@ -1,5 +1,6 @@
 """A signer host process on SoftHSM2 tokens of the test's own: a token pulled out and put back,
-an RSA-2048 e-key, and an e-key whose PIN is not the configured one."""
+an RSA-2048 e-key, an e-key whose PIN is not the configured one, and one whose certificate is
+not of its key."""
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ async def host(
         "rsa": hsm.make_token("test-rsa", key="rsa"),
         "other-pin": hsm.make_token("test-other-pin", pin="654321"),
         "kill": hsm.make_token("test-kill"),
+        "foreign-cert": hsm.make_token("test-foreign-cert", foreign_certificate=True),
     }
     signer = SignerProcess(stack, hsm, f"test-signer-{uuid.uuid4().hex[:8]}", root / "signer.log")
     try:
@@ -118,6 +120,24 @@ async def test_e_key_refusing_the_pin(
     answer = await answers.answer(req.aggregate_id)
     assert answer.event_type == "SigningFailed"
     assert answer.payload["reason"] == "pin_incorrect"
+
+
+async def test_e_key_whose_signatures_do_not_verify_is_not_used(
+    host: dict[str, Any], kafka_bootstrap: str, answers: TopicWatch
+) -> None:
+    """The signer verifies what it signs against the token's certificate: a token whose key is
+    not the certificate's fails that check (at the self-test when it is opened), so it is never
+    announced and nothing is signed with it."""
+    signer, serial = host["signer"], host["serials"]["foreign-cert"]
+    assert serial not in {k["serial"] for k in (await signer.keys())["keys"]}
+    log = (host["root"] / "signer.log").read_text()
+    unusable = [line for line in log.splitlines() if "ekey_unusable" in line and serial in line]
+    assert unusable and "InvalidSignature" in unusable[0], log[-2000:]
+    req = request(serial, host=signer.host_id)
+    await send_requests(kafka_bootstrap, [req])
+    answer = await answers.answer(req.aggregate_id)
+    assert answer.event_type == "SigningFailed"
+    assert answer.payload["reason"] == "ekey_not_present"
 
 
 async def test_signer_killed_mid_batch_answers_every_request_once(
