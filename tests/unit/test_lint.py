@@ -1,5 +1,5 @@
 """Lint is part of the suite, so CI holds the line: ruff on everything, mypy --strict on the
-shared library (services are brought under mypy one by one; see pyproject.toml)."""
+shared library, every service and the sandboxes."""
 
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ def test_ruff_check_passes() -> None:
     assert r.returncode == 0, r.stdout + r.stderr
 
 
-def test_mypy_strict_passes_on_the_shared_library() -> None:
-    r = _run("mypy", "shared/ail_shared")
+def test_mypy_strict_passes_on_the_library_services_and_sandboxes() -> None:
+    packages = ["shared/ail_shared", *sorted(str(p.relative_to(REPO)) for p in REPO.glob("services/*/ail_*"))]
+    assert len(packages) == 7, packages  # the library and six services
+    r = _run("mypy", *packages, "sandbox/ail_sandbox")
     assert r.returncode == 0, r.stdout + r.stderr

@@ -135,8 +135,8 @@ class State:
         )
 
 
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=status)
+def _error(http_status: int, code: str, message: str, /, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=http_status)
 
 
 class SubmissionIn(BaseModel):

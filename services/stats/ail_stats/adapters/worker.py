@@ -171,8 +171,8 @@ class StatsWorker:
         self._dlt = make_producer(self.bootstrap)
         await self._dlt.start()
         # Patched before the app starts, so that no commit can run with faust's own flush.
-        buffer = self.app.producer.buffer  # type: ignore[attr-defined]
-        buffer.flush = lambda: _drain_fully(buffer)
+        buffer = self.app.producer.buffer
+        buffer.flush = lambda: _drain_fully(buffer)  # type: ignore[method-assign]
         _arm_commit_failpoint(self.app.consumer, lambda: self.stats.counted)
         await self.app.start()
         self._started = True
@@ -208,7 +208,7 @@ class StatsWorker:
         app = self.app
         if not self._started or app.should_stop or app.rebalancing:
             return False
-        if not app.tables.recovery.completed.is_set():
+        if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]  # TableManager
             return False
         return bool(app.consumer.assignment())
 

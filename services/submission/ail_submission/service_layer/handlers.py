@@ -262,8 +262,8 @@ async def apply_review_result(
         ReviewResultReceived(
             application_id=str(app_id),
             form_no=form_no,
-            stage=stage,  # type: ignore[arg-type]
-            result=result,  # type: ignore[arg-type]
+            stage=stage,
+            result=result,
             opinion=opinion,
             license_no=license_no,
             reviewed_at=reviewed_at,
