@@ -89,6 +89,11 @@ async def watch(pool: asyncpg.Pool, ids: list[str], seen: dict[str, float], dead
 def figures(name: str, started: dict[str, float], seen: dict[str, float], t0: float) -> None:
     lat = sorted((seen[i] - started[i]) * 1000 for i in seen)
     n = len(lat)
+    if not n:
+        raise SystemExit(
+            f"{name}: no application reached pending_first_review in time; check"
+            " ./dev status and ./dev logs submission (consumers may be catching up on a backlog)"
+        )
     total = max(seen.values()) - t0 if seen else float("nan")
     p99 = lat[min(n - 1, int(n * 0.99))] if n else float("nan")
     print(
