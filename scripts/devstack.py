@@ -1636,6 +1636,69 @@ def cmd_restart(st: Stack, names: list[str]) -> None:
     cmd_up(st, install=False)
 
 
+def _component_pid(st: Stack, name: str) -> int | None:
+    if name == "kafka":
+        return kafka_pid(st)
+    if name == "postgres":
+        return pg_pid(st)
+    if name == "nginx":
+        return nginx_pid(st)
+    return app_pid(st, APPS_BY_NAME[name])
+
+
+def _check_components(names: list[str]) -> None:
+    known = ["kafka", "postgres", "nginx", *APPS_BY_NAME]
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise StackError(f"name one or more of: {', '.join(known)} (got {', '.join(unknown) or 'none'})")
+
+
+def cmd_kill(st: Stack, names: list[str]) -> None:
+    """SIGKILL the named components (no grace, as a crash would): for fault tests and the chaos
+    harness. ``./dev start NAME`` (or ``./dev up``) brings them back."""
+    _check_components(names)
+    for name in names:
+        pid = _component_pid(st, name)
+        if not pid:
+            say("kill", f"{name} is not running")
+            continue
+        try:
+            if os.getpgid(pid) == pid:
+                os.killpg(pid, signal.SIGKILL)
+            else:
+                os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        for _ in range(100):
+            if not pid_alive(pid):
+                break
+            time.sleep(0.05)
+        say("kill", f"{name} (pid {pid}) ... killed")
+
+
+def cmd_start(st: Stack, names: list[str]) -> None:
+    """Start only the named components (no migrations, topics or demo data), and wait until each
+    is healthy: the way back after ``./dev kill`` or an outage test."""
+    _check_components(names)
+    waits: dict[str, Callable[[], object]] = {}
+    for name in names:
+        if name == "kafka":
+            kafka_up(st)
+        elif name == "postgres":
+            postgres_up(st)
+        elif name == "nginx":
+            proc, wait = nginx_up(st)
+            if wait:
+                waits["nginx"] = lambda p=proc: wait_healthy(
+                    st, "nginx", st.port("entry"), p, st.logfile("nginx-error"), 15
+                )
+        else:
+            app = APPS_BY_NAME[name]
+            proc = app_start(st, app)
+            waits[name] = lambda a=app, p=proc: wait_healthy(st, a.name, st.port(a.name), p, st.logfile(a.name))
+    raise_collected(parallel(waits))
+
+
 def cmd_status(st: Stack) -> int:
     rows: list[tuple[str, str, str, str]] = []
     pid = kafka_pid(st)
@@ -1799,6 +1862,8 @@ USAGE = """./dev COMMAND
   restart [NAME...]  restart services/sandboxes (all when none named), then `up`
   test [ARGS...]     install, start a private test stack, run pytest ARGS, stop it
                      (--keep or AIL_KEEP_STACK=1 leaves it running)
+  kill NAME...       SIGKILL components (kafka, postgres, nginx or a process name): a crash
+  start NAME...      start only those components again and wait until they are healthy
   psql [ARGS...]     psql into the profile's database
   reset              down, then delete the profile's state
 
@@ -1833,6 +1898,11 @@ def main(argv: list[str]) -> int:
         elif cmd == "restart":
             with file_lock(lock, f"profile '{st.profile}'"):
                 cmd_restart(st, rest)
+        elif cmd == "kill":
+            cmd_kill(st, rest)
+        elif cmd == "start":
+            with file_lock(lock, f"profile '{st.profile}'"):
+                cmd_start(st, rest)
         elif cmd == "status":
             return cmd_status(st)
         elif cmd == "logs":

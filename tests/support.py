@@ -111,3 +111,22 @@ def demo(env: dict[str, str]) -> dict[str, Any]:
     path = Path(env.get("AIL_DEVSTACK_DIR", REPO / ".devstack" / "test")) / "demo.json"
     data: dict[str, Any] = json.loads(path.read_text())
     return data
+
+
+def dev(*args: str, timeout: float = 180.0) -> str:
+    """Run ``./dev ARGS`` against the stack under test (same profile and port base), e.g.
+    ``dev("kill", "postgres")`` then ``dev("start", "postgres")`` for an outage test. Raises
+    with the output when the command fails."""
+    import subprocess
+
+    env = dict(os.environ)
+    stack = stack_env() or {}
+    for key in ("AIL_PROFILE", "AIL_PORT_BASE"):
+        if stack.get(key):
+            env[key] = stack[key]
+    cp = subprocess.run(
+        [str(REPO / "dev"), *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if cp.returncode != 0:
+        raise RuntimeError(f"./dev {' '.join(args)} exited {cp.returncode}:\n{cp.stdout}\n{cp.stderr}")
+    return cp.stdout
