@@ -1695,7 +1695,9 @@ def cmd_start(st: Stack, names: list[str]) -> None:
         else:
             app = APPS_BY_NAME[name]
             proc = app_start(st, app)
-            waits[name] = lambda a=app, p=proc: wait_healthy(st, a.name, st.port(a.name), p, st.logfile(a.name))
+            waits[name] = lambda a=app, p=proc: wait_healthy(
+                st, a.name, st.port(a.name), p, st.logfile(a.name)
+            )
     raise_collected(parallel(waits))
 
 
