@@ -9,10 +9,16 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from hypothesis import HealthCheck, settings
 
 from ail_shared.db import create_pool
 from tests.support import demo as load_demo
 from tests.support import stack_env
+
+# Property tests judge behaviour, never speed: on a loaded 2-core CI machine input generation and
+# examples can be slow, and Hypothesis' deadline and too_slow health check then fail good code.
+settings.register_profile("ail", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("ail")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
