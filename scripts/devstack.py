@@ -719,6 +719,16 @@ def kafka_pid(st: Stack) -> int | None:
     return read_pidfile(st.pidfile("kafka"), "kafka.Kafka")
 
 
+def max_message_bytes() -> int:
+    """``MAX_MESSAGE_BYTES`` of shared/ail_shared/kafka.py, the one place the broker's limit is
+    set (read from the source: this script uses the standard library only)."""
+    source = (REPO / "shared" / "ail_shared" / "kafka.py").read_text(encoding="utf-8")
+    m = re.search(r"^MAX_MESSAGE_BYTES = ([0-9_]+)$", source, re.MULTILINE)
+    if m is None:
+        raise StackError("shared/ail_shared/kafka.py has no 'MAX_MESSAGE_BYTES = <int>' line")
+    return int(m.group(1))
+
+
 def kafka_properties(st: Stack) -> str:
     k, c = st.port("kafka"), st.port("kafka-controller")
     return "\n".join(
@@ -746,6 +756,7 @@ def kafka_properties(st: Stack) -> str:
             "group.initial.rebalance.delay.ms=0",
             "auto.create.topics.enable=false",
             "log.retention.hours=168",
+            f"message.max.bytes={max_message_bytes()}",
             "",
         ]
     )
