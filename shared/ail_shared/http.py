@@ -32,7 +32,7 @@ from ail_shared.consumer import EventConsumer
 from ail_shared.db import create_pool
 from ail_shared.errors import AilError, FieldProblem, InvalidInput
 from ail_shared.logging import configure_logging, get_logger
-from ail_shared.outbox import OutboxRelay
+from ail_shared.outbox import OutboxRelay, SetAsideHook
 from ail_shared.telemetry import configure_tracing, tracer
 
 log = get_logger("ail.http")
@@ -91,6 +91,7 @@ def create_app(
     consumers: ConsumerFactory | None = None,
     on_startup: list[Hook] = (),  # type: ignore[assignment]
     on_shutdown: list[Hook] = (),  # type: ignore[assignment]
+    on_set_aside: SetAsideHook | None = None,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
@@ -104,7 +105,10 @@ def create_app(
         runtime.auth = ApiKeyAuthenticator(runtime.pool, settings.api_key_cache_seconds)
         if settings.run_outbox_relay:
             runtime.relay = OutboxRelay(
-                dsn=settings.pg_dsn, bootstrap=settings.kafka_bootstrap, schema=schema
+                dsn=settings.pg_dsn,
+                bootstrap=settings.kafka_bootstrap,
+                schema=schema,
+                on_set_aside=on_set_aside,
             )
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         for hook in on_startup:
@@ -178,24 +182,48 @@ def create_app(
             headers=getattr(exc, "headers", None),
         )
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         assert runtime.pool is not None
-        await runtime.pool.fetchval("SELECT 1")
+        try:
+            await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), 2.0)
+            database: dict[str, Any] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - reported, not raised: see /healthz
+            database = {"ok": False, "error": repr(exc)}
+        waiting = [c.waiting_since for c in runtime.consumers if c.waiting_since is not None]
+        if waiting:
+            database["waiting_for_database_since"] = min(waiting).isoformat()
         return {
-            "status": "ok",
+            "status": "ok" if database["ok"] and not waiting else "waiting_for_database",
             "service": settings.service_name,
+            "database": database,
             "relay_published": runtime.relay.published if runtime.relay else None,
+            "relay_set_aside": runtime.relay.set_aside if runtime.relay else None,
             "consumers": {
                 c.name: {
                     "ready": c.ready.is_set(),
                     "applied": c.stats.applied,
                     "duplicates": c.stats.duplicates,
                     "dead_letters": len(c.stats.dead_letters),
+                    "waiting_for_database_since": (
+                        c.waiting_since.isoformat() if c.waiting_since is not None else None
+                    ),
+                    "last_error": c.last_error if c.waiting_since is not None else None,
                 }
                 for c in runtime.consumers
             },
         }
+
+    # Liveness: 200 while the process runs, even during a database outage (restarting the
+    # service would not bring PostgreSQL back, and the consumers hold their position); the body
+    # says what it is waiting for. Readiness (/readyz) is 503 until the database answers.
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        return await health()
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        body = await health()
+        return JSONResponse(body, status_code=200 if body["database"]["ok"] else 503)
 
     for router in routers:
         app.include_router(router)

@@ -311,17 +311,19 @@ class OutboxRelay:
             state = json.dumps({"ids": state_ids}).encode()
             sent.append((-1, await producer.send(RELAY_STATE_TOPIC, key=self.schema.encode(), value=state)))
         results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
-        failed = [
-            (i, res) for (i, _), res in zip(sent, results, strict=True) if isinstance(res, BaseException)
-        ]
+        failed = [(i, res) for (i, _), res in zip(sent, results, strict=True) if isinstance(res, BaseException)]
+        permanent = [(i, res) for i, res in failed if i >= 0 and is_permanent_refusal(res)]
         for i, res in failed:
-            if i < 0 or not is_permanent_refusal(res):
+            if i < 0 or not (permanent or refused):
                 raise res  # an outage, or the relay's own state record: never set aside
-        if failed:
-            # One future per broker batch of a partition: a refusal of a batch of one row is that
-            # row's; a refusal of several rows at once does not say which one is too large.
-            alone = len(failed) == 1
-            refused.update({i: (res, alone) for i, res in failed if i >= 0})
+        # Other failures next to a refusal are its consequence (a refused broker batch leaves
+        # the producer's sequence numbers ahead: OutOfOrderSequenceNumber for the partition's
+        # next batch); those rows are sent again after the refused one is dealt with.
+        if permanent:
+            # Every record of a refused broker batch fails with it: one refused record was alone
+            # in its batch, so it is the one; several do not say which one is too large.
+            alone = len(permanent) == 1
+            refused.update({i: (res, alone) for i, res in permanent})
         return refused
 
     async def _publish_loop(
