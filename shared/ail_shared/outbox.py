@@ -420,7 +420,7 @@ class OutboxRelay:
     async def _set_aside(self, conn: asyncpg.Connection, row: asyncpg.Record, exc: BaseException) -> None:
         code = refusal_code(exc) or "refused"
         size = len(row["value"])
-        reason = f"{code}: the broker refused the {row['event_type']} event of {size} bytes ({exc!r})"
+        reason = f"{code}: Kafka refused the {row['event_type']} event of {size} bytes ({exc!r})"
         item = SetAside(
             id=row["id"],
             event_id=row["event_id"],
