@@ -311,7 +311,9 @@ class OutboxRelay:
             state = json.dumps({"ids": state_ids}).encode()
             sent.append((-1, await producer.send(RELAY_STATE_TOPIC, key=self.schema.encode(), value=state)))
         results = await asyncio.gather(*(f for _, f in sent), return_exceptions=True)
-        failed = [(i, res) for (i, _), res in zip(sent, results, strict=True) if isinstance(res, BaseException)]
+        failed = [
+            (i, res) for (i, _), res in zip(sent, results, strict=True) if isinstance(res, BaseException)
+        ]
         permanent = [(i, res) for i, res in failed if i >= 0 and is_permanent_refusal(res)]
         for i, res in failed:
             if i < 0 or not (permanent or refused):
