@@ -198,19 +198,7 @@ def create_app(
             "database": database,
             "relay_published": runtime.relay.published if runtime.relay else None,
             "relay_set_aside": runtime.relay.set_aside if runtime.relay else None,
-            "consumers": {
-                c.name: {
-                    "ready": c.ready.is_set(),
-                    "applied": c.stats.applied,
-                    "duplicates": c.stats.duplicates,
-                    "dead_letters": len(c.stats.dead_letters),
-                    "waiting_for_database_since": (
-                        c.waiting_since.isoformat() if c.waiting_since is not None else None
-                    ),
-                    "last_error": c.last_error if c.waiting_since is not None else None,
-                }
-                for c in runtime.consumers
-            },
+            "consumers": _consumer_health(runtime.consumers),
         }
 
     # Liveness: 200 while the process runs, even during a database outage (restarting the
@@ -228,6 +216,36 @@ def create_app(
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _consumer_health(consumers: list[EventConsumer]) -> dict[str, dict[str, Any]]:
+    """One entry per consumer group: the members of a group (same name) added up; the group
+    waits for the database since its earliest waiting member."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in consumers:
+        e = out.setdefault(
+            c.name,
+            {
+                "members": 0,
+                "ready": True,
+                "applied": 0,
+                "duplicates": 0,
+                "dead_letters": 0,
+                "waiting_for_database_since": None,
+                "last_error": None,
+            },
+        )
+        e["members"] += 1
+        e["ready"] = e["ready"] and c.ready.is_set()
+        e["applied"] += c.stats.applied
+        e["duplicates"] += c.stats.duplicates
+        e["dead_letters"] += len(c.stats.dead_letters)
+        if c.waiting_since is not None:
+            since = c.waiting_since.isoformat()
+            if e["waiting_for_database_since"] is None or since < e["waiting_for_database_since"]:
+                e["waiting_for_database_since"] = since
+            e["last_error"] = c.last_error
+    return out
 
 
 def get_runtime(request: Request) -> Runtime:
