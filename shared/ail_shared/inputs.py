@@ -30,10 +30,23 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, GetJsonSchemaHandler, StringConstraints
+from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError
 
 from ail_shared.errors import FieldProblem
+
+class WithJsonSchemaExtra:
+    """Adds keys to a type's JSON schema without adding a check."""
+
+    def __init__(self, extra: dict[str, Any]) -> None:
+        self.extra = extra
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        schema.update(self.extra)
+        return schema
+
 
 # -- text -------------------------------------------------------------------------------------
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -68,6 +81,11 @@ def _max_length(limit: int) -> Any:
     return StringConstraints(max_length=limit)
 
 
+# In the OpenAPI document only (the check itself is ``_text``, with a better reason than a
+# pattern's): tells clients and generated tests (schemathesis) that NUL is not text here.
+_NO_NUL = WithJsonSchemaExtra({"pattern": "^[^\\u0000]*$"})
+
+
 # Text lengths, in characters (a Chinese character counts as one; it is 3 bytes in UTF-8).
 # The manual gives no sizes for these boxes, so these are our rules: a code-table value or an
 # identifier is short; a person's name fits 50 characters; an enterprise's or a foreign party's
@@ -86,19 +104,19 @@ EMAIL_MAX = 254  # RFC 5321 path limit
 URL_MAX = 2048
 QUERY_TEXT_MAX = 200  # a search term or filter in a query string
 
-Text = Annotated[str, BeforeValidator(_text)]
+Text = Annotated[str, BeforeValidator(_text), _NO_NUL]
 """Any text: refuses NUL and lone surrogates. Give it a length with a ``*Text`` alias below."""
-CodeText = Annotated[str, _max_length(CODE_MAX), BeforeValidator(_text)]
-IdentifierText = Annotated[str, _max_length(IDENTIFIER_MAX), BeforeValidator(_text)]
-PersonText = Annotated[str, _max_length(PERSON_MAX), BeforeValidator(_text)]
-PhoneText = Annotated[str, _max_length(PHONE_MAX), BeforeValidator(_text)]
-NameText = Annotated[str, _max_length(NAME_MAX), BeforeValidator(_text)]
-AddressText = Annotated[str, _max_length(ADDRESS_MAX), BeforeValidator(_text)]
-RemarksText = Annotated[str, _max_length(REMARKS_MAX), BeforeValidator(_text)]
-DescriptionText = Annotated[str, _max_length(DESCRIPTION_MAX), BeforeValidator(_text)]
-EmailText = Annotated[str, _max_length(EMAIL_MAX), BeforeValidator(_text)]
-UrlText = Annotated[str, _max_length(URL_MAX), BeforeValidator(_text)]
-QueryText = Annotated[str, _max_length(QUERY_TEXT_MAX), BeforeValidator(_text)]
+CodeText = Annotated[str, _max_length(CODE_MAX), BeforeValidator(_text), _NO_NUL]
+IdentifierText = Annotated[str, _max_length(IDENTIFIER_MAX), BeforeValidator(_text), _NO_NUL]
+PersonText = Annotated[str, _max_length(PERSON_MAX), BeforeValidator(_text), _NO_NUL]
+PhoneText = Annotated[str, _max_length(PHONE_MAX), BeforeValidator(_text), _NO_NUL]
+NameText = Annotated[str, _max_length(NAME_MAX), BeforeValidator(_text), _NO_NUL]
+AddressText = Annotated[str, _max_length(ADDRESS_MAX), BeforeValidator(_text), _NO_NUL]
+RemarksText = Annotated[str, _max_length(REMARKS_MAX), BeforeValidator(_text), _NO_NUL]
+DescriptionText = Annotated[str, _max_length(DESCRIPTION_MAX), BeforeValidator(_text), _NO_NUL]
+EmailText = Annotated[str, _max_length(EMAIL_MAX), BeforeValidator(_text), _NO_NUL]
+UrlText = Annotated[str, _max_length(URL_MAX), BeforeValidator(_text), _NO_NUL]
+QueryText = Annotated[str, _max_length(QUERY_TEXT_MAX), BeforeValidator(_text), _NO_NUL]
 
 
 # -- lines and lists --------------------------------------------------------------------------

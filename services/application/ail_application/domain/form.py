@@ -64,7 +64,9 @@ DEFAULTS = {"trade_mode": "10", "forex_source": "10", "commodity_usage": "11", "
 
 
 class GoodsLineInput(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Extra fields are let in only to be refused by name (READ_ONLY, unknown) with the others at
+    # once; the document says what is accepted.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
     spec: NameText | None = Field(None, description="商品规格/规格型号", examples=["Fe 62%"])
     unit: CodeText | None = Field(None, description="单位, code table `units`", examples=["070"])
     quantity: Quantity | None = Field(None, description="数量 (> 0 at submission)", examples=["150000"])
@@ -77,7 +79,9 @@ class FormFields(BaseModel):
     """Editable boxes of the form. All optional: a temporary save keeps whatever is given, within
     the limits of ``ail_shared.inputs`` (docs/limits.md)."""
 
-    model_config = ConfigDict(extra="allow")
+    # Extra fields are let in only to be refused by name (READ_ONLY, unknown) with the others at
+    # once; the document says what is accepted.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
     handler_name: PersonText | None = Field(None, description="3 申请单位经办人")
     import_user_code: CodeText | None = Field(None, description="5 进口用户 code")
     import_user_name: NameText | None = Field(None, description="5 进口用户 name")

@@ -29,7 +29,13 @@ def worker_of(runtime: Any) -> StatsWorker:
 async def monthly(
     tenant: CurrentTenant,
     runtime: RuntimeDep,
-    month: Annotated[CodeText, Query(description="YYYY-MM; China local month of the approval")] = "",
+    month: Annotated[
+        CodeText,
+        Query(
+            description="YYYY-MM; China local month of the approval",
+            json_schema_extra={"pattern": MONTH_RE.pattern},
+        ),
+    ] = "",
     issuing_agency: Annotated[CodeText, Query(description="issuing agency (发证机构) code")] = "",
     trade_mode: Annotated[CodeText, Query(description="trade mode (贸易方式) code")] = "",
     commodity_category: Annotated[
