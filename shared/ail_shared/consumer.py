@@ -3,6 +3,20 @@ Kafka offsets only after the database has committed, and send what cannot be app
 dead-letter topic ``<topic>.dlt`` with the reason.
 
 ``process_batch`` is the pure part (unit-tested without Kafka); ``EventConsumer`` is the thin loop.
+
+What a failure means (``classify``):
+
+* ``outage`` (``is_transient``): the database (or the network to it) is away or busy: connection
+  refused / reset / closed, asyncpg connection and interface errors, "cannot connect now",
+  admin / crash shutdown, too many connections, timeouts, serialization failure, deadlock. The
+  consumer holds its position and retries the same events with backoff (capped at
+  ``OUTAGE_BACKOFF_CAP`` seconds) until the database is back, however long that takes; it
+  never dead-letters them. It says so: a ``consumer_waiting_for_database`` log line per retry and
+  ``waiting_for_database_since`` in the service's /healthz.
+* ``refused``: the event itself can never be applied: undecodable, an unknown major version, a
+  payload that does not fit its type, a handler's ``PermanentError`` or domain refusal
+  (``AilError``), a constraint or data error of PostgreSQL. It goes to ``<topic>.dlt`` at once.
+* ``error``: anything else (a bug): tried once more, then dead-lettered with the error.
 """
 
 from __future__ import annotations
@@ -11,14 +25,15 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
 
 import asyncpg
 from aiokafka import TopicPartition
 from pydantic import ValidationError
 
 from ail_shared import inbox
-from ail_shared.errors import EventError
+from ail_shared.errors import AilError, EventError
 from ail_shared.events import Envelope, Event, decode_envelope, parse_payload
 from ail_shared.kafka import make_consumer, make_producer
 from ail_shared.logging import get_logger
@@ -134,9 +149,14 @@ class EventConsumer:
         self.pool = pool
         self.schema = schema
         self.bootstrap = bootstrap
+        # Tries of an event whose handler fails with an error that is neither an outage nor a
+        # refusal (a bug) before it is dead-lettered. Outages are retried for ever.
         self.max_attempts = max_attempts
         self.stats = BatchOutcome()
         self.ready = asyncio.Event()
+        # Set while the consumer holds its position waiting for the database (shown in /healthz).
+        self.waiting_since: datetime | None = None
+        self.last_error: str | None = None
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -175,6 +195,8 @@ class EventConsumer:
                 backoff = 0.5
             except asyncio.CancelledError:
                 raise
+            except ConsumerStopping:
+                return
             except Exception as exc:  # noqa: BLE001 - keep consuming after outages
                 log.error("consumer_error", consumer=self.name, error=repr(exc), retry_in=backoff)
                 with contextlib.suppress(asyncio.TimeoutError):
@@ -199,57 +221,104 @@ class EventConsumer:
             with contextlib.suppress(Exception):
                 await dlt.stop()
 
+    async def wait_out_outage(self, exc: BaseException, attempt: int, **where: Any) -> None:
+        """Hold the position through a database outage: log, show it in /healthz, sleep with
+        capped backoff. Raises ConsumerStopping if the service stops meanwhile."""
+        now = datetime.now(UTC)
+        if self.waiting_since is None:
+            self.waiting_since = now
+        self.last_error = repr(exc)
+        delay = outage_delay(attempt)
+        log.error(
+            "consumer_waiting_for_database",
+            consumer=self.name,
+            since=self.waiting_since.isoformat(),
+            waited_seconds=round((now - self.waiting_since).total_seconds(), 1),
+            attempt=attempt,
+            error=repr(exc),
+            retry_in=delay,
+            next_step="holding the position (nothing is dead-lettered); retrying until PostgreSQL answers",
+            **where,
+        )
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)
+        if self._stopping.is_set():
+            raise ConsumerStopping
+
+    def outage_over(self) -> None:
+        if self.waiting_since is not None:
+            log.info(
+                "consumer_database_back",
+                consumer=self.name,
+                waited_seconds=round((datetime.now(UTC) - self.waiting_since).total_seconds(), 1),
+            )
+            self.waiting_since = None
+
     async def _process_with_retries(
         self, consumer: Any, dlt: Any, tp: TopicPartition, records: list[Any], handled: set[str]
     ) -> None:
         if len(records) > 1:
-            try:
-                outcome = await process_batch(records, self._apply, handled, self._apply_all)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - find the bad event one at a time below
-                log.info("consumer_batch_fallback", consumer=self.name, size=len(records), error=repr(exc))
-            else:
-                await self._finish(consumer, dlt, outcome)
-                return
-        total = BatchOutcome()
-        for rec in records:
             attempt = 0
             while True:
                 attempt += 1
                 try:
-                    outcome = await process_batch([rec], self._apply, handled)
-                    break
+                    outcome = await process_batch(records, self._apply, handled, self._apply_all)
                 except asyncio.CancelledError:
                     raise
-                except Exception as exc:  # noqa: BLE001 - decide below: retry or dead-letter
-                    # An outage (database, network) is worth waiting out; a bug or bad data
-                    # fails the same way every time, so it goes to the dead-letter topic after
-                    # one more try instead of holding the partition back.
-                    transient = is_transient(exc)
-                    limit = self.max_attempts if transient else min(2, self.max_attempts)
-                    if attempt >= limit:
-                        outcome = BatchOutcome(commits={(rec.topic, rec.partition): rec.offset + 1})
-                        outcome.dead_letters.append(
-                            DeadLetter(rec, f"handler_failed after {attempt} attempts: {exc!r}")
-                        )
-                        break
-                    delay = min(0.2 * 2**attempt, 5.0) if transient else 0.0
-                    log.warning(
-                        "consumer_retry",
-                        consumer=self.name,
-                        offset=rec.offset,
-                        attempt=attempt,
-                        error=repr(exc),
-                        retry_in=delay,
+                except Exception as exc:  # noqa: BLE001 - an outage waits; else find the bad event
+                    if is_transient(exc):
+                        await self.wait_out_outage(exc, attempt, partition=tp.partition, records=len(records))
+                        continue
+                    log.info(
+                        "consumer_batch_fallback", consumer=self.name, size=len(records), error=repr(exc)
                     )
-                    await asyncio.sleep(delay)
+                    break
+                else:
+                    self.outage_over()
+                    await self._finish(consumer, dlt, outcome)
+                    return
+        total = BatchOutcome()
+        for rec in records:
+            outcome = await self._process_one(rec, handled)
             total.commits.update(outcome.commits)
             total.applied += outcome.applied
             total.duplicates += outcome.duplicates
             total.ignored += outcome.ignored
             total.dead_letters.extend(outcome.dead_letters)
         await self._finish(consumer, dlt, total)
+
+    async def _process_one(self, rec: Record, handled: set[str]) -> BatchOutcome:
+        """Apply one record: an outage is waited out (for ever), a refusal is dead-lettered at
+        once, any other error after ``min(2, max_attempts)`` tries."""
+        attempt = errors = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = await process_batch([rec], self._apply, handled)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - decide below: wait, retry or dead-letter
+                kind = classify(exc)
+                if kind == "outage":
+                    await self.wait_out_outage(exc, attempt, partition=rec.partition, offset=rec.offset)
+                    continue
+                errors += 1
+                # A bug or bad data fails the same way every time: one more try at most, so it
+                # does not hold the partition back.
+                if kind == "refused" or errors >= min(2, self.max_attempts):
+                    self.outage_over()
+                    reason = (
+                        "handler_refused" if kind == "refused" else f"handler_failed after {errors} attempts"
+                    )
+                    outcome = BatchOutcome(commits={(rec.topic, rec.partition): rec.offset + 1})
+                    outcome.dead_letters.append(DeadLetter(rec, f"{reason}: {exc!r}"))
+                    return outcome
+                log.warning(
+                    "consumer_retry", consumer=self.name, offset=rec.offset, attempt=attempt, error=repr(exc)
+                )
+                continue
+            self.outage_over()
+            return outcome
 
     async def _finish(self, consumer: Any, dlt: Any, outcome: BatchOutcome) -> None:
         for dl in outcome.dead_letters:
@@ -271,23 +340,72 @@ class EventConsumer:
                 )
 
 
+# Exception types that mean "the database (or the way to it) is away or busy", not "this event".
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,  # includes ConnectionError
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.LockNotAvailableError,
-    asyncpg.QueryCanceledError,
+    OSError,  # ConnectionRefusedError, ConnectionResetError, BrokenPipeError, ...
+    TimeoutError,  # asyncio.TimeoutError too (Python 3.11), asyncpg's command/connect timeouts
+    asyncpg.PostgresConnectionError,  # class 08, incl. "connection was closed in the middle of operation"
+    asyncpg.InterfaceError,  # pool closing/closed, connection released or lost
+    asyncpg.InternalClientError,
 )
+# SQLSTATE classes (first two characters) and codes that are outages or contention.
+TRANSIENT_SQLSTATE_CLASSES = frozenset(
+    {
+        "08",  # connection exception
+        "40",  # transaction rollback: serialization failure 40001, deadlock 40P01
+        "53",  # insufficient resources: too many connections 53300, disk full, out of memory
+        "57",  # operator intervention: admin shutdown 57P01, crash shutdown, cannot connect now, canceled
+        "58",  # system error (I/O)
+    }
+)
+TRANSIENT_SQLSTATES = frozenset({"55P03", "25006"})  # lock not available; read-only (fail-over)
+OUTAGE_BACKOFF_CAP = 10.0
+
+Failure = Literal["outage", "refused", "error"]
+
+
+def _causes(exc: BaseException) -> Iterable[BaseException]:
+    """``exc`` and what it was raised from or during (a handler may wrap a database error)."""
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen and len(seen) < 10:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def _is_transient_one(exc: BaseException) -> bool:
+    if isinstance(exc, TRANSIENT_ERRORS):
+        return True
+    state = getattr(exc, "sqlstate", None)
+    if isinstance(exc, asyncpg.PostgresError) and isinstance(state, str):
+        return state[:2] in TRANSIENT_SQLSTATE_CLASSES or state in TRANSIENT_SQLSTATES
+    return False
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Errors that may go away by themselves (outages, contention), as opposed to bad data."""
-    return isinstance(exc, TRANSIENT_ERRORS)
+    """An outage or contention that goes away by itself: wait and retry, never dead-letter."""
+    return any(_is_transient_one(e) for e in _causes(exc))
+
+
+def classify(exc: BaseException) -> Failure:
+    """What a failure to apply an event means (see the module doc)."""
+    if is_transient(exc):
+        return "outage"
+    if isinstance(exc, PermanentError | ValidationError | AilError | asyncpg.PostgresError):
+        # A PostgresError that is not an outage: a constraint, data or syntax error, which
+        # fails the same way on every try.
+        return "refused"
+    return "error"
+
+
+def outage_delay(attempt: int) -> float:
+    """Backoff while waiting for the database: 0.4 s, 0.8 s, ... at most OUTAGE_BACKOFF_CAP."""
+    return float(min(0.2 * 2 ** min(attempt, 16), OUTAGE_BACKOFF_CAP))
+
+
+class ConsumerStopping(Exception):
+    """The service is stopping while the consumer waits out an outage: leave without committing."""
 
 
 def dead_letter_topic(topic: str) -> str:

@@ -7,6 +7,7 @@ AilError
 ├── Unauthenticated        no or bad API key (HTTP 401)
 ├── Conflict               the object's state forbids the operation (HTTP 409)
 ├── InvalidInput           one or more fields are wrong; carries every problem at once (HTTP 422)
+├── PayloadTooLarge        the request body is over the services' limit (HTTP 413)
 └── EventError             a Kafka message cannot be applied; goes to the dead-letter topic
     ├── UndecodableEvent       not JSON, or not a valid envelope / payload
     └── UnsupportedSchemaVersion  a major version this consumer does not know
@@ -65,6 +66,11 @@ class InvalidInput(AilError):
     def __init__(self, message: str, problems: list[FieldProblem] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
+
+
+class PayloadTooLarge(AilError):
+    status_code = 413
+    code = "payload_too_large"
 
 
 class EventError(AilError):

@@ -5,6 +5,16 @@ Error body, always::
 
     {"error": {"code": "invalid_input", "message": "...",
                "details": [{"field": "goods.0.quantity", "reason": "..."}]}}
+
+Every request passes two checks before any route sees it (issue 10, item 7):
+
+- ``BodyLimit`` (ASGI middleware): a body over ``MAX_BODY_BYTES`` is answered 413 in the error
+  body above, before it is read into memory.
+- ``guard_request`` (an app-wide dependency, so it runs after routing and can name path
+  parameters): every path and query parameter, the headers we read and every string (and key)
+  of a JSON body must be text PostgreSQL and UTF-8 can take (no NUL, no lone surrogate, valid
+  UTF-8 in the URL), and every JSON number finite. All problems are named at once
+  (``path.license_no``, ``query.serial_no``, ``X-Enterprise-Code``, ``goods.0.spec``), with 422.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import urllib.parse
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,18 +32,21 @@ import asyncpg
 import structlog
 import uvicorn
 from fastapi import Depends, FastAPI, Header, Request
+from fastapi import HTTPException as FastAPIHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import propagate, trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ail_shared.auth import ApiKeyAuthenticator, Tenant
 from ail_shared.config import ServiceSettings
 from ail_shared.consumer import EventConsumer
 from ail_shared.db import create_pool
-from ail_shared.errors import AilError, FieldProblem, InvalidInput
+from ail_shared.errors import AilError, FieldProblem, InvalidInput, PayloadTooLarge
+from ail_shared.inputs import MAX_BODY_BYTES, finite_problem, text_problem
 from ail_shared.logging import configure_logging, get_logger
-from ail_shared.outbox import OutboxRelay
+from ail_shared.outbox import OutboxRelay, SetAsideHook
 from ail_shared.telemetry import configure_tracing, tracer
 
 log = get_logger("ail.http")
@@ -81,6 +95,144 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "<body>"
 
 
+# -- request guard -------------------------------------------------------------------------------
+# Headers a route of ours reads; the others are nginx's and the HTTP stack's business.
+READ_HEADERS = ("X-Enterprise-Code", "Idempotency-Key", "Last-Event-ID", "X-Request-Id")
+_JSON_DEPTH_MAX = 32  # the deepest model (contract -> part -> field) is 3; lists add 1 each
+
+
+def _url_text_problems(raw: bytes, where: str) -> list[FieldProblem]:
+    """Percent-decoded bytes of a query string must be UTF-8 text: Starlette would otherwise
+    replace a bad byte (or an encoded surrogate, ``%ED%A0%80``) with U+FFFD and search for that."""
+    problems: list[FieldProblem] = []
+    for pair in raw.split(b"&"):
+        if not pair:
+            continue
+        name, _, value = pair.partition(b"=")
+        # The name as Starlette shows it; U+FFFD for bad bytes, NUL escaped, so it can be echoed.
+        label = urllib.parse.unquote(name.decode("latin-1").replace("+", " "), errors="replace")
+        label = label.replace("\x00", "\\u0000")
+        for part, what in ((name, "the name"), (value, "the value")):
+            decoded = urllib.parse.unquote_to_bytes(part.replace(b"+", b" "))
+            try:
+                reason = text_problem(decoded.decode("utf-8"))
+            except UnicodeDecodeError as e:
+                reason = (
+                    f"is not valid UTF-8 (byte {decoded[e.start]:#04x} at position {e.start}):"
+                    " percent-encode UTF-8 text"
+                )
+            if reason is not None:
+                problems.append(FieldProblem(f"{where}.{label}", f"{what} {reason}"))
+    return problems
+
+
+def _json_problems(value: Any, path: str, problems: list[FieldProblem], depth: int = 0) -> None:
+    if depth > _JSON_DEPTH_MAX:
+        problems.append(FieldProblem(path or "<body>", f"nested deeper than {_JSON_DEPTH_MAX} levels"))
+        return
+    if isinstance(value, str):
+        reason = text_problem(value)
+        if reason is not None:
+            problems.append(FieldProblem(path or "<body>", reason))
+    elif isinstance(value, float):
+        reason = finite_problem(value)
+        if reason is not None:
+            problems.append(FieldProblem(path or "<body>", reason))
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            key_reason = text_problem(k)
+            if key_reason is not None:
+                problems.append(FieldProblem(path or "<body>", f"a field name {key_reason}"))
+                continue
+            _json_problems(v, f"{path}.{k}" if path else k, problems, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _json_problems(v, f"{path}.{i}" if path else str(i), problems, depth + 1)
+
+
+def _is_json(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
+
+
+async def guard_request(request: Request) -> None:
+    """Refuse text no route could store or answer (see the module docstring), all at once."""
+    problems: list[FieldProblem] = []
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    try:
+        urllib.parse.unquote_to_bytes(raw_path).decode("utf-8")
+        path_utf8 = True
+    except UnicodeDecodeError:
+        path_utf8 = False  # the server put U+FFFD where the bad bytes were
+    for name, value in request.path_params.items():
+        if isinstance(value, str):
+            reason = text_problem(value)
+            if reason is None and not path_utf8 and "\ufffd" in value:
+                reason = "is not valid UTF-8: percent-encode UTF-8 text"
+            if reason is not None:
+                problems.append(FieldProblem(f"path.{name}", reason))
+    problems += _url_text_problems(request.scope.get("query_string", b""), "query")
+    for header in READ_HEADERS:
+        value = request.headers.get(header)
+        if value is not None:
+            reason = text_problem(value)
+            if reason is not None:
+                problems.append(FieldProblem(header, reason))
+    if request.method in ("POST", "PUT", "PATCH") and _is_json(request.headers.get("content-type")):
+        body = await request.body()  # already read (and cached) by FastAPI when the route has a body
+        if body:
+            try:
+                parsed = await request.json()
+            except ValueError:
+                parsed = None  # FastAPI answers invalid JSON itself, naming the position
+            _json_problems(parsed, "", problems)
+    if problems:
+        raise InvalidInput(f"{len(problems)} field(s) invalid", problems)
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body over ``limit`` bytes, before reading it all.
+
+    A declared ``Content-Length`` over the limit is refused at once; a chunked body is counted
+    as it arrives and refused when it passes the limit (FastAPI reads the body before calling a
+    route, so nothing has been done yet)."""
+
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.limit = limit
+
+    def _refusal(self, size: str) -> PayloadTooLarge:
+        return PayloadTooLarge(
+            f"the request body is {size}; at most {self.limit} bytes are accepted"
+            " (attachments at most 1 MiB each; see docs/limits.md for every field's limit)"
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        if length is not None and length.isdigit() and int(length) > self.limit:
+            exc = self._refusal(f"{int(length)} bytes")
+            response = JSONResponse(error_body(exc.code, exc.message), status_code=exc.status_code)
+            await response(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    # FastAPI re-raises its HTTPException from the body read as it is (any other
+                    # exception would become a 400 "error parsing the body").
+                    raise FastAPIHTTPException(413, self._refusal(f"over {self.limit} bytes").message)
+            return message
+
+        await self.app(scope, counted, send)
+
+
 def create_app(
     *,
     settings: ServiceSettings,
@@ -91,6 +243,7 @@ def create_app(
     consumers: ConsumerFactory | None = None,
     on_startup: list[Hook] = (),  # type: ignore[assignment]
     on_shutdown: list[Hook] = (),  # type: ignore[assignment]
+    on_set_aside: SetAsideHook | None = None,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
     configure_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
@@ -104,7 +257,10 @@ def create_app(
         runtime.auth = ApiKeyAuthenticator(runtime.pool, settings.api_key_cache_seconds)
         if settings.run_outbox_relay:
             runtime.relay = OutboxRelay(
-                dsn=settings.pg_dsn, bootstrap=settings.kafka_bootstrap, schema=schema
+                dsn=settings.pg_dsn,
+                bootstrap=settings.kafka_bootstrap,
+                schema=schema,
+                on_set_aside=on_set_aside,
             )
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
         for hook in on_startup:
@@ -129,8 +285,15 @@ def create_app(
             await asyncio.gather(*runtime.tasks, return_exceptions=True)
             await runtime.pool.close()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        dependencies=[Depends(guard_request)],
+    )
     app.state.runtime = runtime
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.middleware("http")
     async def trace_and_log(request: Request, call_next: Any) -> Any:
@@ -172,34 +335,77 @@ def create_app(
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = PayloadTooLarge.code if exc.status_code == 413 else "http_error"
         return JSONResponse(
-            error_body("http_error", str(exc.detail)),
+            error_body(code, str(exc.detail)),
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
 
+    async def health() -> dict[str, Any]:
+        assert runtime.pool is not None
+        try:
+            await asyncio.wait_for(runtime.pool.fetchval("SELECT 1"), 2.0)
+            database: dict[str, Any] = {"ok": True}
+        except Exception as exc:  # noqa: BLE001 - reported, not raised: see /healthz
+            database = {"ok": False, "error": repr(exc)}
+        waiting = [c.waiting_since for c in runtime.consumers if c.waiting_since is not None]
+        if waiting:
+            database["waiting_for_database_since"] = min(waiting).isoformat()
+        return {
+            "status": "ok" if database["ok"] and not waiting else "waiting_for_database",
+            "service": settings.service_name,
+            "database": database,
+            "relay_published": runtime.relay.published if runtime.relay else None,
+            "relay_set_aside": runtime.relay.set_aside if runtime.relay else None,
+            "consumers": _consumer_health(runtime.consumers),
+        }
+
+    # Liveness: 200 while the process runs, even during a database outage (restarting the
+    # service would not bring PostgreSQL back, and the consumers hold their position); the body
+    # says what it is waiting for. Readiness (/readyz) is 503 until the database answers.
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:
-        assert runtime.pool is not None
-        await runtime.pool.fetchval("SELECT 1")
-        return {
-            "status": "ok",
-            "service": settings.service_name,
-            "relay_published": runtime.relay.published if runtime.relay else None,
-            "consumers": {
-                c.name: {
-                    "ready": c.ready.is_set(),
-                    "applied": c.stats.applied,
-                    "duplicates": c.stats.duplicates,
-                    "dead_letters": len(c.stats.dead_letters),
-                }
-                for c in runtime.consumers
-            },
-        }
+        return await health()
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> JSONResponse:
+        body = await health()
+        return JSONResponse(body, status_code=200 if body["database"]["ok"] else 503)
 
     for router in routers:
         app.include_router(router)
     return app
+
+
+def _consumer_health(consumers: list[EventConsumer]) -> dict[str, dict[str, Any]]:
+    """One entry per consumer group: the members of a group (same name) added up; the group
+    waits for the database since its earliest waiting member."""
+    out: dict[str, dict[str, Any]] = {}
+    for c in consumers:
+        e = out.setdefault(
+            c.name,
+            {
+                "members": 0,
+                "ready": True,
+                "applied": 0,
+                "duplicates": 0,
+                "dead_letters": 0,
+                "waiting_for_database_since": None,
+                "last_error": None,
+            },
+        )
+        e["members"] += 1
+        e["ready"] = e["ready"] and c.ready.is_set()
+        e["applied"] += c.stats.applied
+        e["duplicates"] += c.stats.duplicates
+        e["dead_letters"] += len(c.stats.dead_letters)
+        if c.waiting_since is not None:
+            since = c.waiting_since.isoformat()
+            if e["waiting_for_database_since"] is None or since < e["waiting_for_database_since"]:
+                e["waiting_for_database_since"] = since
+            e["last_error"] = c.last_error
+    return out
 
 
 def get_runtime(request: Request) -> Runtime:

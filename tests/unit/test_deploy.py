@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,34 @@ def test_compose_file_validates() -> None:
         ["docker-compose", "config", "-q"], cwd=REPO, capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_the_broker_message_limit_is_one_value_everywhere() -> None:
+    """The producers, the local broker, docker-compose and the k8s Kafka all use MAX_MESSAGE_BYTES:
+    a broker that accepts less than the producers send refuses events at run time."""
+    from ail_shared.kafka import MAX_MESSAGE_BYTES, PRODUCER_DEFAULTS
+
+    assert PRODUCER_DEFAULTS["max_request_size"] == MAX_MESSAGE_BYTES
+    assert PRODUCER_DEFAULTS["max_batch_size"] < MAX_MESSAGE_BYTES
+
+    spec = importlib.util.spec_from_file_location("devstack", REPO / "scripts" / "devstack.py")
+    assert spec is not None and spec.loader is not None
+    devstack = importlib.util.module_from_spec(spec)
+    sys.modules["devstack"] = devstack  # its dataclasses look their module up
+    try:
+        spec.loader.exec_module(devstack)
+    finally:
+        del sys.modules["devstack"]
+    assert devstack.max_message_bytes() == MAX_MESSAGE_BYTES
+    assert f"\nmessage.max.bytes={MAX_MESSAGE_BYTES}\n" in devstack.kafka_properties(
+        devstack.Stack("test-deploy-check", 19500)
+    )
+
+    compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())
+    assert int(compose["services"]["kafka"]["environment"]["KAFKA_MESSAGE_MAX_BYTES"]) == MAX_MESSAGE_BYTES
+
+    kafka = next(d for d in _k8s_docs() if d["kind"] == "Kafka")
+    assert int(kafka["spec"]["kafka"]["config"]["message.max.bytes"]) == MAX_MESSAGE_BYTES
+    for topic in (d for d in _k8s_docs() if d["kind"] == "KafkaTopic"):
+        # a topic-level override would quietly lower (or raise) the limit for that topic
+        assert "max.message.bytes" not in (topic["spec"].get("config") or {}), topic["metadata"]["name"]

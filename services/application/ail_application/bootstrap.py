@@ -41,6 +41,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
     from ail_application.entrypoints.documents_api import router as documents
     from ail_application.entrypoints.forms_api import router as forms
     from ail_application.entrypoints.submission_api import router as submission
+    from ail_application.service_layer.set_aside import on_event_set_aside
     from ail_shared.http import create_app
 
     settings = settings or Settings()
@@ -79,6 +80,8 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         consumers=consumers,
         on_startup=[install],
         on_shutdown=[uninstall],
+        # An ApplicationSubmitted the broker refuses for good returns the application to draft.
+        on_set_aside=on_event_set_aside,
     )
     app.state.runtime.extra["context"] = ctx
     # One schema per model (Decimal fields would otherwise split into -Input/-Output variants).

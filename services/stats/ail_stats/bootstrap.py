@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from typing import Any
@@ -73,12 +74,19 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
     async def healthz() -> JSONResponse:
         rt: Runtime = app.state.runtime
         ready = worker.ready()
+        database: dict[str, Any] = {"ok": True}
         if rt.pool is not None:
-            await rt.pool.fetchval("SELECT 1")
+            # Reported, not raised: the statistics do not need PostgreSQL (only requests' auth
+            # does), and a 500 here would fail liveness during a database outage.
+            try:
+                await asyncio.wait_for(rt.pool.fetchval("SELECT 1"), 2.0)
+            except Exception as exc:  # noqa: BLE001
+                database = {"ok": False, "error": repr(exc)}
         s = worker.stats
         body: dict[str, Any] = {
             "status": "ok" if ready else "recovering",
             "service": settings.service_name,
+            "database": database,
             "faust_app_id": APP_ID,
             "changelogs": changelog_topics(),
             "fold": {

@@ -4,13 +4,33 @@ Like the form, every field is optional when saved; what is required is decided a
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ail_application.domain.form import money
+from ail_shared.inputs import (
+    IRON_ORE_LINES_MAX,
+    PORTS_SAVED_MAX,
+    AddressText,
+    Amount,
+    Capital,
+    CodeText,
+    Day,
+    DescriptionText,
+    EmailText,
+    IdentifierText,
+    NameText,
+    Percent,
+    PersonText,
+    PhoneText,
+    PricePerKt,
+    Quantity,
+    QuantityKt,
+    UnitPrice,
+    Year,
+)
 
 
 class _Part(BaseModel):
@@ -20,71 +40,71 @@ class _Part(BaseModel):
 class ApplicantEnterprise(_Part):
     """申领企业信息; pre-filled from the enterprise's last entry."""
 
-    enterprise_code: str | None = None
-    name: str | None = None
-    establishment_date: date | None = None
-    registered_capital_wan_yuan: Decimal | None = Field(None, description="注册资本 (万元)")
-    uscc: str | None = Field(None, description="统一社会信用代码, 18 characters")
-    address: str | None = None
-    contact: str | None = None
-    phone: str | None = None
-    mobile: str | None = None
-    email: str | None = None
-    fax: str | None = None
-    postcode: str | None = None
-    foreign_trade_filing_no: str | None = Field(None, description="对外贸易经营者备案登记号")
-    fie_approval_no: str | None = Field(None, description="外商投资企业批准证书号")
-    business_licence_no: str | None = None
+    enterprise_code: CodeText | None = None
+    name: NameText | None = None
+    establishment_date: Day | None = None
+    registered_capital_wan_yuan: Capital | None = Field(None, description="注册资本 (万元)")
+    uscc: CodeText | None = Field(None, description="统一社会信用代码, 18 characters")
+    address: AddressText | None = None
+    contact: PersonText | None = None
+    phone: PhoneText | None = None
+    mobile: PhoneText | None = None
+    email: EmailText | None = None
+    fax: PhoneText | None = None
+    postcode: CodeText | None = None
+    foreign_trade_filing_no: IdentifierText | None = Field(None, description="对外贸易经营者备案登记号")
+    fie_approval_no: IdentifierText | None = Field(None, description="外商投资企业批准证书号")
+    business_licence_no: IdentifierText | None = None
 
 
 class ForeignContract(_Part):
     """对外成交合同/协议信息."""
 
-    contract_no: str | None = None
-    foreign_party_name_zh: str | None = None
-    foreign_party_name_en: str | None = None
-    importer_signatory: str | None = None
-    producer: str | None = None
-    goods_description: str | None = None
-    signing_date: date | None = None
-    expiry_date: date | None = None
-    total_quantity: Decimal | None = None
-    total_amount: Decimal | None = None
-    settlement_currency: str | None = Field(None, description="table `currencies`")
-    payment_terms: str | None = None
-    port_of_departure: str | None = None
-    port_of_destination: str | None = None
-    departure_date: date | None = None
-    expected_arrival_date: date | None = None
-    freight_pricing_method: str | None = Field(None, description="table `freight_pricing_methods`")
-    freight_total_yuan: Decimal | None = None
+    contract_no: IdentifierText | None = None
+    foreign_party_name_zh: NameText | None = None
+    foreign_party_name_en: NameText | None = None
+    importer_signatory: PersonText | None = None
+    producer: NameText | None = None
+    goods_description: DescriptionText | None = None
+    signing_date: Day | None = None
+    expiry_date: Day | None = None
+    total_quantity: Quantity | None = None
+    total_amount: Amount | None = None
+    settlement_currency: CodeText | None = Field(None, description="table `currencies`")
+    payment_terms: DescriptionText | None = None
+    port_of_departure: NameText | None = None
+    port_of_destination: NameText | None = None
+    departure_date: Day | None = None
+    expected_arrival_date: Day | None = None
+    freight_pricing_method: CodeText | None = Field(None, description="table `freight_pricing_methods`")
+    freight_total_yuan: Amount | None = None
 
 
 class AgencyContract(_Part):
     """国内贸易(代理)合同/协议信息; only when imported through an agent."""
 
-    principal: str | None = None
-    agent: str | None = None
-    contract_no: str | None = None
-    signing_date: date | None = None
-    expiry_date: date | None = None
-    consignee_name: str | None = None
-    contact: str | None = None
-    address: str | None = None
-    phone: str | None = None
-    transport_mode: str | None = Field(None, description="table `transport_modes`")
-    waybill_no: str | None = None
+    principal: NameText | None = None
+    agent: NameText | None = None
+    contract_no: IdentifierText | None = None
+    signing_date: Day | None = None
+    expiry_date: Day | None = None
+    consignee_name: NameText | None = None
+    contact: PersonText | None = None
+    address: AddressText | None = None
+    phone: PhoneText | None = None
+    transport_mode: CodeText | None = Field(None, description="table `transport_modes`")
+    waybill_no: IdentifierText | None = None
 
 
 class OtherInfo(_Part):
     """其他信息."""
 
-    end_user_name: str | None = None
-    end_user_address: str | None = None
-    end_user_phone: str | None = None
-    end_user_fax: str | None = None
-    detailed_use: str | None = None
-    import_change_band: str | None = Field(None, description="table `import_change_bands`")
+    end_user_name: NameText | None = None
+    end_user_address: AddressText | None = None
+    end_user_phone: PhoneText | None = None
+    end_user_fax: PhoneText | None = None
+    detailed_use: DescriptionText | None = None
+    import_change_band: CodeText | None = Field(None, description="table `import_change_bands`")
 
 
 class ContractInfo(_Part):
@@ -95,34 +115,40 @@ class ContractInfo(_Part):
 
 
 class IronOreLine(_Part):
-    category: str | None = Field(None, description="品种, e.g. 粉矿 / 块矿 / 球团")
-    name: str | None = None
-    grade_fe_pct: Decimal | None = Field(None, description="品位 Fe %")
-    quantity_kt: Decimal | None = Field(None, description="数量 (千吨)")
-    unit_price_usd_per_kt: Decimal | None = Field(None, description="单价 (美元/千吨)")
+    category: NameText | None = Field(None, description="品种, e.g. 粉矿 / 块矿 / 球团")
+    name: NameText | None = None
+    grade_fe_pct: Percent | None = Field(None, description="品位 Fe %")
+    quantity_kt: QuantityKt | None = Field(None, description="数量 (千吨)")
+    unit_price_usd_per_kt: PricePerKt | None = Field(None, description="单价 (美元/千吨)")
     amount_usd: Decimal | None = Field(None, description="computed: quantity × unit price; read-only")
 
 
 class IronOreContract(_Part):
-    year: int | None = None
-    importer_code: str | None = Field(None, description="filled from the application; read-only")
-    importer_name: str | None = Field(None, description="filled from the application; read-only")
-    origin_country: str | None = Field(None, description="table `countries`")
-    trade_country: str | None = Field(None, description="table `countries`")
-    contract_no: str | None = None
-    contract_type: str | None = Field(None, description="table `contract_types`: spot / long_term")
-    signing_date: date | None = None
-    period_from: date | None = None
-    period_to: date | None = None
-    enterprise_nature: str | None = Field(None, description="table `enterprise_natures`: trader / producer")
-    seller_name_zh: str | None = None
-    seller_name_en: str | None = None
-    discharge_ports: list[str] | None = Field(None, description="table `customs_ports`, 1..2")
-    freight_fob: Decimal | None = Field(None, description="sea freight per kt under FOB")
-    freight_cfr: Decimal | None = None
-    freight_cif: Decimal | None = None
-    freight_other: Decimal | None = None
-    lines: list[IronOreLine] = Field(default_factory=list)
+    year: Year | None = None
+    importer_code: CodeText | None = Field(None, description="filled from the application; read-only")
+    importer_name: NameText | None = Field(None, description="filled from the application; read-only")
+    origin_country: CodeText | None = Field(None, description="table `countries`")
+    trade_country: CodeText | None = Field(None, description="table `countries`")
+    contract_no: IdentifierText | None = None
+    contract_type: CodeText | None = Field(None, description="table `contract_types`: spot / long_term")
+    signing_date: Day | None = None
+    period_from: Day | None = None
+    period_to: Day | None = None
+    enterprise_nature: CodeText | None = Field(
+        None, description="table `enterprise_natures`: trader / producer"
+    )
+    seller_name_zh: NameText | None = None
+    seller_name_en: NameText | None = None
+    discharge_ports: list[CodeText] | None = Field(
+        None, max_length=PORTS_SAVED_MAX, description="table `customs_ports`, 1..2 at submission"
+    )
+    freight_fob: UnitPrice | None = Field(None, description="sea freight per kt under FOB")
+    freight_cfr: UnitPrice | None = None
+    freight_cif: UnitPrice | None = None
+    freight_other: UnitPrice | None = None
+    lines: list[IronOreLine] = Field(
+        default_factory=list, max_length=IRON_ORE_LINES_MAX, description=f"at most {IRON_ORE_LINES_MAX} lines"
+    )
 
 
 def compute_iron_ore(contract: dict[str, Any]) -> dict[str, Any]:

@@ -13,6 +13,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ail_application.domain.calendar import valid_until
 from ail_application.domain.reference import ReferenceData
+from ail_shared.inputs import (
+    GOODS_LINES_MAX,
+    PORTS_SAVED_MAX,
+    REMARKS_MAX,
+    CodeText,
+    Day,
+    NameText,
+    PersonText,
+    Quantity,
+    RemarksText,
+    UnitPrice,
+    Year,
+)
 
 CENT = Decimal("0.01")
 # Fields the system fills; a client that writes one is refused by name.
@@ -51,37 +64,52 @@ DEFAULTS = {"trade_mode": "10", "forex_source": "10", "commodity_usage": "11", "
 
 
 class GoodsLineInput(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    spec: str | None = Field(None, description="商品规格/规格型号", examples=["Fe 62%"])
-    unit: str | None = Field(None, description="单位, code table `units`", examples=["070"])
-    quantity: Decimal | None = Field(None, description="数量", examples=["150000"])
-    unit_price: Decimal | None = Field(None, description="单价 in `currency`", examples=["105.5"])
+    # Extra fields are let in only to be refused by name (READ_ONLY, unknown) with the others at
+    # once; the document says what is accepted.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+    spec: NameText | None = Field(None, description="商品规格/规格型号", examples=["Fe 62%"])
+    unit: CodeText | None = Field(None, description="单位, code table `units`", examples=["070"])
+    quantity: Quantity | None = Field(None, description="数量 (> 0 at submission)", examples=["150000"])
+    unit_price: UnitPrice | None = Field(
+        None, description="单价 in `currency` (> 0 at submission)", examples=["105.5"]
+    )
 
 
 class FormFields(BaseModel):
-    """Editable boxes of the form. All optional: a temporary save keeps whatever is given."""
+    """Editable boxes of the form. All optional: a temporary save keeps whatever is given, within
+    the limits of ``ail_shared.inputs`` (docs/limits.md)."""
 
-    model_config = ConfigDict(extra="allow")
-    handler_name: str | None = Field(None, description="3 申请单位经办人")
-    import_user_code: str | None = Field(None, description="5 进口用户 code")
-    import_user_name: str | None = Field(None, description="5 进口用户 name")
-    trade_mode: str | None = Field(None, description="7 贸易方式, table `trade_modes`, default 10")
-    trade_country: str | None = Field(None, description="8 贸易国(地区), table `countries`")
-    forex_source: str | None = Field(None, description="9 外汇来源, table `forex_sources`")
-    origin_country: str | None = Field(None, description="10 原产地国(地区), table `countries`")
-    customs_ports: list[str] | None = Field(None, description="11 报关口岸, table `customs_ports`, 1..2")
-    commodity_usage: str | None = Field(None, description="12 商品用途, table `commodity_usages`")
-    expected_arrival_date: date | None = Field(None, description="13 预计到港时间")
-    commodity_code: str | None = Field(None, description="14 商品代码, 10-digit HS code on the catalogue")
-    currency: str | None = Field(None, description="单价币别, table `currencies`, default USD")
-    goods: list[GoodsLineInput] | None = Field(None, description="16-21 goods lines")
-    remarks: str | None = Field(None, description="23 备注")
+    # Extra fields are let in only to be refused by name (READ_ONLY, unknown) with the others at
+    # once; the document says what is accepted.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+    handler_name: PersonText | None = Field(None, description="3 申请单位经办人")
+    import_user_code: CodeText | None = Field(None, description="5 进口用户 code")
+    import_user_name: NameText | None = Field(None, description="5 进口用户 name")
+    trade_mode: CodeText | None = Field(None, description="7 贸易方式, table `trade_modes`, default 10")
+    trade_country: CodeText | None = Field(None, description="8 贸易国(地区), table `countries`")
+    forex_source: CodeText | None = Field(None, description="9 外汇来源, table `forex_sources`")
+    origin_country: CodeText | None = Field(None, description="10 原产地国(地区), table `countries`")
+    customs_ports: list[CodeText] | None = Field(
+        None,
+        max_length=PORTS_SAVED_MAX,
+        description="11 报关口岸, table `customs_ports`, 1..2 at submission",
+    )
+    commodity_usage: CodeText | None = Field(None, description="12 商品用途, table `commodity_usages`")
+    expected_arrival_date: Day | None = Field(None, description="13 预计到港时间")
+    commodity_code: CodeText | None = Field(
+        None, description="14 商品代码, 10-digit HS code on the catalogue"
+    )
+    currency: CodeText | None = Field(None, description="单价币别, table `currencies`, default USD")
+    goods: list[GoodsLineInput] | None = Field(
+        None, max_length=GOODS_LINES_MAX, description=f"16-21 goods lines, at most {GOODS_LINES_MAX}"
+    )
+    remarks: RemarksText | None = Field(None, description=f"23 备注, at most {REMARKS_MAX} characters")
 
 
 class DraftCreate(FormFields):
-    year: int | None = Field(None, description="年度; default: this year")
+    year: Year | None = Field(None, description="年度; default: this year; last, this or next year")
     one_batch_one_license: bool | None = Field(None, description="是否一批一证; default false")
-    issuing_agency: str | None = Field(None, description="发证机构; default from the catalogue")
+    issuing_agency: CodeText | None = Field(None, description="发证机构; default from the catalogue")
     electronic_license: bool | None = Field(
         None, description="electronic license (电子许可证); default from the pre-check/catalogue"
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -27,6 +26,7 @@ from ail_application.entrypoints.schemas import (
 )
 from ail_application.service_layer import handlers
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.inputs import CodeText, Day, IdentifierText, NameText, Page, PageSize, Year
 
 router = APIRouter(prefix="/api/v1", tags=["applications"], generate_unique_id_function=operation_id)
 
@@ -72,18 +72,18 @@ async def create_application(
 async def query_applications(
     pool: Pool,
     tenant: CurrentTenant,
-    status: str | None = None,
-    serial_no: str | None = None,
-    form_no: str | None = None,
-    issuing_agency: str | None = None,
-    import_user_code: str | None = None,
-    import_user_name: Annotated[str | None, Query(description="part of the name")] = None,
-    trade_mode: str | None = None,
-    year: int | None = None,
-    applied_from: date | None = None,
-    applied_to: date | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 10,
+    status: CodeText | None = None,
+    serial_no: IdentifierText | None = None,
+    form_no: IdentifierText | None = None,
+    issuing_agency: CodeText | None = None,
+    import_user_code: CodeText | None = None,
+    import_user_name: Annotated[NameText | None, Query(description="part of the name")] = None,
+    trade_mode: CodeText | None = None,
+    year: Year | None = None,
+    applied_from: Day | None = None,
+    applied_to: Day | None = None,
+    page: Page = 1,
+    page_size: PageSize = 10,
 ) -> Any:
     """Application query (申请单查询): every filter, paged (10 a page by default), with the total."""
     f = QueryFilters(

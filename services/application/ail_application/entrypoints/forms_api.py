@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
 import asyncpg
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
@@ -21,6 +20,18 @@ from ail_application.entrypoints.schemas import ContractView
 from ail_application.service_layer import handlers
 from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.inputs import (
+    AddressText,
+    Capital,
+    CodeText,
+    Day,
+    IdentifierText,
+    NameText,
+    PersonText,
+    PhoneText,
+    QueryText,
+    Year,
+)
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 
@@ -140,15 +151,15 @@ async def delete_iron_ore_contract(application_id: UUID, pool: Pool, tenant: Cur
 
 # -- pre-check ---------------------------------------------------------------------------------
 class PrecheckCommodity(BaseModel):
-    code: str = Field(examples=["2601110000"])
-    name: str | None = None
+    code: CodeText = Field(examples=["2601110000"])
+    name: NameText | None = None
 
 
 class PrecheckRequest(BaseModel):
-    year: int = Field(examples=[2026])
+    year: Year = Field(examples=[2026])
     one_batch_one_license: bool = False
     commodities: list[PrecheckCommodity] = Field(min_length=1, max_length=4)
-    customs_ports: list[str] = Field(min_length=1, max_length=2, examples=[["4200"]])
+    customs_ports: list[CodeText] = Field(min_length=1, max_length=2, examples=[["4200"]])
 
 
 class PrecheckAnswer(BaseModel):
@@ -214,9 +225,9 @@ async def precheck(
 )
 async def reference(
     request: Request,
-    table: str,
+    table: Annotated[CodeText, Path()],
     q: Annotated[
-        str, Query(description="code prefix, letters (拼音首字母) or part of the Chinese name")
+        QueryText, Query(description="code prefix, letters (拼音首字母) or part of the Chinese name")
     ] = "",
 ) -> list[dict[str, Any]]:
     if table != "commodities" and table not in CODE_TABLES:
@@ -226,13 +237,13 @@ async def reference(
 
 # -- key agricultural products filing (重农信息备案) ------------------------------------------
 class KeyAgriFilingIn(BaseModel):
-    enterprise_name: str | None = None
-    customs_registration_no: str | None = None
-    business_registration_no: str | None = None
-    registered_capital_wan_yuan: Decimal | None = None
-    business_address: str | None = None
-    contact: str | None = None
-    phone: str | None = None
+    enterprise_name: NameText | None = None
+    customs_registration_no: IdentifierText | None = None
+    business_registration_no: IdentifierText | None = None
+    registered_capital_wan_yuan: Capital | None = None
+    business_address: AddressText | None = None
+    contact: PersonText | None = None
+    phone: PhoneText | None = None
 
 
 class KeyAgriFiling(KeyAgriFilingIn):
@@ -357,7 +368,7 @@ async def report_key_agri_filing_again(
 
 
 @router.get("/key-agri-filings", response_model=list[KeyAgriFiling], tags=["key-agri"])
-async def list_key_agri_filings(pool: Pool, tenant: CurrentTenant, since: date | None = None) -> Any:
+async def list_key_agri_filings(pool: Pool, tenant: CurrentTenant, since: Day | None = None) -> Any:
     rows = await pool.fetch(
         f"SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings"
         " WHERE enterprise_code = ANY($1::text[]) AND ($2::date IS NULL OR created_at >= $2::date)"

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from ail_application.domain.contracts import ContractInfo
 from ail_application.domain.model import Application
 from ail_application.domain.validation import validate_for_submission
+from ail_shared.inputs import BATCH_MAX
 
 
 class Problem(BaseModel):
@@ -158,7 +159,9 @@ class ApplicationPage(BaseModel):
 
 
 class IdList(BaseModel):
-    ids: list[UUID] = Field(min_length=1, max_length=100, examples=[["3fa85f64-5717-4562-b3fc-2c963f66afa6"]])
+    ids: list[UUID] = Field(
+        min_length=1, max_length=BATCH_MAX, examples=[["3fa85f64-5717-4562-b3fc-2c963f66afa6"]]
+    )
 
 
 class BatchResult(BaseModel):

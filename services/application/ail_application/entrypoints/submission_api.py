@@ -23,13 +23,14 @@ from ail_shared.auth import Tenant
 from ail_shared.errors import AilError, InvalidInput
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
 from ail_shared.idempotency import idempotent_response
+from ail_shared.inputs import IdentifierText
 
 router = APIRouter(prefix="/api/v1", tags=["submission"])
 MAX_IDS = 10_000
 
 
 class BatchSubmit(BaseModel):
-    ids: list[str] = Field(
+    ids: list[IdentifierText] = Field(
         min_length=1, max_length=MAX_IDS, examples=[["0b8e4f3c-2a5d-4c61-9f7e-1d2c3b4a5968"]]
     )
 

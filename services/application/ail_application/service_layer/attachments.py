@@ -13,6 +13,7 @@ from ail_application.adapters.repository import SCHEMA, ApplicationRepository
 from ail_application.domain.attachments import ALLOWED, MAX_BYTES, sniff
 from ail_shared.auth import Tenant
 from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
+from ail_shared.inputs import ATTACHMENTS_MAX, text_problem
 
 META = "id, application_id, filename, content_type, size, sha256, created_at"
 
@@ -47,6 +48,16 @@ async def add(
         )
     if not content:
         problems = [FieldProblem("file", "the file is empty")]
+    reason = text_problem(filename)
+    if reason is not None:
+        problems.append(FieldProblem("file.filename", reason))
+    held = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.attachments WHERE application_id = $1", app.id)
+    if held >= ATTACHMENTS_MAX:
+        problems.append(
+            FieldProblem(
+                "file", f"the application has {held} attachments, the most it may have; delete one first"
+            )
+        )
     if problems:
         raise InvalidInput("the attachment is refused", problems)
     row = await conn.fetchrow(

@@ -23,6 +23,7 @@ from ail_application.service_layer.results import ensure_ekey_bound
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.auth import Tenant
 from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound
+from ail_shared.inputs import license_year_problem
 
 CHINA = ZoneInfo("Asia/Shanghai")
 
@@ -91,8 +92,11 @@ async def create_draft(
     conn: asyncpg.Connection, tenant: Tenant, cmd: CreateDraft, ctx: Context
 ) -> Application:
     problems = writable_problems(cmd.form, creating=True)
+    year_reason = license_year_problem(cmd.form.year, today()) if cmd.form.year is not None else None
+    if year_reason is not None:
+        problems.append(FieldProblem("year", year_reason))
     if problems:
-        raise InvalidInput("the draft names fields a client may not write", problems)
+        raise InvalidInput("the draft has fields in error", problems)
     enterprise = tenant.enterprise_code
     async with UnitOfWork(conn) as uow:
         on = today()

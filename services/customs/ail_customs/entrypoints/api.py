@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Path, Query
 
 from ail_customs.adapters import queries
 from ail_customs.adapters.repository import SCHEMA, CustomsRepository, ledger_from
@@ -17,8 +17,18 @@ from ail_customs.service_layer.delivery import request_resend
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.idempotency import idempotent_response
+from ail_shared.inputs import (
+    Day,
+    IdentifierText,
+    Page,
+    PageSize,
+    PositiveQuantity,
+    Year,
+    parse_instant,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
+LicenseNo = Annotated[IdentifierText, Path(description="license number (许可证号)")]
 CHINA = ZoneInfo("Asia/Shanghai")
 
 
@@ -39,28 +49,20 @@ def _bound(raw: str | None, field: str, problems: list[FieldProblem], *, end: bo
     """A date (a whole day in China time; ``to`` includes that day) or an ISO timestamp."""
     if raw is None or raw == "":
         return None
-    try:
-        if len(raw) == 10:
-            day = date.fromisoformat(raw) + (timedelta(days=1) if end else timedelta())
-            return datetime.combine(day, time(), CHINA)
-        ts = datetime.fromisoformat(raw)
-        return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
-    except ValueError:
-        problems.append(FieldProblem(field, "expected a date YYYY-MM-DD or an ISO 8601 timestamp"))
-        return None
+    return parse_instant(raw, field, problems, zone=CHINA, whole_day_end=end)
 
 
 @router.get("/customs/status")
 async def customs_status(
     pool: Pool,
     tenant: CurrentTenant,
-    year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
-    serial_no: str | None = None,
-    license_no: str | None = None,
-    applied_from: date | None = None,
-    applied_to: date | None = None,
-    page: Annotated[int, Query(ge=1)] = 1,
-    page_size: Annotated[int, Query(ge=1, le=200)] = 10,
+    year: Year | None = None,
+    serial_no: IdentifierText | None = None,
+    license_no: IdentifierText | None = None,
+    applied_from: Day | None = None,
+    applied_to: Day | None = None,
+    page: Page = 1,
+    page_size: PageSize = 10,
 ) -> Any:
     """海关状态查询 (DOMAIN 8): approved and license-issued applications with their customs status
     (``null``/"-" before sending, not_arrived, stored, store_failed, send_failed)."""
@@ -107,7 +109,7 @@ async def customs_status(
 
 @router.post("/licenses/{license_no}/resend", status_code=202)
 async def resend(
-    license_no: str,
+    license_no: LicenseNo,
     pool: Pool,
     tenant: CurrentTenant,
     idempotency_key: Annotated[str | None, Header()] = None,
@@ -157,7 +159,7 @@ def today_in_china() -> date:
 
 
 @router.get("/licenses/{license_no}")
-async def license_detail(license_no: str, pool: Pool, tenant: CurrentTenant) -> Any:
+async def license_detail(license_no: LicenseNo, pool: Pool, tenant: CurrentTenant) -> Any:
     """A license: its customs status, ledger balances and every ledger entry (uses, reversals,
     refused uses with their reasons)."""
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
@@ -185,11 +187,13 @@ async def license_detail(license_no: str, pool: Pool, tenant: CurrentTenant) -> 
 
 @router.get("/licenses/{license_no}/availability")
 async def availability(
-    license_no: str,
+    license_no: LicenseNo,
     pool: Pool,
     tenant: CurrentTenant,
-    quantity: Annotated[Decimal, Query(gt=0, description="the quantity to declare, in the license's unit")],
-    on: Annotated[date | None, Query(description="declaration date (default: today in China)")] = None,
+    quantity: Annotated[
+        PositiveQuantity, Query(description="the quantity to declare, in the license's unit")
+    ],
+    on: Annotated[Day | None, Query(description="declaration date (default: today in China)")] = None,
 ) -> Any:
     """Can this license cover ``quantity`` in one declaration now? If not, why not."""
     day = on or today_in_china()
@@ -212,7 +216,7 @@ async def availability(
 
 @router.get("/customs/clearances")
 async def clearances(
-    pool: Pool, tenant: CurrentTenant, license_no: Annotated[str, Query(min_length=1)]
+    pool: Pool, tenant: CurrentTenant, license_no: Annotated[IdentifierText, Query(min_length=1)]
 ) -> Any:
     """结关数据查询: each declaration that used the license, with its goods lines and state
     (recorded, refused, amended, invalidated)."""
@@ -234,9 +238,9 @@ async def clearances(
 async def history(
     pool: Pool,
     tenant: CurrentTenant,
-    license_no: Annotated[str, Query(min_length=1)],
-    from_: Annotated[str | None, Query(alias="from")] = None,
-    to: str | None = None,
+    license_no: Annotated[IdentifierText, Query(min_length=1)],
+    from_: Annotated[IdentifierText | None, Query(alias="from")] = None,
+    to: IdentifierText | None = None,
 ) -> Any:
     """历史数据查询: everything that happened to the license and its application, in time order
     (review results, license issued, deliveries to Customs, clearances, reversals)."""

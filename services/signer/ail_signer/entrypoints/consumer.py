@@ -6,8 +6,9 @@ Why: a SoftHSM2 token makes an ECDSA P-256 signature in about 0.1 ms, while one 
 commit plus one outbox relay transaction per request costs milliseconds; one at a time the
 service would run at a small fraction of the token's speed. Chunks keep every guarantee: a
 chunk's inbox claims and answers commit together, offsets are committed only after the whole
-poll batch is written, and a batch that keeps failing falls back to the shared
-one-request-at-a-time path, which dead-letters only the request that fails.
+poll batch is written. A database outage is waited out (the shared ``wait_out_outage``: the
+position is held, nothing is dead-lettered); a batch that keeps failing for another reason falls
+back to the shared one-request-at-a-time path, which dead-letters only the request that fails.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from aiokafka import TopicPartition
 
 import ail_shared.topics as topics
-from ail_shared.consumer import BatchOutcome, EventConsumer, process_batch
+from ail_shared.consumer import BatchOutcome, EventConsumer, is_transient, process_batch
 from ail_shared.events import Envelope, Event, SignatureRequested
 from ail_shared.logging import get_logger
 from ail_signer.service_layer.signing import Request, SigningService, Stage
@@ -52,7 +53,12 @@ class SignatureRequestConsumer(EventConsumer):
                 break
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - transient: database or broker
+            except Exception as exc:  # noqa: BLE001 - an outage waits; else fall back below
+                if is_transient(exc):
+                    # The database is away: hold the position until it is back (never fall
+                    # back to the one-by-one path, which would only wait the same way, slower).
+                    await self.wait_out_outage(exc, attempt, partition=tp.partition, records=len(records))
+                    continue
                 if attempt >= self.max_attempts:
                     log.error(
                         "batch_failed_falling_back",
@@ -68,6 +74,7 @@ class SignatureRequestConsumer(EventConsumer):
                     "batch_retry", consumer=self.name, attempt=attempt, error=repr(exc), retry_in=delay
                 )
                 await asyncio.sleep(delay)
+        self.outage_over()
         await self._finish(consumer, dlt, outcome)
 
     async def _pipeline(self, records: list[Any], handled: set[str]) -> BatchOutcome:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse, Response
 
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, RuntimeDep
+from ail_shared.inputs import CodeText
 from ail_stats.adapters.worker import StatsWorker
 from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, rows_csv
 
@@ -28,13 +29,19 @@ def worker_of(runtime: Any) -> StatsWorker:
 async def monthly(
     tenant: CurrentTenant,
     runtime: RuntimeDep,
-    month: Annotated[str, Query(description="YYYY-MM; China local month of the approval")] = "",
-    issuing_agency: Annotated[str, Query(description="issuing agency (发证机构) code")] = "",
-    trade_mode: Annotated[str, Query(description="trade mode (贸易方式) code")] = "",
-    commodity_category: Annotated[
-        str, Query(description="commodity category; without one in the event: HS + 2-digit chapter")
+    month: Annotated[
+        CodeText,
+        Query(
+            description="YYYY-MM; China local month of the approval",
+            json_schema_extra={"pattern": MONTH_RE.pattern},
+        ),
     ] = "",
-    trade_country: Annotated[str, Query(description="trade country/region code")] = "",
+    issuing_agency: Annotated[CodeText, Query(description="issuing agency (发证机构) code")] = "",
+    trade_mode: Annotated[CodeText, Query(description="trade mode (贸易方式) code")] = "",
+    commodity_category: Annotated[
+        CodeText, Query(description="commodity category; without one in the event: HS + 2-digit chapter")
+    ] = "",
+    trade_country: Annotated[CodeText, Query(description="trade country/region code")] = "",
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     problems = []

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Path
 
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.inputs import IdentifierText
 from ail_status.adapters.repository import StatusRepository
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
+ApplicationId = Annotated[IdentifierText, Path(description="the application id")]
 
 
 @router.get("/applications/{application_id}/status")
-async def application_status(application_id: str, pool: Pool, tenant: CurrentTenant) -> Any:
+async def application_status(application_id: ApplicationId, pool: Pool, tenant: CurrentTenant) -> Any:
     async with pool.acquire() as conn:
         return await StatusRepository(conn).get(application_id, tenant.enterprise_codes)
 
 
 @router.get("/applications/{application_id}/history")
-async def application_history(application_id: str, pool: Pool, tenant: CurrentTenant) -> Any:
+async def application_history(application_id: ApplicationId, pool: Pool, tenant: CurrentTenant) -> Any:
     """Every lifecycle event of the application in the order it happened: the status it set
     (``status``; null for customs events, which set none), the application's status after it
     (``current_status``), when (``occurred_at``; ``recorded_at`` is when this service learned

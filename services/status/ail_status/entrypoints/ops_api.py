@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
 from ail_shared.errors import FieldProblem, Forbidden, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.inputs import parse_instant
 from ail_status.adapters.repository import StatusRepository
 
 router = APIRouter(prefix="/api/v1/ops", tags=["operations"])
@@ -16,14 +17,7 @@ MAX_RANGE = timedelta(days=366)
 
 
 def _instant(value: str, field: str, problems: list[FieldProblem]) -> datetime | None:
-    try:
-        if len(value) == 10:
-            return datetime.combine(date.fromisoformat(value), time(), tzinfo=UTC)
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    except ValueError:
-        problems.append(FieldProblem(field, "expected a date (2026-11-27) or an ISO 8601 time"))
-        return None
+    return parse_instant(value, field, problems, zone=UTC)
 
 
 @router.get("/time-in-status")

@@ -21,6 +21,7 @@ from fastapi.responses import StreamingResponse
 
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_shared.inputs import BIGINT_MAX
 from ail_status.adapters.notifications import Notifications
 from ail_status.adapters.repository import StatusRepository
 from ail_status.config import settings_of
@@ -32,13 +33,15 @@ RECONNECT_MS = 2000
 
 
 def _cursor(header: str | None, query: int | None) -> int | None:
+    """The position to stream after. Checked before the stream opens: once the 200 and the first
+    bytes are sent, a refusal can no longer be an error answer (a sequence number past bigint
+    used to open the stream and then kill it)."""
     if header is None or not header.strip():
         return query
-    try:
-        value = int(header.strip())
-    except ValueError:
-        value = -1
-    if value < 0:
+    raw = header.strip()
+    # At most 19 digits (bigint); int() of a very long digit string is refused before parsing.
+    value = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 19 else -1
+    if not 0 <= value <= BIGINT_MAX:
         raise InvalidInput(
             "Last-Event-ID invalid",
             [FieldProblem("Last-Event-ID", "must be the id of an event received from this stream")],
@@ -59,7 +62,7 @@ async def stream(
     rt: RuntimeDep,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[
-        int | None, Query(ge=0, description="as Last-Event-ID, for clients that cannot set it")
+        int | None, Query(ge=0, le=BIGINT_MAX, description="as Last-Event-ID, for clients that cannot set it")
     ] = None,
     heartbeat_seconds: Annotated[
         float | None, Query(ge=1, le=300, description="seconds of silence before a heartbeat comment")

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
 from ail_shared.idempotency import idempotent_response
+from ail_shared.inputs import Cursor, IdentifierText, Text, UrlText
 from ail_status.adapters.repository import DELIVERIES_CHANNEL, SCHEMA, StatusRepository
 from ail_status.adapters.subscriptions import SubscriptionRepository
 from ail_status.config import MAX_RETRY_PERIOD_SECONDS, settings_of
@@ -24,13 +25,13 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str = Field(description="http:// or https:// URL that receives the webhooks")
-    application_ids: list[str] | None = Field(
+    url: UrlText = Field(description="http:// or https:// URL that receives the webhooks")
+    application_ids: list[IdentifierText] | None = Field(
         default=None, description="the applications to follow; or set all_applications"
     )
     all_applications: bool = Field(default=False, description="follow every application of the enterprise")
     # Ranges are checked in _problems, so that one answer names every problem.
-    description: str = Field(default="", description="at most 500 characters")
+    description: Text = Field(default="", description="at most 500 characters")
     retry_period_seconds: int | None = Field(
         default=None,
         description=f"1..{MAX_RETRY_PERIOD_SECONDS}: how long a failing delivery is retried from its"
@@ -187,8 +188,8 @@ async def list_deliveries(
     pool: Pool,
     tenant: CurrentTenant,
     state: Literal["pending", "delivered", "failed", "cancelled"] | None = None,
-    application_id: str | None = None,
-    after: Annotated[int, Query(ge=0, description="the cursor of the last delivery seen")] = 0,
+    application_id: IdentifierText | None = None,
+    after: Annotated[Cursor, Query(description="the cursor of the last delivery seen")] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """Deliveries in the order they were queued, each with every attempt (time, duration, HTTP
