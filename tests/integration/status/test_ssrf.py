@@ -14,7 +14,6 @@ import asyncpg
 import httpx
 import pytest
 
-from ail_shared.secretbox import SecretBox
 from ail_status.domain import webhooks
 from tests.integration.status.support import App, Enterprise, Publisher, Receiver
 from tests.support import eventually
@@ -60,27 +59,24 @@ async def test_each_ssrf_form_is_refused_at_subscription(
     assert (await client.get("/api/v1/subscriptions")).json()["items"] == []
 
 
-async def _subscription_row(
-    db: asyncpg.Pool, stack: dict[str, str], enterprise: Enterprise, url: str
-) -> uuid.UUID:
-    """A subscription stored without the subscription check (as one made before the guard
-    existed, or whose name resolved to a public address then): the send-time check must stop it."""
+async def _subscription_row(db: asyncpg.Pool, enterprise: Enterprise, url: str) -> uuid.UUID:
+    """A subscription stored without the subscription check, as one made before the guard (and
+    before encryption: a clear secret, which the worker still signs with and encrypts at its
+    next sweep). The send-time check must stop it."""
     sub_id = uuid.uuid4()
-    box = SecretBox.from_setting(stack["AIL_WEBHOOK_SECRET_KEYS"])
     await db.execute(
         "INSERT INTO status.subscriptions (id, enterprise_code, url, secret, all_applications, created_by)"
         " VALUES ($1, $2, $3, $4, true, 'test')",
         sub_id,
         enterprise.code,
         url,
-        box.encrypt(webhooks.new_secret(), aad=webhooks.aad(sub_id)),
+        webhooks.new_secret(),
     )
     return sub_id
 
 
 async def test_send_time_check_refuses_without_connecting_and_records_why(
     db: asyncpg.Pool,
-    stack: dict[str, str],
     publisher: Publisher,
     enterprise: Enterprise,
     client: httpx.AsyncClient,
@@ -88,7 +84,7 @@ async def test_send_time_check_refuses_without_connecting_and_records_why(
 ) -> None:
     # Both URLs reach the receiver on 127.0.0.1 if nothing checks them at send time.
     urls = [f"http://2130706433:{receiver.port}/hook", f"http://[::ffff:127.0.0.1]:{receiver.port}/hook"]
-    subs = [await _subscription_row(db, stack, enterprise, u) for u in urls]
+    subs = [await _subscription_row(db, enterprise, u) for u in urls]
     await publisher.publish(App(enterprise.code).submitted())
 
     async def attempts() -> list[Any]:

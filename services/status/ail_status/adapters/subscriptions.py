@@ -166,9 +166,14 @@ class SubscriptionRepository:
         )
         return str(token) if token is not None else None
 
-    async def secrets(self) -> list[tuple[UUID, str]]:
-        """Every subscription's stored secret (token or, before encryption, clear), locked."""
-        rows = await self.conn.fetch(f"SELECT id, secret FROM {S}.subscriptions ORDER BY id FOR UPDATE")
+    async def secrets_to_encrypt(self, current_key_id: str) -> list[tuple[UUID, str]]:
+        """Stored secrets still in clear or made with another key than the current one, locked
+        (rows already being rewritten by another replica are skipped)."""
+        rows = await self.conn.fetch(
+            f"SELECT id, secret FROM {S}.subscriptions WHERE NOT starts_with(secret, $1)"
+            " ORDER BY id FOR UPDATE SKIP LOCKED",
+            f"v1:{current_key_id}:",
+        )
         return [(r["id"], r["secret"]) for r in rows]
 
     async def set_secret(self, id: UUID, token: str) -> None:

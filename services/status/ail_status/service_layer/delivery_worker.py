@@ -115,6 +115,7 @@ class DeliveryWorker:
                 unparked = await SubscriptionRepository(conn).sweep()
             if unparked:
                 log.warning("webhook_sweep_unparked", deliveries=unparked)
+            await encrypt_secrets_at_rest(self.pool, self.box)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - tried again at the next sweep
@@ -130,7 +131,13 @@ class DeliveryWorker:
         started_at = datetime.now(UTC)
         t0 = time.perf_counter()
         try:
-            secret = self.box.decrypt(c.secret, aad=webhooks.aad(c.subscription_id))
+            # A clear secret is a row written before encryption (or by an older replica during a
+            # rolling upgrade): used as it is, and encrypted by the next sweep.
+            secret = (
+                self.box.decrypt(c.secret, aad=webhooks.aad(c.subscription_id))
+                if self.box.is_token(c.secret)
+                else c.secret
+            )
         except SecretBoxError as exc:
             # e.g. the key ring lost the key it was made with: retried (the ring may be fixed),
             # visible in the attempt log, never sent unsigned
@@ -219,13 +226,14 @@ class DeliveryWorker:
 
 
 async def encrypt_secrets_at_rest(pool: asyncpg.Pool, box: SecretBox) -> int:
-    """Encrypt any secret still stored in clear (rows from before encryption) and re-encrypt
-    tokens of an older key with the current one (key rotation). Run at start-up, in one
-    transaction (replicas starting together serialise on the row locks). Returns how many."""
+    """Encrypt any secret still stored in clear (rows from before encryption, or from an older
+    replica during a rolling upgrade) and re-encrypt tokens of an older key with the current one
+    (key rotation). Run at start-up and at every sweep of the worker; rows another replica is
+    rewriting are skipped. Returns how many were rewritten."""
     changed = 0
     async with pool.acquire() as conn, conn.transaction():
         repo = SubscriptionRepository(conn)
-        for sub_id, stored in await repo.secrets():
+        for sub_id, stored in await repo.secrets_to_encrypt(box.current):
             if not box.needs_rotation(stored):
                 continue
             aad = webhooks.aad(sub_id)
