@@ -193,6 +193,24 @@ async def test_a_name_that_turns_internal_after_subscription_is_refused_before_c
     )
 
 
+async def test_sender_tries_the_next_checked_address_when_one_refuses() -> None:
+    tried: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tried.append(request.url.host)
+        if request.url.host == PUBLIC_ADDRESS:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200)
+
+    resolve, _ = resolver_of([[PUBLIC_ADDRESS, "93.184.216.35"]])
+    sender = sender_with(handler, resolve)
+    try:
+        assert (await sender.send("http://hooks.example.com/", {}, b"{}")).ok
+    finally:
+        await sender.aclose()
+    assert tried == [PUBLIC_ADDRESS, "93.184.216.35"]
+
+
 async def test_sender_outcomes_keep_no_answer_body() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/ok":

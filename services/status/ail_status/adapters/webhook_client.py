@@ -77,15 +77,23 @@ class HttpxWebhookSender:
             checked = await netguard.check(url, self.policy, self.resolver)
         except netguard.UrlRefused as exc:
             return Outcome(None, f"refused before connecting: {exc.reason}"[:ERROR_EXCERPT])
-        target, pinned_headers, extensions = netguard.pinned_request_args(checked, checked.addresses[0])
-        try:
-            response = await self.client.post(
-                target, content=body, headers={**headers, **pinned_headers}, extensions=extensions
-            )
-        except httpx.TimeoutException as exc:
-            return Outcome(None, f"timeout: {type(exc).__name__}")
-        except httpx.HTTPError as exc:
-            return Outcome(None, f"{type(exc).__name__}: {exc}"[:ERROR_EXCERPT])
+        response: httpx.Response | None = None
+        for i, address in enumerate(checked.addresses):
+            # every address was checked; the next one only if this one refused the connection
+            target, pinned_headers, extensions = netguard.pinned_request_args(checked, address)
+            try:
+                response = await self.client.post(
+                    target, content=body, headers={**headers, **pinned_headers}, extensions=extensions
+                )
+                break
+            except httpx.ConnectError as exc:
+                if i + 1 == len(checked.addresses):
+                    return Outcome(None, f"{type(exc).__name__}: {exc}"[:ERROR_EXCERPT])
+            except httpx.TimeoutException as exc:
+                return Outcome(None, f"timeout: {type(exc).__name__}")
+            except httpx.HTTPError as exc:
+                return Outcome(None, f"{type(exc).__name__}: {exc}"[:ERROR_EXCERPT])
+        assert response is not None
         code = response.status_code
         if 200 <= code < 300:
             return Outcome(code, None)
