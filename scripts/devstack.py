@@ -1239,9 +1239,26 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
             "AIL_DEMO_EKEY_SERIALS": ",".join(serials.get(ek.label, "") for ek in EKEYS),
             "AIL_DEMO_EKEY_LABELS": ",".join(ek.label for ek in EKEYS),
             "AIL_DEMO_FILE": str(st.demo_json),
+            # The tests' webhook receivers listen on 127.0.0.1: loopback targets are allowed
+            # here explicitly (never private or metadata addresses; refused outside development).
+            "AIL_WEBHOOK_ALLOW_LOOPBACK": "true",
+            "AIL_WEBHOOK_SECRET_KEYS": webhook_key_ring(st),
         }
     )
     return env
+
+
+def webhook_key_ring(st: Stack) -> str:
+    """The stack's key ring for webhook secrets at rest: generated once and kept in the state
+    folder (a new key on every `./dev up` would make the stored secrets unreadable)."""
+    path = st.state / "webhook-secret-keys"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text("k1:" + base64.b64encode(os.urandom(32)).decode() + "\n")
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    return path.read_text().strip()
 
 
 def write_env(st: Stack, env: dict[str, str]) -> None:

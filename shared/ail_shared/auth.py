@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,52 +73,51 @@ def split_api_key(raw: str) -> tuple[str, str]:
     return parts[1], parts[2]
 
 
-class ApiKeyAuthenticator:
-    """Verifies keys against ``iam.api_keys`` with a short in-process cache."""
+# One round trip per request: the key and, for an agency, the enterprises that authorise it now.
+PRINCIPAL_OF_KEY = """
+SELECT k.key_id, k.secret_sha256, k.principal_kind, k.enterprise_code, k.agency_code,
+       CASE WHEN k.principal_kind = 'agency' THEN ARRAY(
+           SELECT a.enterprise_code FROM iam.agency_authorizations a
+           WHERE a.agency_code = k.agency_code AND a.revoked_at IS NULL ORDER BY a.enterprise_code)
+       END AS authorised
+FROM iam.api_keys k WHERE k.key_id = $1 AND k.revoked_at IS NULL
+"""
 
-    def __init__(self, pool: asyncpg.Pool, cache_seconds: float = 30.0) -> None:
+
+class ApiKeyAuthenticator:
+    """Verifies keys against ``iam.api_keys``, and an agency's authorisations, on every request.
+
+    No cache: revoking a key (``api_keys.revoked_at``) or an authorisation
+    (``agency_authorizations.revoked_at``) takes effect with the next request, in every replica.
+    The look-up is one indexed query (primary keys of both tables); correctness first, and it
+    costs far less than the request's own work. ``cache_seconds`` is accepted for callers that
+    still pass ``AIL_API_KEY_CACHE_SECONDS`` and ignored."""
+
+    def __init__(self, pool: asyncpg.Pool, cache_seconds: float = 0.0) -> None:
         self.pool = pool
-        self.cache_seconds = cache_seconds
-        self._cache: dict[str, tuple[float, bytes, Principal]] = {}
+        del cache_seconds  # nothing is cached (see the class docstring)
 
     async def principal(self, raw_key: str | None) -> Principal:
         if not raw_key:
             raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
         key_id, secret = split_api_key(raw_key)
         digest = hashlib.sha256(secret.encode()).digest()
-        now = time.monotonic()
-        cached = self._cache.get(key_id)
-        if cached and cached[0] > now:
-            if not hmac.compare_digest(cached[1], digest):
-                raise Unauthenticated("invalid API key")
-            return cached[2]
-        row = await self.pool.fetchrow(
-            "SELECT key_id, secret_sha256, principal_kind, enterprise_code, agency_code"
-            " FROM iam.api_keys WHERE key_id = $1 AND revoked_at IS NULL",
-            key_id,
-        )
+        row = await self.pool.fetchrow(PRINCIPAL_OF_KEY, key_id)
         if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), digest):
-            raise Unauthenticated("invalid API key")
+            raise Unauthenticated("invalid API key (unknown, revoked or mistyped): ask for a new key")
         if row["principal_kind"] == "agency":
-            codes = await self.pool.fetch(
-                "SELECT enterprise_code FROM iam.agency_authorizations"
-                " WHERE agency_code = $1 AND revoked_at IS NULL ORDER BY enterprise_code",
-                row["agency_code"],
-            )
-            authorised = tuple(r["enterprise_code"] for r in codes)
+            authorised = tuple(row["authorised"] or ())
         elif row["principal_kind"] == "enterprise":
             authorised = (row["enterprise_code"],)
         else:
             authorised = ()
-        principal = Principal(
+        return Principal(
             key_id=row["key_id"],
             kind=row["principal_kind"],
             enterprise_code=row["enterprise_code"],
             agency_code=row["agency_code"],
             authorised=authorised,
         )
-        self._cache[key_id] = (now + self.cache_seconds, digest, principal)
-        return principal
 
     async def tenant(self, raw_key: str | None, named_enterprise: str | None) -> Tenant:
         p = await self.principal(raw_key)

@@ -31,7 +31,9 @@ class ServiceSettings(BaseSettings):
     run_outbox_relay: bool = True
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = ""
-    api_key_cache_seconds: float = Field(default=30.0, ge=0)
+    # Ignored: API keys and agency authorisations are checked on every request, so a revocation
+    # takes effect at once (ail_shared.auth). Kept so that existing env files still load.
+    api_key_cache_seconds: float = Field(default=0.0, ge=0)
 
     def check_secret(self, name: str, value: SecretStr) -> None:
         if self.env == "production" and value.get_secret_value() in PLACEHOLDER_SECRETS:

@@ -18,7 +18,7 @@ from ail_status.entrypoints.api import router
 from ail_status.entrypoints.ops_api import router as ops_router
 from ail_status.entrypoints.stream_api import router as stream_router
 from ail_status.entrypoints.subscriptions_api import router as subscriptions_router
-from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig
+from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig, encrypt_secrets_at_rest
 from ail_status.service_layer.handlers import event_handlers
 
 __all__ = ["Settings", "bootstrap"]
@@ -43,6 +43,8 @@ def consumers(rt: Runtime) -> list[EventConsumer]:
 
 async def start_push(rt: Runtime) -> None:
     settings = settings_of(rt)
+    box = settings.secret_box()
+    await encrypt_secrets_at_rest(rt.db(), box)
     notifications = Notifications(settings.pg_dsn)
     rt.extra["notifications"] = notifications
     rt.tasks.append(asyncio.create_task(notifications.run(), name="status-notifications"))
@@ -51,6 +53,7 @@ async def start_push(rt: Runtime) -> None:
             timeout_seconds=settings.webhook_timeout_seconds,
             connect_timeout_seconds=settings.webhook_connect_timeout_seconds,
             max_connections=settings.webhook_concurrency,
+            policy=settings.url_policy(),
         )
         worker = DeliveryWorker(
             rt.db(),
@@ -63,6 +66,7 @@ async def start_push(rt: Runtime) -> None:
                 policy=settings.retry_policy(),
             ),
             notifications.deliveries,
+            box,
         )
         rt.extra["webhook_sender"] = sender
         rt.extra["delivery_worker"] = worker

@@ -14,7 +14,9 @@ async def test_agency_subscribes_for_one_enterprise(
     entry_url: str, demo: dict[str, Any], enterprise_a: httpx.AsyncClient, enterprise_b: httpx.AsyncClient
 ) -> None:
     code_a = demo["enterprises"][0]["code"]
-    body = {"url": "https://erp.example.com/ail-hooks", "all_applications": True, "description": "agency e2e"}
+    # A loopback URL, which the stack allows explicitly: a public name would be resolved (the URL
+    # guard resolves at subscription), and tests ask no DNS.
+    body = {"url": "http://127.0.0.1:9/ail-hooks", "all_applications": True, "description": "agency e2e"}
     async with api_client(entry_url, demo["agency"]["api_key"]) as agency:
         r = await agency.post("/api/v1/subscriptions", json=body)
         assert r.status_code == 422  # must name the enterprise it acts for

@@ -208,14 +208,18 @@ class App:
     def license_no(self) -> str:
         return "26AA" + self.serial_no[-6:]
 
-    def _env(self, event: Event, at: datetime | None = None) -> Envelope:
+    def _when(self, at: datetime | None) -> datetime:
+        """The time of the next event: ``at``, or one second after the last."""
         self.step += 1
-        when = at or self.start + timedelta(seconds=self.step)
+        return at or self.start + timedelta(seconds=self.step)
+
+    def _env(self, event: Event, when: datetime) -> Envelope:
         return envelope_for(
             event, aggregate_id=self.application_id, tenant=self.enterprise_code, occurred_at=when
         )
 
     def submitted(self, at: datetime | None = None) -> Envelope:
+        when = self._when(at)
         self.submission_id = str(uuid.uuid4())
         return self._env(
             ApplicationSubmitted(
@@ -225,10 +229,11 @@ class App:
                 submission_id=self.submission_id,
                 snapshot={"serial_no": self.serial_no},
             ),
-            at,
+            when,
         )
 
     def signing_failed(self, at: datetime | None = None) -> Envelope:
+        when = self._when(at)
         return self._env(
             SigningFailed(
                 application_id=self.application_id,
@@ -237,10 +242,11 @@ class App:
                 reason="ekey_not_present",
                 detail="plug the e-key in and submit again",
             ),
-            at,
+            when,
         )
 
     def rejected(self, at: datetime | None = None) -> Envelope:
+        when = self._when(at)
         return self._env(
             SubmissionRejected(
                 application_id=self.application_id,
@@ -248,21 +254,23 @@ class App:
                 reason="mofcom_refused",
                 detail="进口商代码与企业不符",
             ),
-            at,
+            when,
         )
 
     def accepted(self, at: datetime | None = None) -> Envelope:
+        when = self._when(at)
         return self._env(
             SubmissionAccepted(
                 application_id=self.application_id,
                 submission_id=self.submission_id,
                 form_no=self.form_no,
-                applied_at=at or self.start,
+                applied_at=when,
             ),
-            at,
+            when,
         )
 
     def review(self, stage: str, result: str, opinion: str = "", at: datetime | None = None) -> Envelope:
+        when = self._when(at)
         return self._env(
             ReviewResultReceived(
                 application_id=self.application_id,
@@ -271,7 +279,7 @@ class App:
                 result=result,  # type: ignore[arg-type]
                 opinion=opinion,
                 license_no=self.license_no if (stage, result) == ("second", "passed") else None,
-                reviewed_at=at or self.start,
+                reviewed_at=when,
                 # as the real producer fills it (the statistics service counts approvals by it)
                 application=ApplicationSummary(
                     enterprise_code=self.enterprise_code,
@@ -287,39 +295,43 @@ class App:
                     issuing_agency="AA",
                 ),
             ),
-            at,
+            when,
         )
 
     def revoked(self, at: datetime | None = None) -> Envelope:
+        when = self._when(at)
         return self._env(
             ApplicationRevoked(
                 application_id=self.application_id,
                 form_no=self.form_no,
-                revoked_at=at or self.start,
+                revoked_at=when,
                 reason="申请人撤销",
             ),
-            at,
+            when,
         )
 
     def license_issued(self, at: datetime | None = None) -> Envelope:
+        when = self._when(at)
         return self._env(
             LicenseIssued(
                 application_id=self.application_id,
                 enterprise_code=self.enterprise_code,
                 form_no=self.form_no,
                 license_no=self.license_no,
-                issued_at=at or self.start,
+                issued_at=when,
                 valid_until=date(2026, 12, 31),
                 commodity_code="2601111000",
                 quantity=Decimal("1000"),
                 one_batch_one_license=False,
             ),
-            at,
+            when,
         )
 
     def customs_stored(self, at: datetime | None = None) -> Envelope:
+        when = self._when(at)
         return self._env(
-            CustomsStored(application_id=self.application_id, license_no=self.license_no, result="stored"), at
+            CustomsStored(application_id=self.application_id, license_no=self.license_no, result="stored"),
+            when,
         )
 
 

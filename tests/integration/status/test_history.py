@@ -4,6 +4,7 @@ topics, consumed by the status service in the stack, read back through the entry
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -155,3 +156,80 @@ async def test_event_naming_another_tenant_goes_to_the_dead_letter_topic(
     hist = await history(client, app.application_id)
     assert hist is not None and all(e["event"]["id"] != str(wrong.event_id) for e in hist["entries"])
     assert hist["status"] in ("submitting", "draft")  # draft: the submission service may answer
+
+
+async def _status(client: httpx.AsyncClient, app: App) -> str:
+    r = await client.get(f"/api/v1/applications/{app.application_id}/status")
+    r.raise_for_status()
+    status: str = r.json()["status"]
+    return status
+
+
+async def test_out_of_order_events_never_move_the_view_back_and_history_is_in_authority_order(
+    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient
+) -> None:
+    """Issue 10, item 6. (1) A signing failure that arrives before its submit event: the view
+    stays draft. (2) MOFCOM's results out of order (the first review after the license): the
+    view stays license_issued and history lists the first review where MOFCOM made it. (3) A
+    resubmission after the failure still moves the view forward, and the first submission's
+    late failure does not take it back."""
+    failing = App(enterprise.code)
+    submitted, failed = failing.submitted(), failing.signing_failed()
+    await publisher.publish(failed)
+    await _complete(client, failing, [failed])
+    await publisher.publish(submitted)  # late: happened first
+    hist = await _complete(client, failing, [submitted, failed])
+    assert hist["status"] == "draft" and await _status(client, failing) == "draft"
+    entries = own_entries(hist, [submitted, failed])
+    assert [e["event"]["type"] for e in entries] == ["ApplicationSubmitted", "SigningFailed"]
+    assert entries[0]["current_status"] == "draft"
+
+    mofcom = App(enterprise.code)
+    sub, acc = mofcom.submitted(), mofcom.accepted()
+    first, second, issued = (
+        mofcom.review("first", "passed", "初审通过"),
+        mofcom.review("second", "passed"),
+        mofcom.license_issued(),
+    )
+    # As the submission service emits them when MOFCOM's answers come back out of order: the
+    # second review and the license are processed (and stamped) before the first review, which
+    # MOFCOM made first (reviewed_at) but which is stamped last (occurred_at).
+    first = first.model_copy(update={"occurred_at": issued.occurred_at + timedelta(seconds=5)})
+    for env in (sub, acc, second, issued, first):
+        await publisher.publish(env)
+        await _complete(
+            client,
+            mofcom,
+            [sub, acc, second, issued, first][: [sub, acc, second, issued, first].index(env) + 1],
+        )
+    hist = await _complete(client, mofcom, [sub, acc, first, second, issued])
+    assert hist["status"] == "license_issued"
+    entries = own_entries(hist, [sub, acc, first, second, issued])
+    assert [e["event"]["id"] for e in entries] == [str(e.event_id) for e in (sub, acc, first, second, issued)]
+    assert [e["status"] for e in entries] == [
+        "submitting",
+        "pending_first_review",
+        "pending_second_review",
+        "approved",
+        "license_issued",
+    ]
+    assert [e["occurred_at"] for e in entries] == sorted(e["occurred_at"] for e in entries)
+    assert entries[2]["current_status"] == "license_issued"  # recorded last, moved nothing
+
+    # Resubmission: forward; the first submission's failure arriving after it changes nothing.
+    again = App(enterprise.code)
+    s1 = again.submitted()
+    first_id = again.submission_id
+    s2 = again.submitted()  # a later submission (the first one failed)
+    f1 = App(enterprise.code, application_id=again.application_id, submission_id=first_id)
+    late_failure = f1.signing_failed(at=s1.occurred_at + timedelta(milliseconds=500))  # between s1 and s2
+    await publisher.publish(s1, s2)
+    await _complete(client, again, [s1, s2])
+    await publisher.publish(late_failure)
+    hist = await _complete(client, again, [s1, s2, late_failure])
+    assert hist["status"] == "submitting"
+    assert [e["event"]["id"] for e in own_entries(hist, [s1, s2, late_failure])] == [
+        str(s1.event_id),
+        str(late_failure.event_id),
+        str(s2.event_id),
+    ]

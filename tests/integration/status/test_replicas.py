@@ -11,6 +11,8 @@ import asyncpg
 import httpx
 from standardwebhooks import Webhook
 
+from ail_shared import netguard
+from ail_shared.secretbox import SecretBox
 from ail_status.adapters.webhook_client import HttpxWebhookSender
 from ail_status.config import Settings as StatusSettings
 from ail_status.domain.webhooks import RetryPolicy
@@ -21,6 +23,7 @@ from tests.support import eventually
 
 async def test_two_workers_send_each_delivery_once_and_in_order(
     db: asyncpg.Pool,
+    stack: dict[str, str],
     publisher: Publisher,
     enterprise: Enterprise,
     client: httpx.AsyncClient,
@@ -35,12 +38,18 @@ async def test_two_workers_send_each_delivery_once_and_in_order(
     r = await client.post("/api/v1/subscriptions", json={"url": receiver.url, "all_applications": True})
     assert r.status_code == 201
     secret = r.json()["secret"]
-    sender = HttpxWebhookSender(timeout_seconds=5, connect_timeout_seconds=2, max_connections=8)
+    sender = HttpxWebhookSender(
+        timeout_seconds=5,
+        connect_timeout_seconds=2,
+        max_connections=8,
+        policy=netguard.Policy(require_https=False, allow_loopback=True),  # as the stack's
+    )
     second = DeliveryWorker(
         db,
         sender,
         WorkerConfig(concurrency=8, lease_seconds=35, poll_seconds=0.02, policy=RetryPolicy(1, 10)),
         asyncio.Event(),
+        SecretBox.from_setting(stack["AIL_WEBHOOK_SECRET_KEYS"]),
     )
     task = asyncio.create_task(second.run())
     try:

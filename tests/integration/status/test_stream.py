@@ -7,6 +7,7 @@ import asyncio
 import json
 from typing import Any
 
+import asyncpg
 import httpx
 
 from ail_shared.events import Envelope
@@ -141,3 +142,24 @@ async def test_idle_stream_sends_heartbeats(client: httpx.AsyncClient) -> None:
                     if len(comments) == 2:
                         break
     assert comments == [": heartbeat", ": heartbeat"]
+
+
+async def test_revoking_the_key_ends_an_open_stream(
+    db: asyncpg.Pool, enterprise: Enterprise, client: httpx.AsyncClient
+) -> None:
+    """Issue 10, item 9: a revocation takes effect at once, for a stream already open too."""
+    async with client.stream("GET", "/api/v1/events/stream", params={"heartbeat_seconds": 1}) as r:
+        assert r.status_code == 200
+        lines = r.aiter_lines()
+        seen: list[str] = []
+        async with asyncio.timeout(30):
+            async for line in lines:
+                seen.append(line)
+                if line == ": heartbeat":
+                    break
+            key_id = enterprise.api_key.split("_")[1]
+            await db.execute("UPDATE iam.api_keys SET revoked_at = now() WHERE key_id = $1", key_id)
+            async for line in lines:  # the stream ends by itself
+                seen.append(line)
+    assert ": credentials revoked; reconnect with a valid key" in seen
+    assert (await client.get("/api/v1/events/stream")).status_code == 401

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -18,7 +18,7 @@ from ail_shared.events import (
     SubmissionRejected,
 )
 from ail_shared.vocabulary import ApplicationStatus as S
-from ail_status.domain.lifecycle import describe, may_move, status_after, webhook_type
+from ail_status.domain.lifecycle import View, decide, describe, status_after, webhook_type
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -108,15 +108,118 @@ def test_facts_carry_reason_and_numbers() -> None:
     assert status_after(review("first", "passed", "ok")) == (S.PENDING_SECOND_REVIEW, "ok")
 
 
-def test_never_backwards_but_resubmission_is_forward() -> None:
-    assert may_move(None, S.SUBMITTING)
-    assert may_move(S.SUBMITTING, S.PENDING_FIRST_REVIEW)
-    assert not may_move(S.PENDING_FIRST_REVIEW, S.SUBMITTING)  # late submit
-    assert not may_move(S.APPROVED, S.PENDING_SECOND_REVIEW)
-    assert may_move(S.SUBMITTING, S.DRAFT)
-    assert not may_move(S.PENDING_FIRST_REVIEW, S.DRAFT)
-    for back in (S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED):
-        assert may_move(back, S.SUBMITTING)
+def _fold(events: list[tuple[object, int]]) -> View | None:
+    """Apply events (with their event time in seconds) as the handler and the view's upsert do."""
+    view: View | None = None
+    t0 = NOW
+    for event, second in events:
+        fact = describe(event)  # type: ignore[arg-type]
+        assert fact is not None and fact.status is not None
+        at = t0 + timedelta(seconds=second)
+        move = decide(view, fact, at)
+        if not move.moves:
+            continue
+        if move.new_submission or view is None:
+            view = View(fact.status, fact.submission_id, fact.form_no, at)
+        else:
+            view = View(
+                fact.status,
+                view.submission_id or fact.submission_id,
+                fact.form_no or view.form_no,
+                view.submission_seen_at,
+            )
+    return view
+
+
+def submitted(sid: str) -> ApplicationSubmitted:
+    return ApplicationSubmitted(
+        application_id="a", serial_no="NA26", enterprise_code="1", submission_id=sid, snapshot={}
+    )
+
+
+def failed(sid: str) -> SigningFailed:
+    return SigningFailed(application_id="a", submission_id=sid, reason="ekey_not_present")
+
+
+def accepted(sid: str, form_no: str) -> SubmissionAccepted:
+    return SubmissionAccepted(application_id="a", submission_id=sid, form_no=form_no, applied_at=NOW)
+
+
+def reviewed(form_no: str, stage: str, result: str) -> ReviewResultReceived:
+    return ReviewResultReceived(
+        application_id="a",
+        form_no=form_no,
+        stage=stage,
+        result=result,
+        reviewed_at=NOW,  # type: ignore[arg-type]
+    )
+
+
+def issued(form_no: str) -> LicenseIssued:
+    return LicenseIssued(
+        application_id="a",
+        enterprise_code="1",
+        form_no=form_no,
+        license_no="L",
+        issued_at=NOW,
+        valid_until=date(2026, 12, 31),
+        commodity_code="2601",
+        quantity=Decimal(1),
+        one_batch_one_license=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "status"),
+    [
+        # issue 10 item 6: a signing failure seen before its submit event stays draft
+        ([(failed("s1"), 2), (submitted("s1"), 1)], S.DRAFT),
+        ([(submitted("s1"), 1), (failed("s1"), 2)], S.DRAFT),
+        # a resubmission after the failure is forward ...
+        ([(submitted("s1"), 1), (failed("s1"), 2), (submitted("s2"), 3)], S.SUBMITTING),
+        # ... also when the first submission's failure arrives after the new submission
+        ([(submitted("s1"), 1), (submitted("s2"), 3), (failed("s1"), 2)], S.SUBMITTING),
+        ([(failed("s1"), 2), (submitted("s2"), 3), (submitted("s1"), 1)], S.SUBMITTING),
+        # out-of-order MOFCOM results: the license stays
+        (
+            [
+                (submitted("s1"), 1),
+                (accepted("s1", "F1"), 2),
+                (issued("F1"), 5),
+                (reviewed("F1", "first", "passed"), 3),
+            ],
+            S.LICENSE_ISSUED,
+        ),
+        (
+            [(accepted("s1", "F1"), 2), (reviewed("F1", "first", "passed"), 3), (submitted("s1"), 1)],
+            S.PENDING_SECOND_REVIEW,
+        ),
+        # first review rejected, corrected and submitted again; the old form's late news is history
+        (
+            [
+                (submitted("s1"), 1),
+                (accepted("s1", "F1"), 2),
+                (submitted("s2"), 4),
+                (reviewed("F1", "first", "rejected"), 3),
+            ],
+            S.SUBMITTING,
+        ),
+        (
+            [
+                (submitted("s1"), 1),
+                (accepted("s1", "F1"), 2),
+                (reviewed("F1", "first", "rejected"), 3),
+                (accepted("s2", "F2"), 5),
+                (submitted("s2"), 4),
+            ],
+            S.PENDING_FIRST_REVIEW,
+        ),
+        ([(submitted("s1"), 1), (accepted("s1", "F1"), 2), (failed("s1"), 3)], S.PENDING_FIRST_REVIEW),
+    ],
+)
+def test_forward_only_per_submission(events: list[tuple[object, int]], status: S) -> None:
+    view = _fold(events)
+    assert view is not None and view.status is status
 
 
 def test_webhook_type() -> None:

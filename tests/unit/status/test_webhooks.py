@@ -1,17 +1,28 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from ail_status.adapters.webhook_client import HttpxWebhookSender
+from ail_shared import netguard
+from ail_shared.errors import ConfigError
+from ail_shared.secretbox import SecretBox, generate_key_ring
+from ail_status.adapters.subscriptions import Claimed
+from ail_status.adapters.webhook_client import HttpxWebhookSender, Outcome
+from ail_status.config import Settings
 from ail_status.domain import webhooks
 from ail_status.domain.webhooks import RetryPolicy, decide
 from ail_status.entrypoints.stream_api import frame
+from ail_status.entrypoints.subscriptions_api import url_problems
+from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -64,59 +75,225 @@ def test_decisions() -> None:
     assert d.error == "retry period ended after 6 attempts; last: timeout"
 
 
+PUBLIC_ADDRESS = "93.184.216.34"  # never contacted: every request goes to a MockTransport
+
+
+def resolver_of(answers: list[list[str]]) -> tuple[netguard.Resolver, list[str]]:
+    """A resolver that gives the next answer each time (a name that changes its mind)."""
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append(host)
+        return answers[min(len(asked), len(answers)) - 1]
+
+    return resolve, asked
+
+
+def sender_with(
+    handler: Callable[[httpx.Request], httpx.Response], resolver: netguard.Resolver, **policy: Any
+) -> HttpxWebhookSender:
+    return HttpxWebhookSender(
+        timeout_seconds=1,
+        connect_timeout_seconds=1,
+        max_connections=2,
+        policy=netguard.Policy(**{"require_https": False, **policy}),
+        resolver=resolver,
+        transport=httpx.MockTransport(handler),
+    )
+
+
 @pytest.mark.parametrize(
-    ("url", "private", "problems"),
+    ("settings", "url", "problems"),
     [
-        ("https://hooks.example.com/ail?x=1", False, 0),
-        ("http://127.0.0.1:8080/hook", True, 0),
-        ("http://127.0.0.1:8080/hook", False, 1),
-        ("http://localhost/hook", False, 1),
-        ("http://10.1.2.3/hook", False, 1),
-        ("ftp://example.com/x", True, 1),
-        ("https://u:p@example.com/x", True, 1),
-        ("https:///nohost", True, 1),
-        ("javascript:alert(1)", True, 2),
-        ("https://example.com:99999/", True, 1),
-        ("https://example.com/#frag", True, 1),
-        ("https://example.com/" + "a" * 3000, True, 1),
+        ({"env": "development"}, "http://127.0.0.1:8080/hook", ["127.0.0.1 is a loopback address"]),
+        ({"env": "development"}, "http://[::1]:8080/hook", ["::1 is a loopback address"]),
+        ({"env": "development"}, "http://localhost:8080/hook", ["localhost is a loopback name"]),
+        ({"env": "development", "webhook_allow_loopback": True}, "http://127.0.0.1:8080/hook", []),
+        ({"env": "development", "webhook_allow_loopback": True}, "http://2130706433/", ["is 127.0.0.1"]),
+        ({"env": "development", "webhook_allow_loopback": True}, "http://10.0.0.1/", ["private"]),
+        (
+            {"env": "production", "webhook_secret_keys": generate_key_ring()},
+            "http://hooks.example.com/",
+            ["https"],
+        ),
+        ({"env": "production", "webhook_secret_keys": generate_key_ring()}, "https://hooks.example.com/", []),
     ],
 )
-def test_url_problems(url: str, private: bool, problems: int) -> None:
-    assert len(webhooks.url_problems(url, allow_private=private)) == problems
+async def test_subscription_url_check_follows_the_settings(
+    settings: dict[str, Any], url: str, problems: list[str]
+) -> None:
+    """Loopback only with AIL_WEBHOOK_ALLOW_LOOPBACK (off by default, development only); https
+    only outside development."""
+    config = Settings(**settings)
+    resolve, _ = resolver_of([[PUBLIC_ADDRESS]] if "example" in url else [["127.0.0.1"]])
+    found = await url_problems(url, config.url_policy(), resolve)
+    assert [p.field for p in found] == ["url"] * len(problems)
+    for problem, expected in zip(found, problems, strict=True):
+        assert expected in problem.reason
 
 
-async def test_sender_outcomes() -> None:
+def test_loopback_setting_and_key_ring_are_refused_outside_development() -> None:
+    with pytest.raises(ConfigError, match="development only"):
+        Settings(env="production", webhook_allow_loopback=True, webhook_secret_keys=generate_key_ring())
+    with pytest.raises(ConfigError, match="AIL_WEBHOOK_SECRET_KEYS is not set"):
+        Settings(env="production")
+    with pytest.raises(ConfigError, match="32"):
+        Settings(env="production", webhook_secret_keys="k1:c2hvcnQ=")
+    assert Settings(env="development").secret_box().current == "dev"
+
+
+async def test_sender_connects_to_the_checked_address_with_the_name_for_host_and_tls() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    resolve, asked = resolver_of([[PUBLIC_ADDRESS]])
+    sender = sender_with(handler, resolve, require_https=True)
+    try:
+        ok = await sender.send("https://hooks.example.com/ail?x=1", {"webhook-id": "m"}, b"{}")
+    finally:
+        await sender.aclose()
+    assert ok.ok and asked == ["hooks.example.com"]
+    (request,) = seen
+    assert request.url.host == PUBLIC_ADDRESS and request.url.path == "/ail" and request.url.query == b"x=1"
+    assert request.headers["host"] == "hooks.example.com" and request.headers["webhook-id"] == "m"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
+
+
+@pytest.mark.parametrize(
+    "internal",
+    [["127.0.0.1"], ["10.0.0.7"], ["169.254.169.254"], [PUBLIC_ADDRESS, "::1"], ["::ffff:127.0.0.1"]],
+)
+async def test_a_name_that_turns_internal_after_subscription_is_refused_before_connecting(
+    internal: list[str],
+) -> None:
+    """Subscribed while the name answered a public address; at send time it answers an internal
+    one: no connection is made, and the attempt says why."""
+    connections: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        connections.append(request)
+        return httpx.Response(200)
+
+    resolve, asked = resolver_of([[PUBLIC_ADDRESS], internal])
+    policy = netguard.Policy(require_https=False)
+    assert await url_problems("http://hooks.example.com/ail", policy, resolve) == []  # subscribe
+    sender = sender_with(handler, resolve)
+    try:
+        outcome = await sender.send("http://hooks.example.com/ail", {}, b"{}")
+    finally:
+        await sender.aclose()
+    assert asked == ["hooks.example.com", "hooks.example.com"]  # resolved again at send
+    assert connections == []
+    assert not outcome.ok and outcome.status_code is None and outcome.response_body is None
+    assert outcome.error is not None and outcome.error.startswith(
+        "refused before connecting: hooks.example.com"
+    )
+
+
+async def test_sender_tries_the_next_checked_address_when_one_refuses() -> None:
+    tried: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        tried.append(request.url.host)
+        if request.url.host == PUBLIC_ADDRESS:
+            raise httpx.ConnectError("refused", request=request)
+        return httpx.Response(200)
+
+    resolve, _ = resolver_of([[PUBLIC_ADDRESS, "93.184.216.35"]])
+    sender = sender_with(handler, resolve)
+    try:
+        assert (await sender.send("http://hooks.example.com/", {}, b"{}")).ok
+    finally:
+        await sender.aclose()
+    assert tried == [PUBLIC_ADDRESS, "93.184.216.35"]
+
+
+async def test_sender_outcomes_keep_no_answer_body() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/ok":
             assert request.headers["webhook-id"] == "m"
-            return httpx.Response(204)
+            return httpx.Response(204, text="internal data")
         if request.url.path == "/redirect":
             return httpx.Response(302, headers={"location": "/ok"})
         if request.url.path == "/slow":
             raise httpx.ReadTimeout("slow", request=request)
         if request.url.path == "/down":
             raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(500, text="boom" * 500)
+        return httpx.Response(500, text="root:x:0:0:root:/root:/bin/bash " * 50)
 
-    sender = HttpxWebhookSender(
-        timeout_seconds=1,
-        connect_timeout_seconds=1,
-        max_connections=2,
-        transport=httpx.MockTransport(handler),
-    )
+    resolve, _ = resolver_of([[PUBLIC_ADDRESS]])
+    sender = sender_with(handler, resolve)
     try:
-        ok = await sender.send("http://r/ok", {"webhook-id": "m"}, b"{}")
-        assert ok.ok and ok.status_code == 204 and ok.error is None
-        redirect = await sender.send("http://r/redirect", {}, b"{}")
-        assert not redirect.ok and redirect.error == "HTTP 302"
-        slow = await sender.send("http://r/slow", {}, b"{}")
+        ok = await sender.send("http://r.example.com/ok", {"webhook-id": "m"}, b"{}")
+        assert ok.ok and ok.status_code == 204 and ok.error is None and ok.response_body is None
+        redirect = await sender.send("http://r.example.com/redirect", {}, b"{}")
+        assert not redirect.ok and redirect.error == "HTTP 302 Found"
+        slow = await sender.send("http://r.example.com/slow", {}, b"{}")
         assert not slow.ok and slow.status_code is None and slow.error == "timeout: ReadTimeout"
-        down = await sender.send("http://r/down", {}, b"{}")
+        down = await sender.send("http://r.example.com/down", {}, b"{}")
         assert not down.ok and down.error is not None and down.error.startswith("ConnectError")
-        err = await sender.send("http://r/err", {}, b"{}")
-        assert err.status_code == 500 and err.response_body is not None and len(err.response_body) == 500
+        err = await sender.send("http://r.example.com/err", {}, b"{}")
+        # issue 10: the receiver's answer (here an internal file) never reaches the delivery log
+        assert err.status_code == 500 and err.response_body is None
+        assert err.error == "HTTP 500 Internal Server Error"
     finally:
         await sender.aclose()
+
+
+async def test_worker_records_a_refused_send_and_signs_with_the_decrypted_secret() -> None:
+    box = SecretBox.from_setting(generate_key_ring())
+    secret = webhooks.new_secret()
+    sub_id = uuid.uuid4()
+    sent: list[tuple[str, dict[str, str], bytes]] = []
+
+    class Sender:
+        def __init__(self, outcome: Outcome) -> None:
+            self.outcome = outcome
+
+        async def send(self, url: str, headers: dict[str, str], body: bytes) -> Outcome:
+            sent.append((url, headers, body))
+            return self.outcome
+
+        async def aclose(self) -> None:
+            return None
+
+    def claimed(token: str) -> Claimed:
+        return Claimed(
+            row_id=1,
+            public_id=uuid.uuid4(),
+            subscription_id=sub_id,
+            application_id="a",
+            event_id=uuid.uuid4(),
+            attempt_no=1,
+            deadline=NOW,
+            created_at=NOW,
+            url="http://hooks.example.com/ail",
+            secret=token,
+            payload={"n": 1},
+            event_type="SubmissionAccepted",
+            occurred_at=NOW,
+        )
+
+    config = WorkerConfig(concurrency=1, lease_seconds=1, poll_seconds=1, policy=RetryPolicy(1, 2))
+    refused = Outcome(None, "refused before connecting: hooks.example.com resolves to 127.0.0.1: ...")
+    worker = DeliveryWorker(None, Sender(refused), config, asyncio.Event(), box)  # type: ignore[arg-type]
+    token = box.encrypt(secret, aad=webhooks.aad(sub_id))
+    await worker._deliver(claimed(token))
+    ((attempt, ok),) = worker._results
+    assert not ok and attempt.error == refused.error and attempt.body is None
+    url, headers, body = sent[0]
+    assert Webhook(secret).verify(body, headers)["data"] == {"n": 1}
+    # a secret still in clear (a row from before encryption) is used as it is
+    worker._results.clear()
+    await worker._deliver(claimed(secret))
+    assert Webhook(secret).verify(sent[1][2], sent[1][1])["data"] == {"n": 1}
+    # a token moved to another subscription's row does not open: not sent, said why
+    worker._results.clear()
+    await worker._deliver(claimed(box.encrypt(secret, aad=webhooks.aad(uuid.uuid4()))))
+    assert len(sent) == 2 and worker._results[0][0].error.startswith("cannot sign")  # type: ignore[union-attr]
 
 
 def test_sse_frame() -> None:

@@ -38,7 +38,7 @@ async def idempotent(
     work: Callable[[asyncpg.Connection], Awaitable[tuple[int, Any]]],
 ) -> JSONResponse:
     return await idempotent_response(
-        pool, schema=SCHEMA, principal=tenant.principal.id, key=key, path=path, body=body, work=work
+        pool, schema=SCHEMA, tenant=tenant, key=key, path=path, body=body, work=work
     )
 
 

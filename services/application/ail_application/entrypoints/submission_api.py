@@ -93,7 +93,7 @@ async def submit_batch(
     return await idempotent_response(
         pool,
         schema=SCHEMA,
-        principal=tenant.principal.id,
+        tenant=tenant,
         key=idempotency_key,
         path="/api/v1/applications/submit",
         body=body.model_dump(),

@@ -128,7 +128,7 @@ async def resend(
     return await idempotent_response(
         pool,
         schema=SCHEMA,
-        principal=tenant.principal.id,
+        tenant=tenant,
         key=idempotency_key,
         path=f"/api/v1/licenses/{license_no}/resend",
         body={},

@@ -14,18 +14,26 @@ SCHEMA = "status"
 CHANGES_CHANNEL = f"{SCHEMA}_changes"  # NOTIFY payload: enterprise code
 DELIVERIES_CHANNEL = f"{SCHEMA}_deliveries"
 
+# $21: the view now shows another submission, so the numbers of the earlier one do not carry
+# over (a late event of an earlier submission never gets here as a move: domain/lifecycle.py).
 SAVE_APPLICATION = f"""
 INSERT INTO {SCHEMA}.applications AS a (application_id, enterprise_code, serial_no, status,
-    status_reason, form_no, license_no, customs_status, last_event_id, last_event_type, updated_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+    status_reason, form_no, license_no, customs_status, last_event_id, last_event_type, updated_at,
+    submission_id, submission_seen_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $19, $20)
 ON CONFLICT (application_id) DO UPDATE SET
     status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
     serial_no = COALESCE(EXCLUDED.serial_no, a.serial_no),
-    form_no = COALESCE(EXCLUDED.form_no, a.form_no),
-    license_no = COALESCE(EXCLUDED.license_no, a.license_no),
-    customs_status = COALESCE(EXCLUDED.customs_status, a.customs_status),
+    form_no = CASE WHEN $21 THEN EXCLUDED.form_no ELSE COALESCE(EXCLUDED.form_no, a.form_no) END,
+    license_no = CASE WHEN $21 THEN EXCLUDED.license_no
+                      ELSE COALESCE(EXCLUDED.license_no, a.license_no) END,
+    customs_status = CASE WHEN $21 THEN EXCLUDED.customs_status
+                          ELSE COALESCE(EXCLUDED.customs_status, a.customs_status) END,
     last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
-    updated_at = EXCLUDED.updated_at
+    updated_at = EXCLUDED.updated_at,
+    submission_id = CASE WHEN $21 THEN EXCLUDED.submission_id
+                         ELSE COALESCE(a.submission_id, EXCLUDED.submission_id) END,
+    submission_seen_at = CASE WHEN $21 THEN EXCLUDED.submission_seen_at ELSE a.submission_seen_at END
 """
 
 # Everything an event changes, in one statement (one round trip): the lifecycle view, the next
@@ -161,6 +169,9 @@ class StatusRepository:
             current_status,
             payload,
             default_retry_period,
+            a.get("submission_id"),
+            a.get("submission_seen_at"),
+            bool(a.get("new_submission")),
         )
         assert row is not None
         return int(row["seq"]), int(row["deliveries"])

@@ -103,7 +103,7 @@ class Claimed:
     deadline: datetime
     created_at: datetime
     url: str
-    secret: str
+    secret: str  # the encrypted token (ail_shared.secretbox); the worker decrypts it to sign
     payload: dict[str, Any]
     event_type: str
     occurred_at: datetime
@@ -155,6 +155,29 @@ class SubscriptionRepository:
             [(id, a) for a in application_ids],
         )
         return await self.get(id, (enterprise_code,))
+
+    async def secret_token(self, id: UUID, enterprise_code: str) -> str | None:
+        """The encrypted secret of a live subscription (None: deleted or not the enterprise's)."""
+        token = await self.conn.fetchval(
+            f"SELECT secret FROM {S}.subscriptions WHERE id = $1 AND enterprise_code = $2"
+            " AND deleted_at IS NULL",
+            id,
+            enterprise_code,
+        )
+        return str(token) if token is not None else None
+
+    async def secrets_to_encrypt(self, current_key_id: str) -> list[tuple[UUID, str]]:
+        """Stored secrets still in clear or made with another key than the current one, locked
+        (rows already being rewritten by another replica are skipped)."""
+        rows = await self.conn.fetch(
+            f"SELECT id, secret FROM {S}.subscriptions WHERE NOT starts_with(secret, $1)"
+            " ORDER BY id FOR UPDATE SKIP LOCKED",
+            f"v1:{current_key_id}:",
+        )
+        return [(r["id"], r["secret"]) for r in rows]
+
+    async def set_secret(self, id: UUID, token: str) -> None:
+        await self.conn.execute(f"UPDATE {S}.subscriptions SET secret = $2 WHERE id = $1", id, token)
 
     async def owned_applications(self, application_ids: list[str], enterprise_code: str) -> set[str]:
         rows = await self.conn.fetch(

@@ -11,6 +11,9 @@ HMAC-SHA256(key, f"{webhook-id}.{webhook-timestamp}.{raw body}"), base64-encode 
 (in constant time) with each ``v1,<signature>`` in the space-separated ``webhook-signature``
 header; refuse timestamps more than 5 minutes from now. ``webhook-id`` is the event id: the
 same for every attempt and every redelivery, so a receiver drops duplicates by it.
+
+What a subscription may point at is ``ail_shared.netguard``'s rule (checked at subscription and
+before every attempt); the secret is stored encrypted (``ail_shared.secretbox``, :func:`aad`).
 """
 
 from __future__ import annotations
@@ -18,21 +21,23 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
-MAX_URL_LENGTH = 2048
 
 
 def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def aad(subscription_id: object) -> bytes:
+    """Associated data of a subscription's encrypted secret: the token only opens in its row."""
+    return f"status.subscriptions:{subscription_id}".encode()
 
 
 def secret_key(secret: str) -> bytes:
@@ -115,38 +120,3 @@ def decide(
     if when is None:
         return Decision("failed", None, f"retry period ended after {attempt_no} attempts; last: {error}")
     return Decision("pending", when, error)
-
-
-def url_problems(url: str, *, allow_private: bool) -> list[str]:
-    """What is wrong with a webhook URL (empty list: fine)."""
-    if len(url) > MAX_URL_LENGTH:
-        return [f"is longer than {MAX_URL_LENGTH} characters"]
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        return [f"is not a valid URL: {exc}"]
-    problems = []
-    if parts.scheme not in ("http", "https"):
-        problems.append("must be an http:// or https:// URL")
-    if not parts.hostname:
-        problems.append("has no host")
-    if parts.username or parts.password:
-        problems.append("must not carry a user name or password; authenticate by the signature")
-    if parts.fragment:
-        problems.append("must not have a #fragment")
-    if port == 0:
-        problems.append("has port 0")
-    if parts.hostname and not allow_private and _is_private(parts.hostname):
-        problems.append("points at a loopback, private or link-local address")
-    return problems
-
-
-def _is_private(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain") or host.lower().endswith(".localhost"):
-        return True
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return False  # a name; resolved at delivery time
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved or ip.is_multicast

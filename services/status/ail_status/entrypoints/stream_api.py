@@ -19,8 +19,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from ail_shared.errors import FieldProblem, InvalidInput
-from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_shared.errors import AilError, FieldProblem, InvalidInput
+from ail_shared.http import CurrentTenant, Pool, RuntimeDep, get_tenant
 from ail_shared.inputs import BIGINT_MAX
 from ail_status.adapters.notifications import Notifications
 from ail_status.adapters.repository import StatusRepository
@@ -80,6 +80,15 @@ async def stream(
         async with pool.acquire() as conn:
             cursor = await StatusRepository(conn).last_seq(enterprise)
 
+    async def still_allowed() -> bool:
+        """A revoked key or agency authorisation ends an open stream too, within a poll."""
+        h = request.headers
+        try:
+            await get_tenant(request, h.get("authorization"), h.get("x-api-key"), h.get("x-enterprise-code"))
+        except AilError:
+            return False
+        return True
+
     async def events(last: int) -> AsyncIterator[str]:
         wake = notifications.watch(enterprise)
         try:
@@ -87,6 +96,9 @@ async def stream(
             last_write = time.monotonic()
             while True:
                 wake.clear()
+                if not await still_allowed():
+                    yield ": credentials revoked; reconnect with a valid key\n\n"
+                    return
                 async with pool.acquire() as conn:
                     rows = await StatusRepository(conn).changes_after(enterprise, last, BATCH)
                 if rows:

@@ -9,8 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ail_shared import netguard
 from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_shared.http import CurrentTenant, Pool, Runtime, RuntimeDep
 from ail_shared.idempotency import idempotent_response
 from ail_shared.inputs import Cursor, IdentifierText, Text, UrlText
 from ail_status.adapters.repository import DELIVERIES_CHANNEL, SCHEMA, StatusRepository
@@ -25,7 +26,12 @@ IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: UrlText = Field(description="http:// or https:// URL that receives the webhooks")
+    url: UrlText = Field(
+        description="https:// URL that receives the webhooks (http:// too in development). Its host"
+        " must be a public name or address: loopback, private, link-local, multicast, metadata"
+        " addresses, internal names and non-canonical numeric forms are refused, checked again"
+        " before every delivery"
+    )
     application_ids: list[IdentifierText] | None = Field(
         default=None, description="the applications to follow; or set all_applications"
     )
@@ -39,8 +45,22 @@ class SubscriptionIn(BaseModel):
     )
 
 
-def _problems(body: SubscriptionIn, allow_private: bool) -> list[FieldProblem]:
-    problems = [FieldProblem("url", p) for p in webhooks.url_problems(body.url, allow_private=allow_private)]
+def url_resolver(rt: Runtime) -> netguard.Resolver:
+    """The resolver of the URL check: the system's, unless a test injected one."""
+    resolver: netguard.Resolver = rt.extra.get("url_resolver", netguard.system_resolver)
+    return resolver
+
+
+async def url_problems(url: str, policy: netguard.Policy, resolver: netguard.Resolver) -> list[FieldProblem]:
+    try:
+        await netguard.check(url, policy, resolver)
+    except netguard.UrlRefused as exc:
+        return [FieldProblem("url", reason) for reason in exc.reasons]
+    return []
+
+
+def _problems(body: SubscriptionIn) -> list[FieldProblem]:
+    problems: list[FieldProblem] = []
     ids = body.application_ids
     if body.all_applications and ids:
         problems.append(FieldProblem("application_ids", "give either application_ids or all_applications"))
@@ -90,12 +110,14 @@ async def create_subscription(
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Subscribe a webhook URL. The response carries the signing ``secret`` (``whsec_...``); it
-    is shown this once (and to a retry with the same Idempotency-Key). An application id this
-    service does not know for your enterprise (another tenant's, or not submitted yet) is
-    refused with 404; subscribe with ``all_applications`` to follow new ones."""
+    is shown this once (and to a retry with the same Idempotency-Key, rebuilt from the encrypted
+    copy while the subscription exists). An application id this service does not know for your
+    enterprise (another tenant's, or not submitted yet) is refused with 404; subscribe with
+    ``all_applications`` to follow new ones."""
     settings = settings_of(rt)
     enterprise = tenant.enterprise_code
-    problems = _problems(body, settings.allow_private_hosts)
+    box = settings.secret_box()
+    problems = await url_problems(body.url, settings.url_policy(), url_resolver(rt)) + _problems(body)
     if problems:
         raise InvalidInput(f"{len(problems)} field(s) invalid", problems)
 
@@ -111,11 +133,12 @@ async def create_subscription(
                     " (only submitted applications of your enterprise can be followed one by one)"
                 )
         secret = webhooks.new_secret()
+        sub_id = uuid.uuid4()
         sub = await repo.create(
-            id=uuid.uuid4(),
+            id=sub_id,
             enterprise_code=enterprise,
             url=body.url,
-            secret=secret,
+            secret=box.encrypt(secret, aad=webhooks.aad(sub_id)),
             all_applications=body.all_applications,
             application_ids=ids,
             description=body.description,
@@ -124,14 +147,28 @@ async def create_subscription(
         )
         return 201, {**_out(sub, settings.webhook_retry_period_seconds), "secret": secret}
 
+    def without_secret(response: Any) -> Any:
+        # The idempotency record is a plain copy of the answer: the secret never goes in it.
+        return {k: v for k, v in response.items() if k != "secret"}
+
+    async def with_secret(conn: Any, stored: Any) -> Any:
+        # A retry whose first answer was lost still gets the secret (else the subscription could
+        # never verify a delivery): decrypted from the subscription row, as long as it exists.
+        token = await SubscriptionRepository(conn).secret_token(uuid.UUID(stored["id"]), enterprise)
+        if token is None:
+            return stored
+        return {**stored, "secret": box.decrypt(token, aad=webhooks.aad(stored["id"]))}
+
     return await idempotent_response(
         pool,
         schema=SCHEMA,
-        principal=tenant.principal.id,
+        tenant=tenant,
         key=idempotency_key,
         path="/api/v1/subscriptions",
         body=body.model_dump(),
         work=work,
+        stored=without_secret,
+        replay=with_secret,
     )
 
 
@@ -193,7 +230,8 @@ async def list_deliveries(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """Deliveries in the order they were queued, each with every attempt (time, duration, HTTP
-    status or error, the start of the receiver's answer). Page with ``after=<cursor>``."""
+    status and its standard reason, or the error; the receiver's body is never kept). Page with
+    ``after=<cursor>``."""
     async with pool.acquire() as conn:
         repo = SubscriptionRepository(conn)
         await repo.get(subscription_id, tenant.enterprise_codes)
@@ -232,7 +270,7 @@ async def redeliver(
     return await idempotent_response(
         pool,
         schema=SCHEMA,
-        principal=tenant.principal.id,
+        tenant=tenant,
         key=idempotency_key,
         path=f"/api/v1/subscriptions/{subscription_id}/deliveries/{delivery_id}/redeliver",
         body={},

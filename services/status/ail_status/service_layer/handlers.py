@@ -13,7 +13,7 @@ from ail_shared.consumer import PermanentError
 from ail_shared.events import Envelope, Event
 from ail_shared.vocabulary import ApplicationStatus
 from ail_status.adapters.repository import StatusRepository
-from ail_status.domain.lifecycle import STATUS_IMPLIED_BY_CUSTOMS, describe, may_move
+from ail_status.domain.lifecycle import STATUS_IMPLIED_BY_CUSTOMS, Move, View, decide, describe
 
 Handler = Callable[[asyncpg.Connection, Envelope, Event], Awaitable[None]]
 
@@ -38,13 +38,25 @@ async def apply_event(
             f"application {env.aggregate_id} belongs to {row['enterprise_code']}, event says {env.tenant}"
         )
     previous = ApplicationStatus(row["status"]) if row else None
+    view = (
+        View(previous, row["submission_id"], row["form_no"], row["submission_seen_at"])
+        if row is not None and previous is not None
+        else None
+    )
     current = previous
-    moved = False
-    if fact.status is not None and may_move(previous, fact.status):
-        current, moved = fact.status, True
+    move = Move(False)
+    if fact.status is not None:
+        move = decide(view, fact, env.occurred_at)
+        if move.moves:
+            current = fact.status
     elif current is None:
-        current, moved = STATUS_IMPLIED_BY_CUSTOMS, True
+        # seen_at stays unknown: see lifecycle.decide
+        current, move = STATUS_IMPLIED_BY_CUSTOMS, Move(True)
+    moved = move.moves
     assert current is not None
+    # History is in the authority's order: MOFCOM's review, application, revocation and issue
+    # times, customs' declaration times; the event's own time for our steps.
+    happened_at = fact.happened_at or env.occurred_at
     payload: dict[str, Any] = {
         "application_id": env.aggregate_id,
         "enterprise_code": env.tenant,
@@ -53,7 +65,7 @@ async def apply_event(
         "previous_status": previous.value if previous else None,
         "current_status": current.value,
         "customs_status": fact.customs_status,
-        "occurred_at": env.occurred_at.isoformat(),
+        "occurred_at": happened_at.isoformat(),
         "event": {"id": str(env.event_id), "type": env.event_type},
         "reason": fact.reason,
         "opinion": fact.opinion,
@@ -61,6 +73,7 @@ async def apply_event(
         "license_no": fact.license_no,
         "details": fact.details,
     }  # + "sequence", the enterprise's change number, added as the change is logged
+    carries = moved or fact.status is None
     kept = row if not moved else None  # the view keeps its reason and last event
     await repo.record(
         application={
@@ -69,16 +82,22 @@ async def apply_event(
             "serial_no": fact.serial_no,
             "status": current.value,
             "status_reason": kept["status_reason"] if kept is not None else (fact.reason or fact.opinion),
-            "form_no": fact.form_no,
-            "license_no": fact.license_no,
+            # a late status event leaves the view's numbers alone (they may be of a later
+            # submission); customs events carry the license's
+            "form_no": fact.form_no if carries else None,
+            "license_no": fact.license_no if carries else None,
             "customs_status": fact.customs_status,
             "last_event_id": kept["last_event_id"] if kept is not None else env.event_id,
             "last_event_type": kept["last_event_type"] if kept is not None else env.event_type,
-            "updated_at": kept["updated_at"] if kept is not None else env.occurred_at,
+            "updated_at": kept["updated_at"] if kept is not None else happened_at,
+            # which submission the view shows, and since when (the forward rule's memory)
+            "submission_id": fact.submission_id if moved else None,
+            "submission_seen_at": env.occurred_at if move.new_submission else None,
+            "new_submission": move.new_submission,
         },
         event_id=env.event_id,
         event_type=env.event_type,
-        occurred_at=env.occurred_at,
+        occurred_at=happened_at,
         status=payload["status"],
         current_status=current.value,
         payload=payload,

@@ -159,7 +159,7 @@ async def bind_ekey(
     return await idempotent_response(
         pool,
         schema=SCHEMA,
-        principal=tenant.principal.id,
+        tenant=tenant,
         key=idempotency_key,
         path="/api/v1/ekey-bindings",
         body=body.model_dump(),
@@ -254,7 +254,7 @@ async def revoke(
     return await idempotent_response(
         pool,
         schema=SCHEMA,
-        principal=tenant.principal.id,
+        tenant=tenant,
         key=idempotency_key,
         path=f"/api/v1/applications/{application_id}/revoke",
         body=None,
