@@ -343,7 +343,11 @@ def main() -> None:
     sys.path.insert(0, str(REPO / "shared"))
     from ail_shared.canonical import canonical_json
 
-    with urllib.request.urlopen(f"{env['AIL_SIGNER_URL']}/api/v1/signer/keys", timeout=10) as resp:
+    keys_request = urllib.request.Request(
+        f"{env['AIL_SIGNER_URL']}/api/v1/signer/keys",
+        headers={"X-AIL-Service-Token": env.get("AIL_INTERNAL_TOKEN", "")},
+    )
+    with urllib.request.urlopen(keys_request, timeout=10) as resp:
         held = json.load(resp)
     label = env["AIL_DEMO_EKEY_LABELS"].split(",")[0]
     serial = env["AIL_DEMO_EKEY_SERIALS"].split(",")[0]

@@ -1243,6 +1243,10 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
             # here explicitly (never private or metadata addresses; refused outside development).
             "AIL_WEBHOOK_ALLOW_LOOPBACK": "true",
             "AIL_WEBHOOK_SECRET_KEYS": webhook_key_ring(st),
+            # Issue 10, item 4: the service credential of every internal route, and the secret
+            # MOFCOM (the sandbox) signs its result callbacks with. Random per profile, kept.
+            "AIL_INTERNAL_TOKEN": stack_secret(st, "internal-token"),
+            "AIL_MOFCOM_CALLBACK_SECRET": stack_secret(st, "mofcom-callback-secret"),
         }
     )
     return env
@@ -1259,6 +1263,21 @@ def webhook_key_ring(st: Stack) -> str:
         tmp.chmod(0o600)
         tmp.replace(path)
     return path.read_text().strip()
+def stack_secret(st: Stack, name: str) -> str:
+    """A random secret of this profile, made once and kept in its state folder (mode 0600), so
+    that every process of the stack, and a process started again, gets the same value."""
+    path = st.state / "secrets" / name
+    try:
+        return path.read_text().strip()
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    value = base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("=")
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(value + "\n")
+    tmp.chmod(0o600)
+    tmp.replace(path)
+    return value
 
 
 def write_env(st: Stack, env: dict[str, str]) -> None:

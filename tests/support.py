@@ -130,3 +130,11 @@ def dev(*args: str, timeout: float = 180.0) -> str:
     if cp.returncode != 0:
         raise RuntimeError(f"./dev {' '.join(args)} exited {cp.returncode}:\n{cp.stdout}\n{cp.stderr}")
     return cp.stdout
+
+
+def service_headers(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The service credential header that internal routes require (issue 10, item 4)."""
+    from ail_shared.auth import SERVICE_CREDENTIAL_HEADER
+
+    env = env if env is not None else (stack_env() or {})
+    return {SERVICE_CREDENTIAL_HEADER: env.get("AIL_INTERNAL_TOKEN", "")}

@@ -12,9 +12,11 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import asyncpg
+from fastapi import Depends, Header, Request
+from pydantic import SecretStr
 
 from ail_shared.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 
@@ -126,3 +128,90 @@ class ApiKeyAuthenticator:
                 raise Forbidden(f"{ENTERPRISE_HEADER} {named_enterprise} has not authorised this API key")
             return Tenant(p, (named_enterprise,))
         return Tenant(p, p.authorised)
+
+
+# ---------------------------------------------------------------- service credentials (issue 10)
+#
+# Internal routes (``/internal/...`` and any route the entry point does not route to its
+# service) are for other services and operations, never for clients. Each requires the service
+# credential ``AIL_INTERNAL_TOKEN`` (settings ``internal_token``) in the header below. Used by
+# every internal router: submission (``/internal/ekey-bindings``, ``/internal/submissions``) and
+# signer (``/api/v1/signer/keys``); callers: ``ail_submission.demo``, operations, tests.
+#
+# MOFCOM is not one of our services and holds no service credential: its result callbacks are
+# signed instead (``sign_callback`` / ``verify_callback``, HMAC-SHA256 with the shared secret
+# ``AIL_MOFCOM_CALLBACK_SECRET``), used by the MOFCOM sandbox and the submission service.
+
+SERVICE_CREDENTIAL_HEADER = "X-AIL-Service-Token"
+CALLBACK_TIMESTAMP_HEADER = "X-MOFCOM-Timestamp"
+CALLBACK_SIGNATURE_HEADER = "X-MOFCOM-Signature"
+CALLBACK_TOLERANCE_SECONDS = 300.0
+
+
+def check_service_credential(expected: SecretStr, presented: str | None) -> None:
+    """Raise :class:`Unauthenticated` unless ``presented`` is the service credential (compared
+    in constant time). An unset credential refuses everything: an internal route is never open."""
+    secret = expected.get_secret_value()
+    if not secret:
+        raise Unauthenticated("this service has no service credential configured: set AIL_INTERNAL_TOKEN")
+    if not presented:
+        raise Unauthenticated(f"internal route: send the service credential in {SERVICE_CREDENTIAL_HEADER}")
+    if not hmac.compare_digest(presented.encode(), secret.encode()):
+        raise Unauthenticated(f"internal route: the {SERVICE_CREDENTIAL_HEADER} credential is not valid")
+
+
+async def require_service_credential(
+    request: Request,
+    x_ail_service_token: Annotated[str | None, Header(alias=SERVICE_CREDENTIAL_HEADER)] = None,
+) -> None:
+    """FastAPI dependency of every internal router: ``APIRouter(dependencies=[ServiceCredential])``.
+    The credential comes from the running service's settings (``internal_token``)."""
+    settings = request.app.state.runtime.settings
+    check_service_credential(getattr(settings, "internal_token", SecretStr("")), x_ail_service_token)
+
+
+ServiceCredential = Depends(require_service_credential)
+
+
+def sign_callback(secret: str, timestamp: int, body: bytes) -> str:
+    """``v1=<hex HMAC-SHA256(secret, "<timestamp>." + body)>``: the value of the signature
+    header. The timestamp is signed with the body so that an old callback cannot be replayed
+    with a fresh timestamp."""
+    mac = hmac.new(secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256)
+    return "v1=" + mac.hexdigest()
+
+
+def callback_headers(secret: str, body: bytes, *, now: float | None = None) -> dict[str, str]:
+    ts = int(time.time() if now is None else now)
+    return {CALLBACK_TIMESTAMP_HEADER: str(ts), CALLBACK_SIGNATURE_HEADER: sign_callback(secret, ts, body)}
+
+
+def verify_callback(
+    secret: SecretStr,
+    *,
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    now: float | None = None,
+    tolerance: float = CALLBACK_TOLERANCE_SECONDS,
+) -> None:
+    """Raise :class:`Unauthenticated` unless the callback is signed with ``secret`` within
+    ``tolerance`` seconds of ``now`` (a stale or future timestamp is refused: no replays)."""
+    key = secret.get_secret_value()
+    if not key:
+        raise Unauthenticated("no MOFCOM callback secret configured: set AIL_MOFCOM_CALLBACK_SECRET")
+    if not timestamp or not signature:
+        raise Unauthenticated(
+            f"MOFCOM callback: send {CALLBACK_TIMESTAMP_HEADER} and {CALLBACK_SIGNATURE_HEADER}"
+        )
+    try:
+        ts = int(timestamp)
+    except ValueError:
+        raise Unauthenticated(f"MOFCOM callback: {CALLBACK_TIMESTAMP_HEADER} is not unix seconds") from None
+    current = time.time() if now is None else now
+    if abs(current - ts) > tolerance:
+        raise Unauthenticated(
+            f"MOFCOM callback: timestamp {ts} is more than {tolerance:g} s from now (stale or replayed)"
+        )
+    if not hmac.compare_digest(signature.encode(), sign_callback(key, ts, body).encode()):
+        raise Unauthenticated("MOFCOM callback: the signature does not match")

@@ -34,10 +34,20 @@ class ServiceSettings(BaseSettings):
     # Ignored: API keys and agency authorisations are checked on every request, so a revocation
     # takes effect at once (ail_shared.auth). Kept so that existing env files still load.
     api_key_cache_seconds: float = Field(default=0.0, ge=0)
+    # The service credential every internal route requires (ail_shared.auth.ServiceCredential).
+    internal_token: SecretStr = SecretStr("")
 
     def check_secret(self, name: str, value: SecretStr) -> None:
         if self.env == "production" and value.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ConfigError(f"{name} is a placeholder; set a real secret for production")
+
+    @model_validator(mode="after")
+    def _internal_token_is_real(self) -> ServiceSettings:
+        if self.env != "development" and self.internal_token.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ConfigError(
+                "AIL_INTERNAL_TOKEN is a placeholder: set the service credential (a long random secret)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _dsn_is_postgres(self) -> ServiceSettings:

@@ -116,6 +116,19 @@ class SigningFailed(Event):
     detail: str = ""
 
 
+class SigningDeferred(Event):
+    """The submission waits for its e-key: no signer host announces it right now (issue 10, item
+    3). Not a failure; the application stays ``submitting`` with this reason and goes on by
+    itself when a host announces the key, or fails with ``ekey_not_present`` at ``give_up_at``."""
+
+    application_id: str
+    submission_id: str
+    ekey_serial: str
+    reason: str = "waiting_for_ekey"
+    detail: str = ""
+    give_up_at: datetime | None = None
+
+
 class SubmissionAccepted(Event):
     application_id: str
     submission_id: str
@@ -258,6 +271,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ApplicationSigned,
         EkeyHeartbeat,
         SigningFailed,
+        SigningDeferred,
         SubmissionAccepted,
         SubmissionRejected,
         ReviewResultReceived,

@@ -50,9 +50,9 @@ TOPICS: tuple[Topic, ...] = (
         SIGNER,
         6,
         "application id",
-        "signer; submission (SigningFailed ekey_not_present, fail fast)",
+        "signer; submission (SigningFailed ekey_not_present / ekey_not_bound; SigningDeferred)",
         "submission, application, status",
-        "ApplicationSigned, SigningFailed",
+        "ApplicationSigned, SigningFailed, SigningDeferred",
     ),
     Topic(SIGNER_HEARTBEATS, 3, "signer host id", "signer", "submission", "EkeyHeartbeat"),
     Topic(

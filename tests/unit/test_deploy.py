@@ -92,3 +92,176 @@ def test_the_broker_message_limit_is_one_value_everywhere() -> None:
     for topic in (d for d in _k8s_docs() if d["kind"] == "KafkaTopic"):
         # a topic-level override would quietly lower (or raise) the limit for that topic
         assert "max.message.bytes" not in (topic["spec"].get("config") or {}), topic["metadata"]["name"]
+# ---------------------------------------------------------------- issue 10, item 4: no door open
+
+SERVICES = ("application", "submission", "status", "customs", "signer", "stats")
+PLATFORM = {*SERVICES, "migrate"}
+# Who may call each workload, and why (80-network-policies.yaml carries the same table).
+CALLERS: dict[str, set[str]] = {
+    "application": {"ns:ingress-nginx", "app:submission"},  # public API; revoke's status lookup
+    "submission": {"ns:ingress-nginx", "ns:mofcom-gateway", "ns:ail-ops"},  # API, callbacks, ops
+    "status": {"ns:ingress-nginx"},
+    "customs": {"ns:ingress-nginx"},
+    "stats": {"ns:ingress-nginx"},
+    "signer": {"ns:ail-ops"},  # /api/v1/signer/keys, internal
+    "kafka": {*(f"app:{a}" for a in PLATFORM), "pods:strimzi.io/cluster=ail", "ns:strimzi"},
+    "postgres": {*(f"app:{a}" for a in PLATFORM), "pods:cnpg.io/cluster=ail-db", "ns:cnpg-system"},
+}
+# The callers of each service's internal routes (every route the entry point does not route).
+INTERNAL_CALLERS = {"submission": {"ns:mofcom-gateway", "ns:ail-ops"}, "signer": {"ns:ail-ops"}}
+
+
+def _policies() -> list[dict]:
+    return [d for d in _k8s_docs() if d["kind"] == "NetworkPolicy"]
+
+
+def _target(selector: dict) -> str:
+    labels = selector.get("matchLabels", {})
+    if "app" in labels:
+        return str(labels["app"])
+    if labels.get("strimzi.io/cluster") == "ail":
+        return "kafka"
+    if labels.get("cnpg.io/cluster") == "ail-db":
+        return "postgres"
+    raise AssertionError(f"a NetworkPolicy selects pods nobody knows: {selector}")
+
+
+def _peers(peer: dict) -> set[str]:
+    assert "ipBlock" not in peer, "address ranges are not callers we can check; name a namespace"
+    if "namespaceSelector" in peer:
+        assert "podSelector" not in peer, peer
+        return {"ns:" + peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]}
+    selector = peer["podSelector"]
+    if "matchExpressions" in selector:
+        (expr,) = selector["matchExpressions"]
+        assert expr["key"] == "app" and expr["operator"] == "In", expr
+        return {f"app:{a}" for a in expr["values"]}
+    labels = selector["matchLabels"]
+    if set(labels) == {"app"}:
+        return {f"app:{labels['app']}"}
+    return {"pods:" + ",".join(f"{k}={v}" for k, v in sorted(labels.items()))}
+
+
+def _allowed() -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for p in _policies():
+        spec = p["spec"]
+        if not spec["podSelector"]:
+            continue
+        assert spec["policyTypes"] == ["Ingress"], p["metadata"]["name"]
+        callers = out.setdefault(_target(spec["podSelector"]), set())
+        for rule in spec.get("ingress", []):
+            assert rule.get("from"), f"{p['metadata']['name']}: a rule without 'from' lets everyone in"
+            for peer in rule["from"]:
+                callers |= _peers(peer)
+    return out
+
+
+def test_namespace_denies_ingress_by_default() -> None:
+    deny = [p for p in _policies() if p["spec"]["podSelector"] == {}]
+    assert len(deny) == 1 and deny[0]["metadata"]["namespace"] == "ail"
+    assert deny[0]["spec"]["policyTypes"] == ["Ingress"] and not deny[0]["spec"].get("ingress")
+
+
+def test_every_workload_has_a_policy_and_only_its_callers_get_in() -> None:
+    workloads = {
+        d["spec"]["template"]["metadata"]["labels"]["app"]
+        for d in _k8s_docs()
+        if d["kind"] in ("Deployment", "DaemonSet", "Job")
+    }
+    assert workloads == PLATFORM
+    allowed = _allowed()
+    assert set(allowed) == set(CALLERS), "every service, Kafka and PostgreSQL have a policy"
+    for target, callers in CALLERS.items():
+        assert allowed[target] == callers, target
+
+
+def test_service_ports_only() -> None:
+    for p in _policies():
+        target = _target(p["spec"]["podSelector"]) if p["spec"]["podSelector"] else None
+        for rule in p["spec"].get("ingress", []):
+            ports = {pt["port"] for pt in rule.get("ports", [])}
+            if target in SERVICES:
+                assert ports == {8000}, p["metadata"]["name"]
+            elif target == "kafka" and any("app:" in c for peer in rule["from"] for c in _peers(peer)):
+                assert ports == {9092}
+            elif target == "postgres" and any("app:" in c for peer in rule["from"] for c in _peers(peer)):
+                assert ports == {5432}
+
+
+def test_every_internal_route_caller_is_allowed() -> None:
+    allowed = _allowed()
+    for service, callers in INTERNAL_CALLERS.items():
+        assert callers <= allowed[service], service
+
+
+def test_strimzi_listener_admits_only_the_platform() -> None:
+    kafka = next(d for d in _k8s_docs() if d["kind"] == "Kafka")
+    (listener,) = kafka["spec"]["kafka"]["listeners"]
+    peers = set().union(*(_peers(p) for p in listener["networkPolicyPeers"]))
+    assert peers == {f"app:{a}" for a in PLATFORM}
+
+
+def test_every_service_gets_the_internal_credential() -> None:
+    for d in _k8s_docs():
+        if d["kind"] in ("Deployment", "DaemonSet"):
+            (c,) = d["spec"]["template"]["spec"]["containers"]
+            assert {"secretRef": {"name": "ail-internal"}} in c["envFrom"], d["metadata"]["name"]
+
+
+INTERNAL_PATHS = [
+    "/internal/mofcom/results",
+    "/internal/submissions",
+    "/internal/ekey-bindings",
+    "/internal/x",
+]
+
+
+@pytest.mark.parametrize("path", INTERNAL_PATHS)
+def test_the_entry_point_does_not_route_internal(path: str) -> None:
+    assert not any(re.search(r["match"], path) for r in ROUTES), path
+    conf = (REPO / "deploy" / "docker" / "nginx.conf").read_text()
+    assert "/internal" not in conf
+
+
+def _apps() -> dict[str, object]:
+    from ail_application.bootstrap import bootstrap as application
+    from ail_customs.bootstrap import bootstrap as customs
+    from ail_signer.bootstrap import bootstrap as signer
+    from ail_stats.bootstrap import bootstrap as stats
+    from ail_status.bootstrap import bootstrap as status
+    from ail_submission.bootstrap import bootstrap as submission
+
+    factories = {
+        "application": application,
+        "submission": submission,
+        "status": status,
+        "customs": customs,
+        "signer": signer,
+        "stats": stats,
+    }
+    return {name: f() for name, f in factories.items()}
+
+
+async def test_every_route_the_entry_point_does_not_route_requires_a_credential() -> None:
+    """Read from each app's own OpenAPI, so a new internal route is covered by itself: it is
+    reached through the entry point (then the API key), or it refuses a request without the
+    service credential (or, MOFCOM's callback, without MOFCOM's signature) with 401."""
+    import httpx
+
+    seen = set()
+    for name, app in _apps().items():
+        # ASGITransport runs no lifespan: no pool is needed to be refused.
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            for path, ops in app.openapi()["paths"].items():  # type: ignore[attr-defined]
+                concrete = re.sub(r"\{[^}]+\}", "00000000-0000-0000-0000-000000000000", path)
+                target = next((r["service"] for r in ROUTES if re.search(r["match"], concrete)), None)
+                if target == name:
+                    continue
+                for method in ops:
+                    body = {} if method != "get" else None
+                    resp = await client.request(method.upper(), concrete, json=body)
+                    assert resp.status_code == 401, (name, method, path, resp.status_code)
+                    seen.add((name, path))
+    assert {("submission", "/internal/mofcom/results"), ("signer", "/api/v1/signer/keys")} <= seen

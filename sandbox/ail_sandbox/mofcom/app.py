@@ -4,7 +4,8 @@ MOFCOM's side:   POST /mofcom/eligibility, POST /mofcom/certificates, POST /mofc
                  (Idempotency-Key header), GET /mofcom/submissions/{form_no},
                  GET /mofcom/submissions?idempotency_key=, POST /mofcom/submissions/{form_no}/revoke.
                  Review results are pushed to ``callback_url`` (the submission service's
-                 ``/internal/mofcom/results``), retried until acknowledged.
+                 ``/internal/mofcom/results``), retried until acknowledged, each signed with
+                 ``AIL_MOFCOM_CALLBACK_SECRET`` (``ail_shared.auth.callback_headers``).
 Tests' side:     POST /control (faults and review rules, partial update), POST /control/reset,
                  GET /control, GET /control/received (submissions received and created per
                  idempotency key), GET /control/applications/{application_id}.
@@ -41,6 +42,7 @@ from ail_sandbox.mofcom.rules import (
     license_no,
     verify_signature,
 )
+from ail_shared.auth import callback_headers
 from ail_shared.logging import configure_logging, get_logger
 
 log = get_logger("sandbox.mofcom")
@@ -360,6 +362,7 @@ def create_app() -> FastAPI:
         for _ in range(times):
             await post_with_retries(r)
 
+    callback_secret = os.environ.get("AIL_MOFCOM_CALLBACK_SECRET", "")
     # Results go out a few at a time: a burst of reviews must not swamp the receiver (or us).
     deliveries = asyncio.Semaphore(int(os.environ.get("AIL_MOFCOM_CALLBACK_CONCURRENCY", "8")))
 
@@ -368,8 +371,13 @@ def create_app() -> FastAPI:
         for attempt in range(1, 31):
             url = state.control.callback_url
             try:
+                # Signed as MOFCOM (timestamp + body, HMAC-SHA256): the submission service
+                # refuses an unsigned or stale callback. Signed at each attempt, so a retry
+                # after minutes is not refused as stale.
+                body = json.dumps(r, ensure_ascii=False).encode()
+                headers = {"Content-Type": "application/json", **callback_headers(callback_secret, body)}
                 async with deliveries:
-                    resp = await client_holder["c"].post(url, json=r)
+                    resp = await client_holder["c"].post(url, content=body, headers=headers)
                 if resp.status_code < 300:
                     state.deliveries += 1
                     return

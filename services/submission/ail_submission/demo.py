@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 
+from ail_shared.auth import SERVICE_CREDENTIAL_HEADER
+
 
 def _present(client: httpx.Client, wait: float) -> list[dict[str, Any]]:
     deadline = time.monotonic() + wait
@@ -66,7 +68,12 @@ def main() -> int:
             elif i < len(serials) and serials[i] and i < len(labels):
                 pem = (state / "ekeys" / f"{labels[i]}.pem").read_text()
                 body = {"enterprise_code": ent["code"], "ekey_serial": serials[i], "certificate_pem": pem}
-                resp = httpx.post(f"{submission_url}/internal/ekey-bindings", json=body, timeout=10.0)
+                resp = httpx.post(
+                    f"{submission_url}/internal/ekey-bindings",
+                    json=body,
+                    headers={SERVICE_CREDENTIAL_HEADER: os.environ.get("AIL_INTERNAL_TOKEN", "")},
+                    timeout=10.0,
+                )
                 how, serial = "by its certificate; no signer holds it yet", serials[i]
             else:
                 print(f"[demo-ekey] WARNING: no e-key known for {ent['code']}", flush=True)

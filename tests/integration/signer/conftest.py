@@ -9,13 +9,14 @@ import pytest
 
 from ail_shared import topics
 from tests.integration.signer.helpers import TopicWatch
+from tests.support import service_headers
 
 
 @pytest.fixture(scope="session")
 async def stack_signer(stack: dict[str, str]) -> dict[str, Any]:
     """The stack's signer host: its id and the demo e-keys it holds."""
     async with httpx.AsyncClient(timeout=10.0) as client:
-        r = await client.get(f"{stack['AIL_SIGNER_URL']}/api/v1/signer/keys")
+        r = await client.get(f"{stack['AIL_SIGNER_URL']}/api/v1/signer/keys", headers=service_headers(stack))
         r.raise_for_status()
         data: dict[str, Any] = r.json()
     labels = stack["AIL_DEMO_EKEY_LABELS"].split(",")

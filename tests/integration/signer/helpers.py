@@ -23,7 +23,7 @@ from ail_shared import topics
 from ail_shared.canonical import canonical_json
 from ail_shared.events import Envelope, SignatureRequested, decode_envelope, envelope_for
 from ail_shared.kafka import make_producer
-from tests.support import REPO
+from tests.support import REPO, service_headers
 
 USER_PIN = "123456"
 SO_PIN = "12345678"
@@ -327,7 +327,7 @@ class SignerProcess:
 
     async def keys(self) -> dict[str, Any]:
         async with httpx.AsyncClient(timeout=5.0) as client:
-            r = await client.get(f"{self.url}/api/v1/signer/keys")
+            r = await client.get(f"{self.url}/api/v1/signer/keys", headers=service_headers())
             r.raise_for_status()
             data: dict[str, Any] = r.json()
             return data

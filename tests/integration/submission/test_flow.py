@@ -97,11 +97,17 @@ async def test_second_review_rejection(
 async def test_missing_ekey_returns_to_draft_with_reason_and_keeps_every_field(
     enterprise_b: httpx.AsyncClient, bound_b: str, db: asyncpg.Pool, sandbox: httpx.AsyncClient
 ) -> None:
-    """The bound e-key is on no signer host right now: fail fast with ekey_not_present."""
+    """The bound e-key has been on no signer host for longer than the grace period (10 minutes,
+    issue 10 item 3): fail fast with ekey_not_present."""
     form = valid_form(remarks="保留我 keep me")
     app_id = await create_draft(enterprise_b, form)
     before = await get_app(enterprise_b, app_id)
     unplugged = f"unplugged-{app_id[:8]}"
+    await db.execute(
+        "INSERT INTO submission.ekey_presence (host_id, serial, last_seen, ttl_seconds)"
+        " VALUES ('gone-host', $1, now() - interval '1 hour', 15)",
+        unplugged,
+    )
     await db.execute(
         "UPDATE submission.ekey_bindings SET ekey_serial = $2 WHERE enterprise_code = $1",
         "3100123456789",

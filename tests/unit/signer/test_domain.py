@@ -82,6 +82,7 @@ def test_answers_carry_the_request_and_the_signature() -> None:
 
 def test_placeholder_pin_is_refused_outside_development(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIL_SIGNER_PIN", "123456")
+    monkeypatch.setenv("AIL_INTERNAL_TOKEN", "a-real-service-credential")  # not the secret under test
     monkeypatch.setenv("AIL_ENV", "production")
     with pytest.raises(ConfigError, match="AIL_SIGNER_PIN is a placeholder"):
         Settings()
@@ -94,6 +95,7 @@ def test_placeholder_pin_is_refused_outside_development(monkeypatch: pytest.Monk
 
 def test_per_serial_pins(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIL_ENV", "production")
+    monkeypatch.setenv("AIL_INTERNAL_TOKEN", "a-real-service-credential")
     monkeypatch.setenv("AIL_SIGNER_PIN", "7391-real")
     monkeypatch.setenv("AIL_SIGNER_PINS", '{"abc": "8402-real"}')
     settings = Settings()

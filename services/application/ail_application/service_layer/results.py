@@ -21,6 +21,7 @@ from ail_shared.events import (
     Event,
     LicenseIssued,
     ReviewResultReceived,
+    SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
     SubmissionRejected,
@@ -58,6 +59,17 @@ async def _back_to_draft(
 async def on_signing_failed(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
     assert isinstance(event, SigningFailed)
     await _back_to_draft(conn, event.application_id, event.submission_id, event.reason)
+
+
+async def on_signing_deferred(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
+    """The submission waits for its e-key on a signer host: the application stays submitting and
+    says why (it goes on by itself; SubmissionAccepted clears the reason)."""
+    assert isinstance(event, SigningDeferred)
+    app_id = UUID(event.application_id)
+    row = await conn.fetchrow(_ROW, app_id)
+    if row is None or row["status"] != S.SUBMITTING or str(row["submission_id"]) != event.submission_id:
+        return
+    await _set(conn, app_id, status_reason=f"waiting for e-key {event.ekey_serial} on a signer host")
 
 
 async def on_submission_rejected(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
@@ -148,6 +160,7 @@ async def ensure_ekey_bound(conn: asyncpg.Connection, enterprise_code: str) -> N
 
 EVENT_HANDLERS = {
     "SigningFailed": on_signing_failed,
+    "SigningDeferred": on_signing_deferred,
     "SubmissionRejected": on_submission_rejected,
     "SubmissionAccepted": on_submission_accepted,
     "ReviewResultReceived": on_review_result,

@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from ail_shared.auth import ServiceCredential
 from ail_shared.http import RuntimeDep
 
-router = APIRouter(prefix="/api/v1/signer", tags=["signer"])
+# Internal (operations, tests): the service credential, like every internal router.
+router = APIRouter(prefix="/api/v1/signer", tags=["signer", "internal"], dependencies=[ServiceCredential])
 
 
 @router.get("/keys", summary="E-keys held by this signer host now")

@@ -9,11 +9,12 @@ from uuid import UUID
 import asyncpg
 
 from ail_shared.events import HeldKey
+from ail_submission.domain.ekeys import Sighting
 from ail_submission.domain.model import enterprise_codes_of, subject_of
 
 SCHEMA = "submission"
 
-FRESH = "last_seen + make_interval(secs => ttl_seconds) > now()"
+FRESH = "absent_at IS NULL AND last_seen + make_interval(secs => ttl_seconds) > now()"
 
 
 class Repository:
@@ -25,9 +26,11 @@ class Repository:
     async def record_heartbeat(
         self, *, host_id: str, keys: list[HeldKey], sent_at: datetime, ttl: float
     ) -> None:
+        # A key this host held and no longer lists: the host says it is absent (kept, not
+        # deleted, so a submission can tell "removed" from "not heard of lately").
         await self.conn.execute(
-            f"DELETE FROM {SCHEMA}.ekey_presence WHERE host_id = $1 AND NOT (serial = ANY($2::text[]))"
-            " AND last_seen <= $3",
+            f"UPDATE {SCHEMA}.ekey_presence SET absent_at = $3 WHERE host_id = $1"
+            " AND NOT (serial = ANY($2::text[])) AND last_seen <= $3 AND absent_at IS NULL",
             host_id,
             [k.serial for k in keys],
             sent_at,
@@ -43,7 +46,9 @@ class Repository:
                 subject = EXCLUDED.subject, certificate_pem = EXCLUDED.certificate_pem,
                 algorithm = EXCLUDED.algorithm, enterprise_codes = EXCLUDED.enterprise_codes,
                 last_seen = GREATEST({SCHEMA}.ekey_presence.last_seen, EXCLUDED.last_seen),
-                ttl_seconds = EXCLUDED.ttl_seconds""",
+                ttl_seconds = EXCLUDED.ttl_seconds,
+                absent_at = CASE WHEN {SCHEMA}.ekey_presence.absent_at > EXCLUDED.last_seen
+                    THEN {SCHEMA}.ekey_presence.absent_at END""",
             [
                 (
                     host_id,
@@ -76,6 +81,57 @@ class Repository:
             serial,
         )
         return row
+
+    async def serials_of_host(self, *, host_id: str) -> set[str]:
+        rows = await self.conn.fetch(
+            f"SELECT serial FROM {SCHEMA}.ekey_presence WHERE host_id = $1 AND absent_at IS NULL", host_id
+        )
+        return {r["serial"] for r in rows}
+
+    async def sightings(self, *, serial: str) -> list[Sighting]:
+        """What every signer host last said about one e-key."""
+        rows = await self.conn.fetch(
+            f"SELECT host_id, last_seen, ttl_seconds, absent_at FROM {SCHEMA}.ekey_presence"
+            " WHERE serial = $1",
+            serial,
+        )
+        return [
+            Sighting(
+                host_id=r["host_id"],
+                last_seen=r["last_seen"],
+                ttl_seconds=r["ttl_seconds"],
+                absent_at=r["absent_at"],
+            )
+            for r in rows
+        ]
+
+    async def waiting_submissions(
+        self, *, serials: list[str] | None = None, limit: int = 500
+    ) -> list[asyncpg.Record]:
+        """Submissions waiting for their e-key (all, or those of ``serials``), locked."""
+        rows: list[asyncpg.Record] = await self.conn.fetch(
+            f"""SELECT * FROM {SCHEMA}.submissions
+            WHERE state = 'waiting_ekey' AND ($1::text[] IS NULL OR ekey_serial = ANY($1::text[]))
+            ORDER BY waiting_since LIMIT $2 FOR UPDATE SKIP LOCKED""",
+            serials,
+            limit,
+        )
+        return rows
+
+    async def stranded_requests(self, *, older_than_seconds: float, limit: int = 500) -> list[asyncpg.Record]:
+        """Signature requests sent to a host that no longer announces the key (it may be gone for
+        good, or the key moved to another host): candidates to be sent again, locked."""
+        rows: list[asyncpg.Record] = await self.conn.fetch(
+            f"""SELECT s.* FROM {SCHEMA}.submissions s
+            WHERE s.state = 'signing' AND s.ekey_serial IS NOT NULL
+              AND s.updated_at < now() - make_interval(secs => $1)
+              AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.ekey_presence p WHERE p.serial = s.ekey_serial
+                              AND p.host_id = s.signer_host AND p.{FRESH})
+            ORDER BY s.updated_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED""",
+            older_than_seconds,
+            limit,
+        )
+        return rows
 
     async def binding(self, *, enterprise_code: str) -> asyncpg.Record | None:
         row: asyncpg.Record | None = await self.conn.fetchrow(
@@ -227,6 +283,13 @@ class Repository:
             application_id,
             *[fields[n] for n in names],
         )
+
+    async def review_results(self, *, form_no: str) -> dict[str, tuple[str, str | None]]:
+        """The results recorded for a form no.: stage -> (result, license no.)."""
+        rows = await self.conn.fetch(
+            f"SELECT stage, result, license_no FROM {SCHEMA}.review_results WHERE form_no = $1", form_no
+        )
+        return {r["stage"]: (r["result"], r["license_no"]) for r in rows}
 
     async def add_review_result(
         self,

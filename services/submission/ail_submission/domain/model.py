@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import calendar
 import re
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from uuid import UUID
 
 from ail_shared.events import ApplicationSummary
 from ail_shared.vocabulary import STATUS_RANK
@@ -20,6 +22,7 @@ SIGNED = "signed"
 ACCEPTED = "accepted"
 REJECTED = "rejected"
 SIGNING_FAILED = "signing_failed"
+WAITING_EKEY = "waiting_ekey"  # no signer host announces the e-key right now (domain.ekeys)
 
 EKEY_NOT_PRESENT = "ekey_not_present"
 EKEY_NOT_BOUND = "ekey_not_bound"
@@ -135,3 +138,73 @@ def subject_of(certificate_pem: str, fallback: str = "") -> str:
         return x509.load_pem_x509_certificate(certificate_pem.encode()).subject.rfc4514_string()
     except ValueError:
         return fallback
+
+
+@dataclass(frozen=True)
+class CallbackRefusal:
+    code: str
+    message: str
+    status: int = 422
+    retry: bool = False  # MOFCOM may come again (we have not recorded its answer yet)
+
+
+def callback_refusal(
+    *,
+    sub: dict[str, Any] | None,
+    application_id: UUID,
+    form_no: str,
+    stage: str,
+    result: str,
+    license_no: str | None,
+    recorded: dict[str, tuple[str, str | None]],
+) -> CallbackRefusal | None:
+    """Whether a (signed) MOFCOM review result fits the submission it names (issue 10, item 4):
+    a submission we sent to MOFCOM, for that application, accepted under that form no., and a
+    result that fits what is recorded (``recorded``: stage -> (result, license no.)). None when
+    it fits; a repeat of a recorded result fits (it is applied once anyway)."""
+    if sub is None:
+        return CallbackRefusal(
+            "unknown_submission", "the result names a submission that was never sent to MOFCOM"
+        )
+    sid = sub["submission_id"]
+    if sub["application_id"] != application_id:
+        return CallbackRefusal(
+            "application_mismatch", f"submission {sid} is not of application {application_id}"
+        )
+    if not sub.get("form_no"):
+        if sub["state"] == SIGNED:
+            return CallbackRefusal(
+                "form_not_recorded",
+                f"submission {sid} is being sent; its form no. is not recorded yet",
+                status=409,
+                retry=True,
+            )
+        return CallbackRefusal(
+            "not_accepted", f"submission {sid} is {sub['state']}: MOFCOM never accepted it"
+        )
+    if sub["form_no"] != form_no:
+        return CallbackRefusal("form_no_mismatch", f"submission {sid} has another form no. than {form_no}")
+    if license_no and not (stage == "second" and result == "passed"):
+        return CallbackRefusal(
+            "license_no_unexpected",
+            f"a license no. comes only with a passed second review, not {stage} {result}",
+        )
+    if stage in recorded and recorded[stage] != (result, license_no):
+        was = recorded[stage]
+        return CallbackRefusal(
+            "result_conflict",
+            f"form {form_no}: the {stage} review was already recorded as {was[0]}"
+            + (f" with license {was[1]}" if was[1] else ""),
+            status=409,
+        )
+    if stage == "second" and recorded.get("first", ("passed", None))[0] == "rejected":
+        return CallbackRefusal(
+            "stage_conflict",
+            f"form {form_no} was rejected at first review: there is no second review",
+            status=409,
+        )
+    if stage == "first" and result == "rejected" and "second" in recorded:
+        return CallbackRefusal(
+            "stage_conflict", f"form {form_no} has a second review: its first review passed", status=409
+        )
+    return None

@@ -1,6 +1,7 @@
 """HTTP API of the submission service: e-keys and bindings, revoke, approval-status refresh
-(/api/v1, behind the entry point), and MOFCOM's result callbacks (/internal, not routed by the
-entry point)."""
+(/api/v1, behind the entry point), operations' routes (/internal, the service credential) and
+MOFCOM's result callbacks (/internal/mofcom, signed by MOFCOM). /internal is not routed by the
+entry point."""
 
 from __future__ import annotations
 
@@ -9,23 +10,34 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import httpx
-from fastapi import APIRouter, Body, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from ail_shared import topics
-from ail_shared.errors import AilError, Conflict, FieldProblem, InvalidInput, NotFound
+from ail_shared.auth import (
+    CALLBACK_SIGNATURE_HEADER,
+    CALLBACK_TIMESTAMP_HEADER,
+    ServiceCredential,
+    verify_callback,
+)
+from ail_shared.errors import AilError, Conflict, FieldProblem, InvalidInput, NotFound, Unauthenticated
 from ail_shared.events import ApplicationRevoked, EkeyBound
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
 from ail_shared.idempotency import idempotent_response
+from ail_shared.logging import get_logger
 from ail_shared.vocabulary import ApplicationStatus as S
 from ail_submission.adapters.mofcom import Mofcom, Refused, Unavailable
 from ail_submission.adapters.repository import SCHEMA, Repository
 from ail_submission.domain import model
 from ail_submission.service_layer import handlers
 
+log = get_logger("ail.submission.api")
 router = APIRouter(prefix="/api/v1", tags=["submission"])
-internal = APIRouter(prefix="/internal", tags=["internal"])
+# Operations and the demo: the service credential (X-AIL-Service-Token).
+internal = APIRouter(prefix="/internal", tags=["internal"], dependencies=[ServiceCredential])
+# MOFCOM's callbacks: authenticated as MOFCOM (its HMAC signature), not with our credential.
+mofcom_callbacks = APIRouter(prefix="/internal/mofcom", tags=["internal"])
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
 
 
@@ -303,22 +315,69 @@ async def refresh_approval_status(
 
 
 class ReviewResultIn(BaseModel):
-    form_no: str
+    form_no: str = Field(min_length=1, max_length=40)
+    application_id: UUID
+    idempotency_key: UUID = Field(description="the submission id we sent to MOFCOM as Idempotency-Key")
     stage: str = Field(pattern="^(first|second)$")
     result: str = Field(pattern="^(passed|rejected)$")
-    opinion: str = ""
-    license_no: str | None = None
+    opinion: str = Field(default="", max_length=2000)
+    license_no: str | None = Field(default=None, max_length=40)
     reviewed_at: datetime
 
 
-@internal.post("/mofcom/results")
+async def mofcom_signature(
+    request: Request,
+    runtime: RuntimeDep,
+    timestamp: Annotated[str | None, Header(alias=CALLBACK_TIMESTAMP_HEADER)] = None,
+    signature: Annotated[str | None, Header(alias=CALLBACK_SIGNATURE_HEADER)] = None,
+) -> None:
+    """The callback is MOFCOM's: signed with the shared secret over timestamp + raw body, and
+    fresh (a replayed or forged callback is refused before anything is read)."""
+    secret = getattr(runtime.settings, "mofcom_callback_secret", None)
+    try:
+        verify_callback(
+            secret or SecretStr(""), timestamp=timestamp, signature=signature, body=await request.body()
+        )
+    except Unauthenticated as exc:
+        log.warning("mofcom_callback_refused", reason=exc.message, client=str(request.client))
+        raise
+
+
+@mofcom_callbacks.post("/results", dependencies=[Depends(mofcom_signature)])
 async def mofcom_result(body: Annotated[ReviewResultIn, Body()], pool: Pool) -> JSONResponse:
-    """MOFCOM pushes each review result here (repeats and out-of-order deliveries are fine)."""
+    """MOFCOM pushes each review result here (repeats and out-of-order deliveries are fine).
+    The result must name a submission we sent to MOFCOM, for that application, and fit it."""
     async with pool.acquire() as conn, conn.transaction():
-        outcome = await handlers.apply_review_result(conn, **body.model_dump())
+        sub = await Repository(conn).submission(submission_id=body.idempotency_key, for_update=True)
+        refusal = model.callback_refusal(
+            sub=None if sub is None else dict(sub),
+            application_id=body.application_id,
+            form_no=body.form_no,
+            stage=body.stage,
+            result=body.result,
+            license_no=body.license_no,
+            recorded=await Repository(conn).review_results(form_no=body.form_no),
+        )
+        if refusal is not None:
+            log.warning(
+                "mofcom_callback_refused", form_no=body.form_no, code=refusal.code, reason=refusal.message
+            )
+            if refusal.retry:
+                return JSONResponse({"outcome": refusal.code, "retry": True}, status_code=409)
+            raise CallbackRefused(refusal.message, refusal.code, refusal.status)
+        outcome = await handlers.apply_review_result(
+            conn, **body.model_dump(exclude={"application_id", "idempotency_key"})
+        )
     if outcome == "unknown_form":
         return JSONResponse({"outcome": outcome, "retry": True}, status_code=409)
     return JSONResponse({"outcome": outcome}, status_code=200)
+
+
+class CallbackRefused(AilError):
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status_code = status
 
 
 @internal.get("/submissions")

@@ -3,6 +3,8 @@ hosts' heartbeats (which e-keys are plugged in where)."""
 
 from __future__ import annotations
 
+import functools
+
 from ail_shared import topics
 from ail_shared.consumer import EventConsumer
 from ail_shared.http import Runtime
@@ -13,6 +15,9 @@ from ail_submission.service_layer import handlers
 def consumers(runtime: Runtime) -> list[EventConsumer]:
     pool, bootstrap = runtime.db(), runtime.settings.kafka_bootstrap
     sender = runtime.extra.get("sender")
+    grace = getattr(runtime.settings, "ekey_grace", handlers.DEFAULT_GRACE)
+    on_heartbeat = functools.partial(handlers.on_heartbeat, grace=grace)
+    on_submitted = functools.partial(handlers.on_application_submitted, grace=grace)
 
     async def on_signed(conn, env, event):  # type: ignore[no-untyped-def]
         await handlers.on_signed(conn, env, event)
@@ -26,7 +31,7 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
         EventConsumer(
             name="submission.heartbeats",
             topics=[topics.SIGNER_HEARTBEATS],
-            handlers={"EkeyHeartbeat": handlers.on_heartbeat},
+            handlers={"EkeyHeartbeat": on_heartbeat},
             pool=pool,
             schema=SCHEMA,
             bootstrap=bootstrap,
@@ -35,7 +40,7 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
             EventConsumer(
                 name="submission.applications",
                 topics=[topics.APPLICATION],
-                handlers={"ApplicationSubmitted": handlers.on_application_submitted},
+                handlers={"ApplicationSubmitted": on_submitted},
                 pool=pool,
                 schema=SCHEMA,
                 bootstrap=bootstrap,

@@ -4,7 +4,7 @@ inbox record), changes this service's tables and writes its events to the outbox
 from __future__ import annotations
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -21,6 +21,7 @@ from ail_shared.events import (
     LicenseIssued,
     ReviewResultReceived,
     SignatureRequested,
+    SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
     SubmissionRejected,
@@ -30,7 +31,7 @@ from ail_shared.logging import get_logger
 from ail_shared.outbox import write_events
 from ail_shared.vocabulary import ApplicationStatus as S
 from ail_submission.adapters.repository import SCHEMA, Repository
-from ail_submission.domain import model
+from ail_submission.domain import ekeys, model
 
 log = get_logger("ail.submission.handlers")
 
@@ -41,11 +42,23 @@ async def emit(conn: asyncpg.Connection, topic: str, event: Event, *, key: str, 
     )
 
 
-async def on_heartbeat(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
+DEFAULT_GRACE = timedelta(minutes=10)
+
+
+async def on_heartbeat(
+    conn: asyncpg.Connection, env: Envelope, event: Event, *, grace: timedelta = DEFAULT_GRACE
+) -> None:
+    """Record which keys the host holds; submissions waiting for one of them (or for a key this
+    host now says is gone) are decided at once."""
     assert isinstance(event, EkeyHeartbeat)
-    await Repository(conn).record_heartbeat(
+    repo = Repository(conn)
+    before = await repo.serials_of_host(host_id=event.host_id)
+    await repo.record_heartbeat(
         host_id=event.host_id, keys=list(event.keys), sent_at=event.sent_at, ttl=event.ttl_seconds
     )
+    serials = sorted(before | {k.serial for k in event.keys})
+    if serials:
+        await resolve_waiting(conn, now=datetime.now(UTC), grace=grace, serials=serials)
 
 
 async def _fail_signing(
@@ -74,9 +87,134 @@ async def _back_to_draft(repo: Repository, app_id: UUID, sub_id: UUID, reason: s
         await repo.update_application(app_id, status=S.DRAFT.value, status_reason=reason)
 
 
-async def on_application_submitted(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
-    """Ask the signer host that holds the enterprise's e-key for a signature; fail fast when no
-    host holds it."""
+async def _request_signature(repo: Repository, sub: asyncpg.Record, serial: str, host: str) -> None:
+    """Ask ``host`` to sign the submission's snapshot (again, when the first host went away: the
+    request carries the same submission id, and only the first answer counts)."""
+    app_id = sub["application_id"]
+    payload = base64.b64encode(canonical_json(sub["snapshot"])).decode()
+    await repo.update_submission(
+        sub["submission_id"], state=model.SIGNING, ekey_serial=serial, signer_host=host, last_error=None
+    )
+    app = await repo.application(application_id=app_id, for_update=True)
+    if app is not None and app["submission_id"] == sub["submission_id"] and app["status"] == S.SUBMITTING:
+        await repo.update_application(app_id, status_reason=None)
+    await emit(
+        repo.conn,
+        topics.SIGNER_REQUESTS,
+        SignatureRequested(
+            application_id=str(app_id),
+            submission_id=str(sub["submission_id"]),
+            enterprise_code=sub["enterprise_code"],
+            ekey_serial=serial,
+            canonical_payload=payload,
+            signer_host=host,
+        ),
+        key=serial,
+        tenant=sub["enterprise_code"],
+    )
+
+
+async def _wait_for_ekey(repo: Repository, sub: asyncpg.Record, serial: str, wait: ekeys.Wait) -> None:
+    """The e-key is not announced right now: keep the submission (nothing goes back to draft)
+    and say so, on the application and in a SigningDeferred event."""
+    first = sub["state"] != model.WAITING_EKEY
+    await repo.update_submission(
+        sub["submission_id"],
+        state=model.WAITING_EKEY,
+        ekey_serial=serial,
+        last_error=wait.detail,
+        waiting_since=sub["waiting_since"] or datetime.now(UTC),
+    )
+    if not first:
+        return
+    app_id = sub["application_id"]
+    app = await repo.application(application_id=app_id, for_update=True)
+    if app is not None and app["submission_id"] == sub["submission_id"] and app["status"] == S.SUBMITTING:
+        await repo.update_application(app_id, status_reason=ekeys.waiting_reason(serial))
+    log.warning(
+        "waiting_for_ekey", submission_id=str(sub["submission_id"]), ekey_serial=serial, detail=wait.detail
+    )
+    await emit(
+        repo.conn,
+        topics.SIGNER,
+        SigningDeferred(
+            application_id=str(app_id),
+            submission_id=str(sub["submission_id"]),
+            ekey_serial=serial,
+            reason=ekeys.WAITING_FOR_EKEY,
+            detail=wait.detail,
+            give_up_at=wait.give_up_at,
+        ),
+        key=str(app_id),
+        tenant=sub["enterprise_code"],
+    )
+
+
+async def _dispatch(
+    repo: Repository, sub: asyncpg.Record, serial: str, *, now: datetime, grace: timedelta
+) -> ekeys.Decision:
+    decision = ekeys.decide(
+        serial,
+        await repo.sightings(serial=serial),
+        now=now,
+        waiting_since=sub["waiting_since"] or now,
+        grace=grace,
+    )
+    if isinstance(decision, ekeys.Route):
+        await _request_signature(repo, sub, serial, decision.host_id)
+    elif isinstance(decision, ekeys.Wait):
+        await _wait_for_ekey(repo, sub, serial, decision)
+    else:
+        log.info("ekey_absent", submission_id=str(sub["submission_id"]), detail=decision.detail)
+        await _fail_signing(
+            repo,
+            sub["submission_id"],
+            sub["application_id"],
+            sub["enterprise_code"],
+            model.EKEY_NOT_PRESENT,
+            decision.detail,
+            serial,
+        )
+    return decision
+
+
+async def resolve_waiting(
+    conn: asyncpg.Connection, *, now: datetime, grace: timedelta, serials: list[str] | None = None
+) -> int:
+    """Decide again every submission waiting for an e-key (of ``serials``, or all): send it to
+    the host that announces the key now, fail it when its host said the key is gone or the
+    grace period is over, or let it wait. Returns how many left the wait."""
+    repo = Repository(conn)
+    moved = 0
+    for sub in await repo.waiting_submissions(serials=serials):
+        decision = await _dispatch(repo, sub, sub["ekey_serial"], now=now, grace=grace)
+        moved += not isinstance(decision, ekeys.Wait)
+    return moved
+
+
+async def reroute_stranded(conn: asyncpg.Connection, *, older_than_seconds: float) -> int:
+    """Requests sent to a host that stopped announcing the key, while another host announces it
+    now: send them to that host (the first host, should it come back, answers a request
+    already signed, and that late answer is ignored). A request whose host comes back stays
+    in Kafka and is answered then; nothing is failed here."""
+    repo = Repository(conn)
+    now, moved = datetime.now(UTC), 0
+    for sub in await repo.stranded_requests(older_than_seconds=older_than_seconds):
+        sightings = await repo.sightings(serial=sub["ekey_serial"])
+        fresh = [s for s in sightings if s.fresh(now) and s.host_id != sub["signer_host"]]
+        if fresh:
+            host = max(fresh, key=lambda s: s.last_seen).host_id
+            log.info("signature_rerouted", submission_id=str(sub["submission_id"]), host=host)
+            await _request_signature(repo, sub, sub["ekey_serial"], host)
+            moved += 1
+    return moved
+
+
+async def on_application_submitted(
+    conn: asyncpg.Connection, env: Envelope, event: Event, *, grace: timedelta = DEFAULT_GRACE
+) -> None:
+    """Ask the signer host that holds the enterprise's e-key for a signature; wait (visibly)
+    while no host announces it, fail fast only as ``domain.ekeys`` says."""
     assert isinstance(event, ApplicationSubmitted)
     missing = [k for k in ("commodity_code", "goods") if not event.snapshot.get(k)]
     if missing:
@@ -99,7 +237,7 @@ async def on_application_submitted(conn: asyncpg.Connection, env: Envelope, even
         submission_id=sub_id,
         status=S.SUBMITTING.value,
     )
-    binding, holder = await repo.binding_and_holder(enterprise_code=event.enterprise_code)
+    binding = await repo.binding(enterprise_code=event.enterprise_code)
     if binding is None:
         await _fail_signing(
             repo,
@@ -111,34 +249,9 @@ async def on_application_submitted(conn: asyncpg.Connection, env: Envelope, even
             "bind one with POST /api/v1/ekey-bindings",
         )
         return
-    serial = binding
-    if holder is None:
-        await _fail_signing(
-            repo,
-            sub_id,
-            app_id,
-            event.enterprise_code,
-            model.EKEY_NOT_PRESENT,
-            f"e-key {serial} is not plugged into any signer host right now: plug it in and submit again",
-            serial,
-        )
-        return
-    payload = base64.b64encode(canonical_json(event.snapshot)).decode()
-    await repo.update_submission(sub_id, ekey_serial=serial, signer_host=holder)
-    await emit(
-        conn,
-        topics.SIGNER_REQUESTS,
-        SignatureRequested(
-            application_id=str(app_id),
-            submission_id=str(sub_id),
-            enterprise_code=event.enterprise_code,
-            ekey_serial=serial,
-            canonical_payload=payload,
-            signer_host=holder,
-        ),
-        key=serial,
-        tenant=event.enterprise_code,
-    )
+    sub = await repo.submission(submission_id=sub_id, for_update=True)
+    assert sub is not None
+    await _dispatch(repo, sub, binding["ekey_serial"], now=datetime.now(UTC), grace=grace)
 
 
 async def on_signed(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
