@@ -365,6 +365,10 @@ def stop_pids(pids: dict[str, int], grace: float, tag: str) -> None:
         say(tag, f"{name} ... stopped")
 
 
+# Set by ./dev test for the pytest it runs: that ./dev already holds the profile's lock.
+LOCK_HELD_VAR = "AIL_DEV_LOCK_HELD"
+
+
 @contextlib.contextmanager
 def file_lock(path: Path, what: str) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -920,6 +924,7 @@ def postgres_up(st: Stack) -> None:
     if pid and port_open(port):
         say("postgres", f"already running (pid {pid}, 127.0.0.1:{port})")
     else:
+        _remove_stale_pg_locks(paths)
         if not (paths.data / "PG_VERSION").exists():
             say("postgres", f"initdb {rel(st.pg_data)} ({bindir.parent.name}) ...")
             paths.data.mkdir(parents=True, exist_ok=True)
@@ -990,6 +995,34 @@ def postgres_up(st: Stack) -> None:
     if exists != "1":
         run([*pg_psql_base(st, "postgres"), "-c", "create database ail"])
         say("postgres", "database ail created")
+
+
+def _remove_stale_pg_locks(paths: PgPaths) -> None:
+    """After a SIGKILL the postmaster stays a zombie until init reaps it (seconds here), and
+    PostgreSQL takes a zombie's pid in postmaster.pid (and in the socket's lock file) for a
+    running server and refuses to start. A pid that is dead or a zombie cannot be a server:
+    remove those stale lock files."""
+    for lock in [paths.data / "postmaster.pid", *paths.sockdir.glob(".s.PGSQL.*.lock")]:
+        try:
+            pid = int(lock.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+        if not pid_alive(pid):
+            with contextlib.suppress(OSError):
+                lock.unlink()
+
+
+def pg_children(pid: int) -> list[int]:
+    """The postmaster's child processes (backends, checkpointer, walwriter ...)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
 
 
 def postgres_down(st: Stack) -> None:
@@ -1662,6 +1695,9 @@ def cmd_kill(st: Stack, names: list[str]) -> None:
         if not pid:
             say("kill", f"{name} is not running")
             continue
+        # A crash of the database server takes every one of its processes: SIGKILL the backends
+        # too, or they linger on the shared memory and the next postmaster refuses to start.
+        children = pg_children(pid) if name == "postgres" else []
         try:
             if os.getpgid(pid) == pid:
                 os.killpg(pid, signal.SIGKILL)
@@ -1669,8 +1705,11 @@ def cmd_kill(st: Stack, names: list[str]) -> None:
                 os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+        for child in children:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
         for _ in range(100):
-            if not pid_alive(pid):
+            if not any(pid_alive(p) for p in (pid, *children)):
                 break
             time.sleep(0.05)
         say("kill", f"{name} (pid {pid}) ... killed")
@@ -1823,7 +1862,10 @@ def cmd_test(args: list[str]) -> int:
                     *args,
                 ]
                 say("test", f"running {shlex.join(cmd[2:])} against profile '{st.profile}'")
-                rc = subprocess.run(cmd, cwd=REPO, env=process_env(st)).returncode
+                # The tests may call ./dev kill/start on this stack (tests.support.dev): they must
+                # not wait for the profile lock this command holds until pytest ends.
+                env = process_env(st, {LOCK_HELD_VAR: st.profile})
+                rc = subprocess.run(cmd, cwd=REPO, env=env).returncode
                 phase("pytest", t0)
                 if rc == 5:
                     say("test", "pytest collected no tests: that is a failure (exit 5)")
@@ -1903,8 +1945,11 @@ def main(argv: list[str]) -> int:
         elif cmd == "kill":
             cmd_kill(st, rest)
         elif cmd == "start":
-            with file_lock(lock, f"profile '{st.profile}'"):
-                cmd_start(st, rest)
+            if os.environ.get(LOCK_HELD_VAR) == st.profile:
+                cmd_start(st, rest)  # run by a test under ./dev test, which holds the lock
+            else:
+                with file_lock(lock, f"profile '{st.profile}'"):
+                    cmd_start(st, rest)
         elif cmd == "status":
             return cmd_status(st)
         elif cmd == "logs":
