@@ -9,6 +9,7 @@ import asyncio
 import random
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -191,18 +192,18 @@ def new_run_tag() -> str:
     return uuid.uuid4().hex[:8]
 
 
-async def pace(driver: Driver, n: int, batch: int, rate: float, progress: Any) -> None:
-    """Submit ``n`` applications in batches at ``rate`` applications per second."""
-    started = time.monotonic()
-    done = 0
+async def pace(driver: Driver, n: int, batch: int, target: Callable[[], int]) -> None:
+    """Submit ``n`` applications in batches, never ahead of ``target()`` (how many should be
+    submitted by now: a share per kill, or a rate)."""
+    done = sum(1 for a in driver.apps.values() if a.submits or a.refused)
     while done < n:
-        size = min(batch, n - done)
-        due = started + done / rate
-        if (wait := due - time.monotonic()) > 0:
-            await asyncio.sleep(wait)
+        due = min(n, target())
+        if done >= due:
+            await asyncio.sleep(0.3)
+            continue
+        size = min(batch, due - done)
         try:
             await driver.submit_batch(size)
         except (httpx.HTTPError, Unreachable) as exc:  # counted and reported; the run goes on
             driver.errors.append(f"batch: {exc}")
         done += size
-        progress()

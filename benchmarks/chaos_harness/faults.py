@@ -13,10 +13,6 @@ from typing import Any
 
 from benchmarks.chaos_harness.stack import Stack, call
 
-# Rough restart times on the shared 2-core machine, only to plan the submission pace.
-RESTART_ESTIMATE = {"kafka": 25.0, "postgres": 1.0, "stats": 7.0}
-SERVICE_RESTART_ESTIMATE = 4.0
-
 MOFCOM_FAULTS: dict[str, dict[str, Any]] = {
     "mofcom-5xx": {"error_rate": 0.3},
     "mofcom-timeout": {"timeout_rate": 0.3, "hang_seconds": 4.0, "process_before_timeout": True},
@@ -74,25 +70,26 @@ class Chaos:
         fault_off: float,
         log: Callable[[str], None],
     ) -> Chaos:
-        kills = [
-            Kill(c, round(rng.uniform(*downtime), 1), round(rng.uniform(*gap), 1))
-            for _ in range(rounds)
-            for c in components
-        ]
+        kills = []
+        for _ in range(rounds):  # each component once per round, in a random order
+            order = list(components)
+            rng.shuffle(order)
+            kills += [Kill(c, round(rng.uniform(*downtime), 1), round(rng.uniform(*gap), 1)) for c in order]
         return cls(stack, kills, faults, fault_on, fault_off, log)
-
-    @property
-    def planned_seconds(self) -> float:
-        return sum(
-            k.downtime + k.gap + RESTART_ESTIMATE.get(k.component, SERVICE_RESTART_ESTIMATE)
-            for k in self.kills
-        )
 
     @property
     def kills_done(self) -> int:
         return sum(1 for k in self.kills if k.killed_at)
 
-    async def run_kills(self) -> None:
+    @property
+    def cycles_done(self) -> int:
+        """Complete passes through every fault mode."""
+        return len(self.fault_windows) // len(self.faults) if self.faults else 0
+
+    async def run_kills(self, ready: Callable[[], bool]) -> None:
+        """Each planned kill in turn, the first once ``ready()`` (work is in flight)."""
+        while not ready():
+            await asyncio.sleep(0.3)
         for i, k in enumerate(self.kills, 1):
             rc, out = await self.stack.dev("kill", k.component)
             k.killed_at = time.monotonic()

@@ -8,7 +8,6 @@ import contextlib
 import os
 import random
 import time
-from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ from benchmarks.chaos_harness.faults import Chaos
 from benchmarks.chaos_harness.observe import Observer
 from benchmarks.chaos_harness.options import Options
 from benchmarks.chaos_harness.stack import Stack, call
-from benchmarks.chaos_harness.webhooks import Receiver, SubscriptionRefused, unsubscribe
+from benchmarks.chaos_harness.webhooks import Receiver, SubscriptionRefused, pending, unsubscribe
 
 NO_KILL_RATE = 10.0  # applications/s when there is no kill schedule to spread them over
 PROGRESS_EVERY = 10.0
@@ -50,6 +49,8 @@ class Run:
         self.driving_done = False
         self.kills_done = opts.kills == 0
         self.resends = 0
+        self.subs: list[tuple[str, str]] = []
+        self.pending_deliveries: int | None = 0
 
     def say(self, msg: str) -> None:
         print(f"[chaos {time.monotonic() - self.t0:7.1f}s] {msg}", flush=True)
@@ -59,7 +60,9 @@ class Run:
     def _progress_line(self) -> str:
         st = self.observer.statuses()
         parts = [f"{k} {v}" for k, v in sorted(st.items())]
-        hooks = f", webhooks {self.receiver.total}" if self.receiver else ""
+        hooks = (
+            f", webhooks {self.receiver.total} (pending {self.pending_deliveries})" if self.receiver else ""
+        )
         fault = f", fault {self.chaos.current_fault}" if self.chaos.current_fault else ""
         return (
             f"submitted {sum(1 for a in self.driver.apps.values() if a.submits)}/{self.opts.n},"
@@ -74,12 +77,16 @@ class Run:
             )
         )
         hooks = self.receiver.total if self.receiver else 0
-        return seen, hooks, sum(1 for a in self.driver.apps.values() if a.declaration_no)
+        declared = sum(1 for a in self.driver.apps.values() if a.declaration_no)
+        return seen, hooks, declared, self.pending_deliveries
 
     def _all_cleared(self) -> bool:
+        """Every application cleared and no webhook delivery outstanding."""
         st = self.observer.statuses()
-        return st.get("issued/stored", 0) == len(self.observer.ids) and all(
-            a.declaration_no for a in self.driver.apps.values() if a.submits
+        return (
+            self.pending_deliveries == 0
+            and st.get("issued/stored", 0) == len(self.observer.ids)
+            and all(a.declaration_no for a in self.driver.apps.values() if a.submits)
         )
 
     async def watch(self, until: asyncio.Event) -> None:
@@ -107,6 +114,8 @@ class Run:
             self.observer.ids = {i for i, a in self.driver.apps.items() if a.submits}
             if await self.observer.scan():
                 await self.driver.declare(self.observer.stored())
+            if self.receiver:
+                self.pending_deliveries = await pending(self.stack, self.subs)
             sig = self._signature()
             if sig != last_sig:
                 last_sig, last_change = sig, time.monotonic()
@@ -147,53 +156,62 @@ class Run:
         months = statistics.months_around(statistics.now())
         stats_before = await statistics.read(self.stack, months)
         await self.driver.make_templates()
-        subs: list[tuple[str, str]] = []
         if self.receiver:
             await self.receiver.start()
             try:
-                subs = await self.receiver.subscribe(self.stack, self.tag)
+                self.subs = await self.receiver.subscribe(self.stack, self.tag)
             except SubscriptionRefused as exc:
                 raise SystemExit(str(exc)) from exc
-            self.say(f"webhook receiver on 127.0.0.1:{self.receiver.port}, {len(subs)} subscriptions")
+            self.say(f"webhook receiver on 127.0.0.1:{self.receiver.port}, {len(self.subs)} subscriptions")
         try:
             return await self._drive_and_check(dl, months, stats_before)
         finally:
             if self.receiver:
                 with contextlib.suppress(Exception):
-                    await unsubscribe(self.stack, subs)
+                    await unsubscribe(self.stack, self.subs)
                 await self.receiver.stop()
 
     async def _drive_and_check(
         self, dl: deadletters.DeadLetters, months: list[str], stats_before: Any
     ) -> int:
         opts = self.opts
-        rate = opts.rate or (
-            opts.n / max(self.chaos.planned_seconds * 0.8, 1.0) if self.chaos.kills else NO_KILL_RATE
-        )
-        self.say(
-            f"submitting at {rate:.1f} applications/s in batches of {opts.batch}"
-            + (f"; kill schedule planned at ~{self.chaos.planned_seconds:.0f}s" if self.chaos.kills else "")
-        )
+        kills = len(self.chaos.kills)
+        started = time.monotonic()
+        if kills and not opts.rate:
+            # A share before the first kill and one after each: work is in flight at every kill.
+            batch = min(opts.batch, max(1, opts.n // (2 * (kills + 1))))
+
+            def target() -> int:
+                return -(-opts.n * (self.chaos.kills_done + 1) // (kills + 1))
+
+            self.say(
+                f"submitting {opts.n} applications in {kills + 1} shares (one per kill), batches of {batch}"
+            )
+        else:
+            rate = opts.rate or NO_KILL_RATE
+            batch = min(opts.batch, max(1, int(rate * 5)))
+
+            def target() -> int:
+                return int(rate * (time.monotonic() - started)) + batch
+
+            self.say(f"submitting at {rate:.1f} applications/s in batches of {batch}")
         stop_watch = asyncio.Event()
         watcher = asyncio.create_task(self.watch(stop_watch))
-        started = time.monotonic()
-        await self.driver.submit_batch(min(opts.batch, opts.n))  # work in flight before the first kill
-        first = sum(1 for a in self.driver.apps.values() if a.submits)
 
         async def drive() -> None:
-            await pace(self.driver, opts.n - first, opts.batch, rate, lambda: None)
+            await pace(self.driver, opts.n, batch, target)
             self.driving_done = True
 
         async def kill() -> None:
-            await self.chaos.run_kills()
+            await self.chaos.run_kills(
+                lambda: sum(1 for a in self.driver.apps.values() if a.submits) >= target()
+            )
             self.kills_done = True
 
-        tasks: list[Awaitable[None]] = [
-            drive(),
-            kill(),
-            self.chaos.run_faults(lambda: self.driving_done and self.kills_done),
-        ]
-        await asyncio.gather(*tasks)
+        def chaos_over() -> bool:  # faults go on until the driving and kills end, one full cycle at least
+            return self.driving_done and self.kills_done and self.chaos.cycles_done >= 1
+
+        await asyncio.gather(drive(), kill(), self.chaos.run_faults(chaos_over))
         chaos_s = time.monotonic() - started
         self.say(f"driving and chaos done after {chaos_s:.0f}s: {self._progress_line()}")
         stop_watch.set()

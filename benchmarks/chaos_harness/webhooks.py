@@ -14,6 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from benchmarks.chaos_harness.stack import Stack, call
 
 
@@ -131,6 +133,24 @@ async def unsubscribe(stack: Stack, subs: list[tuple[str, str]]) -> None:
     for enterprise, sub_id in subs:
         async with stack.agency(enterprise) as client:
             await call(client, "DELETE", f"/api/v1/subscriptions/{sub_id}", deadline=60)
+
+
+async def pending(stack: Stack, subs: list[tuple[str, str]]) -> int | None:
+    """Deliveries the status service still has to make (or finish) to the receiver; None when
+    it cannot say (down)."""
+    total = 0
+    for enterprise, sub_id in subs:
+        async with stack.agency(enterprise) as client:
+            try:
+                r = await client.get(
+                    f"/api/v1/subscriptions/{sub_id}/deliveries", params={"state": "pending", "limit": 1000}
+                )
+            except httpx.HTTPError:
+                return None
+        if r.status_code != 200:
+            return None
+        total += len(r.json()["items"])
+    return total
 
 
 def verify(secret: str, msg_id: str, timestamp: str, body: bytes, signatures: str) -> bool:
