@@ -273,9 +273,9 @@ def evaluate(
 
     dup_sub = [f"MOFCOM key {k} created more than once" for k in mofcom_created_twice]
     for app_id, app in apps.items():
-        f = facts.get(app_id)
-        if f is not None and len(f.mofcom) > app.submits:
-            dup_sub.append(f"{app_id}: submitted {app.submits}x, MOFCOM holds {len(f.mofcom)} submissions")
+        mofcom = facts[app_id].mofcom if app_id in facts else []
+        if len(mofcom) > app.submits:
+            dup_sub.append(f"{app_id}: submitted {app.submits}x, MOFCOM holds {len(mofcom)} submissions")
         if db.submissions.get(app_id, 0) > app.submits:
             dup_sub.append(f"{app_id}: submitted {app.submits}x, {db.submissions[app_id]} submission rows")
     checks.append(_zero("duplicate MOFCOM submissions (sandbox's view)", dup_sub))

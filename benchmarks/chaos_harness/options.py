@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from dataclasses import dataclass
 
 COMPONENTS = ("application", "submission", "status", "customs", "signer", "stats", "kafka", "postgres")
@@ -44,7 +45,7 @@ def _range(text: str) -> tuple[float, float]:
     return a, b
 
 
-def _names(choices: tuple[str, ...]) -> object:
+def _names(choices: tuple[str, ...]) -> Callable[[str], tuple[str, ...]]:
     def parse(text: str) -> tuple[str, ...]:
         names = tuple(x for x in text.split(",") if x)
         unknown = [x for x in names if x not in choices]
