@@ -137,6 +137,24 @@ def history_problems(app: App, f: Facts, outcome: str) -> list[str]:
             out.append(f"lifecycle: {prev or 'start'} -> {s} ({kind})")
         prev = s
         licensed = licensed or s == "license_issued"
+    # Authority time: the reviews listed in the order MOFCOM made them (its reviewed_at).
+    listed = [
+        (e.get("form_no"), (e.get("details") or {}).get("stage"))
+        for e in entries
+        if _kind(e).startswith("Review")
+    ]
+    made = sorted(
+        (
+            (r.get("reviewed_at", ""), r.get("form_no"), r.get("stage"))
+            for s in f.mofcom
+            for r in s.get("results", [])
+        ),
+    )
+    by_mofcom = list(dict.fromkeys((form, stage) for _, form, stage in made if (form, stage) in set(listed)))
+    if by_mofcom and list(dict.fromkeys(listed)) != by_mofcom:
+        out.append(
+            f"reviews listed as {[x[1] for x in listed]}, MOFCOM made them {[x[1] for x in by_mofcom]}"
+        )
     if prev is not None and h.get("status") != prev:
         out.append(f"status view {h.get('status')} but the last history entry says {prev}")
     if outcome == "cleared":

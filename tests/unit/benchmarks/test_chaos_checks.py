@@ -29,6 +29,7 @@ def entry(n: int, event_type: str, status: str | None, **extra: Any) -> dict[str
         "occurred_at": f"2026-12-01T08:00:{n:02d}+00:00",
         "details": extra.pop("details", {}),
         "customs_status": extra.pop("customs_status", None),
+        "form_no": None if event_type == "ApplicationSubmitted" else FORM,
         **extra,
     }
 
@@ -67,7 +68,17 @@ def cleared() -> tuple[App, Facts]:
                 )
             ]
         },
-        mofcom=[{"form_no": FORM, "status": "approved", "license_no": LICENSE}],
+        mofcom=[
+            {
+                "form_no": FORM,
+                "status": "approved",
+                "license_no": LICENSE,
+                "results": [
+                    {"form_no": FORM, "stage": "first", "reviewed_at": "2026-12-01T08:00:02.9+00:00"},
+                    {"form_no": FORM, "stage": "second", "reviewed_at": "2026-12-01T08:00:03.9+00:00"},
+                ],
+            }
+        ],
     )
     return app, facts
 
@@ -150,7 +161,10 @@ def test_first_review_listed_after_the_license_breaks_the_history() -> None:
     first = entries.pop(2)
     first["occurred_at"] = "2026-12-01T08:00:05.5+00:00"  # processing time, not MOFCOM's
     entries.insert(4, first)
-    assert failing(run(app, f)) == {"every history in order (time, lifecycle, complete)"}
+    checks = run(app, f)
+    assert failing(checks) == {"every history in order (time, lifecycle, complete)"}
+    examples = " ".join(checks["every history in order (time, lifecycle, complete)"].examples)
+    assert "MOFCOM made them ['first', 'second']" in examples
 
 
 def test_a_lost_event_is_a_gap_in_the_history_and_an_undelivered_webhook() -> None:
