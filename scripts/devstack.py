@@ -1517,6 +1517,24 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         # nginx's own errors (service down or slow) as JSON; a service's own 502/504 passes as is
         "        error_page 502 @upstream_down;",
         "        error_page 504 @upstream_timeout;",
+        # nginx's own refusals (a NUL byte in the path, a body over client_max_body_size) in
+        # the project's error body too; the services answer 413 themselves above 2 MiB.
+        # A URI, not a named location: nginx cannot redirect a request whose URI it could not
+        # parse to a named one ("empty URI in redirect to named location").
+        "        error_page 400 /_ail_errors/400;",
+        "        error_page 413 /_ail_errors/413;",
+        "        location = /_ail_errors/400 {",
+        "            internal;",
+        '            return 400 \'{"error":{"code":"bad_request","message":'
+        '"the entry point cannot parse this request (for example a NUL byte or a bad escape in the'
+        ' path): send a valid HTTP request with a percent-encoded UTF-8 path","details":[]}}\';',
+        "        }",
+        "        location = /_ail_errors/413 {",
+        "            internal;",
+        '            return 413 \'{"error":{"code":"payload_too_large","message":'
+        '"the request body is over the entry point limit of 20 MB; the services accept at most'
+        ' 2 MiB (docs/limits.md)","details":[]}}\';',
+        "        }",
         "        location @upstream_down {",
         '            return 502 \'{"error":{"code":"service_unavailable","message":'
         '"the service behind this route does not answer; try again shortly","details":[]}}\';',

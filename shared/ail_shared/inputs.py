@@ -36,13 +36,16 @@ from pydantic_core import PydanticCustomError
 
 from ail_shared.errors import FieldProblem
 
+
 class WithJsonSchemaExtra:
     """Adds keys to a type's JSON schema without adding a check."""
 
     def __init__(self, extra: dict[str, Any]) -> None:
         self.extra = extra
 
-    def __get_pydantic_json_schema__(self, core_schema: Any, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(
+        self, core_schema: Any, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
         schema = handler(core_schema)
         schema.update(self.extra)
         return schema

@@ -120,7 +120,11 @@ class IronOreLine(_Part):
     grade_fe_pct: Percent | None = Field(None, description="品位 Fe %")
     quantity_kt: QuantityKt | None = Field(None, description="数量 (千吨)")
     unit_price_usd_per_kt: PricePerKt | None = Field(None, description="单价 (美元/千吨)")
-    amount_usd: Decimal | None = Field(None, description="computed: quantity × unit price; read-only")
+    amount_usd: Decimal | None = Field(
+        None,
+        description="computed: quantity × unit price; read-only (a given value is replaced)",
+        json_schema_extra={"readOnly": True},
+    )
 
 
 class IronOreContract(_Part):
