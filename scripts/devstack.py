@@ -1242,6 +1242,9 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
             # The tests' webhook receivers listen on 127.0.0.1: loopback targets are allowed
             # here explicitly (never private or metadata addresses; refused outside development).
             "AIL_WEBHOOK_ALLOW_LOOPBACK": "true",
+            # Webhook host names only from /etc/hosts: no DNS query leaves the machine, whatever
+            # URL a test or a fuzzer subscribes.
+            "AIL_WEBHOOK_DNS": "false",
             "AIL_WEBHOOK_SECRET_KEYS": webhook_key_ring(st),
             # Issue 10, item 4: the service credential of every internal route, and the secret
             # MOFCOM (the sandbox) signs its result callbacks with. Random per profile, kept.

@@ -49,6 +49,7 @@ __all__ = [
     "UrlRefused",
     "address_problem",
     "check",
+    "hosts_file_resolver",
     "name_problem",
     "normalise_ipv4",
     "pinned_request_args",
@@ -325,6 +326,29 @@ async def system_resolver(host: str, port: int) -> list[str]:
     loop = asyncio.get_running_loop()
     infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     return [str(info[4][0]) for info in infos]
+
+
+def hosts_file_resolver(path: str = "/etc/hosts") -> Resolver:
+    """A resolver that asks no DNS server: only the names of the hosts file (the local stack
+    uses it, so that tests and fuzzers sending random webhook URLs cause no traffic beyond the
+    machine). A name not in the file is not resolved."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        try:
+            with open(path, encoding="utf-8") as f:
+                lines = f.read().splitlines()
+        except OSError as exc:
+            raise OSError(exc.errno, f"hosts file {path} unreadable") from exc
+        found = [
+            fields[0]
+            for fields in (line.split("#", 1)[0].split() for line in lines)
+            if len(fields) > 1 and host in (n.lower().rstrip(".") for n in fields[1:])
+        ]
+        if not found:
+            raise OSError(-2, "not in the hosts file (DNS is off here: AIL_WEBHOOK_DNS=false)")
+        return found
+
+    return resolve
 
 
 def pinned_request_args(

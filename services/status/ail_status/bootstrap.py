@@ -54,6 +54,7 @@ async def start_push(rt: Runtime) -> None:
             connect_timeout_seconds=settings.webhook_connect_timeout_seconds,
             max_connections=settings.webhook_concurrency,
             policy=settings.url_policy(),
+            resolver=settings.url_resolver(),
         )
         worker = DeliveryWorker(
             rt.db(),

@@ -35,6 +35,9 @@ class Settings(ServiceSettings):
     # the local stack sets it for its receivers on 127.0.0.1. Private, link-local, metadata
     # addresses are refused always.
     webhook_allow_loopback: bool = False
+    # Resolve webhook host names through DNS; false: only names of the hosts file (./dev sets it,
+    # so that tests and fuzzers with random URLs send no DNS query off the machine).
+    webhook_dns: bool = True
     # Key ring of the webhook signing secrets at rest (ail_shared.secretbox): "<id>:<base64 32
     # bytes>[,<id>:<key>...]", the first encrypts. Required outside development; ./dev writes a
     # generated one to the stack's env file.
@@ -69,6 +72,9 @@ class Settings(ServiceSettings):
             allow_loopback=self.webhook_allow_loopback,
             resolve_timeout_seconds=self.webhook_connect_timeout_seconds,
         )
+
+    def url_resolver(self) -> netguard.Resolver:
+        return netguard.system_resolver if self.webhook_dns else netguard.hosts_file_resolver()
 
     def secret_box(self) -> SecretBox:
         ring = self.webhook_secret_keys.get_secret_value()

@@ -5,6 +5,7 @@ checked, and the request is pinned to the checked address."""
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,15 @@ def test_normalise_ipv4_follows_inet_aton() -> None:
     for form in ("2130706433", "127.1", "0x7f.0.0.1", "0177.0.0.1", "017700000001", "127.0.1", "1.2.3.4"):
         assert netguard.normalise_ipv4(form) == ipaddress.IPv4Address(socket.inet_aton(form))
     assert netguard.normalise_ipv4("hooks.example.com") is None
+
+
+async def test_hosts_file_resolver_asks_no_dns(tmp_path: Path) -> None:
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost loopy.example # comment\n::1 localhost ip6-localhost\n")
+    resolve = netguard.hosts_file_resolver(str(hosts))
+    assert await resolve("localhost", 80) == ["127.0.0.1", "::1"]
+    assert await resolve("loopy.example", 80) == ["127.0.0.1"]
+    with pytest.raises(OSError, match="not in the hosts file"):
+        await resolve("hooks.example.com", 443)
+    with pytest.raises(UrlRefused, match="could not be resolved"):
+        await netguard.check("http://hooks.example.com/", DEV, resolve)

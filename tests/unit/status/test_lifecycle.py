@@ -215,6 +215,11 @@ def issued(form_no: str) -> LicenseIssued:
             S.PENDING_FIRST_REVIEW,
         ),
         ([(submitted("s1"), 1), (accepted("s1", "F1"), 2), (failed("s1"), 3)], S.PENDING_FIRST_REVIEW),
+        # nothing is submitted again after the second review: a stray later submission moves nothing
+        (
+            [(accepted("s1", "F1"), 2), (reviewed("F1", "second", "passed"), 3), (submitted("s2"), 4)],
+            S.APPROVED,
+        ),
     ],
 )
 def test_forward_only_per_submission(events: list[tuple[object, int]], status: S) -> None:

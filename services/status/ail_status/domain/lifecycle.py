@@ -152,6 +152,13 @@ def _within(current: S, new: S) -> bool:
     return STATUS_RANK[new] > STATUS_RANK[current]
 
 
+# DOMAIN.md section 4: submit from draft (a failed submission), revoked, first_review_rejected;
+# the view may still show the previous submission in flight when the new one is seen first.
+OPEN_TO_RESUBMISSION = frozenset(
+    {S.DRAFT, S.SUBMITTING, S.PENDING_FIRST_REVIEW, S.REVOKED, S.FIRST_REVIEW_REJECTED}
+)
+
+
 @dataclass(frozen=True)
 class View:
     """What the forward rule needs of the current view."""
@@ -191,7 +198,9 @@ def decide(view: View | None, fact: Fact, at: datetime) -> Move:
     if at <= view.submission_seen_at:
         return Move(False)  # a late event of an earlier submission (or of this one, unnamed)
     if same is False or fact.status is S.SUBMITTING:
-        return Move(True, new_submission=True)
+        # another, later submission: only after one that could be followed by a new one
+        # (its end may still be on its way: submitting, pending_first_review)
+        return Move(view.status in OPEN_TO_RESUBMISSION, new_submission=True)
     return Move(_within(view.status, fact.status))
 
 

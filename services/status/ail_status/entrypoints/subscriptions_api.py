@@ -46,9 +46,8 @@ class SubscriptionIn(BaseModel):
 
 
 def url_resolver(rt: Runtime) -> netguard.Resolver:
-    """The resolver of the URL check: the system's, unless a test injected one."""
-    resolver: netguard.Resolver = rt.extra.get("url_resolver", netguard.system_resolver)
-    return resolver
+    """The resolver of the URL check: the settings' (DNS, or the hosts file only)."""
+    return settings_of(rt).url_resolver()
 
 
 async def url_problems(url: str, policy: netguard.Policy, resolver: netguard.Resolver) -> list[FieldProblem]:
