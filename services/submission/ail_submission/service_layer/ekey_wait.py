@@ -4,7 +4,8 @@ Heartbeats decide most waits at once (``handlers.on_heartbeat``); this loop catc
 a submission that began waiting while the heartbeat that frees it was being applied (two
 transactions, neither saw the other), one whose grace period ran out while no heartbeat came
 (the signer is gone, or Kafka is), and a signature request sent to a host that stopped
-announcing the key while another host announces it now (sent again there).
+announcing the key: sent again to another host that announces it now, or failed once the key is
+gone by the same rule as a wait.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ class EkeyWaiter:
     async def pass_once(self) -> int:
         async with self.pool.acquire() as conn, conn.transaction():
             moved = await handlers.resolve_waiting(conn, now=datetime.now(UTC), grace=self.grace)
-            moved += await handlers.reroute_stranded(conn, older_than_seconds=self.reroute_after)
+            moved += await handlers.reroute_stranded(
+                conn, older_than_seconds=self.reroute_after, grace=self.grace
+            )
         return moved
 
     async def run(self) -> None:

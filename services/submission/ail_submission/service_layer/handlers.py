@@ -192,20 +192,38 @@ async def resolve_waiting(
     return moved
 
 
-async def reroute_stranded(conn: asyncpg.Connection, *, older_than_seconds: float) -> int:
-    """Requests sent to a host that stopped announcing the key, while another host announces it
-    now: send them to that host (the first host, should it come back, answers a request
-    already signed, and that late answer is ignored). A request whose host comes back stays
-    in Kafka and is answered then; nothing is failed here."""
+async def reroute_stranded(
+    conn: asyncpg.Connection, *, older_than_seconds: float, grace: timedelta = DEFAULT_GRACE
+) -> int:
+    """Requests sent to a host that stopped announcing the key. Another host announces it now:
+    send them there (the first host, should it come back, answers a request already signed,
+    and that late answer is ignored). No host does: the request stays in Kafka and its host
+    answers it when it is back, unless the rule of ``domain.ekeys`` says the key is gone (a
+    host said so, or none announced it for the grace period): then it fails like a wait does."""
     repo = Repository(conn)
     now, moved = datetime.now(UTC), 0
     for sub in await repo.stranded_requests(older_than_seconds=older_than_seconds):
-        sightings = await repo.sightings(serial=sub["ekey_serial"])
+        serial = sub["ekey_serial"]
+        sightings = await repo.sightings(serial=serial)
         fresh = [s for s in sightings if s.fresh(now) and s.host_id != sub["signer_host"]]
         if fresh:
             host = max(fresh, key=lambda s: s.last_seen).host_id
             log.info("signature_rerouted", submission_id=str(sub["submission_id"]), host=host)
-            await _request_signature(repo, sub, sub["ekey_serial"], host)
+            await _request_signature(repo, sub, serial, host)
+            moved += 1
+            continue
+        decision = ekeys.decide(serial, sightings, now=now, waiting_since=sub["updated_at"], grace=grace)
+        if isinstance(decision, ekeys.Absent):
+            log.info("ekey_absent", submission_id=str(sub["submission_id"]), detail=decision.detail)
+            await _fail_signing(
+                repo,
+                sub["submission_id"],
+                sub["application_id"],
+                sub["enterprise_code"],
+                model.EKEY_NOT_PRESENT,
+                decision.detail,
+                serial,
+            )
             moved += 1
     return moved
 
