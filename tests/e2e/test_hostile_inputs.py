@@ -224,3 +224,28 @@ async def test_the_limits_are_in_the_openapi_document(stack: dict[str, str]) -> 
     line = schemas["GoodsLineInput"]["properties"]
     assert line["quantity"]["anyOf"][0]["maximum"] == pytest.approx(999999999999.9999)
     assert schemas["IronOreContract"]["properties"]["lines"]["maxItems"] == 20
+
+
+async def test_attachments_per_application_are_bounded_and_file_names_are_text(
+    enterprise_a: httpx.AsyncClient,
+) -> None:
+    draft = await enterprise_a.post(
+        "/api/v1/applications", json={"commodity_code": "2601110000", "electronic_license": True}
+    )
+    assert draft.status_code == 201 and draft.json()["electronic_license"], draft.text[:300]
+    base = f"/api/v1/applications/{draft.json()['id']}/attachments"
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    # Written by hand: httpx would percent-encode the NUL in the file name.
+    multipart = (
+        b'--b\r\nContent-Disposition: form-data; name="file"; filename="a\x00.png"\r\n'
+        b"Content-Type: image/png\r\n\r\n" + png + b"\r\n--b--\r\n"
+    )
+    r = await enterprise_a.post(
+        base, content=multipart, headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+    assert "NUL" in refused(r, "file.filename")
+    for i in range(20):
+        r = await enterprise_a.post(base, files={"file": (f"scan-{i}.png", png, "image/png")})
+        assert r.status_code == 201, r.text[:300]
+    r = await enterprise_a.post(base, files={"file": ("scan-20.png", png, "image/png")})
+    assert "delete one first" in refused(r, "file")

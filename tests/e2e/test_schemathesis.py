@@ -1,9 +1,12 @@
 """schemathesis over every service's OpenAPI document: no input gives a server error (issue 10).
 
-Each service's document is read from the service itself; every request goes through the entry
-point (nginx), as a client's would, with a valid API key so that it gets past authentication
-to the validation and the handlers. Positive and negative cases (schemathesis generates both),
-a bounded number per operation (``EXAMPLES``), and one check: ``not_a_server_error``.
+Each service's document is read from the service itself. ``test_no_server_error`` sends every
+request through the entry point (nginx), as a client's would, with a valid API key so that it
+gets past authentication to the validation and the handlers: positive and negative cases, a
+bounded number per operation (``EXAMPLES``), plus a positive round on a real draft for the
+routes of one application. ``test_no_server_error_straight_to_the_service`` sends fewer negative
+cases to each service directly (what nginx would refuse itself reaches the service). One check:
+``not_a_server_error``. The whole module takes about two minutes on the 2-core test machine.
 
 Side effects are kept off the demo data: the requests act as a scratch enterprise of their own
 (``SCRATCH_ENTERPRISE``, created here), so deletes, copies and submits touch only its drafts;
@@ -34,6 +37,7 @@ from schemathesis.core.failures import FailureGroup
 from ail_shared.auth import new_api_key
 
 EXAMPLES = 15  # per operation and generation mode (positive, negative)
+EXAMPLES_DIRECT = 6  # per operation, negative only, straight to the service
 # Rendering a real draft as PDF takes seconds (CJK font subsetting); its inputs are one header.
 FEWER = {"GET /api/v1/applications/{application_id}/print": 3}
 SCRATCH_ENTERPRISE = "9990000000777"
@@ -136,11 +140,13 @@ def _explore(
     operation: Any,
     mode: GenerationMode,
     path_parameters: dict[str, str] | None,
+    examples: int,
     call: Callable[[Any], str | None],
 ) -> list[str]:
-    """Up to three server errors among EXAMPLES generated cases of one operation."""
+    """Up to three server errors among ``examples`` generated cases of one operation."""
     seen: list[str] = []
-    examples = FEWER.get(operation.label, EXAMPLES) if path_parameters else EXAMPLES
+    if path_parameters:
+        examples = FEWER.get(operation.label, examples)
 
     @settings(SETTINGS, max_examples=examples)
     @given(case=operation.as_strategy(generation_mode=mode, path_parameters=path_parameters))
@@ -157,6 +163,37 @@ def _explore(
     return seen
 
 
+def _sweep(
+    service: str,
+    stack: dict[str, str],
+    base_url: str,
+    key: str,
+    demo: dict[str, Any],
+    *,
+    modes: tuple[GenerationMode, ...],
+    draft: str | None,
+    examples: int,
+) -> list[str]:
+    schema = schemathesis.openapi.from_url(stack[SERVICES[service][0]] + "/openapi.json")
+    operations = [op.ok() for op in schema.exclude(path_regex="^/internal/").get_all_operations()]
+    assert operations, f"{service}: no operation in its OpenAPI document"
+    rounds: list[tuple[Any, GenerationMode, dict[str, str] | None]] = []
+    for operation in operations:
+        rounds += [(operation, mode, None) for mode in modes]
+        # Random ids only reach "not found"; one more positive round on a real draft of the
+        # scratch enterprise gets the generated bodies to the handlers.
+        names = {p.name for p in operation.path_parameters}
+        if draft and names == {"application_id"} and operation.method.upper() != "DELETE":
+            rounds.append((operation, GenerationMode.POSITIVE, {"application_id": draft}))
+    failures: list[str] = []
+    for operation, mode, path_parameters in rounds:
+        found = _explore(
+            operation, mode, path_parameters, examples, lambda case: _call(case, base_url, key, demo)
+        )
+        failures += [f"{operation.label} ({mode.value}): {p}" for p in found]
+    return failures
+
+
 @pytest.mark.parametrize("service", list(SERVICES))
 def test_no_server_error(
     service: str,
@@ -166,23 +203,30 @@ def test_no_server_error(
     scratch_draft: str,
     demo: dict[str, Any],
 ) -> None:
+    """As a client sees the platform: through the entry point, positive and negative cases."""
     url_variable, where = SERVICES[service]
     base_url = entry_url if where == "entry" else stack[url_variable]
-    schema = schemathesis.openapi.from_url(stack[url_variable] + "/openapi.json")
-    operations = [op.ok() for op in schema.exclude(path_regex="^/internal/").get_all_operations()]
-    assert operations, f"{service}: no operation in its OpenAPI document"
-    failures: list[str] = []
-    rounds: list[tuple[Any, GenerationMode, dict[str, str] | None]] = []
-    for operation in operations:
-        rounds += [(operation, GenerationMode.POSITIVE, None), (operation, GenerationMode.NEGATIVE, None)]
-        # Random ids only reach "not found"; one more positive round on a real draft of the
-        # scratch enterprise gets the generated bodies to the handlers.
-        names = {p.name for p in operation.path_parameters}
-        if names == {"application_id"} and operation.method.upper() != "DELETE":
-            rounds.append((operation, GenerationMode.POSITIVE, {"application_id": scratch_draft}))
-    for operation, mode, path_parameters in rounds:
-        found = _explore(
-            operation, mode, path_parameters, lambda case: _call(case, base_url, scratch_key, demo)
-        )
-        failures += [f"{operation.label} ({mode.value}): {p}" for p in found]
+    modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
+    failures = _sweep(
+        service, stack, base_url, scratch_key, demo, modes=modes, draft=scratch_draft, examples=EXAMPLES
+    )
+    assert not failures, f"{len(failures)} server error(s):\n" + "\n\n".join(failures)
+
+
+@pytest.mark.parametrize("service", [s for s, (_, where) in SERVICES.items() if where == "entry"])
+def test_no_server_error_straight_to_the_service(
+    service: str, stack: dict[str, str], scratch_key: str, demo: dict[str, Any]
+) -> None:
+    """Straight to each service, negative cases only, fewer of them: what the entry point would
+    have refused itself (a NUL in a path, say) reaches the service, as from a caller inside."""
+    failures = _sweep(
+        service,
+        stack,
+        stack[SERVICES[service][0]],
+        scratch_key,
+        demo,
+        modes=(GenerationMode.NEGATIVE,),
+        draft=None,
+        examples=EXAMPLES_DIRECT,
+    )
     assert not failures, f"{len(failures)} server error(s):\n" + "\n\n".join(failures)
