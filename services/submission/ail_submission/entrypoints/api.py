@@ -343,41 +343,33 @@ async def mofcom_signature(
         raise
 
 
+class CallbackRefused(AilError):
+    """A signed MOFCOM result that does not fit the submission it names (4xx, never applied)."""
+
+    def __init__(self, message: str, code: str, status: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status_code = status
+
+
 @mofcom_callbacks.post("/results", dependencies=[Depends(mofcom_signature)])
 async def mofcom_result(body: Annotated[ReviewResultIn, Body()], pool: Pool) -> JSONResponse:
     """MOFCOM pushes each review result here (repeats and out-of-order deliveries are fine).
     The result must name a submission we sent to MOFCOM, for that application, and fit it."""
     async with pool.acquire() as conn, conn.transaction():
-        sub = await Repository(conn).submission(submission_id=body.idempotency_key, for_update=True)
-        refusal = model.callback_refusal(
-            sub=None if sub is None else dict(sub),
-            application_id=body.application_id,
-            form_no=body.form_no,
-            stage=body.stage,
-            result=body.result,
-            license_no=body.license_no,
-            recorded=await Repository(conn).review_results(form_no=body.form_no),
+        outcome = await handlers.receive_review_result(
+            conn, submission_id=body.idempotency_key, **body.model_dump(exclude={"idempotency_key"})
         )
-        if refusal is not None:
-            log.warning(
-                "mofcom_callback_refused", form_no=body.form_no, code=refusal.code, reason=refusal.message
-            )
-            if refusal.retry:
-                return JSONResponse({"outcome": refusal.code, "retry": True}, status_code=409)
-            raise CallbackRefused(refusal.message, refusal.code, refusal.status)
-        outcome = await handlers.apply_review_result(
-            conn, **body.model_dump(exclude={"application_id", "idempotency_key"})
+    if isinstance(outcome, model.CallbackRefusal):
+        log.warning(
+            "mofcom_callback_refused", form_no=body.form_no, code=outcome.code, reason=outcome.message
         )
+        if not outcome.retry:
+            raise CallbackRefused(outcome.message, outcome.code, outcome.status)
+        return JSONResponse({"outcome": outcome.code, "retry": True}, status_code=409)
     if outcome == "unknown_form":
         return JSONResponse({"outcome": outcome, "retry": True}, status_code=409)
     return JSONResponse({"outcome": outcome}, status_code=200)
-
-
-class CallbackRefused(AilError):
-    def __init__(self, message: str, code: str, status: int) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status_code = status
 
 
 @internal.get("/submissions")

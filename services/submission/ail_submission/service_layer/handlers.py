@@ -360,6 +360,44 @@ async def record_rejected(conn: asyncpg.Connection, sub: asyncpg.Record, reason:
     )
 
 
+async def receive_review_result(
+    conn: asyncpg.Connection,
+    *,
+    submission_id: UUID,
+    application_id: UUID,
+    form_no: str,
+    stage: str,
+    result: str,
+    opinion: str,
+    license_no: str | None,
+    reviewed_at: datetime,
+) -> model.CallbackRefusal | str:
+    """A result MOFCOM pushed (its signature already checked): applied only when it fits the
+    submission it names (``model.callback_refusal``); otherwise the refusal, nothing applied."""
+    repo = Repository(conn)
+    sub = await repo.submission(submission_id=submission_id, for_update=True)
+    refusal = model.callback_refusal(
+        sub=None if sub is None else dict(sub),
+        application_id=application_id,
+        form_no=form_no,
+        stage=stage,
+        result=result,
+        license_no=license_no,
+        recorded=await repo.review_results(form_no=form_no),
+    )
+    if refusal is not None:
+        return refusal
+    return await apply_review_result(
+        conn,
+        form_no=form_no,
+        stage=stage,
+        result=result,
+        opinion=opinion,
+        license_no=license_no,
+        reviewed_at=reviewed_at,
+    )
+
+
 async def apply_review_result(
     conn: asyncpg.Connection,
     *,
