@@ -9,6 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from ail_shared.errors import UndecodableEvent, UnsupportedSchemaVersion
 from ail_shared.events import decode_envelope, parse_payload
@@ -26,26 +27,37 @@ def _consumer(bootstrap: str) -> AIOKafkaConsumer:
     return AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False)
 
 
-async def _partitions(consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-    topics = sorted(t for t in await consumer.topics() if t.endswith(".dlt"))
-    return [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
+async def _partitions(bootstrap: str) -> list[TopicPartition]:
+    """Every partition of every ``*.dlt`` topic, from the broker's own description (a consumer's
+    cached metadata knows no partitions of topics it has not been assigned)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        topics = sorted(t for t in await admin.list_topics() if t.endswith(".dlt"))
+        described = await admin.describe_topics(topics) if topics else []
+    finally:
+        await admin.close()
+    return sorted(
+        (TopicPartition(d["topic"], p["partition"]) for d in described for p in d["partitions"]),
+        key=lambda tp: (tp.topic, tp.partition),
+    )
 
 
 async def mark(bootstrap: str) -> DeadLetters:
+    tps = await _partitions(bootstrap)
     consumer = _consumer(bootstrap)
     await consumer.start()
     try:
-        tps = await _partitions(consumer)
         return DeadLetters(start=dict(await consumer.end_offsets(tps)))
     finally:
         await consumer.stop()
 
 
 async def read_since(bootstrap: str, dl: DeadLetters, timeout: float = 60.0) -> DeadLetters:
+    tps = await _partitions(bootstrap)
     consumer = _consumer(bootstrap)
     await consumer.start()
     try:
-        tps = await _partitions(consumer)
         end = await consumer.end_offsets(tps)
         todo = {tp: end[tp] for tp in tps if end[tp] > dl.start.get(tp, 0)}
         if not todo:

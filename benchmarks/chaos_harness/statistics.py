@@ -6,7 +6,11 @@ results, in the China month of that review.
 
 Why the change and not the totals: other tests publish approvals for the demo enterprises
 straight to Kafka (no rows in any service's tables), so only this run's share can be
-recomputed from the database."""
+recomputed from the database.
+
+The approval is taken from the submission service's records (its review results, joined to its
+submissions by form no.), the goods from the application document: an application whose
+application service missed the approval (a lost event) still counts, as it does for stats."""
 
 from __future__ import annotations
 
@@ -31,9 +35,10 @@ RECOMPUTE = """
 SELECT a.enterprise_code, to_char(r.reviewed_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM') AS month,
        a.commodity_code, a.unit, count(*) AS n, sum(a.total_quantity) AS quantity,
        sum(a.total_value_usd) AS amount
-FROM application.applications a
-JOIN submission.review_results r ON r.form_no = a.form_no AND r.stage = 'second' AND r.result = 'passed'
-WHERE a.id = ANY($1::uuid[])
+FROM submission.review_results r
+JOIN submission.submissions s ON s.form_no = r.form_no
+JOIN application.applications a ON a.id = s.application_id
+WHERE r.stage = 'second' AND r.result = 'passed' AND s.application_id = ANY($1::uuid[])
 GROUP BY 1, 2, 3, 4
 """
 
