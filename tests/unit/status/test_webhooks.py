@@ -102,6 +102,10 @@ def sender_with(
     )
 
 
+# production settings need a real service credential (ail_shared.config)
+SERVICE_TOKEN = "t" * 40
+
+
 @pytest.mark.parametrize(
     ("settings", "url", "problems"),
     [
@@ -112,11 +116,23 @@ def sender_with(
         ({"env": "development", "webhook_allow_loopback": True}, "http://2130706433/", ["is 127.0.0.1"]),
         ({"env": "development", "webhook_allow_loopback": True}, "http://10.0.0.1/", ["private"]),
         (
-            {"env": "production", "webhook_secret_keys": generate_key_ring()},
+            {
+                "env": "production",
+                "internal_token": SERVICE_TOKEN,
+                "webhook_secret_keys": generate_key_ring(),
+            },
             "http://hooks.example.com/",
             ["https"],
         ),
-        ({"env": "production", "webhook_secret_keys": generate_key_ring()}, "https://hooks.example.com/", []),
+        (
+            {
+                "env": "production",
+                "internal_token": SERVICE_TOKEN,
+                "webhook_secret_keys": generate_key_ring(),
+            },
+            "https://hooks.example.com/",
+            [],
+        ),
     ],
 )
 async def test_subscription_url_check_follows_the_settings(
@@ -134,11 +150,16 @@ async def test_subscription_url_check_follows_the_settings(
 
 def test_loopback_setting_and_key_ring_are_refused_outside_development() -> None:
     with pytest.raises(ConfigError, match="development only"):
-        Settings(env="production", webhook_allow_loopback=True, webhook_secret_keys=generate_key_ring())
+        Settings(
+            env="production",
+            internal_token=SERVICE_TOKEN,
+            webhook_allow_loopback=True,
+            webhook_secret_keys=generate_key_ring(),
+        )
     with pytest.raises(ConfigError, match="AIL_WEBHOOK_SECRET_KEYS is not set"):
-        Settings(env="production")
+        Settings(env="production", internal_token=SERVICE_TOKEN)
     with pytest.raises(ConfigError, match="32"):
-        Settings(env="production", webhook_secret_keys="k1:c2hvcnQ=")
+        Settings(env="production", internal_token=SERVICE_TOKEN, webhook_secret_keys="k1:c2hvcnQ=")
     assert Settings(env="development").secret_box().current == "dev"
 
 
