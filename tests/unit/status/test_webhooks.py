@@ -106,6 +106,14 @@ def sender_with(
 SERVICE_TOKEN = "t" * 40
 
 
+@pytest.fixture(autouse=True)
+def _no_stack_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings here come from each test's arguments, not from the stack's environment that
+    ./dev test exports (it enables loopback webhooks for the integration tests)."""
+    for name in ("AIL_ENV", "AIL_WEBHOOK_ALLOW_LOOPBACK", "AIL_WEBHOOK_DNS", "AIL_WEBHOOK_SECRET_KEYS"):
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.mark.parametrize(
     ("settings", "url", "problems"),
     [
