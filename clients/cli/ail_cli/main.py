@@ -202,8 +202,10 @@ def import_(
                 bar.update(reading, total=plan.rows, completed=plan.rows)
                 n_problems = plan.staging.problem_count()
                 if n_problems or check:
-                    importer.write_results(plan, out_path)
-                    return _report_check(plan, n_problems, out_path, json_out)
+                    # Its own file: a check never overwrites the results (ids) of an import.
+                    problems_path = out_path.with_name(files[0].stem + ".problems.xlsx")
+                    importer.write_results(plan, problems_path)
+                    return _report_check(plan, n_problems, problems_path, json_out)
                 sending = bar.add_task("importing", total=plan.rows)
                 try:
                     counts = await importer.send(
@@ -532,6 +534,7 @@ def watch_(
                 "count": len(targets),
                 "counts": board.counts(),
                 "final": board.done(),
+                "events": board.events,
                 "seconds": round(time.monotonic() - started, 1),
             },
         )

@@ -45,7 +45,8 @@ def application(i: int, token: str) -> dict[str, Any]:
 
 
 def goods(i: int, token: str) -> dict[str, Any]:
-    return {"reference": f"{token}-{i:05d}", "spec": "蛋白≥26%", "unit": "070", "quantity": 1000, "unit_price": 250.5}
+    ref = f"{token}-{i:05d}"
+    return {"reference": ref, "spec": "蛋白≥26%", "unit": "070", "quantity": 1000, "unit_price": 250.5}
 
 
 def contract(i: int, token: str) -> dict[str, Any]:
