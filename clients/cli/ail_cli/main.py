@@ -473,6 +473,9 @@ def _board_table(board: Board, started: float) -> Table:
         title=f"{board.done()}/{len(board.status)} final · {board.events} events"
         f" · {time.monotonic() - started:.0f}s"
     )
+    total = len(board.status) or 1
+    filled = round(30 * board.done() / total)
+    t.caption = f"{'█' * filled}{'░' * (30 - filled)} {100 * board.done() / total:.0f}% final"
     t.add_column("status")
     t.add_column("count", justify="right")
     for s, n in board.counts().items():

@@ -7,11 +7,9 @@ import csv
 from pathlib import Path
 from typing import Any
 
-from openpyxl import load_workbook
-
 from tests.e2e.cli.conftest import Cli
 from tests.e2e.cli.test_import import drafts_of
-from tests.e2e.cli.workbooks import ENTERPRISE, write_workbook
+from tests.e2e.cli.workbooks import ENTERPRISE, sheet_rows, write_workbook
 
 # The whole pipeline (signing, the MOFCOM sandbox's two reviews, the license) for a subset of
 # the 1,000-row import: on the shared 2-core test machine this keeps the suite short.
@@ -70,6 +68,6 @@ async def test_export_of_the_query_equals_the_api_rows(
     out = tmp_path / "query.xlsx"
     code, doc, err = cli.run("export", "applications", str(out), "--import-user-name", token)
     assert code == 0, (doc, err)
-    rows = list(load_workbook(out, read_only=True).active.iter_rows(values_only=True))  # type: ignore[union-attr]
+    rows = sheet_rows(out)
     got = [{str(k): _plain(v) for k, v in zip(rows[0], r, strict=True)} for r in rows[1:]]
     assert got == expected

@@ -17,7 +17,15 @@ from openpyxl import load_workbook
 from ail_cli.layout import APPLICATIONS, CONTRACTS, GOODS
 from tests.conftest import api_client
 from tests.e2e.cli.conftest import Cli
-from tests.e2e.cli.workbooks import ENTERPRISE, application, contract, goods, spreadsheet_row, write_workbook
+from tests.e2e.cli.workbooks import (
+    ENTERPRISE,
+    application,
+    contract,
+    goods,
+    sheet_rows,
+    spreadsheet_row,
+    write_workbook,
+)
 
 ROWS = 1000
 BROKEN = 30
@@ -54,8 +62,7 @@ async def test_bad_rows_refused_then_fixed_file_imports_once(
     assert named == {(APPLICATIONS, spreadsheet_row(i)) for i in bad}
     assert doc["problem_count"] == BROKEN and doc["sent"] == 0
     assert await drafts_of(entry_url, demo, token) == [], "nothing may be sent when a row is bad"
-    problems = load_workbook(tmp_path / "batch.problems.xlsx", read_only=True)[APPLICATIONS]
-    rows = list(problems.iter_rows(values_only=True))
+    rows = sheet_rows(tmp_path / "batch.problems.xlsx", APPLICATIONS)
     refused = [n for n, r in enumerate(rows[1:], start=2) if r[-2] == "refused"]
     assert refused == [spreadsheet_row(i) for i in bad]
 
@@ -66,20 +73,14 @@ async def test_bad_rows_refused_then_fixed_file_imports_once(
     apps = await drafts_of(entry_url, demo, token)
     assert len(apps) == ROWS
     results = tmp_path / "batch.results.xlsx"
-    ids = [
-        r[-5]
-        for r in load_workbook(results, read_only=True)[APPLICATIONS].iter_rows(min_row=2, values_only=True)
-    ]
+    ids = [r[-5] for r in sheet_rows(results, APPLICATIONS)[1:]]
     assert sorted(ids) == sorted(a["id"] for a in apps)
 
     code, doc, err = cli.run("import", str(book))
     assert code == 0, (doc, err)
     assert (doc["created"], doc["already_imported"]) == (0, ROWS)
     assert len(await drafts_of(entry_url, demo, token)) == ROWS, "a rerun creates nothing new"
-    again = [
-        r[-5]
-        for r in load_workbook(results, read_only=True)[APPLICATIONS].iter_rows(min_row=2, values_only=True)
-    ]
+    again = [r[-5] for r in sheet_rows(results, APPLICATIONS)[1:]]
     assert again == ids
 
 

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from ail_cli.layout import APPLICATIONS, COLUMNS, CONTRACTS, GOODS
 
@@ -103,3 +103,13 @@ def write_workbook(path: Path, n: int, *, token: str | None = None, broken: Iter
 def spreadsheet_row(i: int) -> int:
     """The applications sheet's row number of application ``i`` (the header is row 1)."""
     return i + 2
+
+
+def sheet_rows(path: Path, sheet: str | None = None) -> list[tuple[Any, ...]]:
+    """Every row of a sheet (the first when None), the header first; the file is closed after."""
+    wb = load_workbook(path, read_only=True)
+    try:
+        ws = wb[sheet] if sheet else wb.worksheets[0]
+        return list(ws.iter_rows(values_only=True))
+    finally:
+        wb.close()
