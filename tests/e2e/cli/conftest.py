@@ -38,14 +38,14 @@ class Cli:
             raise AssertionError(f"ail {' '.join(args)} printed no JSON:\n{cp.stdout}\n{cp.stderr}") from None
         return cp.returncode, doc, cp.stderr
 
-    def popen(self, *args: str) -> subprocess.Popen[str]:
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        """Started, not waited for (to be killed); its output is not kept."""
         return subprocess.Popen(
             [str(AIL), *args, "--json"],
             env=self.env,
             cwd=self.cwd,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
 
 

@@ -4,6 +4,7 @@ and a rerun import each row exactly once; the generated template imports when fi
 
 from __future__ import annotations
 
+import asyncio
 import random
 import signal
 import time
@@ -96,7 +97,7 @@ async def test_crash_half_way_then_rerun_imports_each_row_once(
         while time.monotonic() < deadline and proc.poll() is None:
             if len(await drafts_of(entry_url, demo, token)) >= n // 3:
                 break
-            time.sleep(0.2)
+            await asyncio.sleep(0.2)
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -183,3 +184,84 @@ async def test_application_query_as_a_file(fmt: str, agency: httpx.AsyncClient, 
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith(accept)
     assert int(r.headers["X-Total-Count"]) >= 0
+
+
+async def test_iron_ore_contracts_and_attachments_from_a_folder(
+    cli: Cli, tmp_path: Path, entry_url: str, demo: dict[str, Any]
+) -> None:
+    """An iron-ore row gets its iron-ore contract with lines; files named in the attachments
+    column are uploaded from --attachments DIR, once even when the import runs twice."""
+    from openpyxl import Workbook
+
+    from ail_cli.layout import COLUMNS, IRON_ORE, IRON_ORE_LINES
+
+    token = "ore" + str(int(time.time() * 1000))[-9:]
+    files = tmp_path / "scans"
+    files.mkdir()
+    (files / "contract.pdf").write_bytes(b"%PDF-1.4\n%test\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    (files / "invoice.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    ore = {
+        **application(0, token),
+        "commodity_code": "2601110000",
+        "trade_country": "601",
+        "origin_country": "601",
+        "customs_port_1": "4200",
+        "attachments": "contract.pdf; invoice.png",
+    }
+    line = {**goods(0, token), "spec": "Fe 62% 粉矿", "quantity": 150000, "unit_price": 105.5}
+    agreement = {
+        **contract(0, token),
+        "foreign_contract.total_quantity": 150000,
+        "foreign_contract.total_amount": 15825000,
+    }
+    today = time.strftime("%Y-%m-%d")
+    iron = {
+        "reference": ore["reference"],
+        "origin_country": "601",
+        "trade_country": "601",
+        "contract_no": f"IO-{token}",
+        "contract_type": "long_term",
+        "signing_date": today,
+        "period_from": today,
+        "period_to": f"{int(today[:4]) + 1}{today[4:]}",
+        "enterprise_nature": "trader",
+        "seller_name_zh": "必和必拓",
+        "discharge_port_1": "4200",
+    }
+    ore_line = {
+        "reference": ore["reference"],
+        "category": "粉矿",
+        "name": "PB粉",
+        "grade_fe_pct": 61.5,
+        "quantity_kt": 150,
+        "unit_price_usd_per_kt": 105500,
+    }
+    wb = Workbook()
+    assert wb.active is not None
+    wb.remove(wb.active)
+    for sheet, row in (
+        (APPLICATIONS, ore),
+        (GOODS, line),
+        (CONTRACTS, agreement),
+        (IRON_ORE, iron),
+        (IRON_ORE_LINES, ore_line),
+    ):
+        ws = wb.create_sheet(sheet)
+        keys = [c.key for c in COLUMNS[sheet]]
+        ws.append(keys)
+        ws.append([row.get(k) for k in keys])
+    book = tmp_path / "ore.xlsx"
+    wb.save(book)
+
+    for _ in range(2):
+        code, doc, err = cli.run("import", str(book), "--attachments", str(files))
+        assert code == 0, (doc, err)
+    (app,) = await drafts_of(entry_url, demo, token)
+    async with api_client(entry_url, demo["agency"]["api_key"], ENTERPRISE) as c:
+        full = (await c.get(f"/api/v1/applications/{app['id']}")).json()
+        assert full["has_contract"] and full["has_iron_ore_contract"]
+        assert full["problems"] == [], "imported complete: nothing submission would refuse"
+        ioc = (await c.get(f"/api/v1/applications/{app['id']}/iron-ore-contract")).json()
+        assert ioc["discharge_ports"] == ["4200"] and ioc["lines"][0]["amount_usd"] == "15825000.00"
+        names = [a["filename"] for a in (await c.get(f"/api/v1/applications/{app['id']}/attachments")).json()]
+        assert sorted(names) == ["contract.pdf", "invoice.png"], "each file once, after two imports"
