@@ -71,3 +71,29 @@ async def test_export_of_the_query_equals_the_api_rows(
     rows = sheet_rows(out)
     got = [{str(k): _plain(v) for k, v in zip(rows[0], r, strict=True)} for r in rows[1:]]
     assert got == expected
+
+
+async def test_print_and_delete_per_id_and_safe_to_rerun(
+    cli: Cli, tmp_path: Path, entry_url: str, demo: dict[str, Any]
+) -> None:
+    book = tmp_path / "drafts.xlsx"
+    token = write_workbook(book, 5)
+    code, doc, err = cli.run("import", str(book))
+    assert code == 0, (doc, err)
+    results = tmp_path / "drafts.results.xlsx"
+    serials = sorted(r[-4] for r in sheet_rows(results, "applications")[1:])
+
+    out = tmp_path / "pdf"
+    code, doc, err = cli.run("print", str(results), "--out", str(out))
+    assert code == 0, (doc, err)
+    assert doc["outcomes"] == {"printed": 5}
+    assert sorted(p.stem for p in out.glob("*.pdf")) == serials
+    assert all(p.read_bytes().startswith(b"%PDF") for p in out.glob("*.pdf"))
+    code, doc, err = cli.run("print", str(results), "--out", str(out))
+    assert (code, doc["outcomes"]) == (0, {"already_printed": 5})
+
+    code, doc, err = cli.run("delete", str(results))
+    assert (code, doc["outcomes"]) == (0, {"deleted": 5}), (doc, err)
+    assert await drafts_of(entry_url, demo, token) == []
+    code, doc, err = cli.run("delete", str(results))
+    assert (code, doc["outcomes"]) == (0, {"not_found": 5}), "a rerun finds them gone"
