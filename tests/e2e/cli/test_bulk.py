@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from tests.conftest import api_client
 from tests.e2e.cli.conftest import Cli
 from tests.e2e.cli.test_import import drafts_of
 from tests.e2e.cli.workbooks import ENTERPRISE, sheet_rows, write_workbook
@@ -42,6 +43,30 @@ async def test_submit_results_and_watch_until_all_licensed(
     code, doc, err = cli.run("submit", str(results))
     assert code == 0, (doc, err)
     assert doc["outcomes"] == {"already_submitted": SUBMIT_ROWS}, "a rerun submits nothing twice"
+
+    # The licensed applications' other exports: customs status, clearances, monthly statistics.
+    license_no = apps[0]["license_no"]
+    out = tmp_path / "customs.csv"
+    code, doc, err = cli.run("export", "customs-status", str(out), "--license-no", license_no)
+    assert code == 0, (doc, err)
+    async with api_client(entry_url, demo["agency"]["api_key"], ENTERPRISE) as c:
+        api = (await c.get("/api/v1/customs/status", params={"license_no": license_no})).json()["items"]
+        month = str(apps[0]["applied_at"])[:7]
+        monthly = (await c.get("/api/v1/stats/monthly", params={"month": month})).json()["rows"]
+    with out.open(encoding="utf-8", newline="") as f:
+        got = list(csv.DictReader(f))
+    # (not customs_status: delivery to the Customs sandbox may move it between the two reads)
+    assert [(r["serial_no"], r["license_no"], r["application_status"]) for r in got] == [
+        (a["serial_no"], a["license_no"], a["application_status"]) for a in api
+    ]
+    assert len(got) == 1
+    out = tmp_path / "clearances.xlsx"
+    code, doc, err = cli.run("export", "clearances", str(out), "--license-no", license_no)
+    assert code == 0 and sheet_rows(out)[0][:2] == ("license_no", "declaration_no"), (doc, err)
+    out = tmp_path / "monthly.xlsx"
+    code, doc, err = cli.run("export", "monthly", str(out), "--month", month, "-e", ENTERPRISE)
+    assert code == 0, (doc, err)
+    assert [r[0] for r in sheet_rows(out)[1:]] == [r["commodity_code"] for r in monthly]
 
 
 def _plain(v: Any) -> str:
