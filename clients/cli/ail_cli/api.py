@@ -18,7 +18,7 @@ import httpx
 from ail_cli.config import Profile
 
 RETRY_STATUS = {429, 502, 503, 504}
-ATTEMPTS = 6
+ATTEMPTS = 8  # about 35 s of backoff: a restarted service is waited out
 
 
 @dataclass

@@ -265,3 +265,31 @@ async def test_iron_ore_contracts_and_attachments_from_a_folder(
         assert ioc["discharge_ports"] == ["4200"] and ioc["lines"][0]["amount_usd"] == "15825000.00"
         names = [a["filename"] for a in (await c.get(f"/api/v1/applications/{app['id']}/attachments")).json()]
         assert sorted(names) == ["contract.pdf", "invoice.png"], "each file once, after two imports"
+
+
+async def test_an_application_service_restart_during_an_import_is_waited_out(
+    cli: Cli, tmp_path: Path, entry_url: str, demo: dict[str, Any]
+) -> None:
+    """The service crashes (SIGKILL) and comes back while rows are in flight: the import retries
+    with the same keys and ends with every row in, each once."""
+    from tests.support import dev
+
+    n = 300
+    book = tmp_path / "outage.xlsx"
+    token = write_workbook(book, n)
+    proc = cli.popen("import", str(book), "--concurrency", "8")
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and len(await drafts_of(entry_url, demo, token)) < n // 4:
+            await asyncio.sleep(0.2)
+        assert proc.poll() is None, "the import should still be running when the service is killed"
+        dev("kill", "application")
+        dev("start", "application")
+        assert proc.wait(timeout=300) == 0, "the import must wait the outage out"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert len(await drafts_of(entry_url, demo, token)) == n
+    code, doc, err = cli.run("import", str(book))
+    assert (code, doc["created"], doc["already_imported"]) == (0, 0, n), (doc, err)
