@@ -6,12 +6,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import asyncpg
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import APIRouter, Body, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from ail_application.adapters import repository
 from ail_application.adapters.repository import ApplicationRepository, QueryFilters
 from ail_application.domain.form import DraftCreate, FormFields
+from ail_application.entrypoints import query_export
 from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
 from ail_application.entrypoints.schemas import (
     ApplicationPage,
@@ -25,6 +26,7 @@ from ail_application.entrypoints.schemas import (
     view,
 )
 from ail_application.service_layer import handlers
+from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.inputs import CodeText, Day, IdentifierText, NameText, Page, PageSize, Year
 
@@ -68,7 +70,16 @@ async def create_application(
     return await idempotent(pool, tenant, idempotency_key, "/api/v1/applications", body, work)
 
 
-@router.get("/applications", response_model=ApplicationPage)
+@router.get(
+    "/applications",
+    response_model=ApplicationPage,
+    responses={
+        200: {
+            "content": {query_export.CSV: {}, query_export.XLSX: {}},
+            "description": "JSON page; with Accept text/csv or XLSX: every matching row as a file",
+        }
+    },
+)
 async def query_applications(
     pool: Pool,
     tenant: CurrentTenant,
@@ -84,8 +95,11 @@ async def query_applications(
     applied_to: Day | None = None,
     page: Page = 1,
     page_size: PageSize = 10,
+    accept: Annotated[str | None, Header()] = None,
 ) -> Any:
-    """Application query (申请单查询): every filter, paged (10 a page by default), with the total."""
+    """Application query (申请单查询): every filter, paged (10 a page by default), with the total.
+    With ``Accept: text/csv`` or the XLSX media type: every matching row (not a page) as a file,
+    the same columns, the total in ``X-Total-Count``."""
     f = QueryFilters(
         status,
         serial_no,
@@ -98,6 +112,23 @@ async def query_applications(
         applied_from,
         applied_to,
     )
+    kind = query_export.wanted(accept)
+    if kind is not None:
+        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            total, rows = await repository.query(
+                conn, f, tenant.enterprise_codes, page=1, page_size=query_export.EXPORT_MAX
+            )
+        if total > query_export.EXPORT_MAX:
+            raise InvalidInput(
+                f"{total} applications match; a file holds at most {query_export.EXPORT_MAX}",
+                [
+                    FieldProblem(
+                        "year", "narrow the query (year, status, applied_from/applied_to) and export in parts"
+                    )
+                ],
+            )
+        data = [ApplicationRow.model_validate(dict(r)).model_dump(mode="json") for r in rows]
+        return query_export.render(kind, data, total)
     async with pool.acquire() as conn:
         total, rows = await repository.query(conn, f, tenant.enterprise_codes, page=page, page_size=page_size)
     items = [ApplicationRow.model_validate(dict(r)).model_dump(mode="json") for r in rows]

@@ -1,0 +1,1 @@
+"""ail: the agencies command line."""
