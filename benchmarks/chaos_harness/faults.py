@@ -88,7 +88,7 @@ class Chaos:
 
     async def run_kills(self, ready: Callable[[], bool]) -> None:
         """Each planned kill in turn, the first once ``ready()`` (work is in flight)."""
-        while not ready():
+        while self.kills and not ready():
             await asyncio.sleep(0.3)
         for i, k in enumerate(self.kills, 1):
             rc, out = await self.stack.dev("kill", k.component)
