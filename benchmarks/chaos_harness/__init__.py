@@ -12,15 +12,29 @@ SQL), ``deadletters`` (``*.dlt`` topics), ``checks`` (pure checks), ``report`` (
 from __future__ import annotations
 
 import asyncio
+import signal
 
-from benchmarks.chaos_harness.options import parse
+from benchmarks.chaos_harness.options import Options, parse
 
 
 def main(argv: list[str] | None = None, description: str = "") -> int:
+    opts = parse(argv, description or (__doc__ or ""))
+    try:
+        return asyncio.run(_main(opts))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("chaos run interrupted: components started again, faults off, subscriptions deleted; no checks")
+        return 130
+
+
+async def _main(opts: Options) -> int:
     from benchmarks.chaos_harness.run import Run
 
-    opts = parse(argv, description or (__doc__ or ""))
-    return asyncio.run(Run(opts).main())
+    # SIGTERM (a time-out, CI) cancels the run like Ctrl-C does, so its clean-up still happens:
+    # a killed component is started again, faults are switched off, subscriptions deleted.
+    task = asyncio.current_task()
+    if task is not None:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    return await Run(opts).main()
 
 
 __all__ = ["main"]

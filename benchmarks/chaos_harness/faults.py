@@ -88,32 +88,41 @@ class Chaos:
 
     async def run_kills(self, ready: Callable[[], bool]) -> None:
         """Each planned kill in turn, the first once ``ready()`` (work is in flight)."""
-        while not ready():
+        while self.kills and not ready():
             await asyncio.sleep(0.3)
         for i, k in enumerate(self.kills, 1):
-            rc, out = await self.stack.dev("kill", k.component)
-            k.killed_at = time.monotonic()
-            if rc != 0:
-                k.detail = f"./dev kill {k.component} exited {rc}: {out.strip()[-300:]}"
-                self.errors.append(k.detail)
-            self.log(f"kill {i}/{len(self.kills)}: {k.component} SIGKILLed, back in {k.downtime:.1f}s")
-            await asyncio.sleep(k.downtime)
-            for attempt in range(3):
-                rc, out = await self.stack.dev("start", k.component)
-                if rc == 0:
-                    break
-                self.log(f"./dev start {k.component} failed (attempt {attempt + 1}): {out.strip()[-300:]}")
-                await asyncio.sleep(3)
-            k.back_at = time.monotonic()
-            k.ok = rc == 0
-            if not k.ok:
-                k.detail = f"./dev start {k.component} failed: {out.strip()[-500:]}"
-                self.errors.append(k.detail)
-            self.log(
-                f"kill {i}/{len(self.kills)}: {k.component} "
-                + (f"healthy again after {k.back_at - k.killed_at:.1f}s" if k.ok else "DID NOT COME BACK")
-            )
-            await asyncio.sleep(k.gap)
+            try:
+                await self._kill(i, k)
+            except asyncio.CancelledError:
+                if k.killed_at and not k.back_at:  # interrupted: never leave a component down
+                    await asyncio.shield(self.stack.dev("start", k.component))
+                raise
+
+    async def _kill(self, i: int, k: Kill) -> None:
+        """One kill: SIGKILL, the downtime, start again (waits for health), the gap."""
+        rc, out = await self.stack.dev("kill", k.component)
+        k.killed_at = time.monotonic()
+        if rc != 0:
+            k.detail = f"./dev kill {k.component} exited {rc}: {out.strip()[-300:]}"
+            self.errors.append(k.detail)
+        self.log(f"kill {i}/{len(self.kills)}: {k.component} SIGKILLed, back in {k.downtime:.1f}s")
+        await asyncio.sleep(k.downtime)
+        for attempt in range(3):
+            rc, out = await self.stack.dev("start", k.component)
+            if rc == 0:
+                break
+            self.log(f"./dev start {k.component} failed (attempt {attempt + 1}): {out.strip()[-300:]}")
+            await asyncio.sleep(3)
+        k.back_at = time.monotonic()
+        k.ok = rc == 0
+        if not k.ok:
+            k.detail = f"./dev start {k.component} failed: {out.strip()[-500:]}"
+            self.errors.append(k.detail)
+        self.log(
+            f"kill {i}/{len(self.kills)}: {k.component} "
+            + (f"healthy again after {k.back_at - k.killed_at:.1f}s" if k.ok else "DID NOT COME BACK")
+        )
+        await asyncio.sleep(k.gap)
 
     async def run_faults(self, until: Callable[[], bool]) -> None:
         """Cycle through the fault modes (each on for ``fault_on`` s, then calm for

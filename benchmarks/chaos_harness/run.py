@@ -204,7 +204,7 @@ class Run:
 
         async def kill() -> None:
             await self.chaos.run_kills(
-                lambda: sum(1 for a in self.driver.apps.values() if a.submits) >= target()
+                lambda: self.driving_done or len(self.driver.apps) >= min(opts.n, target())
             )
             self.kills_done = True
 
