@@ -154,7 +154,8 @@ class Run:
             await call(c, "PUT", "/control/default", json={"mode": "stored"})
         dl = await deadletters.mark(self.stack.env["AIL_KAFKA_BOOTSTRAP"])
         months = statistics.months_around(statistics.now())
-        stats_before = await statistics.read(self.stack, months)
+        self.say("reading the statistics once they stop moving (earlier work may still be folding) ...")
+        stats_before = await statistics.read_steady(self.stack, months)
         await self.driver.make_templates()
         if self.receiver:
             await self.receiver.start()

@@ -66,6 +66,24 @@ async def read(stack: Stack, months: list[str]) -> tuple[dict[Key, Figures], dic
     return month_f, ytd_f
 
 
+async def read_steady(
+    stack: Stack, months: list[str], *, still: float = 8.0, timeout: float = 180.0
+) -> tuple[dict[Key, Figures], dict[Key, Figures]]:
+    """The figures before the run, once they stop moving: a stack that has just run other work
+    (the test suite, an earlier run) may still be approving and folding it, and what it folds
+    after this read would be counted as this run's change. Two reads ``still`` seconds apart must
+    agree (at most ``timeout`` seconds of waiting; then the last read is used)."""
+    deadline = time.monotonic() + timeout
+    last = await read(stack, months)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(still)
+        current = await read(stack, months)
+        if current == last:
+            return current
+        last = current
+    return last
+
+
 def _fig(d: dict[str, Any]) -> Figures:
     return (int(d["count"]), Decimal(str(d["quantity"])), Decimal(str(d["amount_usd"])))
 
