@@ -328,3 +328,24 @@ async def test_worker_records_a_refused_send_and_signs_with_the_decrypted_secret
 def test_sse_frame() -> None:
     text = frame(7, "SubmissionAccepted", {"a": "中", "n": 1})
     assert text == 'id: 7\nevent: application.submission_accepted\ndata: {"a":"中","n":1}\n\n'
+
+
+async def test_outcomes_are_recorded_again_after_a_deadlock() -> None:
+    """A deadlock rolls the recording transaction back whole: the same outcomes are recorded
+    again, not dropped (dropped, every delivery of the batch would be sent again after its lease)."""
+    import asyncpg
+
+    config = WorkerConfig(concurrency=1, lease_seconds=1, poll_seconds=1, policy=RetryPolicy(1, 2))
+    worker = DeliveryWorker(None, None, config, asyncio.Event(), None)  # type: ignore[arg-type]
+    recorded: list[list[Any]] = []
+
+    async def record(batch: list[Any]) -> None:
+        recorded.append(list(batch))
+        if len(recorded) < 3:
+            raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+
+    worker._record = record  # type: ignore[method-assign]
+    worker._results = [("attempt-1", True), ("attempt-2", False)]  # type: ignore[list-item]
+    await worker._flush()
+    assert recorded == [[("attempt-1", True), ("attempt-2", False)]] * 3
+    assert worker._results == []

@@ -175,6 +175,18 @@ class DeliveryWorker:
         batch, self._results = self._results, []
         if not batch:
             return
+        for attempt in range(1, 6):
+            try:
+                await self._record(batch)
+                return
+            except (asyncpg.exceptions.DeadlockDetectedError, asyncpg.exceptions.SerializationError) as exc:
+                # The transaction rolled back whole, so recording the same outcomes again is safe;
+                # dropping them would resend every delivery of the batch when its lease ends.
+                log.warning("webhook_record_retry", attempt=attempt, error=repr(exc), outcomes=len(batch))
+                await asyncio.sleep(0.05 * attempt * (1 + random.random()))
+        await self._record(batch)
+
+    async def _record(self, batch: list[tuple[Attempt, bool]]) -> None:
         now = datetime.now(UTC)
         delivered: list[Claimed] = []
         finished: list[Claimed] = []
