@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import asyncpg
 from aiokafka import TopicPartition
@@ -43,6 +43,34 @@ log = get_logger("ail.consumer")
 
 # A handler applies one event inside an open transaction on ``conn``.
 Handler = Callable[[asyncpg.Connection, Envelope, Event], Awaitable[None]]
+# What a consumer is given: the event types it applies, each with its handler. Keyed by type, so
+# a handler is only ever called with the event it is written for.
+Handlers = Mapping[type[Event], Handler]
+
+U = TypeVar("U")
+# A service's event handler: takes the service's unit of work (on the consumer's transaction, which
+# holds the inbox record), the typed event and its envelope.
+EventHandler = Callable[[U, Any, Envelope], Awaitable[None]]
+
+
+def bind_handlers(
+    table: Mapping[type[Event], EventHandler[U]], unit_of_work: Callable[[asyncpg.Connection], U]
+) -> Handlers:
+    """Turn a service's ``EVENT_HANDLERS`` (type -> handler taking a unit of work) into what the
+    consumer calls: each event gets a unit of work on the consumer's open transaction."""
+
+    def bound(handler: EventHandler[U]) -> Handler:
+        async def apply(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
+            await handler(unit_of_work(conn), event, env)
+
+        return apply
+
+    return {event_type: bound(handler) for event_type, handler in table.items()}
+
+
+def handled_names(handlers: Handlers) -> set[str]:
+    """The ``event_type`` names of the envelopes a consumer applies (others are skipped)."""
+    return {event_type.__name__ for event_type in handlers}
 
 
 class PermanentError(Exception):
@@ -137,7 +165,7 @@ class EventConsumer:
         *,
         name: str,
         topics: list[str],
-        handlers: dict[str, Handler],
+        handlers: Handlers,
         pool: asyncpg.Pool,
         schema: str,
         bootstrap: str,
@@ -145,7 +173,7 @@ class EventConsumer:
     ) -> None:
         self.name = name
         self.topics = topics
-        self.handlers = handlers
+        self.handlers = dict(handlers)
         self.pool = pool
         self.schema = schema
         self.bootstrap = bootstrap
@@ -171,7 +199,7 @@ class EventConsumer:
             return [await self._apply_in(conn, env, event, rec) for env, event, rec in items]
 
     async def _apply_in(self, conn: asyncpg.Connection, env: Envelope, event: Event, rec: Record) -> str:
-        handler = self.handlers[env.event_type]
+        handler = self.handlers[type(event)]
         carrier = env.trace_context or context_from_kafka_headers(rec.headers)
         with continue_trace(
             carrier, f"consume {env.event_type}", consumer=self.name, event_id=str(env.event_id)
@@ -210,7 +238,7 @@ class EventConsumer:
         await dlt.start()
         try:
             self.ready.set()
-            handled = set(self.handlers)
+            handled = handled_names(self.handlers)
             while not self._stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batch.items():

@@ -44,7 +44,7 @@ def _consumer(db: asyncpg.Pool, schema: str, topic: str, bootstrap: str) -> Even
     return EventConsumer(
         name=f"test-{schema}",
         topics=[topic],
-        handlers={"SubmissionAccepted": on_accepted},
+        handlers={SubmissionAccepted: on_accepted},
         pool=db,
         schema=schema,
         bootstrap=bootstrap,
@@ -181,7 +181,7 @@ async def test_a_bad_event_in_a_batch_does_not_hold_back_the_good_ones(
     consumer = EventConsumer(
         name=f"test-{schema}",
         topics=[topic],
-        handlers={"SubmissionAccepted": on_accepted},
+        handlers={SubmissionAccepted: on_accepted},
         pool=db,
         schema=schema,
         bootstrap=kafka_bootstrap,

@@ -92,6 +92,8 @@ def test_the_broker_message_limit_is_one_value_everywhere() -> None:
     for topic in (d for d in _k8s_docs() if d["kind"] == "KafkaTopic"):
         # a topic-level override would quietly lower (or raise) the limit for that topic
         assert "max.message.bytes" not in (topic["spec"].get("config") or {}), topic["metadata"]["name"]
+
+
 # ---------------------------------------------------------------- issue 10, item 4: no door open
 
 SERVICES = ("application", "submission", "status", "customs", "signer", "stats")

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from ail_shared.errors import Conflict
-from ail_shared.vocabulary import ApplicationStatus
+from ail_shared.lifecycle import ApplicationStatus
 from ail_submission.domain.model import ensure_revocable
 from tests.integration.submission.helpers import create_draft, wait_status
 

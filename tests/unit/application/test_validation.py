@@ -13,7 +13,7 @@ from ail_application.domain.model import Application
 from ail_application.domain.reference import load
 from ail_application.domain.validation import FORM_REQUIRED, validate_for_submission
 from ail_shared.errors import Conflict, InvalidInput
-from ail_shared.vocabulary import ApplicationStatus
+from ail_shared.lifecycle import ApplicationStatus
 
 REF = load()
 TODAY = date.today()

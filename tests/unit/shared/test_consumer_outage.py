@@ -104,7 +104,7 @@ def _consumer(apply: Any) -> EventConsumer:
     c = EventConsumer(
         name="test.outage",
         topics=["t"],
-        handlers={"SubmissionAccepted": apply},
+        handlers={SubmissionAccepted: apply},
         pool=None,  # type: ignore[arg-type] - _apply is replaced below
         schema="s",
         bootstrap="127.0.0.1:1",

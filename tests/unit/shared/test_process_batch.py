@@ -118,3 +118,28 @@ def test_outages_are_transient_bad_data_is_not() -> None:
     assert not is_transient(ValueError("badly formed hexadecimal UUID string"))
     assert not is_transient(KeyError("form_no"))
     assert not is_transient(asyncpg.UniqueViolationError("duplicate key"))
+
+
+async def test_bound_handlers_are_keyed_by_type_and_get_a_unit_of_work_on_the_consumers_connection() -> None:
+    from ail_shared.consumer import bind_handlers, handled_names
+    from ail_shared.events import SubmissionRejected
+
+    seen: list[tuple[object, object, object]] = []
+
+    class FakeUoW:
+        def __init__(self, conn: object) -> None:
+            self.conn = conn
+
+    async def on_accepted(uow: FakeUoW, event: SubmissionAccepted, env: Envelope) -> None:
+        seen.append((uow.conn, event.form_no, env.event_id))
+
+    async def on_rejected(uow: FakeUoW, event: SubmissionRejected, env: Envelope) -> None:
+        raise AssertionError("called with the wrong event type")
+
+    bound = bind_handlers({SubmissionAccepted: on_accepted, SubmissionRejected: on_rejected}, FakeUoW)
+    assert handled_names(bound) == {"SubmissionAccepted", "SubmissionRejected"}
+    event = SubmissionAccepted(application_id="a1", submission_id="s1", form_no="F1", applied_at=utcnow())
+    env = envelope_for(event, aggregate_id="a1", tenant="t")
+    conn = object()
+    await bound[SubmissionAccepted](conn, env, event)  # type: ignore[arg-type]
+    assert seen == [(conn, "F1", env.event_id)]

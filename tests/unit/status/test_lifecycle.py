@@ -17,7 +17,7 @@ from ail_shared.events import (
     SubmissionAccepted,
     SubmissionRejected,
 )
-from ail_shared.vocabulary import ApplicationStatus as S
+from ail_shared.lifecycle import ApplicationStatus as S
 from ail_status.domain.lifecycle import View, decide, describe, status_after, webhook_type
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ail_shared.vocabulary import ApplicationStatus as S
+from ail_shared.lifecycle import ApplicationStatus as S
 from ail_submission.domain import model
 from tests.unit.submission.certs import make_cert
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from ail_application.domain.model import Application
 from ail_shared.errors import NotFound
-from ail_shared.vocabulary import ApplicationStatus
+from ail_shared.lifecycle import ApplicationStatus
 
 SCHEMA = "application"
 

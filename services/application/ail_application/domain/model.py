@@ -14,7 +14,7 @@ from ail_application.domain.form import DEFAULTS, compute
 from ail_application.domain.reference import ReferenceData, is_iron_ore
 from ail_shared.errors import Conflict, FieldProblem, InvalidInput
 from ail_shared.events import ApplicationSubmitted, Event
-from ail_shared.vocabulary import ApplicationStatus as S
+from ail_shared.lifecycle import ApplicationStatus as S
 
 EDITABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
 DELETABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})

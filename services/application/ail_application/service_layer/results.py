@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 
 from ail_application.adapters.repository import SCHEMA
+from ail_shared.consumer import Handler
 from ail_shared.errors import Conflict
 from ail_shared.events import (
     ApplicationRevoked,
@@ -26,9 +27,9 @@ from ail_shared.events import (
     SubmissionAccepted,
     SubmissionRejected,
 )
+from ail_shared.lifecycle import STATUS_RANK
+from ail_shared.lifecycle import ApplicationStatus as S
 from ail_shared.logging import get_logger
-from ail_shared.vocabulary import STATUS_RANK
-from ail_shared.vocabulary import ApplicationStatus as S
 
 log = get_logger("ail.application.results")
 
@@ -158,13 +159,13 @@ async def ensure_ekey_bound(conn: asyncpg.Connection, enterprise_code: str) -> N
         )
 
 
-EVENT_HANDLERS = {
-    "SigningFailed": on_signing_failed,
-    "SigningDeferred": on_signing_deferred,
-    "SubmissionRejected": on_submission_rejected,
-    "SubmissionAccepted": on_submission_accepted,
-    "ReviewResultReceived": on_review_result,
-    "ApplicationRevoked": on_revoked,
-    "LicenseIssued": on_license_issued,
-    "EkeyBound": on_ekey_bound,
+EVENT_HANDLERS: dict[type[Event], Handler] = {
+    SigningFailed: on_signing_failed,
+    SigningDeferred: on_signing_deferred,
+    SubmissionRejected: on_submission_rejected,
+    SubmissionAccepted: on_submission_accepted,
+    ReviewResultReceived: on_review_result,
+    ApplicationRevoked: on_revoked,
+    LicenseIssued: on_license_issued,
+    EkeyBound: on_ekey_bound,
 }

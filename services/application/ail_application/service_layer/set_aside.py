@@ -15,9 +15,9 @@ from ail_application.adapters.repository import SCHEMA
 from ail_shared.errors import EventError
 from ail_shared.events import ApplicationSubmitted, decode_envelope, parse_payload
 from ail_shared.kafka import MAX_MESSAGE_BYTES
+from ail_shared.lifecycle import ApplicationStatus as S
 from ail_shared.logging import get_logger
 from ail_shared.outbox import SetAside
-from ail_shared.vocabulary import ApplicationStatus as S
 
 log = get_logger("ail.application.set_aside")
 

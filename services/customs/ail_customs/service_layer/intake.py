@@ -10,7 +10,7 @@ import asyncpg
 
 from ail_customs.adapters.repository import CustomsRepository
 from ail_customs.domain.tolerance import tolerance_for
-from ail_shared.consumer import PermanentError
+from ail_shared.consumer import Handler, PermanentError
 from ail_shared.events import Envelope, Event, LicenseIssued, ReviewResultReceived, SubmissionAccepted
 
 # Set when a license becomes due, so the delivery worker need not wait for its next poll.
@@ -132,8 +132,8 @@ async def on_license_issued(conn: asyncpg.Connection, env: Envelope, event: Even
     DELIVERY_WAKE.set()
 
 
-EVENT_HANDLERS = {
-    "SubmissionAccepted": on_submission_accepted,
-    "ReviewResultReceived": on_review_result,
-    "LicenseIssued": on_license_issued,
+EVENT_HANDLERS: dict[type[Event], Handler] = {
+    SubmissionAccepted: on_submission_accepted,
+    ReviewResultReceived: on_review_result,
+    LicenseIssued: on_license_issued,
 }

@@ -33,7 +33,7 @@ class SignatureRequestConsumer(EventConsumer):
         super().__init__(
             name=f"signer.{service.host_id}",
             topics=[topics.SIGNER_REQUESTS],
-            handlers={"SignatureRequested": self._handle_one},
+            handlers={SignatureRequested: self._handle_one},
             **kwargs,
         )
         self.service = service

@@ -43,8 +43,8 @@ from ail_shared.events import (
     SubmissionAccepted,
     SubmissionRejected,
 )
-from ail_shared.vocabulary import STATUS_RANK
-from ail_shared.vocabulary import ApplicationStatus as S
+from ail_shared.lifecycle import STATUS_RANK
+from ail_shared.lifecycle import ApplicationStatus as S
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,21 @@ from typing import Any
 import asyncpg
 
 from ail_shared.consumer import PermanentError
-from ail_shared.events import Envelope, Event
-from ail_shared.vocabulary import ApplicationStatus
+from ail_shared.events import (
+    ApplicationRevoked,
+    ApplicationSubmitted,
+    ClearanceRecorded,
+    ClearanceReversed,
+    CustomsStored,
+    Envelope,
+    Event,
+    LicenseIssued,
+    ReviewResultReceived,
+    SigningFailed,
+    SubmissionAccepted,
+    SubmissionRejected,
+)
+from ail_shared.lifecycle import ApplicationStatus
 from ail_status.adapters.repository import StatusRepository
 from ail_status.domain.lifecycle import STATUS_IMPLIED_BY_CUSTOMS, Move, View, decide, describe
 
@@ -105,20 +118,20 @@ async def apply_event(
     )
 
 
-LIFECYCLE_EVENTS = (
-    "ApplicationSubmitted",
-    "SigningFailed",
-    "SubmissionRejected",
-    "SubmissionAccepted",
-    "ApplicationRevoked",
-    "ReviewResultReceived",
-    "LicenseIssued",
-    "CustomsStored",
-    "ClearanceRecorded",
-    "ClearanceReversed",
+LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
+    ApplicationSubmitted,
+    SigningFailed,
+    SubmissionRejected,
+    SubmissionAccepted,
+    ApplicationRevoked,
+    ReviewResultReceived,
+    LicenseIssued,
+    CustomsStored,
+    ClearanceRecorded,
+    ClearanceReversed,
 )
 
 
-def event_handlers(*, default_retry_period: int) -> dict[str, Handler]:
+def event_handlers(*, default_retry_period: int) -> dict[type[Event], Handler]:
     handler = lifecycle_handler(default_retry_period=default_retry_period)
     return dict.fromkeys(LIFECYCLE_EVENTS, handler)

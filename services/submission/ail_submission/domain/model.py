@@ -13,8 +13,8 @@ from typing import Any
 from uuid import UUID
 
 from ail_shared.events import ApplicationSummary
-from ail_shared.vocabulary import STATUS_RANK
-from ail_shared.vocabulary import ApplicationStatus as S
+from ail_shared.lifecycle import STATUS_RANK
+from ail_shared.lifecycle import ApplicationStatus as S
 
 # Submission states (submissions.state).
 SIGNING = "signing"

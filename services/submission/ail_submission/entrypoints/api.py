@@ -25,8 +25,8 @@ from ail_shared.errors import AilError, Conflict, FieldProblem, InvalidInput, No
 from ail_shared.events import ApplicationRevoked, EkeyBound
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
 from ail_shared.idempotency import idempotent_response
+from ail_shared.lifecycle import ApplicationStatus as S
 from ail_shared.logging import get_logger
-from ail_shared.vocabulary import ApplicationStatus as S
 from ail_submission.adapters.mofcom import Mofcom, Refused, Unavailable
 from ail_submission.adapters.repository import SCHEMA, Repository
 from ail_submission.domain import model

@@ -7,6 +7,7 @@ import functools
 
 from ail_shared import topics
 from ail_shared.consumer import EventConsumer
+from ail_shared.events import ApplicationSigned, ApplicationSubmitted, EkeyHeartbeat, SigningFailed
 from ail_shared.http import Runtime
 from ail_submission.adapters.repository import SCHEMA
 from ail_submission.service_layer import handlers
@@ -31,7 +32,7 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
         EventConsumer(
             name="submission.heartbeats",
             topics=[topics.SIGNER_HEARTBEATS],
-            handlers={"EkeyHeartbeat": on_heartbeat},
+            handlers={EkeyHeartbeat: on_heartbeat},
             pool=pool,
             schema=SCHEMA,
             bootstrap=bootstrap,
@@ -40,7 +41,7 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
             EventConsumer(
                 name="submission.applications",
                 topics=[topics.APPLICATION],
-                handlers={"ApplicationSubmitted": on_submitted},
+                handlers={ApplicationSubmitted: on_submitted},
                 pool=pool,
                 schema=SCHEMA,
                 bootstrap=bootstrap,
@@ -51,7 +52,7 @@ def consumers(runtime: Runtime) -> list[EventConsumer]:
             EventConsumer(
                 name="submission.signer",
                 topics=[topics.SIGNER],
-                handlers={"ApplicationSigned": on_signed, "SigningFailed": handlers.on_signing_failed},
+                handlers={ApplicationSigned: on_signed, SigningFailed: handlers.on_signing_failed},
                 pool=pool,
                 schema=SCHEMA,
                 bootstrap=bootstrap,

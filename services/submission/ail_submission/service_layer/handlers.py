@@ -27,9 +27,9 @@ from ail_shared.events import (
     SubmissionRejected,
     envelope_for,
 )
+from ail_shared.lifecycle import ApplicationStatus as S
 from ail_shared.logging import get_logger
 from ail_shared.outbox import write_events
-from ail_shared.vocabulary import ApplicationStatus as S
 from ail_submission.adapters.repository import SCHEMA, Repository
 from ail_submission.domain import ekeys, model
 
