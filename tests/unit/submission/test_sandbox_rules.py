@@ -64,7 +64,9 @@ def test_first_review_default_is_the_shared_rule_goods_not_above_the_contract() 
     assert rules.first_review(snapshot("10", "11"), on=TODAY)[0], "part of a contract is allowed"
     ok, opinion = rules.first_review(snapshot("12", "11"), on=TODAY)
     assert not ok
-    assert opinion.startswith("contract_quantity_exceeded: 初审不通过：商品合计数量 12 超过对外成交合同总数量 11")
+    assert opinion.startswith(
+        "contract_quantity_exceeded: 初审不通过：商品合计数量 12 超过对外成交合同总数量 11"
+    )
     assert not re.search("[A-Za-z]", opinion.split(": ", 1)[1]), "Chinese only after the code"
     assert not rules.first_review(snapshot("10", "10", usd="100", contract_usd="99"), on=TODAY)[0]
 
