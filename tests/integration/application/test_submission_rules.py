@@ -165,6 +165,7 @@ async def test_complete_application_submits_with_full_snapshot(a, make, db):
 
 async def test_paper_only_commodity_cannot_be_electronic(a, make):
     app = await make(complete=True, commodity_code="8003000010", electronic_license=True)
-    got = fields(await a.post(f"/api/v1/applications/{app['id']}/submit"))
-    assert "electronic license" in got["electronic_license"]
+    r = await a.post(f"/api/v1/applications/{app['id']}/submit")
+    assert "不能申领电子许可证" in fields(r)["electronic_license"]
+    assert codes(r)["electronic_license"] == "electronic_license_not_allowed"
     _ = complete_form
