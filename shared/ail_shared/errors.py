@@ -20,10 +20,13 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class FieldProblem:
-    """One wrong field: a dotted path into the request (``goods.0.quantity``) and why."""
+    """One wrong field: a dotted path into the request (``goods.0.quantity``) and why; ``code``,
+    when the rule has one, is a stable machine code (``ail_shared.formrules``), shown beside the
+    reason in the error body."""
 
     field: str
     reason: str
+    code: str | None = None
 
 
 class AilError(Exception):

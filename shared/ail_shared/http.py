@@ -4,7 +4,9 @@ dependency, error format, tracing and request logs, health check, and ``serve()`
 Error body, always::
 
     {"error": {"code": "invalid_input", "message": "...",
-               "details": [{"field": "goods.0.quantity", "reason": "..."}]}}
+               "details": [{"field": "goods.0.quantity", "reason": "...", "code": "..."}]}}
+
+(``code`` only where the rule has one, e.g. the form rules of ``ail_shared.formrules``.)
 
 Every request passes two checks before any route sees it (issue 10, item 7):
 
@@ -78,12 +80,20 @@ def problem(field_path: str, reason: str) -> FieldProblem:
     return FieldProblem(field_path, reason)
 
 
+def detail(d: FieldProblem) -> dict[str, str]:
+    """One entry of ``details``: field and reason, and the rule's code when it has one."""
+    out = {"field": d.field, "reason": d.reason}
+    if d.code is not None:
+        out["code"] = d.code
+    return out
+
+
 def error_body(code: str, message: str, details: list[FieldProblem] | None = None) -> dict[str, Any]:
     return {
         "error": {
             "code": code,
             "message": message,
-            "details": [{"field": d.field, "reason": d.reason} for d in details or []],
+            "details": [detail(d) for d in details or []],
         }
     }
 

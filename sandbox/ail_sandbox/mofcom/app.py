@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI, Header, Request
@@ -35,7 +36,7 @@ from ail_sandbox.mofcom.rules import (
     ReviewRules,
     SignatureRefused,
     Submission,
-    catalogue_entry,
+    acceptance_problems,
     decode_payload,
     eligibility,
     form_no,
@@ -46,6 +47,9 @@ from ail_shared.auth import callback_headers
 from ail_shared.logging import configure_logging, get_logger
 
 log = get_logger("sandbox.mofcom")
+# MOFCOM's day is the day in China (the rate in force at a review is that day's).
+# TODO(issue 11): ail_shared.calendar.CHINA once the shared calendar lands.
+CHINA = ZoneInfo("Asia/Shanghai")
 
 
 class Faults(BaseModel):
@@ -65,7 +69,11 @@ class Control(BaseModel):
     faults: Faults = Field(default_factory=Faults)
     first_delay: float = 3.0
     second_delay: float = 3.0
-    contract_totals_rule: Literal["equal", "cover", "off"] = "equal"
+    contract_totals_rule: Literal["cover", "equal", "off"] = Field(
+        "cover",
+        description="cover: the rule (ail_shared.formrules, goods not above the contract);"
+        " fault modes: equal (a stricter MOFCOM), off",
+    )
     first_reject_rate: float = 0.0
     second_reject_rate: float = 0.0
     non_electronic: list[str] = Field(default_factory=list)
@@ -263,9 +271,10 @@ def create_app() -> FastAPI:
             return _error(422, exc.reason, exc.detail)
         if str(snapshot.get("enterprise_code", body.enterprise_code)) != body.enterprise_code:
             return _error(422, "enterprise_mismatch", "the payload names another enterprise")
-        code = str(snapshot.get("commodity_code") or "")
-        if code and catalogue_entry(code) is None:
-            return _error(422, "commodity_not_on_catalogue", f"commodity {code} is not on the catalogue")
+        refused = acceptance_problems(snapshot)
+        if refused:
+            details = [{"field": p.field, "reason": p.message, "code": p.code} for p in refused]
+            return _error(422, refused[0].code, "；".join(p.message for p in refused), details=details)
         year = int(snapshot.get("year") or datetime.now(UTC).year)
         state.form_seq[(year, body.enterprise_code)] += 1
         state.save_sequences()
@@ -321,7 +330,7 @@ def create_app() -> FastAPI:
         await asyncio.sleep(rules.first_delay)
         if sub.status != "pending_first_review":
             return
-        ok, opinion = rules.first_review(sub.snapshot)
+        ok, opinion = rules.first_review(sub.snapshot, on=datetime.now(CHINA).date())
         sub.status = "pending_second_review" if ok else "first_review_rejected"
         first = result(sub, "first", ok, opinion)
         if not ok or not state.control.faults.out_of_order:

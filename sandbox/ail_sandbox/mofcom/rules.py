@@ -1,5 +1,11 @@
-"""The sandbox's own role as MOFCOM: its catalogue, its numbering, its review rules and its
-signature check. Pure functions and data; no I/O."""
+"""The sandbox's own role as MOFCOM: its catalogue and exchange rates, its numbering, its review
+rules and its signature check. Pure functions and data; no I/O after import (the catalogue and
+rates are read once).
+
+The form rules are not written here: acceptance and the default first review call
+``ail_shared.formrules``, the functions our own submission validation calls, so a form our
+validation passes is never refused here unless a fault mode (``contract_totals_rule="equal"``,
+the random rejection rates) asks for it."""
 
 from __future__ import annotations
 
@@ -10,8 +16,8 @@ import json
 import os
 import random
 from dataclasses import dataclass, field
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
+from ail_shared import formrules
 from ail_shared.signatures import ALGORITHMS, verify
 
 # MOFCOM's catalogue: code -> year -> (name, electronic licence allowed, iron ore, key agricultural
@@ -159,73 +166,126 @@ def decode_payload(payload_b64: str) -> tuple[bytes, dict[str, Any]]:
     return raw, snapshot
 
 
-def _dec(value: Any) -> Decimal | None:
-    if value is None or value == "":
-        return None
+DEFAULT_RATES = DEFAULT_CATALOGUE.with_name("exchange_rates.csv")
+Rate = tuple[date, Decimal]
+
+
+def load_rates(path: Path | None = None) -> dict[str, list[Rate]]:
+    """MOFCOM's exchange rates (AIL_MOFCOM_RATES, by default the file the application service
+    ships): currency -> [(valid from, USD per unit)], oldest first. Only USD when unreadable."""
+    path = path or Path(os.environ.get("AIL_MOFCOM_RATES", str(DEFAULT_RATES)))
+    out: dict[str, list[Rate]] = {}
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return None
+        with path.open(encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                out.setdefault(row["currency"], []).append(
+                    (date.fromisoformat(row["valid_from"]), Decimal(row["usd_per_unit"]))
+                )
+    except (OSError, KeyError, ValueError, ArithmeticError):
+        out = {"USD": [(date(2000, 1, 1), Decimal(1))]}
+    return {currency: sorted(rates) for currency, rates in out.items()}
 
 
-def goods_totals(snapshot: dict[str, Any]) -> tuple[Decimal | None, Decimal | None]:
-    """Total quantity and total value in USD of the goods lines (computed fields of the form)."""
-    goods = [g for g in snapshot.get("goods") or [] if isinstance(g, dict)]
-    qty = _dec(snapshot.get("total_quantity"))
-    usd = _dec(snapshot.get("total_value_usd"))
-    if qty is None and goods:
-        qty = sum((_dec(g.get("quantity")) or Decimal(0) for g in goods), Decimal(0))
-    if usd is None and goods:
-        usd = sum((_dec(g.get("total_value_usd")) or Decimal(0) for g in goods), Decimal(0))
-    return qty, usd
+RATES = load_rates()
 
 
-def contract_totals(snapshot: dict[str, Any]) -> tuple[Decimal | None, Decimal | None]:
-    """The foreign contract's total quantity, and its total amount when settled in USD."""
-    contract = snapshot.get("contract")
-    if not isinstance(contract, dict):
-        return None, None
-    foreign = contract.get("foreign_contract")
-    if not isinstance(foreign, dict):
-        return None, None
-    amount = _dec(foreign.get("total_amount"))
-    if (foreign.get("settlement_currency") or "USD") not in ("USD", "502"):
-        amount = None
-    return _dec(foreign.get("total_quantity")), amount
+def usd_per_unit(currency: object, on: date) -> Decimal | None:
+    """The rate in force on ``on``: the latest whose valid-from is not after it."""
+    found = [rate for since, rate in RATES.get(str(currency), []) if since <= on]
+    return found[-1] if found else None
+
+
+@dataclass(frozen=True)
+class Listed:
+    name: str
+    electronic: bool
+    iron_ore: bool
+    key_agri: bool
+
+
+class MofcomCatalogue:
+    """The sandbox's catalogue in the shape ``ail_shared.formrules.Catalogue`` asks for."""
+
+    def commodity(self, code: object, year: int | None = None) -> Listed | None:
+        entry = catalogue_entry(str(code), year)
+        return Listed(*entry) if entry is not None else None
+
+
+def acceptance_problems(snapshot: dict[str, Any]) -> list[formrules.FormProblem]:
+    """The form rules checked when a submission arrives (refused with 422, nothing reviewed)."""
+    return formrules.commodity(snapshot, catalogue=MofcomCatalogue())
+
+
+PASSED_FIRST = "初审通过"
+PASSED_SECOND = "复审通过"
+REJECTED_FIRST = "初审不通过："
+REJECTED_SECOND = "复审不通过："
+# Codes of the sandbox's fault modes; the form rules' codes are ail_shared.formrules'.
+CONTRACT_TOTALS_NOT_EQUAL = "contract_totals_not_equal"
+FIRST_REVIEW_RANDOM_REJECTION = "first_review_random_rejection"
+SECOND_REVIEW_RANDOM_REJECTION = "second_review_random_rejection"
+
+
+def equal_totals(snapshot: dict[str, Any]) -> list[formrules.FormProblem]:
+    """Fault mode ``equal``: a stricter MOFCOM that wants the contract's totals to equal the
+    goods' (quantity, and the amount when both are in one currency). Not the rule
+    (docs/application.md): a test switches it on to see a first-review rejection."""
+    t = formrules.totals(snapshot)
+    problems = []
+    if t.goods_quantity is not None and t.contract_quantity is not None:
+        if t.goods_quantity != t.contract_quantity:
+            problems.append(
+                formrules.FormProblem(
+                    CONTRACT_TOTALS_NOT_EQUAL,
+                    formrules.QUANTITY_FIELD,
+                    f"合同总数量 {formrules.shown(t.contract_quantity)} 与商品合计数量"
+                    f" {formrules.shown(t.goods_quantity)} 不符",
+                )
+            )
+    same_currency = t.goods_currency is not None and t.goods_currency == t.contract_currency
+    if same_currency and t.goods_value is not None and t.contract_amount is not None:
+        if t.goods_value != t.contract_amount:
+            problems.append(
+                formrules.FormProblem(
+                    CONTRACT_TOTALS_NOT_EQUAL,
+                    formrules.AMOUNT_FIELD,
+                    f"合同总金额 {formrules.shown(t.contract_amount)} 与商品合计总值"
+                    f" {formrules.shown(t.goods_value)} 不符",
+                )
+            )
+    return problems
 
 
 @dataclass
 class ReviewRules:
     first_delay: float = 3.0
     second_delay: float = 3.0
-    # "equal": the contract's totals must match the goods' totals (MOFCOM's rule in the sandbox);
-    # "cover": the goods may draw on part of the contract, never more; "off".
-    contract_totals_rule: str = "equal"
+    # "cover" (the default): the rule, ail_shared.formrules.contract_totals: the goods may draw on
+    # part of the contract, never more. Fault modes: "equal" (a stricter MOFCOM), "off".
+    contract_totals_rule: str = "cover"
     first_reject_rate: float = 0.0
     second_reject_rate: float = 0.0
     seed: int | None = None
     rng: random.Random = field(default_factory=random.Random)
 
-    def first_review(self, snapshot: dict[str, Any]) -> tuple[bool, str]:
-        if self.contract_totals_rule != "off":
-            c_qty, c_usd = contract_totals(snapshot)
-            g_qty, g_usd = goods_totals(snapshot)
-            for what, c, g in (("quantity", c_qty, g_qty), ("amount USD", c_usd, g_usd)):
-                if c is None or g is None:
-                    continue
-                if (self.contract_totals_rule == "equal" and c != g) or g > c:
-                    return (
-                        False,
-                        f"合同总{what} {c} 与商品合计 {g} 不符 (contract totals do not match goods totals)",
-                    )
+    def first_review(self, snapshot: dict[str, Any], *, on: date) -> tuple[bool, str]:
+        """(passed, opinion); a rejection's opinion is its code, then the Chinese text. ``on`` is
+        the day of the review (China time), for the exchange rate."""
+        problems: list[formrules.FormProblem] = []
+        if self.contract_totals_rule == "cover":
+            problems = formrules.contract_totals(snapshot, usd_per_unit=usd_per_unit, on=on)
+        elif self.contract_totals_rule == "equal":
+            problems = equal_totals(snapshot)
+        if problems:
+            return False, "；".join(p.opinion(REJECTED_FIRST) for p in problems)
         if self.rng.random() < self.first_reject_rate:
-            return False, "初审不通过: 材料不全 (random rejection)"
-        return True, "初审通过"
+            return False, f"{FIRST_REVIEW_RANDOM_REJECTION}: {REJECTED_FIRST}材料不全"
+        return True, PASSED_FIRST
 
     def second_review(self, snapshot: dict[str, Any]) -> tuple[bool, str]:
         if self.rng.random() < self.second_reject_rate:
-            return False, "复审不通过: 进口数量超出合理范围 (random rejection)"
-        return True, "复审通过"
+            return False, f"{SECOND_REVIEW_RANDOM_REJECTION}: {REJECTED_SECOND}进口数量超出合理范围"
+        return True, PASSED_SECOND
 
 
 @dataclass

@@ -28,6 +28,7 @@ async def test_incomplete_saves_keep_every_field(a):
     assert {
         "field": "trade_country",
         "reason": "'999' is not in code table 'countries' (GET /api/v1/reference/countries)",
+        "code": "not_in_code_table",
     } in got["problems"]
     assert got["version"] == 3
 

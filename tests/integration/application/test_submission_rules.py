@@ -11,6 +11,10 @@ def fields(r) -> dict[str, str]:
     return {d["field"]: d["reason"] for d in r.json()["error"]["details"]}
 
 
+def codes(r) -> dict[str, str]:
+    return {d["field"]: d["code"] for d in r.json()["error"]["details"]}
+
+
 async def test_validation_reports_all_errors_at_once_and_keeps_the_draft(a, make):
     app = await make(
         goods=[{"spec": "x", "unit": "XYZ", "quantity": "-1"}], customs_ports=["4200", "9999", "2200"]
@@ -63,7 +67,9 @@ async def test_code_table_values_are_enforced(a, make):
         ("goods.0.unit", "units"),
     ]:
         assert f"code table '{table}'" in got[path]
-    assert "not on the automatic-import catalogue" in got["commodity_code"]
+    assert "不在" in got["commodity_code"] and "自动进口许可管理货物目录" in got["commodity_code"]
+    assert codes(r)["commodity_code"] == "commodity_not_on_catalogue"
+    assert codes(r)["trade_mode"] == "not_in_code_table"
 
 
 async def test_iron_ore_without_its_contract_is_refused_clearly(a, make):
@@ -102,9 +108,12 @@ async def test_contract_totals_and_dates_must_be_coherent(a, make):
     app = await make(complete=True)
     contract = complete_contract(total_quantity="100", total_amount="1000", expiry_date="2000-01-01")
     assert (await a.put(f"/api/v1/applications/{app['id']}/contract", json=contract)).status_code == 200
-    got = fields(await a.post(f"/api/v1/applications/{app['id']}/submit"))
-    assert "exceeds the contract's total quantity" in got["contract.foreign_contract.total_quantity"]
-    assert "exceeds the contract's total amount" in got["contract.foreign_contract.total_amount"]
+    r = await a.post(f"/api/v1/applications/{app['id']}/submit")
+    got = fields(r)
+    assert "超过对外成交合同总数量 100" in got["contract.foreign_contract.total_quantity"]
+    assert "超过对外成交合同总金额 1000" in got["contract.foreign_contract.total_amount"]
+    assert codes(r)["contract.foreign_contract.total_quantity"] == "contract_quantity_exceeded"
+    assert codes(r)["contract.foreign_contract.total_amount"] == "contract_amount_exceeded"
     assert got["contract.foreign_contract.expiry_date"] == "must not be before the signing date"
 
 
@@ -156,6 +165,7 @@ async def test_complete_application_submits_with_full_snapshot(a, make, db):
 
 async def test_paper_only_commodity_cannot_be_electronic(a, make):
     app = await make(complete=True, commodity_code="8003000010", electronic_license=True)
-    got = fields(await a.post(f"/api/v1/applications/{app['id']}/submit"))
-    assert "electronic license" in got["electronic_license"]
+    r = await a.post(f"/api/v1/applications/{app['id']}/submit")
+    assert "不能申领电子许可证" in fields(r)["electronic_license"]
+    assert codes(r)["electronic_license"] == "electronic_license_not_allowed"
     _ = complete_form

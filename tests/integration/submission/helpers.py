@@ -44,7 +44,8 @@ async def create_draft(
     quantity_off_by: Decimal = Decimal(0),
 ) -> str:
     """A draft that passes submission-time validation: the form, then a contract whose totals
-    match the goods (the sandbox's first review checks that), unless ``quantity_off_by``."""
+    match the goods, unless ``quantity_off_by`` (a contract larger than the goods still passes
+    ours and the sandbox's default rule; its "equal" fault mode rejects it at first review)."""
     resp = await client.post("/api/v1/applications", json=form or valid_form())
     assert resp.status_code == 201, resp.text
     app = resp.json()

@@ -62,12 +62,16 @@ async def test_happy_path_reaches_license_issued(
 async def test_first_review_rejects_contract_totals_that_do_not_match_goods(
     enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
 ) -> None:
+    """A stricter MOFCOM (the sandbox's "equal" fault mode): goods drawing on part of a contract
+    are rejected at first review, the opinion its code and then Chinese text."""
+    await sandbox.post("/control", json={"contract_totals_rule": "equal"})
     app_id = await create_draft(enterprise_a, quantity_off_by=Decimal(1))
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(
         enterprise_a, app_id, "first_review_rejected", "pending_second_review", "license_issued"
     )
     assert app["status"] == "first_review_rejected"
+    assert app["status_reason"].startswith("contract_totals_not_equal: 初审不通过：合同总数量"), app
     assert "不符" in app["status_reason"] and app["form_no"] and app["license_no"] is None
 
 

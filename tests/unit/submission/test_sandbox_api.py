@@ -60,3 +60,37 @@ async def test_revoke_after_first_review_is_refused_with_the_status() -> None:
             for task in list(state.tasks):
                 task.cancel()
             await asyncio.gather(*state.tasks, return_exceptions=True)
+
+
+async def test_a_commodity_off_the_catalogue_is_refused_in_chinese_with_the_rules_code() -> None:
+    """Acceptance runs ail_shared.formrules.commodity, the rule our validation runs."""
+    app = create_app()
+    key, pem = make_cert(CODE)
+    payload = canonical_json({"enterprise_code": CODE, "commodity_code": "2303300010", "year": 2019})
+    signature = base64.b64encode(key.sign(payload, ec.ECDSA(hashes.SHA256()))).decode()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://sandbox") as client:
+        r = await client.post(
+            "/mofcom/certificates",
+            json={"enterprise_code": CODE, "ekey_serial": "k1", "certificate_pem": pem},
+        )
+        assert r.status_code == 200, r.text
+        r = await client.post(
+            "/mofcom/submissions",
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+            json={
+                "application_id": str(uuid.uuid4()),
+                "enterprise_code": CODE,
+                "ekey_serial": "k1",
+                "payload": base64.b64encode(payload).decode(),
+                "signature": signature,
+            },
+        )
+    assert r.status_code == 422, r.text
+    message = "商品代码 2303300010 不在2019年度自动进口许可管理货物目录内"
+    assert r.json()["error"] == {
+        "code": "commodity_not_on_catalogue",
+        "message": message,
+        "details": [{"field": "commodity_code", "reason": message, "code": "commodity_not_on_catalogue"}],
+    }
+    assert not app.state.sandbox.by_form, "nothing accepted, no form no. given"

@@ -1,10 +1,12 @@
-"""The MOFCOM sandbox's own rules: number formats, the contract-totals review rule, and the
-signature check that refuses a payload changed after signing."""
+"""The MOFCOM sandbox's own rules: number formats, the first review (the shared contract-totals
+rule by default, its fault modes), and the signature check that refuses a payload changed after
+signing."""
 
 from __future__ import annotations
 
 import base64
 import re
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -22,6 +24,8 @@ from ail_sandbox.mofcom.rules import (
 from ail_shared.canonical import canonical_json
 from ail_shared.signatures import ECDSA_P256_SHA256
 from tests.unit.submission.certs import make_cert
+
+TODAY = date(2026, 12, 1)
 
 
 def test_number_formats() -> None:
@@ -54,20 +58,32 @@ def snapshot(
     }
 
 
-def test_first_review_rejects_contract_totals_that_do_not_match() -> None:
+def test_first_review_default_is_the_shared_rule_goods_not_above_the_contract() -> None:
     rules = ReviewRules()
-    assert rules.first_review(snapshot("10", "10"))[0]
-    ok, opinion = rules.first_review(snapshot("10", "11"))
-    assert not ok and "不符" in opinion
-    assert not rules.first_review(snapshot("10", "10", usd="100", contract_usd="99"))[0]
-    cover = ReviewRules(contract_totals_rule="cover")
-    assert cover.first_review(snapshot("10", "11"))[0] and not cover.first_review(snapshot("12", "11"))[0]
-    assert ReviewRules(contract_totals_rule="off").first_review(snapshot("12", "11"))[0]
+    assert rules.first_review(snapshot("10", "10"), on=TODAY) == (True, "初审通过")
+    assert rules.first_review(snapshot("10", "11"), on=TODAY)[0], "part of a contract is allowed"
+    ok, opinion = rules.first_review(snapshot("12", "11"), on=TODAY)
+    assert not ok
+    assert opinion.startswith(
+        "contract_quantity_exceeded: 初审不通过：商品合计数量 12 超过对外成交合同总数量 11"
+    )
+    assert not re.search("[A-Za-z]", opinion.split(": ", 1)[1]), "Chinese only after the code"
+    assert not rules.first_review(snapshot("10", "10", usd="100", contract_usd="99"), on=TODAY)[0]
+
+
+def test_first_review_fault_modes_equal_and_off() -> None:
+    equal = ReviewRules(contract_totals_rule="equal")
+    assert equal.first_review(snapshot("10", "10"), on=TODAY)[0]
+    ok, opinion = equal.first_review(snapshot("10", "11"), on=TODAY)
+    assert not ok and opinion == "contract_totals_not_equal: 初审不通过：合同总数量 11 与商品合计数量 10 不符"
+    assert ReviewRules(contract_totals_rule="off").first_review(snapshot("12", "11"), on=TODAY)[0]
 
 
 def test_random_rejection_rates() -> None:
-    assert not ReviewRules(first_reject_rate=1.0).first_review(snapshot("1", "1"))[0]
-    assert not ReviewRules(second_reject_rate=1.0).second_review({})[0]
+    ok, opinion = ReviewRules(first_reject_rate=1.0).first_review(snapshot("1", "1"), on=TODAY)
+    assert not ok and opinion == "first_review_random_rejection: 初审不通过：材料不全"
+    ok, opinion = ReviewRules(second_reject_rate=1.0).second_review({})
+    assert not ok and opinion.startswith("second_review_random_rejection: 复审不通过：")
     assert ReviewRules().second_review({})[0]
 
 

@@ -1,6 +1,7 @@
 """Contract information (合同信息表) and the iron-ore contract (铁矿石合同信息表), DOMAIN section 5.
 
-Like the form, every field is optional when saved; what is required is decided at submission."""
+Like the form, every field is optional when saved; what is required is decided at submission
+(``validation.py``; the contract's totals against the goods by ``ail_shared.formrules``)."""
 
 from __future__ import annotations
 
@@ -68,8 +69,14 @@ class ForeignContract(_Part):
     goods_description: DescriptionText | None = None
     signing_date: Day | None = None
     expiry_date: Day | None = None
-    total_quantity: Quantity | None = None
-    total_amount: Amount | None = None
+    total_quantity: Quantity | None = Field(
+        None, description="the goods' total quantity may be this or less, never more (ail_shared.formrules)"
+    )
+    total_amount: Amount | None = Field(
+        None,
+        description="in settlement_currency; the goods' total value may be this or less, never more"
+        " (in USD at the day's rate when the goods are priced in another currency)",
+    )
     settlement_currency: CodeText | None = Field(None, description="table `currencies`")
     payment_terms: DescriptionText | None = None
     port_of_departure: NameText | None = None

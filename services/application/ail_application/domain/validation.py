@@ -1,7 +1,11 @@
-"""Submission-time validation: every missing or invalid field at once, with its path and reason.
+"""Submission-time validation: every missing or invalid field at once, with its path, reason
+and a stable machine code.
 
 ``validate_for_submission(application)`` is pure (the code tables are in-memory data), so the
-submission flow may call it anywhere, and property-based tests can drive it freely."""
+submission flow may call it anywhere, and property-based tests can drive it freely. The rules
+MOFCOM applies itself (the commodity against the catalogue, the contract's totals against the
+goods) are not written here: they are ``ail_shared.formrules``, the same functions the MOFCOM
+sandbox calls, run on the snapshot the application signs; their reasons are Chinese."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ail_application.domain.form import _dec
 from ail_application.domain.reference import ReferenceData, is_iron_ore, load
+from ail_shared import formrules
 from ail_shared.errors import FieldProblem
 
 if TYPE_CHECKING:
@@ -20,7 +25,18 @@ if TYPE_CHECKING:
 REQUIRED = "required"
 ENTERPRISE_CODE = re.compile(r"^[0-9]{13}$")
 USCC = re.compile(r"^[0-9A-Z]{18}$")
-HS_CODE = re.compile(r"^[0-9]{10}$")
+# Machine codes of the checks made here (formrules has its own); docs/application.md lists them.
+NOT_IN_CODE_TABLE = "not_in_code_table"
+INVALID_FORMAT = "invalid_format"
+INVALID_DATE = "invalid_date"
+DATE_ORDER = "date_order"
+NOT_POSITIVE = "not_positive"
+COUNT_OUT_OF_RANGE = "count_out_of_range"
+DUPLICATE = "duplicate"
+NO_EXCHANGE_RATE = "no_exchange_rate"
+CONTRACT_REQUIRED = "contract_required"
+IRON_ORE_CONTRACT_REQUIRED = "iron_ore_contract_required"
+IRON_ORE_CONTRACT_NOT_APPLICABLE = "iron_ore_contract_not_applicable"
 
 FORM_CODES = {
     "trade_mode": "trade_modes",
@@ -84,118 +100,135 @@ class _Check:
         self.ref = ref
         self.problems: list[FieldProblem] = []
 
-    def add(self, path: str, reason: str) -> None:
-        self.problems.append(FieldProblem(path, reason))
+    def add(self, path: str, reason: str, code: str) -> None:
+        self.problems.append(FieldProblem(path, reason, code))
+
+    def mofcom(self, problems: list[formrules.FormProblem]) -> None:
+        self.problems += [FieldProblem(p.field, p.message, p.code) for p in problems]
 
     def required(self, data: dict[str, Any], names: tuple[str, ...], prefix: str = "") -> None:
         for name in names:
             if _blank(data.get(name)):
-                self.add(f"{prefix}{name}", REQUIRED)
+                self.add(f"{prefix}{name}", REQUIRED, REQUIRED)
 
     def code(self, path: str, value: Any, table: str) -> None:
         if not _blank(value) and not self.ref.has(table, value):
-            self.add(path, f"'{value}' is not in code table '{table}' (GET /api/v1/reference/{table})")
+            self.add(
+                path,
+                f"'{value}' is not in code table '{table}' (GET /api/v1/reference/{table})",
+                NOT_IN_CODE_TABLE,
+            )
 
     def date_field(self, data: dict[str, Any], name: str, prefix: str = "") -> date | None:
         v = data.get(name)
         d = _date(v)
         if not _blank(v) and d is None:
-            self.add(f"{prefix}{name}", f"'{v}' is not a date (YYYY-MM-DD)")
+            self.add(f"{prefix}{name}", f"'{v}' is not a date (YYYY-MM-DD)", INVALID_DATE)
         return d
 
     def order(self, first: date | None, second: date | None, path: str, what: str) -> None:
         if first and second and second < first:
-            self.add(path, what)
+            self.add(path, what, DATE_ORDER)
 
     def positive(self, path: str, v: Any) -> Decimal | None:
         d = _dec(v)
         if _blank(v):
-            self.add(path, REQUIRED)
+            self.add(path, REQUIRED, REQUIRED)
         elif d is None or d <= 0:
-            self.add(path, f"'{v}' must be a number greater than 0")
+            self.add(path, f"'{v}' must be a number greater than 0", NOT_POSITIVE)
             return None
         return d
 
 
-def validate_for_submission(application: Application, ref: ReferenceData | None = None) -> list[FieldProblem]:
+def validate_for_submission(
+    application: Application, ref: ReferenceData | None = None, *, on: date | None = None
+) -> list[FieldProblem]:
+    """Every problem at once. ``on`` is the day of the check (exchange rates, "not in the future");
+    today when not given."""
     ref = ref or load()
+    on = on or date.today()
     c = _Check(ref)
-    form, year = application.form, application.year
+    form = application.form
+    snapshot = application.snapshot()
     c.required(form, FORM_REQUIRED)
     for name, table in FORM_CODES.items():
         c.code(name, form.get(name), table)
     if not _blank(form.get("import_user_code")):
         code = str(form["import_user_code"])
         if not (ENTERPRISE_CODE.match(code) or USCC.match(code)):
-            c.add("import_user_code", "must be a 13-digit importer code or an 18-character credit code")
+            c.add(
+                "import_user_code",
+                "must be a 13-digit importer code or an 18-character credit code",
+                INVALID_FORMAT,
+            )
     ports = form.get("customs_ports") or []
     if not 1 <= len(ports) <= 2:
-        c.add("customs_ports", "1 or 2 customs ports are required")
+        c.add("customs_ports", "1 or 2 customs ports are required", COUNT_OUT_OF_RANGE)
     for i, p in enumerate(ports):
         c.code(f"customs_ports.{i}", p, "customs_ports")
     if len(set(ports)) != len(ports):
-        c.add("customs_ports", "the same port is given twice")
+        c.add("customs_ports", "the same port is given twice", DUPLICATE)
     if _blank(application.issuing_agency):
-        c.add("issuing_agency", REQUIRED)
+        c.add("issuing_agency", REQUIRED, REQUIRED)
     else:
         c.code("issuing_agency", application.issuing_agency, "issuing_agencies")
     commodity = form.get("commodity_code")
-    if not _blank(commodity):
-        entry = ref.commodity(commodity, year)
-        if not HS_CODE.match(str(commodity)):
-            c.add("commodity_code", f"'{commodity}' is not a 10-digit HS code")
-        elif entry is None:
-            c.add("commodity_code", f"'{commodity}' is not on the automatic-import catalogue for {year}")
-        elif application.electronic_license and not entry.electronic:
-            c.add(
-                "electronic_license", f"commodity {commodity} cannot be applied for as an electronic license"
-            )
+    c.mofcom(formrules.commodity(snapshot, catalogue=ref))
     arrival = c.date_field(form, "expected_arrival_date")
     goods = form.get("goods") or []
     if not goods:
-        c.add("goods", "at least one goods line is required")
+        c.add("goods", "at least one goods line is required", REQUIRED)
     for i, line in enumerate(goods):
         p = f"goods.{i}."
         if _blank(line.get("spec")):
-            c.add(p + "spec", REQUIRED)
+            c.add(p + "spec", REQUIRED, REQUIRED)
         if _blank(line.get("unit")):
-            c.add(p + "unit", REQUIRED)
+            c.add(p + "unit", REQUIRED, REQUIRED)
         else:
             c.code(p + "unit", line.get("unit"), "units")
         c.positive(p + "quantity", line.get("quantity"))
         c.positive(p + "unit_price", line.get("unit_price"))
     if not _blank(form.get("currency")) and ref.has("currencies", form.get("currency")):
         if application.computed.get("total_value_usd") is None and goods:
-            c.add("currency", f"no exchange rate for {form['currency']}; contact operations")
-    _contract(c, application, arrival)
+            c.add(
+                "currency", f"no exchange rate for {form['currency']}; contact operations", NO_EXCHANGE_RATE
+            )
+    _contract(c, application, arrival, on)
+    if application.contract is not None:
+        c.mofcom(formrules.contract_totals(snapshot, usd_per_unit=ref.usd_per_unit, on=on))
     _iron_ore(c, application, commodity)
     return c.problems
 
 
-def _contract(c: _Check, application: Application, arrival: date | None) -> None:
+def _contract(c: _Check, application: Application, arrival: date | None, on: date) -> None:
     contract = application.contract
     if contract is None:
         c.add(
             "contract",
             "contract information is required before submission:"
             " PUT /api/v1/applications/{id}/contract".replace("{id}", str(application.id)),
+            CONTRACT_REQUIRED,
         )
         return
     applicant = contract.get("applicant") or {}
     c.required(applicant, APPLICANT_REQUIRED, "contract.applicant.")
     code = applicant.get("enterprise_code")
     if not _blank(code) and not ENTERPRISE_CODE.match(str(code)):
-        c.add("contract.applicant.enterprise_code", "must be 13 digits")
+        c.add("contract.applicant.enterprise_code", "must be 13 digits", INVALID_FORMAT)
     if not _blank(applicant.get("uscc")) and not USCC.match(str(applicant["uscc"])):
-        c.add("contract.applicant.uscc", "must be 18 characters: digits and capital letters")
+        c.add("contract.applicant.uscc", "must be 18 characters: digits and capital letters", INVALID_FORMAT)
     est = c.date_field(applicant, "establishment_date", "contract.applicant.")
-    c.order(est, date.today(), "contract.applicant.establishment_date", "must not be in the future")
+    c.order(est, on, "contract.applicant.establishment_date", "must not be in the future")
 
     fc = contract.get("foreign_contract") or {}
     pre = "contract.foreign_contract."
     c.required(fc, FOREIGN_REQUIRED, pre)
     if _blank(fc.get("foreign_party_name_zh")) and _blank(fc.get("foreign_party_name_en")):
-        c.add(pre + "foreign_party_name_zh", "the foreign party's name is required (Chinese or English)")
+        c.add(
+            pre + "foreign_party_name_zh",
+            "the foreign party's name is required (Chinese or English)",
+            REQUIRED,
+        )
     c.code(pre + "settlement_currency", fc.get("settlement_currency"), "currencies")
     c.code(pre + "freight_pricing_method", fc.get("freight_pricing_method"), "freight_pricing_methods")
     signed = c.date_field(fc, "signing_date", pre)
@@ -207,19 +240,6 @@ def _contract(c: _Check, application: Application, arrival: date | None) -> None
     c.order(departure, fc_arrival, pre + "expected_arrival_date", "must not be before the departure date")
     c.order(signed, arrival, "expected_arrival_date", "must not be before the contract's signing date")
     c.order(departure, arrival, "expected_arrival_date", "must not be before the contract's departure date")
-    # Consistency with the goods: this application may draw on part of a contract, never more.
-    comp = application.computed
-    cq, ca = _dec(fc.get("total_quantity")), _dec(fc.get("total_amount"))
-    tq, tusd = _dec(comp.get("total_quantity")), _dec(comp.get("total_value_usd"))
-    if cq is not None and tq is not None and tq > cq:
-        c.add(pre + "total_quantity", f"the goods total {tq} exceeds the contract's total quantity {cq}")
-    rate = c.ref.usd_per_unit(fc.get("settlement_currency"), date.today())
-    if ca is not None and tusd is not None and rate is not None and tusd > ca * rate + Decimal("0.01"):
-        c.add(
-            pre + "total_amount",
-            f"the goods total USD {tusd} exceeds the contract's total amount"
-            f" {ca} {fc.get('settlement_currency')} (USD {(ca * rate).quantize(Decimal('0.01'))})",
-        )
     agency = contract.get("agency_contract")
     if agency:
         pre = "contract.agency_contract."
@@ -240,13 +260,18 @@ def _iron_ore(c: _Check, application: Application, commodity: Any) -> None:
     ioc = application.iron_ore_contract
     if not is_iron_ore(commodity):
         if ioc is not None:
-            c.add("iron_ore_contract", "an iron-ore contract is only for HS heading 2601; delete it")
+            c.add(
+                "iron_ore_contract",
+                "an iron-ore contract is only for HS heading 2601; delete it",
+                IRON_ORE_CONTRACT_NOT_APPLICABLE,
+            )
         return
     if ioc is None:
         c.add(
             "iron_ore_contract",
             f"iron ore (HS heading 2601, commodity {commodity}) needs the iron-ore contract before"
             f" submission: PUT /api/v1/applications/{application.id}/iron-ore-contract",
+            IRON_ORE_CONTRACT_REQUIRED,
         )
         return
     pre = "iron_ore_contract."
@@ -265,12 +290,12 @@ def _iron_ore(c: _Check, application: Application, commodity: Any) -> None:
     c.order(signed, p_to, pre + "period_to", "must not be before the signing date")
     ports = ioc.get("discharge_ports") or []
     if not 1 <= len(ports) <= 2:
-        c.add(pre + "discharge_ports", "1 or 2 discharge ports are required")
+        c.add(pre + "discharge_ports", "1 or 2 discharge ports are required", COUNT_OUT_OF_RANGE)
     for i, p in enumerate(ports):
         c.code(f"{pre}discharge_ports.{i}", p, "customs_ports")
     lines = ioc.get("lines") or []
     if not lines:
-        c.add(pre + "lines", "at least one line is required")
+        c.add(pre + "lines", "at least one line is required", REQUIRED)
     for i, line in enumerate(lines):
         lp = f"{pre}lines.{i}."
         c.required(line, ("category", "name"), lp)

@@ -18,6 +18,9 @@ from ail_shared.inputs import BATCH_MAX
 class Problem(BaseModel):
     field: str
     reason: str
+    code: str | None = Field(
+        None, description="stable machine code of the rule (docs/application.md, 'Problem codes')"
+    )
 
 
 class ErrorDetail(BaseModel):
@@ -125,7 +128,7 @@ def view(app: Application) -> dict[str, Any]:
         version=app.version,
         created_at=app.created_at,
         updated_at=app.updated_at,
-        problems=[Problem(field=p.field, reason=p.reason) for p in validate_for_submission(app)],
+        problems=[Problem(field=p.field, reason=p.reason, code=p.code) for p in validate_for_submission(app)],
     )
     return body.model_dump(mode="json")
 

@@ -21,7 +21,7 @@ from ail_application.adapters.repository import SCHEMA
 from ail_application.service_layer import handlers
 from ail_shared.auth import Tenant
 from ail_shared.errors import AilError, InvalidInput
-from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_shared.http import CurrentTenant, Pool, RuntimeDep, detail
 from ail_shared.idempotency import idempotent_response
 from ail_shared.inputs import IdentifierText
 
@@ -40,7 +40,7 @@ def _error(exc: AilError) -> dict[str, Any]:
     return {
         "code": exc.code,
         "message": exc.message,
-        "details": [{"field": p.field, "reason": p.reason} for p in problems],
+        "details": [detail(p) for p in problems],
     }
 
 
