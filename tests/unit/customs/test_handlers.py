@@ -21,7 +21,6 @@ from ail_shared.errors import Conflict, NotFound
 from ail_shared.events import (
     ApplicationSummary,
     ClearanceRecorded,
-    ClearanceRefused,
     ClearanceReversed,
     CustomsStored,
     Event,
