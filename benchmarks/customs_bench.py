@@ -115,6 +115,7 @@ async def clearance_rate(env: dict[str, str], n_licenses: int, n_decl: int) -> N
 
 async def in_process_rate(dsn: str, n_licenses: int, pages: int = 4, size: int = 500) -> None:
     from ail_customs.service_layer.clearance import apply_page
+    from ail_customs.service_layer.unit_of_work import CustomsUnitOfWork
 
     conn = await connect(dsn)
     try:
@@ -137,7 +138,8 @@ async def in_process_rate(dsn: str, n_licenses: int, pages: int = 4, size: int =
             tr = conn.transaction()
             await tr.start()
             t0 = time.perf_counter()
-            await apply_page(conn, msgs)
+            async with CustomsUnitOfWork(conn) as uow:  # a savepoint in tr
+                await apply_page(uow, msgs)
             rates.append(size / (time.perf_counter() - t0))
             await tr.rollback()
         print(

@@ -1,4 +1,5 @@
-from ail_customs.bootstrap import Settings, bootstrap
+from ail_customs.bootstrap import bootstrap
+from ail_customs.config import Settings
 from ail_shared.http import serve
 
 settings = Settings()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 
 from ail_customs.adapters.customs_client import HttpCustomsSystem
-from ail_customs.domain.delivery import auto_resend_delay
+from ail_customs.domain.delivery import ResendPolicy
 
 LICENSE = {"license_no": "26AANW0001", "quantity": "100"}
 
@@ -54,5 +54,5 @@ async def test_a_503_then_stored_is_stored_on_the_second_try() -> None:
 
 
 def test_auto_resend_backoff_doubles_and_is_bounded() -> None:
-    delays = [auto_resend_delay(n, base_seconds=5, max_rounds=4) for n in range(1, 6)]
+    delays = [ResendPolicy(base_seconds=5, max_rounds=4).delay_after(n) for n in range(1, 6)]
     assert delays == [5, 10, 20, None, None]

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from ail_customs.service_layer.clearance import parse_message
+from ail_customs.domain.feed import parse_message
 
 GOOD = {
     "message_id": "m1",

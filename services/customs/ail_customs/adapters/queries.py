@@ -1,13 +1,18 @@
-"""Read-side SQL for the query endpoints (tenant-scoped)."""
+"""Read-side SQL for the query endpoints (tenant-scoped). Each function takes the pool and reads
+one consistent snapshot; the routes never see a connection."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 import asyncpg
 
-from ail_customs.adapters.repository import SCHEMA
+from ail_customs.adapters.repository import SCHEMA, LicenseRepository
+from ail_customs.domain.model import License
+from ail_shared.calendar import CHINA
 from ail_shared.errors import NotFound
 
 STATUS_FILTER = f"""
@@ -17,63 +22,113 @@ WHERE a.enterprise_code = ANY($1::text[])
   AND ($2::int IS NULL OR a.year = $2)
   AND ($3::text IS NULL OR a.serial_no = $3)
   AND ($4::text IS NULL OR a.license_no = $4)
-  AND ($5::date IS NULL OR (a.applied_at AT TIME ZONE 'Asia/Shanghai')::date >= $5)
-  AND ($6::date IS NULL OR (a.applied_at AT TIME ZONE 'Asia/Shanghai')::date <= $6)
+  AND ($5::date IS NULL OR (a.applied_at AT TIME ZONE $7::text)::date >= $5)
+  AND ($6::date IS NULL OR (a.applied_at AT TIME ZONE $7::text)::date <= $6)
+"""
+
+STATUS_PAGE = (
+    "SELECT a.application_id, a.serial_no, a.license_no, a.form_no, a.year, a.commodity_code,"
+    " a.commodity_name, a.application_status, a.applied_at, l.customs_status,"
+    " l.last_delivery_detail, l.delivery_rounds, l.next_delivery_at"
+    f" {STATUS_FILTER} ORDER BY a.applied_at DESC NULLS LAST, a.application_id"
+    " LIMIT $8 OFFSET $9"
+)
+
+ENTRIES = f"""
+SELECT entry_no, kind, declaration_no, quantity, occurred_at, reason, detail, used_after,
+    uses_after, recorded_at
+FROM {SCHEMA}.ledger_entries WHERE license_no = $1 ORDER BY entry_no
+"""
+
+DECLARATIONS = f"""
+SELECT declaration_no, declared_at, port, quantity, lines, state, refusal_reason, revision
+FROM {SCHEMA}.declarations WHERE license_no = $1 ORDER BY declared_at, declaration_no
+"""
+
+APPLICATION_OF_LICENSE = f"""
+SELECT application_id, enterprise_code FROM {SCHEMA}.licenses
+WHERE license_no = $1 AND enterprise_code = ANY($2::text[])
+UNION ALL SELECT application_id, enterprise_code FROM {SCHEMA}.applications
+WHERE license_no = $1 AND enterprise_code = ANY($2::text[]) LIMIT 1
+"""
+
+HISTORY = f"""
+SELECT occurred_at, kind, summary, license_no, data FROM {SCHEMA}.history
+WHERE application_id = $1 AND ($2::timestamptz IS NULL OR occurred_at >= $2)
+  AND ($3::timestamptz IS NULL OR occurred_at < $3)
+ORDER BY occurred_at, id
 """
 
 
-async def customs_status_page(
-    conn: asyncpg.Connection,
-    *,
-    enterprise_codes: tuple[str, ...],
-    year: int | None,
-    serial_no: str | None,
-    license_no: str | None,
-    applied_from: date | None,
-    applied_to: date | None,
-    page: int,
-    page_size: int,
-) -> tuple[int, list[dict[str, Any]]]:
-    args = (list(enterprise_codes), year, serial_no, license_no, applied_from, applied_to)
-    total = await conn.fetchval(f"SELECT count(*) {STATUS_FILTER}", *args)
-    rows = await conn.fetch(
-        "SELECT a.application_id, a.serial_no, a.license_no, a.form_no, a.year, a.commodity_code,"
-        " a.commodity_name, a.application_status, a.applied_at, l.customs_status,"
-        " l.last_delivery_detail, l.delivery_rounds, l.next_delivery_at"
-        f" {STATUS_FILTER} ORDER BY a.applied_at DESC NULLS LAST, a.application_id"
-        " LIMIT $7 OFFSET $8",
-        *args,
-        page_size,
-        (page - 1) * page_size,
+@dataclass(frozen=True)
+class StatusQuery:
+    enterprise_codes: tuple[str, ...]
+    year: int | None = None
+    serial_no: str | None = None
+    license_no: str | None = None
+    applied_from: date | None = None  # China dates
+    applied_to: date | None = None
+    page: int = 1
+    page_size: int = 10
+
+
+async def customs_status_page(pool: asyncpg.Pool, query: StatusQuery) -> tuple[int, list[dict[str, Any]]]:
+    args = (
+        list(query.enterprise_codes),
+        query.year,
+        query.serial_no,
+        query.license_no,
+        query.applied_from,
+        query.applied_to,
+        CHINA.key,
     )
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        total = await conn.fetchval(f"SELECT count(*) {STATUS_FILTER}", *args)
+        rows = await conn.fetch(STATUS_PAGE, *args, query.page_size, (query.page - 1) * query.page_size)
     return int(total), [dict(r) for r in rows]
 
 
-async def application_of_license(
-    conn: asyncpg.Connection, license_no: str, enterprise_codes: tuple[str, ...]
-) -> asyncpg.Record:
-    row = await conn.fetchrow(
-        f"SELECT application_id, enterprise_code FROM {SCHEMA}.licenses"
-        " WHERE license_no = $1 AND enterprise_code = ANY($2::text[])"
-        f" UNION ALL SELECT application_id, enterprise_code FROM {SCHEMA}.applications"
-        " WHERE license_no = $1 AND enterprise_code = ANY($2::text[]) LIMIT 1",
-        license_no,
-        list(enterprise_codes),
-    )
-    if row is None:
-        raise NotFound(f"license {license_no} not found")
-    return row
+async def license_of_tenant(pool: asyncpg.Pool, license_no: str, enterprise_codes: Sequence[str]) -> License:
+    async with pool.acquire() as conn:
+        return await LicenseRepository(conn).of_tenant(
+            license_no=license_no, enterprise_codes=enterprise_codes
+        )
 
 
-async def history(
-    conn: asyncpg.Connection, application_id: str, since: datetime | None, until: datetime | None
-) -> list[dict[str, Any]]:
-    rows = await conn.fetch(
-        f"SELECT occurred_at, kind, summary, license_no, data FROM {SCHEMA}.history"
-        " WHERE application_id = $1 AND ($2::timestamptz IS NULL OR occurred_at >= $2)"
-        " AND ($3::timestamptz IS NULL OR occurred_at < $3) ORDER BY occurred_at, id",
-        application_id,
-        since,
-        until,
-    )
-    return [dict(r) for r in rows]
+async def license_with_entries(
+    pool: asyncpg.Pool, license_no: str, enterprise_codes: Sequence[str]
+) -> tuple[License, list[dict[str, Any]]]:
+    """The license and every ledger entry, from one snapshot (balances and entries agree)."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        lic = await LicenseRepository(conn).of_tenant(
+            license_no=license_no, enterprise_codes=enterprise_codes
+        )
+        rows = await conn.fetch(ENTRIES, license_no)
+    return lic, [dict(r) for r in rows]
+
+
+async def license_with_declarations(
+    pool: asyncpg.Pool, license_no: str, enterprise_codes: Sequence[str]
+) -> tuple[License, list[dict[str, Any]]]:
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        lic = await LicenseRepository(conn).of_tenant(
+            license_no=license_no, enterprise_codes=enterprise_codes
+        )
+        rows = await conn.fetch(DECLARATIONS, license_no)
+    return lic, [dict(r) for r in rows]
+
+
+async def history_of_license(
+    pool: asyncpg.Pool,
+    license_no: str,
+    enterprise_codes: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+) -> tuple[str, list[dict[str, Any]]]:
+    """(application id, its history in time order) of the license's application."""
+    async with pool.acquire() as conn:
+        row = await conn.fetchrow(APPLICATION_OF_LICENSE, license_no, list(enterprise_codes))
+        if row is None:
+            raise NotFound(f"license {license_no} not found")
+        rows = await conn.fetch(HISTORY, row["application_id"], since, until)
+    return row["application_id"], [dict(r) for r in rows]

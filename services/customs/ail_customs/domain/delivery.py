@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
+from ail_shared.retry import backoff
 from ail_shared.vocabulary import CustomsStatus
 
 Result = Literal["stored", "store_failed", "send_failed"]
@@ -23,6 +25,12 @@ CUSTOMS_STATUS_LABEL: dict[str | None, str] = {
     CustomsStatus.SEND_FAILED.value: "发往海关失败",
 }
 
+RESULT_TEXT: dict[str, str] = {
+    "stored": "Customs stored the license",
+    "store_failed": "Customs failed to store the license",
+    "send_failed": "the license could not be sent to Customs",
+}
+
 
 @dataclass(frozen=True)
 class DeliveryOutcome:
@@ -38,10 +46,17 @@ class DeliveryOutcome:
     receipt_no: str = ""
 
 
-def auto_resend_delay(failed_rounds: int, *, base_seconds: float, max_rounds: int) -> float | None:
-    """Seconds until the next automatic re-send after ``failed_rounds`` failed rounds, doubling
-    each time (base, 2*base, 4*base ...); None once ``max_rounds`` rounds have failed: then only the
+@dataclass(frozen=True)
+class ResendPolicy:
+    """Automatic re-send after a failed round: base, 2*base, 4*base ... (the shared backoff,
+    ``ail_shared.retry.backoff``), at most ``max_rounds`` failed rounds; after that only the
     operator's re-send (POST /api/v1/licenses/{license_no}/resend) sends it again."""
-    if failed_rounds >= max_rounds:
-        return None
-    return float(base_seconds * 2 ** (failed_rounds - 1))
+
+    base_seconds: float = 5.0
+    max_rounds: int = 5
+
+    def delay_after(self, failed_rounds: int) -> float | None:
+        """Seconds until the next automatic re-send after ``failed_rounds`` failed rounds."""
+        if failed_rounds >= self.max_rounds:
+            return None
+        return backoff(failed_rounds, base=self.base_seconds, cap=math.inf)

@@ -3,17 +3,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Header, Path, Query
 
 from ail_customs.adapters import queries
-from ail_customs.adapters.repository import SCHEMA, CustomsRepository, ledger_from
+from ail_customs.adapters.repository import SCHEMA
+from ail_customs.deps import CustomsDeps
+from ail_customs.domain.commands import RequestResend
 from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
-from ail_customs.service_layer.delivery import request_resend
+from ail_customs.domain.model import License
+from ail_customs.service_layer.handlers import COMMAND_HANDLERS
+from ail_shared.calendar import CHINA, china_date
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.idempotency import idempotent_response
@@ -29,7 +32,6 @@ from ail_shared.inputs import (
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
 LicenseNo = Annotated[IdentifierText, Path(description="license number (许可证号)")]
-CHINA = ZoneInfo("Asia/Shanghai")
 
 
 def plain(value: Any) -> Any:
@@ -71,9 +73,9 @@ async def customs_status(
             "the application-date range is empty",
             [FieldProblem("applied_to", f"must not be before applied_from ({applied_from.isoformat()})")],
         )
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        total, rows = await queries.customs_status_page(
-            conn,
+    total, rows = await queries.customs_status_page(
+        pool,
+        queries.StatusQuery(
             enterprise_codes=tenant.enterprise_codes,
             year=year,
             serial_no=serial_no or None,
@@ -82,7 +84,8 @@ async def customs_status(
             applied_to=applied_to,
             page=page,
             page_size=page_size,
-        )
+        ),
+    )
     items = [
         {
             "serial_no": r["serial_no"],
@@ -112,18 +115,22 @@ async def resend(
     license_no: LicenseNo,
     pool: Pool,
     tenant: CurrentTenant,
+    deps: CustomsDeps,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> Any:
     """Send a license to Customs again after send_failed or store_failed. Idempotent."""
+    cmd = RequestResend(
+        license_no=license_no, enterprise_codes=tenant.enterprise_codes, principal=tenant.principal.id
+    )
 
     async def work(conn: Any) -> tuple[int, Any]:
-        status, body = await request_resend(
-            conn,
-            license_no=license_no,
-            enterprise_codes=tenant.enterprise_codes,
-            principal=tenant.principal.id,
-        )
-        return status, plain(body)
+        # On the idempotency record's transaction: the answer is stored with the re-send.
+        answer = await COMMAND_HANDLERS[RequestResend](deps.uow(conn), cmd)
+        return 202, {
+            "license_no": answer.license_no,
+            "customs_status": answer.customs_status,
+            "resend": "scheduled" if answer.scheduled else "already_scheduled",
+        }
 
     return await idempotent_response(
         pool,
@@ -136,49 +143,46 @@ async def resend(
     )
 
 
-def _ledger_view(lic: Any, on: date) -> dict[str, Any]:
-    ledger = ledger_from(lic)
+def _ledger_view(lic: License, on: date) -> dict[str, Any]:
+    ledger = lic.ledger
     return {
         "licensed_quantity": ledger.licensed_quantity,
-        "unit": lic["unit"],
+        "unit": lic.unit,
         "used_quantity": ledger.used_quantity,
         "remaining_quantity": ledger.remaining_quantity,
         "uses": ledger.uses,
         "max_uses": ledger.max_uses,
         "remaining_uses": ledger.remaining_uses,
         "tolerance_pct": ledger.tolerance_pct,
-        "tolerance_source": lic["tolerance_source"],
+        "tolerance_source": lic.tolerance_source,
         "ceiling": ledger.ceiling,
         "available_quantity": ledger.available_on(on),
-        "valid_until": lic["valid_until"],
+        "valid_until": lic.valid_until,
     }
 
 
 def today_in_china() -> date:
-    return datetime.now(CHINA).date()
+    return china_date(datetime.now(UTC))
 
 
 @router.get("/licenses/{license_no}")
 async def license_detail(license_no: LicenseNo, pool: Pool, tenant: CurrentTenant) -> Any:
     """A license: its customs status, ledger balances and every ledger entry (uses, reversals,
     refused uses with their reasons)."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        repo = CustomsRepository(conn)  # one snapshot: balances and entries agree
-        lic = await repo.license_of_tenant(license_no, tenant.enterprise_codes)
-        entries = await repo.entries(license_no)
+    lic, entries = await queries.license_with_entries(pool, license_no, tenant.enterprise_codes)
     return plain(
         {
-            "license_no": lic["license_no"],
-            "application_id": lic["application_id"],
-            "enterprise_code": lic["enterprise_code"],
-            "form_no": lic["form_no"],
-            "commodity_code": lic["commodity_code"],
-            "commodity_name": lic["commodity_name"],
-            "one_batch_one_license": lic["one_batch_one_license"],
-            "issued_at": lic["issued_at"],
-            "customs_status": lic["customs_status"],
-            "customs_status_label": CUSTOMS_STATUS_LABEL.get(lic["customs_status"], lic["customs_status"]),
-            "customs_detail": lic["last_delivery_detail"] or None,
+            "license_no": lic.license_no,
+            "application_id": lic.application_id,
+            "enterprise_code": lic.enterprise_code,
+            "form_no": lic.form_no,
+            "commodity_code": lic.commodity_code,
+            "commodity_name": lic.commodity_name,
+            "one_batch_one_license": lic.one_batch_one_license,
+            "issued_at": lic.issued_at,
+            "customs_status": lic.customs_status,
+            "customs_status_label": CUSTOMS_STATUS_LABEL.get(lic.customs_status, lic.customs_status),
+            "customs_detail": lic.last_delivery_detail or None,
             "ledger": _ledger_view(lic, today_in_china()),
             "entries": entries,
         }
@@ -197,9 +201,8 @@ async def availability(
 ) -> Any:
     """Can this license cover ``quantity`` in one declaration now? If not, why not."""
     day = on or today_in_china()
-    async with pool.acquire() as conn:
-        lic = await CustomsRepository(conn).license_of_tenant(license_no, tenant.enterprise_codes)
-    decision = ledger_from(lic).check(quantity, day)
+    lic = await queries.license_of_tenant(pool, license_no, tenant.enterprise_codes)
+    decision = lic.ledger.check(quantity, day)
     return plain(
         {
             "license_no": license_no,
@@ -220,14 +223,11 @@ async def clearances(
 ) -> Any:
     """结关数据查询: each declaration that used the license, with its goods lines and state
     (recorded, refused, amended, invalidated)."""
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        repo = CustomsRepository(conn)
-        lic = await repo.license_of_tenant(license_no, tenant.enterprise_codes)
-        declarations = await repo.declarations(license_no)
+    lic, declarations = await queries.license_with_declarations(pool, license_no, tenant.enterprise_codes)
     return plain(
         {
             "license_no": license_no,
-            "unit": lic["unit"],
+            "unit": lic.unit,
             "ledger": _ledger_view(lic, today_in_china()),
             "declarations": declarations,
         }
@@ -251,7 +251,7 @@ async def history(
         problems.append(FieldProblem("to", "must be after from"))
     if problems:
         raise InvalidInput(f"{len(problems)} field(s) invalid", problems)
-    async with pool.acquire() as conn:
-        app = await queries.application_of_license(conn, license_no, tenant.enterprise_codes)
-        items = await queries.history(conn, app["application_id"], since, until)
-    return plain({"license_no": license_no, "application_id": app["application_id"], "items": items})
+    application_id, items = await queries.history_of_license(
+        pool, license_no, tenant.enterprise_codes, since, until
+    )
+    return plain({"license_no": license_no, "application_id": application_id, "items": items})

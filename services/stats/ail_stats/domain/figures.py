@@ -30,17 +30,13 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
 
+from ail_shared.calendar import china_date
 from ail_shared.events import ApplicationSummary, ReviewResultReceived
-
-try:
-    CHINA = ZoneInfo("Asia/Shanghai")
-except ZoneInfoNotFoundError:  # no tz database: China has used UTC+8 without DST since 1991
-    CHINA = timezone(timedelta(hours=8), "CST")  # type: ignore[assignment]
+from ail_shared.lifecycle import ApplicationStatus, status_after_review
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -50,14 +46,15 @@ class NotCountable(ValueError):
 
 
 def is_approval(event: ReviewResultReceived) -> bool:
-    return event.stage == "second" and event.result == "passed"
+    """Does this review result approve the application (the lifecycle's rule)?"""
+    return status_after_review(event.stage, event.result) is ApplicationStatus.APPROVED
 
 
 def china_month(moment: datetime) -> str:
     """``YYYY-MM`` of ``moment`` in China local time. A naive datetime is refused."""
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise NotCountable("reviewed_at has no UTC offset; cannot tell the month in China")
-    local = moment.astimezone(CHINA)
+    local = china_date(moment)
     return f"{local.year:04d}-{local.month:02d}"
 
 
@@ -137,7 +134,7 @@ def figure_key(partition: int, c: Contribution) -> str:
 
 @dataclass
 class Decision:
-    outcome: str  # "counted" | "duplicate" | "already_folded"
+    outcome: Literal["counted", "duplicate", "already_folded"]
     approval_record: dict[str, Any] | None = None  # write to approvals[application_id]
     figure_record: dict[str, Any] | None = None  # write to figures[key]
 

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
 from ail_shared.errors import FieldProblem, InvalidInput
-from ail_shared.http import CurrentTenant, RuntimeDep
+from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText
-from ail_stats.adapters.worker import StatsWorker
+from ail_stats.deps import StatsDeps
 from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, rows_csv
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
-
-
-def worker_of(runtime: Any) -> StatsWorker:
-    worker: StatsWorker = runtime.extra["stats_worker"]
-    return worker
 
 
 @router.get(
@@ -28,7 +23,7 @@ def worker_of(runtime: Any) -> StatsWorker:
 )
 async def monthly(
     tenant: CurrentTenant,
-    runtime: RuntimeDep,
+    deps: StatsDeps,
     month: Annotated[
         CodeText,
         Query(
@@ -59,8 +54,8 @@ async def monthly(
             problems.append(FieldProblem(name, "at most 64 characters"))
     if problems:
         raise InvalidInput(f"{len(problems)} query parameter(s) invalid", problems)
-    worker = worker_of(runtime)
-    if not worker.ready():
+    tables = deps.stats_app
+    if not tables.ready():
         return JSONResponse(
             {
                 "error": {
@@ -80,7 +75,7 @@ async def monthly(
         commodity_category=commodity_category,
         trade_country=trade_country,
     )
-    records = worker.figure_records(tenant.enterprise_codes, query.year)
+    records = tables.figures.records(tenant.enterprise_codes, query.year)
     rows = monthly_rows(records, query, tenant.enterprise_codes)
     if accept and "text/csv" in accept.lower():
         return Response(

@@ -1,5 +1,7 @@
-"""The faust-streaming worker: one agent folds approvals from ``ail.submission`` into two tables
-with changelog topics (memory store, recovered from the changelog on start).
+"""The faust-streaming app of the statistics service: the source topic, the two tables with
+changelog topics (memory store, recovered from the changelog on start) and their adapters, the
+dead-letter producer. The agent that folds approvals into the tables is wired in
+``entrypoints/consumers.py``; what it writes, in ``service_layer/handlers.py``.
 
 Settings that keep it from losing or double counting (docs/stats.md explains each):
 
@@ -24,58 +26,28 @@ import asyncio
 import contextlib
 import json
 import os
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import faust
 from aiokafka.admin import AIOKafkaAdminClient
-from pydantic import ValidationError
 
 from ail_shared import topics
-from ail_shared.consumer import DeadLetter, send_dead_letter
-from ail_shared.errors import ConfigError, EventError
-from ail_shared.events import ReviewResultReceived, decode_envelope, parse_payload
+from ail_shared.errors import ConfigError
 from ail_shared.failpoints import failpoint
 from ail_shared.kafka import make_producer
 from ail_shared.logging import get_logger
-from ail_stats.domain.figures import NotCountable, contribution, decide, figure_key, is_approval
 
-log = get_logger("ail.stats.worker")
+log = get_logger("ail.stats.faust")
 
 APP_ID = "ail-stats"  # consumer group id and prefix of faust's own topics
 PARTITIONS = 6  # default; must equal the partitions of ail.submission (faust co-partitions tables)
 APPROVALS_TABLE = "approvals"
 FIGURES_TABLE = "figures"
-CONSUMER_NAME = f"{APP_ID}.fold"
 
 
 def changelog_topics() -> list[str]:
     return [f"{APP_ID}-{APPROVALS_TABLE}-changelog", f"{APP_ID}-{FIGURES_TABLE}-changelog"]
-
-
-@dataclass
-class FoldStats:
-    counted: int = 0
-    already_folded: int = 0
-    duplicates: int = 0
-    ignored: int = 0
-    dead_letters: int = 0
-    last_error: str = ""
-    started_at: float = field(default_factory=time.monotonic)
-
-
-@dataclass
-class _Rec:
-    """The shape ``send_dead_letter`` needs."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    headers: Any
 
 
 async def _drain_fully(buffer: Any) -> None:
@@ -113,15 +85,74 @@ def _arm_commit_failpoint(consumer: Any, folded: Callable[[], int]) -> None:
     consumer._commit = commit_with_failpoint  # noqa: SLF001
 
 
-class StatsWorker:
-    """Owns the faust app and the dead-letter producer; started inside the API process."""
+class ApprovalTable:
+    """``approvals``: application id -> the source position of the approval that counted."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, application_id: str) -> Mapping[str, Any] | None:
+        value: Mapping[str, Any] | None = self.table.get(application_id)
+        return value
+
+    def put(self, application_id: str, record: dict[str, Any]) -> None:
+        self.table[application_id] = record
+
+
+class FigureTable:
+    """``figures``: figure key -> totals; with an (enterprise, year) index for the queries."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self._by_tenant_year: dict[tuple[str, str], list[str]] = {}
+        self._indexed = -1
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def get(self, key: str) -> Mapping[str, Any] | None:
+        value: Mapping[str, Any] | None = self.table.get(key)
+        return value
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        if key not in self.table and self._indexed == len(self.table):
+            enterprise, month = record["dims"][0], record["dims"][1]
+            self._by_tenant_year.setdefault((enterprise, month[:4]), []).append(key)
+            self._indexed += 1
+        self.table[key] = record
+
+    def records(self, enterprises: tuple[str, ...] | list[str], year: str) -> list[dict[str, Any]]:
+        """The figures of these enterprises in this year (values read live from the table)."""
+        index = self._index()
+        out = []
+        for enterprise in enterprises:
+            for key in index.get((enterprise, year), ()):
+                value = self.table.get(key)
+                if value is not None:
+                    out.append(value)
+        return out
+
+    def _index(self) -> dict[tuple[str, str], list[str]]:
+        """(enterprise, year) -> figure keys. Keys are never deleted, so a table holding more
+        keys than the index (recovery wrote them, not the agent) means: rebuild."""
+        size = len(self.table)
+        if size != self._indexed:
+            index: dict[tuple[str, str], list[str]] = {}
+            for key in list(self.table.keys()):
+                _, enterprise, month, *_ = json.loads(key)
+                index.setdefault((enterprise, month[:4]), []).append(key)
+            self._by_tenant_year, self._indexed = index, size
+        return self._by_tenant_year
+
+
+class StatsApp:
+    """Owns the faust app, its tables and the dead-letter producer; started inside the API process."""
 
     def __init__(
         self, *, bootstrap: str, datadir: str, session_timeout: float = 6.0, partitions: int = PARTITIONS
     ) -> None:
         self.bootstrap = bootstrap
         self.partitions = partitions
-        self.stats = FoldStats()
         self.app = faust.App(
             APP_ID,
             broker=f"kafka://{bootstrap}",
@@ -152,28 +183,28 @@ class StatsWorker:
             topics.SUBMISSION, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
         )
         # Table keys are str, values dicts; both JSON (app-wide key/value serializers).
-        self.approvals = self.app.Table(APPROVALS_TABLE, partitions=partitions, key_type=str)
-        self.figures = self.app.Table(FIGURES_TABLE, partitions=partitions, key_type=str)
-        self.app.agent(self.source, name="fold", concurrency=1)(self._fold)
+        self.approvals = ApprovalTable(self.app.Table(APPROVALS_TABLE, partitions=partitions, key_type=str))
+        self.figures = FigureTable(self.app.Table(FIGURES_TABLE, partitions=partitions, key_type=str))
         self.app.sensors.add(_StopOnSendError())
-        self._dlt: Any = None  # aiokafka producer, created in start() (needs the running loop)
+        self.dlt: Any = None  # aiokafka producer, created in start() (needs the running loop)
         self._started = False
-        self._by_tenant_year: dict[tuple[str, str], list[str]] = {}
-        self._indexed = -1
 
-    # ------------------------------------------------------------------------------ lifecycle
+    def agent(self, fold: Callable[[Any], Any], *, name: str) -> None:
+        """Run ``fold`` over the source stream, one actor (``concurrency=1``: offsets in order)."""
+        self.app.agent(self.source, name=name, concurrency=1)(fold)
 
-    async def start(self) -> None:
+    async def start(self, folded: Callable[[], int]) -> None:
+        """``folded``: how many approvals this process counted (for the commit failpoint)."""
         # The changelog topics must exist (with 6 partitions) before the first table write, or
         # faust raises PartitionsMismatch inside the agent.
         await topics.ensure_topics(self.bootstrap)
         await self._check_partitions()
-        self._dlt = make_producer(self.bootstrap)
-        await self._dlt.start()
+        self.dlt = make_producer(self.bootstrap)
+        await self.dlt.start()
         # Patched before the app starts, so that no commit can run with faust's own flush.
         buffer = self.app.producer.buffer
         buffer.flush = lambda: _drain_fully(buffer)  # type: ignore[method-assign]
-        _arm_commit_failpoint(self.app.consumer, lambda: self.stats.counted)
+        _arm_commit_failpoint(self.app.consumer, folded)
         await self.app.start()
         self._started = True
         log.info("stats_worker_started", app_id=APP_ID, changelogs=changelog_topics())
@@ -199,9 +230,9 @@ class StatsWorker:
     async def stop(self) -> None:
         with contextlib.suppress(Exception):
             await self.app.stop()
-        if self._dlt is not None:
+        if self.dlt is not None:
             with contextlib.suppress(Exception):
-                await self._dlt.stop()
+                await self.dlt.stop()
 
     def ready(self) -> bool:
         """Running, recovered from the changelogs and holding its partitions."""
@@ -211,105 +242,3 @@ class StatsWorker:
         if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]  # TableManager
             return False
         return bool(app.consumer.assignment())
-
-    def figure_records(self, enterprises: tuple[str, ...] | list[str], year: str) -> list[dict[str, Any]]:
-        """The figures of these enterprises in this year (values read live from the table)."""
-        index = self._index()
-        out = []
-        for enterprise in enterprises:
-            for key in index.get((enterprise, year), ()):
-                value = self.figures.get(key)
-                if value is not None:
-                    out.append(value)
-        return out
-
-    def _index(self) -> dict[tuple[str, str], list[str]]:
-        """(enterprise, year) -> figure keys. Keys are never deleted, so a table holding more
-        keys than the index (recovery wrote them, not the agent) means: rebuild."""
-        size = len(self.figures)
-        if size != self._indexed:
-            index: dict[tuple[str, str], list[str]] = {}
-            for key in list(self.figures.keys()):
-                _, enterprise, month, *_ = json.loads(key)
-                index.setdefault((enterprise, month[:4]), []).append(key)
-            self._by_tenant_year, self._indexed = index, size
-        return self._by_tenant_year
-
-    # ------------------------------------------------------------------------------ the agent
-
-    async def _fold(self, stream: Any) -> None:
-        async for event in stream.events():
-            msg = event.message
-            headers = msg.headers
-            if isinstance(headers, Mapping):
-                headers = list(headers.items())
-            rec = _Rec(msg.topic, msg.partition, msg.offset, msg.key, msg.value, headers)
-            for attempt in range(1, 4):
-                try:
-                    await self._fold_one(rec)
-                    break
-                except Exception as exc:  # noqa: BLE001 - never let faust ack an unfolded event
-                    self.stats.last_error = f"fold failed: {exc!r}"
-                    log.error("fold_failed", offset=rec.offset, partition=rec.partition, error=repr(exc))
-                    if attempt == 3:
-                        # An exception escaping the agent would let faust ack the event and
-                        # commit past it. Stop instead; the restart redelivers it.
-                        log.critical("fold_failed_exiting", offset=rec.offset, partition=rec.partition)
-                        os._exit(70)
-                    await asyncio.sleep(0.5 * attempt)
-
-    async def _fold_one(self, rec: _Rec) -> None:
-        try:
-            env = decode_envelope(rec.value)
-            if env.event_type != "ReviewResultReceived":
-                self.stats.ignored += 1
-                return
-            event = parse_payload(env)
-            assert isinstance(event, ReviewResultReceived)
-            if not is_approval(event):
-                self.stats.ignored += 1
-                return
-            c = contribution(env.aggregate_id, event)
-        except (EventError, NotCountable, ValidationError) as exc:
-            reason = f"{exc.code}: {exc.message}" if isinstance(exc, EventError) else f"not_countable: {exc}"
-            await self._dead_letter(rec, reason)
-            return
-        key = figure_key(rec.partition, c)
-        d = decide(
-            c,
-            partition=rec.partition,
-            offset=rec.offset,
-            seen=self.approvals.get(c.application_id),
-            figure=self.figures.get(key),
-        )
-        # Both writes go to changelog partition rec.partition, before this event is acked.
-        if d.figure_record is not None:
-            if key not in self.figures and self._indexed == len(self.figures):
-                self._by_tenant_year.setdefault((c.enterprise_code, c.month[:4]), []).append(key)
-                self._indexed += 1
-            self.figures[key] = d.figure_record
-        if d.approval_record is not None:
-            self.approvals[c.application_id] = d.approval_record
-        if d.outcome == "counted":
-            self.stats.counted += 1
-        elif d.outcome == "duplicate":
-            self.stats.duplicates += 1
-            log.info("approval_duplicate", application_id=c.application_id, offset=rec.offset)
-        else:
-            self.stats.already_folded += 1
-
-    async def _dead_letter(self, rec: _Rec, reason: str) -> None:
-        delay = 0.5
-        while True:  # the event is not acked until its dead letter is stored
-            try:
-                await send_dead_letter(self._dlt, DeadLetter(rec, reason), consumer_name=CONSUMER_NAME)
-                break
-            except Exception as exc:  # noqa: BLE001 - broker trouble: retry, visibly
-                self.stats.last_error = f"dead-letter send failed: {exc!r}"
-                log.error("dead_letter_failed", offset=rec.offset, error=repr(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 10.0)
-        self.stats.dead_letters += 1
-        log.warning(
-            "dead_lettered", topic=rec.topic, partition=rec.partition, offset=rec.offset, reason=reason
-        )

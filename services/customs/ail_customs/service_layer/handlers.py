@@ -1,0 +1,256 @@
+"""The customs service's use cases, one handler each, found by type:
+
+* ``EVENT_HANDLERS``: what the customs service learns from ``ail.submission`` (run by the consumer
+  inside its transaction, together with the inbox record): which applications are approved, their
+  application dates, and the licenses to deliver to Customs;
+* ``COMMAND_HANDLERS``: the operator's re-send (HTTP), and the delivery and clearance-feed steps
+  of the workers (``service_layer/workers.py``).
+
+Every handler takes a unit of work (``service_layer/unit_of_work.py``); the aggregates
+(``domain/model.py``) decide and record their events, the unit of work writes state and outbox in
+one transaction. Unit tests: ``tests/unit/customs/test_handlers.py`` with in-memory fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ail_customs.domain.commands import ApplyFeedPage, ClaimDueLicenses, RecordDelivery, RequestResend
+from ail_customs.domain.delivery import RESULT_TEXT
+from ail_customs.domain.feed import FEED, FeedCursor
+from ail_customs.domain.model import CustomsApplication, HistoryEntry, License
+from ail_customs.service_layer.clearance import apply_page
+from ail_customs.service_layer.unit_of_work import UnitOfWork
+from ail_shared.consumer import EventHandler, PermanentError
+from ail_shared.events import Envelope, Event, LicenseIssued, ReviewResultReceived, SubmissionAccepted
+from ail_shared.lifecycle import AFTER_ACCEPTED, AFTER_ISSUED, ApplicationStatus, status_after_review
+from ail_shared.logging import get_logger
+
+log = get_logger("ail.customs.handlers")
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def _application(uow: UnitOfWork, application_id: str, enterprise_code: str) -> CustomsApplication:
+    return await uow.applications.get(application_id=application_id) or CustomsApplication(
+        application_id=application_id, enterprise_code=enterprise_code
+    )
+
+
+# ---------------------------------------------------------------------------------- events
+
+
+async def on_submission_accepted(uow: UnitOfWork, event: SubmissionAccepted, env: Envelope) -> None:
+    async with uow:
+        app = await _application(uow, event.application_id, env.tenant)
+        app.learn(AFTER_ACCEPTED, form_no=event.form_no, applied_at=event.applied_at)
+        await uow.applications.save(app)
+        await uow.history.add(
+            HistoryEntry(
+                application_id=event.application_id,
+                enterprise_code=env.tenant,
+                license_no=None,
+                occurred_at=event.applied_at,
+                kind="submission_accepted",
+                summary=f"MOFCOM accepted the submission, form no. {event.form_no}",
+                data={"form_no": event.form_no},
+            )
+        )
+
+
+async def on_review_result(uow: UnitOfWork, event: ReviewResultReceived, env: Envelope) -> None:
+    async with uow:
+        status = status_after_review(event.stage, event.result)
+        if status is ApplicationStatus.APPROVED:
+            # Only approved applications are shown by the customs status query.
+            summary = event.application
+            app = await _application(uow, event.application_id, env.tenant)
+            app.learn(
+                status,
+                form_no=event.form_no,
+                license_no=event.license_no,
+                serial_no=summary.serial_no if summary else None,
+                year=summary.year if summary else None,
+                commodity_code=summary.commodity_code if summary else None,
+                commodity_name=summary.commodity_name if summary else "",
+            )
+            await uow.applications.save(app)
+        stage = "first review" if event.stage == "first" else "second review"
+        await uow.history.add(
+            HistoryEntry(
+                application_id=event.application_id,
+                enterprise_code=env.tenant,
+                license_no=event.license_no,
+                occurred_at=event.reviewed_at,
+                kind="review_result",
+                summary=f"{stage} {event.result}" + (f": {event.opinion}" if event.opinion else ""),
+                data={
+                    "stage": event.stage,
+                    "result": event.result,
+                    "opinion": event.opinion,
+                    "license_no": event.license_no,
+                },
+            )
+        )
+
+
+async def on_license_issued(uow: UnitOfWork, event: LicenseIssued, env: Envelope) -> None:
+    if event.quantity <= 0 or not event.quantity.is_finite():
+        raise PermanentError(f"license {event.license_no}: quantity {event.quantity} must be greater than 0")
+    if event.overflow_tolerance_pct is not None and not (0 <= event.overflow_tolerance_pct <= 100):
+        raise PermanentError(
+            f"license {event.license_no}: overflow tolerance {event.overflow_tolerance_pct}%"
+        )
+    lic = License.issued(event)
+    async with uow:
+        app = await _application(uow, event.application_id, event.enterprise_code)
+        app.learn(
+            AFTER_ISSUED,
+            form_no=event.form_no,
+            license_no=event.license_no,
+            commodity_code=event.commodity_code,
+            commodity_name=event.commodity_name,
+        )
+        await uow.applications.save(app)
+        if not await uow.licenses.add(lic):
+            return  # the same license announced again (another event id): nothing new to deliver
+        await uow.history.add(
+            HistoryEntry(
+                application_id=event.application_id,
+                enterprise_code=event.enterprise_code,
+                license_no=event.license_no,
+                occurred_at=event.issued_at,
+                kind="license_issued",
+                summary=(
+                    f"license {event.license_no} issued: {event.quantity} {event.unit} of"
+                    f" {event.commodity_code} {event.commodity_name}, valid until"
+                    f" {lic.valid_until.isoformat()},"
+                    f" {'one batch one license' if event.one_batch_one_license else 'up to 6 uses'},"
+                    f" overflow tolerance {lic.tolerance_pct}% ({lic.tolerance_source})"
+                ),
+                data={
+                    "quantity": event.quantity,
+                    "unit": event.unit,
+                    "valid_until": lic.valid_until,
+                    "one_batch_one_license": event.one_batch_one_license,
+                    "tolerance_pct": lic.tolerance_pct,
+                    "tolerance_source": lic.tolerance_source,
+                },
+            )
+        )
+        uow.license_due()
+
+
+EVENT_HANDLERS: Mapping[type[Event], EventHandler[UnitOfWork]] = {
+    SubmissionAccepted: on_submission_accepted,
+    ReviewResultReceived: on_review_result,
+    LicenseIssued: on_license_issued,
+}
+
+
+# ---------------------------------------------------------------------------------- commands
+
+
+@dataclass(frozen=True)
+class ResendAnswer:
+    license_no: str
+    customs_status: str | None
+    scheduled: bool  # False: it was already due or in flight (idempotent)
+
+
+async def request_resend(uow: UnitOfWork, cmd: RequestResend) -> ResendAnswer:
+    """The operator's re-send. Idempotent: a license already due or in flight is left as it is; a
+    stored license is not sent again (409)."""
+    async with uow:
+        lic = await uow.licenses.of_tenant(
+            license_no=cmd.license_no, enterprise_codes=cmd.enterprise_codes, for_update=True
+        )
+        status = lic.customs_status
+        now = _now()
+        scheduled = lic.request_resend(now)
+        if scheduled:
+            await uow.licenses.save_delivery(lic)
+            await uow.history.add(
+                HistoryEntry(
+                    application_id=lic.application_id,
+                    enterprise_code=lic.enterprise_code,
+                    license_no=lic.license_no,
+                    occurred_at=now,
+                    kind="customs_resend_requested",
+                    summary=f"re-send to Customs requested by {cmd.principal} (was {status})",
+                    data={"previous_status": status, "by": cmd.principal},
+                )
+            )
+            uow.license_due()
+    return ResendAnswer(lic.license_no, status, scheduled)
+
+
+async def claim_due_licenses(uow: UnitOfWork, cmd: ClaimDueLicenses) -> list[License]:
+    """One short transaction: the claimed licenses are ``not_arrived`` and leased."""
+    async with uow:
+        return await uow.licenses.claim_due(limit=cmd.limit, lease_seconds=cmd.lease_seconds)
+
+
+async def record_delivery(uow: UnitOfWork, cmd: RecordDelivery) -> bool:
+    """The outcome of a delivery round, its ``CustomsStored`` event and the history, in one
+    transaction. False when a newer round took over after this one's lease ran out."""
+    now = _now()
+    async with uow:
+        lic = await uow.licenses.get(license_no=cmd.license_no, for_update=True)
+        if lic is None or lic.delivery_rounds != cmd.round:
+            return False  # the newer round's outcome counts
+        lic.record_delivery(cmd.outcome, now=now, policy=cmd.policy)
+        await uow.licenses.save_delivery(lic)
+        uow.track(lic)
+        outcome, next_at = cmd.outcome, lic.next_delivery_at
+        await uow.history.add(
+            HistoryEntry(
+                application_id=lic.application_id,
+                enterprise_code=lic.enterprise_code,
+                license_no=lic.license_no,
+                occurred_at=now,
+                kind="customs_delivery",
+                summary=f"delivery round {cmd.round}: {RESULT_TEXT[outcome.result]}"
+                + (f" ({outcome.detail})" if outcome.detail else "")
+                + (f"; automatic re-send at {next_at.isoformat()}" if next_at else ""),
+                data={
+                    "round": cmd.round,
+                    "result": outcome.result,
+                    "detail": outcome.detail,
+                    "tries": outcome.tries,
+                    "receipt_no": outcome.receipt_no,
+                    "started_at": cmd.started_at,
+                    "next_auto_resend_at": next_at,
+                },
+            )
+        )
+    log.info("customs_delivery", license_no=cmd.license_no, result=cmd.outcome.result, round=cmd.round)
+    return True
+
+
+async def apply_feed_page(uow: UnitOfWork, cmd: ApplyFeedPage) -> int:
+    """A page of the clearance feed and the new cursor, in one transaction; returns the number
+    of messages read (0 when another replica moved the cursor meanwhile: nothing applied)."""
+    async with uow:
+        if await uow.feed.cursor(feed=FEED, for_update=True) != cmd.expected:
+            return 0
+        position = cmd.after
+        if cmd.messages:
+            position = max(position, await apply_page(uow, list(cmd.messages)))
+        await uow.feed.set_cursor(feed=FEED, cursor=FeedCursor(cmd.epoch, position))
+    return len(cmd.messages)
+
+
+CommandHandler = Callable[[UnitOfWork, Any], Awaitable[Any]]
+
+COMMAND_HANDLERS: Mapping[type[Any], CommandHandler] = {
+    RequestResend: request_resend,
+    ClaimDueLicenses: claim_due_licenses,
+    RecordDelivery: record_delivery,
+    ApplyFeedPage: apply_feed_page,
+}

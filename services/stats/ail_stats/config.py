@@ -1,0 +1,32 @@
+"""Settings of the statistics service (env prefix AIL_)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from pydantic_settings import SettingsConfigDict
+
+from ail_shared.config import ServiceSettings
+
+SCHEMA = "stats"  # the service's PostgreSQL schema: API keys and inbox tables only
+
+
+class Settings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AIL_", extra="ignore")
+    service_name: str = "stats"
+    http_port: int = 18106
+    # faust keeps its (small) working directory here; the tables live in memory + changelogs.
+    stats_datadir: str = ""
+    # Partitions of ail.submission; the changelog topics must have as many (checked on start).
+    stats_partitions: int = 6
+    # How long the broker waits before it drops a worker that died without leaving the group.
+    stats_session_timeout: float = 6.0  # the broker's group.min.session.timeout.ms is 6 s
+    # The stats service writes nothing to PostgreSQL (auth only): no outbox to relay.
+    run_outbox_relay: bool = False
+
+    def datadir(self) -> str:
+        if self.stats_datadir:
+            return self.stats_datadir
+        base = os.environ.get("AIL_DEVSTACK_DIR") or tempfile.gettempdir()
+        return os.path.join(base, "run", f"stats-faust-{self.http_port}")
