@@ -278,6 +278,8 @@ class Watch(threading.Thread):
                             restarts=self.status["restarts"],
                             after_s=previous,
                         )
+                    elif pid is not None:
+                        self.sup.log("process_started", component=self.name, pid=pid)
             automatic = False
             code: int | None = None
             healthy_for: float | None = None
@@ -344,7 +346,7 @@ def wait_started(st: Stack, name: str, exits_before: int, timeout: float = APP_H
             if time.monotonic() - t0 > 0.5:
                 say(name, f"healthy in {time.monotonic() - t0:.1f}s (pid {pid}, :{port})")
             else:
-                say(name, f"running (pid {pid}, :{port})")
+                say(name, f"already running (pid {pid}, :{port})")
             return
         status = read_status(st, name)
         if int(status.get("exits", 0)) > exits_before and status.get("state") != "up":

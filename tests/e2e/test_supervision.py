@@ -103,7 +103,7 @@ def test_a_service_killed_with_dev_kill_stays_down_until_dev_start(stack: dict[s
     dev("kill", NAME)
     # Longer than any backoff the supervisor could be in after the test above (1 s, then 2 s):
     # a supervisor that undid the kill would have started it within this window.
-    window = time.monotonic() + 8.0
+    window = time.monotonic() + 5.0
     while time.monotonic() < window:
         assert _pid(stack) is None, f"{NAME} was started again while held down"
         assert not _healthy(stack)
