@@ -23,7 +23,7 @@ KAFKA_JVM = (
     "-Djava.awt.headless=true",
 )
 
-KAFKA_START_TIMEOUT = 90.0
+KAFKA_START_TIMEOUT = 180.0  # a loaded machine (CI, several stacks) can take 90 s and more
 
 KAFKA_STOP_GRACE = 30.0
 
