@@ -166,7 +166,8 @@ class Supervisor:
         signal.signal(signal.SIGTERM, on_stop)
         signal.signal(signal.SIGINT, on_stop)
         signal.signal(signal.SIGUSR1, lambda _s, _f: self.wake_all())
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        # (SIGHUP is left alone: an ignored signal stays ignored in every process started here;
+        # the daemon has a session of its own, no terminal sends it one.)
         # What the parts print while the daemon starts Kafka, PostgreSQL or nginx: JSON lines too.
         common.SINK = lambda tag, msg: self.log("output", component=tag, message=msg)
         self.log("supervisor_started", pid=os.getpid(), components=[w.name for w in self.watches])
