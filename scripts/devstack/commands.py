@@ -36,6 +36,7 @@ from .supervisor import (
     release,
     stop_supervisor,
     sup_dir,
+    supervisor_pid,
     wait_started,
 )
 from .table import (
@@ -280,6 +281,12 @@ def cmd_start(st: Stack, names: list[str]) -> None:
     """Start only the named components (no migrations, topics or demo data), and wait until each
     is healthy: the way back after ``./dev kill`` or an outage test."""
     _check_components(names)
+    if supervisor_pid(st) is None:
+        # A supervisor started here must not bring up the rest of a stopped stack: what does
+        # not run now stays down until it is named (or ./dev up).
+        for n in KNOWN:
+            if n not in names and component_pid(st, n) is None:
+                hold(st, n, "not running when ./dev start started the supervisor")
     apps = [n for n in names if n in APPS_BY_NAME]
     waits: dict[str, Callable[[], object]] = {}
     for name in names:
