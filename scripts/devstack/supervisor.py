@@ -289,6 +289,9 @@ class Watch(threading.Thread):
                 code, healthy_for = self._wait_exit(pid, child)
                 if self.sup.stop.is_set():
                     return
+                # A wake-up sent while it ran (./dev start of another component) must not cut
+                # this backoff short; one sent during the backoff does (./dev start, ./dev up).
+                self.wake.clear()
                 self.status["exits"] += 1
                 self.write(state="down", pid=None, last_exit=code)
             held = is_held(self.st, self.name)
