@@ -289,11 +289,11 @@ class Watch(threading.Thread):
                 code, healthy_for = self._wait_exit(pid, child)
                 if self.sup.stop.is_set():
                     return
-                # A wake-up sent while it ran (./dev start of another component) must not cut
-                # this backoff short; one sent during the backoff does (./dev start, ./dev up).
-                self.wake.clear()
                 self.status["exits"] += 1
                 self.write(state="down", pid=None, last_exit=code)
+            # A wake-up sent while it ran (./dev start of another component) must not cut the
+            # backoff short; one sent during the backoff does (./dev start, ./dev up).
+            self.wake.clear()
             held = is_held(self.st, self.name)
             wait = restart_after(POLICY, held=held, previous=previous, healthy_for=healthy_for)
             self.sup.log(
