@@ -253,7 +253,7 @@ class Watch(threading.Thread):
         automatic = False  # the next start is a restart after an exit (not ./dev start)
         while not self.sup.stop.is_set():
             if is_held(self.st, self.name):
-                automatic = False
+                previous, automatic = None, False  # after ./dev start, a crash waits 1 s again
                 self.write(state="held", pid=self.pid())
                 self.pause(1.0)
                 continue
