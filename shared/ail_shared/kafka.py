@@ -8,7 +8,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 # The largest message (record batch) the broker accepts: its ``message.max.bytes``. The one
-# value for every deployment: scripts/devstack.py reads it from this line for the local broker's
+# value for every deployment: scripts/devstack/kafka.py reads it from this line for the local broker's
 # server.properties; docker-compose.yml (KAFKA_MESSAGE_MAX_BYTES) and deploy/k8s/10-kafka.yaml
 # (message.max.bytes) say the same, and tests/unit/test_deploy.py keeps them in step. Events stay
 # well under it (input limits); one that does not is refused by ``outbox.write_events`` or, if

@@ -7,7 +7,6 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -71,17 +70,13 @@ def test_the_broker_message_limit_is_one_value_everywhere() -> None:
     assert PRODUCER_DEFAULTS["max_request_size"] == MAX_MESSAGE_BYTES
     assert PRODUCER_DEFAULTS["max_batch_size"] < MAX_MESSAGE_BYTES
 
-    spec = importlib.util.spec_from_file_location("devstack", REPO / "scripts" / "devstack.py")
-    assert spec is not None and spec.loader is not None
-    devstack = importlib.util.module_from_spec(spec)
-    sys.modules["devstack"] = devstack  # its dataclasses look their module up
-    try:
-        spec.loader.exec_module(devstack)
-    finally:
-        del sys.modules["devstack"]
-    assert devstack.max_message_bytes() == MAX_MESSAGE_BYTES
-    assert f"\nmessage.max.bytes={MAX_MESSAGE_BYTES}\n" in devstack.kafka_properties(
-        devstack.Stack("test-deploy-check", 19500)
+    from tests.unit.devstack_import import devstack_module
+
+    kafka = devstack_module("kafka")
+    table = devstack_module("table")
+    assert kafka.max_message_bytes() == MAX_MESSAGE_BYTES
+    assert f"\nmessage.max.bytes={MAX_MESSAGE_BYTES}\n" in kafka.kafka_properties(
+        table.Stack("test-deploy-check", 19500)
     )
 
     compose = yaml.safe_load((REPO / "docker-compose.yml").read_text())

@@ -1,7 +1,7 @@
 """``python -m ail_submission.demo``: bind the demo enterprises' e-keys, so that a demo
 application can be submitted right after ``./dev up`` and reach ``license_issued`` on its own.
 
-Runs after the services are healthy (scripts/devstack.py calls it after the demo tenants). For
+Runs after the services are healthy (scripts/devstack/commands.py calls it after the demo tenants). For
 each demo enterprise it waits briefly for a signer host to announce its e-key and binds it through
 the entry point as the enterprise (POST /api/v1/ekey-bindings), which also registers the
 certificate with the MOFCOM sandbox. When no signer announces it (no signer process yet), it binds

@@ -31,7 +31,7 @@ from ail_shared.events import (
     envelope_for,
 )
 from ail_shared.kafka import make_producer
-from tests.support import REPO, eventually
+from tests.support import REPO, dev, eventually
 
 COMMODITIES = (  # code, name, unit, category given in the event ("" -> HS chapter)
     ("1001991000", "其他小麦", "千克", "粮食"),
@@ -417,10 +417,13 @@ def stats_pid(env: dict[str, str]) -> int:
 async def restart_stats(
     env: dict[str, str], failpoints: str = "", timeout: float = 300.0, extra_env: dict[str, str] | None = None
 ) -> None:
-    """Restart the stack's stats process the way ``./dev`` starts it (scripts/devstack.py
-    ``app_start``/``launch``: same command, environment, log file and pid file), without the rest
+    """Restart the stack's stats process the way ``./dev`` starts it (scripts/devstack/
+    supervisor.py ``Watch.launch``: same command, environment, log file and pid file), without the rest
     of ``./dev up``; then wait until /healthz answers 200 (the worker has recovered)."""
     pidfile = stats_pidfile(env)
+    # The stack's supervisor would start a stats of its own next to this one: it leaves stats
+    # alone from here on (until ./dev start stats or ./dev up).
+    dev("hold", "stats")
     with contextlib.suppress(FileNotFoundError, ValueError):
         old = stats_pid(env)
         if pid_alive(old):

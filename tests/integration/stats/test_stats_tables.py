@@ -32,7 +32,7 @@ from tests.integration.stats.support import (
     stats_pid,
     total_count,
 )
-from tests.support import eventually, read_topic
+from tests.support import dev, eventually, read_topic
 
 YEARS = (2024, 2025, 2026)
 # Approvals late on 31 December 2026 (UTC) fall in January 2027 in China.
@@ -155,6 +155,7 @@ async def test_sigkill_mid_stream_and_restart_gives_the_same_totals(
 
     await eventually(folding, timeout=60, interval=0.05, what="the worker folding part of the set")
     pid = stats_pid(stack)
+    dev("hold", "stats")  # down until restart_stats, not restarted by the stack's supervisor
     os.kill(pid, signal.SIGKILL)
     await eventually(_async(lambda: not pid_alive(pid)), timeout=10, what="stats process gone")
     await restart_stats(stack)

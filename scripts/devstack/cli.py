@@ -1,0 +1,184 @@
+"""``./dev COMMAND``: the entry point (see README.md), and ``./dev test``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .commands import (
+    cmd_down,
+    cmd_hold,
+    cmd_kill,
+    cmd_logs,
+    cmd_psql,
+    cmd_reset,
+    cmd_restart,
+    cmd_start,
+    cmd_up,
+)
+from .common import LOCK_HELD_VAR, REPO, StackError, file_lock, say
+from .envfile import process_env
+from .install import cmd_install
+from .status import cmd_status
+from .supervisor import serve
+from .table import Stack
+
+
+def pytest_targets(args: list[str]) -> list[str]:
+    """`tests` unless the arguments already name a test path."""
+    for a in args:
+        if not a.startswith("-") and Path(a.split("::")[0]).exists():
+            return []
+    return ["tests"]
+
+
+def cmd_test(args: list[str]) -> int:
+    keep = "--keep" in args or os.environ.get("AIL_KEEP_STACK", "") in ("1", "true", "yes")
+    args = [a for a in args if a != "--keep"]
+    st = Stack.from_env(for_test=True)
+    timings: list[tuple[str, float]] = []
+
+    def phase(name: str, t0: float) -> None:
+        timings.append((name, time.monotonic() - t0))
+        say("test", f"{name} took {timings[-1][1]:.1f}s")
+
+    rc = 1
+    try:
+        with file_lock(st.state.parent / f".{st.profile}.lock", f"profile '{st.profile}'"):
+            try:
+                t0 = time.monotonic()
+                cmd_install()
+                phase("install", t0)
+                t0 = time.monotonic()
+                cmd_up(st, install=False, quiet_summary=True)
+                phase("up", t0)
+                t0 = time.monotonic()
+                cmd = [
+                    str(st.venv_python),
+                    "-m",
+                    "pytest",
+                    *pytest_targets(args),
+                    "-p",
+                    "no:cacheprovider",
+                    *args,
+                ]
+                say("test", f"running {shlex.join(cmd[2:])} against profile '{st.profile}'")
+                # The tests may call ./dev kill/start on this stack (tests.support.dev): they must
+                # not wait for the profile lock this command holds until pytest ends.
+                env = process_env(st, {LOCK_HELD_VAR: st.profile})
+                rc = subprocess.run(cmd, cwd=REPO, env=env).returncode
+                phase("pytest", t0)
+                if rc == 5:
+                    say("test", "pytest collected no tests: that is a failure (exit 5)")
+            except StackError as exc:
+                print(f"\n./dev test: {exc}", file=sys.stderr, flush=True)
+                rc = 1
+            finally:
+                if keep:
+                    say(
+                        "test",
+                        f"keeping the '{st.profile}' stack running "
+                        f"(AIL_PROFILE={st.profile} ./dev down to stop it)",
+                    )
+                else:
+                    t0 = time.monotonic()
+                    try:
+                        cmd_down(st)
+                    except StackError as exc:
+                        print(f"./dev test: down failed: {exc}", file=sys.stderr)
+                    phase("down", t0)
+    finally:
+        if timings:
+            say("test", "timing: " + ", ".join(f"{n} {s:.1f}s" for n, s in timings) + f"; exit code {rc}")
+    return rc
+
+
+USAGE = """./dev COMMAND
+
+  install            install what is missing (Debian packages, uv, .venv, Kafka jars)
+  up                 install, then start the whole stack (idempotent)
+  down               stop the stack
+  status             what runs, on which port, healthy or not; restarts, last exit code
+  logs NAME [-f]     show (or follow) a log: kafka, postgres, nginx, nginx-access, or a process
+  restart [NAME...]  restart services/sandboxes (all when none named), then `up`
+  test [ARGS...]     install, start a private test stack, run pytest ARGS, stop it
+                     (--keep or AIL_KEEP_STACK=1 leaves it running)
+  kill NAME...       SIGKILL components (kafka, postgres, nginx or a process name): a crash;
+                     they stay down (held) until `start NAME` or `up`
+  start NAME...      start only those components again and wait until they are healthy
+  hold NAME...       the supervisor leaves them alone (for a test that runs one by hand)
+                     until `start NAME` or `up`
+  psql [ARGS...]     psql into the profile's database
+  reset              down, then delete the profile's state
+
+Environment: AIL_PROFILE (default dev; ./dev test uses test), AIL_PORT_BASE (default 18000
+for dev, 28000 for test*). State: .devstack/<profile>/. A supervisor per profile restarts a
+service, sandbox, Kafka, PostgreSQL or nginx that stops on its own (backoff 1 s doubling to 30 s;
+logs/supervisor.log).
+"""
+
+
+def main(argv: list[str]) -> int:
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)  # `./dev status | head` ends quietly
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(USAGE)
+        return 0 if argv else 2
+    cmd, rest = argv[0], argv[1:]
+    try:
+        if cmd == "test":
+            return cmd_test(rest)
+        if cmd == "install":
+            cmd_install()
+            return 0
+        st = Stack.from_env()
+        lock = st.state.parent / f".{st.profile}.lock"
+        if cmd == "up":
+            with file_lock(lock, f"profile '{st.profile}'"):
+                cmd_up(st, install="--no-install" not in rest)
+        elif cmd == "down":
+            with file_lock(lock, f"profile '{st.profile}'"):
+                cmd_down(st)
+        elif cmd == "reset":
+            with file_lock(lock, f"profile '{st.profile}'"):
+                cmd_reset(st)
+        elif cmd == "restart":
+            with file_lock(lock, f"profile '{st.profile}'"):
+                cmd_restart(st, rest)
+        elif cmd == "kill":
+            cmd_kill(st, rest)
+        elif cmd == "hold":
+            cmd_hold(st, rest)
+        elif cmd == "supervise":  # the daemon, started by `up`
+            return serve(st, [a.removeprefix("--skip=") for a in rest if a.startswith("--skip=")])
+        elif cmd == "start":
+            if os.environ.get(LOCK_HELD_VAR) == st.profile:
+                cmd_start(st, rest)  # run by a test under ./dev test, which holds the lock
+            else:
+                with file_lock(lock, f"profile '{st.profile}'"):
+                    cmd_start(st, rest)
+        elif cmd == "status":
+            return cmd_status(st)
+        elif cmd == "logs":
+            p = argparse.ArgumentParser(prog="./dev logs")
+            p.add_argument("name")
+            p.add_argument("-f", "--follow", action="store_true")
+            a = p.parse_args(rest)
+            cmd_logs(st, a.name, a.follow)
+        elif cmd == "psql":
+            cmd_psql(st, rest)
+        else:
+            print(f"unknown command {cmd!r}\n\n{USAGE}", file=sys.stderr)
+            return 2
+    except StackError as exc:
+        print(f"\n./dev {cmd}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print(f"\n./dev {cmd}: interrupted", file=sys.stderr)
+        return 130
+    return 0

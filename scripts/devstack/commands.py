@@ -1,0 +1,323 @@
+"""The commands of ``./dev`` that change the stack: up, down, reset, restart, kill, start, hold,
+and logs and psql. ``./dev status`` is in status.py, ``./dev test`` in cli.py."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import signal
+import time
+from collections.abc import Callable
+
+from .apps import (
+    app_hung,
+    app_pid,
+    module_present,
+    probe_modules,
+    run_py_step,
+    wait_healthy,
+)
+from .common import StackError, parallel, raise_collected, rel, say, warn
+from .envfile import stack_env, write_env
+from .install import cmd_install
+from .kafka import KAFKA_STOP_GRACE, kafka_pid, kafka_up
+from .nginx import nginx_pid, nginx_up
+from .postgres import pg_children, pg_pid, pg_psql_base, postgres_down, postgres_up
+from .procs import pid_alive, port_free, port_owner, stop_pids
+from .softhsm import softhsm_up
+from .supervisor import (
+    INFRA,
+    component_lock,
+    ensure_supervisor,
+    hold,
+    read_status,
+    release,
+    stop_supervisor,
+    sup_dir,
+    supervisor_pid,
+    wait_started,
+)
+from .table import (
+    APP_STOP_GRACE,
+    APPS,
+    APPS_BY_NAME,
+    DEMO_EKEY_MODULE,
+    DEMO_MODULE,
+    PORT_OFFSETS,
+    PY_STEPS,
+    Stack,
+)
+
+KNOWN = ("kafka", "postgres", "nginx", *APPS_BY_NAME)
+
+
+def check_ports(st: Stack) -> None:
+    """Refuse to start anything when a port we need is held by something that is not ours."""
+    running = {
+        "kafka": kafka_pid(st) is not None,
+        "postgres": pg_pid(st) is not None,
+        "entry": nginx_pid(st) is not None,
+    }
+    running["kafka-controller"] = running["kafka"]
+    for app in APPS:
+        running[app.name] = app_pid(st, app) is not None
+    names = list(PORT_OFFSETS) + [a.name for a in APPS]
+    conflicts = []
+    for name in names:
+        port = st.port(name)
+        if not running[name] and not port_free(port):
+            conflicts.append(f"  port {port} ({name}) is in use by {port_owner(port)}")
+    if conflicts:
+        raise StackError(
+            f"cannot start profile '{st.profile}' on port base {st.base}:\n"
+            + "\n".join(conflicts)
+            + "\nEither stop what holds these ports (for another ./dev profile: AIL_PROFILE=NAME "
+            "./dev down), or pick another port base, e.g. AIL_PORT_BASE="
+            f"{st.base + 1000} ./dev up"
+        )
+
+
+def _infra_up(st: Stack, name: str) -> None:
+    """Start Kafka, PostgreSQL or nginx unless it runs, and wait until it is ready; under the
+    component's lock, so the supervisor does not start it at the same moment."""
+    with component_lock(st, name):
+        release(st, name)
+        if name == "kafka":
+            kafka_up(st)
+        elif name == "postgres":
+            postgres_up(st)
+        else:
+            proc, wait = nginx_up(st)
+            if wait:
+                wait_healthy(st, "nginx", st.port("entry"), proc, st.logfile("nginx-error"), 15)
+
+
+def _apps_up(st: Stack, names: list[str], skip: tuple[str, ...] = ()) -> dict[str, Callable[[], object]]:
+    """Release the named services and sandboxes and have the supervisor start them; the waits
+    for their /healthz, to run in parallel."""
+    before = {n: int(read_status(st, n).get("exits", 0)) for n in names}
+    for n in names:
+        release(st, n)
+    ensure_supervisor(st, skip)
+    return {n: functools.partial(wait_started, st, n, before[n]) for n in names}
+
+
+def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> None:
+    t0 = time.monotonic()
+    if install:
+        cmd_install()
+    st.mkdirs()
+    say("up", f"profile '{st.profile}', port base {st.base}, state in {rel(st.state)}")
+    check_ports(st)
+    mods = probe_modules(st)
+
+    serials: dict[str, str] = {}
+
+    def hsm() -> None:
+        serials.update(softhsm_up(st))
+
+    raise_collected(
+        parallel(
+            {
+                "kafka": lambda: _infra_up(st, "kafka"),
+                "postgres": lambda: _infra_up(st, "postgres"),
+                "softhsm": hsm,
+            }
+        )
+    )
+    env = stack_env(st, serials)
+    write_env(st, env)
+    say("up", f"environment written to {rel(st.env_file)} and {rel(st.stack_json)}")
+    t_infra = time.monotonic() - t0
+
+    for name, module in PY_STEPS:
+        if module_present(mods, module, name, f"`python -m {module}`"):
+            run_py_step(st, name, module)
+
+    present = [a.name for a in APPS if module_present(mods, a.module, a.name, f"process {a.name}")]
+    for app in APPS:
+        if app.name in present and (pid := app_hung(st, app)):
+            warn(app.name, f"pid {pid} is running but /healthz does not answer 200; restarting it")
+            hold(st, app.name, "hung: ./dev up restarts it")
+            stop_pids({app.name: pid}, APP_STOP_GRACE, app.name)
+    skip = tuple(a.name for a in APPS if a.name not in present)
+    waits = _apps_up(st, present, skip)
+    waits["nginx"] = lambda: _infra_up(st, "nginx")
+    say("up", f"waiting for {', '.join(waits)} to answer /healthz ...")
+    raise_collected(parallel(waits))
+
+    if module_present(mods, DEMO_MODULE, "demo", "demo data"):
+        run_py_step(st, "demo", DEMO_MODULE, ["--out", str(st.demo_json)])
+        if module_present(mods, DEMO_EKEY_MODULE, "demo-ekey", "demo e-key binding"):
+            run_py_step(st, "demo-ekey", DEMO_EKEY_MODULE)
+
+    total = time.monotonic() - t0
+    if quiet_summary:
+        say("up", f"stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s)")
+        return
+    prefix = "" if st.profile == "dev" else f"AIL_PROFILE={st.profile} "
+    some_apps = ", ".join(a.name for a in APPS[:2])
+    demo = (
+        f"{rel(st.demo_json)}  (API keys of the demo enterprises and agency)"
+        if st.demo_json.exists()
+        else "(not written: ail_shared.demo does not exist yet)"
+    )
+    print(
+        f"""
+Stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s).
+  entry point   {st.url("entry")}   (every /api/v1/... route; /healthz)
+  demo data     {demo}
+  environment   {rel(st.env_file)}  (set -a; . {rel(st.env_file)}; set +a)
+  {prefix}./dev status         what runs where
+  {prefix}./dev logs NAME -f   follow a log: kafka, postgres, nginx, nginx-access, {some_apps}, ...
+  {prefix}./dev down           stop everything ({prefix}./dev reset also deletes the state)
+""",
+        flush=True,
+    )
+
+
+def cmd_down(st: Stack) -> None:
+    stop_supervisor(st, "down")  # first: nothing may start again while the rest stops
+    apps = {a.name: p for a in APPS if (p := app_pid(st, a))}
+    if apps:
+        stop_pids(apps, APP_STOP_GRACE, "down")
+    if pid := nginx_pid(st):
+        stop_pids({"nginx": pid}, APP_STOP_GRACE, "down")
+    if pid := kafka_pid(st):
+        stop_pids({"kafka": pid}, KAFKA_STOP_GRACE, "down")
+    postgres_down(st)
+    shutil.rmtree(sup_dir(st), ignore_errors=True)  # restart counts and holds end with the stack
+    say("down", f"profile '{st.profile}' is stopped")
+
+
+def cmd_reset(st: Stack) -> None:
+    cmd_down(st)
+    ext = st.pg_external_home
+    if ext.exists():
+        shutil.rmtree(ext)
+    if st.state.exists():
+        shutil.rmtree(st.state)
+    say("reset", f"deleted {rel(st.state)}")
+
+
+def cmd_restart(st: Stack, names: list[str]) -> None:
+    unknown = [n for n in names if n not in APPS_BY_NAME]
+    if unknown:
+        raise StackError(f"unknown process {', '.join(unknown)}; one of: " + ", ".join(APPS_BY_NAME))
+    targets = [APPS_BY_NAME[n] for n in names] if names else list(APPS)
+    for a in targets:
+        hold(st, a.name, "./dev restart")  # stopped on purpose: `up` below starts it again
+    pids = {a.name: p for a in targets if (p := app_pid(st, a))}
+    if pids:
+        stop_pids(pids, APP_STOP_GRACE, "restart")
+    cmd_up(st, install=False)
+
+
+def component_pid(st: Stack, name: str) -> int | None:
+    if name == "kafka":
+        return kafka_pid(st)
+    if name == "postgres":
+        return pg_pid(st)
+    if name == "nginx":
+        return nginx_pid(st)
+    return app_pid(st, APPS_BY_NAME[name])
+
+
+def _check_components(names: list[str]) -> None:
+    unknown = [n for n in names if n not in KNOWN]
+    if unknown or not names:
+        raise StackError(f"name one or more of: {', '.join(KNOWN)} (got {', '.join(unknown) or 'none'})")
+
+
+def cmd_kill(st: Stack, names: list[str]) -> None:
+    """SIGKILL the named components (no grace, as a crash would): for fault tests and the chaos
+    harness. They are held down (the supervisor leaves them) until ``./dev start NAME`` or
+    ``./dev up``."""
+    _check_components(names)
+    for name in names:
+        with component_lock(st, name):
+            hold(st, name, "./dev kill")
+            _kill(st, name)
+
+
+def _kill(st: Stack, name: str) -> None:
+    pid = component_pid(st, name)
+    if not pid:
+        say("kill", f"{name} is not running")
+        return
+    # A crash of the database server takes every one of its processes: SIGKILL the backends
+    # too, or they linger on the shared memory and the next postmaster refuses to start.
+    children = pg_children(pid) if name == "postgres" else []
+    try:
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    for child in children:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(child, signal.SIGKILL)
+    for _ in range(100):
+        if not any(pid_alive(p) for p in (pid, *children)):
+            break
+        time.sleep(0.05)
+    say("kill", f"{name} (pid {pid}) ... killed")
+
+
+def cmd_hold(st: Stack, names: list[str]) -> None:
+    """Hold components down without stopping them: the supervisor leaves them alone (down, or
+    run by hand, as some tests do) until ``./dev start NAME`` or ``./dev up``."""
+    _check_components(names)
+    for name in names:
+        with component_lock(st, name):
+            hold(st, name, "./dev hold")
+        say("hold", f"{name} ... held (./dev start {name} hands it back to the supervisor)")
+
+
+def cmd_start(st: Stack, names: list[str]) -> None:
+    """Start only the named components (no migrations, topics or demo data), and wait until each
+    is healthy: the way back after ``./dev kill`` or an outage test."""
+    _check_components(names)
+    if supervisor_pid(st) is None:
+        # A supervisor started here must not bring up the rest of a stopped stack: what does
+        # not run now stays down until it is named (or ./dev up).
+        for n in KNOWN:
+            if n not in names and component_pid(st, n) is None:
+                hold(st, n, "not running when ./dev start started the supervisor")
+    apps = [n for n in names if n in APPS_BY_NAME]
+    waits: dict[str, Callable[[], object]] = {}
+    for name in names:
+        if name in INFRA:
+            waits[name] = functools.partial(_infra_up, st, name)
+    waits.update(_apps_up(st, apps) if apps else {})
+    if not apps:
+        ensure_supervisor(st)  # it watches what was started again
+    raise_collected(parallel(waits))
+
+
+def cmd_logs(st: Stack, name: str, follow: bool) -> None:
+    aliases = {
+        "nginx": "nginx-error",
+        "entry": "nginx-error",
+        "pg": "postgres",
+        "postgresql": "postgres",
+        "access": "nginx-access",
+    }
+    path = st.logfile(aliases.get(name, name))
+    if not path.exists():
+        known = sorted(p.stem for p in st.logs.glob("*.log")) if st.logs.exists() else []
+        raise StackError(
+            f"no log {rel(path)}"
+            + (f"; logs: {', '.join(known)}" if known else f" (is profile '{st.profile}' up?)")
+        )
+    os.execvp("tail", ["tail", "-n", "200", *(["-F"] if follow else []), str(path)])
+
+
+def cmd_psql(st: Stack, args: list[str]) -> None:
+    if not pg_pid(st):
+        raise StackError(f"PostgreSQL of profile '{st.profile}' is not running: ./dev up")
+    cmd = pg_psql_base(st)
+    os.execvp(cmd[0], [*cmd, *args])

@@ -1,0 +1,164 @@
+"""The process table (every component, its port offset and module) and the stack of one profile
+(its state folder, paths and ports). Ports are AIL_PORT_BASE + offset."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .common import REPO, StackError
+
+
+@dataclass(frozen=True)
+class App:
+    name: str  # process name: log file, pid file, `./dev logs NAME`
+    offset: int  # port offset from the base
+    module: str  # run as `.venv/bin/python -m MODULE`
+    url_var: str  # env file variable that carries its base URL
+
+
+APPS: tuple[App, ...] = (
+    App("application", 101, "ail_application", "AIL_APPLICATION_URL"),
+    App("submission", 102, "ail_submission", "AIL_SUBMISSION_URL"),
+    App("status", 103, "ail_status", "AIL_STATUS_URL"),
+    # AIL_CUSTOMS_URL is the (sandbox) Customs system the customs service talks to, so the
+    # customs service's own URL gets a name of its own.
+    App("customs", 104, "ail_customs", "AIL_CUSTOMS_SERVICE_URL"),
+    App("signer", 105, "ail_signer", "AIL_SIGNER_URL"),
+    App("stats", 106, "ail_stats", "AIL_STATS_URL"),
+    App("sandbox-mofcom", 201, "ail_sandbox.mofcom", "AIL_MOFCOM_URL"),
+    App("sandbox-customs", 202, "ail_sandbox.customs", "AIL_CUSTOMS_URL"),
+)
+
+APPS_BY_NAME = {a.name: a for a in APPS}
+
+PORT_OFFSETS = {"postgres": 32, "entry": 80, "kafka": 92, "kafka-controller": 93}
+
+PY_STEPS: tuple[tuple[str, str], ...] = (
+    ("migrate", "ail_shared.migrate"),
+    ("topics", "ail_shared.topics"),
+)
+
+DEMO_MODULE = "ail_shared.demo"
+
+DEMO_EKEY_MODULE = "ail_submission.demo"
+
+ALLOW_MISSING_MODULES = os.environ.get("AIL_STRICT_MODULES", "") not in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class EKey:
+    label: str
+    org_code: str  # 13-digit enterprise code, also the certificate's serialNumber and O
+    common_name: str
+
+
+EKEYS = (
+    EKey("demo-ekey-1", "1100776367555", "北京示例进出口有限公司 e-key"),
+    EKey("demo-ekey-2", "3100123456789", "上海示例贸易有限公司 e-key"),
+)
+
+SO_PIN = "87654321"
+
+USER_PIN = "123456"
+
+APP_HEALTH_TIMEOUT = 60.0
+
+APP_STOP_GRACE = 10.0
+
+
+def is_test_profile(profile: str) -> bool:
+    return profile.startswith("test")
+
+
+class Stack:
+    def __init__(self, profile: str, base: int) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", profile):
+            raise StackError(f"AIL_PROFILE={profile!r}: use letters, digits, '.', '_' or '-'")
+        if not 1024 <= base <= 65535 - 300:
+            raise StackError(f"AIL_PORT_BASE={base} is out of range (1024..65235)")
+        self.profile = profile
+        self.base = base
+        self.state = REPO / ".devstack" / profile
+        self.logs = self.state / "logs"
+        self.rundir = self.state / "run"
+        self.venv_python = REPO / ".venv" / "bin" / "python"
+        self.env_file = self.state / "env"
+        self.stack_json = self.state / "stack.json"
+        self.demo_json = self.state / "demo.json"
+
+    @classmethod
+    def from_env(cls, *, for_test: bool = False) -> Stack:
+        profile = os.environ.get("AIL_PROFILE") or "dev"
+        if for_test and not is_test_profile(profile):
+            profile = "test"
+        raw = os.environ.get("AIL_PORT_BASE")
+        if raw:
+            try:
+                base = int(raw)
+            except ValueError as exc:
+                raise StackError(f"AIL_PORT_BASE={raw!r} is not a number") from exc
+        else:
+            base = cls.recorded_base(profile) or (28000 if is_test_profile(profile) else 18000)
+        return cls(profile, base)
+
+    @staticmethod
+    def recorded_base(profile: str) -> int | None:
+        """The port base a profile's stack was made with: later commands (status, restart, down)
+        without AIL_PORT_BASE must reach that stack, not start another on the default ports."""
+        try:
+            recorded = json.loads((REPO / ".devstack" / profile / "stack.json").read_text())
+            return int(recorded["AIL_PORT_BASE"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    # ---- ports
+    def port(self, name: str) -> int:
+        if name in APPS_BY_NAME:
+            return self.base + APPS_BY_NAME[name].offset
+        return self.base + PORT_OFFSETS[name]
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port(name)}"
+
+    # ---- paths
+    def pidfile(self, name: str) -> Path:
+        return self.rundir / f"{name}.pid"
+
+    def logfile(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.state / "kafka"
+
+    @property
+    def pg_data(self) -> Path:
+        return self.state / "pg"
+
+    @property
+    def nginx_dir(self) -> Path:
+        return self.state / "nginx"
+
+    @property
+    def softhsm_conf(self) -> Path:
+        return self.state / "softhsm2.conf"
+
+    @property
+    def pg_external_home(self) -> Path:
+        """Where PostgreSQL's files go when the PG_USER cannot reach the state folder (e.g. a
+        checkout under /root): a folder of its own, symlinked from the state folder."""
+        key = hashlib.sha256(str(self.state).encode()).hexdigest()[:10]
+        return Path("/var/lib/ail-devstack") / f"{self.profile}-{key}"
+
+    def mkdirs(self) -> None:
+        for d in (self.state, self.logs, self.rundir):
+            d.mkdir(parents=True, exist_ok=True)
+        for d in (REPO / ".devstack", self.state):
+            with contextlib.suppress(OSError):
+                d.chmod(0o755)
