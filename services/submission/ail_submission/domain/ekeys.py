@@ -97,3 +97,29 @@ def decide(
         give_up_at,
         f"{waiting_reason(serial)} ({last}; gives up at {give_up_at.isoformat()} after {minutes} minutes)",
     )
+
+
+@dataclass(frozen=True)
+class PresentKey:
+    """An e-key a signer host announces right now (from its heartbeats)."""
+
+    serial: str
+    host_id: str
+    subject: str
+    label: str
+    algorithm: str
+    certificate_pem: str
+    enterprise_codes: tuple[str, ...]
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The e-key an enterprise signs its submissions with."""
+
+    enterprise_code: str
+    ekey_serial: str
+    subject: str
+    certificate_pem: str
+    bound_at: datetime
+    bound_by: str
