@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import httpx
 
+from ail_shared.errors import AilError
 from ail_shared.logging import get_logger
 
 log = get_logger("ail.submission.mofcom")
@@ -185,3 +186,10 @@ class HttpMofcom:
             body: dict[str, Any] = resp.json()
             return body
         return self._refused(resp)
+
+
+class MofcomUnavailable(AilError):
+    """MOFCOM did not answer a call the applicant waits for (503: try again)."""
+
+    status_code = 503
+    code = "mofcom_unavailable"

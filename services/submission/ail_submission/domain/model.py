@@ -42,6 +42,7 @@ from ail_shared.lifecycle import (
 )
 from ail_shared.lifecycle import ApplicationStatus as S
 from ail_submission.domain import ekeys
+from ail_submission.domain.commands import Result, Stage
 from ail_submission.domain.snapshot import summary, tolerance_of
 
 # Submission states (submissions.state).
@@ -98,14 +99,16 @@ class Submission:
 
     # ------------------------------------------------------------ signing
 
-    def dispatch(self, serial: str, decision: ekeys.Decision, *, now: datetime) -> None:
-        """Act on where the e-key is (``ekeys.decide``): ask its host, wait for it, or give up."""
+    def dispatch(self, serial: str, decision: ekeys.Decision, *, now: datetime) -> bool:
+        """Act on where the e-key is (``ekeys.decide``): ask its host, wait for it, or give up.
+        True when a wait begins here."""
         if isinstance(decision, ekeys.Route):
             self.request_signature(serial, decision.host_id)
         elif isinstance(decision, ekeys.Wait):
-            self.wait_for_ekey(serial, decision, now=now)
+            return self.wait_for_ekey(serial, decision, now=now)
         else:
             self.fail_signing(EKEY_NOT_PRESENT, decision.detail, serial=serial)
+        return False
 
     def request_signature(self, serial: str, host: str) -> None:
         """Ask ``host`` to sign the snapshot (again, when the first host went away: the request
@@ -203,8 +206,8 @@ class Submission:
     def review(
         self,
         *,
-        stage: str,
-        result: str,
+        stage: Stage,
+        result: Result,
         opinion: str,
         license_no: str | None,
         reviewed_at: datetime,
@@ -278,7 +281,11 @@ class ApplicationView:
 
     @classmethod
     def submitted(cls, sub: Submission) -> ApplicationView:
-        return cls(application_id=sub.application_id, enterprise_code=sub.enterprise_code, submission_id=sub.submission_id)
+        return cls(
+            application_id=sub.application_id,
+            enterprise_code=sub.enterprise_code,
+            submission_id=sub.submission_id,
+        )
 
     def resubmitted(self, sub: Submission) -> None:
         """A new submission of the application: it is the current one now."""
@@ -287,20 +294,34 @@ class ApplicationView:
     def follows(self, sub: Submission) -> bool:
         return self.submission_id == sub.submission_id
 
-    def note(self, sub: Submission, reason: str | None) -> None:
+    def note(self, sub: Submission, reason: str | None) -> bool:
         """Say why the current submission, still submitting, is where it is (or clear it)."""
-        if self.follows(sub) and self.status == S.SUBMITTING:
-            self.status_reason = reason
+        if not (self.follows(sub) and self.status == S.SUBMITTING):
+            return False
+        self.status_reason = reason
+        return True
 
-    def back_to_draft(self, sub: Submission, reason: str) -> None:
+    def back_to_draft(self, sub: Submission, reason: str) -> bool:
         """The current submission is over before MOFCOM accepted it."""
-        if self.follows(sub) and moves_forward(self.status, AFTER_FAILED):
-            self.status, self.status_reason = AFTER_FAILED.value, reason
+        if not (self.follows(sub) and moves_forward(self.status, AFTER_FAILED)):
+            return False
+        self.status, self.status_reason = AFTER_FAILED.value, reason
+        return True
 
-    def accepted(self, sub: Submission) -> None:
-        if self.follows(sub) and moves_forward(self.status, AFTER_ACCEPTED):
-            self.status, self.status_reason = AFTER_ACCEPTED.value, None
-            self.form_no, self.license_no, self.applied_at = sub.form_no, None, sub.applied_at
+    def dispatched(self, sub: Submission, decision: ekeys.Decision, *, began_waiting: bool) -> bool:
+        """What ``Submission.dispatch`` did, on the application."""
+        if isinstance(decision, ekeys.Route):
+            return self.note(sub, None)
+        if isinstance(decision, ekeys.Wait):
+            return began_waiting and self.note(sub, ekeys.waiting_reason(sub.ekey_serial or ""))
+        return self.back_to_draft(sub, EKEY_NOT_PRESENT)
+
+    def accepted(self, sub: Submission) -> bool:
+        if not (self.follows(sub) and moves_forward(self.status, AFTER_ACCEPTED)):
+            return False
+        self.status, self.status_reason = AFTER_ACCEPTED.value, None
+        self.form_no, self.license_no, self.applied_at = sub.form_no, None, sub.applied_at
+        return True
 
     def reviewed(self, *, form_no: str, status: S, license_no: str | None, opinion: str) -> bool:
         """A review result of the form no. it shows moves it forward (never backwards)."""
@@ -310,8 +331,8 @@ class ApplicationView:
         self.license_no = license_no or self.license_no
         return True
 
-    def ensure_revocable(self) -> None:
-        """409 unless the lifecycle allows a revoke in this status."""
+    def check_revocable(self) -> None:
+        """409 unless the lifecycle allows a revoke in this status (``ail_shared.lifecycle``)."""
         if not allows(self.status, Action.REVOKE):
             where = ", ".join(sorted(s.value for s in ALLOWED[Action.REVOKE]))
             raise Conflict(
@@ -320,7 +341,7 @@ class ApplicationView:
 
     def revoke(self, *, revoked_at: datetime) -> None:
         """MOFCOM has withdrawn the application at the applicant's request."""
-        self.ensure_revocable()
+        self.check_revocable()
         self.status, self.status_reason = AFTER_REVOKED.value, "revoked by applicant"
         self.events.append(
             ApplicationRevoked(
@@ -398,4 +419,3 @@ def callback_refusal(
             "stage_conflict", f"form {form_no} has a second review: its first review passed", status=409
         )
     return None
-
