@@ -120,6 +120,13 @@ async def test_mofcom_unavailable_is_tried_again_later_with_backoff() -> None:
     assert uow.view(sub.application_id).status == "submitting"
 
 
+async def test_the_next_round_waits_as_long_as_mofcom_asked() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom(submits=[Unavailable("HTTP 429", retry_after=45.0)])
+    sub = signed(uow, attempts=1)
+    assert await send(uow, sub, mofcom) == "retry"
+    assert uow.submission(sub.submission_id).next_attempt_at == uow.clock() + timedelta(seconds=45)
+
+
 async def test_mofcom_unavailable_after_the_last_attempt_rejects_the_submission() -> None:
     uow, mofcom = FakeUnitOfWork(), FakeMofcom(submits=[Unavailable("timeout")])
     sub = signed(uow, attempts=3)

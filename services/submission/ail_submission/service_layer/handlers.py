@@ -648,7 +648,8 @@ async def _record_answer(
         )
         word = "rejected"
     else:
-        delay = policy.delay(sub.attempts)
+        # The next round no earlier than MOFCOM asked (Retry-After), else the backoff.
+        delay = max(policy.delay(sub.attempts), outcome.retry_after or 0.0)
         log.warning(
             "mofcom_unavailable", submission_id=str(submission_id), attempts=sub.attempts, retry_in=delay
         )
