@@ -190,3 +190,10 @@ class MofcomUnavailable(AilError):
 
     status_code = 503
     code = "mofcom_unavailable"
+
+
+class MofcomRefused(AilError):
+    """MOFCOM refused a query we make for the applicant (no verdict on the application: 502)."""
+
+    status_code = 502
+    code = "mofcom_refused"

@@ -19,7 +19,7 @@ from uuid import UUID
 
 from ail_shared import topics
 from ail_shared.consumer import PermanentError
-from ail_shared.errors import AilError, Conflict, FieldProblem, InvalidInput
+from ail_shared.errors import Conflict, FieldProblem, InvalidInput
 from ail_shared.events import (
     ApplicationSigned,
     ApplicationSubmitted,
@@ -33,7 +33,14 @@ from ail_shared.lifecycle import Action, allows
 from ail_shared.logging import get_logger
 from ail_shared.retry import backoff, now_utc
 from ail_submission.adapters.applications import ApplicationService
-from ail_submission.adapters.mofcom import Accepted, Mofcom, MofcomUnavailable, Refused, Unavailable
+from ail_submission.adapters.mofcom import (
+    Accepted,
+    Mofcom,
+    MofcomRefused,
+    MofcomUnavailable,
+    Refused,
+    Unavailable,
+)
 from ail_submission.domain import ekeys
 from ail_submission.domain.certificates import enterprise_codes_of, subject_of
 from ail_submission.domain.commands import (
@@ -401,14 +408,6 @@ async def bind_ekey_by_certificate(uow: UnitOfWork, cmd: BindEkeyByCertificate, 
 # ---------------------------------------------------------------- the applicant's requests
 
 
-async def _never_sent(
-    applications: ApplicationService, application_id: UUID, credentials: tuple[tuple[str, str], ...]
-) -> str:
-    """The status of an application this service never saw submitted (404 when the caller may
-    not see it)."""
-    return await applications.status(application_id=application_id, credentials=credentials)
-
-
 async def revoke(
     uow: UnitOfWork,
     cmd: RevokeApplication,
@@ -424,7 +423,7 @@ async def revoke(
             application_id=cmd.application_id, enterprise_codes=cmd.enterprise_codes, for_update=True
         )
         if view is None:
-            status = await _never_sent(applications, cmd.application_id, cmd.credentials)
+            status = await applications.status(application_id=cmd.application_id, credentials=cmd.credentials)
             where = (
                 "it has never been sent to MOFCOM"
                 if allows(status, Action.REVOKE)
@@ -462,7 +461,7 @@ async def refresh_approval_status(
             application_id=cmd.application_id, enterprise_codes=cmd.enterprise_codes
         )
     if view is None:
-        status = await _never_sent(applications, cmd.application_id, cmd.credentials)
+        status = await applications.status(application_id=cmd.application_id, credentials=cmd.credentials)
         raise Conflict(f"application {cmd.application_id} is {status}: it has never been sent to MOFCOM")
     if not allows(view.status, Action.QUERY_APPROVAL):
         raise Conflict(
@@ -492,13 +491,6 @@ async def refresh_approval_status(
     async with uow:
         current = await uow.applications.get(application_id=cmd.application_id)
     return ApprovalStatus(current or view, body)
-
-
-class MofcomRefused(AilError):
-    """MOFCOM refused a query we make for the applicant (its answer is no verdict on the application)."""
-
-    status_code = 502
-    code = "mofcom_refused"
 
 
 # ---------------------------------------------------------------- MOFCOM's review results
