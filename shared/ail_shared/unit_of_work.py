@@ -71,6 +71,13 @@ class PgUnitOfWork:
         if not any(a is aggregate for a in self._tracked):
             self._tracked.append(aggregate)
 
+    def route(self, aggregate: Aggregate, event: Event) -> tuple[str, str]:
+        """Where a tracked aggregate's event goes: (topic, partition key). ``topic`` and the
+        aggregate's id, unless a service whose aggregate speaks on several topics says otherwise."""
+        if self.topic is None:
+            raise RuntimeError(f"{type(self).__name__} tracks aggregates but names no topic")
+        return self.topic, aggregate.aggregate_id
+
     def emit(self, topic: str, event: Event, *, aggregate_id: str, tenant: str) -> None:
         """An event that no tracked aggregate records (a service's own fact)."""
         self._emitted.append((topic, envelope_for(event, aggregate_id=aggregate_id, tenant=tenant)))
@@ -85,14 +92,8 @@ class PgUnitOfWork:
         for aggregate in self._tracked:
             while aggregate.events:
                 event = aggregate.events.pop(0)
-                if self.topic is None:
-                    raise RuntimeError(f"{type(self).__name__} tracks aggregates but names no topic")
-                items.append(
-                    (
-                        self.topic,
-                        envelope_for(event, aggregate_id=aggregate.aggregate_id, tenant=aggregate.tenant),
-                    )
-                )
+                topic, key = self.route(aggregate, event)
+                items.append((topic, envelope_for(event, aggregate_id=key, tenant=aggregate.tenant)))
         items.extend(self._emitted)
         self._emitted.clear()
         return items

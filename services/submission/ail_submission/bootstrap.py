@@ -1,107 +1,138 @@
-"""Wires the submission service: settings, MOFCOM adapter, sender loop, routers, consumers."""
+"""Wires the submission service: settings, the typed dependencies (``Deps``: MOFCOM, the
+application service, the clock, the workers), the command bus, routers, consumers, workers.
+
+Handlers get their dependencies by parameter name (``inject``), as in cosmicpython's
+``bootstrap.py``; tests call the handlers with fakes directly (tests/unit/submission/fakes.py)."""
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
+import functools
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
-from fastapi import FastAPI
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
+import asyncpg
+from fastapi import FastAPI, Request
 
-from ail_shared.config import PLACEHOLDER_SECRETS, ServiceSettings
-from ail_shared.errors import ConfigError
+from ail_shared.events import Event
 from ail_shared.http import Runtime
+from ail_shared.retry import now_utc
+from ail_submission.adapters.applications import ApplicationService, HttpApplicationService
 from ail_submission.adapters.mofcom import HttpMofcom, Mofcom
 from ail_submission.adapters.repository import SCHEMA
-from ail_submission.entrypoints.api import internal, mofcom_callbacks, router
-from ail_submission.entrypoints.consumers import consumers
-from ail_submission.service_layer.ekey_wait import EkeyWaiter
-from ail_submission.service_layer.sender import Sender
+from ail_submission.config import Settings
+from ail_submission.domain.commands import Command
+from ail_submission.service_layer.handlers import COMMAND_HANDLERS, EVENT_HANDLERS, Clock, Handler, SendPolicy
+from ail_submission.service_layer.unit_of_work import UnitOfWork
+from ail_submission.service_layer.workers import EkeyWaiter, Sender
 
 
-class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="AIL_", extra="ignore")
-    service_name: str = "submission"
-    http_port: int = 18102
-    pg_pool_max: int = 20
-    mofcom_url: str = "http://127.0.0.1:18201"
-    application_url: str = "http://127.0.0.1:18101"
-    mofcom_timeout: float = 2.0
-    mofcom_attempts: int = 3
-    mofcom_backoff: float = 0.2
-    sender_concurrency: int = 32
-    sender_max_attempts: int = 40
-    sender_max_backoff: float = 20.0
-    consumer_members: int = 3  # group members per topic in this process (partitions are shared)
-    # How long a submission waits for its e-key while no signer host announces it (a signer
-    # restart, a Kafka outage) before it fails with ekey_not_present (issue 10, item 3).
-    # The secret MOFCOM signs its result callbacks with (HMAC-SHA256, ail_shared.auth).
-    mofcom_callback_secret: SecretStr = SecretStr("")
-    ekey_grace_minutes: float = Field(default=10.0, gt=0)
-    ekey_wait_poll_seconds: float = Field(default=2.0, gt=0)
-
-    @model_validator(mode="after")
-    def _callback_secret_is_real(self) -> Settings:
-        if (
-            self.env != "development"
-            and self.mofcom_callback_secret.get_secret_value() in PLACEHOLDER_SECRETS
-        ):
-            raise ConfigError(
-                "AIL_MOFCOM_CALLBACK_SECRET is a placeholder: set the secret shared with MOFCOM"
-            )
-        return self
-
-    @property
-    def ekey_grace(self) -> timedelta:
-        return timedelta(minutes=self.ekey_grace_minutes)
+def inject(handler: Handler, dependencies: Mapping[str, object]) -> Handler:
+    """``handler`` with the dependencies it names among its keyword parameters."""
+    wanted = inspect.signature(handler).parameters
+    return functools.partial(handler, **{k: v for k, v in dependencies.items() if k in wanted})
 
 
-def bootstrap(settings: Settings | None = None, mofcom: Mofcom | None = None) -> FastAPI:
+@dataclass
+class Deps:
+    """What the service's entrypoints and workers reach (``app.state.deps``, ``DepsDep``)."""
+
+    settings: Settings
+    mofcom: Mofcom
+    applications: ApplicationService
+    clock: Clock = now_utc
+    pool: asyncpg.Pool | None = None  # set when the service starts
+    sender: Sender | None = None
+    ekey_waiter: EkeyWaiter | None = None
+
+    def db(self) -> asyncpg.Pool:
+        if self.pool is None:
+            raise RuntimeError("the submission service has not started: no database pool yet")
+        return self.pool
+
+    def uow(self, source: asyncpg.Pool | asyncpg.Connection | None = None) -> UnitOfWork:
+        return UnitOfWork(source if source is not None else self.db())
+
+    def wake_sender(self) -> None:
+        if self.sender is not None:
+            self.sender.wake()
+
+    def dependencies(self) -> dict[str, object]:
+        return {
+            "mofcom": self.mofcom,
+            "applications": self.applications,
+            "clock": self.clock,
+            "grace": self.settings.ekey_grace,
+            "send_policy": SendPolicy(
+                max_attempts=self.settings.sender_max_attempts, max_backoff=self.settings.sender_max_backoff
+            ),
+            "wake_sender": self.wake_sender,
+        }
+
+    async def handle(self, cmd: Command, *, uow: UnitOfWork | None = None) -> Any:
+        """Run the handler of ``cmd``'s type on ``uow`` (a new one on the pool by default)."""
+        handler = inject(COMMAND_HANDLERS[type(cmd)], self.dependencies())
+        return await handler(uow if uow is not None else self.uow(), cmd)
+
+    def event_handlers(self) -> dict[type[Event], Handler]:
+        return {t: inject(h, self.dependencies()) for t, h in EVENT_HANDLERS.items()}
+
+
+def deps_of(request: Request) -> Deps:
+    deps: Deps = request.app.state.deps
+    return deps
+
+
+def bootstrap(
+    settings: Settings | None = None,
+    mofcom: Mofcom | None = None,
+    applications: ApplicationService | None = None,
+) -> FastAPI:
+    # The routers and consumers reach ``Deps`` through this module: imported here, not above.
     from ail_shared.http import create_app
+    from ail_submission.entrypoints.api import router
+    from ail_submission.entrypoints.consumers import consumers
+    from ail_submission.entrypoints.internal_api import internal, mofcom_callbacks
 
     settings = settings or Settings()
-
-    async def start(rt: Runtime) -> None:
-        client = mofcom or HttpMofcom(
+    deps = Deps(
+        settings=settings,
+        mofcom=mofcom
+        or HttpMofcom(
             settings.mofcom_url,
             timeout=settings.mofcom_timeout,
             attempts=settings.mofcom_attempts,
             backoff=settings.mofcom_backoff,
-        )
-        rt.extra["mofcom"] = client
-        sender = Sender(
-            rt.db(),
-            client,
-            concurrency=settings.sender_concurrency,
-            max_attempts=settings.sender_max_attempts,
-            max_backoff=settings.sender_max_backoff,
-        )
-        rt.extra["sender"] = sender
-        rt.tasks.append(asyncio.create_task(sender.run(), name="mofcom-sender"))
-        waiter = EkeyWaiter(rt.db(), grace=settings.ekey_grace, poll_seconds=settings.ekey_wait_poll_seconds)
-        rt.extra["ekey_waiter"] = waiter
-        rt.tasks.append(asyncio.create_task(waiter.run(), name="ekey-wait"))
+        ),
+        applications=applications or HttpApplicationService(settings.application_url),
+    )
+
+    async def start(rt: Runtime) -> None:
+        deps.pool = rt.db()
+        deps.sender = Sender(deps.handle, concurrency=settings.sender_concurrency)
+        rt.tasks.append(deps.sender.start())
+        deps.ekey_waiter = EkeyWaiter(deps.handle, poll_seconds=settings.ekey_wait_poll_seconds)
+        rt.tasks.append(deps.ekey_waiter.start())
 
     async def stop(rt: Runtime) -> None:
-        sender = rt.extra.get("sender")
-        if sender is not None:
-            sender.stop()
-        waiter = rt.extra.get("ekey_waiter")
-        if waiter is not None:
-            waiter.stop()
-        client = rt.extra.get("mofcom")
-        if isinstance(client, HttpMofcom):
-            await client.aclose()
+        for worker in (deps.sender, deps.ekey_waiter):
+            if worker is not None:
+                await worker.aclose()
+        for client in (deps.mofcom, deps.applications):
+            if isinstance(client, HttpMofcom | HttpApplicationService):
+                await client.aclose()
 
-    return create_app(
+    app = create_app(
         settings=settings,
         schema=SCHEMA,
         title="Submission service",
         description="Submissions to MOFCOM: e-keys and bindings, signing requests, MOFCOM adapter, "
         "review results, revoke, approval-status refresh.",
         routers=[router, internal, mofcom_callbacks],
-        consumers=consumers,
+        consumers=functools.partial(consumers, deps=deps),
         on_startup=[start],
         on_shutdown=[stop],
     )
+    app.state.deps = deps
+    return app

@@ -4,13 +4,14 @@ naming the status."""
 from __future__ import annotations
 
 from decimal import Decimal
+from uuid import uuid4
 
 import httpx
 import pytest
 
 from ail_shared.errors import Conflict
 from ail_shared.lifecycle import ApplicationStatus
-from ail_submission.domain.model import ensure_revocable
+from ail_submission.domain.model import ApplicationView
 from tests.integration.submission.helpers import create_draft, wait_status
 
 
@@ -70,8 +71,11 @@ async def test_revoke_only_from_pending_first_review(
 @pytest.mark.parametrize("status", list(ApplicationStatus))
 def test_revoke_rule_for_every_status(status: ApplicationStatus) -> None:
     """Covers `approved` too, which lasts only an instant before license_issued in the sandbox."""
+    view = ApplicationView(
+        application_id=uuid4(), enterprise_code="1100776367555", submission_id=uuid4(), status=status
+    )
     if status == ApplicationStatus.PENDING_FIRST_REVIEW:
-        ensure_revocable("x", status)
+        view.check_revocable()
     else:
         with pytest.raises(Conflict, match=f"is {status.value}"):
-            ensure_revocable("x", status)
+            view.check_revocable()

@@ -5,19 +5,27 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID, uuid4
 
-from ail_submission.domain.model import callback_refusal
+from ail_submission.domain.model import Submission, callback_refusal
 
 APP = uuid4()
 SUB = uuid4()
 FORM = "26110077636755500001"
 
 
-def sub(**overrides: Any) -> dict[str, Any]:
-    return {"submission_id": SUB, "application_id": APP, "form_no": FORM, "state": "accepted", **overrides}
+def sub(**overrides: Any) -> Submission:
+    fields: dict[str, Any] = {"form_no": FORM, "state": "accepted", **overrides}
+    return Submission(
+        submission_id=SUB,
+        application_id=APP,
+        enterprise_code="1100776367555",
+        serial_no="",
+        snapshot={},
+        **fields,
+    )
 
 
 def check(
-    s: dict[str, Any] | None = None,
+    s: Submission | None = None,
     *,
     app: UUID = APP,
     form: str = FORM,

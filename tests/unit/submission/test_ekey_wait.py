@@ -90,7 +90,7 @@ def test_absent_on_one_host_but_announced_later_elsewhere_is_not_absent() -> Non
 
 
 def test_the_grace_period_is_a_setting_in_minutes() -> None:
-    from ail_submission.bootstrap import Settings
+    from ail_submission.config import Settings
 
     assert Settings().ekey_grace == timedelta(minutes=10)
     assert Settings(ekey_grace_minutes=2.5).ekey_grace == timedelta(seconds=150)

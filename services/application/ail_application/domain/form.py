@@ -164,4 +164,7 @@ def compute(form: dict[str, Any], *, year: int, ref: ReferenceData, on: date) ->
         "total_value_usd": money(total_usd) if total_usd is not None else None,
         "exchange_rate_date": on,
         "valid_until": valid_until(on, year),
+        # The catalogue's overflow tolerance of the commodity (DOMAIN 9): carried in the snapshot
+        # to the submission service, which puts it in LicenseIssued for the customs ledger.
+        "overflow_tolerance_pct": entry.tolerance_pct if entry else None,
     }

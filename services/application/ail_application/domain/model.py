@@ -223,6 +223,7 @@ class Application:
                 "total_value": c.get("total_value"),
                 "total_value_usd": c.get("total_value_usd"),
                 "valid_until": c.get("valid_until"),
+                "overflow_tolerance_pct": c.get("overflow_tolerance_pct"),
                 "contract": self.contract,
                 "iron_ore_contract": self.iron_ore_contract,
             }

@@ -1,7 +1,9 @@
-"""asyncpg repository of the submission service (schema ``submission``)."""
+"""asyncpg repositories of the submission service (schema ``submission``): they take a connection,
+have keyword-only methods and return domain objects (``domain.model``, ``domain.ekeys``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -9,22 +11,237 @@ from uuid import UUID
 import asyncpg
 
 from ail_shared.events import HeldKey
-from ail_submission.domain.ekeys import Sighting
-from ail_submission.domain.model import enterprise_codes_of, subject_of
+from ail_submission.domain.certificates import enterprise_codes_of, subject_of
+from ail_submission.domain.ekeys import Binding, PresentKey, Sighting
+from ail_submission.domain.model import WAITING_EKEY, ApplicationView, Submission
 
 SCHEMA = "submission"
 
 FRESH = "absent_at IS NULL AND last_seen + make_interval(secs => ttl_seconds) > now()"
 
+# The columns a Submission is saved with (the rest never change after the insert).
+_MUTABLE = (
+    "state",
+    "ekey_serial",
+    "signer_host",
+    "signature",
+    "algorithm",
+    "certificate_pem",
+    "last_error",
+    "next_attempt_at",
+    "lease_until",
+    "form_no",
+    "applied_at",
+    "reason",
+    "waiting_since",
+)
 
-class Repository:
+
+def _submission(row: asyncpg.Record) -> Submission:
+    return Submission(
+        submission_id=row["submission_id"],
+        application_id=row["application_id"],
+        enterprise_code=row["enterprise_code"],
+        serial_no=row["serial_no"],
+        snapshot=row["snapshot"],
+        state=row["state"],
+        ekey_serial=row["ekey_serial"],
+        signer_host=row["signer_host"],
+        signature=row["signature"],
+        algorithm=row["algorithm"],
+        certificate_pem=row["certificate_pem"],
+        attempts=row["attempts"],
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
+        lease_until=row["lease_until"],
+        form_no=row["form_no"],
+        applied_at=row["applied_at"],
+        reason=row["reason"],
+        waiting_since=row["waiting_since"],
+        updated_at=row["updated_at"],
+    )
+
+
+def _view(row: asyncpg.Record) -> ApplicationView:
+    return ApplicationView(
+        application_id=row["application_id"],
+        enterprise_code=row["enterprise_code"],
+        submission_id=row["submission_id"],
+        status=row["status"],
+        status_reason=row["status_reason"],
+        form_no=row["form_no"],
+        license_no=row["license_no"],
+        applied_at=row["applied_at"],
+    )
+
+
+def _binding(row: asyncpg.Record) -> Binding:
+    return Binding(
+        enterprise_code=row["enterprise_code"],
+        ekey_serial=row["ekey_serial"],
+        subject=row["subject"],
+        certificate_pem=row["certificate_pem"],
+        bound_at=row["bound_at"],
+        bound_by=row["bound_by"],
+    )
+
+
+def _present(row: asyncpg.Record) -> PresentKey:
+    return PresentKey(
+        serial=row["serial"],
+        host_id=row["host_id"],
+        subject=row["subject"],
+        label=row["label"],
+        algorithm=row["algorithm"],
+        certificate_pem=row["certificate_pem"],
+        enterprise_codes=tuple(row["enterprise_codes"]),
+        last_seen=row["last_seen"],
+    )
+
+
+class SubmissionRepository:
     def __init__(self, conn: asyncpg.Connection) -> None:
         self.conn = conn
 
-    # ------------------------------------------------------------ e-key presence and bindings
+    async def add(self, sub: Submission) -> bool:
+        """Insert a new submission; False when it exists already (a repeated event)."""
+        inserted = await self.conn.fetchval(
+            f"""INSERT INTO {SCHEMA}.submissions
+                (submission_id, application_id, enterprise_code, serial_no, snapshot, state)
+            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (submission_id) DO NOTHING RETURNING 1""",
+            sub.submission_id,
+            sub.application_id,
+            sub.enterprise_code,
+            sub.serial_no,
+            sub.snapshot,
+            sub.state,
+        )
+        return inserted is not None
+
+    async def get(self, *, submission_id: UUID, for_update: bool = False) -> Submission | None:
+        row = await self.conn.fetchrow(
+            f"SELECT * FROM {SCHEMA}.submissions WHERE submission_id = $1"
+            + (" FOR UPDATE" if for_update else ""),
+            submission_id,
+        )
+        return None if row is None else _submission(row)
+
+    async def by_form(self, *, form_no: str) -> Submission | None:
+        row = await self.conn.fetchrow(f"SELECT * FROM {SCHEMA}.submissions WHERE form_no = $1", form_no)
+        return None if row is None else _submission(row)
+
+    async def save(self, sub: Submission) -> None:
+        sets = ", ".join(f"{name} = ${i + 2}" for i, name in enumerate(_MUTABLE))
+        await self.conn.execute(
+            f"UPDATE {SCHEMA}.submissions SET {sets}, updated_at = now() WHERE submission_id = $1",
+            sub.submission_id,
+            *[getattr(sub, name) for name in _MUTABLE],
+        )
+
+    async def note_error(self, *, submission_id: UUID, error: str) -> None:
+        """Say on the row why recording MOFCOM's answer failed (its lease expires, it is sent again)."""
+        await self.conn.execute(
+            f"UPDATE {SCHEMA}.submissions SET last_error = $2, updated_at = now() WHERE submission_id = $1",
+            submission_id,
+            error[:1000],
+        )
+
+    async def waiting(self, *, serials: Sequence[str] | None = None, limit: int = 500) -> list[Submission]:
+        """Submissions waiting for their e-key (all, or those of ``serials``), locked."""
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {SCHEMA}.submissions
+            WHERE state = '{WAITING_EKEY}' AND ($1::text[] IS NULL OR ekey_serial = ANY($1::text[]))
+            ORDER BY waiting_since LIMIT $2 FOR UPDATE SKIP LOCKED""",
+            None if serials is None else list(serials),
+            limit,
+        )
+        return [_submission(r) for r in rows]
+
+    async def stranded(self, *, older_than_seconds: float, limit: int = 500) -> list[Submission]:
+        """Signature requests sent to a host that no longer announces the key (it may be gone for
+        good, or the key moved to another host): candidates to be sent again, locked."""
+        rows = await self.conn.fetch(
+            f"""SELECT s.* FROM {SCHEMA}.submissions s
+            WHERE s.state = 'signing' AND s.ekey_serial IS NOT NULL
+              AND s.updated_at < now() - make_interval(secs => $1)
+              AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.ekey_presence p WHERE p.serial = s.ekey_serial
+                              AND p.host_id = s.signer_host AND p.{FRESH})
+            ORDER BY s.updated_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED""",
+            older_than_seconds,
+            limit,
+        )
+        return [_submission(r) for r in rows]
+
+    async def claim_due(self, *, limit: int, lease_seconds: float) -> list[Submission]:
+        """Signed submissions due to be sent, each leased for ``lease_seconds`` (several replicas
+        share the work) with its attempt counted."""
+        rows = await self.conn.fetch(
+            f"""UPDATE {SCHEMA}.submissions SET lease_until = now() + make_interval(secs => $2),
+                attempts = attempts + 1, updated_at = now()
+            WHERE submission_id IN (
+                SELECT submission_id FROM {SCHEMA}.submissions
+                WHERE state = 'signed' AND next_attempt_at <= now()
+                  AND (lease_until IS NULL OR lease_until < now())
+                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+            RETURNING *""",
+            limit,
+            lease_seconds,
+        )
+        return [_submission(r) for r in rows]
+
+
+class ApplicationRepository:
+    """This service's own view of the applications it has seen submitted."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def get(
+        self,
+        *,
+        application_id: UUID,
+        enterprise_codes: Sequence[str] | None = None,
+        for_update: bool = False,
+    ) -> ApplicationView | None:
+        sql = f"SELECT * FROM {SCHEMA}.applications WHERE application_id = $1"
+        args: list[Any] = [application_id]
+        if enterprise_codes is not None:
+            sql += " AND enterprise_code = ANY($2::text[])"
+            args.append(list(enterprise_codes))
+        if for_update:
+            sql += " FOR UPDATE"
+        row = await self.conn.fetchrow(sql, *args)
+        return None if row is None else _view(row)
+
+    async def save(self, view: ApplicationView) -> None:
+        await self.conn.execute(
+            f"""INSERT INTO {SCHEMA}.applications
+                (application_id, enterprise_code, submission_id, status, status_reason, form_no,
+                 license_no, applied_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+            ON CONFLICT (application_id) DO UPDATE SET submission_id = EXCLUDED.submission_id,
+                status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
+                form_no = EXCLUDED.form_no, license_no = EXCLUDED.license_no,
+                applied_at = EXCLUDED.applied_at, updated_at = now()""",
+            view.application_id,
+            view.enterprise_code,
+            view.submission_id,
+            view.status,
+            view.status_reason,
+            view.form_no,
+            view.license_no,
+            view.applied_at,
+        )
+
+
+class EkeyRepository:
+    """Which e-keys the signer hosts announce (heartbeats) and which one each enterprise bound."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
     async def record_heartbeat(
-        self, *, host_id: str, keys: list[HeldKey], sent_at: datetime, ttl: float
+        self, *, host_id: str, keys: Sequence[HeldKey], sent_at: datetime, ttl: float
     ) -> None:
         # A key this host held and no longer lists: the host says it is absent (kept, not
         # deleted, so a submission can tell "removed" from "not heard of lately").
@@ -65,23 +282,6 @@ class Repository:
             ],
         )
 
-    async def present_keys(self, *, enterprise_codes: tuple[str, ...]) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self.conn.fetch(
-            f"""SELECT DISTINCT ON (serial) * FROM {SCHEMA}.ekey_presence
-            WHERE enterprise_codes && $1::text[] AND {FRESH}
-            ORDER BY serial, last_seen DESC""",
-            list(enterprise_codes),
-        )
-        return rows
-
-    async def holder_of(self, *, serial: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self.conn.fetchrow(
-            f"SELECT * FROM {SCHEMA}.ekey_presence WHERE serial = $1 AND {FRESH}"
-            " ORDER BY last_seen DESC LIMIT 1",
-            serial,
-        )
-        return row
-
     async def serials_of_host(self, *, host_id: str) -> set[str]:
         rows = await self.conn.fetch(
             f"SELECT serial FROM {SCHEMA}.ekey_presence WHERE host_id = $1 AND absent_at IS NULL", host_id
@@ -105,65 +305,34 @@ class Repository:
             for r in rows
         ]
 
-    async def waiting_submissions(
-        self, *, serials: list[str] | None = None, limit: int = 500
-    ) -> list[asyncpg.Record]:
-        """Submissions waiting for their e-key (all, or those of ``serials``), locked."""
-        rows: list[asyncpg.Record] = await self.conn.fetch(
-            f"""SELECT * FROM {SCHEMA}.submissions
-            WHERE state = 'waiting_ekey' AND ($1::text[] IS NULL OR ekey_serial = ANY($1::text[]))
-            ORDER BY waiting_since LIMIT $2 FOR UPDATE SKIP LOCKED""",
-            serials,
-            limit,
+    async def present(self, *, enterprise_codes: Sequence[str]) -> list[PresentKey]:
+        """The keys of these enterprises a signer host announces right now (latest host each)."""
+        rows = await self.conn.fetch(
+            f"""SELECT DISTINCT ON (serial) * FROM {SCHEMA}.ekey_presence
+            WHERE enterprise_codes && $1::text[] AND {FRESH}
+            ORDER BY serial, last_seen DESC""",
+            list(enterprise_codes),
         )
-        return rows
+        return [_present(r) for r in rows]
 
-    async def stranded_requests(self, *, older_than_seconds: float, limit: int = 500) -> list[asyncpg.Record]:
-        """Signature requests sent to a host that no longer announces the key (it may be gone for
-        good, or the key moved to another host): candidates to be sent again, locked."""
-        rows: list[asyncpg.Record] = await self.conn.fetch(
-            f"""SELECT s.* FROM {SCHEMA}.submissions s
-            WHERE s.state = 'signing' AND s.ekey_serial IS NOT NULL
-              AND s.updated_at < now() - make_interval(secs => $1)
-              AND NOT EXISTS (SELECT 1 FROM {SCHEMA}.ekey_presence p WHERE p.serial = s.ekey_serial
-                              AND p.host_id = s.signer_host AND p.{FRESH})
-            ORDER BY s.updated_at LIMIT $2 FOR UPDATE OF s SKIP LOCKED""",
-            older_than_seconds,
-            limit,
-        )
-        return rows
-
-    async def binding(self, *, enterprise_code: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self.conn.fetchrow(
+    async def binding(self, *, enterprise_code: str) -> Binding | None:
+        row = await self.conn.fetchrow(
             f"SELECT * FROM {SCHEMA}.ekey_bindings WHERE enterprise_code = $1", enterprise_code
         )
-        return row
+        return None if row is None else _binding(row)
 
-    async def binding_and_holder(self, *, enterprise_code: str) -> tuple[str | None, str | None]:
-        """The enterprise's bound e-key serial, and the host holding it right now (one query)."""
-        row = await self.conn.fetchrow(
-            f"""SELECT b.ekey_serial,
-                (SELECT p.host_id FROM {SCHEMA}.ekey_presence p WHERE p.serial = b.ekey_serial
-                   AND p.{FRESH} ORDER BY p.last_seen DESC LIMIT 1) AS host_id
-            FROM {SCHEMA}.ekey_bindings b WHERE b.enterprise_code = $1""",
-            enterprise_code,
-        )
-        if row is None:
-            return None, None
-        return row["ekey_serial"], row["host_id"]
-
-    async def bindings(self, *, enterprise_codes: tuple[str, ...]) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self.conn.fetch(
+    async def bindings(self, *, enterprise_codes: Sequence[str]) -> list[Binding]:
+        rows = await self.conn.fetch(
             f"SELECT * FROM {SCHEMA}.ekey_bindings WHERE enterprise_code = ANY($1::text[])"
             " ORDER BY enterprise_code",
             list(enterprise_codes),
         )
-        return rows
+        return [_binding(r) for r in rows]
 
     async def bind(
-        self, *, enterprise_code: str, serial: str, subject: str, certificate_pem: str, bound_by: str
-    ) -> asyncpg.Record:
-        row: asyncpg.Record = await self.conn.fetchrow(
+        self, *, enterprise_code: str, ekey_serial: str, subject: str, certificate_pem: str, bound_by: str
+    ) -> Binding:
+        row = await self.conn.fetchrow(
             f"""INSERT INTO {SCHEMA}.ekey_bindings
                 (enterprise_code, ekey_serial, subject, certificate_pem, bound_by)
             VALUES ($1, $2, $3, $4, $5)
@@ -172,126 +341,29 @@ class Repository:
                 bound_by = EXCLUDED.bound_by, bound_at = now()
             RETURNING *""",
             enterprise_code,
-            serial,
+            ekey_serial,
             subject,
             certificate_pem,
             bound_by,
         )
-        return row
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        return _binding(row)
 
-    # ------------------------------------------------------------ submissions
 
-    async def add_submission(
-        self,
-        *,
-        submission_id: UUID,
-        application_id: UUID,
-        enterprise_code: str,
-        serial_no: str,
-        snapshot: dict[str, Any],
-        state: str,
-    ) -> bool:
-        inserted = await self.conn.fetchval(
-            f"""INSERT INTO {SCHEMA}.submissions
-                (submission_id, application_id, enterprise_code, serial_no, snapshot, state)
-            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (submission_id) DO NOTHING RETURNING 1""",
-            submission_id,
-            application_id,
-            enterprise_code,
-            serial_no,
-            snapshot,
-            state,
-        )
-        return inserted is not None
+class ReviewResultRepository:
+    """Each MOFCOM review result once per (form no., stage)."""
 
-    async def submission(self, *, submission_id: UUID, for_update: bool = False) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self.conn.fetchrow(
-            f"SELECT * FROM {SCHEMA}.submissions WHERE submission_id = $1"
-            + (" FOR UPDATE" if for_update else ""),
-            submission_id,
-        )
-        return row
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
-    async def submission_by_form(self, *, form_no: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self.conn.fetchrow(
-            f"SELECT * FROM {SCHEMA}.submissions WHERE form_no = $1", form_no
-        )
-        return row
-
-    async def update_submission(self, submission_id: UUID, **fields: Any) -> None:
-        names = list(fields)
-        sets = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
-        await self.conn.execute(
-            f"UPDATE {SCHEMA}.submissions SET {sets}, updated_at = now() WHERE submission_id = $1",
-            submission_id,
-            *[fields[n] for n in names],
-        )
-
-    async def claim_due(self, *, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self.conn.fetch(
-            f"""UPDATE {SCHEMA}.submissions SET lease_until = now() + make_interval(secs => $2),
-                attempts = attempts + 1, updated_at = now()
-            WHERE submission_id IN (
-                SELECT submission_id FROM {SCHEMA}.submissions
-                WHERE state = 'signed' AND next_attempt_at <= now()
-                  AND (lease_until IS NULL OR lease_until < now())
-                ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-            RETURNING *""",
-            limit,
-            lease_seconds,
-        )
-        return rows
-
-    # ------------------------------------------------------------ the application view
-
-    async def application(
-        self,
-        *,
-        application_id: UUID,
-        enterprise_codes: tuple[str, ...] | None = None,
-        for_update: bool = False,
-    ) -> asyncpg.Record | None:
-        sql = f"SELECT * FROM {SCHEMA}.applications WHERE application_id = $1"
-        args: list[Any] = [application_id]
-        if enterprise_codes is not None:
-            sql += " AND enterprise_code = ANY($2::text[])"
-            args.append(list(enterprise_codes))
-        if for_update:
-            sql += " FOR UPDATE"
-        row: asyncpg.Record | None = await self.conn.fetchrow(sql, *args)
-        return row
-
-    async def upsert_application(
-        self, *, application_id: UUID, enterprise_code: str, submission_id: UUID, status: str
-    ) -> None:
-        await self.conn.execute(
-            f"""INSERT INTO {SCHEMA}.applications (application_id, enterprise_code, submission_id, status)
-            VALUES ($1, $2, $3, $4)
-            ON CONFLICT (application_id) DO UPDATE SET submission_id = EXCLUDED.submission_id,
-                status = EXCLUDED.status, status_reason = NULL, updated_at = now()""",
-            application_id,
-            enterprise_code,
-            submission_id,
-            status,
-        )
-
-    async def update_application(self, application_id: UUID, **fields: Any) -> None:
-        names = list(fields)
-        sets = ", ".join(f"{n} = ${i + 2}" for i, n in enumerate(names))
-        await self.conn.execute(
-            f"UPDATE {SCHEMA}.applications SET {sets}, updated_at = now() WHERE application_id = $1",
-            application_id,
-            *[fields[n] for n in names],
-        )
-
-    async def review_results(self, *, form_no: str) -> dict[str, tuple[str, str | None]]:
+    async def recorded(self, *, form_no: str) -> dict[str, tuple[str, str | None]]:
         """The results recorded for a form no.: stage -> (result, license no.)."""
         rows = await self.conn.fetch(
             f"SELECT stage, result, license_no FROM {SCHEMA}.review_results WHERE form_no = $1", form_no
         )
         return {r["stage"]: (r["result"], r["license_no"]) for r in rows}
 
-    async def add_review_result(
+    async def add(
         self,
         *,
         form_no: str,

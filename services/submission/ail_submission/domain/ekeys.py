@@ -97,3 +97,49 @@ def decide(
         give_up_at,
         f"{waiting_reason(serial)} ({last}; gives up at {give_up_at.isoformat()} after {minutes} minutes)",
     )
+
+
+@dataclass(frozen=True)
+class PresentKey:
+    """An e-key a signer host announces right now (from its heartbeats)."""
+
+    serial: str
+    host_id: str
+    subject: str
+    label: str
+    algorithm: str
+    certificate_pem: str
+    enterprise_codes: tuple[str, ...]
+    last_seen: datetime
+
+
+@dataclass(frozen=True)
+class Binding:
+    """The e-key an enterprise signs its submissions with."""
+
+    enterprise_code: str
+    ekey_serial: str
+    subject: str
+    certificate_pem: str
+    bound_at: datetime
+    bound_by: str
+
+
+def reroute(
+    serial: str,
+    sightings: list[Sighting],
+    *,
+    now: datetime,
+    current_host: str | None,
+    requested_at: datetime,
+    grace: timedelta,
+) -> Route | Absent | None:
+    """A signature request whose host stopped announcing the key: another host announces it now
+    (send it there: the first host, should it come back, answers a request already signed, and
+    that late answer is ignored), or the key is gone by the rule of ``decide`` (fail it), or
+    None: the request stays in Kafka and its host answers it when it is back."""
+    fresh = [s for s in sightings if s.fresh(now) and s.host_id != current_host]
+    if fresh:
+        return Route(max(fresh, key=lambda s: s.last_seen).host_id)
+    decision = decide(serial, sightings, now=now, waiting_since=requested_at, grace=grace)
+    return decision if isinstance(decision, Absent) else None

@@ -1,20 +1,49 @@
-"""Decisions of the submission service: what a MOFCOM answer or review result does to an
-application, the license calendar (DOMAIN section 9), and what of the snapshot travels onward.
-Pure functions; no I/O."""
+"""The submission service's aggregates: a ``Submission`` (one attempt to get an application to
+MOFCOM: signing, sending, MOFCOM's answer and review results) and the service's ``ApplicationView``
+(what it knows of an application it has seen submitted). They decide and record their events;
+the unit of work writes state and events in one transaction. Pure: no I/O, no clock (``now`` is
+passed in). The lifecycle rules come from ``ail_shared.lifecycle``, dates from
+``ail_shared.calendar``.
+"""
 
 from __future__ import annotations
 
-import calendar
-import re
-from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal, InvalidOperation
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ail_shared.events import ApplicationSummary
-from ail_shared.lifecycle import STATUS_RANK
+from ail_shared.calendar import china_date, valid_until_of
+from ail_shared.canonical import canonical_json
+from ail_shared.errors import Conflict
+from ail_shared.events import (
+    ApplicationRevoked,
+    Event,
+    LicenseIssued,
+    ReviewResultReceived,
+    SignatureRequested,
+    SigningDeferred,
+    SigningFailed,
+    SubmissionAccepted,
+    SubmissionRejected,
+)
+from ail_shared.lifecycle import (
+    AFTER_ACCEPTED,
+    AFTER_FAILED,
+    AFTER_ISSUED,
+    AFTER_REVOKED,
+    AFTER_SUBMITTED,
+    ALLOWED,
+    Action,
+    allows,
+    moves_forward,
+    status_after_review,
+)
 from ail_shared.lifecycle import ApplicationStatus as S
+from ail_submission.domain import ekeys
+from ail_submission.domain.commands import Result, Stage
+from ail_submission.domain.snapshot import summary, tolerance_of
 
 # Submission states (submissions.state).
 SIGNING = "signing"
@@ -29,115 +58,299 @@ EKEY_NOT_BOUND = "ekey_not_bound"
 MOFCOM_UNAVAILABLE = "mofcom_unavailable"
 
 
-def status_after_review(stage: str, result: str) -> S:
-    if stage == "first":
-        return S.PENDING_SECOND_REVIEW if result == "passed" else S.FIRST_REVIEW_REJECTED
-    return S.APPROVED if result == "passed" else S.SECOND_REVIEW_REJECTED
+@dataclass
+class Submission:
+    """One submission of an application (an application submitted N times has N of them).
+    ``state``: signing (or waiting_ekey) -> signed -> accepted | rejected, or signing_failed."""
 
+    submission_id: UUID
+    application_id: UUID
+    enterprise_code: str
+    serial_no: str
+    snapshot: dict[str, Any]
+    state: str = SIGNING
+    ekey_serial: str | None = None
+    signer_host: str | None = None
+    signature: str | None = None
+    algorithm: str | None = None
+    certificate_pem: str | None = None
+    attempts: int = 0
+    last_error: str | None = None
+    next_attempt_at: datetime | None = None
+    lease_until: datetime | None = None
+    form_no: str | None = None
+    applied_at: datetime | None = None
+    reason: str | None = None
+    waiting_since: datetime | None = None
+    updated_at: datetime | None = None
+    events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
-def moves_forward(current: str, new: S) -> bool:
-    """A late or duplicate result never moves a status backwards (nor sideways)."""
-    try:
-        return STATUS_RANK[new] > STATUS_RANK[S(current)]
-    except ValueError:
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.application_id)
+
+    @property
+    def tenant(self) -> str:
+        return self.enterprise_code
+
+    def payload_b64(self) -> str:
+        """The canonical bytes of the snapshot (RFC 8785), base64: what is signed and sent."""
+        return base64.b64encode(canonical_json(self.snapshot)).decode()
+
+    # ------------------------------------------------------------ signing
+
+    def dispatch(self, serial: str, decision: ekeys.Decision, *, now: datetime) -> bool:
+        """Act on where the e-key is (``ekeys.decide``): ask its host, wait for it, or give up.
+        True when a wait begins here."""
+        if isinstance(decision, ekeys.Route):
+            self.request_signature(serial, decision.host_id)
+        elif isinstance(decision, ekeys.Wait):
+            return self.wait_for_ekey(serial, decision, now=now)
+        else:
+            self.fail_signing(EKEY_NOT_PRESENT, decision.detail, serial=serial)
+        return False
+
+    def request_signature(self, serial: str, host: str) -> None:
+        """Ask ``host`` to sign the snapshot (again, when the first host went away: the request
+        carries the same submission id, and only the first answer counts)."""
+        self.state, self.ekey_serial, self.signer_host, self.last_error = SIGNING, serial, host, None
+        self.events.append(
+            SignatureRequested(
+                application_id=str(self.application_id),
+                submission_id=str(self.submission_id),
+                enterprise_code=self.enterprise_code,
+                ekey_serial=serial,
+                canonical_payload=self.payload_b64(),
+                signer_host=host,
+            )
+        )
+
+    def wait_for_ekey(self, serial: str, wait: ekeys.Wait, *, now: datetime) -> bool:
+        """No host announces the key now: keep the submission (nothing goes back to draft) and
+        say so once, in a SigningDeferred event. True when the wait begins here."""
+        first = self.state != WAITING_EKEY
+        self.state, self.ekey_serial, self.last_error = WAITING_EKEY, serial, wait.detail
+        self.waiting_since = self.waiting_since or now
+        if first:
+            self.events.append(
+                SigningDeferred(
+                    application_id=str(self.application_id),
+                    submission_id=str(self.submission_id),
+                    ekey_serial=serial,
+                    reason=ekeys.WAITING_FOR_EKEY,
+                    detail=wait.detail,
+                    give_up_at=wait.give_up_at,
+                )
+            )
+        return first
+
+    def fail_signing(self, reason: str, detail: str, *, serial: str = "", announce: bool = True) -> None:
+        """The submission cannot be signed. ``announce``: say so in a SigningFailed event (not
+        when the signer said it: its own event already did)."""
+        self.state, self.reason, self.last_error = SIGNING_FAILED, reason, detail
+        if announce:
+            self.events.append(
+                SigningFailed(
+                    application_id=str(self.application_id),
+                    submission_id=str(self.submission_id),
+                    ekey_serial=serial,
+                    reason=reason,
+                    detail=detail,
+                )
+            )
+
+    def signed(self, *, signature: str, algorithm: str, certificate_pem: str, now: datetime) -> bool:
+        """The signer's answer; False (nothing changes) for a late or repeated one."""
+        if self.state != SIGNING:
+            return False
+        self.state, self.signature, self.algorithm = SIGNED, signature, algorithm
+        self.certificate_pem, self.next_attempt_at = certificate_pem, now
         return True
 
+    # ------------------------------------------------------------ MOFCOM's answer
 
-def ensure_revocable(application_id: object, status: str) -> None:
-    """Revoke (撤销) is allowed only while the application is pending first review."""
-    if status != S.PENDING_FIRST_REVIEW:
-        from ail_shared.errors import Conflict
+    def accept(self, *, form_no: str, applied_at: datetime) -> bool:
+        if self.state != SIGNED:
+            return False
+        self.state, self.form_no, self.applied_at, self.lease_until = ACCEPTED, form_no, applied_at, None
+        self.events.append(
+            SubmissionAccepted(
+                application_id=str(self.application_id),
+                submission_id=str(self.submission_id),
+                form_no=form_no,
+                applied_at=applied_at,
+            )
+        )
+        return True
 
-        raise Conflict(
-            f"application {application_id} is {status}: revoke is allowed only from pending_first_review"
+    def reject(self, *, reason: str, detail: str) -> bool:
+        if self.state != SIGNED:
+            return False
+        self.state, self.reason, self.last_error, self.lease_until = REJECTED, reason, detail, None
+        self.events.append(
+            SubmissionRejected(
+                application_id=str(self.application_id),
+                submission_id=str(self.submission_id),
+                reason=reason,
+                detail=detail,
+            )
+        )
+        return True
+
+    def retry_later(self, *, error: str, at: datetime) -> None:
+        """MOFCOM did not answer: the row stays ``signed`` and is sent again at ``at``."""
+        self.last_error, self.next_attempt_at, self.lease_until = error, at, None
+
+    # ------------------------------------------------------------ review results
+
+    def review(
+        self,
+        *,
+        stage: Stage,
+        result: Result,
+        opinion: str,
+        license_no: str | None,
+        reviewed_at: datetime,
+        now: datetime,
+    ) -> S:
+        """Record one review result (and the license, when it comes with one); returns the
+        status it leads to. ``now``: the instant the license is issued (its China date counts)."""
+        form_no = self.form_no or ""
+        about = summary(self.snapshot, fallback_year=china_date(now).year)
+        self.events.append(
+            ReviewResultReceived(
+                application_id=str(self.application_id),
+                form_no=form_no,
+                stage=stage,
+                result=result,
+                opinion=opinion,
+                license_no=license_no,
+                reviewed_at=reviewed_at,
+                application=about,
+            )
+        )
+        status = status_after_review(stage, result)
+        if status is S.APPROVED and license_no:
+            self.events.append(self.license(license_no=license_no, issued_at=now))
+            status = AFTER_ISSUED
+        return status
+
+    def license(self, *, license_no: str, issued_at: datetime) -> LicenseIssued:
+        """The license MOFCOM issued for this submission: valid as the applicant's form said
+        (``ail_shared.calendar``, the application's year, the China date of ``issued_at``),
+        with the catalogue's overflow tolerance the application put in its snapshot."""
+        about = summary(self.snapshot, fallback_year=china_date(issued_at).year)
+        return LicenseIssued(
+            application_id=str(self.application_id),
+            enterprise_code=self.enterprise_code,
+            form_no=self.form_no or "",
+            license_no=license_no,
+            issued_at=issued_at,
+            valid_until=valid_until_of(issued_at, about.year),
+            commodity_code=about.commodity_code,
+            commodity_name=about.commodity_name,
+            unit=about.unit,
+            quantity=about.total_quantity,
+            one_batch_one_license=about.one_batch_one_license,
+            overflow_tolerance_pct=tolerance_of(self.snapshot),
         )
 
 
-def add_months(d: date, months: int) -> date:
-    month0 = d.month - 1 + months
-    year, month = d.year + month0 // 12, month0 % 12 + 1
-    return date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
+@dataclass
+class ApplicationView:
+    """What this service knows of an application it has seen submitted (its own table; it never
+    reads the application service's). Its status follows the current submission only."""
 
+    application_id: UUID
+    enterprise_code: str
+    submission_id: UUID
+    status: str = AFTER_SUBMITTED.value
+    status_reason: str | None = None
+    form_no: str | None = None
+    license_no: str | None = None
+    applied_at: datetime | None = None
+    events: list[Event] = field(default_factory=list, repr=False, compare=False)
 
-def license_year(issued: date) -> int:
-    """After 25 December licenses are issued for the next year (DOMAIN section 9)."""
-    return issued.year + 1 if (issued.month, issued.day) > (12, 25) else issued.year
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.application_id)
 
+    @property
+    def tenant(self) -> str:
+        return self.enterprise_code
 
-def valid_until(issued: date) -> date:
-    """Issue date + 6 months, but not past 31 December of the license year."""
-    return min(add_months(issued, 6), date(license_year(issued), 12, 31))
+    @classmethod
+    def submitted(cls, sub: Submission) -> ApplicationView:
+        return cls(
+            application_id=sub.application_id,
+            enterprise_code=sub.enterprise_code,
+            submission_id=sub.submission_id,
+        )
 
+    def resubmitted(self, sub: Submission) -> None:
+        """A new submission of the application: it is the current one now."""
+        self.submission_id, self.status, self.status_reason = sub.submission_id, AFTER_SUBMITTED.value, None
 
-def _dec(value: Any) -> Decimal:
-    try:
-        return Decimal(str(value)) if value not in (None, "") else Decimal(0)
-    except InvalidOperation:
-        return Decimal(0)
+    def follows(self, sub: Submission) -> bool:
+        return self.submission_id == sub.submission_id
 
+    def note(self, sub: Submission, reason: str | None) -> bool:
+        """Say why the current submission, still submitting, is where it is (or clear it)."""
+        if not (self.follows(sub) and self.status == S.SUBMITTING):
+            return False
+        self.status_reason = reason
+        return True
 
-def summary(snapshot: dict[str, Any]) -> ApplicationSummary:
-    goods = [g for g in snapshot.get("goods") or [] if isinstance(g, dict)]
-    quantity = (
-        _dec(snapshot.get("total_quantity"))
-        if snapshot.get("total_quantity") not in (None, "")
-        else sum((_dec(g.get("quantity")) for g in goods), Decimal(0))
-    )
-    value_usd = (
-        _dec(snapshot.get("total_value_usd"))
-        if snapshot.get("total_value_usd") not in (None, "")
-        else sum((_dec(g.get("total_value_usd")) for g in goods), Decimal(0))
-    )
-    return ApplicationSummary(
-        enterprise_code=str(snapshot.get("enterprise_code") or snapshot.get("importer_code") or ""),
-        serial_no=str(snapshot.get("serial_no") or ""),
-        year=int(snapshot.get("year") or date.today().year),
-        commodity_code=str(snapshot.get("commodity_code") or ""),
-        commodity_name=str(snapshot.get("commodity_name") or ""),
-        unit=str(snapshot.get("unit") or (goods[0].get("unit") if goods else "") or ""),
-        total_quantity=quantity,
-        total_value_usd=value_usd,
-        trade_mode=str(snapshot.get("trade_mode") or ""),
-        trade_country=str(snapshot.get("trade_country") or ""),
-        issuing_agency=str(snapshot.get("issuing_agency") or ""),
-        one_batch_one_license=bool(snapshot.get("one_batch_one_license") or False),
-    )
+    def back_to_draft(self, sub: Submission, reason: str) -> bool:
+        """The current submission is over before MOFCOM accepted it."""
+        if not (self.follows(sub) and moves_forward(self.status, AFTER_FAILED)):
+            return False
+        self.status, self.status_reason = AFTER_FAILED.value, reason
+        return True
 
+    def dispatched(self, sub: Submission, decision: ekeys.Decision, *, began_waiting: bool) -> bool:
+        """What ``Submission.dispatch`` did, on the application."""
+        if isinstance(decision, ekeys.Route):
+            return self.note(sub, None)
+        if isinstance(decision, ekeys.Wait):
+            return began_waiting and self.note(sub, ekeys.waiting_reason(sub.ekey_serial or ""))
+        return self.back_to_draft(sub, EKEY_NOT_PRESENT)
 
-_CODE = re.compile(r"(?<!\d)\d{13}(?!\d)")
+    def accepted(self, sub: Submission) -> bool:
+        if not (self.follows(sub) and moves_forward(self.status, AFTER_ACCEPTED)):
+            return False
+        self.status, self.status_reason = AFTER_ACCEPTED.value, None
+        self.form_no, self.license_no, self.applied_at = sub.form_no, None, sub.applied_at
+        return True
 
+    def reviewed(self, *, form_no: str, status: S, license_no: str | None, opinion: str) -> bool:
+        """A review result of the form no. it shows moves it forward (never backwards)."""
+        if self.form_no != form_no or not moves_forward(self.status, status):
+            return False
+        self.status, self.status_reason = status.value, opinion
+        self.license_no = license_no or self.license_no
+        return True
 
-def enterprise_codes_of(certificate_pem: str, subject: str = "") -> list[str]:
-    """The 13-digit enterprise codes a certificate names in O= or serialNumber= (or, failing
-    a readable certificate, anywhere in the subject string)."""
-    codes: list[str] = []
-    if certificate_pem:
-        try:
-            from cryptography import x509
-            from cryptography.x509.oid import NameOID
+    def check_revocable(self) -> None:
+        """409 unless the lifecycle allows a revoke in this status (``ail_shared.lifecycle``)."""
+        if not allows(self.status, Action.REVOKE):
+            where = ", ".join(sorted(s.value for s in ALLOWED[Action.REVOKE]))
+            raise Conflict(
+                f"application {self.application_id} is {self.status}: revoke is allowed only from {where}"
+            )
 
-            cert = x509.load_pem_x509_certificate(certificate_pem.encode())
-            for oid in (NameOID.ORGANIZATION_NAME, NameOID.SERIAL_NUMBER):
-                for attr in cert.subject.get_attributes_for_oid(oid):
-                    value = str(attr.value)
-                    if _CODE.fullmatch(value) and value not in codes:
-                        codes.append(value)
-            if codes:
-                return codes
-        except ValueError:
-            pass
-    return list(dict.fromkeys(_CODE.findall(subject)))
-
-
-def subject_of(certificate_pem: str, fallback: str = "") -> str:
-    if not certificate_pem:
-        return fallback
-    try:
-        from cryptography import x509
-
-        return x509.load_pem_x509_certificate(certificate_pem.encode()).subject.rfc4514_string()
-    except ValueError:
-        return fallback
+    def revoke(self, *, revoked_at: datetime) -> None:
+        """MOFCOM has withdrawn the application at the applicant's request."""
+        self.check_revocable()
+        self.status, self.status_reason = AFTER_REVOKED.value, "revoked by applicant"
+        self.events.append(
+            ApplicationRevoked(
+                application_id=str(self.application_id),
+                form_no=self.form_no,
+                revoked_at=revoked_at,
+                reason="applicant",
+            )
+        )
 
 
 @dataclass(frozen=True)
@@ -150,7 +363,7 @@ class CallbackRefusal:
 
 def callback_refusal(
     *,
-    sub: dict[str, Any] | None,
+    sub: Submission | None,
     application_id: UUID,
     form_no: str,
     stage: str,
@@ -166,23 +379,21 @@ def callback_refusal(
         return CallbackRefusal(
             "unknown_submission", "the result names a submission that was never sent to MOFCOM"
         )
-    sid = sub["submission_id"]
-    if sub["application_id"] != application_id:
+    sid = sub.submission_id
+    if sub.application_id != application_id:
         return CallbackRefusal(
             "application_mismatch", f"submission {sid} is not of application {application_id}"
         )
-    if not sub.get("form_no"):
-        if sub["state"] == SIGNED:
+    if not sub.form_no:
+        if sub.state == SIGNED:
             return CallbackRefusal(
                 "form_not_recorded",
                 f"submission {sid} is being sent; its form no. is not recorded yet",
                 status=409,
                 retry=True,
             )
-        return CallbackRefusal(
-            "not_accepted", f"submission {sid} is {sub['state']}: MOFCOM never accepted it"
-        )
-    if sub["form_no"] != form_no:
+        return CallbackRefusal("not_accepted", f"submission {sid} is {sub.state}: MOFCOM never accepted it")
+    if sub.form_no != form_no:
         return CallbackRefusal("form_no_mismatch", f"submission {sid} has another form no. than {form_no}")
     if license_no and not (stage == "second" and result == "passed"):
         return CallbackRefusal(

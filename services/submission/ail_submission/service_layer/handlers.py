@@ -1,420 +1,549 @@
-"""Event handlers of the submission service. Each runs inside the consumer's transaction (with the
-inbox record), changes this service's tables and writes its events to the outbox."""
+"""The submission service's use cases: ``COMMAND_HANDLERS`` (what the HTTP API and the workers
+ask) and ``EVENT_HANDLERS`` (what the consumers apply), keyed by type.
+
+Every handler takes the service's unit of work first; its other dependencies are keyword
+arguments that ``bootstrap`` injects by name (``mofcom``, ``applications``, ``clock``, ``grace``,
+``send_policy``, ``wake_sender``) and that tests pass as fakes. The aggregates decide and record
+their events; the unit of work writes state and events in one transaction. An event handler runs
+on the consumer's transaction (with the inbox record). MOFCOM is reached only through the
+``Mofcom`` Protocol passed in.
+"""
 
 from __future__ import annotations
 
-import base64
-from datetime import UTC, datetime, timedelta
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 from uuid import UUID
 
-import asyncpg
-
 from ail_shared import topics
-from ail_shared.canonical import canonical_json
 from ail_shared.consumer import PermanentError
+from ail_shared.errors import Conflict, FieldProblem, InvalidInput
 from ail_shared.events import (
     ApplicationSigned,
     ApplicationSubmitted,
+    EkeyBound,
     EkeyHeartbeat,
     Envelope,
     Event,
-    LicenseIssued,
-    ReviewResultReceived,
-    SignatureRequested,
-    SigningDeferred,
     SigningFailed,
-    SubmissionAccepted,
-    SubmissionRejected,
-    envelope_for,
 )
-from ail_shared.lifecycle import ApplicationStatus as S
+from ail_shared.lifecycle import Action, allows
 from ail_shared.logging import get_logger
-from ail_shared.outbox import write_events
-from ail_submission.adapters.repository import SCHEMA, Repository
-from ail_submission.domain import ekeys, model
+from ail_shared.retry import backoff, now_utc
+from ail_submission.adapters.applications import ApplicationService
+from ail_submission.adapters.mofcom import (
+    Accepted,
+    Mofcom,
+    MofcomRefused,
+    MofcomUnavailable,
+    Refused,
+    Unavailable,
+)
+from ail_submission.domain import ekeys
+from ail_submission.domain.certificates import enterprise_codes_of, subject_of
+from ail_submission.domain.commands import (
+    BindEkey,
+    BindEkeyByCertificate,
+    ClaimDueSubmissions,
+    ReceiveReviewResult,
+    RefreshApprovalStatus,
+    RerouteStrandedRequests,
+    ResolveWaitingSubmissions,
+    Result,
+    RevokeApplication,
+    SendSubmission,
+    Stage,
+)
+from ail_submission.domain.ekeys import Binding
+from ail_submission.domain.model import (
+    EKEY_NOT_BOUND,
+    MOFCOM_UNAVAILABLE,
+    SIGNED,
+    SIGNING,
+    ApplicationView,
+    CallbackRefusal,
+    Submission,
+    callback_refusal,
+)
+from ail_submission.service_layer.unit_of_work import UnitOfWork
 
 log = get_logger("ail.submission.handlers")
 
-
-async def emit(conn: asyncpg.Connection, topic: str, event: Event, *, key: str, tenant: str) -> None:
-    await write_events(
-        conn, schema=SCHEMA, items=[(topic, envelope_for(event, aggregate_id=key, tenant=tenant))]
-    )
-
-
+Clock = Callable[[], datetime]
 DEFAULT_GRACE = timedelta(minutes=10)
 
 
-async def on_heartbeat(
-    conn: asyncpg.Connection, env: Envelope, event: Event, *, grace: timedelta = DEFAULT_GRACE
-) -> None:
-    """Record which keys the host holds; submissions waiting for one of them (or for a key this
-    host now says is gone) are decided at once."""
-    assert isinstance(event, EkeyHeartbeat)
-    repo = Repository(conn)
-    before = await repo.serials_of_host(host_id=event.host_id)
-    await repo.record_heartbeat(
-        host_id=event.host_id, keys=list(event.keys), sent_at=event.sent_at, ttl=event.ttl_seconds
-    )
-    serials = sorted(before | {k.serial for k in event.keys})
-    if serials:
-        await resolve_waiting(conn, now=datetime.now(UTC), grace=grace, serials=serials)
+@dataclass(frozen=True)
+class SendPolicy:
+    """How often the sender tries MOFCOM before the submission is rejected as unavailable, and
+    how long it waits between rounds (``ail_shared.retry.backoff``)."""
+
+    max_attempts: int = 40
+    base_seconds: float = 0.5
+    max_backoff: float = 20.0
+
+    def delay(self, attempts: int) -> float:
+        return backoff(max(attempts, 1), base=self.base_seconds, cap=self.max_backoff)
 
 
-async def _fail_signing(
-    repo: Repository, sub_id: UUID, app_id: UUID, enterprise: str, reason: str, detail: str, serial: str = ""
-) -> None:
-    await repo.update_submission(sub_id, state=model.SIGNING_FAILED, reason=reason, last_error=detail)
-    await _back_to_draft(repo, app_id, sub_id, reason)
-    await emit(
-        repo.conn,
-        topics.SIGNER,
-        SigningFailed(
-            application_id=str(app_id),
-            submission_id=str(sub_id),
-            ekey_serial=serial,
-            reason=reason,
-            detail=detail,
-        ),
-        key=str(app_id),
-        tenant=enterprise,
-    )
+@dataclass(frozen=True)
+class ApprovalStatus:
+    """What a refresh shows: the application as this service knows it now, and MOFCOM's answer."""
+
+    view: ApplicationView
+    mofcom: dict[str, Any] | None
 
 
-async def _back_to_draft(repo: Repository, app_id: UUID, sub_id: UUID, reason: str) -> None:
-    app = await repo.application(application_id=app_id, for_update=True)
-    if app is not None and app["submission_id"] == sub_id and app["status"] == S.SUBMITTING:
-        await repo.update_application(app_id, status=S.DRAFT.value, status_reason=reason)
-
-
-async def _request_signature(repo: Repository, sub: asyncpg.Record, serial: str, host: str) -> None:
-    """Ask ``host`` to sign the submission's snapshot (again, when the first host went away: the
-    request carries the same submission id, and only the first answer counts)."""
-    app_id = sub["application_id"]
-    payload = base64.b64encode(canonical_json(sub["snapshot"])).decode()
-    await repo.update_submission(
-        sub["submission_id"], state=model.SIGNING, ekey_serial=serial, signer_host=host, last_error=None
-    )
-    app = await repo.application(application_id=app_id, for_update=True)
-    if app is not None and app["submission_id"] == sub["submission_id"] and app["status"] == S.SUBMITTING:
-        await repo.update_application(app_id, status_reason=None)
-    await emit(
-        repo.conn,
-        topics.SIGNER_REQUESTS,
-        SignatureRequested(
-            application_id=str(app_id),
-            submission_id=str(sub["submission_id"]),
-            enterprise_code=sub["enterprise_code"],
-            ekey_serial=serial,
-            canonical_payload=payload,
-            signer_host=host,
-        ),
-        key=serial,
-        tenant=sub["enterprise_code"],
-    )
-
-
-async def _wait_for_ekey(repo: Repository, sub: asyncpg.Record, serial: str, wait: ekeys.Wait) -> None:
-    """The e-key is not announced right now: keep the submission (nothing goes back to draft)
-    and say so, on the application and in a SigningDeferred event."""
-    first = sub["state"] != model.WAITING_EKEY
-    await repo.update_submission(
-        sub["submission_id"],
-        state=model.WAITING_EKEY,
-        ekey_serial=serial,
-        last_error=wait.detail,
-        waiting_since=sub["waiting_since"] or datetime.now(UTC),
-    )
-    if not first:
-        return
-    app_id = sub["application_id"]
-    app = await repo.application(application_id=app_id, for_update=True)
-    if app is not None and app["submission_id"] == sub["submission_id"] and app["status"] == S.SUBMITTING:
-        await repo.update_application(app_id, status_reason=ekeys.waiting_reason(serial))
-    log.warning(
-        "waiting_for_ekey", submission_id=str(sub["submission_id"]), ekey_serial=serial, detail=wait.detail
-    )
-    await emit(
-        repo.conn,
-        topics.SIGNER,
-        SigningDeferred(
-            application_id=str(app_id),
-            submission_id=str(sub["submission_id"]),
-            ekey_serial=serial,
-            reason=ekeys.WAITING_FOR_EKEY,
-            detail=wait.detail,
-            give_up_at=wait.give_up_at,
-        ),
-        key=str(app_id),
-        tenant=sub["enterprise_code"],
-    )
+# ---------------------------------------------------------------- e-keys and signing
 
 
 async def _dispatch(
-    repo: Repository, sub: asyncpg.Record, serial: str, *, now: datetime, grace: timedelta
+    uow: UnitOfWork, sub: Submission, serial: str, *, now: datetime, grace: timedelta
 ) -> ekeys.Decision:
+    """Send the submission to the host holding ``serial``, let it wait, or fail it (``ekeys.decide``)."""
     decision = ekeys.decide(
         serial,
-        await repo.sightings(serial=serial),
+        await uow.ekeys.sightings(serial=serial),
         now=now,
-        waiting_since=sub["waiting_since"] or now,
+        waiting_since=sub.waiting_since or now,
         grace=grace,
     )
-    if isinstance(decision, ekeys.Route):
-        await _request_signature(repo, sub, serial, decision.host_id)
-    elif isinstance(decision, ekeys.Wait):
-        await _wait_for_ekey(repo, sub, serial, decision)
-    else:
-        log.info("ekey_absent", submission_id=str(sub["submission_id"]), detail=decision.detail)
-        await _fail_signing(
-            repo,
-            sub["submission_id"],
-            sub["application_id"],
-            sub["enterprise_code"],
-            model.EKEY_NOT_PRESENT,
-            decision.detail,
-            serial,
-        )
+    await _apply_decision(uow, sub, serial, decision, now=now)
     return decision
 
 
-async def resolve_waiting(
-    conn: asyncpg.Connection, *, now: datetime, grace: timedelta, serials: list[str] | None = None
+async def _apply_decision(
+    uow: UnitOfWork, sub: Submission, serial: str, decision: ekeys.Decision, *, now: datetime
+) -> None:
+    began_waiting = sub.dispatch(serial, decision, now=now)
+    await uow.submissions.save(sub)
+    view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+    if view is not None and view.dispatched(sub, decision, began_waiting=began_waiting):
+        await uow.applications.save(view)
+    if began_waiting:
+        log.warning(
+            "waiting_for_ekey",
+            submission_id=str(sub.submission_id),
+            ekey_serial=serial,
+            detail=sub.last_error,
+        )
+    elif isinstance(decision, ekeys.Absent):
+        log.info("ekey_absent", submission_id=str(sub.submission_id), detail=decision.detail)
+    uow.track(sub)
+
+
+async def _resolve_waiting(
+    uow: UnitOfWork, *, serials: list[str] | None, now: datetime, grace: timedelta
 ) -> int:
-    """Decide again every submission waiting for an e-key (of ``serials``, or all): send it to
-    the host that announces the key now, fail it when its host said the key is gone or the
-    grace period is over, or let it wait. Returns how many left the wait."""
-    repo = Repository(conn)
     moved = 0
-    for sub in await repo.waiting_submissions(serials=serials):
-        decision = await _dispatch(repo, sub, sub["ekey_serial"], now=now, grace=grace)
+    for sub in await uow.submissions.waiting(serials=serials):
+        decision = await _dispatch(uow, sub, sub.ekey_serial or "", now=now, grace=grace)
         moved += not isinstance(decision, ekeys.Wait)
     return moved
 
 
-async def reroute_stranded(
-    conn: asyncpg.Connection, *, older_than_seconds: float, grace: timedelta = DEFAULT_GRACE
-) -> int:
-    """Requests sent to a host that stopped announcing the key. Another host announces it now:
-    send them there (the first host, should it come back, answers a request already signed,
-    and that late answer is ignored). No host does: the request stays in Kafka and its host
-    answers it when it is back, unless the rule of ``domain.ekeys`` says the key is gone (a
-    host said so, or none announced it for the grace period): then it fails like a wait does."""
-    repo = Repository(conn)
-    now, moved = datetime.now(UTC), 0
-    for sub in await repo.stranded_requests(older_than_seconds=older_than_seconds):
-        serial = sub["ekey_serial"]
-        sightings = await repo.sightings(serial=serial)
-        fresh = [s for s in sightings if s.fresh(now) and s.host_id != sub["signer_host"]]
-        if fresh:
-            host = max(fresh, key=lambda s: s.last_seen).host_id
-            log.info("signature_rerouted", submission_id=str(sub["submission_id"]), host=host)
-            await _request_signature(repo, sub, serial, host)
-            moved += 1
-            continue
-        decision = ekeys.decide(serial, sightings, now=now, waiting_since=sub["updated_at"], grace=grace)
-        if isinstance(decision, ekeys.Absent):
-            log.info("ekey_absent", submission_id=str(sub["submission_id"]), detail=decision.detail)
-            await _fail_signing(
-                repo,
-                sub["submission_id"],
-                sub["application_id"],
-                sub["enterprise_code"],
-                model.EKEY_NOT_PRESENT,
-                decision.detail,
-                serial,
-            )
-            moved += 1
-    return moved
+async def on_heartbeat(
+    uow: UnitOfWork,
+    event: EkeyHeartbeat,
+    env: Envelope,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    clock: Clock = now_utc,
+) -> None:
+    """Record which keys the host holds; submissions waiting for one of them (or for a key this
+    host now says is gone) are decided at once."""
+    async with uow:
+        before = await uow.ekeys.serials_of_host(host_id=event.host_id)
+        await uow.ekeys.record_heartbeat(
+            host_id=event.host_id, keys=list(event.keys), sent_at=event.sent_at, ttl=event.ttl_seconds
+        )
+        serials = sorted(before | {k.serial for k in event.keys})
+        if serials:
+            await _resolve_waiting(uow, serials=serials, now=clock(), grace=grace)
 
 
 async def on_application_submitted(
-    conn: asyncpg.Connection, env: Envelope, event: Event, *, grace: timedelta = DEFAULT_GRACE
+    uow: UnitOfWork,
+    event: ApplicationSubmitted,
+    env: Envelope,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    clock: Clock = now_utc,
 ) -> None:
     """Ask the signer host that holds the enterprise's e-key for a signature; wait (visibly)
     while no host announces it, fail fast only as ``domain.ekeys`` says."""
-    assert isinstance(event, ApplicationSubmitted)
     missing = [k for k in ("commodity_code", "goods") if not event.snapshot.get(k)]
     if missing:
         # The application service only sends validated forms: this one can never be signed.
         raise PermanentError(f"ApplicationSubmitted snapshot lacks {', '.join(missing)}; nothing to sign")
-    repo = Repository(conn)
-    sub_id, app_id = UUID(event.submission_id), UUID(event.application_id)
-    if not await repo.add_submission(
-        submission_id=sub_id,
-        application_id=app_id,
+    sub = Submission(
+        submission_id=UUID(event.submission_id),
+        application_id=UUID(event.application_id),
         enterprise_code=event.enterprise_code,
         serial_no=event.serial_no,
         snapshot=event.snapshot,
-        state=model.SIGNING,
-    ):
-        return
-    await repo.upsert_application(
-        application_id=app_id,
-        enterprise_code=event.enterprise_code,
-        submission_id=sub_id,
-        status=S.SUBMITTING.value,
     )
-    binding = await repo.binding(enterprise_code=event.enterprise_code)
-    if binding is None:
-        await _fail_signing(
-            repo,
-            sub_id,
-            app_id,
-            event.enterprise_code,
-            model.EKEY_NOT_BOUND,
-            f"enterprise {event.enterprise_code} has no e-key bound: "
-            "bind one with POST /api/v1/ekey-bindings",
-        )
-        return
-    sub = await repo.submission(submission_id=sub_id, for_update=True)
-    assert sub is not None
-    await _dispatch(repo, sub, binding["ekey_serial"], now=datetime.now(UTC), grace=grace)
+    async with uow:
+        if not await uow.submissions.add(sub):
+            return  # a repeated event
+        view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+        if view is None:
+            view = ApplicationView.submitted(sub)
+        else:
+            view.resubmitted(sub)
+        await uow.applications.save(view)
+        binding = await uow.ekeys.binding(enterprise_code=sub.enterprise_code)
+        if binding is None:
+            sub.fail_signing(
+                EKEY_NOT_BOUND,
+                f"enterprise {sub.enterprise_code} has no e-key bound: "
+                "bind one with POST /api/v1/ekey-bindings",
+            )
+            await uow.submissions.save(sub)
+            if view.back_to_draft(sub, EKEY_NOT_BOUND):
+                await uow.applications.save(view)
+            uow.track(sub)
+            return
+        await _dispatch(uow, sub, binding.ekey_serial, now=clock(), grace=grace)
 
 
-async def on_signed(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
-    assert isinstance(event, ApplicationSigned)
-    repo = Repository(conn)
-    sub = await repo.submission(submission_id=UUID(event.submission_id), for_update=True)
-    if sub is None or sub["state"] != model.SIGNING:
-        return  # a late or repeated answer
-    await repo.update_submission(
-        sub["submission_id"],
-        state=model.SIGNED,
-        signature=event.signature,
-        algorithm=event.algorithm,
-        certificate_pem=event.certificate_pem,
-        next_attempt_at=datetime.now(UTC),
-    )
-
-
-async def on_signing_failed(conn: asyncpg.Connection, env: Envelope, event: Event) -> None:
-    assert isinstance(event, SigningFailed)
-    repo = Repository(conn)
-    sub = await repo.submission(submission_id=UUID(event.submission_id), for_update=True)
-    if sub is None or sub["state"] != model.SIGNING:
-        return  # our own fail-fast event coming back, or a late answer
-    await repo.update_submission(
-        sub["submission_id"], state=model.SIGNING_FAILED, reason=event.reason, last_error=event.detail
-    )
-    await _back_to_draft(repo, sub["application_id"], sub["submission_id"], event.reason)
-
-
-# ---------------------------------------------------------------- MOFCOM's answers
-
-
-async def record_accepted(
-    conn: asyncpg.Connection, sub: asyncpg.Record, form_no: str, applied_at: datetime
+async def on_signed(
+    uow: UnitOfWork,
+    event: ApplicationSigned,
+    env: Envelope,
+    *,
+    clock: Clock = now_utc,
+    wake_sender: Callable[[], None] | None = None,
 ) -> None:
-    repo = Repository(conn)
-    current = await repo.submission(submission_id=sub["submission_id"], for_update=True)
-    if current is None or current["state"] != model.SIGNED:
-        return
-    await repo.update_submission(
-        sub["submission_id"], state=model.ACCEPTED, form_no=form_no, applied_at=applied_at, lease_until=None
+    """The signer's signature: the submission is due to be sent to MOFCOM now."""
+    async with uow:
+        sub = await uow.submissions.get(submission_id=UUID(event.submission_id), for_update=True)
+        if sub is None or not sub.signed(
+            signature=event.signature,
+            algorithm=event.algorithm,
+            certificate_pem=event.certificate_pem,
+            now=clock(),
+        ):
+            return  # a late or repeated answer
+        await uow.submissions.save(sub)
+    if wake_sender is not None:
+        wake_sender()
+
+
+async def on_signing_failed(uow: UnitOfWork, event: SigningFailed, env: Envelope) -> None:
+    """The signer could not sign: the submission is over, the application back to draft."""
+    async with uow:
+        sub = await uow.submissions.get(submission_id=UUID(event.submission_id), for_update=True)
+        if sub is None or sub.state != SIGNING:
+            return  # our own fail-fast event coming back, or a late answer
+        sub.fail_signing(event.reason, event.detail, announce=False)
+        await uow.submissions.save(sub)
+        view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+        if view is not None and view.back_to_draft(sub, event.reason):
+            await uow.applications.save(view)
+
+
+async def resolve_waiting(
+    uow: UnitOfWork,
+    cmd: ResolveWaitingSubmissions,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    clock: Clock = now_utc,
+) -> int:
+    """Decide again every submission waiting for an e-key (of ``cmd.serials``, or all): send it
+    to the host that announces the key now, fail it when its host said the key is gone or the
+    grace period is over, or let it wait. Returns how many left the wait."""
+    async with uow:
+        serials = None if cmd.serials is None else list(cmd.serials)
+        return await _resolve_waiting(uow, serials=serials, now=clock(), grace=grace)
+
+
+async def reroute_stranded(
+    uow: UnitOfWork,
+    cmd: RerouteStrandedRequests,
+    *,
+    grace: timedelta = DEFAULT_GRACE,
+    clock: Clock = now_utc,
+) -> int:
+    """Signature requests sent to a host that stopped announcing the key (``ekeys.reroute``):
+    sent to another host that announces it, or failed once the key is gone. Returns how many moved."""
+    async with uow:
+        now, moved = clock(), 0
+        for sub in await uow.submissions.stranded(older_than_seconds=cmd.older_than_seconds):
+            serial = sub.ekey_serial or ""
+            decision = ekeys.reroute(
+                serial,
+                await uow.ekeys.sightings(serial=serial),
+                now=now,
+                current_host=sub.signer_host,
+                requested_at=sub.updated_at or now,
+                grace=grace,
+            )
+            if decision is None:
+                continue
+            if isinstance(decision, ekeys.Route):
+                log.info("signature_rerouted", submission_id=str(sub.submission_id), host=decision.host_id)
+            await _apply_decision(uow, sub, serial, decision, now=now)
+            moved += 1
+        return moved
+
+
+# ---------------------------------------------------------------- bindings
+
+
+async def _register(
+    mofcom: Mofcom, *, enterprise_code: str, ekey_serial: str, certificate_pem: str
+) -> Refused | None:
+    """Register the certificate with MOFCOM (it verifies every later signature against it)."""
+    registered = await mofcom.register_certificate(
+        enterprise_code=enterprise_code, ekey_serial=ekey_serial, certificate_pem=certificate_pem
     )
-    app = await repo.application(application_id=sub["application_id"], for_update=True)
-    if app is not None and app["submission_id"] == sub["submission_id"]:
-        await repo.update_application(
-            sub["application_id"],
-            status=S.PENDING_FIRST_REVIEW.value,
-            status_reason=None,
-            form_no=form_no,
-            license_no=None,
-            applied_at=applied_at,
+    if isinstance(registered, Unavailable):
+        raise MofcomUnavailable(f"MOFCOM did not answer ({registered.error}); try the binding again")
+    return registered if isinstance(registered, Refused) else None
+
+
+async def _bind(
+    uow: UnitOfWork, *, enterprise_code: str, serial: str, certificate_pem: str, subject: str, bound_by: str
+) -> Binding:
+    binding = await uow.ekeys.bind(
+        enterprise_code=enterprise_code,
+        ekey_serial=serial,
+        subject=subject,
+        certificate_pem=certificate_pem,
+        bound_by=bound_by,
+    )
+    uow.emit(
+        topics.SUBMISSION,
+        EkeyBound(
+            enterprise_code=binding.enterprise_code,
+            ekey_serial=binding.ekey_serial,
+            certificate_pem=binding.certificate_pem,
+            subject=binding.subject,
+            bound_at=binding.bound_at,
+            bound_by=binding.bound_by,
+        ),
+        aggregate_id=enterprise_code,
+        tenant=enterprise_code,
+    )
+    return binding
+
+
+async def bind_ekey(uow: UnitOfWork, cmd: BindEkey, *, mofcom: Mofcom) -> Binding:
+    """Bind one of the enterprise's present e-keys; its certificate is registered with MOFCOM."""
+    async with uow:
+        present = [
+            k
+            for k in await uow.ekeys.present(enterprise_codes=(cmd.enterprise_code,))
+            if k.serial == cmd.ekey_serial
+        ]
+        if not present:
+            raise InvalidInput(
+                "e-key not present",
+                [
+                    FieldProblem(
+                        "ekey_serial",
+                        f"no e-key {cmd.ekey_serial} of enterprise {cmd.enterprise_code} is plugged into a "
+                        "signer host right now; plug it in and list GET /api/v1/ekeys",
+                    )
+                ],
+            )
+        key = present[0]
+        refused = await _register(
+            mofcom,
+            enterprise_code=cmd.enterprise_code,
+            ekey_serial=key.serial,
+            certificate_pem=key.certificate_pem,
         )
-    await emit(
-        conn,
-        topics.SUBMISSION,
-        SubmissionAccepted(
-            application_id=str(sub["application_id"]),
-            submission_id=str(sub["submission_id"]),
-            form_no=form_no,
-            applied_at=applied_at,
-        ),
-        key=str(sub["application_id"]),
-        tenant=sub["enterprise_code"],
-    )
+        if refused is not None:
+            raise InvalidInput(
+                "MOFCOM refused the certificate",
+                [FieldProblem("ekey_serial", f"{refused.reason}: {refused.detail}")],
+            )
+        return await _bind(
+            uow,
+            enterprise_code=cmd.enterprise_code,
+            serial=key.serial,
+            certificate_pem=key.certificate_pem,
+            subject=key.subject,
+            bound_by=cmd.bound_by,
+        )
 
 
-async def record_rejected(conn: asyncpg.Connection, sub: asyncpg.Record, reason: str, detail: str) -> None:
-    repo = Repository(conn)
-    current = await repo.submission(submission_id=sub["submission_id"], for_update=True)
-    if current is None or current["state"] != model.SIGNED:
-        return
-    await repo.update_submission(
-        sub["submission_id"], state=model.REJECTED, reason=reason, last_error=detail, lease_until=None
-    )
-    await _back_to_draft(repo, sub["application_id"], sub["submission_id"], reason)
-    await emit(
-        conn,
-        topics.SUBMISSION,
-        SubmissionRejected(
-            application_id=str(sub["application_id"]),
-            submission_id=str(sub["submission_id"]),
-            reason=reason,
-            detail=detail,
-        ),
-        key=str(sub["application_id"]),
-        tenant=sub["enterprise_code"],
-    )
+async def bind_ekey_by_certificate(uow: UnitOfWork, cmd: BindEkeyByCertificate, *, mofcom: Mofcom) -> Binding:
+    """Operations and demo data: bind an e-key by its certificate, whether or not a signer host
+    holds it right now. Submissions still need a host holding it."""
+    if cmd.enterprise_code not in enterprise_codes_of(cmd.certificate_pem):
+        raise InvalidInput(
+            "certificate does not name the enterprise",
+            [
+                FieldProblem(
+                    "certificate_pem", f"its subject names no O= / serialNumber= {cmd.enterprise_code}"
+                )
+            ],
+        )
+    async with uow:
+        refused = await _register(
+            mofcom,
+            enterprise_code=cmd.enterprise_code,
+            ekey_serial=cmd.ekey_serial,
+            certificate_pem=cmd.certificate_pem,
+        )
+        if refused is not None:
+            raise InvalidInput(
+                "MOFCOM refused the certificate", [FieldProblem("certificate_pem", refused.detail)]
+            )
+        return await _bind(
+            uow,
+            enterprise_code=cmd.enterprise_code,
+            serial=cmd.ekey_serial,
+            certificate_pem=cmd.certificate_pem,
+            subject=subject_of(cmd.certificate_pem),
+            bound_by=cmd.bound_by,
+        )
+
+
+# ---------------------------------------------------------------- the applicant's requests
+
+
+async def revoke(
+    uow: UnitOfWork,
+    cmd: RevokeApplication,
+    *,
+    mofcom: Mofcom,
+    applications: ApplicationService,
+    clock: Clock = now_utc,
+) -> ApplicationView:
+    """Withdraw an application at MOFCOM; allowed only where the lifecycle allows a revoke
+    (pending first review): 409 otherwise, naming the status."""
+    async with uow:
+        view = await uow.applications.get(
+            application_id=cmd.application_id, enterprise_codes=cmd.enterprise_codes, for_update=True
+        )
+        if view is None:
+            status = await applications.status(application_id=cmd.application_id, credentials=cmd.credentials)
+            where = (
+                "it has never been sent to MOFCOM"
+                if allows(status, Action.REVOKE)
+                else ("revoke is allowed only from pending_first_review")
+            )
+            raise Conflict(f"application {cmd.application_id} is {status}: {where}")
+        view.check_revocable()
+        answer = await mofcom.revoke(form_no=view.form_no or "")
+        if isinstance(answer, Unavailable):
+            raise MofcomUnavailable(f"MOFCOM did not answer ({answer.error}); try the revoke again")
+        if isinstance(answer, Refused):
+            mofcom_status = answer.body.get("error", {}).get("status", "")
+            raise Conflict(
+                f"MOFCOM refused the revoke of {cmd.application_id} "
+                f"({mofcom_status or answer.reason}): {answer.detail}"
+            )
+        revoked_at = datetime.fromisoformat(answer["revoked_at"]) if answer.get("revoked_at") else clock()
+        view.revoke(revoked_at=revoked_at)
+        await uow.applications.save(view)
+        uow.track(view)
+    return view
+
+
+async def refresh_approval_status(
+    uow: UnitOfWork,
+    cmd: RefreshApprovalStatus,
+    *,
+    mofcom: Mofcom,
+    applications: ApplicationService,
+    clock: Clock = now_utc,
+) -> ApprovalStatus:
+    """Ask MOFCOM now (any status but draft) and apply each review result it reports."""
+    async with uow:
+        view = await uow.applications.get(
+            application_id=cmd.application_id, enterprise_codes=cmd.enterprise_codes
+        )
+    if view is None:
+        status = await applications.status(application_id=cmd.application_id, credentials=cmd.credentials)
+        raise Conflict(f"application {cmd.application_id} is {status}: it has never been sent to MOFCOM")
+    if not allows(view.status, Action.QUERY_APPROVAL):
+        raise Conflict(
+            f"application {cmd.application_id} is {view.status}: "
+            "approval status is known only after submission"
+        )
+    body: dict[str, Any] | None = None
+    if view.form_no:
+        answer = await mofcom.status(form_no=view.form_no)
+        if isinstance(answer, Unavailable):
+            raise MofcomUnavailable(f"MOFCOM did not answer ({answer.error}); try again")
+        if isinstance(answer, Refused):
+            raise MofcomRefused(f"MOFCOM refused the status query: {answer.reason} {answer.detail}")
+        body = answer
+        for r in answer.get("results", []):
+            async with uow:  # one transaction per result, as MOFCOM's callbacks are
+                await _apply_review_result(
+                    uow,
+                    form_no=r["form_no"],
+                    stage=r["stage"],
+                    result=r["result"],
+                    opinion=r.get("opinion", ""),
+                    license_no=r.get("license_no"),
+                    reviewed_at=datetime.fromisoformat(r["reviewed_at"]),
+                    now=clock(),
+                )
+    async with uow:
+        current = await uow.applications.get(application_id=cmd.application_id)
+    return ApprovalStatus(current or view, body)
+
+
+# ---------------------------------------------------------------- MOFCOM's review results
 
 
 async def receive_review_result(
-    conn: asyncpg.Connection,
-    *,
-    submission_id: UUID,
-    application_id: UUID,
-    form_no: str,
-    stage: str,
-    result: str,
-    opinion: str,
-    license_no: str | None,
-    reviewed_at: datetime,
-) -> model.CallbackRefusal | str:
+    uow: UnitOfWork, cmd: ReceiveReviewResult, *, clock: Clock = now_utc
+) -> CallbackRefusal | str:
     """A result MOFCOM pushed (its signature already checked): applied only when it fits the
-    submission it names (``model.callback_refusal``); otherwise the refusal, nothing applied."""
-    repo = Repository(conn)
-    sub = await repo.submission(submission_id=submission_id, for_update=True)
-    refusal = model.callback_refusal(
-        sub=None if sub is None else dict(sub),
-        application_id=application_id,
-        form_no=form_no,
-        stage=stage,
-        result=result,
-        license_no=license_no,
-        recorded=await repo.review_results(form_no=form_no),
-    )
-    if refusal is not None:
-        return refusal
-    return await apply_review_result(
-        conn,
-        form_no=form_no,
-        stage=stage,
-        result=result,
-        opinion=opinion,
-        license_no=license_no,
-        reviewed_at=reviewed_at,
-    )
+    submission it names (``model.callback_refusal``); otherwise the refusal, nothing applied.
+    Returns 'applied', 'duplicate', 'unknown_form' or the refusal."""
+    async with uow:
+        sub = await uow.submissions.get(submission_id=cmd.submission_id, for_update=True)
+        refusal = callback_refusal(
+            sub=sub,
+            application_id=cmd.application_id,
+            form_no=cmd.form_no,
+            stage=cmd.stage,
+            result=cmd.result,
+            license_no=cmd.license_no,
+            recorded=await uow.review_results.recorded(form_no=cmd.form_no),
+        )
+        if refusal is not None:
+            return refusal
+        return await _apply_review_result(
+            uow,
+            form_no=cmd.form_no,
+            stage=cmd.stage,
+            result=cmd.result,
+            opinion=cmd.opinion,
+            license_no=cmd.license_no,
+            reviewed_at=cmd.reviewed_at,
+            now=clock(),
+        )
 
 
-async def apply_review_result(
-    conn: asyncpg.Connection,
+async def _apply_review_result(
+    uow: UnitOfWork,
     *,
     form_no: str,
-    stage: str,
-    result: str,
+    stage: Stage,
+    result: Result,
     opinion: str,
     license_no: str | None,
     reviewed_at: datetime,
+    now: datetime,
 ) -> str:
     """One MOFCOM review result, at most once per (form no., stage). Returns 'applied',
     'duplicate' or 'unknown_form' (MOFCOM answered before we recorded its form no.: retry)."""
-    repo = Repository(conn)
-    sub = await repo.submission_by_form(form_no=form_no)
+    sub = await uow.submissions.by_form(form_no=form_no)
     if sub is None:
         return "unknown_form"
-    if not await repo.add_review_result(
+    if not await uow.review_results.add(
         form_no=form_no,
         stage=stage,
         result=result,
@@ -423,48 +552,132 @@ async def apply_review_result(
         reviewed_at=reviewed_at,
     ):
         return "duplicate"
-    app_id, enterprise = sub["application_id"], sub["enterprise_code"]
-    summary = model.summary(sub["snapshot"])
-    app = await repo.application(application_id=app_id, for_update=True)
-    current_form = app is not None and app["form_no"] == form_no
-    events: list[Event] = [
-        ReviewResultReceived(
-            application_id=str(app_id),
-            form_no=form_no,
-            stage=stage,
-            result=result,
-            opinion=opinion,
-            license_no=license_no,
-            reviewed_at=reviewed_at,
-            application=summary,
-        )
-    ]
-    new_status = model.status_after_review(stage, result)
-    if new_status == S.APPROVED and license_no:
-        issued = datetime.now(UTC)
-        events.append(
-            LicenseIssued(
-                application_id=str(app_id),
-                enterprise_code=enterprise,
-                form_no=form_no,
-                license_no=license_no,
-                issued_at=issued,
-                valid_until=model.valid_until(issued.date()),
-                commodity_code=summary.commodity_code,
-                commodity_name=summary.commodity_name,
-                unit=summary.unit,
-                quantity=summary.total_quantity,
-                one_batch_one_license=summary.one_batch_one_license,
-            )
-        )
-        new_status = S.LICENSE_ISSUED
-    if app is not None and current_form and model.moves_forward(app["status"], new_status):
-        await repo.update_application(
-            app_id, status=new_status.value, license_no=license_no or app["license_no"], status_reason=opinion
-        )
-    items = [
-        (topics.SUBMISSION, envelope_for(e, aggregate_id=str(app_id), tenant=enterprise)) for e in events
-    ]
-    await write_events(conn, schema=SCHEMA, items=items)
-    log.info("review_result", form_no=form_no, stage=stage, result=result, status=new_status.value)
+    view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+    status = sub.review(
+        stage=stage, result=result, opinion=opinion, license_no=license_no, reviewed_at=reviewed_at, now=now
+    )
+    if view is not None and view.reviewed(
+        form_no=form_no, status=status, license_no=license_no, opinion=opinion
+    ):
+        await uow.applications.save(view)
+    uow.track(sub)
+    log.info("review_result", form_no=form_no, stage=stage, result=result, status=status.value)
     return "applied"
+
+
+# ---------------------------------------------------------------- the sender
+
+
+async def claim_due(uow: UnitOfWork, cmd: ClaimDueSubmissions) -> list[UUID]:
+    """Lease the signed submissions due to be sent (their attempt is counted)."""
+    async with uow:
+        return [
+            s.submission_id
+            for s in await uow.submissions.claim_due(limit=cmd.limit, lease_seconds=cmd.lease_seconds)
+        ]
+
+
+async def send_submission(
+    uow: UnitOfWork,
+    cmd: SendSubmission,
+    *,
+    mofcom: Mofcom,
+    send_policy: SendPolicy = SendPolicy(),
+    clock: Clock = now_utc,
+) -> str:
+    """Send one claimed submission to MOFCOM, outside any transaction (with the submission id
+    as its idempotency key, so a retry after a time-out gets the same form no. back), then
+    record the answer with its event. Returns 'accepted', 'rejected', 'retry' or 'skipped'."""
+    async with uow:
+        sub = await uow.submissions.get(submission_id=cmd.submission_id)
+    if sub is None or sub.state != SIGNED:
+        return "skipped"
+    outcome = await mofcom.submit(
+        idempotency_key=str(sub.submission_id),
+        application_id=str(sub.application_id),
+        enterprise_code=sub.enterprise_code,
+        ekey_serial=sub.ekey_serial or "",
+        payload_b64=sub.payload_b64(),
+        signature=sub.signature or "",
+        algorithm=sub.algorithm or "",
+    )
+    try:
+        async with uow:
+            return await _record_answer(uow, cmd.submission_id, outcome, policy=send_policy, now=clock())
+    except Exception as exc:  # noqa: BLE001 - the lease expires and the row is sent again
+        log.error("sender_record_failed", submission_id=str(cmd.submission_id), error=repr(exc))
+        async with uow:
+            await uow.submissions.note_error(
+                submission_id=cmd.submission_id, error=f"recording MOFCOM's answer failed: {exc!r}"
+            )
+        return "retry"
+
+
+async def _record_answer(
+    uow: UnitOfWork,
+    submission_id: UUID,
+    outcome: Accepted | Refused | Unavailable,
+    *,
+    policy: SendPolicy,
+    now: datetime,
+) -> str:
+    sub = await uow.submissions.get(submission_id=submission_id, for_update=True)
+    if sub is None or sub.state != SIGNED:
+        return "skipped"  # answered already (a lease that expired while MOFCOM was slow)
+    if isinstance(outcome, Accepted):
+        sub.accept(form_no=outcome.form_no, applied_at=outcome.applied_at)
+        word = "accepted"
+    elif isinstance(outcome, Refused):
+        log.info("mofcom_refused", submission_id=str(submission_id), reason=outcome.reason)
+        sub.reject(reason=outcome.reason, detail=outcome.detail)
+        word = "rejected"
+    elif sub.attempts >= policy.max_attempts:
+        log.error("mofcom_gave_up", submission_id=str(submission_id), attempts=sub.attempts)
+        sub.reject(
+            reason=MOFCOM_UNAVAILABLE,
+            detail=f"MOFCOM did not answer after {sub.attempts} attempts ({outcome.error}); "
+            "submit again later",
+        )
+        word = "rejected"
+    else:
+        # The next round no earlier than MOFCOM asked (Retry-After), else the backoff.
+        delay = max(policy.delay(sub.attempts), outcome.retry_after or 0.0)
+        log.warning(
+            "mofcom_unavailable", submission_id=str(submission_id), attempts=sub.attempts, retry_in=delay
+        )
+        sub.retry_later(error=outcome.error, at=now + timedelta(seconds=delay))
+        await uow.submissions.save(sub)
+        return "retry"
+    await uow.submissions.save(sub)
+    view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+    changed = view is not None and (
+        view.accepted(sub) if word == "accepted" else view.back_to_draft(sub, sub.reason or "")
+    )
+    if view is not None and changed:
+        await uow.applications.save(view)
+    uow.track(sub)
+    return word
+
+
+# ---------------------------------------------------------------- the tables
+
+Handler = Callable[..., Awaitable[Any]]
+
+COMMAND_HANDLERS: Mapping[type[Any], Handler] = {
+    BindEkey: bind_ekey,
+    BindEkeyByCertificate: bind_ekey_by_certificate,
+    RevokeApplication: revoke,
+    RefreshApprovalStatus: refresh_approval_status,
+    ReceiveReviewResult: receive_review_result,
+    ClaimDueSubmissions: claim_due,
+    SendSubmission: send_submission,
+    ResolveWaitingSubmissions: resolve_waiting,
+    RerouteStrandedRequests: reroute_stranded,
+}
+
+EVENT_HANDLERS: Mapping[type[Event], Handler] = {
+    EkeyHeartbeat: on_heartbeat,
+    ApplicationSubmitted: on_application_submitted,
+    ApplicationSigned: on_signed,
+    SigningFailed: on_signing_failed,
+}

@@ -1,0 +1,57 @@
+"""Read-side queries of the submission service's HTTP API (no unit of work: nothing changes)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from ail_submission.adapters.repository import SCHEMA, ApplicationRepository, EkeyRepository
+from ail_submission.domain.ekeys import Binding, PresentKey
+from ail_submission.domain.model import ApplicationView
+
+
+@dataclass(frozen=True)
+class ListedKey:
+    key: PresentKey
+    bound: bool  # bound by one of the caller's enterprises
+
+
+async def present_keys(pool: asyncpg.Pool, *, enterprise_codes: Sequence[str]) -> list[ListedKey]:
+    """E-keys plugged into a signer host right now that belong to these enterprises."""
+    async with pool.acquire() as conn:
+        ekeys = EkeyRepository(conn)
+        keys = await ekeys.present(enterprise_codes=enterprise_codes)
+        bound = {b.ekey_serial for b in await ekeys.bindings(enterprise_codes=enterprise_codes)}
+    return [ListedKey(k, k.serial in bound) for k in keys]
+
+
+async def bindings(pool: asyncpg.Pool, *, enterprise_codes: Sequence[str]) -> list[Binding]:
+    async with pool.acquire() as conn:
+        return await EkeyRepository(conn).bindings(enterprise_codes=enterprise_codes)
+
+
+async def application(pool: asyncpg.Pool, *, application_id: UUID) -> ApplicationView | None:
+    async with pool.acquire() as conn:
+        return await ApplicationRepository(conn).get(application_id=application_id)
+
+
+async def submissions(
+    pool: asyncpg.Pool, *, application_id: UUID | None, state: str | None, limit: int = 500
+) -> list[dict[str, Any]]:
+    """The submission state table (attempts, last error): what operations look at."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"""SELECT submission_id, application_id, state, attempts, last_error, reason, form_no,
+                       next_attempt_at, updated_at
+                FROM {SCHEMA}.submissions
+                WHERE ($1::uuid IS NULL OR application_id = $1) AND ($2::text IS NULL OR state = $2)
+                ORDER BY updated_at DESC LIMIT $3""",
+            application_id,
+            state,
+            limit,
+        )
+    return [dict(r) for r in rows]
