@@ -225,6 +225,7 @@ class OutboxRelay:
                             await self._recover(mark_conn)
                             recovered = True
                             log.info("outbox_relay_leader", schema=self.schema)
+                            self.worker.mark_healthy()  # the next outage backs off from 0.5 s again
                         if not await self._publish_loop(fetch_conn, mark_conn, producer):
                             return
                     finally:
