@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ail_shared.db import create_pool
+from tests.support import api_client, stack_env
 from tests.support import demo as load_demo
-from tests.support import stack_env
 
 # Property tests judge behaviour, never speed: on a loaded 2-core CI machine input generation and
 # examples can be slow, and Hypothesis' deadline and too_slow health check then fail good code.
@@ -63,13 +63,6 @@ async def db(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(pg_dsn, min_size=1, max_size=10)
     yield pool
     await pool.close()
-
-
-def api_client(entry_url: str, api_key: str, enterprise: str | None = None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {api_key}"}
-    if enterprise:
-        headers["X-Enterprise-Code"] = enterprise
-    return httpx.AsyncClient(base_url=entry_url, headers=headers, timeout=30.0)
 
 
 @pytest.fixture

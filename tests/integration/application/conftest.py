@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import api_client
-from tests.integration.application.forms import complete_contract, complete_form
-
-Make = Callable[..., Awaitable[dict[str, Any]]]
+from tests.integration.application.support import Make, complete_contract, complete_form
+from tests.support import api_client
 
 
 @pytest.fixture(scope="session")
@@ -48,13 +46,3 @@ def make(a: httpx.AsyncClient) -> Make:
         return body
 
     return _make
-
-
-async def set_status(db: Any, application_id: str, status: str, **cols: Any) -> None:
-    sets = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(cols))
-    await db.execute(
-        f"UPDATE application.applications SET status = $2{', ' + sets if sets else ''} WHERE id = $1",
-        application_id,
-        status,
-        *cols.values(),
-    )

@@ -8,7 +8,7 @@ import zipfile
 
 from pypdf import PdfReader
 
-from tests.integration.application.forms import complete_form
+from tests.integration.application.support import complete_form
 
 
 def pdf_text(content: bytes) -> list[str]:

@@ -6,7 +6,7 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from tests.integration.application.forms import complete_form
+from tests.integration.application.support import complete_form
 
 
 async def test_incomplete_saves_keep_every_field(a):

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from tests.integration.application.conftest import set_status
-from tests.integration.application.forms import token, unique_code
+from tests.integration.application.support import set_status, token, unique_code
 
 
 async def test_every_filter_and_paging(a, make, db):

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.integration.application.conftest import set_status
+from tests.integration.application.support import set_status
 
 EDITABLE = ["draft", "revoked", "first_review_rejected"]
 NOT_EDITABLE = [

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.integration.application.forms import complete_contract, complete_form, iron_ore_contract
+from tests.integration.application.support import complete_contract, complete_form, iron_ore_contract
 
 
 def fields(r) -> dict[str, str]:

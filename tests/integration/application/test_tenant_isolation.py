@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.integration.application.forms import complete_contract, iron_ore_contract, token
+from tests.integration.application.support import complete_contract, iron_ore_contract, token
 
 
 async def test_other_tenant_cannot_read_edit_delete_copy_or_print(a, b, make):

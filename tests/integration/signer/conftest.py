@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from ail_shared import topics
-from tests.integration.signer.helpers import TopicWatch
+from tests.integration.signer.support import TopicWatch
 from tests.support import service_headers
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from ail_shared.canonical import canonical_json
 from ail_signer.domain.model import answer_event_id
-from tests.integration.signer.helpers import (
+from tests.integration.signer.support import (
     TopicWatch,
     openssl_verifies,
     read_certificate_pem,

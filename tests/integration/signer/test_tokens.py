@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from ail_shared.events import Envelope
-from tests.integration.signer.helpers import (
+from tests.integration.signer.support import (
     SignerProcess,
     SoftHsm,
     TopicWatch,

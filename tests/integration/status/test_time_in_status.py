@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import api_client
 from tests.integration.status.support import App, Enterprise, Publisher, history, own_entries
-from tests.support import eventually
+from tests.support import api_client, eventually
 
 
 @pytest.fixture

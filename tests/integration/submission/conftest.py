@@ -13,7 +13,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.integration.submission.helpers import REPO, Signer, wait_for_ekey
+from tests.integration.submission.support import REPO, Signer, wait_for_ekey
 
 
 def _pid_alive(pid: int) -> bool:

@@ -9,7 +9,7 @@ import uuid
 import asyncpg
 import httpx
 
-from tests.integration.submission.helpers import create_drafts, wait_all_past_submitting
+from tests.integration.submission.support import create_drafts, wait_all_past_submitting
 
 
 async def test_batch_of_1000_mixed_ids(

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from ail_shared import topics
 from ail_shared.events import EkeyHeartbeat, HeldKey, envelope_for, utcnow
-from tests.integration.submission.helpers import create_draft, get_app, wait_status
+from tests.integration.submission.support import create_draft, get_app, wait_status
 from tests.support import eventually
 
 ENTERPRISE_B = "3100123456789"

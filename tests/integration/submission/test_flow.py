@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from tests.integration.submission.helpers import create_draft, get_app, valid_form, wait_status
+from tests.integration.submission.support import create_draft, get_app, valid_form, wait_status
 from tests.support import eventually, read_topic
 
 FORM_NO = re.compile(r"^\d{2}1100776367555\d{6}$")

@@ -18,7 +18,7 @@ from ail_shared.auth import (
     callback_headers,
     sign_callback,
 )
-from tests.integration.submission.helpers import create_draft, get_app, wait_status
+from tests.integration.submission.support import create_draft, get_app, wait_status
 
 
 async def _pending(client: httpx.AsyncClient, db: asyncpg.Pool) -> tuple[str, str, str]:

@@ -10,7 +10,7 @@ from collections import defaultdict
 import asyncpg
 import httpx
 
-from tests.integration.submission.helpers import (
+from tests.integration.submission.support import (
     Signer,
     create_drafts,
     wait_all_past_submitting,

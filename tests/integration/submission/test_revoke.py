@@ -11,7 +11,7 @@ import pytest
 from ail_shared.errors import Conflict
 from ail_shared.lifecycle import ApplicationStatus
 from ail_submission.domain.model import ensure_revocable
-from tests.integration.submission.helpers import create_draft, wait_status
+from tests.integration.submission.support import create_draft, wait_status
 
 
 async def _submitted(client: httpx.AsyncClient, *, mismatch: bool = False) -> str:

@@ -21,7 +21,7 @@ from ail_sandbox.mofcom.rules import (
 )
 from ail_shared.canonical import canonical_json
 from ail_shared.signatures import ECDSA_P256_SHA256
-from tests.unit.submission.certs import make_cert
+from tests.unit.support import make_cert
 
 
 def test_number_formats() -> None:

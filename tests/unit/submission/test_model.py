@@ -10,7 +10,7 @@ import pytest
 
 from ail_shared.lifecycle import ApplicationStatus as S
 from ail_submission.domain import model
-from tests.unit.submission.certs import make_cert
+from tests.unit.support import make_cert
 
 
 @pytest.mark.parametrize(

@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from tests.integration.application.forms import complete_contract, complete_form
+from tests.integration.application.support import complete_contract, complete_form
 from tests.support import eventually
 
 REPO = Path(__file__).resolve().parents[3]
