@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ail_shared.db import create_pool
+from ail_shared.kafka import make_producer
 from tests.support import api_client, stack_env
 from tests.support import demo as load_demo
 
@@ -80,4 +81,19 @@ async def enterprise_b(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[ht
 @pytest.fixture
 async def agency(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(entry_url, demo["agency"]["api_key"]) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def kafka_producer(kafka_bootstrap: str) -> AsyncIterator[Any]:
+    p = make_producer(kafka_bootstrap)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+async def customs_sandbox(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """The Customs sandbox's control API (the MOFCOM sandbox's is ``mofcom_sandbox``)."""
+    async with httpx.AsyncClient(base_url=stack["AIL_CUSTOMS_URL"], timeout=10) as c:
         yield c

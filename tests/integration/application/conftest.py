@@ -18,25 +18,25 @@ def app_url(stack: dict[str, str]) -> str:
 
 
 @pytest.fixture
-async def a(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+async def enterprise_a_direct(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app_url, demo["enterprises"][0]["api_key"]) as c:
         yield c
 
 
 @pytest.fixture
-async def b(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+async def enterprise_b_direct(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app_url, demo["enterprises"][1]["api_key"]) as c:
         yield c
 
 
 @pytest.fixture
-def make(a: httpx.AsyncClient) -> Make:
+def make_draft(enterprise_a_direct: httpx.AsyncClient) -> Make:
     """Creates a draft for enterprise A; ``complete=True`` adds the contract too."""
 
     async def _make(
         client: httpx.AsyncClient | None = None, complete: bool = False, **form: Any
     ) -> dict[str, Any]:
-        c = client or a
+        c = client or enterprise_a_direct
         r = await c.post("/api/v1/applications", json={**complete_form(), **form} if complete else form)
         assert r.status_code == 201, r.text
         body: dict[str, Any] = r.json()

@@ -51,7 +51,7 @@ def signer(stack: dict[str, str]) -> Iterator[Signer]:
 
 
 @pytest.fixture
-async def sandbox(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+async def mofcom_sandbox(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """The MOFCOM sandbox's control API; its faults and rules are reset after each test."""
     async with httpx.AsyncClient(base_url=stack["AIL_MOFCOM_URL"], timeout=10.0) as c:
         await c.post("/control/reset")
@@ -64,7 +64,7 @@ def ekey_serial(stack: dict[str, str], index: int) -> str:
 
 
 @pytest.fixture
-async def bound_a(
+async def enterprise_a_ekey(
     enterprise_a: httpx.AsyncClient, stack: dict[str, str], signer: Signer, db: asyncpg.Pool
 ) -> str:
     """Enterprise A (1100776367555) with its e-key bound, and the binding known to the
@@ -78,7 +78,7 @@ async def bound_a(
 
 
 @pytest.fixture
-async def bound_b(
+async def enterprise_b_ekey(
     enterprise_b: httpx.AsyncClient, stack: dict[str, str], signer: Signer, db: asyncpg.Pool
 ) -> str:
     serial = ekey_serial(stack, 1)
