@@ -1,11 +1,10 @@
-"""Fixtures of the submission tests: the signer (the stack's real signer process when it runs,
-else the test-only stand-in), the MOFCOM sandbox's control API, and bound e-keys."""
+"""Fixtures of the submission tests: the stack's signer process, the MOFCOM sandbox's control
+API, and bound e-keys."""
 
 from __future__ import annotations
 
 import os
-import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -28,26 +27,13 @@ def _pid_alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def signer(stack: dict[str, str]) -> Iterator[Signer]:
-    """The signer host. The stack's own signer (pid file ``run/signer.pid``) when it runs; the
-    stand-in otherwise, started here and stopped at the end of the session."""
+def signer(stack: dict[str, str]) -> Signer:
+    """The stack's signer host (pid file ``run/signer.pid``; ./dev always runs it)."""
     state = Path(stack.get("AIL_DEVSTACK_DIR", REPO / ".devstack" / "test"))
     pidfile = state / "run" / "signer.pid"
-    if pidfile.exists():
-        pid = int(pidfile.read_text().split()[0])
-        if _pid_alive(pid):
-            yield Signer(stack=stack, pidfile=pidfile, real=True)
-            return
-    log = state / "logs" / "standin-signer.log" if (state / "logs").exists() else state / "standin-signer.log"
-    standin_pid = state / "run" / "standin-signer.pid"
-    standin_pid.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **stack, "PYTHONUNBUFFERED": "1"}
-    s = Signer(stack=stack, pidfile=standin_pid, real=False, log=log, env=env)
-    s.start()
-    yield s
-    pid = s.pid()  # a stand-in: no state worth a graceful stop
-    if pid and _pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    if not (pidfile.exists() and _pid_alive(int(pidfile.read_text().split()[0]))):
+        pytest.fail(f"the stack's signer is not running (no live pid in {pidfile}): ./dev start signer")
+    return Signer(stack=stack, pidfile=pidfile)
 
 
 @pytest.fixture
