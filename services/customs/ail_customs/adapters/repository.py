@@ -106,11 +106,6 @@ class CustomsRepository:
         )
         return got is not None
 
-    async def license_for_update(self, license_no: str) -> asyncpg.Record | None:
-        return await self.conn.fetchrow(
-            f"SELECT * FROM {SCHEMA}.licenses WHERE license_no = $1 FOR UPDATE", license_no
-        )
-
     async def license_of_tenant(
         self, license_no: str, enterprise_codes: tuple[str, ...], *, for_update: bool = False
     ) -> asyncpg.Record:

@@ -74,14 +74,6 @@ class Repository:
         )
         return rows
 
-    async def holder_of(self, *, serial: str) -> asyncpg.Record | None:
-        row: asyncpg.Record | None = await self.conn.fetchrow(
-            f"SELECT * FROM {SCHEMA}.ekey_presence WHERE serial = $1 AND {FRESH}"
-            " ORDER BY last_seen DESC LIMIT 1",
-            serial,
-        )
-        return row
-
     async def serials_of_host(self, *, host_id: str) -> set[str]:
         rows = await self.conn.fetch(
             f"SELECT serial FROM {SCHEMA}.ekey_presence WHERE host_id = $1 AND absent_at IS NULL", host_id
@@ -138,19 +130,6 @@ class Repository:
             f"SELECT * FROM {SCHEMA}.ekey_bindings WHERE enterprise_code = $1", enterprise_code
         )
         return row
-
-    async def binding_and_holder(self, *, enterprise_code: str) -> tuple[str | None, str | None]:
-        """The enterprise's bound e-key serial, and the host holding it right now (one query)."""
-        row = await self.conn.fetchrow(
-            f"""SELECT b.ekey_serial,
-                (SELECT p.host_id FROM {SCHEMA}.ekey_presence p WHERE p.serial = b.ekey_serial
-                   AND p.{FRESH} ORDER BY p.last_seen DESC LIMIT 1) AS host_id
-            FROM {SCHEMA}.ekey_bindings b WHERE b.enterprise_code = $1""",
-            enterprise_code,
-        )
-        if row is None:
-            return None, None
-        return row["ekey_serial"], row["host_id"]
 
     async def bindings(self, *, enterprise_codes: tuple[str, ...]) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await self.conn.fetch(
