@@ -1,4 +1,4 @@
-"""The shared library's public API is a tested promise (STYLE.md; httpx ``tests/test_exported_members.py``).
+"""The shared library's public API is a tested promise (STYLE.md; as httpx's test_exported_members).
 
 ``ail_shared`` itself re-exports nothing: callers import from the submodules. A submodule that
 declares ``__all__`` lists what the rest of the tree (services, sandboxes, clients, benchmarks,
