@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from _stack import stack_env  # noqa: E402  (the one env-file reader)
 
 from ail_cli.checks import contract_body  # noqa: E402
-from tests.e2e.cli.workbooks import ENTERPRISE, application, contract, goods, write_workbook  # noqa: E402
+from tests.e2e.cli.support import ENTERPRISE, application, contract, goods, write_workbook  # noqa: E402
 
 
 def _demo(env: dict[str, str]) -> dict[str, Any]:

@@ -37,7 +37,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks._stack import stack_env  # noqa: E402
-from tests.integration.application.forms import complete_contract, complete_form  # noqa: E402
+from tests.integration.application.support import complete_contract, complete_form  # noqa: E402
 
 DONE = (
     "pending_first_review",

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from ail_shared.db import create_pool
+from ail_shared.kafka import make_producer
+from tests.support import api_client, stack_env
 from tests.support import demo as load_demo
-from tests.support import stack_env
 
 # Property tests judge behaviour, never speed: on a loaded 2-core CI machine input generation and
 # examples can be slow, and Hypothesis' deadline and too_slow health check then fail good code.
@@ -65,13 +66,6 @@ async def db(pg_dsn: str) -> AsyncIterator[asyncpg.Pool]:
     await pool.close()
 
 
-def api_client(entry_url: str, api_key: str, enterprise: str | None = None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {api_key}"}
-    if enterprise:
-        headers["X-Enterprise-Code"] = enterprise
-    return httpx.AsyncClient(base_url=entry_url, headers=headers, timeout=30.0)
-
-
 @pytest.fixture
 async def enterprise_a(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(entry_url, demo["enterprises"][0]["api_key"]) as c:
@@ -87,4 +81,19 @@ async def enterprise_b(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[ht
 @pytest.fixture
 async def agency(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(entry_url, demo["agency"]["api_key"]) as c:
+        yield c
+
+
+@pytest.fixture(scope="session")
+async def kafka_producer(kafka_bootstrap: str) -> AsyncIterator[Any]:
+    p = make_producer(kafka_bootstrap)
+    await p.start()
+    yield p
+    await p.stop()
+
+
+@pytest.fixture
+async def customs_sandbox(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+    """The Customs sandbox's control API (the MOFCOM sandbox's is ``mofcom_sandbox``)."""
+    async with httpx.AsyncClient(base_url=stack["AIL_CUSTOMS_URL"], timeout=10) as c:
         yield c

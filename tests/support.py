@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
@@ -139,3 +140,10 @@ def service_headers(env: dict[str, str] | None = None) -> dict[str, str]:
 
     env = env if env is not None else (stack_env() or {})
     return {SERVICE_CREDENTIAL_HEADER: env.get("AIL_INTERNAL_TOKEN", "")}
+
+
+def api_client(entry_url: str, api_key: str, enterprise: str | None = None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {api_key}"}
+    if enterprise:
+        headers["X-Enterprise-Code"] = enterprise
+    return httpx.AsyncClient(base_url=entry_url, headers=headers, timeout=30.0)

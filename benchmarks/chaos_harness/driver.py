@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from benchmarks.chaos_harness.stack import Stack, Unreachable, call
-from tests.integration.application.forms import complete_contract, complete_form
+from tests.integration.application.support import complete_contract, complete_form
 
 # Commodities of the catalogue that need no extra document (no iron-ore contract), so a copy of
 # a template is submittable as it is. Different goods give the statistics several rows.

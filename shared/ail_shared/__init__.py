@@ -1,46 +1,7 @@
 """ail_shared: the platform's own library (config, events, Kafka helpers, outbox, inbox, database,
-telemetry, auth). Import from the submodules; the names below are the deliberate public API."""
+telemetry, auth, and the rules every service shares: lifecycle, calendar, unit of work).
 
-from ail_shared.auth import ApiKeyAuthenticator, Principal, Tenant
-from ail_shared.config import ServiceSettings
-from ail_shared.consumer import EventConsumer, PermanentError, process_batch
-from ail_shared.errors import (
-    AilError,
-    Conflict,
-    FieldProblem,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    Unauthenticated,
-    UndecodableEvent,
-    UnsupportedSchemaVersion,
-)
-from ail_shared.events import Envelope, Event, decode_envelope, envelope_for, parse_payload
-from ail_shared.outbox import OutboxRelay, write_event, write_events
-
-__all__ = [
-    "AilError",
-    "ApiKeyAuthenticator",
-    "Conflict",
-    "Envelope",
-    "Event",
-    "EventConsumer",
-    "FieldProblem",
-    "Forbidden",
-    "InvalidInput",
-    "NotFound",
-    "OutboxRelay",
-    "PermanentError",
-    "Principal",
-    "ServiceSettings",
-    "Tenant",
-    "Unauthenticated",
-    "UndecodableEvent",
-    "UnsupportedSchemaVersion",
-    "decode_envelope",
-    "envelope_for",
-    "parse_payload",
-    "process_batch",
-    "write_event",
-    "write_events",
-]
+Import from the submodules (``from ail_shared.events import envelope_for``): the package itself
+re-exports nothing, so importing one submodule does not load the others. A submodule that
+declares ``__all__`` promises exactly those names; ``tests/unit/shared/test_exported_members.py``
+holds it to that."""

@@ -19,7 +19,7 @@ import asyncpg
 from fastapi import Depends, Header, Request
 from pydantic import SecretStr
 
-from ail_shared.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from ail_shared.errors import Forbidden, InvalidInput, Unauthenticated
 
 ENTERPRISE_HEADER = "X-Enterprise-Code"
 Kind = Literal["enterprise", "agency", "operations"]
@@ -57,10 +57,6 @@ class Tenant:
     def owns(self, enterprise_code: str) -> bool:
         return enterprise_code in self.enterprise_codes
 
-    def check(self, enterprise_code: str | None, what: str = "object") -> None:
-        if enterprise_code is None or not self.owns(enterprise_code):
-            raise NotFound(f"{what} not found")
-
 
 def new_api_key() -> tuple[str, str, bytes]:
     """(full key to hand out once, key id, sha256 of the secret to store)."""
@@ -93,12 +89,10 @@ class ApiKeyAuthenticator:
     No cache: revoking a key (``api_keys.revoked_at``) or an authorisation
     (``agency_authorizations.revoked_at``) takes effect with the next request, in every replica.
     The look-up is one indexed query (primary keys of both tables); correctness first, and it
-    costs far less than the request's own work. ``cache_seconds`` is accepted for callers that
-    still pass ``AIL_API_KEY_CACHE_SECONDS`` and ignored."""
+    costs far less than the request's own work."""
 
-    def __init__(self, pool: asyncpg.Pool, cache_seconds: float = 0.0) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
-        del cache_seconds  # nothing is cached (see the class docstring)
 
     async def principal(self, raw_key: str | None) -> Principal:
         if not raw_key:

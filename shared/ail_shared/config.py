@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from ail_shared.errors import ConfigError
@@ -31,15 +31,8 @@ class ServiceSettings(BaseSettings):
     run_outbox_relay: bool = True
     otel_exporter: Literal["none", "console", "otlp"] = "none"
     otel_endpoint: str = ""
-    # Ignored: API keys and agency authorisations are checked on every request, so a revocation
-    # takes effect at once (ail_shared.auth). Kept so that existing env files still load.
-    api_key_cache_seconds: float = Field(default=0.0, ge=0)
     # The service credential every internal route requires (ail_shared.auth.ServiceCredential).
     internal_token: SecretStr = SecretStr("")
-
-    def check_secret(self, name: str, value: SecretStr) -> None:
-        if self.env == "production" and value.get_secret_value() in PLACEHOLDER_SECRETS:
-            raise ConfigError(f"{name} is a placeholder; set a real secret for production")
 
     @model_validator(mode="after")
     def _internal_token_is_real(self) -> ServiceSettings:

@@ -264,7 +264,7 @@ def create_app(
         runtime.pool = await create_pool(
             settings.pg_dsn, min_size=settings.pg_pool_min, max_size=settings.pg_pool_max
         )
-        runtime.auth = ApiKeyAuthenticator(runtime.pool, settings.api_key_cache_seconds)
+        runtime.auth = ApiKeyAuthenticator(runtime.pool)
         if settings.run_outbox_relay:
             runtime.relay = OutboxRelay(
                 dsn=settings.pg_dsn,

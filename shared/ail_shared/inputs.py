@@ -1,6 +1,6 @@
 """Input types and limits that every service's request models share (issue 10, items 7 and 8).
 
-Two kinds of rule live here, and nowhere else:
+Two kinds of rule live here:
 
 - **What text is**: a string from a client must not hold a NUL character (PostgreSQL cannot
   store one in ``text`` or ``jsonb``) nor a lone UTF-16 surrogate (it cannot be encoded as
@@ -12,10 +12,12 @@ Two kinds of rule live here, and nowhere else:
   scales, years, pages, batches. They follow the printed form (自动进口许可证申请表) where the
   manual gives a size, and are our rule (with the reason) where it is silent. Together they
   keep the largest event well under the broker's maximum message size
-  (``tests/unit/shared/test_input_limits.py`` computes the largest ``ApplicationSubmitted``).
+  (``tests/unit/application/test_event_size.py`` computes the largest ``ApplicationSubmitted``).
 
 The limits are in the models as ``maxLength``/``maxItems``/``minimum``/``maximum``, so they show
-in each service's OpenAPI document; ``docs/limits.md`` lists them in one table.
+in each service's OpenAPI document; ``docs/limits.md`` lists them in one table. A bound that only
+one route has (copies per request, a page size of one list, a query's range) is declared at that
+route, and listed in the same table.
 
 Callers: the application service (form, contracts, iron-ore contract, pre-check, key-agri
 filing, query), submission (batch submit, e-key bindings), status (subscriptions, stream,

@@ -54,10 +54,6 @@ def current_trace_context() -> dict[str, str]:
     return carrier
 
 
-def kafka_headers(trace_context: dict[str, str]) -> list[tuple[str, bytes]]:
-    return [(k, v.encode()) for k, v in trace_context.items()]
-
-
 def context_from_kafka_headers(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in headers or ():

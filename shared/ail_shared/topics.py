@@ -1,7 +1,7 @@
 """The topic table: names, partitions, keys, producers and consumers. ``python -m
 ail_shared.topics`` creates any topic that is missing (and its dead-letter topic).
 
-docs/architecture.md shows the same table; tests/unit/test_topics.py keeps them in step.
+docs/architecture.md shows the same table; tests/unit/shared/test_auth_and_misc.py keeps them in step.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-# The application's statuses and their order live with the lifecycle rules (one home).
+# The application's statuses and their order are in ail_shared.lifecycle, with the rules that use them.
 
 
 class CustomsStatus(StrEnum):

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import api_client
+from tests.support import api_client
 
 JSON = {"content-type": "application/json"}
 

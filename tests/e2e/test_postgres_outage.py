@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ail_shared.topics import all_topic_names
-from tests.integration.submission.helpers import create_drafts
+from tests.integration.submission.support import create_drafts
 from tests.support import dev, eventually
 
 N = 40

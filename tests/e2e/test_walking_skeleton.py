@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.application.forms import complete_contract, complete_form
+from tests.integration.application.support import complete_contract, complete_form
 from tests.support import eventually
 
 

@@ -10,7 +10,7 @@ import asyncpg
 import httpx
 
 from ail_shared.auth import new_api_key
-from tests.conftest import api_client
+from tests.support import api_client
 
 
 async def _enterprise(conn: asyncpg.Connection) -> str:

@@ -8,7 +8,7 @@ import uuid
 
 from pypdf import PdfReader
 
-from tests.integration.application.forms import complete_contract, complete_form, iron_ore_contract
+from tests.integration.application.support import complete_contract, complete_form, iron_ore_contract
 
 
 async def test_iron_ore_application_from_precheck_to_submission(enterprise_a, enterprise_b, demo):

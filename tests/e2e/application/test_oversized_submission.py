@@ -13,8 +13,8 @@ import asyncpg
 import httpx
 
 from ail_shared.events import ApplicationSubmitted, envelope_for
-from tests.integration.application.forms import complete_contract, complete_form
-from tests.integration.submission.helpers import PAST_SUBMITTING
+from tests.integration.application.support import complete_contract, complete_form
+from tests.integration.submission.support import PAST_SUBMITTING
 from tests.support import eventually
 
 HUGE_REMARKS = "备注" * 300_000  # ~1.8 MB of UTF-8: under the 2 MiB body limit, over every event limit

@@ -2,51 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import REPO
-
-AIL = REPO / ".venv" / "bin" / "ail"
-
-
-@dataclass
-class Cli:
-    env: dict[str, str]
-    cwd: Path
-
-    def run(self, *args: str, timeout: float = 600.0) -> tuple[int, dict[str, Any], str]:
-        """(exit code, the --json document, stderr)."""
-        cp = subprocess.run(
-            [str(AIL), *args, "--json"],
-            env=self.env,
-            cwd=self.cwd,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        try:
-            doc = json.loads(cp.stdout) if cp.stdout.strip() else {}
-        except ValueError:
-            raise AssertionError(f"ail {' '.join(args)} printed no JSON:\n{cp.stdout}\n{cp.stderr}") from None
-        return cp.returncode, doc, cp.stderr
-
-    def popen(self, *args: str) -> subprocess.Popen[bytes]:
-        """Started, not waited for (to be killed); its output is not kept."""
-        return subprocess.Popen(
-            [str(AIL), *args, "--json"],
-            env=self.env,
-            cwd=self.cwd,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+from tests.e2e.cli.support import AIL, Cli
 
 
 @pytest.fixture

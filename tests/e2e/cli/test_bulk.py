@@ -8,10 +8,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import api_client
-from tests.e2e.cli.conftest import Cli
-from tests.e2e.cli.test_import import drafts_of
-from tests.e2e.cli.workbooks import ENTERPRISE, sheet_rows, write_workbook
+from tests.e2e.cli.support import ENTERPRISE, Cli, drafts_of, sheet_rows, write_workbook
+from tests.support import api_client
 
 # The whole pipeline (signing, the MOFCOM sandbox's two reviews, the license) for a subset of
 # the 1,000-row import: on the shared 2-core test machine this keeps the suite short.

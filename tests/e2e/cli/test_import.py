@@ -16,38 +16,21 @@ import pytest
 from openpyxl import load_workbook
 
 from ail_cli.layout import APPLICATIONS, CONTRACTS, GOODS
-from tests.conftest import api_client
-from tests.e2e.cli.conftest import Cli
-from tests.e2e.cli.workbooks import (
+from tests.e2e.cli.support import (
     ENTERPRISE,
+    Cli,
     application,
     contract,
+    drafts_of,
     goods,
     sheet_rows,
     spreadsheet_row,
     write_workbook,
 )
+from tests.support import api_client
 
 ROWS = 1000
 BROKEN = 30
-
-
-async def drafts_of(entry_url: str, demo: dict[str, Any], token: str) -> list[dict[str, Any]]:
-    """Every application of this workbook (its import user name carries the token)."""
-    out: list[dict[str, Any]] = []
-    async with api_client(entry_url, demo["agency"]["api_key"], ENTERPRISE) as c:
-        page = 1
-        while True:
-            r = await c.get(
-                "/api/v1/applications",
-                params={"import_user_name": token, "page": page, "page_size": 200},
-            )
-            assert r.status_code == 200, r.text
-            body = r.json()
-            out += body["items"]
-            if page * 200 >= body["total"]:
-                return out
-            page += 1
 
 
 async def test_bad_rows_refused_then_fixed_file_imports_once(

@@ -13,13 +13,13 @@ from tests.integration.customs.support import ENTERPRISE_A, declare, licensed, w
 
 
 async def test_another_tenants_license_is_invisible(
-    producer: Any,
-    sandbox: httpx.AsyncClient,
+    kafka_producer: Any,
+    customs_sandbox: httpx.AsyncClient,
     enterprise_a: httpx.AsyncClient,
     enterprise_b: httpx.AsyncClient,
     agency: httpx.AsyncClient,
 ) -> None:
-    app = await licensed(producer, sandbox, mode="unavailable")
+    app = await licensed(kafka_producer, customs_sandbox, mode="unavailable")
     no = app.license_no
     await wait_status(enterprise_a, no, "send_failed")
     for method, path, params in (
@@ -44,15 +44,17 @@ async def test_another_tenants_license_is_invisible(
 
 
 async def test_history_of_a_license_in_time_order(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
-    app = await licensed(producer, sandbox, mode="stored", script=["failed"], quantity=Decimal("100"))
+    app = await licensed(
+        kafka_producer, customs_sandbox, mode="stored", script=["failed"], quantity=Decimal("100")
+    )
     no = app.license_no
     await wait_status(enterprise_a, no, "store_failed")
     assert (await enterprise_a.post(f"/api/v1/licenses/{no}/resend")).status_code == 202
     await wait_status(enterprise_a, no, "stored")
-    d = await declare(sandbox, no, "30")
-    await sandbox.post(f"/control/declarations/{d['declaration_no']}/invalidate", json={})
+    d = await declare(customs_sandbox, no, "30")
+    await customs_sandbox.post(f"/control/declarations/{d['declaration_no']}/invalidate", json={})
     await wait_ledger(enterprise_a, no, 2)
 
     r = await enterprise_a.get("/api/v1/history", params={"license_no": no})

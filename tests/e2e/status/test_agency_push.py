@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import api_client
+from tests.support import api_client
 
 
 async def test_agency_subscribes_for_one_enterprise(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.integration.submission.helpers import create_draft, wait_status
+from tests.integration.submission.support import create_draft, wait_status
 
 
 async def test_demo_enterprise_submits_to_license_issued(enterprise_a: httpx.AsyncClient) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import asyncpg
 import httpx
 
-from tests.integration.submission.helpers import (
+from tests.integration.submission.support import (
     create_drafts,
     get_app,
     statuses,

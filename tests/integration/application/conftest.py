@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.conftest import api_client
-from tests.integration.application.forms import complete_contract, complete_form
-
-Make = Callable[..., Awaitable[dict[str, Any]]]
+from tests.integration.application.support import Make, complete_contract, complete_form
+from tests.support import api_client
 
 
 @pytest.fixture(scope="session")
@@ -20,25 +18,25 @@ def app_url(stack: dict[str, str]) -> str:
 
 
 @pytest.fixture
-async def a(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+async def enterprise_a_direct(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app_url, demo["enterprises"][0]["api_key"]) as c:
         yield c
 
 
 @pytest.fixture
-async def b(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
+async def enterprise_b_direct(app_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.AsyncClient]:
     async with api_client(app_url, demo["enterprises"][1]["api_key"]) as c:
         yield c
 
 
 @pytest.fixture
-def make(a: httpx.AsyncClient) -> Make:
+def make_draft(enterprise_a_direct: httpx.AsyncClient) -> Make:
     """Creates a draft for enterprise A; ``complete=True`` adds the contract too."""
 
     async def _make(
         client: httpx.AsyncClient | None = None, complete: bool = False, **form: Any
     ) -> dict[str, Any]:
-        c = client or a
+        c = client or enterprise_a_direct
         r = await c.post("/api/v1/applications", json={**complete_form(), **form} if complete else form)
         assert r.status_code == 201, r.text
         body: dict[str, Any] = r.json()
@@ -48,13 +46,3 @@ def make(a: httpx.AsyncClient) -> Make:
         return body
 
     return _make
-
-
-async def set_status(db: Any, application_id: str, status: str, **cols: Any) -> None:
-    sets = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(cols))
-    await db.execute(
-        f"UPDATE application.applications SET status = $2{', ' + sets if sets else ''} WHERE id = $1",
-        application_id,
-        status,
-        *cols.values(),
-    )

@@ -8,7 +8,7 @@ import zipfile
 
 from pypdf import PdfReader
 
-from tests.integration.application.forms import complete_form
+from tests.integration.application.support import complete_form
 
 
 def pdf_text(content: bytes) -> list[str]:
@@ -27,9 +27,9 @@ def real_pdf() -> bytes:
     return bytes(pdf.output())
 
 
-async def test_printed_pdf_has_the_chinese_name_and_commodity_code(a, make, demo):
-    app = await make(complete=True, commodity_code="2601110000")
-    r = await a.get(f"/api/v1/applications/{app['id']}/print")
+async def test_printed_pdf_has_the_chinese_name_and_commodity_code(enterprise_a_direct, make_draft, demo):
+    app = await make_draft(complete=True, commodity_code="2601110000")
+    r = await enterprise_a_direct.get(f"/api/v1/applications/{app['id']}/print")
     assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
     pages = pdf_text(r.content)
     text = "".join(pages)
@@ -43,47 +43,51 @@ async def test_printed_pdf_has_the_chinese_name_and_commodity_code(a, make, demo
     assert "/FontFile2" in descriptor or "/FontFile3" in descriptor  # embedded subset, not referenced
 
 
-async def test_html_print_and_batch_print(a, make):
-    one, two = await make(complete=True), await make(complete=True, commodity_code="2709000000")
-    r = await a.get(f"/api/v1/applications/{one['id']}/print", headers={"Accept": "text/html"})
+async def test_html_print_and_batch_print(enterprise_a_direct, make_draft):
+    one, two = await make_draft(complete=True), await make_draft(complete=True, commodity_code="2709000000")
+    r = await enterprise_a_direct.get(
+        f"/api/v1/applications/{one['id']}/print", headers={"Accept": "text/html"}
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     assert "北京示例进出口有限公司" in r.text and "2303300010" in r.text
-    r = await a.post("/api/v1/applications/print", json={"ids": [one["id"], two["id"]]})
+    r = await enterprise_a_direct.post("/api/v1/applications/print", json={"ids": [one["id"], two["id"]]})
     assert r.status_code == 200
     pages = pdf_text(r.content)
     assert len(pages) == 2
     assert one["serial_no"] in pages[0] and "2709000000" in pages[1]
 
 
-async def test_attachment_limits_and_byte_for_byte_round_trip(a, make):
-    app = await make()
+async def test_attachment_limits_and_byte_for_byte_round_trip(enterprise_a_direct, make_draft):
+    app = await make_draft()
     base = f"/api/v1/applications/{app['id']}/attachments"
     too_big = b"%PDF-1.7\n" + b"0" * (1024 * 1024 + 1 - 9)
     assert len(too_big) == 1024 * 1024 + 1
-    r = await a.post(base, files={"file": ("big.pdf", too_big, "application/pdf")})
+    r = await enterprise_a_direct.post(base, files={"file": ("big.pdf", too_big, "application/pdf")})
     assert r.status_code == 422 and "over the limit" in r.json()["error"]["details"][0]["reason"]
     exe = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 200
-    r = await a.post(base, files={"file": ("invoice.pdf", exe, "application/pdf")})
+    r = await enterprise_a_direct.post(base, files={"file": ("invoice.pdf", exe, "application/pdf")})
     assert r.status_code == 422 and "not an allowed type" in r.json()["error"]["details"][0]["reason"]
     exactly = b"%PDF-1.7\n" + b"1" * (1024 * 1024 - 9)
-    assert (await a.post(base, files={"file": ("max.pdf", exactly)})).status_code == 201
+    assert (await enterprise_a_direct.post(base, files={"file": ("max.pdf", exactly)})).status_code == 201
 
     content = real_pdf()
-    r = await a.post(base, files={"file": ("合同扫描件.bin", content, "application/octet-stream")})
+    r = await enterprise_a_direct.post(
+        base, files={"file": ("合同扫描件.bin", content, "application/octet-stream")}
+    )
     assert r.status_code == 201, r.text
     meta = r.json()
     assert meta["content_type"] == "application/pdf" and meta["size"] == len(content)
-    listed = (await a.get(base)).json()
+    listed = (await enterprise_a_direct.get(base)).json()
     assert [x["id"] for x in listed][-1] == meta["id"] and len(listed) == 2
-    got = await a.get(f"{base}/{meta['id']}")
+    got = await enterprise_a_direct.get(f"{base}/{meta['id']}")
     assert got.status_code == 200 and got.content == content
     assert got.headers["content-type"] == "application/pdf"
-    assert (await a.delete(f"{base}/{meta['id']}")).status_code == 204
-    assert (await a.get(f"{base}/{meta['id']}")).status_code == 404
+    assert (await enterprise_a_direct.delete(f"{base}/{meta['id']}")).status_code == 204
+    assert (await enterprise_a_direct.get(f"{base}/{meta['id']}")).status_code == 404
 
 
-async def test_other_allowed_types_and_paper_applications(a, make):
-    app = await make()
+async def test_other_allowed_types_and_paper_applications(enterprise_a_direct, make_draft):
+    app = await make_draft()
     base = f"/api/v1/applications/{app['id']}/attachments"
     png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
     jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 32
@@ -98,10 +102,14 @@ async def test_other_allowed_types_and_paper_applications(a, make):
         ("a.pdf", jpeg, "image/jpeg"),
         ("a.ofd", buf.getvalue(), "application/ofd"),
     ]:
-        r = await a.post(base, files={"file": (name, content)})
+        r = await enterprise_a_direct.post(base, files={"file": (name, content)})
         assert r.status_code == 201 and r.json()["content_type"] == expected
-    assert (await a.post(base, files={"file": ("a.ofd", plain_zip.getvalue())})).status_code == 422
-    paper = await make(**complete_form(commodity="8003000010"))
+    assert (
+        await enterprise_a_direct.post(base, files={"file": ("a.ofd", plain_zip.getvalue())})
+    ).status_code == 422
+    paper = await make_draft(**complete_form(commodity="8003000010"))
     assert paper["electronic_license"] is False
-    r = await a.post(f"/api/v1/applications/{paper['id']}/attachments", files={"file": ("a.png", png)})
+    r = await enterprise_a_direct.post(
+        f"/api/v1/applications/{paper['id']}/attachments", files={"file": ("a.png", png)}
+    )
     assert r.status_code == 409 and "electronic" in r.json()["error"]["message"]

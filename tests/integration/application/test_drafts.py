@@ -6,20 +6,24 @@ import uuid
 from datetime import date
 from decimal import Decimal
 
-from tests.integration.application.forms import complete_form
+from tests.integration.application.support import complete_form
 
 
-async def test_incomplete_saves_keep_every_field(a):
-    r = await a.post("/api/v1/applications", json={"handler_name": "张三", "goods": [{"spec": "块矿"}]})
+async def test_incomplete_saves_keep_every_field(enterprise_a_direct):
+    r = await enterprise_a_direct.post(
+        "/api/v1/applications", json={"handler_name": "张三", "goods": [{"spec": "块矿"}]}
+    )
     assert r.status_code == 201, r.text
     app = r.json()
     assert app["status"] == "draft" and app["serial_no"].startswith("NA")
-    r = await a.patch(
+    r = await enterprise_a_direct.patch(
         f"/api/v1/applications/{app['id']}", json={"remarks": "第二次暂存", "trade_country": "999"}
     )
     assert r.status_code == 200, r.text
-    r = await a.patch(f"/api/v1/applications/{app['id']}", json={"customs_ports": ["4200", "2200"]})
-    got = (await a.get(f"/api/v1/applications/{app['id']}")).json()
+    r = await enterprise_a_direct.patch(
+        f"/api/v1/applications/{app['id']}", json={"customs_ports": ["4200", "2200"]}
+    )
+    got = (await enterprise_a_direct.get(f"/api/v1/applications/{app['id']}")).json()
     assert got["handler_name"] == "张三"
     assert got["goods"][0]["spec"] == "块矿"
     assert got["remarks"] == "第二次暂存"
@@ -33,8 +37,8 @@ async def test_incomplete_saves_keep_every_field(a):
     assert got["version"] == 3
 
 
-async def test_defaults_are_filled_and_editable(a):
-    app = (await a.post("/api/v1/applications", json={})).json()
+async def test_defaults_are_filled_and_editable(enterprise_a_direct):
+    app = (await enterprise_a_direct.post("/api/v1/applications", json={})).json()
     assert (app["trade_mode"], app["forex_source"], app["commodity_usage"], app["currency"]) == (
         "10",
         "10",
@@ -43,14 +47,16 @@ async def test_defaults_are_filled_and_editable(a):
     )
     assert app["year"] == date.today().year or app["year"] == date.today().year + 1
     app = (
-        await a.patch(f"/api/v1/applications/{app['id']}", json={"trade_mode": "13", "currency": "EUR"})
+        await enterprise_a_direct.patch(
+            f"/api/v1/applications/{app['id']}", json={"trade_mode": "13", "currency": "EUR"}
+        )
     ).json()
     assert (app["trade_mode"], app["currency"]) == ("13", "EUR")
 
 
-async def test_read_only_fields_are_refused_by_name_and_nothing_changes(a, make):
-    app = await make(handler_name="张三")
-    r = await a.patch(
+async def test_read_only_fields_are_refused_by_name_and_nothing_changes(enterprise_a_direct, make_draft):
+    app = await make_draft(handler_name="张三")
+    r = await enterprise_a_direct.patch(
         f"/api/v1/applications/{app['id']}",
         json={
             "handler_name": "李四",
@@ -72,20 +78,20 @@ async def test_read_only_fields_are_refused_by_name_and_nothing_changes(a, make)
         "colour": "unknown field",
         "goods.0.total_value": "read-only: computed",
     }
-    got = (await a.get(f"/api/v1/applications/{app['id']}")).json()
+    got = (await enterprise_a_direct.get(f"/api/v1/applications/{app['id']}")).json()
     assert got["handler_name"] == "张三" and got["version"] == 1
-    r = await a.post("/api/v1/applications", json={"form_no": "191100776367555600014"})
+    r = await enterprise_a_direct.post("/api/v1/applications", json={"form_no": "191100776367555600014"})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "form_no"
 
 
-async def test_totals_usd_and_valid_until_are_computed(a):
+async def test_totals_usd_and_valid_until_are_computed(enterprise_a_direct):
     form = complete_form(currency="CNY")
     form["goods"] = [
         {"spec": "a", "unit": "070", "quantity": "3", "unit_price": "10.005"},
         {"spec": "b", "unit": "070", "quantity": "2.5", "unit_price": "4"},
         {"spec": "c", "unit": "070"},
     ]
-    app = (await a.post("/api/v1/applications", json=form)).json()
+    app = (await enterprise_a_direct.post("/api/v1/applications", json=form)).json()
     lines = app["goods"]
     assert [g["total_value"] for g in lines] == ["30.02", "10.00", None]
     assert app["total_quantity"] == "5.5"
@@ -103,14 +109,18 @@ async def test_totals_usd_and_valid_until_are_computed(a):
     )
 
 
-async def test_create_with_idempotency_key_replays(a):
+async def test_create_with_idempotency_key_replays(enterprise_a_direct):
     key = str(uuid.uuid4())
-    first = await a.post("/api/v1/applications", json={"remarks": "once"}, headers={"Idempotency-Key": key})
-    again = await a.post("/api/v1/applications", json={"remarks": "once"}, headers={"Idempotency-Key": key})
+    first = await enterprise_a_direct.post(
+        "/api/v1/applications", json={"remarks": "once"}, headers={"Idempotency-Key": key}
+    )
+    again = await enterprise_a_direct.post(
+        "/api/v1/applications", json={"remarks": "once"}, headers={"Idempotency-Key": key}
+    )
     assert first.status_code == again.status_code == 201
     assert first.json()["id"] == again.json()["id"]
     assert again.headers.get("idempotent-replayed") == "true"
-    other = await a.post(
+    other = await enterprise_a_direct.post(
         "/api/v1/applications", json={"remarks": "different"}, headers={"Idempotency-Key": key}
     )
     assert other.status_code == 422

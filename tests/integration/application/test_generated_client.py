@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from tests.integration.application.forms import complete_contract, complete_form, token
+from tests.integration.application.support import complete_contract, complete_form, token
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -31,41 +31,43 @@ async def _filing_when(a: httpx.AsyncClient, filing_id: str, status: str) -> dic
 
 
 async def test_saved_filing_is_reported_once_with_a_receipt(
-    a: httpx.AsyncClient, b: httpx.AsyncClient, stack: dict[str, str]
+    enterprise_a_direct: httpx.AsyncClient, enterprise_b_direct: httpx.AsyncClient, stack: dict[str, str]
 ) -> None:
-    r = await a.post("/api/v1/key-agri-filings", json=BODY, headers={"Idempotency-Key": f"ka-{uuid.uuid4()}"})
+    r = await enterprise_a_direct.post(
+        "/api/v1/key-agri-filings", json=BODY, headers={"Idempotency-Key": f"ka-{uuid.uuid4()}"}
+    )
     assert r.status_code == 201, r.text
     assert r.json()["status"] in ("saved", "reported")
-    filing = await _filing_when(a, r.json()["id"], "reported")
+    filing = await _filing_when(enterprise_a_direct, r.json()["id"], "reported")
     assert filing["receipt_no"].startswith("ZN") and "1100776367555" in filing["receipt_no"]
     assert filing["last_error"] is None and filing["reported_at"]
     async with httpx.AsyncClient(base_url=stack["AIL_MOFCOM_URL"]) as mofcom:
         seen = (await mofcom.get("/control/key-agri-filings", params={"key": filing["id"]})).json()
     assert seen[filing["id"]]["received"] == 1
     assert seen[filing["id"]]["receipt"]["receipt_no"] == filing["receipt_no"]
-    assert (await b.get(f"/api/v1/key-agri-filings/{filing['id']}")).status_code == 404
-    again = await a.post(f"/api/v1/key-agri-filings/{filing['id']}/report")
+    assert (await enterprise_b_direct.get(f"/api/v1/key-agri-filings/{filing['id']}")).status_code == 404
+    again = await enterprise_a_direct.post(f"/api/v1/key-agri-filings/{filing['id']}/report")
     assert again.status_code == 409
 
 
 async def test_mofcom_failure_is_visible_and_the_filing_is_reported_after_it(
-    a: httpx.AsyncClient, stack: dict[str, str]
+    enterprise_a_direct: httpx.AsyncClient, stack: dict[str, str]
 ) -> None:
     async with httpx.AsyncClient(base_url=stack["AIL_MOFCOM_URL"]) as mofcom:
         before = (await mofcom.get("/control")).json()
         await mofcom.post("/control", json={"faults": {"error_rate": 1.0, "paths": [PATH]}})
         try:
-            r = await a.post("/api/v1/key-agri-filings", json=BODY)
+            r = await enterprise_a_direct.post("/api/v1/key-agri-filings", json=BODY)
             assert r.status_code == 201, r.text
-            failed = await _filing_when(a, r.json()["id"], "report_failed")
+            failed = await _filing_when(enterprise_a_direct, r.json()["id"], "report_failed")
             assert "500" in failed["last_error"] and failed["report_attempts"] >= 1
             assert failed["receipt_no"] is None
         finally:
             await mofcom.post("/control", json={"faults": before["faults"]})
         # MOFCOM is back: the operator sends it again (the worker would also retry by itself).
-        resent = await a.post(f"/api/v1/key-agri-filings/{failed['id']}/report")
+        resent = await enterprise_a_direct.post(f"/api/v1/key-agri-filings/{failed['id']}/report")
         assert resent.status_code == 202, resent.text
-        reported = await _filing_when(a, failed["id"], "reported")
+        reported = await _filing_when(enterprise_a_direct, failed["id"], "reported")
         assert reported["receipt_no"]
         seen = (await mofcom.get("/control/key-agri-filings", params={"key": failed["id"]})).json()
         assert seen[failed["id"]]["receipt"]["receipt_no"] == reported["receipt_no"]

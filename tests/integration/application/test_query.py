@@ -5,16 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from tests.integration.application.conftest import set_status
-from tests.integration.application.forms import token, unique_code
+from tests.integration.application.support import set_status, token, unique_code
 
 
-async def test_every_filter_and_paging(a, make, db):
+async def test_every_filter_and_paging(enterprise_a_direct, make_draft, db):
     name = f"查询用户{token()}"
     code = unique_code()
-    apps = [await make(import_user_name=name, import_user_code=code) for _ in range(5)]
+    apps = [await make_draft(import_user_name=name, import_user_code=code) for _ in range(5)]
     other_code = unique_code()
-    odd = await make(import_user_name=name, import_user_code=other_code, trade_mode="13")
+    odd = await make_draft(import_user_name=name, import_user_code=other_code, trade_mode="13")
     form_no = f"26{uuid.uuid4().int % 10**19:019d}"
     await set_status(
         db,
@@ -30,7 +29,9 @@ async def test_every_filter_and_paging(a, make, db):
     await db.execute("UPDATE application.applications SET year = 2025 WHERE id = $1", apps[2]["id"])
 
     async def ids(**params) -> set[str]:
-        r = await a.get("/api/v1/applications", params={"import_user_name": name, "page_size": 50, **params})
+        r = await enterprise_a_direct.get(
+            "/api/v1/applications", params={"import_user_name": name, "page_size": 50, **params}
+        )
         assert r.status_code == 200, r.text
         body = r.json()
         assert body["total"] == len(body["items"])
@@ -52,9 +53,15 @@ async def test_every_filter_and_paging(a, make, db):
     assert await ids(status="approved", applied_from="2026-04-02", applied_to="2026-04-02") == {apps[1]["id"]}
 
     # Paging: 6 rows, 4 a page; newest first; the total is the count of all pages.
-    r1 = (await a.get("/api/v1/applications", params={"import_user_name": name, "page_size": 4})).json()
+    r1 = (
+        await enterprise_a_direct.get(
+            "/api/v1/applications", params={"import_user_name": name, "page_size": 4}
+        )
+    ).json()
     r2 = (
-        await a.get("/api/v1/applications", params={"import_user_name": name, "page_size": 4, "page": 2})
+        await enterprise_a_direct.get(
+            "/api/v1/applications", params={"import_user_name": name, "page_size": 4, "page": 2}
+        )
     ).json()
     assert r1["total"] == r2["total"] == 6
     assert len(r1["items"]) == 4 and len(r2["items"]) == 2
@@ -62,11 +69,11 @@ async def test_every_filter_and_paging(a, make, db):
     assert r1["items"][0]["id"] == odd["id"]
     row = next(x for x in r1["items"] + r2["items"] if x["id"] == apps[1]["id"])
     assert row["status"] == "approved" and row["serial_no"] == apps[1]["serial_no"]
-    default = (await a.get("/api/v1/applications")).json()
+    default = (await enterprise_a_direct.get("/api/v1/applications")).json()
     assert default["page_size"] == 10 and len(default["items"]) <= 10
 
 
-async def test_query_input_errors_name_the_parameter(a):
-    r = await a.get("/api/v1/applications", params={"page": 0, "applied_from": "yesterday"})
+async def test_query_input_errors_name_the_parameter(enterprise_a_direct):
+    r = await enterprise_a_direct.get("/api/v1/applications", params={"page": 0, "applied_from": "yesterday"})
     assert r.status_code == 422
     assert {d["field"] for d in r.json()["error"]["details"]} == {"query.page", "query.applied_from"}

@@ -18,27 +18,29 @@ TABLES = [
 
 
 @pytest.mark.parametrize("table", TABLES)
-async def test_every_table_answers(a, table):
-    rows = (await a.get(f"/api/v1/reference/{table}")).json()
+async def test_every_table_answers(enterprise_a_direct, table):
+    rows = (await enterprise_a_direct.get(f"/api/v1/reference/{table}")).json()
     assert rows and all({"code", "name_zh", "letters"} <= set(r) for r in rows)
 
 
-async def test_lookup_by_code_letters_and_chinese_name(a):
-    by_code = (await a.get("/api/v1/reference/commodities", params={"q": "2601"})).json()
+async def test_lookup_by_code_letters_and_chinese_name(enterprise_a_direct):
+    by_code = (await enterprise_a_direct.get("/api/v1/reference/commodities", params={"q": "2601"})).json()
     assert {r["code"] for r in by_code} == {"2601110000", "2601120000", "2601200000"}
-    by_letters = (await a.get("/api/v1/reference/commodities", params={"q": "gymjz"})).json()
+    by_letters = (
+        await enterprise_a_direct.get("/api/v1/reference/commodities", params={"q": "gymjz"})
+    ).json()
     assert {r["code"] for r in by_letters} == {"2303300010"}
-    by_name = (await a.get("/api/v1/reference/countries", params={"q": "澳大利亚"})).json()
+    by_name = (await enterprise_a_direct.get("/api/v1/reference/countries", params={"q": "澳大利亚"})).json()
     assert [r["code"] for r in by_name] == ["601"]
     ddgs = by_letters[0]
     assert ddgs["tolerance_pct"] == "5" and ddgs["effective_from"].endswith("-01-01") and ddgs["year"] >= 2026
-    crude = (await a.get("/api/v1/reference/commodities", params={"q": "原油"})).json()
+    crude = (await enterprise_a_direct.get("/api/v1/reference/commodities", params={"q": "原油"})).json()
     assert {r["tolerance_pct"] for r in crude} == {"3"}
-    assert (await a.get("/api/v1/reference/planets")).status_code == 404
+    assert (await enterprise_a_direct.get("/api/v1/reference/planets")).status_code == 404
 
 
-async def test_precheck_answers_each_commodity(a):
-    r = await a.post(
+async def test_precheck_answers_each_commodity(enterprise_a_direct):
+    r = await enterprise_a_direct.post(
         "/api/v1/prechecks",
         json={
             "year": 2026,
@@ -59,12 +61,14 @@ async def test_precheck_answers_each_commodity(a):
     assert ans["8003000010"]["on_catalogue"] and not ans["8003000010"]["electronic_allowed"]
     assert not ans["8471300000"]["on_catalogue"]
     too_many = {"year": 2026, "commodities": [{"code": "2601110000"}] * 5, "customs_ports": ["4200"] * 3}
-    r = await a.post("/api/v1/prechecks", json=too_many)
+    r = await enterprise_a_direct.post("/api/v1/prechecks", json=too_many)
     assert {d["field"] for d in r.json()["error"]["details"]} == {"commodities", "customs_ports"}
 
 
-async def test_key_agri_filing(a, b):
-    r = await a.post("/api/v1/key-agri-filings", json={"enterprise_name": "北京示例进出口有限公司"})
+async def test_key_agri_filing(enterprise_a_direct, enterprise_b_direct):
+    r = await enterprise_a_direct.post(
+        "/api/v1/key-agri-filings", json={"enterprise_name": "北京示例进出口有限公司"}
+    )
     assert r.status_code == 422
     assert len(r.json()["error"]["details"]) == 6
     body = {
@@ -76,10 +80,14 @@ async def test_key_agri_filing(a, b):
         "contact": "王五",
         "phone": "010-87654321",
     }
-    r = await a.post(
+    r = await enterprise_a_direct.post(
         "/api/v1/key-agri-filings", json=body, headers={"Idempotency-Key": f"ka-{id(body)}-{body['phone']}"}
     )
     assert r.status_code == 201 and r.json()["enterprise_code"] == "1100776367555"
     filing = r.json()
-    assert filing["id"] in {x["id"] for x in (await a.get("/api/v1/key-agri-filings")).json()}
-    assert filing["id"] not in {x["id"] for x in (await b.get("/api/v1/key-agri-filings")).json()}
+    assert filing["id"] in {
+        x["id"] for x in (await enterprise_a_direct.get("/api/v1/key-agri-filings")).json()
+    }
+    assert filing["id"] not in {
+        x["id"] for x in (await enterprise_b_direct.get("/api/v1/key-agri-filings")).json()
+    }

@@ -26,11 +26,14 @@ async def _status_row(client: httpx.AsyncClient, **params: Any) -> dict[str, Any
 
 
 async def test_every_customs_status_is_reached_and_queried(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
+    kafka_producer: Any,
+    customs_sandbox: httpx.AsyncClient,
+    enterprise_a: httpx.AsyncClient,
+    kafka_bootstrap: str,
 ) -> None:
     started = datetime.now(UTC)
     # none: approved, no license delivered yet
-    approved = await approve(producer)
+    approved = await approve(kafka_producer)
 
     async def approved_row() -> dict[str, Any] | None:
         r = await enterprise_a.get("/api/v1/customs/status", params={"serial_no": approved.serial_no})
@@ -45,19 +48,19 @@ async def test_every_customs_status_is_reached_and_queried(
     assert item["license_no"] == approved.license_no
 
     # The others at once: held (not_arrived, then stored), failed, unavailable, timeout.
-    held = await licensed(producer, sandbox, mode="hold")
-    failed = await licensed(producer, sandbox, mode="failed")
-    unavailable = await licensed(producer, sandbox, mode="unavailable")
-    silent = await licensed(producer, sandbox, mode="timeout")
+    held = await licensed(kafka_producer, customs_sandbox, mode="hold")
+    failed = await licensed(kafka_producer, customs_sandbox, mode="failed")
+    unavailable = await licensed(kafka_producer, customs_sandbox, mode="unavailable")
+    silent = await licensed(kafka_producer, customs_sandbox, mode="timeout")
 
     async def is_held() -> bool:
-        r = await sandbox.get(f"/control/licenses/{held.license_no}")
+        r = await customs_sandbox.get(f"/control/licenses/{held.license_no}")
         return bool(r.json()["held"])
 
     await eventually(is_held, what="the sandbox holding the license")
     item = await _status_row(enterprise_a, license_no=held.license_no)
     assert (item["application_status"], item["customs_status"]) == ("license_issued", "not_arrived")
-    await sandbox.post(f"/control/licenses/{held.license_no}/release", json={"outcome": "stored"})
+    await customs_sandbox.post(f"/control/licenses/{held.license_no}/release", json={"outcome": "stored"})
     await wait_status(enterprise_a, held.license_no, "stored")
     assert (await _status_row(enterprise_a, license_no=held.license_no))["customs_status"] == "stored"
 
@@ -92,11 +95,11 @@ async def test_every_customs_status_is_reached_and_queried(
 
 
 async def test_operator_resend_after_send_failed(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
-    app = await licensed(producer, sandbox, mode="unavailable")
+    app = await licensed(kafka_producer, customs_sandbox, mode="unavailable")
     await wait_status(enterprise_a, app.license_no, "send_failed")
-    await set_mode(sandbox, app.license_no, "stored")
+    await set_mode(customs_sandbox, app.license_no, "stored")
     key = {"Idempotency-Key": uuid.uuid4().hex}
     first = await enterprise_a.post(f"/api/v1/licenses/{app.license_no}/resend", headers=key)
     assert first.status_code == 202, first.text
@@ -106,15 +109,15 @@ async def test_operator_resend_after_send_failed(
     await wait_status(enterprise_a, app.license_no, "stored")
     stored = await enterprise_a.post(f"/api/v1/licenses/{app.license_no}/resend")
     assert stored.status_code == 409 and "already stored" in stored.json()["error"]["message"]
-    received = (await sandbox.get(f"/control/licenses/{app.license_no}")).json()["received"]
+    received = (await customs_sandbox.get(f"/control/licenses/{app.license_no}")).json()["received"]
     assert received[-1]["mode"] == "stored" and len(received) >= 4  # 3 tries failed, then stored
 
 
 async def test_automatic_resend_after_backoff(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
     # First round: three 503s (the adapter's bounded retries) -> send_failed; then Customs is back.
-    app = await licensed(producer, sandbox, mode="stored", script=["unavailable"] * 3)
+    app = await licensed(kafka_producer, customs_sandbox, mode="stored", script=["unavailable"] * 3)
     await wait_status(enterprise_a, app.license_no, "stored", timeout=60)
     r = await enterprise_a.get("/api/v1/history", params={"license_no": app.license_no})
     deliveries = [i for i in r.json()["items"] if i["kind"] == "customs_delivery"]
@@ -122,10 +125,10 @@ async def test_automatic_resend_after_backoff(
     assert deliveries[0]["data"]["next_auto_resend_at"] is not None
 
 
-async def test_status_query_filters_and_paging(producer: Any, enterprise_a: httpx.AsyncClient) -> None:
+async def test_status_query_filters_and_paging(kafka_producer: Any, enterprise_a: httpx.AsyncClient) -> None:
     year = random.randrange(2000, 2099)
     day = datetime(year, random.randrange(1, 12), random.randrange(1, 28), 3, tzinfo=UTC)
-    apps = [await approve(producer, year=year, applied_at=day + timedelta(days=i)) for i in range(3)]
+    apps = [await approve(kafka_producer, year=year, applied_at=day + timedelta(days=i)) for i in range(3)]
     params = {
         "year": year,
         "applied_from": day.date().isoformat(),
@@ -151,10 +154,10 @@ async def test_status_query_filters_and_paging(producer: Any, enterprise_a: http
 
 
 async def test_a_license_that_cannot_be_applied_goes_to_the_dead_letter_topic(
-    producer: Any, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
+    kafka_producer: Any, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
-    app = await approve(producer)
-    await issue(producer, app, quantity=Decimal("0"))
+    app = await approve(kafka_producer)
+    await issue(kafka_producer, app, quantity=Decimal("0"))
 
     async def dead_lettered() -> bool:
         records = await read_topic(kafka_bootstrap, f"{topics.SUBMISSION}.dlt", timeout=3, idle=0)

@@ -27,12 +27,12 @@ def kinds(view: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 async def test_the_seventh_use_is_refused(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
-    no = await stored_license(producer, sandbox, enterprise_a, quantity=Decimal("1000"))
+    no = await stored_license(kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("1000"))
     for i in range(6):
-        await declare(sandbox, no, "50", "50" if i == 0 else "0.5")
-    seventh = await declare(sandbox, no, "1")
+        await declare(customs_sandbox, no, "50", "50" if i == 0 else "0.5")
+    seventh = await declare(customs_sandbox, no, "1")
     view = await wait_ledger(enterprise_a, no, 7)
     assert kinds(view) == [("use", "")] * 6 + [("refused", "uses_exhausted")]
     ledger = view["ledger"]
@@ -51,18 +51,23 @@ async def test_the_seventh_use_is_refused(
 
 
 async def test_one_batch_license_second_use_refused_and_reversal_restores(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, kafka_bootstrap: str
+    kafka_producer: Any,
+    customs_sandbox: httpx.AsyncClient,
+    enterprise_a: httpx.AsyncClient,
+    kafka_bootstrap: str,
 ) -> None:
     started = datetime.now(UTC)
-    no = await stored_license(producer, sandbox, enterprise_a, quantity=Decimal("500"), one_batch=True)
-    first = await declare(sandbox, no, "300")
-    await declare(sandbox, no, "10")
+    no = await stored_license(
+        kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("500"), one_batch=True
+    )
+    first = await declare(customs_sandbox, no, "300")
+    await declare(customs_sandbox, no, "10")
     view = await wait_ledger(enterprise_a, no, 2)
     assert kinds(view) == [("use", ""), ("refused", "one_batch_already_used")]
     assert (view["ledger"]["remaining_uses"], view["ledger"]["remaining_quantity"]) == (0, "200")
 
     # Customs invalidates the first declaration: quantity and the use come back (compensating entry).
-    r = await sandbox.post(f"/control/declarations/{first['declaration_no']}/invalidate", json={})
+    r = await customs_sandbox.post(f"/control/declarations/{first['declaration_no']}/invalidate", json={})
     r.raise_for_status()
     view = await wait_ledger(enterprise_a, no, 3)
     assert kinds(view)[2] == ("reversal", "invalidated")
@@ -78,7 +83,7 @@ async def test_one_batch_license_second_use_refused_and_reversal_restores(
     )
     avail = (await enterprise_a.get(f"/api/v1/licenses/{no}/availability", params={"quantity": "520"})).json()
     assert avail["can_cover"] is True and avail["would_be_last_use"] is True
-    again = await declare(sandbox, no, "520")  # within the 5 % tolerance of iron ore
+    again = await declare(customs_sandbox, no, "520")  # within the 5 % tolerance of iron ore
     view = await wait_ledger(enterprise_a, no, 4)
     assert kinds(view)[3] == ("use", "") and view["ledger"]["remaining_quantity"] == "-20"
 
@@ -99,21 +104,21 @@ async def test_one_batch_license_second_use_refused_and_reversal_restores(
 
 
 async def test_overflow_just_within_tolerance_accepted_just_over_refused(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
     # Steel (HS 72..), no tolerance in the event: the table gives 3 %; ceiling 1030.
     no = await stored_license(
-        producer, sandbox, enterprise_a, quantity=Decimal("1000"), commodity_code="7208100000"
+        kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("1000"), commodity_code="7208100000"
     )
-    await declare(sandbox, no, "600")
+    await declare(customs_sandbox, no, "600")
     await wait_ledger(enterprise_a, no, 1)
     avail = (
         await enterprise_a.get(f"/api/v1/licenses/{no}/availability", params={"quantity": "430.001"})
     ).json()
     assert (avail["can_cover"], avail["reason"], avail["tolerance_pct"]) == (False, "exceeds_tolerance", "3")
     assert avail["available_quantity"] == "430"
-    await declare(sandbox, no, "430.001")
-    await declare(sandbox, no, "430")
+    await declare(customs_sandbox, no, "430.001")
+    await declare(customs_sandbox, no, "430")
     view = await wait_ledger(enterprise_a, no, 3)
     assert kinds(view) == [("use", ""), ("refused", "exceeds_tolerance"), ("use", "")]
     assert view["ledger"]["remaining_quantity"] == "-30" and view["ledger"]["remaining_uses"] == 0
@@ -121,14 +126,14 @@ async def test_overflow_just_within_tolerance_accepted_just_over_refused(
 
     # The catalogue's tolerance, when the event carries it, wins over the table.
     no5 = await stored_license(
-        producer,
-        sandbox,
+        kafka_producer,
+        customs_sandbox,
         enterprise_a,
         quantity=Decimal("1000"),
         commodity_code="7208100000",
         tolerance=Decimal("5"),
     )
-    await declare(sandbox, no5, "1050")
+    await declare(customs_sandbox, no5, "1050")
     view = await wait_ledger(enterprise_a, no5, 1)
     assert kinds(view) == [("use", "")] and view["ledger"]["tolerance_source"] == "catalogue"
 
@@ -163,19 +168,19 @@ async def test_a_license_issued_with_the_catalogues_3_percent_is_held_to_3_perce
 
 
 async def test_expiry_is_enforced(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
     yesterday = (datetime.now(UTC) - timedelta(days=1)).date()
     no = await stored_license(
-        producer,
-        sandbox,
+        kafka_producer,
+        customs_sandbox,
         enterprise_a,
         valid_until=yesterday,
         issued_at=datetime.now(UTC) - timedelta(days=30),
     )
     in_time = datetime.combine(yesterday, datetime.min.time(), UTC)  # 08:00 in China, still valid
-    await declare(sandbox, no, "10", declared_at=in_time.isoformat())
-    await declare(sandbox, no, "10")  # today: expired
+    await declare(customs_sandbox, no, "10", declared_at=in_time.isoformat())
+    await declare(customs_sandbox, no, "10")  # today: expired
     view = await wait_ledger(enterprise_a, no, 2)
     assert kinds(view) == [("use", ""), ("refused", "license_expired")]
     avail = (await enterprise_a.get(f"/api/v1/licenses/{no}/availability", params={"quantity": "1"})).json()
@@ -184,11 +189,11 @@ async def test_expiry_is_enforced(
 
 
 async def test_amendment_gives_back_and_uses_again(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
-    no = await stored_license(producer, sandbox, enterprise_a, quantity=Decimal("100"))
-    d = await declare(sandbox, no, "60")
-    r = await sandbox.post(
+    no = await stored_license(kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("100"))
+    d = await declare(customs_sandbox, no, "60")
+    r = await customs_sandbox.post(
         f"/control/declarations/{d['declaration_no']}/amend", json={"lines": [{"quantity": "40"}]}
     )
     r.raise_for_status()
@@ -202,13 +207,15 @@ async def test_amendment_gives_back_and_uses_again(
 
 
 async def test_a_clearance_message_delivered_twice_is_counted_once(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, db: Any
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, db: Any
 ) -> None:
-    no = await stored_license(producer, sandbox, enterprise_a, quantity=Decimal("100"))
-    d = await declare(sandbox, no, "10")
-    r = await sandbox.post("/control/feed/redeliver", json={"message_id": d["message_id"]})
+    no = await stored_license(kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("100"))
+    d = await declare(customs_sandbox, no, "10")
+    r = await customs_sandbox.post("/control/feed/redeliver", json={"message_id": d["message_id"]})
     assert r.status_code == 201 and r.json()["position"] > d["position"]
-    marker = await declare(sandbox, no, "1")  # after the copy on the feed: when it is in, so is the copy
+    marker = await declare(
+        customs_sandbox, no, "1"
+    )  # after the copy on the feed: when it is in, so is the copy
     view = await wait_ledger(enterprise_a, no, 2)
     assert [e["declaration_no"] for e in view["entries"]] == [d["declaration_no"], marker["declaration_no"]]
     assert (view["ledger"]["uses"], view["ledger"]["used_quantity"]) == (2, "11")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from ail_shared import topics
-from tests.integration.signer.helpers import TopicWatch
+from tests.integration.signer.support import TopicWatch
 from tests.support import service_headers
 
 
@@ -27,13 +27,13 @@ async def stack_signer(stack: dict[str, str]) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def answers(kafka_bootstrap: str) -> AsyncIterator[TopicWatch]:
+async def signer_answers(kafka_bootstrap: str) -> AsyncIterator[TopicWatch]:
     async with TopicWatch(kafka_bootstrap, topics.SIGNER) as watch:
         yield watch
 
 
 @pytest.fixture
-async def heartbeats(kafka_bootstrap: str) -> AsyncIterator[TopicWatch]:
+async def signer_heartbeats(kafka_bootstrap: str) -> AsyncIterator[TopicWatch]:
     async with TopicWatch(kafka_bootstrap, topics.SIGNER_HEARTBEATS) as watch:
         yield watch
 

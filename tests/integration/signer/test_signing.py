@@ -9,7 +9,7 @@ from typing import Any
 
 from ail_shared.canonical import canonical_json
 from ail_signer.domain.model import answer_event_id
-from tests.integration.signer.helpers import (
+from tests.integration.signer.support import (
     TopicWatch,
     openssl_verifies,
     read_certificate_pem,
@@ -23,14 +23,14 @@ async def test_signature_verifies_with_openssl_against_the_tokens_certificate(
     stack: dict[str, str],
     kafka_bootstrap: str,
     stack_signer: dict[str, Any],
-    answers: TopicWatch,
+    signer_answers: TopicWatch,
     workdir: Path,
 ) -> None:
     serial = stack_signer["demo"]["demo-ekey-1"]
     req = request(serial, host=stack_signer["host_id"])
     await send_requests(kafka_bootstrap, [req])
 
-    answer = await answers.answer(req.aggregate_id)
+    answer = await signer_answers.answer(req.aggregate_id)
     assert answer.event_type == "ApplicationSigned", answer.payload
     assert answer.event_id == answer_event_id(req.event_id)
     assert answer.payload["ekey_serial"] == serial
@@ -50,7 +50,7 @@ async def test_signature_verifies_with_openssl_against_the_tokens_certificate(
 
 
 async def test_non_canonical_payload_is_refused(
-    kafka_bootstrap: str, stack_signer: dict[str, Any], answers: TopicWatch
+    kafka_bootstrap: str, stack_signer: dict[str, Any], signer_answers: TopicWatch
 ) -> None:
     serial = stack_signer["demo"]["demo-ekey-2"]
     host = stack_signer["host_id"]
@@ -59,49 +59,49 @@ async def test_non_canonical_payload_is_refused(
     await send_requests(kafka_bootstrap, [spaced, not_json])
 
     for req, detail in ((spaced, "not in RFC8785-JCS form"), (not_json, "not JSON")):
-        answer = await answers.answer(req.aggregate_id)
+        answer = await signer_answers.answer(req.aggregate_id)
         assert answer.event_type == "SigningFailed"
         assert answer.payload["reason"] == "payload_invalid"
         assert detail in answer.payload["detail"]
 
 
 async def test_unknown_key_on_this_host_is_ekey_not_present(
-    kafka_bootstrap: str, stack_signer: dict[str, Any], answers: TopicWatch
+    kafka_bootstrap: str, stack_signer: dict[str, Any], signer_answers: TopicWatch
 ) -> None:
     req = request("00000000deadbeef", host=stack_signer["host_id"])
     await send_requests(kafka_bootstrap, [req])
-    answer = await answers.answer(req.aggregate_id)
+    answer = await signer_answers.answer(req.aggregate_id)
     assert answer.event_type == "SigningFailed"
     assert answer.payload["reason"] == "ekey_not_present"
 
 
 async def test_requests_for_other_hosts_are_left_alone(
-    kafka_bootstrap: str, stack_signer: dict[str, Any], answers: TopicWatch
+    kafka_bootstrap: str, stack_signer: dict[str, Any], signer_answers: TopicWatch
 ) -> None:
     serial = stack_signer["demo"]["demo-ekey-1"]
     elsewhere = request(serial, host="another-signer-host")
     mine = request(serial, host=stack_signer["host_id"])
     # Same key, same partition: once the second is answered the first has been read.
     await send_requests(kafka_bootstrap, [elsewhere, mine])
-    await answers.answer(mine.aggregate_id)
-    await answers.poll()
-    assert answers.answers_for(elsewhere.aggregate_id) == []
+    await signer_answers.answer(mine.aggregate_id)
+    await signer_answers.poll()
+    assert signer_answers.answers_for(elsewhere.aggregate_id) == []
 
 
 async def test_redelivered_request_gets_one_answer(
-    kafka_bootstrap: str, stack_signer: dict[str, Any], answers: TopicWatch, db: Any
+    kafka_bootstrap: str, stack_signer: dict[str, Any], signer_answers: TopicWatch, db: Any
 ) -> None:
     serial = stack_signer["demo"]["demo-ekey-1"]
     host = stack_signer["host_id"]
     req = request(serial, host=host)
     # Twice in a row (likely one poll batch), then once more after it was answered.
     await send_requests(kafka_bootstrap, [req, req])
-    first = await answers.answer(req.aggregate_id)
+    first = await signer_answers.answer(req.aggregate_id)
     sentinel = request(serial, host=host)
     await send_requests(kafka_bootstrap, [req, sentinel])
-    await answers.answer(sentinel.aggregate_id)
-    await answers.poll()
+    await signer_answers.answer(sentinel.aggregate_id)
+    await signer_answers.poll()
 
-    assert [a.event_id for a in answers.answers_for(req.aggregate_id)] == [first.event_id]
+    assert [a.event_id for a in signer_answers.answers_for(req.aggregate_id)] == [first.event_id]
     rows = await db.fetch("SELECT outcome FROM signer.signatures WHERE request_event_id = $1", req.event_id)
     assert [r["outcome"] for r in rows] == ["signed"]

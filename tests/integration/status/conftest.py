@@ -22,7 +22,7 @@ async def enterprise(db: asyncpg.Pool) -> Enterprise:
 
 
 @pytest.fixture
-async def client(enterprise: Enterprise, entry_url: str) -> AsyncIterator[httpx.AsyncClient]:
+async def enterprise_client(enterprise: Enterprise, entry_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with enterprise.client(entry_url) as c:
         yield c
 

@@ -60,7 +60,7 @@ async def _complete(client: httpx.AsyncClient, app: App, envs: list[Envelope]) -
 
 @pytest.mark.parametrize("path", list(PATHS))
 async def test_history_is_complete(
-    path: str, publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient
+    path: str, publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient
 ) -> None:
     build, statuses = PATHS[path]
     app = App(enterprise.code)
@@ -68,8 +68,8 @@ async def test_history_is_complete(
     # One event after the other, as the real producers emit them (each waits for the last).
     for env in envs:
         await publisher.publish(env)
-        await _complete(client, app, envs[: envs.index(env) + 1])
-    hist = await _complete(client, app, envs)
+        await _complete(enterprise_client, app, envs[: envs.index(env) + 1])
+    hist = await _complete(enterprise_client, app, envs)
     entries = own_entries(hist, envs)
 
     assert [e["event"] for e in entries] == [{"id": str(e.event_id), "type": e.event_type} for e in envs]
@@ -103,14 +103,14 @@ async def test_history_is_complete(
 
 
 async def test_late_event_is_listed_where_it_happened_and_moves_nothing_back(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient
 ) -> None:
     app = App(enterprise.code)
     submitted, accepted, passed = app.submitted(), app.accepted(), app.review("first", "passed")
     await publisher.publish(accepted, passed)
-    await _complete(client, app, [accepted, passed])
+    await _complete(enterprise_client, app, [accepted, passed])
     await publisher.publish(submitted)  # arrives last, happened first
-    hist = await _complete(client, app, [submitted, accepted, passed])
+    hist = await _complete(enterprise_client, app, [submitted, accepted, passed])
     entries = own_entries(hist, [submitted, accepted, passed])
     assert [e["status"] for e in entries] == ["submitting", "pending_first_review", "pending_second_review"]
     assert entries[0]["current_status"] == "pending_second_review"
@@ -118,12 +118,15 @@ async def test_late_event_is_listed_where_it_happened_and_moves_nothing_back(
 
 
 async def test_history_of_another_tenant_is_not_found(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, enterprise_b: httpx.AsyncClient
+    publisher: Publisher,
+    enterprise: Enterprise,
+    enterprise_client: httpx.AsyncClient,
+    enterprise_b: httpx.AsyncClient,
 ) -> None:
     app = App(enterprise.code)
     env = app.submitted()
     await publisher.publish(env)
-    await _complete(client, app, [env])
+    await _complete(enterprise_client, app, [env])
     r = await enterprise_b.get(f"/api/v1/applications/{app.application_id}/history")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
     r = await enterprise_b.get(f"/api/v1/applications/{app.application_id}/status")
@@ -131,12 +134,12 @@ async def test_history_of_another_tenant_is_not_found(
 
 
 async def test_event_naming_another_tenant_goes_to_the_dead_letter_topic(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, kafka_bootstrap: str
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
     app = App(enterprise.code)
     submitted = app.submitted()
     await publisher.publish(submitted)
-    await _complete(client, app, [submitted])
+    await _complete(enterprise_client, app, [submitted])
     wrong = App(
         "3100123456789", application_id=app.application_id, submission_id=app.submission_id
     ).accepted()
@@ -153,7 +156,7 @@ async def test_event_naming_another_tenant_goes_to_the_dead_letter_topic(
 
     dead = await eventually(dead_lettered, timeout=60, interval=1, what="the event in ail.submission.dlt")
     assert b"belongs to" in dict(dead[0].headers)["dlt-reason"]
-    hist = await history(client, app.application_id)
+    hist = await history(enterprise_client, app.application_id)
     assert hist is not None and all(e["event"]["id"] != str(wrong.event_id) for e in hist["entries"])
     assert hist["status"] in ("submitting", "draft")  # draft: the submission service may answer
 
@@ -166,7 +169,7 @@ async def _status(client: httpx.AsyncClient, app: App) -> str:
 
 
 async def test_out_of_order_events_never_move_the_view_back_and_history_is_in_authority_order(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient
 ) -> None:
     """Issue 10, item 6. (1) A signing failure that arrives before its submit event: the view
     stays draft. (2) MOFCOM's results out of order (the first review after the license): the
@@ -176,10 +179,10 @@ async def test_out_of_order_events_never_move_the_view_back_and_history_is_in_au
     failing = App(enterprise.code)
     submitted, failed = failing.submitted(), failing.signing_failed()
     await publisher.publish(failed)
-    await _complete(client, failing, [failed])
+    await _complete(enterprise_client, failing, [failed])
     await publisher.publish(submitted)  # late: happened first
-    hist = await _complete(client, failing, [submitted, failed])
-    assert hist["status"] == "draft" and await _status(client, failing) == "draft"
+    hist = await _complete(enterprise_client, failing, [submitted, failed])
+    assert hist["status"] == "draft" and await _status(enterprise_client, failing) == "draft"
     entries = own_entries(hist, [submitted, failed])
     assert [e["event"]["type"] for e in entries] == ["ApplicationSubmitted", "SigningFailed"]
     assert entries[0]["current_status"] == "draft"
@@ -198,11 +201,11 @@ async def test_out_of_order_events_never_move_the_view_back_and_history_is_in_au
     for env in (sub, acc, second, issued, first):
         await publisher.publish(env)
         await _complete(
-            client,
+            enterprise_client,
             mofcom,
             [sub, acc, second, issued, first][: [sub, acc, second, issued, first].index(env) + 1],
         )
-    hist = await _complete(client, mofcom, [sub, acc, first, second, issued])
+    hist = await _complete(enterprise_client, mofcom, [sub, acc, first, second, issued])
     assert hist["status"] == "license_issued"
     entries = own_entries(hist, [sub, acc, first, second, issued])
     assert [e["event"]["id"] for e in entries] == [str(e.event_id) for e in (sub, acc, first, second, issued)]
@@ -224,9 +227,9 @@ async def test_out_of_order_events_never_move_the_view_back_and_history_is_in_au
     f1 = App(enterprise.code, application_id=again.application_id, submission_id=first_id)
     late_failure = f1.signing_failed(at=s1.occurred_at + timedelta(milliseconds=500))  # between s1 and s2
     await publisher.publish(s1, s2)
-    await _complete(client, again, [s1, s2])
+    await _complete(enterprise_client, again, [s1, s2])
     await publisher.publish(late_failure)
-    hist = await _complete(client, again, [s1, s2, late_failure])
+    hist = await _complete(enterprise_client, again, [s1, s2, late_failure])
     assert hist["status"] == "submitting"
     assert [e["event"]["id"] for e in own_entries(hist, [s1, s2, late_failure])] == [
         str(s1.event_id),

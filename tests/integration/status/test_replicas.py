@@ -26,7 +26,7 @@ async def test_two_workers_send_each_delivery_once_and_in_order(
     stack: dict[str, str],
     publisher: Publisher,
     enterprise: Enterprise,
-    client: httpx.AsyncClient,
+    enterprise_client: httpx.AsyncClient,
     receiver: Receiver,
 ) -> None:
     # A slow receiver keeps deliveries in flight, and there are more applications (each with one
@@ -35,7 +35,9 @@ async def test_two_workers_send_each_delivery_once_and_in_order(
     receiver.delay = 0.3
     stack_concurrency = StatusSettings.model_fields["webhook_concurrency"].default
     assert isinstance(stack_concurrency, int)
-    r = await client.post("/api/v1/subscriptions", json={"url": receiver.url, "all_applications": True})
+    r = await enterprise_client.post(
+        "/api/v1/subscriptions", json={"url": receiver.url, "all_applications": True}
+    )
     assert r.status_code == 201
     secret = r.json()["secret"]
     sender = HttpxWebhookSender(

@@ -22,12 +22,12 @@ async def test_secret_encrypted_at_rest_not_in_idempotency_record_replay_and_del
     stack: dict[str, str],
     publisher: Publisher,
     enterprise: Enterprise,
-    client: httpx.AsyncClient,
+    enterprise_client: httpx.AsyncClient,
     receiver: Receiver,
 ) -> None:
     key = f"sub-{uuid.uuid4()}"
     body = {"url": receiver.url, "all_applications": True}
-    r = await client.post("/api/v1/subscriptions", json=body, headers={"Idempotency-Key": key})
+    r = await enterprise_client.post("/api/v1/subscriptions", json=body, headers={"Idempotency-Key": key})
     assert r.status_code == 201, r.text
     sub = r.json()
     secret = sub["secret"]
@@ -51,10 +51,10 @@ async def test_secret_encrypted_at_rest_not_in_idempotency_record_replay_and_del
     assert everywhere == 0
 
     # Replay (the first answer lost): the same subscription and its secret, rebuilt from the row.
-    again = await client.post("/api/v1/subscriptions", json=body, headers={"Idempotency-Key": key})
+    again = await enterprise_client.post("/api/v1/subscriptions", json=body, headers={"Idempotency-Key": key})
     assert again.status_code == 201 and again.headers.get("idempotent-replayed") == "true"
     assert again.json() == sub
-    assert len((await client.get("/api/v1/subscriptions")).json()["items"]) == 1
+    assert len((await enterprise_client.get("/api/v1/subscriptions")).json()["items"]) == 1
 
     await publisher.publish(App(enterprise.code).submitted())
     got = await eventually(lambda: _first(receiver), timeout=60, what="a delivery")
@@ -62,8 +62,8 @@ async def test_secret_encrypted_at_rest_not_in_idempotency_record_replay_and_del
     assert payload["type"] == "application.application_submitted"
 
     # After deletion a replay answers without a secret (there is nothing left to sign with).
-    assert (await client.delete(f"/api/v1/subscriptions/{sub['id']}")).status_code == 204
-    after = await client.post("/api/v1/subscriptions", json=body, headers={"Idempotency-Key": key})
+    assert (await enterprise_client.delete(f"/api/v1/subscriptions/{sub['id']}")).status_code == 204
+    after = await enterprise_client.post("/api/v1/subscriptions", json=body, headers={"Idempotency-Key": key})
     assert after.status_code == 201 and "secret" not in after.json() and after.json()["id"] == sub["id"]
 
 

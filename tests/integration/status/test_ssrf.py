@@ -49,14 +49,14 @@ REFUSED = [
 
 @pytest.mark.parametrize(("url", "reason"), REFUSED)
 async def test_each_ssrf_form_is_refused_at_subscription(
-    url: str, reason: str, client: httpx.AsyncClient
+    url: str, reason: str, enterprise_client: httpx.AsyncClient
 ) -> None:
-    r = await client.post("/api/v1/subscriptions", json={"url": url, "all_applications": True})
+    r = await enterprise_client.post("/api/v1/subscriptions", json={"url": url, "all_applications": True})
     assert r.status_code == 422, r.text
     details = r.json()["error"]["details"]
     assert [d["field"] for d in details] == ["url"]
     assert reason in details[0]["reason"]
-    assert (await client.get("/api/v1/subscriptions")).json()["items"] == []
+    assert (await enterprise_client.get("/api/v1/subscriptions")).json()["items"] == []
 
 
 async def _subscription_row(db: asyncpg.Pool, enterprise: Enterprise, url: str) -> uuid.UUID:
@@ -79,7 +79,7 @@ async def test_send_time_check_refuses_without_connecting_and_records_why(
     db: asyncpg.Pool,
     publisher: Publisher,
     enterprise: Enterprise,
-    client: httpx.AsyncClient,
+    enterprise_client: httpx.AsyncClient,
     receiver: Receiver,
 ) -> None:
     # Both URLs reach the receiver on 127.0.0.1 if nothing checks them at send time.
@@ -110,10 +110,10 @@ async def test_send_time_check_refuses_without_connecting_and_records_why(
 
 
 async def test_no_answer_body_reaches_the_delivery_log(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, receiver: Receiver
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     receiver.status = 500  # answers "receiver down"
-    r = await client.post(
+    r = await enterprise_client.post(
         "/api/v1/subscriptions",
         json={"url": receiver.url, "all_applications": True, "retry_period_seconds": 1},
     )
@@ -122,7 +122,7 @@ async def test_no_answer_body_reaches_the_delivery_log(
     await publisher.publish(App(enterprise.code).submitted())
 
     async def failed() -> list[Any]:
-        items = (await client.get(f"/api/v1/subscriptions/{sub['id']}/deliveries")).json()["items"]
+        items = (await enterprise_client.get(f"/api/v1/subscriptions/{sub['id']}/deliveries")).json()["items"]
         return [d for d in items if d["attempt_log"]]
 
     (delivery,) = await eventually(failed, timeout=60, what="a failed attempt")

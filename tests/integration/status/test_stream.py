@@ -70,7 +70,7 @@ def _ids_of(envelopes: list[Envelope]) -> list[str]:
 
 
 async def test_reconnect_with_last_event_id_misses_nothing(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient
 ) -> None:
     apps = [App(enterprise.code) for _ in range(3)]
     first_batch = [a.submitted() for a in apps] + [a.accepted() for a in apps]
@@ -79,7 +79,7 @@ async def test_reconnect_with_last_event_id_misses_nothing(
     ]
     ours = {str(e.event_id) for e in first_batch + second_batch}
 
-    a = await Stream(client).open()  # no Last-Event-ID: from the next change on
+    a = await Stream(enterprise_client).open()  # no Last-Event-ID: from the next change on
     # Submissions travel on another topic than MOFCOM's answers: publish the answers once the
     # submissions are in, as happens in the real flow.
     await publisher.publish(*first_batch[:3])
@@ -89,7 +89,7 @@ async def test_reconnect_with_last_event_id_misses_nothing(
     await a.close()  # drops while changes keep coming
 
     await publisher.publish(*second_batch)
-    b = await Stream(client, last_event_id=seen_a[-1]["id"]).open()
+    b = await Stream(enterprise_client, last_event_id=seen_a[-1]["id"]).open()
     seen_b = await b.events(until=lambda got: ours <= set(_ids(seen_a) + _ids(got)))
     await b.close()
 
@@ -118,20 +118,20 @@ async def test_reconnect_with_last_event_id_misses_nothing(
         ]
 
     # Replaying from 0 gives the same changes again, from the first.
-    c = await Stream(client, last_event_id="0").open()
+    c = await Stream(enterprise_client, last_event_id="0").open()
     replay = await c.events(until=lambda got: len(got) >= len(frames))
     await c.close()
     assert [int(f["id"]) for f in replay] == ids
 
 
-async def test_bad_last_event_id_is_refused(client: httpx.AsyncClient) -> None:
-    r = await client.get("/api/v1/events/stream", headers={"Last-Event-ID": "yesterday"})
+async def test_bad_last_event_id_is_refused(enterprise_client: httpx.AsyncClient) -> None:
+    r = await enterprise_client.get("/api/v1/events/stream", headers={"Last-Event-ID": "yesterday"})
     assert r.status_code == 422
     assert r.json()["error"]["details"][0]["field"] == "Last-Event-ID"
 
 
-async def test_idle_stream_sends_heartbeats(client: httpx.AsyncClient) -> None:
-    async with client.stream("GET", "/api/v1/events/stream", params={"heartbeat_seconds": 1}) as r:
+async def test_idle_stream_sends_heartbeats(enterprise_client: httpx.AsyncClient) -> None:
+    async with enterprise_client.stream("GET", "/api/v1/events/stream", params={"heartbeat_seconds": 1}) as r:
         assert r.status_code == 200
         lines = r.aiter_lines()
         comments: list[str] = []
@@ -145,10 +145,10 @@ async def test_idle_stream_sends_heartbeats(client: httpx.AsyncClient) -> None:
 
 
 async def test_revoking_the_key_ends_an_open_stream(
-    db: asyncpg.Pool, enterprise: Enterprise, client: httpx.AsyncClient
+    db: asyncpg.Pool, enterprise: Enterprise, enterprise_client: httpx.AsyncClient
 ) -> None:
     """Issue 10, item 9: a revocation takes effect at once, for a stream already open too."""
-    async with client.stream("GET", "/api/v1/events/stream", params={"heartbeat_seconds": 1}) as r:
+    async with enterprise_client.stream("GET", "/api/v1/events/stream", params={"heartbeat_seconds": 1}) as r:
         assert r.status_code == 200
         lines = r.aiter_lines()
         seen: list[str] = []
@@ -162,4 +162,4 @@ async def test_revoking_the_key_ends_an_open_stream(
             async for line in lines:  # the stream ends by itself
                 seen.append(line)
     assert ": credentials revoked; reconnect with a valid key" in seen
-    assert (await client.get("/api/v1/events/stream")).status_code == 401
+    assert (await enterprise_client.get("/api/v1/events/stream")).status_code == 401

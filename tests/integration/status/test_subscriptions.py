@@ -25,11 +25,11 @@ async def _known(publisher: Publisher, client: httpx.AsyncClient, app: App) -> N
 async def test_subscription_to_another_tenants_application_is_refused(
     publisher: Publisher,
     enterprise: Enterprise,
-    client: httpx.AsyncClient,
+    enterprise_client: httpx.AsyncClient,
     enterprise_b: httpx.AsyncClient,
 ) -> None:
     mine = App(enterprise.code)
-    await _known(publisher, client, mine)
+    await _known(publisher, enterprise_client, mine)
     url = "http://127.0.0.1:9/hook"
     r = await enterprise_b.post(
         "/api/v1/subscriptions", json={"url": url, "application_ids": [mine.application_id]}
@@ -41,11 +41,11 @@ async def test_subscription_to_another_tenants_application_is_refused(
 
     # One's own, known application: accepted. An unknown id next to it: the whole request refused.
     unknown = str(uuid.uuid4())
-    r = await client.post(
+    r = await enterprise_client.post(
         "/api/v1/subscriptions", json={"url": url, "application_ids": [mine.application_id, unknown]}
     )
     assert r.status_code == 404 and unknown in r.json()["error"]["message"]
-    r = await client.post(
+    r = await enterprise_client.post(
         "/api/v1/subscriptions", json={"url": url, "application_ids": [mine.application_id]}
     )
     assert r.status_code == 201, r.text
@@ -59,8 +59,8 @@ async def test_subscription_to_another_tenants_application_is_refused(
     assert r.status_code == 404
 
 
-async def test_bad_subscription_names_every_problem(client: httpx.AsyncClient) -> None:
-    r = await client.post(
+async def test_bad_subscription_names_every_problem(enterprise_client: httpx.AsyncClient) -> None:
+    r = await enterprise_client.post(
         "/api/v1/subscriptions",
         json={"url": "ftp://user:pw@example.com/x", "application_ids": ["a", "a"], "all_applications": True},
     )
@@ -69,39 +69,39 @@ async def test_bad_subscription_names_every_problem(client: httpx.AsyncClient) -
     fields = [d["field"] for d in details]
     assert fields.count("url") == 2  # scheme, credentials
     assert "application_ids" in fields
-    r = await client.post("/api/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook"})
+    r = await enterprise_client.post("/api/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook"})
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "application_ids"
-    r = await client.post(
+    r = await enterprise_client.post(
         "/api/v1/subscriptions",
         json={"url": "not a url", "all_applications": True, "retry_period_seconds": 0},
     )
     assert r.status_code == 422
     assert {d["field"] for d in r.json()["error"]["details"]} == {"url", "retry_period_seconds"}
-    r = await client.post(
+    r = await enterprise_client.post(
         "/api/v1/subscriptions", json={"url": "mailto:x@example.com", "all_applications": True}
     )
     assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "url"
 
 
-async def test_secret_shown_once_idempotent_create_and_delete(client: httpx.AsyncClient) -> None:
+async def test_secret_shown_once_idempotent_create_and_delete(enterprise_client: httpx.AsyncClient) -> None:
     # (a loopback URL: the stack allows it; a public name would be resolved, and tests ask no DNS)
     body = {"url": "http://127.0.0.1:9/ail", "all_applications": True, "description": "ERP"}
     key = {"Idempotency-Key": str(uuid.uuid4())}
-    first = await client.post("/api/v1/subscriptions", json=body, headers=key)
-    again = await client.post("/api/v1/subscriptions", json=body, headers=key)
+    first = await enterprise_client.post("/api/v1/subscriptions", json=body, headers=key)
+    again = await enterprise_client.post("/api/v1/subscriptions", json=body, headers=key)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()  # the retry gets the same subscription, not a second one
     sub = first.json()
     assert sub["secret"].startswith("whsec_") and len(sub["secret"]) > 40
 
-    got = (await client.get(f"/api/v1/subscriptions/{sub['id']}")).json()
+    got = (await enterprise_client.get(f"/api/v1/subscriptions/{sub['id']}")).json()
     assert "secret" not in got and got["url"] == body["url"] and got["description"] == "ERP"
-    listed = (await client.get("/api/v1/subscriptions")).json()["items"]
+    listed = (await enterprise_client.get("/api/v1/subscriptions")).json()["items"]
     assert [s["id"] for s in listed] == [sub["id"]]
     assert all("secret" not in s for s in listed)
 
-    r = await client.delete(f"/api/v1/subscriptions/{sub['id']}")
+    r = await enterprise_client.delete(f"/api/v1/subscriptions/{sub['id']}")
     assert r.status_code == 204
-    assert (await client.get(f"/api/v1/subscriptions/{sub['id']}")).status_code == 404
-    assert (await client.delete(f"/api/v1/subscriptions/{sub['id']}")).status_code == 404
-    assert (await client.get("/api/v1/subscriptions")).json()["items"] == []
+    assert (await enterprise_client.get(f"/api/v1/subscriptions/{sub['id']}")).status_code == 404
+    assert (await enterprise_client.delete(f"/api/v1/subscriptions/{sub['id']}")).status_code == 404
+    assert (await enterprise_client.get("/api/v1/subscriptions")).json()["items"] == []

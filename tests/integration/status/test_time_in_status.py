@@ -10,9 +10,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import api_client
 from tests.integration.status.support import App, Enterprise, Publisher, history, own_entries
-from tests.support import eventually
+from tests.support import api_client, eventually
 
 
 @pytest.fixture
@@ -22,7 +21,10 @@ async def operations(entry_url: str, demo: dict[str, Any]) -> Any:
 
 
 async def test_percentiles_per_status_and_day_and_the_submit_objective(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, operations: httpx.AsyncClient
+    publisher: Publisher,
+    enterprise: Enterprise,
+    enterprise_client: httpx.AsyncClient,
+    operations: httpx.AsyncClient,
 ) -> None:
     day = date(2001, 1, 1) + timedelta(days=random.randrange(7000))
     t0 = datetime.combine(day, time(10), UTC)
@@ -41,7 +43,7 @@ async def test_percentiles_per_status_and_day_and_the_submit_objective(
     async def all_recorded() -> bool:
         for app_id in {e.aggregate_id for e in envs}:
             mine = [e for e in envs if e.aggregate_id == app_id]
-            hist = await history(client, app_id)
+            hist = await history(enterprise_client, app_id)
             if hist is None or len(own_entries(hist, mine)) != len(mine):
                 return False
         return True
@@ -72,9 +74,9 @@ async def test_percentiles_per_status_and_day_and_the_submit_objective(
 
 
 async def test_time_in_status_is_for_operations_only(
-    client: httpx.AsyncClient, agency: httpx.AsyncClient, operations: httpx.AsyncClient
+    enterprise_client: httpx.AsyncClient, agency: httpx.AsyncClient, operations: httpx.AsyncClient
 ) -> None:
-    for c in (client, agency):
+    for c in (enterprise_client, agency):
         r = await c.get("/api/v1/ops/time-in-status")
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
     r = await operations.get("/api/v1/ops/time-in-status", params={"from": "soon", "to": "later"})

@@ -55,10 +55,10 @@ STEPS: list[Callable[[App], Envelope]] = [
 
 
 async def test_receiver_down_then_back_gets_every_change_in_order_once(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, receiver: Receiver
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     receiver.status = 500
-    sub = await subscribe(client, url=receiver.url, all_applications=True)
+    sub = await subscribe(enterprise_client, url=receiver.url, all_applications=True)
     apps = [App(enterprise.code) for _ in range(4)]
     produced: dict[str, list[Envelope]] = {a.application_id: [] for a in apps}
     everything: list[Envelope] = []
@@ -68,17 +68,17 @@ async def test_receiver_down_then_back_gets_every_change_in_order_once(
             produced[env.aggregate_id].append(env)
         everything += envs
         await publisher.publish(*envs)
-        await recorded(client, apps, everything)
+        await recorded(enterprise_client, apps, everything)
         if i == 1:
             # The receiver has been refusing for a while: each application's first delivery has
             # been tried more than once, the rest wait behind it.
             async def retried() -> bool:
-                items = await deliveries(client, sub["id"], state="pending")
+                items = await deliveries(enterprise_client, sub["id"], state="pending")
                 heads = [d for d in items if d["attempts"] >= 2]
                 return len({d["application_id"] for d in heads}) == len(apps)
 
             await eventually(retried, timeout=30, what="each application's first delivery retried")
-    items = await deliveries(client, sub["id"], limit=1000)
+    items = await deliveries(enterprise_client, sub["id"], limit=1000)
     assert all(d["state"] == "pending" for d in items)
     tried = [d for d in items if d["attempts"]]
     assert tried and all(a["status_code"] == 500 for d in tried for a in d["attempt_log"])
@@ -117,7 +117,7 @@ async def test_receiver_down_then_back_gets_every_change_in_order_once(
     assert final == {"license_issued"}
 
     async def all_delivered() -> list[dict[str, Any]] | None:
-        items = await deliveries(client, sub["id"], limit=1000)
+        items = await deliveries(enterprise_client, sub["id"], limit=1000)
         mine = [d for d in items if d["event_id"] in wanted]
         return mine if all(d["state"] == "delivered" for d in mine) else None
 
@@ -128,10 +128,10 @@ async def test_receiver_down_then_back_gets_every_change_in_order_once(
 
 
 async def test_tampered_body_fails_the_standardwebhooks_check(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, receiver: Receiver
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     app = App(enterprise.code)
-    sub = await subscribe(client, url=receiver.url, all_applications=True)
+    sub = await subscribe(enterprise_client, url=receiver.url, all_applications=True)
     env = app.submitted()
     await publisher.publish(env)
 
@@ -152,25 +152,29 @@ async def test_tampered_body_fails_the_standardwebhooks_check(
         Webhook(sub["secret"]).verify(got.body + b" ", got.headers)
     with pytest.raises(WebhookVerificationError):
         Webhook(sub["secret"]).verify(got.body, {**got.headers, "webhook-id": "another-id"})
-    other = await subscribe(client, url=receiver.url, all_applications=True)
+    other = await subscribe(enterprise_client, url=receiver.url, all_applications=True)
     with pytest.raises(WebhookVerificationError):
         Webhook(other["secret"]).verify(got.body, got.headers)
 
 
 async def test_retry_period_end_marks_failed_then_redelivery_succeeds(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, receiver: Receiver
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     receiver.status = 503
     app = App(enterprise.code)
-    sub = await subscribe(client, url=receiver.url, all_applications=True, retry_period_seconds=2)
+    sub = await subscribe(enterprise_client, url=receiver.url, all_applications=True, retry_period_seconds=2)
     assert sub["retry_period_seconds"] == 2
     first, second = app.submitted(), app.signing_failed()
     await publisher.publish(first)
-    await recorded(client, [app], [first])  # the two travel on different topics
+    await recorded(enterprise_client, [app], [first])  # the two travel on different topics
     await publisher.publish(second)
 
     async def both_failed() -> list[dict[str, Any]] | None:
-        items = [d for d in await deliveries(client, sub["id"]) if d["application_id"] == app.application_id]
+        items = [
+            d
+            for d in await deliveries(enterprise_client, sub["id"])
+            if d["application_id"] == app.application_id
+        ]
         failed = [d for d in items if d["state"] == "failed"]
         return failed if len(failed) >= 2 else None
 
@@ -184,20 +188,22 @@ async def test_retry_period_end_marks_failed_then_redelivery_succeeds(
         assert all(a["status_code"] == 503 for a in d["attempt_log"])
     # In order: the second was first tried only once the first had finally failed.
     assert two["attempt_log"][0]["started_at"] >= one["failed_at"]
-    r = await client.get(f"/api/v1/subscriptions/{sub['id']}/deliveries", params={"state": "failed"})
+    r = await enterprise_client.get(
+        f"/api/v1/subscriptions/{sub['id']}/deliveries", params={"state": "failed"}
+    )
     assert {d["id"] for d in r.json()["items"]} >= {one["id"], two["id"]}
 
     receiver.status = 200
-    r = await client.post(f"/api/v1/subscriptions/{sub['id']}/deliveries/{one['id']}/redeliver")
+    r = await enterprise_client.post(f"/api/v1/subscriptions/{sub['id']}/deliveries/{one['id']}/redeliver")
     assert r.status_code == 202, r.text
 
     async def redelivered() -> dict[str, Any] | None:
-        d = next(d for d in await deliveries(client, sub["id"]) if d["id"] == one["id"])
+        d = next(d for d in await deliveries(enterprise_client, sub["id"]) if d["id"] == one["id"])
         return d if d["state"] == "delivered" else None
 
     done = await eventually(redelivered, timeout=30, what="redelivery")
     assert done["redeliveries"] == 1 and done["attempt_log"][-1]["status_code"] == 200
     assert [r.headers["webhook-id"] for r in receiver.accepted()] == [str(first.event_id)]
     Webhook(sub["secret"]).verify(receiver.accepted()[0].body, receiver.accepted()[0].headers)
-    r = await client.post(f"/api/v1/subscriptions/{sub['id']}/deliveries/{one['id']}/redeliver")
+    r = await enterprise_client.post(f"/api/v1/subscriptions/{sub['id']}/deliveries/{one['id']}/redeliver")
     assert r.status_code in (202, 409)  # delivered again is allowed; while pending it is refused

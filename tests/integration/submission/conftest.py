@@ -1,11 +1,10 @@
-"""Fixtures of the submission tests: the signer (the stack's real signer process when it runs,
-else the test-only stand-in), the MOFCOM sandbox's control API, and bound e-keys."""
+"""Fixtures of the submission tests: the stack's signer process, the MOFCOM sandbox's control
+API, and bound e-keys."""
 
 from __future__ import annotations
 
 import os
-import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.integration.submission.helpers import REPO, Signer, wait_for_ekey
+from tests.integration.submission.support import REPO, Signer, wait_for_ekey
 
 
 def _pid_alive(pid: int) -> bool:
@@ -28,30 +27,17 @@ def _pid_alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def signer(stack: dict[str, str]) -> Iterator[Signer]:
-    """The signer host. The stack's own signer (pid file ``run/signer.pid``) when it runs; the
-    stand-in otherwise, started here and stopped at the end of the session."""
+def signer(stack: dict[str, str]) -> Signer:
+    """The stack's signer host (pid file ``run/signer.pid``; ./dev always runs it)."""
     state = Path(stack.get("AIL_DEVSTACK_DIR", REPO / ".devstack" / "test"))
     pidfile = state / "run" / "signer.pid"
-    if pidfile.exists():
-        pid = int(pidfile.read_text().split()[0])
-        if _pid_alive(pid):
-            yield Signer(stack=stack, pidfile=pidfile, real=True)
-            return
-    log = state / "logs" / "standin-signer.log" if (state / "logs").exists() else state / "standin-signer.log"
-    standin_pid = state / "run" / "standin-signer.pid"
-    standin_pid.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, **stack, "PYTHONUNBUFFERED": "1"}
-    s = Signer(stack=stack, pidfile=standin_pid, real=False, log=log, env=env)
-    s.start()
-    yield s
-    pid = s.pid()  # a stand-in: no state worth a graceful stop
-    if pid and _pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    if not (pidfile.exists() and _pid_alive(int(pidfile.read_text().split()[0]))):
+        pytest.fail(f"the stack's signer is not running (no live pid in {pidfile}): ./dev start signer")
+    return Signer(stack=stack, pidfile=pidfile)
 
 
 @pytest.fixture
-async def sandbox(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
+async def mofcom_sandbox(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
     """The MOFCOM sandbox's control API; its faults and rules are reset after each test."""
     async with httpx.AsyncClient(base_url=stack["AIL_MOFCOM_URL"], timeout=10.0) as c:
         await c.post("/control/reset")
@@ -64,7 +50,7 @@ def ekey_serial(stack: dict[str, str], index: int) -> str:
 
 
 @pytest.fixture
-async def bound_a(
+async def enterprise_a_ekey(
     enterprise_a: httpx.AsyncClient, stack: dict[str, str], signer: Signer, db: asyncpg.Pool
 ) -> str:
     """Enterprise A (1100776367555) with its e-key bound, and the binding known to the
@@ -78,7 +64,7 @@ async def bound_a(
 
 
 @pytest.fixture
-async def bound_b(
+async def enterprise_b_ekey(
     enterprise_b: httpx.AsyncClient, stack: dict[str, str], signer: Signer, db: asyncpg.Pool
 ) -> str:
     serial = ekey_serial(stack, 1)

@@ -9,14 +9,14 @@ import uuid
 import asyncpg
 import httpx
 
-from tests.integration.submission.helpers import create_drafts, wait_all_past_submitting
+from tests.integration.submission.support import create_drafts, wait_all_past_submitting
 
 
 async def test_batch_of_1000_mixed_ids(
     enterprise_a: httpx.AsyncClient,
     enterprise_b: httpx.AsyncClient,
-    bound_a: str,
-    sandbox: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    mofcom_sandbox: httpx.AsyncClient,
     db: asyncpg.Pool,
 ) -> None:
     valid = await create_drafts(enterprise_a, 250)

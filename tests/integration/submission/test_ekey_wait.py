@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from ail_shared import topics
 from ail_shared.events import EkeyHeartbeat, HeldKey, envelope_for, utcnow
-from tests.integration.submission.helpers import create_draft, get_app, wait_status
+from tests.integration.submission.support import create_draft, get_app, wait_status
 from tests.support import eventually
 
 ENTERPRISE_B = "3100123456789"
@@ -66,7 +66,7 @@ async def _fails_fast(client: httpx.AsyncClient, db: asyncpg.Pool, app_id: str) 
 
 
 async def test_key_the_host_said_is_absent_fails_fast(
-    enterprise_b: httpx.AsyncClient, bound_b: str, db: asyncpg.Pool, kafka_bootstrap: str
+    enterprise_b: httpx.AsyncClient, enterprise_b_ekey: str, db: asyncpg.Pool, kafka_bootstrap: str
 ) -> None:
     host, serial = f"test-host-{uuid4().hex[:8]}", f"pulled-{uuid4().hex[:8]}"
     await beat(kafka_bootstrap, host, [serial])
@@ -79,11 +79,11 @@ async def test_key_the_host_said_is_absent_fails_fast(
         assert (await enterprise_b.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
         await _fails_fast(enterprise_b, db, app_id)
     finally:
-        await _bound_to(db, bound_b)
+        await _bound_to(db, enterprise_b_ekey)
 
 
 async def test_waiting_submission_fails_when_the_host_says_the_key_is_absent(
-    enterprise_b: httpx.AsyncClient, bound_b: str, db: asyncpg.Pool, kafka_bootstrap: str
+    enterprise_b: httpx.AsyncClient, enterprise_b_ekey: str, db: asyncpg.Pool, kafka_bootstrap: str
 ) -> None:
     host, serial = f"test-host-{uuid4().hex[:8]}", f"flaky-{uuid4().hex[:8]}"
     await beat(kafka_bootstrap, host, [serial], ttl=1.0)
@@ -103,4 +103,4 @@ async def test_waiting_submission_fails_when_the_host_says_the_key_is_absent(
         await beat(kafka_bootstrap, host, [])  # the host is back, without the key
         await _fails_fast(enterprise_b, db, app_id)
     finally:
-        await _bound_to(db, bound_b)
+        await _bound_to(db, enterprise_b_ekey)

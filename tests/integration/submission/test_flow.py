@@ -12,7 +12,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from tests.integration.submission.helpers import create_draft, get_app, valid_form, wait_status
+from tests.integration.submission.support import create_draft, get_app, valid_form, wait_status
 from tests.support import eventually, read_topic
 
 FORM_NO = re.compile(r"^\d{2}1100776367555\d{6}$")
@@ -29,7 +29,10 @@ async def events_of(kafka_bootstrap: str, topic: str, app_id: str, expect: int) 
 
 
 async def test_happy_path_reaches_license_issued(
-    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient, kafka_bootstrap: str
+    enterprise_a: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    mofcom_sandbox: httpx.AsyncClient,
+    kafka_bootstrap: str,
 ) -> None:
     app_id = await create_draft(enterprise_a)
     resp = await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")
@@ -56,11 +59,11 @@ async def test_happy_path_reaches_license_issued(
     signer_events = await events_of(kafka_bootstrap, "ail.signer", app_id, 1)
     signed = [e for e in signer_events if e["event_type"] == "ApplicationSigned"]
     assert len({e["event_id"] for e in signed}) == 1
-    assert signed[0]["payload"]["ekey_serial"] == bound_a
+    assert signed[0]["payload"]["ekey_serial"] == enterprise_a_ekey
 
 
 async def test_first_review_rejects_contract_totals_that_do_not_match_goods(
-    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
 ) -> None:
     """A stricter MOFCOM (the sandbox's "equal" fault mode): goods drawing on part of a contract
     are rejected at first review, the opinion its code and then Chinese text."""
@@ -76,9 +79,9 @@ async def test_first_review_rejects_contract_totals_that_do_not_match_goods(
 
 
 async def test_first_review_random_rejection(
-    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
 ) -> None:
-    await sandbox.post("/control", json={"first_reject_rate": 1.0})
+    await mofcom_sandbox.post("/control", json={"first_reject_rate": 1.0})
     app_id = await create_draft(enterprise_a)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(
@@ -88,9 +91,9 @@ async def test_first_review_random_rejection(
 
 
 async def test_second_review_rejection(
-    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
 ) -> None:
-    await sandbox.post("/control", json={"second_reject_rate": 1.0})
+    await mofcom_sandbox.post("/control", json={"second_reject_rate": 1.0})
     app_id = await create_draft(enterprise_a)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(enterprise_a, app_id, "second_review_rejected", "license_issued")
@@ -99,7 +102,10 @@ async def test_second_review_rejection(
 
 
 async def test_missing_ekey_returns_to_draft_with_reason_and_keeps_every_field(
-    enterprise_b: httpx.AsyncClient, bound_b: str, db: asyncpg.Pool, sandbox: httpx.AsyncClient
+    enterprise_b: httpx.AsyncClient,
+    enterprise_b_ekey: str,
+    db: asyncpg.Pool,
+    mofcom_sandbox: httpx.AsyncClient,
 ) -> None:
     """The bound e-key has been on no signer host for longer than the grace period (10 minutes,
     issue 10 item 3): fail fast with ekey_not_present."""
@@ -124,7 +130,7 @@ async def test_missing_ekey_returns_to_draft_with_reason_and_keeps_every_field(
         await db.execute(
             "UPDATE submission.ekey_bindings SET ekey_serial = $2 WHERE enterprise_code = $1",
             "3100123456789",
-            bound_b,
+            enterprise_b_ekey,
         )
     assert app["status_reason"] == "ekey_not_present"
     for key, value in before.items():
@@ -139,7 +145,7 @@ async def test_missing_ekey_returns_to_draft_with_reason_and_keeps_every_field(
 
 
 async def test_submit_without_a_bound_ekey_is_refused_up_front(
-    enterprise_a: httpx.AsyncClient, bound_a: str, db: asyncpg.Pool
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, db: asyncpg.Pool
 ) -> None:
     app_id = await create_draft(enterprise_a)
     saved = await db.fetchrow(
@@ -159,9 +165,12 @@ async def test_submit_without_a_bound_ekey_is_refused_up_front(
 
 
 async def test_payload_changed_after_signing_is_refused_by_the_sandbox(
-    enterprise_a: httpx.AsyncClient, bound_a: str, db: asyncpg.Pool, sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    db: asyncpg.Pool,
+    mofcom_sandbox: httpx.AsyncClient,
 ) -> None:
-    await sandbox.post("/control", json={"faults": {"error_rate": 1.0}})  # hold it after signing
+    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 1.0}})  # hold it after signing
     app_id = await create_draft(enterprise_a)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
 
@@ -178,16 +187,16 @@ async def test_payload_changed_after_signing_is_refused_by_the_sandbox(
         " WHERE submission_id = $1",
         row["submission_id"],
     )
-    await sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
+    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
     app = await wait_status(enterprise_a, app_id, "draft", "pending_first_review", timeout=60)
     assert app["status"] == "draft" and app["status_reason"] == "signature_invalid"
     assert app["goods"][0]["quantity"] == "1000"  # the application's own form is untouched
-    counts = (await sandbox.get("/control/received", params={"key": str(row["submission_id"])})).json()
+    counts = (await mofcom_sandbox.get("/control/received", params={"key": str(row["submission_id"])})).json()
     assert counts["submissions"][str(row["submission_id"])]["created"] == 0
 
 
 async def test_approval_status_asks_mofcom_now(
-    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
 ) -> None:
     draft = await create_draft(enterprise_a)
     resp = await enterprise_a.post(f"/api/v1/applications/{draft}/approval-status")
@@ -204,7 +213,7 @@ async def test_approval_status_asks_mofcom_now(
 
 
 async def test_another_tenants_application_is_not_found(
-    enterprise_a: httpx.AsyncClient, enterprise_b: httpx.AsyncClient, bound_a: str
+    enterprise_a: httpx.AsyncClient, enterprise_b: httpx.AsyncClient, enterprise_a_ekey: str
 ) -> None:
     app_id = await create_draft(enterprise_a)
     for path in ("revoke", "approval-status"):
@@ -214,20 +223,21 @@ async def test_another_tenants_application_is_not_found(
 
 async def test_duplicate_and_out_of_order_results_never_move_backwards(
     enterprise_a: httpx.AsyncClient,
-    bound_a: str,
-    sandbox: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    mofcom_sandbox: httpx.AsyncClient,
     kafka_bootstrap: str,
     db: asyncpg.Pool,
 ) -> None:
-    await sandbox.post("/control", json={"faults": {"duplicate_rate": 1.0, "out_of_order": True}})
+    await mofcom_sandbox.post("/control", json={"faults": {"duplicate_rate": 1.0, "out_of_order": True}})
     app_id = await create_draft(enterprise_a)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(enterprise_a, app_id, "license_issued")
 
     async def all_four_delivered() -> bool:
-        form = await sandbox.get(f"/mofcom/submissions/{app['form_no']}")
+        form = await mofcom_sandbox.get(f"/mofcom/submissions/{app['form_no']}")
         return (
-            len(form.json()["results"]) == 2 and (await sandbox.get("/control/received")).status_code == 200
+            len(form.json()["results"]) == 2
+            and (await mofcom_sandbox.get("/control/received")).status_code == 200
         )
 
     await eventually(all_four_delivered, what="both results delivered")

@@ -18,7 +18,7 @@ from ail_shared.auth import (
     callback_headers,
     sign_callback,
 )
-from tests.integration.submission.helpers import create_draft, get_app, wait_status
+from tests.integration.submission.support import create_draft, get_app, wait_status
 
 
 async def _pending(client: httpx.AsyncClient, db: asyncpg.Pool) -> tuple[str, str, str]:
@@ -50,14 +50,14 @@ def _result(app_id: str, sub_id: str, form_no: str, **overrides: Any) -> dict[st
 async def test_forged_mofcom_callbacks_are_refused_and_issue_nothing(
     enterprise_a: httpx.AsyncClient,
     enterprise_b: httpx.AsyncClient,
-    bound_a: str,
-    bound_b: str,
-    sandbox: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    enterprise_b_ekey: str,
+    mofcom_sandbox: httpx.AsyncClient,
     db: asyncpg.Pool,
     stack: dict[str, str],
 ) -> None:
     # MOFCOM reviews slowly here, so both applications stay pending_first_review throughout.
-    await sandbox.post("/control", json={"first_delay": 120})
+    await mofcom_sandbox.post("/control", json={"first_delay": 120})
     app_a, sub_a, form_a = await _pending(enterprise_a, db)
     app_b, sub_b, form_b = await _pending(enterprise_b, db)
     secret = stack["AIL_MOFCOM_CALLBACK_SECRET"]
@@ -111,7 +111,7 @@ async def test_forged_mofcom_callbacks_are_refused_and_issue_nothing(
 
 
 async def test_mofcom_results_signed_by_the_sandbox_still_issue_the_license(
-    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
 ) -> None:
     app_id = await create_draft(enterprise_a)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202

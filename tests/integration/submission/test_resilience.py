@@ -10,7 +10,7 @@ from collections import defaultdict
 import asyncpg
 import httpx
 
-from tests.integration.submission.helpers import (
+from tests.integration.submission.support import (
     Signer,
     create_drafts,
     wait_all_past_submitting,
@@ -40,9 +40,12 @@ async def _exactly_once_at_mofcom(
 
 
 async def test_mofcom_timeouts_and_500s_every_application_accepted_once(
-    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient, db: asyncpg.Pool
+    enterprise_a: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    mofcom_sandbox: httpx.AsyncClient,
+    db: asyncpg.Pool,
 ) -> None:
-    await sandbox.post(
+    await mofcom_sandbox.post(
         "/control",
         json={
             "faults": {
@@ -68,7 +71,7 @@ async def test_mofcom_timeouts_and_500s_every_application_accepted_once(
 
     await eventually(some_retried, timeout=60, what="a submission that MOFCOM failed")
     await wait_all_past_submitting(db, ids, timeout=180)
-    received = await _exactly_once_at_mofcom(sandbox, db, enterprise_a, ids)
+    received = await _exactly_once_at_mofcom(mofcom_sandbox, db, enterprise_a, ids)
     assert sum(received.values()) > len(ids), "the faults made the adapter send again"
     errors = await db.fetchval(
         "SELECT count(*) FROM submission.submissions WHERE application_id = ANY($1::uuid[]) AND attempts > 1",
@@ -79,8 +82,8 @@ async def test_mofcom_timeouts_and_500s_every_application_accepted_once(
 
 async def test_signer_killed_mid_batch_every_application_signed_and_submitted_once(
     enterprise_a: httpx.AsyncClient,
-    bound_a: str,
-    sandbox: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    mofcom_sandbox: httpx.AsyncClient,
     db: asyncpg.Pool,
     signer: Signer,
     kafka_bootstrap: str,
@@ -106,10 +109,10 @@ async def test_signer_killed_mid_batch_every_application_signed_and_submitted_on
         app_uuids,
     )
     signer.start()
-    await wait_for_ekey(enterprise_a, bound_a)
+    await wait_for_ekey(enterprise_a, enterprise_a_ekey)
     final = await wait_all_past_submitting(db, ids, timeout=180)
     assert all(s != "draft" for s in final.values())
-    await _exactly_once_at_mofcom(sandbox, db, enterprise_a, ids)
+    await _exactly_once_at_mofcom(mofcom_sandbox, db, enterprise_a, ids)
 
     sub_ids = {
         str(r["submission_id"])

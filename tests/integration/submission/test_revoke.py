@@ -12,7 +12,7 @@ import pytest
 from ail_shared.errors import Conflict
 from ail_shared.lifecycle import ApplicationStatus
 from ail_submission.domain.model import ApplicationView
-from tests.integration.submission.helpers import create_draft, wait_status
+from tests.integration.submission.support import create_draft, wait_status
 
 
 async def _submitted(client: httpx.AsyncClient, *, mismatch: bool = False) -> str:
@@ -23,17 +23,17 @@ async def _submitted(client: httpx.AsyncClient, *, mismatch: bool = False) -> st
 
 
 async def test_revoke_only_from_pending_first_review(
-    enterprise_a: httpx.AsyncClient, bound_a: str, sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
 ) -> None:
     at: dict[str, str] = {}
     # The sandbox takes its review delays when it accepts a submission: wait for each.
-    await sandbox.post("/control", json={"first_delay": 60})
+    await mofcom_sandbox.post("/control", json={"first_delay": 60})
     at["pending_first_review"] = await _submitted(enterprise_a)
     await wait_status(enterprise_a, at["pending_first_review"], "pending_first_review")
-    await sandbox.post("/control", json={"first_delay": 0.2, "second_delay": 60})
+    await mofcom_sandbox.post("/control", json={"first_delay": 0.2, "second_delay": 60})
     at["pending_second_review"] = await _submitted(enterprise_a)
     await wait_status(enterprise_a, at["pending_second_review"], "pending_second_review")
-    await sandbox.post("/control", json={"second_delay": 0.2})
+    await mofcom_sandbox.post("/control", json={"second_delay": 0.2})
     at["license_issued"] = await _submitted(enterprise_a)
     # Our validation and the sandbox's default rule agree (ail_shared.formrules): a first-review
     # rejection for the contract's totals takes the sandbox's "equal" fault mode.
@@ -41,10 +41,10 @@ async def test_revoke_only_from_pending_first_review(
     at["first_review_rejected"] = await _submitted(enterprise_a, mismatch=True)
     for status, app_id in at.items():
         await wait_status(enterprise_a, app_id, status)
-    await sandbox.post("/control", json={"second_reject_rate": 1.0})
+    await mofcom_sandbox.post("/control", json={"second_reject_rate": 1.0})
     at["second_review_rejected"] = await _submitted(enterprise_a)
     await wait_status(enterprise_a, at["second_review_rejected"], "second_review_rejected")
-    await sandbox.post("/control", json={"faults": {"error_rate": 1.0}})
+    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 1.0}})
     at["submitting"] = await _submitted(enterprise_a)
     at["draft"] = await create_draft(enterprise_a)
 
@@ -55,14 +55,14 @@ async def test_revoke_only_from_pending_first_review(
         assert resp.status_code == 409, (status, resp.text)
         assert f"is {status}" in resp.json()["error"]["message"], resp.text
 
-    await sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
+    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
     app_id = at["pending_first_review"]
     resp = await enterprise_a.post(f"/api/v1/applications/{app_id}/revoke")
     assert resp.status_code == 200, resp.text
     assert resp.json()["status"] == "revoked"
     app = await wait_status(enterprise_a, app_id, "revoked")
     assert app["form_no"]
-    mofcom = await sandbox.get(f"/mofcom/submissions/{app['form_no']}")
+    mofcom = await mofcom_sandbox.get(f"/mofcom/submissions/{app['form_no']}")
     assert mofcom.json()["status"] == "revoked"
     again = await enterprise_a.post(f"/api/v1/applications/{app_id}/revoke")
     assert again.status_code == 409 and "is revoked" in again.json()["error"]["message"]

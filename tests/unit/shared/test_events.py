@@ -10,6 +10,7 @@ from ail_shared.events import (
     EVENT_TYPES,
     UPCASTERS,
     Event,
+    LicenseIssued,
     SubmissionAccepted,
     decode_envelope,
     envelope_for,
@@ -112,3 +113,30 @@ def test_unknown_event_type_is_undecodable() -> None:
     env = envelope_for(_accepted(), aggregate_id="a1", tenant="t")
     with pytest.raises(UndecodableEvent, match="unknown event_type"):
         parse_payload(env.model_copy(update={"event_type": "NoSuchEvent"}))
+
+
+def test_license_issued_1_0_payload_reads_with_no_tolerance() -> None:
+    payload = {
+        "application_id": "a1",
+        "enterprise_code": "1100776367555",
+        "form_no": "f",
+        "license_no": "26AANW0001",
+        "issued_at": "2026-01-02T00:00:00+00:00",
+        "valid_until": "2026-07-01",
+        "commodity_code": "2601111000",
+        "quantity": "1000.5",
+        "one_batch_one_license": False,
+    }
+    raw = {
+        "event_id": "2f1c5d0e-8d8a-4b55-9a43-7e8d4f2f0a11",
+        "event_type": "LicenseIssued",
+        "schema_version": "1.0",
+        "occurred_at": "2026-01-02T00:00:00+00:00",
+        "aggregate_id": "a1",
+        "tenant": "1100776367555",
+        "payload": payload,
+    }
+    event = parse_payload(decode_envelope(json.dumps(raw).encode()))
+    assert isinstance(event, LicenseIssued)
+    assert event.overflow_tolerance_pct is None and event.quantity == Decimal("1000.5")
+    assert LicenseIssued.schema_version() == "1.1"

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from ail_submission.domain.certificates import enterprise_codes_of, subject_of
 from ail_submission.domain.snapshot import summary, tolerance_of
-from tests.unit.submission.certs import make_cert
+from tests.unit.support import make_cert
 
 
 def test_summary_from_the_snapshot() -> None:

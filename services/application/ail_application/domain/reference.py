@@ -58,9 +58,6 @@ class CatalogueEntry:
     key_agri: bool
     issuing_agency: str
 
-    def effective_on(self, day: date) -> bool:
-        return self.effective_from <= day <= self.effective_to
-
 
 @dataclass(frozen=True)
 class ExchangeRate:

@@ -11,12 +11,6 @@ from ail_shared.vocabulary import CustomsStatus
 
 Result = Literal["stored", "store_failed", "send_failed"]
 
-RESULT_STATUS: dict[str, CustomsStatus] = {
-    "stored": CustomsStatus.STORED,
-    "store_failed": CustomsStatus.STORE_FAILED,
-    "send_failed": CustomsStatus.SEND_FAILED,
-}
-
 CUSTOMS_STATUS_LABEL: dict[str | None, str] = {
     None: "-",
     CustomsStatus.NOT_ARRIVED.value: "暂未到达海关",

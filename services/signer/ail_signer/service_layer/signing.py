@@ -84,14 +84,6 @@ class SigningService:
 
     # ------------------------------------------------------------------ requests
 
-    async def handle_batch(
-        self, pool: asyncpg.Pool, *, consumer: str, requests: list[Request]
-    ) -> BatchResult:
-        """Answer a batch of requests (see :meth:`prepare` and :meth:`complete`)."""
-        return await self.complete(
-            pool, consumer=consumer, stage=await self.prepare(pool, consumer=consumer, requests=requests)
-        )
-
     async def prepare(self, pool: asyncpg.Pool, *, consumer: str, requests: list[Request]) -> Stage:
         """Keep the requests that are this host's and not yet answered, check their bytes, and
         queue the signing on the token thread; returns at once, while the token signs, so the

@@ -28,18 +28,6 @@ from ail_status.adapters.repository import SCHEMA
 
 S = SCHEMA
 
-ENQUEUE = f"""
-INSERT INTO {S}.deliveries (public_id, subscription_id, application_id, change_id, event_id,
-    retry_period_seconds)
-SELECT gen_random_uuid(), s.id, $2, $1, $3, COALESCE(s.retry_period_seconds, $5)
-FROM {S}.subscriptions s
-WHERE s.enterprise_code = $4 AND s.deleted_at IS NULL
-  AND (s.all_applications OR EXISTS (
-        SELECT 1 FROM {S}.subscription_applications sa
-        WHERE sa.subscription_id = s.id AND sa.application_id = $2))
-ON CONFLICT (subscription_id, event_id) DO NOTHING
-"""
-
 CLAIM = f"""
 WITH due AS (
     SELECT d.id FROM {S}.deliveries d
@@ -223,20 +211,6 @@ class SubscriptionRepository:
         )
 
     # ------------------------------------------------------------ deliveries
-
-    async def enqueue(
-        self,
-        *,
-        change_id: int,
-        application_id: str,
-        event_id: UUID,
-        enterprise_code: str,
-        default_retry_period: int,
-    ) -> int:
-        status = await self.conn.execute(
-            ENQUEUE, change_id, application_id, event_id, enterprise_code, default_retry_period
-        )
-        return int(status.split()[-1])
 
     async def deliveries(
         self,

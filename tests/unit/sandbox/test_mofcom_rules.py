@@ -23,7 +23,7 @@ from ail_sandbox.mofcom.rules import (
 )
 from ail_shared.canonical import canonical_json
 from ail_shared.signatures import ECDSA_P256_SHA256
-from tests.unit.submission.certs import make_cert
+from tests.unit.support import make_cert
 
 TODAY = date(2026, 12, 1)
 

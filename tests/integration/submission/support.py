@@ -7,7 +7,7 @@ import shlex
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from tests.integration.application.forms import complete_contract, complete_form
+from tests.integration.application.support import complete_contract, complete_form
 from tests.support import dev, eventually
 
 REPO = Path(__file__).resolve().parents[3]
@@ -119,13 +119,10 @@ async def wait_all_past_submitting(
 
 @dataclass
 class Signer:
-    """The signer process: the stack's real one (pid file run/signer.pid) or the stand-in."""
+    """The stack's signer process (pid file run/signer.pid)."""
 
     stack: dict[str, str]
     pidfile: Path
-    real: bool
-    log: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)
 
     def pid(self) -> int | None:
         try:
@@ -158,21 +155,12 @@ class Signer:
 
     def start(self) -> None:
         """Start the process the way ./dev does (own session, log appended, pid file written)."""
-        env = {**os.environ, **self.stack, "PYTHONUNBUFFERED": "1", **self.env}
-        if self.real:
-            state = Path(self.stack.get("AIL_DEVSTACK_DIR", REPO / ".devstack" / "test"))
-            port = self.stack["AIL_SIGNER_URL"].rsplit(":", 1)[1].strip("/")
-            env.update({"AIL_HTTP_PORT": port, "AIL_SERVICE_NAME": "signer"})
-            argv = [str(REPO / ".venv" / "bin" / "python"), "-m", "ail_signer"]
-            log = state / "logs" / "signer.log"
-        else:
-            argv = [
-                str(REPO / ".venv" / "bin" / "python"),
-                "-m",
-                "tests.integration.submission.standin_signer",
-            ]
-            assert self.log is not None
-            log = self.log
+        env = {**os.environ, **self.stack, "PYTHONUNBUFFERED": "1"}
+        state = Path(self.stack.get("AIL_DEVSTACK_DIR", REPO / ".devstack" / "test"))
+        port = self.stack["AIL_SIGNER_URL"].rsplit(":", 1)[1].strip("/")
+        env.update({"AIL_HTTP_PORT": port, "AIL_SERVICE_NAME": "signer"})
+        argv = [str(REPO / ".venv" / "bin" / "python"), "-m", "ail_signer"]
+        log = state / "logs" / "signer.log"
         log.parent.mkdir(parents=True, exist_ok=True)
         # Detached the way ./dev does it (own session, log appended), through a shell that exits
         # at once, so the process is nobody's child here and outlives the test session cleanly.
@@ -181,14 +169,13 @@ class Signer:
             ["sh", "-c", script], env=env, cwd=REPO, capture_output=True, text=True, check=True
         )
         self.pidfile.write_text(f"{int(out.stdout.strip())}\n")
-        if self.real:
-            url = self.stack["AIL_SIGNER_URL"]
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                time.sleep(0.3)
-            raise AssertionError("the restarted signer did not become healthy within 60s")
+        url = self.stack["AIL_SIGNER_URL"]
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.3)
+        raise AssertionError("the restarted signer did not become healthy within 60s")

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from ail_sandbox.mofcom.app import create_app
 from ail_shared.canonical import canonical_json
-from tests.unit.submission.certs import make_cert
+from tests.unit.support import make_cert
 
 CODE = "1100776367555"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -88,3 +89,16 @@ def iron_ore_contract() -> dict[str, Any]:
             }
         ],
     }
+
+
+Make = Callable[..., Awaitable[dict[str, Any]]]
+
+
+async def set_status(db: Any, application_id: str, status: str, **cols: Any) -> None:
+    sets = ", ".join(f"{k} = ${i + 3}" for i, k in enumerate(cols))
+    await db.execute(
+        f"UPDATE application.applications SET status = $2{', ' + sets if sets else ''} WHERE id = $1",
+        application_id,
+        status,
+        *cols.values(),
+    )

@@ -1,11 +1,15 @@
-"""Import workbooks for the CLI tests and the benchmark: N complete applications (one goods line
+"""Helpers of the CLI tests: the ``ail`` console script (``Cli``), and import workbooks for the
+CLI tests and the benchmark: N complete applications (one goods line
 and a contract each, DDGS, for the demo enterprise whose e-key is bound), some of them broken on
 purpose. Written with openpyxl's write-only mode, so 10,000 rows are cheap."""
 
 from __future__ import annotations
 
+import json
+import subprocess
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,6 +17,7 @@ from typing import Any
 from openpyxl import Workbook, load_workbook
 
 from ail_cli.layout import APPLICATIONS, COLUMNS, CONTRACTS, GOODS
+from tests.support import REPO, api_client
 
 ENTERPRISE = "1100776367555"  # the demo enterprise with a bound e-key
 TODAY = date.today()
@@ -113,3 +118,57 @@ def sheet_rows(path: Path, sheet: str | None = None) -> list[tuple[Any, ...]]:
         return list(ws.iter_rows(values_only=True))
     finally:
         wb.close()
+
+
+AIL = REPO / ".venv" / "bin" / "ail"
+
+
+@dataclass
+class Cli:
+    env: dict[str, str]
+    cwd: Path
+
+    def run(self, *args: str, timeout: float = 600.0) -> tuple[int, dict[str, Any], str]:
+        """(exit code, the --json document, stderr)."""
+        cp = subprocess.run(
+            [str(AIL), *args, "--json"],
+            env=self.env,
+            cwd=self.cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        try:
+            doc = json.loads(cp.stdout) if cp.stdout.strip() else {}
+        except ValueError:
+            raise AssertionError(f"ail {' '.join(args)} printed no JSON:\n{cp.stdout}\n{cp.stderr}") from None
+        return cp.returncode, doc, cp.stderr
+
+    def popen(self, *args: str) -> subprocess.Popen[bytes]:
+        """Started, not waited for (to be killed); its output is not kept."""
+        return subprocess.Popen(
+            [str(AIL), *args, "--json"],
+            env=self.env,
+            cwd=self.cwd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+
+async def drafts_of(entry_url: str, demo: dict[str, Any], token: str) -> list[dict[str, Any]]:
+    """Every application of this workbook (its import user name carries the token)."""
+    out: list[dict[str, Any]] = []
+    async with api_client(entry_url, demo["agency"]["api_key"], ENTERPRISE) as c:
+        page = 1
+        while True:
+            r = await c.get(
+                "/api/v1/applications",
+                params={"import_user_name": token, "page": page, "page_size": 200},
+            )
+            assert r.status_code == 200, r.text
+            body = r.json()
+            out += body["items"]
+            if page * 200 >= body["total"]:
+                return out
+            page += 1
