@@ -26,6 +26,52 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A push subscription: a webhook URL for chosen applications or all of an enterprise."""
+
+    id: UUID
+    enterprise_code: str
+    url: str
+    all_applications: bool
+    application_ids: tuple[str, ...]
+    description: str
+    retry_period_seconds: int | None  # None: the service's default
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a worker holds the lease of, with what it needs to send it."""
+
+    row_id: int
+    public_id: UUID
+    subscription_id: UUID
+    application_id: str
+    event_id: UUID
+    attempt_no: int  # the fencing token: only this attempt's outcome is recorded
+    deadline: datetime
+    created_at: datetime
+    url: str
+    secret: str  # the encrypted token (ail_shared.secretbox); the worker decrypts it to sign
+    payload: dict[str, Any]
+    event_type: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    claimed: Claimed
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    body: str | None
+
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
