@@ -19,7 +19,7 @@ from ail_shared.events import (
     SubmissionRejected,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
-from ail_status.domain.model import OPEN_TO_RESUBMISSION, View, decide, describe, status_after, webhook_type
+from ail_status.domain.model import OPEN_TO_RESUBMISSION, View, decide, describe, webhook_type
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -106,7 +106,8 @@ def test_facts_carry_reason_and_numbers() -> None:
     )
     assert cleared is not None and cleared.status is None and cleared.details["declaration_no"] == "D1"
     assert describe(EkeyHeartbeat(host_id="h", sent_at=NOW)) is None
-    assert status_after(review("first", "passed", "ok")) == (S.PENDING_SECOND_REVIEW, "ok")
+    ok = describe(review("first", "passed", "ok"))
+    assert ok is not None and (ok.status, ok.opinion) == (S.PENDING_SECOND_REVIEW, "ok")
 
 
 def _fold(events: list[tuple[object, int]]) -> View | None:
@@ -251,4 +252,3 @@ def test_signing_deferred_is_a_history_fact_of_its_submission() -> None:
     )
     assert fact is not None and fact.status is None and fact.implies is S.SUBMITTING
     assert fact.submission_id == "s" and fact.reason == "waiting_for_ekey: waiting for e-key k"
-    assert status_after(SigningDeferred(application_id="a", submission_id="s", ekey_serial="k")) is None

@@ -188,14 +188,6 @@ def describe(event: Event) -> Fact | None:
     return None
 
 
-def status_after(event: Event) -> tuple[S, str | None] | None:
-    """The status an event sets, with its reason (or review opinion); None if it sets none."""
-    fact = describe(event)
-    if fact is None or fact.status is None:
-        return None
-    return fact.status, fact.reason or fact.opinion
-
-
 @dataclass(frozen=True)
 class View:
     """What the forward rule needs of the current view."""

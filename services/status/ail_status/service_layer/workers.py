@@ -103,9 +103,6 @@ class DeliveryWorker:
             with contextlib.suppress(Exception):
                 await self._flush()  # what was sent is recorded; the rest is taken over by lease
 
-    def health(self) -> dict[str, object]:
-        return {w.name: w.health() for w in (self.claimer, self.recorder, self.sweeper)}
-
     # ------------------------------------------------------------ claim and send
 
     async def _claim(self) -> float | None:
