@@ -25,6 +25,7 @@ import ail_shared.topics as topics
 from ail_shared.consumer import BatchOutcome, EventConsumer, bind_handlers, is_transient, process_batch
 from ail_shared.events import Envelope, Event, SignatureRequested
 from ail_shared.logging import get_logger
+from ail_shared.retry import backoff
 from ail_signer.domain.commands import AnswerSignatureRequests, Request
 from ail_signer.service_layer.handlers import Stage, complete, inject, prepare
 from ail_signer.service_layer.host import SignerHost
@@ -75,7 +76,7 @@ class SignatureRequestConsumer(EventConsumer):
                     )
                     await super()._process_with_retries(consumer, dlt, tp, records, handled)
                     return
-                delay = min(0.2 * 2**attempt, 5.0)
+                delay = backoff(attempt, base=0.4, cap=5.0)
                 log.warning(
                     "batch_retry", consumer=self.name, attempt=attempt, error=repr(exc), retry_in=delay
                 )

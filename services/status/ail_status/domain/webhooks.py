@@ -28,6 +28,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from ail_shared.retry import backoff
+
 
 @dataclass(frozen=True)
 class Subscription:
@@ -126,7 +128,7 @@ class RetryPolicy:
 
     def delay(self, failed_attempts: int, rand: float) -> float:
         """Wait before the next attempt after ``failed_attempts`` failures; ``rand`` in [0, 1)."""
-        raw = min(self.max_seconds, self.base_seconds * 2.0 ** max(failed_attempts - 1, 0))
+        raw = backoff(max(failed_attempts, 1), base=self.base_seconds, cap=self.max_seconds)
         return max(0.0, raw * (1 + self.jitter * (2 * rand - 1)))
 
 
