@@ -1,8 +1,10 @@
 """Reports key agricultural products filings (重农信息备案) to MOFCOM, and the worker that does it.
 
 A filing is saved first (the client's data is never lost to an outage), then reported: the worker
-claims due filings (``FOR UPDATE SKIP LOCKED``, so replicas are safe), calls MOFCOM with a timeout
-and the filing id as idempotency key, and records the outcome on the filing:
+claims due filings (``FOR UPDATE SKIP LOCKED``, so replicas are safe), calls MOFCOM with a timeout,
+the filing id as idempotency key and the shared retry policy (``ail_shared.retry``: time-outs,
+connection errors, 429 and 5xx retried within the call, ``Retry-After`` honoured), and records
+the outcome on the filing:
 
 * ``reported`` with MOFCOM's receipt no.;
 * ``report_failed`` with the error and the attempt count; retried with exponential backoff up to
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -22,6 +25,7 @@ import asyncpg
 import httpx
 
 from ail_application.adapters.repository import SCHEMA
+from ail_shared import retry
 from ail_shared.logging import get_logger
 
 log = get_logger("ail.application.filing")
@@ -31,32 +35,49 @@ log = get_logger("ail.application.filing")
 class ReportOutcome:
     receipt_no: str | None
     error: str | None
-    retryable: bool
+    retryable: bool  # True: MOFCOM was unavailable (try a later round); False: reported or refused
+    retry_after: float | None = None  # seconds MOFCOM asked us to wait (Retry-After), if it did
 
 
 class MofcomFilingClient:
     def __init__(
-        self, base_url: str, *, timeout: float = 3.0, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        base_url: str,
+        *,
+        timeout: float = 3.0,
+        attempts: int = 3,
+        backoff: float = 0.2,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
+        self.policy = retry.RetryPolicy(attempts=attempts, base=backoff, sleep=sleep)
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
     async def report(self, filing_id: UUID, enterprise_code: str, body: dict[str, Any]) -> ReportOutcome:
         try:
-            resp = await self.client.post(
-                "/mofcom/key-agri-filings",
-                json={"enterprise_code": enterprise_code, **body},
-                headers={"Idempotency-Key": str(filing_id)},
+            resp = await retry.call_http(
+                lambda: self.client.post(
+                    "/mofcom/key-agri-filings",
+                    json={"enterprise_code": enterprise_code, **body},
+                    headers={"Idempotency-Key": str(filing_id)},
+                ),
+                policy=self.policy,
+                what="MOFCOM POST /mofcom/key-agri-filings",
+                filing_id=str(filing_id),
             )
-        except httpx.HTTPError as exc:
-            return ReportOutcome(None, f"MOFCOM did not answer: {type(exc).__name__}: {exc}", True)
+        except retry.Unavailable as exc:
+            return ReportOutcome(None, f"MOFCOM did not answer: {exc.error}", True, exc.retry_after)
         if resp.status_code in (200, 201):
             return ReportOutcome(str(resp.json()["receipt_no"]), None, False)
-        detail = f"MOFCOM answered HTTP {resp.status_code}: {resp.text[:300]}"
-        return ReportOutcome(None, detail, resp.status_code >= 500 or resp.status_code == 429)
+        # A refusal (4xx other than 429): the data must be corrected, a retry would repeat it.
+        return ReportOutcome(None, f"MOFCOM answered HTTP {resp.status_code}: {resp.text[:300]}", False)
 
+
+# The longest wait between two reporting rounds (2 s, 4 s, ... never more than an hour).
+ROUND_BACKOFF_CAP = 3600.0
 
 CLAIM = f"""
 SELECT id, enterprise_code, body, report_attempts FROM {SCHEMA}.key_agri_filings
@@ -127,7 +148,11 @@ class FilingReporter:
                     log.info("filing_reported", filing_id=str(row["id"]), receipt_no=outcome.receipt_no)
                     continue
                 give_up = not outcome.retryable or attempts >= self.max_attempts
-                delay = self.base_delay * 2 ** (attempts - 1)
+                # The shared backoff, and never sooner than MOFCOM asked (Retry-After).
+                delay = max(
+                    retry.backoff(attempts, base=self.base_delay, cap=ROUND_BACKOFF_CAP),
+                    outcome.retry_after or 0.0,
+                )
                 await conn.execute(
                     f"UPDATE {SCHEMA}.key_agri_filings SET status = 'report_failed', last_error = $2,"
                     " report_attempts = $3,"
