@@ -579,3 +579,24 @@ async def test_encrypt_secrets_at_rest_encrypts_clear_ones_and_rotates_old_keys(
     assert box.decrypt(tokens[clear_id], aad=webhooks.aad(clear_id)) == "whsec_clear"
     assert box.decrypt(tokens[old_id], aad=webhooks.aad(old_id)) == "whsec_old"
     assert not box.needs_rotation(tokens[old_id]) and tokens[current_id] == current_token
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "next_at"),
+    [
+        (120.0, NOW + timedelta(seconds=120)),  # the receiver's Retry-After, longer than the backoff
+        (0.5, NOW + timedelta(seconds=2)),  # shorter: the backoff stands
+        (7200.0, NOW + timedelta(hours=1)),  # beyond the retry period: the last attempt at its end
+    ],
+)
+async def test_record_delivery_outcomes_honours_the_receivers_retry_after(
+    retry_after: float, next_at: datetime
+) -> None:
+    uow = FakeUnitOfWork()
+    sub = subscribe(uow.store)
+    d = delivery(sub, "pending", attempts=2)
+    uow.store.deliveries.append(d)
+    c = claimed(d, deadline=NOW + timedelta(hours=1))
+    failed = Attempt(c, NOW, 1.0, 503, "HTTP 503 Service Unavailable", None, retry_after=retry_after)
+    await handle(uow, RecordDeliveryOutcomes(outcomes=((failed, False),), now=NOW), context())
+    assert d.state == "pending" and d.next_attempt_at == next_at

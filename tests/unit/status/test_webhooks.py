@@ -322,6 +322,11 @@ async def test_worker_records_a_refused_send_and_signs_with_the_decrypted_secret
     worker._results.clear()
     await worker._deliver(claimed(box.encrypt(secret, aad=webhooks.aad(uuid.uuid4()))))
     assert len(sent) == 2 and worker._results[0][0].error.startswith("cannot sign")  # type: ignore[union-attr]
+    # the receiver's Retry-After travels with the attempt to the recorder's decision
+    worker._results.clear()
+    worker.sender = Sender(Outcome(503, "HTTP 503 Service Unavailable", retry_after=30.0))
+    await worker._deliver(claimed(token))
+    assert worker._results[0][0].retry_after == 30.0
 
 
 def test_sse_frame() -> None:

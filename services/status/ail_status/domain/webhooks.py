@@ -73,6 +73,7 @@ class Attempt:
     status_code: int | None
     error: str | None
     body: str | None
+    retry_after: float | None = None  # seconds the receiver asked us to wait (Retry-After)
 
 
 SECRET_PREFIX = "whsec_"
@@ -133,13 +134,22 @@ class RetryPolicy:
 
 
 def after_failure(
-    policy: RetryPolicy, failed_attempts: int, now: datetime, deadline: datetime, rand: float
+    policy: RetryPolicy,
+    failed_attempts: int,
+    now: datetime,
+    deadline: datetime,
+    rand: float,
+    retry_after: float | None = None,
 ) -> datetime | None:
     """When to try again, or None once the retry period is over (the delivery has failed). The
-    last attempt is made at the deadline itself, so the period is used to its end."""
+    receiver's ``Retry-After`` is honoured as a lower bound; the last attempt is made at the
+    deadline itself, so the period is used to its end."""
     if now >= deadline:
         return None
-    return min(now + timedelta(seconds=policy.delay(failed_attempts, rand)), deadline)
+    wait = policy.delay(failed_attempts, rand)
+    if retry_after is not None:
+        wait = max(wait, retry_after)
+    return min(now + timedelta(seconds=wait), deadline)
 
 
 @dataclass(frozen=True)
@@ -160,11 +170,12 @@ def decide(
     now: datetime,
     deadline: datetime,
     rand: float,
+    retry_after: float | None = None,
 ) -> Decision:
     if ok:
         return Decision("delivered")
     error = error or "failed"
-    when = after_failure(policy, attempt_no, now, deadline, rand)
+    when = after_failure(policy, attempt_no, now, deadline, rand, retry_after)
     if when is None:
         return Decision("failed", None, f"retry period ended after {attempt_no} attempts; last: {error}")
     return Decision("pending", when, error)

@@ -207,6 +207,7 @@ async def record_delivery_outcomes(
                 now=cmd.now,
                 deadline=c.deadline,
                 rand=ctx.rand(),
+                retry_after=attempt.retry_after,
             )
             if decision.state == "delivered":
                 delivered.append(c)

@@ -155,6 +155,7 @@ class DeliveryWorker:
             status_code=outcome.status_code,
             error=outcome.error,
             body=outcome.response_body,
+            retry_after=outcome.retry_after,
         )
         self._results.append((attempt, outcome.ok))
         self.recorder.wake()
