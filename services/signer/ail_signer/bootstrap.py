@@ -1,61 +1,33 @@
-"""Wires the signer host: settings, the token worker, the key watch loop, the request consumer."""
+"""Wires the signer host: settings, the token worker, the typed dependencies (``Deps``), the key
+watch worker, the request consumer, the HTTP router."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
-
 from fastapi import FastAPI
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import SettingsConfigDict
 
-from ail_shared.config import PLACEHOLDER_SECRETS, ServiceSettings
 from ail_shared.consumer import EventConsumer
-from ail_shared.errors import ConfigError
 from ail_shared.http import Runtime
 from ail_shared.logging import get_logger
+from ail_shared.workers import Worker
 from ail_signer.adapters.pkcs11_tokens import Pkcs11Tokens
 from ail_signer.adapters.repository import SCHEMA
 from ail_signer.adapters.token_worker import Tokens, TokenWorker
+from ail_signer.config import Settings
 from ail_signer.entrypoints.api import router
-from ail_signer.entrypoints.consumer import SignatureRequestConsumer
-from ail_signer.service_layer.key_watch import run_key_watch
-from ail_signer.service_layer.signing import SigningService
+from ail_signer.entrypoints.consumers import SignatureRequestConsumer
+from ail_signer.service_layer.deps import Deps
+from ail_signer.service_layer.host import SignerHost
+from ail_signer.service_layer.workers import key_watch
+
+__all__ = ["Settings", "bootstrap"]
 
 log = get_logger("ail.signer")
 
 
-class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="AIL_", extra="ignore")
-    service_name: str = "signer"
-    http_port: int = 18105
-    # The PKCS#11 module: SoftHSM2 in development and tests, the e-key vendor's in production.
-    pkcs11_module: str = "/usr/lib/softhsm/libsofthsm2.so"
-    # The user PIN of the e-keys (AIL_SIGNER_PIN), and per-serial PINs where they differ
-    # (AIL_SIGNER_PINS='{"<serial>": "<pin>"}').
-    signer_pin: SecretStr = SecretStr("")
-    signer_pins: dict[str, SecretStr] = Field(default_factory=dict)
-    # This host's id in heartbeats and in SignatureRequested.signer_host; the consumer group is
-    # signer.<host id>. Defaults to the machine's host name (one signer per e-key host).
-    signer_host_id: str = Field(default_factory=socket.gethostname)
-    signer_heartbeat_seconds: float = Field(default=5.0, gt=0)
-    signer_rescan_seconds: float = Field(default=2.0, gt=0)
-    # SoftHSM2 sees inserted tokens only after C_Initialize; see adapters/pkcs11_tokens.py.
-    signer_reinitialize_on_scan: bool = True
-
-    @model_validator(mode="after")
-    def _pin_is_real_outside_development(self) -> Settings:
-        if self.env != "development":
-            for name, pin in [("AIL_SIGNER_PIN", self.signer_pin), *self.signer_pins.items()]:
-                if pin.get_secret_value() in PLACEHOLDER_SECRETS:
-                    raise ConfigError(
-                        f"{name if name == 'AIL_SIGNER_PIN' else 'AIL_SIGNER_PINS[' + name + ']'}"
-                        f" is a placeholder; set the e-key's real PIN (AIL_ENV={self.env})"
-                    )
-        return self
-
-    def pin_for(self, serial: str) -> str:
-        return (self.signer_pins.get(serial) or self.signer_pin).get_secret_value()
+def deps_of(rt: Runtime) -> Deps:
+    if not isinstance(rt.deps, Deps):
+        raise RuntimeError("the signer's dependencies are not built yet")
+    return rt.deps
 
 
 def bootstrap(settings: Settings | None = None, tokens: Tokens | None = None) -> FastAPI:
@@ -70,17 +42,18 @@ def bootstrap(settings: Settings | None = None, tokens: Tokens | None = None) ->
             reinitialize_on_scan=settings.signer_reinitialize_on_scan,
         )
     )
-    service = SigningService(
+    host = SignerHost(
         host_id=settings.signer_host_id,
-        worker=worker,
+        tokens=worker,
         heartbeat_ttl_seconds=3 * settings.signer_heartbeat_seconds,
     )
-    stopping = asyncio.Event()
+    workers: list[Worker] = []
 
     async def start(rt: Runtime) -> None:
-        rt.extra["signing"] = service
+        deps = Deps(settings=settings, pool=rt.db(), host=host)
+        rt.deps = deps
         try:
-            await service.rescan()  # know the keys before the first request is read
+            await host.rescan()  # know the keys before the first request is read
         except Exception as exc:  # noqa: BLE001 - keep serving; the key watch retries
             log.error(
                 "pkcs11_unusable",
@@ -88,27 +61,25 @@ def bootstrap(settings: Settings | None = None, tokens: Tokens | None = None) ->
                 error=repr(exc),
                 action="check AIL_PKCS11_MODULE (and SOFTHSM2_CONF for SoftHSM2); retrying",
             )
-        rt.tasks.append(
-            asyncio.create_task(
-                run_key_watch(
-                    service,
-                    rt.db(),
-                    rescan_seconds=settings.signer_rescan_seconds,
-                    heartbeat_seconds=settings.signer_heartbeat_seconds,
-                    stopping=stopping,
-                ),
-                name="key-watch",
-            )
+        watch = key_watch(
+            host,
+            deps.uow,
+            rescan_seconds=settings.signer_rescan_seconds,
+            heartbeat_seconds=settings.signer_heartbeat_seconds,
         )
+        workers.append(watch)
+        rt.tasks.append(watch.start())
 
     async def stop(rt: Runtime) -> None:
-        stopping.set()
+        for w in workers:
+            w.stop()
         await worker.close()
 
     def consumers(rt: Runtime) -> list[EventConsumer]:
+        deps = deps_of(rt)
         return [
             SignatureRequestConsumer(
-                service=service, pool=rt.db(), schema=SCHEMA, bootstrap=rt.settings.kafka_bootstrap
+                host=host, uow=deps.uow, pool=deps.pool, schema=SCHEMA, bootstrap=settings.kafka_bootstrap
             )
         ]
 

@@ -1,5 +1,5 @@
-"""Wires the status service: settings, the lifecycle consumer, the notification listener, the
-webhook delivery worker and the HTTP routers."""
+"""Wires the status service: settings, the typed dependencies (``Deps``), the lifecycle
+consumer, the notification listener, the webhook delivery worker and the HTTP routers."""
 
 from __future__ import annotations
 
@@ -7,86 +7,81 @@ import asyncio
 
 from fastapi import FastAPI
 
-from ail_shared import topics
 from ail_shared.consumer import EventConsumer
 from ail_shared.http import Runtime
+from ail_shared.workers import Worker
 from ail_status.adapters.notifications import Notifications
 from ail_status.adapters.repository import SCHEMA
 from ail_status.adapters.webhook_client import HttpxWebhookSender
-from ail_status.config import Settings, settings_of
+from ail_status.config import Settings
+from ail_status.domain.commands import EncryptSecretsAtRest
 from ail_status.entrypoints.api import router
+from ail_status.entrypoints.consumers import lifecycle_consumers
 from ail_status.entrypoints.ops_api import router as ops_router
 from ail_status.entrypoints.stream_api import router as stream_router
 from ail_status.entrypoints.subscriptions_api import router as subscriptions_router
-from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig, encrypt_secrets_at_rest
-from ail_status.service_layer.handlers import event_handlers
+from ail_status.service_layer.deps import Deps
+from ail_status.service_layer.handlers import Context, handle
+from ail_status.service_layer.workers import DeliveryWorker, WorkerConfig, listener
 
 __all__ = ["Settings", "bootstrap"]
 
 
-def consumers(rt: Runtime) -> list[EventConsumer]:
-    """``AIL_LIFECYCLE_CONSUMERS`` members of one consumer group in this process: they split the
-    partitions, so one's commit wait overlaps another's work."""
-    settings = settings_of(rt)
-    return [
-        EventConsumer(
-            name="status.lifecycle",
-            topics=[topics.APPLICATION, topics.SUBMISSION, topics.SIGNER, topics.CUSTOMS],
-            handlers=event_handlers(default_retry_period=settings.webhook_retry_period_seconds),
-            pool=rt.db(),
-            schema=SCHEMA,
-            bootstrap=settings.kafka_bootstrap,
-        )
-        for _ in range(settings.lifecycle_consumers)
-    ]
-
-
-async def start_push(rt: Runtime) -> None:
-    settings = settings_of(rt)
-    box = settings.secret_box()
-    await encrypt_secrets_at_rest(rt.db(), box)
-    notifications = Notifications(settings.pg_dsn)
-    rt.extra["notifications"] = notifications
-    rt.tasks.append(asyncio.create_task(notifications.run(), name="status-notifications"))
-    if settings.run_delivery_worker:
-        sender = HttpxWebhookSender(
-            timeout_seconds=settings.webhook_timeout_seconds,
-            connect_timeout_seconds=settings.webhook_connect_timeout_seconds,
-            max_connections=settings.webhook_concurrency,
-            policy=settings.url_policy(),
-            resolver=settings.url_resolver(),
-        )
-        worker = DeliveryWorker(
-            rt.db(),
-            sender,
-            WorkerConfig(
-                concurrency=settings.webhook_concurrency,
-                # a worker that stops answering gives its deliveries up after this
-                lease_seconds=settings.webhook_timeout_seconds + 30,
-                poll_seconds=settings.webhook_poll_seconds,
-                policy=settings.retry_policy(),
-            ),
-            notifications.deliveries,
-            box,
-        )
-        rt.extra["webhook_sender"] = sender
-        rt.extra["delivery_worker"] = worker
-        rt.tasks.append(asyncio.create_task(worker.run(), name="webhook-delivery-worker"))
-
-
-async def stop_push(rt: Runtime) -> None:
-    if "notifications" in rt.extra:
-        rt.extra["notifications"].stop()
-    if "delivery_worker" in rt.extra:
-        rt.extra["delivery_worker"].stop()
-    if "webhook_sender" in rt.extra:
-        await rt.extra["webhook_sender"].aclose()
+def deps_of(rt: Runtime) -> Deps:
+    if not isinstance(rt.deps, Deps):
+        raise RuntimeError("the status service's dependencies are not built yet")
+    return rt.deps
 
 
 def bootstrap(settings: Settings | None = None) -> FastAPI:
     from ail_shared.http import create_app
 
     settings = settings or Settings()
+    stoppable: list[Worker | DeliveryWorker] = []
+    senders: list[HttpxWebhookSender] = []
+
+    async def start(rt: Runtime) -> None:
+        ctx = Context(box=settings.secret_box(), policy=settings.retry_policy())
+        notifications = Notifications(settings.pg_dsn)
+        deps = Deps(settings=settings, pool=rt.db(), ctx=ctx, notifications=notifications)
+        rt.deps = deps
+        await handle(deps.uow(), EncryptSecretsAtRest(), ctx)
+        listening = listener(notifications)
+        stoppable.append(listening)
+        rt.tasks.append(listening.start())
+        if settings.run_delivery_worker:
+            sender = HttpxWebhookSender(
+                timeout_seconds=settings.webhook_timeout_seconds,
+                connect_timeout_seconds=settings.webhook_connect_timeout_seconds,
+                max_connections=settings.webhook_concurrency,
+                policy=settings.url_policy(),
+                resolver=settings.url_resolver(),
+            )
+            worker = DeliveryWorker(
+                deps.uow,
+                sender,
+                WorkerConfig(
+                    concurrency=settings.webhook_concurrency,
+                    # a worker that stops answering gives its deliveries up after this
+                    lease_seconds=settings.webhook_timeout_seconds + 30,
+                    poll_seconds=settings.webhook_poll_seconds,
+                ),
+                ctx,
+            )
+            notifications.on_deliveries(worker.wake)
+            senders.append(sender)
+            stoppable.append(worker)
+            rt.tasks.append(asyncio.create_task(worker.run(), name="webhook-delivery-worker"))
+
+    async def stop(rt: Runtime) -> None:
+        for w in stoppable:
+            w.stop()
+        for sender in senders:
+            await sender.aclose()
+
+    def consumers(rt: Runtime) -> list[EventConsumer]:
+        return lifecycle_consumers(deps_of(rt))
+
     return create_app(
         settings=settings,
         schema=SCHEMA,
@@ -95,6 +90,6 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         "time in status.",
         routers=[router, subscriptions_router, stream_router, ops_router],
         consumers=consumers,
-        on_startup=[start_push],
-        on_shutdown=[stop_push],
+        on_startup=[start],
+        on_shutdown=[stop],
     )

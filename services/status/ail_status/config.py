@@ -8,7 +8,6 @@ from pydantic_settings import SettingsConfigDict
 from ail_shared import netguard
 from ail_shared.config import PLACEHOLDER_SECRETS, ServiceSettings
 from ail_shared.errors import ConfigError
-from ail_shared.http import Runtime
 from ail_shared.secretbox import SecretBox, SecretBoxError
 from ail_status.domain.webhooks import RetryPolicy
 
@@ -86,8 +85,3 @@ class Settings(ServiceSettings):
 
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.webhook_backoff_base_seconds, self.webhook_backoff_max_seconds)
-
-
-def settings_of(rt: Runtime) -> Settings:
-    assert isinstance(rt.settings, Settings)
-    return rt.settings

@@ -31,6 +31,7 @@ from ail_shared.events import (
     Event,
     LicenseIssued,
     ReviewResultReceived,
+    SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
     SubmissionRejected,
@@ -41,6 +42,7 @@ from ail_shared.kafka import make_producer
 TOPIC_OF = {
     "ApplicationSubmitted": topics.APPLICATION,
     "SigningFailed": topics.SIGNER,
+    "SigningDeferred": topics.SIGNER,
     "CustomsStored": topics.CUSTOMS,
 }
 
@@ -241,6 +243,20 @@ class App:
                 ekey_serial="demo",
                 reason="ekey_not_present",
                 detail="plug the e-key in and submit again",
+            ),
+            when,
+        )
+
+    def signing_deferred(self, at: datetime | None = None) -> Envelope:
+        """As the submission service says it when no signer host announces the e-key now."""
+        when = self._when(at)
+        return self._env(
+            SigningDeferred(
+                application_id=self.application_id,
+                submission_id=self.submission_id,
+                ekey_serial="demo",
+                detail="waiting for e-key demo on a signer host",
+                give_up_at=when + timedelta(minutes=10),
             ),
             when,
         )

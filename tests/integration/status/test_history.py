@@ -42,6 +42,11 @@ PATHS: dict[str, tuple[Path, list[str]]] = {
         ["submitting", "pending_first_review", "pending_second_review", "second_review_rejected"],
     ),
     "signing_failed": (lambda a: [a.submitted(), a.signing_failed()], ["submitting", "draft"]),
+    # issue 11: waiting for the e-key is in the history (no status of its own), then it goes on
+    "signing_deferred": (
+        lambda a: [a.submitted(), a.signing_deferred(), a.accepted()],
+        ["submitting", None, "pending_first_review"],
+    ),
     "mofcom_rejected": (lambda a: [a.submitted(), a.rejected()], ["submitting", "draft"]),
     "revoked": (
         lambda a: [a.submitted(), a.accepted(), a.revoked()],
@@ -96,6 +101,10 @@ async def test_history_is_complete(
         assert entries[-1]["opinion"] == "合同日期不符"
     elif path == "signing_failed":
         assert entries[-1]["reason"] == "ekey_not_present: plug the e-key in and submit again"
+    elif path == "signing_deferred":
+        waiting = by_type["SigningDeferred"]
+        assert waiting["current_status"] == "submitting" and waiting["details"]["ekey_serial"] == "demo"
+        assert waiting["reason"] == "waiting_for_ekey: waiting for e-key demo on a signer host"
     elif path == "mofcom_rejected":
         assert entries[-1]["reason"] == "mofcom_refused: 进口商代码与企业不符"
     elif path == "revoked":

@@ -16,7 +16,9 @@ from ail_shared.secretbox import SecretBox
 from ail_status.adapters.webhook_client import HttpxWebhookSender
 from ail_status.config import Settings as StatusSettings
 from ail_status.domain.webhooks import RetryPolicy
-from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig
+from ail_status.service_layer.handlers import Context
+from ail_status.service_layer.unit_of_work import StatusUnitOfWork
+from ail_status.service_layer.workers import DeliveryWorker, WorkerConfig
 from tests.integration.status.support import App, Enterprise, Publisher, Receiver
 from tests.support import eventually
 
@@ -47,11 +49,10 @@ async def test_two_workers_send_each_delivery_once_and_in_order(
         policy=netguard.Policy(require_https=False, allow_loopback=True),  # as the stack's
     )
     second = DeliveryWorker(
-        db,
+        lambda: StatusUnitOfWork(db, default_retry_period=86400),
         sender,
-        WorkerConfig(concurrency=8, lease_seconds=35, poll_seconds=0.02, policy=RetryPolicy(1, 10)),
-        asyncio.Event(),
-        SecretBox.from_setting(stack["AIL_WEBHOOK_SECRET_KEYS"]),
+        WorkerConfig(concurrency=8, lease_seconds=35, poll_seconds=0.02),
+        Context(box=SecretBox.from_setting(stack["AIL_WEBHOOK_SECRET_KEYS"]), policy=RetryPolicy(1, 10)),
     )
     task = asyncio.create_task(second.run())
     try:

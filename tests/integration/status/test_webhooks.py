@@ -207,3 +207,29 @@ async def test_retry_period_end_marks_failed_then_redelivery_succeeds(
     Webhook(sub["secret"]).verify(receiver.accepted()[0].body, receiver.accepted()[0].headers)
     r = await enterprise_client.post(f"/api/v1/subscriptions/{sub['id']}/deliveries/{one['id']}/redeliver")
     assert r.status_code in (202, 409)  # delivered again is allowed; while pending it is refused
+
+
+async def test_a_deferred_signing_is_pushed(
+    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    """Issue 11: the application said "waiting for e-key ..." while the webhooks said nothing."""
+    sub = await subscribe(client, url=receiver.url, all_applications=True)
+    app = App(enterprise.code)
+    envs = [app.submitted(), app.signing_deferred()]
+    await publisher.publish(*envs)
+    wanted = {str(e.event_id) for e in envs}
+
+    async def arrived() -> bool:
+        return wanted <= {r.headers["webhook-id"] for r in receiver.accepted()}
+
+    await eventually(arrived, timeout=60, what="the submission and its deferred signing delivered")
+    hook = Webhook(sub["secret"])
+    (waiting,) = [
+        p
+        for p in (hook.verify(r.body, r.headers) for r in receiver.accepted())
+        if p["data"]["event"]["id"] == str(envs[1].event_id)
+    ]
+    assert waiting["type"] == "application.signing_deferred"
+    assert waiting["data"]["status"] is None and waiting["data"]["current_status"] == "submitting"
+    r = await client.get(f"/api/v1/applications/{app.application_id}/status")
+    assert r.json()["status_reason"] == "waiting_for_ekey: waiting for e-key demo on a signer host"

@@ -10,7 +10,7 @@ import pytest
 from ail_shared.canonical import canonical_json
 from ail_shared.errors import ConfigError
 from ail_shared.events import SignatureRequested
-from ail_signer.bootstrap import Settings
+from ail_signer.config import Settings
 from ail_signer.domain import model
 
 

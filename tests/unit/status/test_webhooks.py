@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from collections.abc import Callable
@@ -15,14 +14,14 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from ail_shared import netguard
 from ail_shared.errors import ConfigError
 from ail_shared.secretbox import SecretBox, generate_key_ring
-from ail_status.adapters.subscriptions import Claimed
 from ail_status.adapters.webhook_client import HttpxWebhookSender, Outcome
 from ail_status.config import Settings
 from ail_status.domain import webhooks
-from ail_status.domain.webhooks import RetryPolicy, decide
+from ail_status.domain.webhooks import Claimed, RetryPolicy, decide
 from ail_status.entrypoints.stream_api import frame
 from ail_status.entrypoints.subscriptions_api import url_problems
-from ail_status.service_layer.delivery_worker import DeliveryWorker, WorkerConfig
+from ail_status.service_layer.workers import DeliveryWorker, WorkerConfig
+from tests.unit.status.fakes import FakeDelivery, FakeUnitOfWork, context
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -306,9 +305,9 @@ async def test_worker_records_a_refused_send_and_signs_with_the_decrypted_secret
             occurred_at=NOW,
         )
 
-    config = WorkerConfig(concurrency=1, lease_seconds=1, poll_seconds=1, policy=RetryPolicy(1, 2))
+    config = WorkerConfig(concurrency=1, lease_seconds=1, poll_seconds=1)
     refused = Outcome(None, "refused before connecting: hooks.example.com resolves to 127.0.0.1: ...")
-    worker = DeliveryWorker(None, Sender(refused), config, asyncio.Event(), box)  # type: ignore[arg-type]
+    worker = DeliveryWorker(FakeUnitOfWork, Sender(refused), config, context(box=box))  # type: ignore[arg-type]
     token = box.encrypt(secret, aad=webhooks.aad(sub_id))
     await worker._deliver(claimed(token))
     ((attempt, ok),) = worker._results
@@ -323,6 +322,11 @@ async def test_worker_records_a_refused_send_and_signs_with_the_decrypted_secret
     worker._results.clear()
     await worker._deliver(claimed(box.encrypt(secret, aad=webhooks.aad(uuid.uuid4()))))
     assert len(sent) == 2 and worker._results[0][0].error.startswith("cannot sign")  # type: ignore[union-attr]
+    # the receiver's Retry-After travels with the attempt to the recorder's decision
+    worker._results.clear()
+    worker.sender = Sender(Outcome(503, "HTTP 503 Service Unavailable", retry_after=30.0))
+    await worker._deliver(claimed(token))
+    assert worker._results[0][0].retry_after == 30.0
 
 
 def test_sse_frame() -> None:
@@ -335,17 +339,29 @@ async def test_outcomes_are_recorded_again_after_a_deadlock() -> None:
     again, not dropped (dropped, every delivery of the batch would be sent again after its lease)."""
     import asyncpg
 
-    config = WorkerConfig(concurrency=1, lease_seconds=1, poll_seconds=1, policy=RetryPolicy(1, 2))
-    worker = DeliveryWorker(None, None, config, asyncio.Event(), None)  # type: ignore[arg-type]
-    recorded: list[list[Any]] = []
-
-    async def record(batch: list[Any]) -> None:
-        recorded.append(list(batch))
-        if len(recorded) < 3:
-            raise asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
-
-    worker._record = record  # type: ignore[method-assign]
-    worker._results = [("attempt-1", True), ("attempt-2", False)]  # type: ignore[list-item]
+    uow = FakeUnitOfWork()
+    deadlock = asyncpg.exceptions.DeadlockDetectedError("deadlock detected")
+    uow.subscriptions.fail_recording = [deadlock, deadlock]
+    d = FakeDelivery(1, uuid.uuid4(), uuid.uuid4(), "a", uuid.uuid4(), 1, 60, attempts=1)
+    uow.store.deliveries.append(d)
+    c = Claimed(
+        row_id=1,
+        public_id=d.public_id,
+        subscription_id=d.subscription_id,
+        application_id="a",
+        event_id=d.event_id,
+        attempt_no=1,
+        deadline=NOW + timedelta(hours=1),
+        created_at=NOW,
+        url="https://hooks.example.com/ail",
+        secret="",
+        payload={},
+        event_type="SubmissionAccepted",
+        occurred_at=NOW,
+    )
+    config = WorkerConfig(concurrency=1, lease_seconds=1, poll_seconds=1)
+    worker = DeliveryWorker(lambda: uow, None, config, context())  # type: ignore[arg-type]
+    worker._results = [(webhooks.Attempt(c, NOW, 1.0, 200, None, None), True)]
     await worker._flush()
-    assert recorded == [[("attempt-1", True), ("attempt-2", False)]] * 3
-    assert worker._results == []
+    assert uow.subscriptions.fail_recording == [] and len(uow.store.attempts) == 1
+    assert uow.store.deliveries[0].state == "delivered" and worker.delivered == 1 and worker._results == []

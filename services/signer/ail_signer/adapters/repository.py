@@ -36,35 +36,41 @@ class AnswerRecord:
     payload_sha256: bytes | None
 
 
-async def already_answered(conn: asyncpg.Connection, *, consumer: str, event_ids: list[UUID]) -> set[UUID]:
-    """Requests this consumer has applied before (checked before signing, to spare the token)."""
-    rows = await conn.fetch(_KNOWN, consumer, event_ids)
-    return {r["event_id"] for r in rows}
+class AnswerRepository:
+    """The signer's inbox claims (a whole batch at once) and its audit rows, on the unit of
+    work's connection."""
 
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
-async def claim(conn: asyncpg.Connection, *, consumer: str, event_ids: list[UUID]) -> set[UUID]:
-    """Record the requests in the inbox inside the open transaction; returns those that were new
-    (a request another transaction claimed meanwhile is not returned, so it is not answered)."""
-    rows = await conn.fetch(_CLAIM, consumer, event_ids)
-    return {r["event_id"] for r in rows}
+    async def already_answered(self, *, consumer: str, event_ids: list[UUID]) -> set[UUID]:
+        """Requests this consumer has applied before (checked before signing, to spare the token)."""
+        rows = await self.conn.fetch(_KNOWN, consumer, event_ids)
+        return {r["event_id"] for r in rows}
 
+    async def claim(self, *, consumer: str, event_ids: list[UUID]) -> set[UUID]:
+        """Record the requests in the inbox inside the open transaction; returns those that were
+        new (a request another transaction claimed meanwhile is not returned, so it is not
+        answered)."""
+        rows = await self.conn.fetch(_CLAIM, consumer, event_ids)
+        return {r["event_id"] for r in rows}
 
-async def record_answers(conn: asyncpg.Connection, records: list[AnswerRecord]) -> None:
-    await conn.executemany(
-        _RECORD,
-        [
-            (
-                r.request_event_id,
-                r.answer_event_id,
-                r.host_id,
-                r.application_id,
-                r.submission_id,
-                r.enterprise_code,
-                r.ekey_serial,
-                r.outcome,
-                r.reason,
-                r.payload_sha256,
-            )
-            for r in records
-        ],
-    )
+    async def record(self, records: list[AnswerRecord]) -> None:
+        await self.conn.executemany(
+            _RECORD,
+            [
+                (
+                    r.request_event_id,
+                    r.answer_event_id,
+                    r.host_id,
+                    r.application_id,
+                    r.submission_id,
+                    r.enterprise_code,
+                    r.ekey_serial,
+                    r.outcome,
+                    r.reason,
+                    r.payload_sha256,
+                )
+                for r in records
+            ],
+        )

@@ -8,18 +8,18 @@ from typing import Any
 from fastapi import APIRouter
 
 from ail_shared.auth import ServiceCredential
-from ail_shared.http import RuntimeDep
+from ail_signer.entrypoints.deps import SignerDeps
 
 # Internal (operations, tests): the service credential, like every internal router.
 router = APIRouter(prefix="/api/v1/signer", tags=["signer", "internal"], dependencies=[ServiceCredential])
 
 
 @router.get("/keys", summary="E-keys held by this signer host now")
-async def list_keys(rt: RuntimeDep) -> dict[str, Any]:
-    service = rt.extra["signing"]
+async def list_keys(deps: SignerDeps) -> dict[str, Any]:
+    host = deps.host
     return {
-        "host_id": service.host_id,
-        "scanned_at": service.scanned_at,
+        "host_id": host.host_id,
+        "scanned_at": host.scanned_at,
         "keys": [
             {
                 "serial": k.serial,
@@ -29,6 +29,6 @@ async def list_keys(rt: RuntimeDep) -> dict[str, Any]:
                 "status": k.status,
                 "certificate_pem": k.certificate_pem,
             }
-            for k in service.keys
+            for k in host.keys
         ],
     }

@@ -1,21 +1,21 @@
-"""The lifecycle view, the change log (history and live stream) and time in status."""
+"""The write side of the lifecycle view and the change log (history, live stream, webhooks).
+Read-side SQL (status, history, stream, time in status): ``adapters/queries.py``."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-from uuid import UUID
+from dataclasses import dataclass
 
 import asyncpg
 
-from ail_shared.errors import NotFound
+from ail_shared.lifecycle import ApplicationStatus
+from ail_status.domain.model import ApplicationView, Change
 
 SCHEMA = "status"
 CHANGES_CHANNEL = f"{SCHEMA}_changes"  # NOTIFY payload: enterprise code
 DELIVERIES_CHANNEL = f"{SCHEMA}_deliveries"
 
 # $21: the view now shows another submission, so the numbers of the earlier one do not carry
-# over (a late event of an earlier submission never gets here as a move: domain/lifecycle.py).
+# over (a late event of an earlier submission never gets here as a move: domain/model.py).
 SAVE_APPLICATION = f"""
 INSERT INTO {SCHEMA}.applications AS a (application_id, enterprise_code, serial_no, status,
     status_reason, form_no, license_no, customs_status, last_event_id, last_event_type, updated_at,
@@ -77,154 +77,75 @@ SELECT ch.id, ch.seq, counts.deliveries,
 FROM ch, counts
 """
 
-# Time in status: each status an application entered (repeats of the same status collapsed),
-# left when the next status was entered. Open intervals (still in the status) are not counted.
-STATUS_INTERVALS = f"""
-WITH apps AS (
-    SELECT DISTINCT application_id FROM {SCHEMA}.changes
-    WHERE status IS NOT NULL AND occurred_at >= $1 AND occurred_at < $2
-), entered AS (
-    SELECT c.application_id, c.status, c.occurred_at, c.seq,
-           lag(c.status) OVER (PARTITION BY c.application_id ORDER BY c.occurred_at, c.seq) AS prev
-    FROM {SCHEMA}.changes c JOIN apps USING (application_id)
-    WHERE c.status IS NOT NULL
-), intervals AS (
-    SELECT application_id, status, occurred_at AS entered_at,
-           lead(occurred_at) OVER w AS left_at, lead(status) OVER w AS next_status
-    FROM entered WHERE prev IS DISTINCT FROM status
-    WINDOW w AS (PARTITION BY application_id ORDER BY occurred_at, seq)
-)
-SELECT * FROM intervals WHERE entered_at >= $1 AND entered_at < $2
-"""
 
-TIME_IN_STATUS = f"""
-WITH i AS ({STATUS_INTERVALS})
-SELECT status, day, GROUPING(day) = 1 AS all_days, count(*) AS intervals,
-       percentile_cont(ARRAY[0.5, 0.9, 0.99]) WITHIN GROUP (ORDER BY seconds) AS p
-FROM (SELECT status, (entered_at AT TIME ZONE 'UTC')::date AS day,
-             extract(epoch FROM left_at - entered_at)::float8 AS seconds
-      FROM i WHERE left_at IS NOT NULL) x
-GROUP BY GROUPING SETS ((status), (status, day))
-ORDER BY status, day NULLS FIRST
-"""
+@dataclass(frozen=True)
+class Recorded:
+    sequence: int  # the enterprise's change number
+    deliveries: int  # deliveries queued for it
 
-SUBMIT_OBJECTIVE = f"""
-WITH i AS ({STATUS_INTERVALS})
-SELECT
-    count(*) FILTER (WHERE next_status = 'pending_first_review') AS reached,
-    count(*) FILTER (WHERE next_status = 'pending_first_review'
-                     AND left_at - entered_at <= make_interval(secs => $3)) AS within,
-    count(*) FILTER (WHERE left_at IS NULL
-                     AND clock_timestamp() - entered_at > make_interval(secs => $3)) AS overdue,
-    count(*) FILTER (WHERE left_at IS NULL
-                     AND clock_timestamp() - entered_at <= make_interval(secs => $3)) AS undecided,
-    count(*) FILTER (WHERE next_status IS NOT NULL AND next_status <> 'pending_first_review')
-        AS returned
-FROM i WHERE status = 'submitting'
-"""
+
+def _to_view(row: asyncpg.Record) -> ApplicationView:
+    return ApplicationView(
+        application_id=row["application_id"],
+        enterprise_code=row["enterprise_code"],
+        status=ApplicationStatus(row["status"]),
+        serial_no=row["serial_no"],
+        status_reason=row["status_reason"],
+        form_no=row["form_no"],
+        license_no=row["license_no"],
+        customs_status=row["customs_status"],
+        last_event_id=row["last_event_id"],
+        last_event_type=row["last_event_type"],
+        updated_at=row["updated_at"],
+        submission_id=row["submission_id"],
+        submission_seen_at=row["submission_seen_at"],
+    )
 
 
 class StatusRepository:
-    def __init__(self, conn: asyncpg.Connection) -> None:
-        self.conn = conn
+    """The lifecycle views and the change log, on the unit of work's connection. New deliveries
+    get the subscription's retry period, or ``default_retry_period``."""
 
-    async def current(self, application_id: str) -> asyncpg.Record | None:
-        """The application's row, locked until the transaction ends (events of one application
+    def __init__(self, conn: asyncpg.Connection, *, default_retry_period: int) -> None:
+        self.conn = conn
+        self.default_retry_period = default_retry_period
+
+    async def current(self, *, application_id: str) -> ApplicationView | None:
+        """The application's view, locked until the transaction ends (events of one application
         are applied one at a time, whichever replica consumes them)."""
-        return await self.conn.fetchrow(
+        row = await self.conn.fetchrow(
             f"SELECT * FROM {SCHEMA}.applications WHERE application_id = $1 FOR UPDATE", application_id
         )
+        return _to_view(row) if row is not None else None
 
-    async def record(
-        self,
-        *,
-        application: dict[str, Any],
-        event_id: UUID,
-        event_type: str,
-        occurred_at: datetime,
-        status: str | None,
-        current_status: str,
-        payload: dict[str, Any],
-        default_retry_period: int,
-    ) -> tuple[int, int]:
-        """Save the view, log the change, queue its deliveries; (sequence number, deliveries)."""
-        a = application
+    async def record(self, change: Change) -> Recorded:
+        """Save the view, log the change, queue its deliveries (and wake streams and the worker
+        at commit). The view is the whole new row (``domain.model.apply``); the upsert's merges
+        only matter when two first events of one application insert at once (no row to lock)."""
+        v = change.view
         row = await self.conn.fetchrow(
             RECORD,
-            a["application_id"],
-            a["enterprise_code"],
-            a.get("serial_no"),
-            a["status"],
-            a.get("status_reason"),
-            a.get("form_no"),
-            a.get("license_no"),
-            a.get("customs_status"),
-            a["last_event_id"],
-            a["last_event_type"],
-            a["updated_at"],
-            event_id,
-            event_type,
-            occurred_at,
-            status,
-            current_status,
-            payload,
-            default_retry_period,
-            a.get("submission_id"),
-            a.get("submission_seen_at"),
-            bool(a.get("new_submission")),
+            v.application_id,
+            v.enterprise_code,
+            v.serial_no,
+            v.status.value,
+            v.status_reason,
+            v.form_no,
+            v.license_no,
+            v.customs_status,
+            v.last_event_id,
+            v.last_event_type,
+            v.updated_at,
+            change.event_id,
+            change.event_type,
+            change.occurred_at,
+            change.status.value if change.status else None,
+            v.status.value,
+            change.entry,
+            self.default_retry_period,
+            v.submission_id,
+            v.submission_seen_at,
+            change.new_submission,
         )
         assert row is not None
-        return int(row["seq"]), int(row["deliveries"])
-
-    async def notify(self, channel: str, payload: str) -> None:
-        await self.conn.execute("SELECT pg_notify($1, $2)", channel, payload)
-
-    async def get(self, application_id: str, enterprise_codes: tuple[str, ...]) -> dict[str, Any]:
-        row = await self.conn.fetchrow(
-            f"SELECT application_id, enterprise_code, serial_no, status, status_reason, form_no,"
-            f" license_no, customs_status, last_event_id, last_event_type, updated_at"
-            f" FROM {SCHEMA}.applications WHERE application_id = $1"
-            " AND enterprise_code = ANY($2::text[])",
-            application_id,
-            list(enterprise_codes),
-        )
-        if row is None:
-            raise NotFound(
-                f"application {application_id} not found (the status service knows an"
-                " application once it has been submitted)"
-            )
-        return {k: (str(v) if k == "last_event_id" else v) for k, v in dict(row).items()}
-
-    async def history(self, application_id: str) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
-            f"SELECT payload, recorded_at FROM {SCHEMA}.changes WHERE application_id = $1"
-            " ORDER BY occurred_at, seq",
-            application_id,
-        )
-        return [{**r["payload"], "recorded_at": r["recorded_at"]} for r in rows]
-
-    async def last_seq(self, enterprise_code: str) -> int:
-        seq = await self.conn.fetchval(
-            f"SELECT last_seq FROM {SCHEMA}.enterprise_sequences WHERE enterprise_code = $1",
-            enterprise_code,
-        )
-        return int(seq or 0)
-
-    async def changes_after(self, enterprise_code: str, seq: int, limit: int) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self.conn.fetch(
-            f"SELECT seq, event_type, payload FROM {SCHEMA}.changes"
-            " WHERE enterprise_code = $1 AND seq > $2 ORDER BY seq LIMIT $3",
-            enterprise_code,
-            seq,
-            limit,
-        )
-        return rows
-
-    async def time_in_status(self, start: datetime, end: datetime) -> list[asyncpg.Record]:
-        rows: list[asyncpg.Record] = await self.conn.fetch(TIME_IN_STATUS, start, end)
-        return rows
-
-    async def submit_objective(self, start: datetime, end: datetime, seconds: float) -> asyncpg.Record:
-        row = await self.conn.fetchrow(SUBMIT_OBJECTIVE, start, end, seconds)
-        assert row is not None
-        return row
+        return Recorded(sequence=int(row["seq"]), deliveries=int(row["deliveries"]))

@@ -16,15 +16,14 @@ anything left parked with nothing ahead of it (a safety net; it should find noth
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
 
 from ail_shared.errors import NotFound
-from ail_status.adapters.repository import SCHEMA
+from ail_status.adapters.repository import DELIVERIES_CHANNEL, SCHEMA
+from ail_status.domain.webhooks import Attempt, Claimed, Subscription
 
 S = SCHEMA
 
@@ -78,33 +77,22 @@ DELIVERY_COLUMNS = """d.id AS row_id, d.public_id, d.application_id, d.event_id,
     d.last_error, d.redeliveries, d.retry_period_seconds, c.seq, c.event_type"""
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery a worker holds the lease of, with what it needs to send it."""
-
-    row_id: int
-    public_id: UUID
-    subscription_id: UUID
-    application_id: str
-    event_id: UUID
-    attempt_no: int
-    deadline: datetime
-    created_at: datetime
-    url: str
-    secret: str  # the encrypted token (ail_shared.secretbox); the worker decrypts it to sign
-    payload: dict[str, Any]
-    event_type: str
-    occurred_at: datetime
+SUBSCRIPTION_COLUMNS = """id, enterprise_code, url, all_applications, description,
+    retry_period_seconds, created_by, created_at"""
 
 
-@dataclass(frozen=True)
-class Attempt:
-    claimed: Claimed
-    started_at: datetime
-    duration_ms: float
-    status_code: int | None
-    error: str | None
-    body: str | None
+def _to_subscription(row: asyncpg.Record, application_ids: list[str]) -> Subscription:
+    return Subscription(
+        id=row["id"],
+        enterprise_code=row["enterprise_code"],
+        url=row["url"],
+        all_applications=row["all_applications"],
+        application_ids=tuple(application_ids),
+        description=row["description"],
+        retry_period_seconds=row["retry_period_seconds"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+    )
 
 
 class SubscriptionRepository:
@@ -113,38 +101,29 @@ class SubscriptionRepository:
 
     # ------------------------------------------------------------ subscriptions
 
-    async def create(
-        self,
-        *,
-        id: UUID,
-        enterprise_code: str,
-        url: str,
-        secret: str,
-        all_applications: bool,
-        application_ids: list[str],
-        description: str,
-        retry_period_seconds: int | None,
-        created_by: str,
-    ) -> dict[str, Any]:
+    async def add(self, subscription: Subscription, *, secret_token: str) -> None:
+        """Store a new subscription with its encrypted secret (``secret_token``)."""
+        sub = subscription
         await self.conn.execute(
             f"INSERT INTO {S}.subscriptions (id, enterprise_code, url, secret, all_applications,"
-            " description, retry_period_seconds, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            id,
-            enterprise_code,
-            url,
-            secret,
-            all_applications,
-            description,
-            retry_period_seconds,
-            created_by,
+            " description, retry_period_seconds, created_by, created_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            sub.id,
+            sub.enterprise_code,
+            sub.url,
+            secret_token,
+            sub.all_applications,
+            sub.description,
+            sub.retry_period_seconds,
+            sub.created_by,
+            sub.created_at,
         )
         await self.conn.executemany(
             f"INSERT INTO {S}.subscription_applications (subscription_id, application_id) VALUES ($1, $2)",
-            [(id, a) for a in application_ids],
+            [(sub.id, a) for a in sub.application_ids],
         )
-        return await self.get(id, (enterprise_code,))
 
-    async def secret_token(self, id: UUID, enterprise_code: str) -> str | None:
+    async def secret_token(self, *, id: UUID, enterprise_code: str) -> str | None:
         """The encrypted secret of a live subscription (None: deleted or not the enterprise's)."""
         token = await self.conn.fetchval(
             f"SELECT secret FROM {S}.subscriptions WHERE id = $1 AND enterprise_code = $2"
@@ -154,7 +133,7 @@ class SubscriptionRepository:
         )
         return str(token) if token is not None else None
 
-    async def secrets_to_encrypt(self, current_key_id: str) -> list[tuple[UUID, str]]:
+    async def secrets_to_encrypt(self, *, current_key_id: str) -> list[tuple[UUID, str]]:
         """Stored secrets still in clear or made with another key than the current one, locked
         (rows already being rewritten by another replica are skipped)."""
         rows = await self.conn.fetch(
@@ -164,10 +143,10 @@ class SubscriptionRepository:
         )
         return [(r["id"], r["secret"]) for r in rows]
 
-    async def set_secret(self, id: UUID, token: str) -> None:
+    async def set_secret(self, *, id: UUID, token: str) -> None:
         await self.conn.execute(f"UPDATE {S}.subscriptions SET secret = $2 WHERE id = $1", id, token)
 
-    async def owned_applications(self, application_ids: list[str], enterprise_code: str) -> set[str]:
+    async def owned_applications(self, *, application_ids: list[str], enterprise_code: str) -> set[str]:
         rows = await self.conn.fetch(
             f"SELECT application_id FROM {S}.applications"
             " WHERE application_id = ANY($1::text[]) AND enterprise_code = $2",
@@ -176,18 +155,10 @@ class SubscriptionRepository:
         )
         return {r["application_id"] for r in rows}
 
-    async def of_enterprises(self, enterprise_codes: tuple[str, ...]) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
-            f"SELECT id FROM {S}.subscriptions WHERE enterprise_code = ANY($1::text[])"
-            " AND deleted_at IS NULL ORDER BY created_at, id",
-            list(enterprise_codes),
-        )
-        return [await self.get(r["id"], enterprise_codes) for r in rows]
-
-    async def get(self, id: UUID, enterprise_codes: tuple[str, ...], *, lock: bool = False) -> dict[str, Any]:
+    async def get(self, *, id: UUID, enterprise_codes: tuple[str, ...], lock: bool = False) -> Subscription:
+        """A live subscription of one of ``enterprise_codes``; NotFound otherwise."""
         row = await self.conn.fetchrow(
-            f"SELECT id, enterprise_code, url, all_applications, description, retry_period_seconds,"
-            f" created_by, created_at FROM {S}.subscriptions WHERE id = $1"
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM {S}.subscriptions WHERE id = $1"
             " AND enterprise_code = ANY($2::text[]) AND deleted_at IS NULL" + (" FOR UPDATE" if lock else ""),
             id,
             list(enterprise_codes),
@@ -199,10 +170,10 @@ class SubscriptionRepository:
             " ORDER BY application_id",
             id,
         )
-        return {**dict(row), "application_ids": [a["application_id"] for a in apps]}
+        return _to_subscription(row, [a["application_id"] for a in apps])
 
-    async def delete(self, id: UUID, enterprise_codes: tuple[str, ...]) -> None:
-        await self.get(id, enterprise_codes, lock=True)
+    async def delete(self, *, id: UUID) -> None:
+        """Mark the subscription deleted and cancel its pending deliveries."""
         await self.conn.execute(f"UPDATE {S}.subscriptions SET deleted_at = now() WHERE id = $1", id)
         await self.conn.execute(
             f"UPDATE {S}.deliveries SET state = 'cancelled', leased_until = NULL"
@@ -212,42 +183,8 @@ class SubscriptionRepository:
 
     # ------------------------------------------------------------ deliveries
 
-    async def deliveries(
-        self,
-        subscription_id: UUID,
-        *,
-        state: str | None,
-        application_id: str | None,
-        after: int,
-        limit: int,
-    ) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch(
-            f"SELECT {DELIVERY_COLUMNS} FROM {S}.deliveries d JOIN {S}.changes c ON c.id = d.change_id"
-            " WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.state = $2)"
-            " AND ($3::text IS NULL OR d.application_id = $3) AND d.id > $4"
-            " ORDER BY d.id LIMIT $5",
-            subscription_id,
-            state,
-            application_id,
-            after,
-            limit,
-        )
-        attempts = await self.conn.fetch(
-            f"SELECT delivery_id, attempt_no, started_at, duration_ms, status_code, error, response_body"
-            f" FROM {S}.delivery_attempts WHERE delivery_id = ANY($1::bigint[])"
-            " ORDER BY delivery_id, attempt_no",
-            [r["row_id"] for r in rows],
-        )
-        by_delivery: dict[int, list[dict[str, Any]]] = {}
-        for a in attempts:
-            item = dict(a)
-            by_delivery.setdefault(item.pop("delivery_id"), []).append(item)
-        return [{**dict(r), "attempt_log": by_delivery.get(r["row_id"], [])} for r in rows]
-
-    async def redeliver(
-        self, subscription_id: UUID, delivery_id: UUID, retry_period_seconds: int
-    ) -> dict[str, Any] | None:
-        """Put a failed (or delivered) delivery back in its queue; None if it is not in such a
+    async def redeliver(self, *, subscription_id: UUID, delivery_id: UUID, retry_period_seconds: int) -> bool:
+        """Put a failed (or delivered) delivery back in its queue; False if it is not in such a
         state. The webhook-id stays the event id, so the receiver can still drop duplicates."""
         row = await self.conn.fetchrow(
             f"UPDATE {S}.deliveries SET state = 'pending', next_attempt_at = clock_timestamp(),"
@@ -259,9 +196,9 @@ class SubscriptionRepository:
             delivery_id,
             retry_period_seconds,
         )
-        return dict(row) if row else None
+        return row is not None
 
-    async def delivery_state(self, subscription_id: UUID, delivery_id: UUID) -> str:
+    async def delivery_state(self, *, subscription_id: UUID, delivery_id: UUID) -> str:
         state = await self.conn.fetchval(
             f"SELECT state FROM {S}.deliveries WHERE public_id = $2 AND subscription_id = $1",
             subscription_id,
@@ -271,9 +208,13 @@ class SubscriptionRepository:
             raise NotFound(f"delivery {delivery_id} not found in subscription {subscription_id}")
         return str(state)
 
+    async def wake_deliveries(self) -> None:
+        """Wake the delivery workers when the transaction commits (NOTIFY)."""
+        await self.conn.execute("SELECT pg_notify($1, '')", DELIVERIES_CHANNEL)
+
     # ------------------------------------------------------------ the worker's side
 
-    async def claim(self, limit: int, lease_seconds: float) -> list[Claimed]:
+    async def claim(self, *, limit: int, lease_seconds: float) -> list[Claimed]:
         rows = await self.conn.fetch(CLAIM, limit, lease_seconds)
         return [
             Claimed(
@@ -294,7 +235,7 @@ class SubscriptionRepository:
             for r in rows
         ]
 
-    async def lock_applications(self, application_ids: list[str]) -> None:
+    async def lock_applications(self, *, application_ids: list[str]) -> None:
         """Serialise with the consumer queueing deliveries for these applications (see module doc)."""
         await self.conn.execute(
             f"SELECT 1 FROM {S}.applications WHERE application_id = ANY($1::text[])"
@@ -338,7 +279,7 @@ class SubscriptionRepository:
             [c.attempt_no for c in claimed],
         )
 
-    async def retry_at(self, c: Claimed, when: datetime, error: str) -> None:
+    async def retry_at(self, c: Claimed, *, when: datetime, error: str) -> None:
         await self.conn.execute(
             f"UPDATE {S}.deliveries SET next_attempt_at = $3, leased_until = NULL, last_error = $4"
             " WHERE id = $1 AND attempts = $2 AND state = 'pending'",
@@ -348,7 +289,7 @@ class SubscriptionRepository:
             error,
         )
 
-    async def failed(self, c: Claimed, error: str) -> None:
+    async def failed(self, c: Claimed, *, error: str) -> None:
         await self.conn.execute(
             f"UPDATE {S}.deliveries SET state = 'failed', failed_at = clock_timestamp(),"
             " leased_until = NULL, last_error = $3"

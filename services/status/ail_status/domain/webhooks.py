@@ -26,6 +26,55 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
+
+from ail_shared.retry import backoff
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A push subscription: a webhook URL for chosen applications or all of an enterprise."""
+
+    id: UUID
+    enterprise_code: str
+    url: str
+    all_applications: bool
+    application_ids: tuple[str, ...]
+    description: str
+    retry_period_seconds: int | None  # None: the service's default
+    created_by: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a worker holds the lease of, with what it needs to send it."""
+
+    row_id: int
+    public_id: UUID
+    subscription_id: UUID
+    application_id: str
+    event_id: UUID
+    attempt_no: int  # the fencing token: only this attempt's outcome is recorded
+    deadline: datetime
+    created_at: datetime
+    url: str
+    secret: str  # the encrypted token (ail_shared.secretbox); the worker decrypts it to sign
+    payload: dict[str, Any]
+    event_type: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class Attempt:
+    claimed: Claimed
+    started_at: datetime
+    duration_ms: float
+    status_code: int | None
+    error: str | None
+    body: str | None
+    retry_after: float | None = None  # seconds the receiver asked us to wait (Retry-After)
+
 
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
@@ -80,18 +129,27 @@ class RetryPolicy:
 
     def delay(self, failed_attempts: int, rand: float) -> float:
         """Wait before the next attempt after ``failed_attempts`` failures; ``rand`` in [0, 1)."""
-        raw = min(self.max_seconds, self.base_seconds * 2.0 ** max(failed_attempts - 1, 0))
+        raw = backoff(max(failed_attempts, 1), base=self.base_seconds, cap=self.max_seconds)
         return max(0.0, raw * (1 + self.jitter * (2 * rand - 1)))
 
 
 def after_failure(
-    policy: RetryPolicy, failed_attempts: int, now: datetime, deadline: datetime, rand: float
+    policy: RetryPolicy,
+    failed_attempts: int,
+    now: datetime,
+    deadline: datetime,
+    rand: float,
+    retry_after: float | None = None,
 ) -> datetime | None:
     """When to try again, or None once the retry period is over (the delivery has failed). The
-    last attempt is made at the deadline itself, so the period is used to its end."""
+    receiver's ``Retry-After`` is honoured as a lower bound; the last attempt is made at the
+    deadline itself, so the period is used to its end."""
     if now >= deadline:
         return None
-    return min(now + timedelta(seconds=policy.delay(failed_attempts, rand)), deadline)
+    wait = policy.delay(failed_attempts, rand)
+    if retry_after is not None:
+        wait = max(wait, retry_after)
+    return min(now + timedelta(seconds=wait), deadline)
 
 
 @dataclass(frozen=True)
@@ -112,11 +170,12 @@ def decide(
     now: datetime,
     deadline: datetime,
     rand: float,
+    retry_after: float | None = None,
 ) -> Decision:
     if ok:
         return Decision("delivered")
     error = error or "failed"
-    when = after_failure(policy, attempt_no, now, deadline, rand)
+    when = after_failure(policy, attempt_no, now, deadline, rand, retry_after)
     if when is None:
         return Decision("failed", None, f"retry period ended after {attempt_no} attempts; last: {error}")
     return Decision("pending", when, error)

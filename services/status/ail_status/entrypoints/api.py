@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path
 
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.inputs import IdentifierText
-from ail_status.adapters.repository import StatusRepository
+from ail_status.adapters import queries
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
 ApplicationId = Annotated[IdentifierText, Path(description="the application id")]
@@ -17,7 +17,9 @@ ApplicationId = Annotated[IdentifierText, Path(description="the application id")
 @router.get("/applications/{application_id}/status")
 async def application_status(application_id: ApplicationId, pool: Pool, tenant: CurrentTenant) -> Any:
     async with pool.acquire() as conn:
-        return await StatusRepository(conn).get(application_id, tenant.enterprise_codes)
+        return await queries.application_status(
+            conn, application_id=application_id, enterprise_codes=tenant.enterprise_codes
+        )
 
 
 @router.get("/applications/{application_id}/history")
@@ -29,9 +31,10 @@ async def application_history(application_id: ApplicationId, pool: Pool, tenant:
     form or license number that came with it. An event that arrived late and did not move the
     current status is still listed where it happened."""
     async with pool.acquire() as conn:
-        repo = StatusRepository(conn)
-        current = await repo.get(application_id, tenant.enterprise_codes)
-        entries = await repo.history(application_id)
+        current = await queries.application_status(
+            conn, application_id=application_id, enterprise_codes=tenant.enterprise_codes
+        )
+        entries = await queries.history(conn, application_id=application_id)
     return {
         "application_id": application_id,
         "enterprise_code": current["enterprise_code"],

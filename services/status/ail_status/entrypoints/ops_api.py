@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from ail_shared.errors import FieldProblem, Forbidden, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.inputs import parse_instant
-from ail_status.adapters.repository import StatusRepository
+from ail_status.adapters import queries
 
 router = APIRouter(prefix="/api/v1/ops", tags=["operations"])
 MAX_RANGE = timedelta(days=366)
@@ -54,9 +54,8 @@ async def time_in_status(
             "time range invalid", [FieldProblem("from", "the range may span at most 366 days")]
         )
     async with pool.acquire() as conn:
-        repo = StatusRepository(conn)
-        rows = await repo.time_in_status(start, end)
-        obj = await repo.submit_objective(start, end, objective_seconds)
+        rows = await queries.time_in_status(conn, start=start, end=end)
+        obj = await queries.submit_objective(conn, start=start, end=end, seconds=objective_seconds)
     per_status: dict[str, Any] = {}
     per_day: list[dict[str, Any]] = []
     for r in rows:

@@ -20,12 +20,11 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ail_shared.errors import AilError, FieldProblem, InvalidInput
-from ail_shared.http import CurrentTenant, Pool, RuntimeDep, get_tenant
+from ail_shared.http import CurrentTenant, Pool, get_tenant
 from ail_shared.inputs import BIGINT_MAX
-from ail_status.adapters.notifications import Notifications
-from ail_status.adapters.repository import StatusRepository
-from ail_status.config import settings_of
-from ail_status.domain.lifecycle import webhook_type
+from ail_status.adapters import queries
+from ail_status.domain.model import webhook_type
+from ail_status.entrypoints.deps import StatusDeps
 
 router = APIRouter(prefix="/api/v1/events", tags=["live stream"])
 BATCH = 500
@@ -59,7 +58,7 @@ async def stream(
     request: Request,
     pool: Pool,
     tenant: CurrentTenant,
-    rt: RuntimeDep,
+    deps: StatusDeps,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
     after: Annotated[
         int | None, Query(ge=0, le=BIGINT_MAX, description="as Last-Event-ID, for clients that cannot set it")
@@ -72,13 +71,13 @@ async def stream(
     enterprise with X-Enterprise-Code). ``event`` is the change type (as the webhook ``type``),
     ``data`` the change as JSON (as the webhook ``data``)."""
     enterprise = tenant.enterprise_code
-    settings = settings_of(rt)
-    notifications: Notifications = rt.extra["notifications"]
+    settings = deps.settings
+    notifications = deps.notifications
     heartbeat = heartbeat_seconds or settings.sse_heartbeat_seconds
     cursor = _cursor(last_event_id, after)
     if cursor is None:
         async with pool.acquire() as conn:
-            cursor = await StatusRepository(conn).last_seq(enterprise)
+            cursor = await queries.last_seq(conn, enterprise_code=enterprise)
 
     async def still_allowed() -> bool:
         """A revoked key or agency authorisation ends an open stream too, within a poll."""
@@ -100,7 +99,9 @@ async def stream(
                     yield ": credentials revoked; reconnect with a valid key\n\n"
                     return
                 async with pool.acquire() as conn:
-                    rows = await StatusRepository(conn).changes_after(enterprise, last, BATCH)
+                    rows = await queries.changes_after(
+                        conn, enterprise_code=enterprise, seq=last, limit=BATCH
+                    )
                 if rows:
                     yield "".join(frame(r["seq"], r["event_type"], r["payload"]) for r in rows)
                     last = rows[-1]["seq"]

@@ -10,14 +10,18 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ail_shared import netguard
-from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from ail_shared.http import CurrentTenant, Pool, Runtime, RuntimeDep
+from ail_shared.errors import FieldProblem, InvalidInput
+from ail_shared.http import CurrentTenant, Pool
 from ail_shared.idempotency import idempotent_response
 from ail_shared.inputs import Cursor, IdentifierText, Text, UrlText
-from ail_status.adapters.repository import DELIVERIES_CHANNEL, SCHEMA, StatusRepository
-from ail_status.adapters.subscriptions import SubscriptionRepository
-from ail_status.config import MAX_RETRY_PERIOD_SECONDS, settings_of
+from ail_status.adapters import queries
+from ail_status.adapters.repository import SCHEMA
+from ail_status.config import MAX_RETRY_PERIOD_SECONDS
 from ail_status.domain import webhooks
+from ail_status.domain.commands import CreateSubscription, DeleteSubscription, Redeliver
+from ail_status.domain.webhooks import Subscription
+from ail_status.entrypoints.deps import StatusDeps
+from ail_status.service_layer.handlers import CreatedSubscription, handle
 
 router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"])
 MAX_APPLICATIONS = 1000
@@ -43,11 +47,6 @@ class SubscriptionIn(BaseModel):
         description=f"1..{MAX_RETRY_PERIOD_SECONDS}: how long a failing delivery is retried from its"
         " first attempt; default: the service's setting",
     )
-
-
-def url_resolver(rt: Runtime) -> netguard.Resolver:
-    """The resolver of the URL check: the settings' (DNS, or the hosts file only)."""
-    return settings_of(rt).url_resolver()
 
 
 async def url_problems(url: str, policy: netguard.Policy, resolver: netguard.Resolver) -> list[FieldProblem]:
@@ -87,16 +86,16 @@ def _problems(body: SubscriptionIn) -> list[FieldProblem]:
     return problems
 
 
-def _out(sub: dict[str, Any], default_period: int) -> dict[str, Any]:
+def _out(sub: Subscription, default_period: int) -> dict[str, Any]:
     return {
-        "id": str(sub["id"]),
-        "enterprise_code": sub["enterprise_code"],
-        "url": sub["url"],
-        "all_applications": sub["all_applications"],
-        "application_ids": sub["application_ids"],
-        "description": sub["description"],
-        "retry_period_seconds": sub["retry_period_seconds"] or default_period,
-        "created_at": sub["created_at"].isoformat(),
+        "id": str(sub.id),
+        "enterprise_code": sub.enterprise_code,
+        "url": sub.url,
+        "all_applications": sub.all_applications,
+        "application_ids": list(sub.application_ids),
+        "description": sub.description,
+        "retry_period_seconds": sub.retry_period_seconds or default_period,
+        "created_at": sub.created_at.isoformat(),
     }
 
 
@@ -105,7 +104,7 @@ async def create_subscription(
     body: SubscriptionIn,
     pool: Pool,
     tenant: CurrentTenant,
-    rt: RuntimeDep,
+    deps: StatusDeps,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Subscribe a webhook URL. The response carries the signing ``secret`` (``whsec_...``); it
@@ -113,38 +112,27 @@ async def create_subscription(
     copy while the subscription exists). An application id this service does not know for your
     enterprise (another tenant's, or not submitted yet) is refused with 404; subscribe with
     ``all_applications`` to follow new ones."""
-    settings = settings_of(rt)
+    settings = deps.settings
     enterprise = tenant.enterprise_code
-    box = settings.secret_box()
-    problems = await url_problems(body.url, settings.url_policy(), url_resolver(rt)) + _problems(body)
+    problems = await url_problems(body.url, settings.url_policy(), settings.url_resolver()) + _problems(body)
     if problems:
         raise InvalidInput(f"{len(problems)} field(s) invalid", problems)
+    cmd = CreateSubscription(
+        enterprise_code=enterprise,
+        url=body.url,
+        application_ids=tuple(body.application_ids or ()),
+        all_applications=body.all_applications,
+        description=body.description,
+        retry_period_seconds=body.retry_period_seconds,
+        created_by=tenant.principal.id,
+    )
 
     async def work(conn: Any) -> tuple[int, Any]:
-        repo = SubscriptionRepository(conn)
-        ids = body.application_ids or []
-        if ids:
-            owned = await repo.owned_applications(ids, enterprise)
-            missing = [a for a in ids if a not in owned]
-            if missing:
-                raise NotFound(
-                    f"application(s) not found for enterprise {enterprise}: {', '.join(missing[:20])}"
-                    " (only submitted applications of your enterprise can be followed one by one)"
-                )
-        secret = webhooks.new_secret()
-        sub_id = uuid.uuid4()
-        sub = await repo.create(
-            id=sub_id,
-            enterprise_code=enterprise,
-            url=body.url,
-            secret=box.encrypt(secret, aad=webhooks.aad(sub_id)),
-            all_applications=body.all_applications,
-            application_ids=ids,
-            description=body.description,
-            retry_period_seconds=body.retry_period_seconds,
-            created_by=tenant.principal.id,
-        )
-        return 201, {**_out(sub, settings.webhook_retry_period_seconds), "secret": secret}
+        created: CreatedSubscription = await handle(deps.uow(conn), cmd, deps.ctx)
+        return 201, {
+            **_out(created.subscription, settings.webhook_retry_period_seconds),
+            "secret": created.secret,
+        }
 
     def without_secret(response: Any) -> Any:
         # The idempotency record is a plain copy of the answer: the secret never goes in it.
@@ -153,10 +141,12 @@ async def create_subscription(
     async def with_secret(conn: Any, stored: Any) -> Any:
         # A retry whose first answer was lost still gets the secret (else the subscription could
         # never verify a delivery): decrypted from the subscription row, as long as it exists.
-        token = await SubscriptionRepository(conn).secret_token(uuid.UUID(stored["id"]), enterprise)
+        token = await queries.secret_token(
+            conn, subscription_id=uuid.UUID(stored["id"]), enterprise_code=enterprise
+        )
         if token is None:
             return stored
-        return {**stored, "secret": box.decrypt(token, aad=webhooks.aad(stored["id"]))}
+        return {**stored, "secret": deps.ctx.box.decrypt(token, aad=webhooks.aad(stored["id"]))}
 
     return await idempotent_response(
         pool,
@@ -172,27 +162,31 @@ async def create_subscription(
 
 
 @router.get("")
-async def list_subscriptions(pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
-    period = settings_of(rt).webhook_retry_period_seconds
+async def list_subscriptions(pool: Pool, tenant: CurrentTenant, deps: StatusDeps) -> Any:
+    period = deps.settings.webhook_retry_period_seconds
     async with pool.acquire() as conn:
-        subs = await SubscriptionRepository(conn).of_enterprises(tenant.enterprise_codes)
+        subs = await queries.subscriptions(conn, enterprise_codes=tenant.enterprise_codes)
     return {"items": [_out(s, period) for s in subs]}
 
 
 @router.get("/{subscription_id}")
 async def get_subscription(
-    subscription_id: uuid.UUID, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep
+    subscription_id: uuid.UUID, pool: Pool, tenant: CurrentTenant, deps: StatusDeps
 ) -> Any:
     async with pool.acquire() as conn:
-        sub = await SubscriptionRepository(conn).get(subscription_id, tenant.enterprise_codes)
-    return _out(sub, settings_of(rt).webhook_retry_period_seconds)
+        sub = await queries.subscription(
+            conn, subscription_id=subscription_id, enterprise_codes=tenant.enterprise_codes
+        )
+    return _out(sub, deps.settings.webhook_retry_period_seconds)
 
 
 @router.delete("/{subscription_id}", status_code=204)
-async def delete_subscription(subscription_id: uuid.UUID, pool: Pool, tenant: CurrentTenant) -> Response:
+async def delete_subscription(
+    subscription_id: uuid.UUID, tenant: CurrentTenant, deps: StatusDeps
+) -> Response:
     """Cancel a subscription; its pending deliveries are cancelled. Deleting it again gives 404."""
-    async with pool.acquire() as conn, conn.transaction():
-        await SubscriptionRepository(conn).delete(subscription_id, tenant.enterprise_codes)
+    cmd = DeleteSubscription(subscription_id=subscription_id, enterprise_codes=tenant.enterprise_codes)
+    await handle(deps.uow(), cmd, deps.ctx)
     return Response(status_code=204)
 
 
@@ -232,10 +226,14 @@ async def list_deliveries(
     status and its standard reason, or the error; the receiver's body is never kept). Page with
     ``after=<cursor>``."""
     async with pool.acquire() as conn:
-        repo = SubscriptionRepository(conn)
-        await repo.get(subscription_id, tenant.enterprise_codes)
-        items = await repo.deliveries(
-            subscription_id, state=state, application_id=application_id, after=after, limit=limit
+        items = await queries.deliveries(
+            conn,
+            subscription_id=subscription_id,
+            enterprise_codes=tenant.enterprise_codes,
+            state=state,
+            application_id=application_id,
+            after=after,
+            limit=limit,
         )
     out = [_delivery_out(d) for d in items]
     return {"items": out, "next_after": out[-1]["cursor"] if len(out) == limit else None}
@@ -247,23 +245,17 @@ async def redeliver(
     delivery_id: uuid.UUID,
     pool: Pool,
     tenant: CurrentTenant,
-    rt: RuntimeDep,
+    deps: StatusDeps,
     idempotency_key: IdempotencyKey = None,
 ) -> Any:
     """Send a failed (or an already delivered) delivery again, with a fresh retry period. It
     keeps its place in the application's queue and its webhook-id (the event id)."""
-    default_period = settings_of(rt).webhook_retry_period_seconds
+    cmd = Redeliver(
+        subscription_id=subscription_id, delivery_id=delivery_id, enterprise_codes=tenant.enterprise_codes
+    )
 
     async def work(conn: Any) -> tuple[int, Any]:
-        repo = SubscriptionRepository(conn)
-        sub = await repo.get(subscription_id, tenant.enterprise_codes, lock=True)
-        period = sub["retry_period_seconds"] or default_period
-        if await repo.redeliver(subscription_id, delivery_id, period) is None:
-            state = await repo.delivery_state(subscription_id, delivery_id)
-            raise Conflict(
-                f"delivery {delivery_id} is {state}; only a failed or delivered one can be sent again"
-            )
-        await StatusRepository(conn).notify(DELIVERIES_CHANNEL, "")
+        await handle(deps.uow(conn), cmd, deps.ctx)
         return 202, {"id": str(delivery_id), "state": "pending"}
 
     return await idempotent_response(

@@ -1,6 +1,8 @@
-"""The consumer of ``ail.signer.requests``: the shared EventConsumer (decoding, dead-letter topic,
-offset commits after the database commit, inbox), but applying a poll batch in chunks of
-``CHUNK`` requests, one transaction per chunk, pipelined, instead of one transaction per request.
+"""Consumer wiring of the signer host: the consumer of ``ail.signer.requests`` is the shared
+EventConsumer (decoding, dead-letter topic, offset commits after the database commit, inbox),
+applying ``EVENT_HANDLERS`` one request at a time only as its fallback; normally it applies a
+poll batch in chunks of ``CHUNK`` requests (the ``AnswerSignatureRequests`` halves, ``prepare``
+and ``complete``), one transaction per chunk, pipelined, instead of one transaction per request.
 
 Why: a SoftHSM2 token makes an ECDSA P-256 signature in about 0.1 ms, while one PostgreSQL
 commit plus one outbox relay transaction per request costs milliseconds; one at a time the
@@ -14,33 +16,38 @@ back to the shared one-request-at-a-time path, which dead-letters only the reque
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 from aiokafka import TopicPartition
 
 import ail_shared.topics as topics
-from ail_shared.consumer import BatchOutcome, EventConsumer, is_transient, process_batch
+from ail_shared.consumer import BatchOutcome, EventConsumer, bind_handlers, is_transient, process_batch
 from ail_shared.events import Envelope, Event, SignatureRequested
 from ail_shared.logging import get_logger
-from ail_signer.service_layer.signing import Request, SigningService, Stage
+from ail_shared.retry import backoff
+from ail_signer.domain.commands import AnswerSignatureRequests, Request
+from ail_signer.service_layer.handlers import Stage, complete, inject, prepare
+from ail_signer.service_layer.host import SignerHost
+from ail_signer.service_layer.unit_of_work import SignerUnitOfWork
 
 log = get_logger("ail.signer.consumer")
 CHUNK = 100  # requests per signing job and per database transaction
 
 
 class SignatureRequestConsumer(EventConsumer):
-    def __init__(self, *, service: SigningService, **kwargs: Any) -> None:
+    def __init__(
+        self, *, host: SignerHost, uow: Callable[[Any], SignerUnitOfWork], pool: Any, **kwargs: Any
+    ) -> None:
         super().__init__(
-            name=f"signer.{service.host_id}",
+            name=f"signer.{host.host_id}",
             topics=[topics.SIGNER_REQUESTS],
-            handlers={SignatureRequested: self._handle_one},
+            handlers=bind_handlers(inject(host), uow),
+            pool=pool,
             **kwargs,
         )
-        self.service = service
-
-    async def _handle_one(self, conn: Any, env: Envelope, event: Event) -> None:
-        assert isinstance(event, SignatureRequested)
-        await self.service.handle_one(conn, env, event)
+        self.host = host
+        self.uow = uow  # on a connection (the fallback) or on the pool (the pipeline)
 
     async def _process_with_retries(
         self, consumer: Any, dlt: Any, tp: TopicPartition, records: list[Any], handled: set[str]
@@ -69,7 +76,7 @@ class SignatureRequestConsumer(EventConsumer):
                     )
                     await super()._process_with_retries(consumer, dlt, tp, records, handled)
                     return
-                delay = min(0.2 * 2**attempt, 5.0)
+                delay = backoff(attempt, base=0.4, cap=5.0)
                 log.warning(
                     "batch_retry", consumer=self.name, attempt=attempt, error=repr(exc), retry_in=delay
                 )
@@ -97,7 +104,8 @@ class SignatureRequestConsumer(EventConsumer):
                 async def collect(
                     env: Envelope, event: Event, _rec: Any, into: list[Request] = requests
                 ) -> str:
-                    assert isinstance(event, SignatureRequested)
+                    if not isinstance(event, SignatureRequested):  # the only type handled here
+                        return "ignored"
                     into.append((env, event))
                     return "collected"
 
@@ -107,7 +115,8 @@ class SignatureRequestConsumer(EventConsumer):
                 total.ignored += decoded.ignored - len(requests)
                 if writer.done():
                     break  # the writer failed: stop feeding it, raise below
-                await stages.put(await self.service.prepare(self.pool, consumer=self.name, requests=requests))
+                cmd = AnswerSignatureRequests(consumer=self.name, requests=tuple(requests))
+                await stages.put(await prepare(self.uow(self.pool), cmd, self.host))
             await stages.put(None)
             await writer
         finally:
@@ -121,15 +130,15 @@ class SignatureRequestConsumer(EventConsumer):
         does not hold and not mentioning its host id anywhere. A host that joins (a new consumer
         group reads the topic from the start) gets through other hosts' history quickly; a false
         match only costs a decode."""
-        held = {serial.encode() for serial in self.service.held_serials()}
-        host = self.service.host_id.encode()
+        held = {serial.encode() for serial in self.host.held_serials()}
+        host = self.host.host_id.encode()
         kept = [r for r in records if r.value is None or r.key in held or host in r.value]
         total.ignored += len(records) - len(kept)
         return kept
 
     async def _write_stages(self, stages: asyncio.Queue[Stage | None], total: BatchOutcome) -> None:
         while (stage := await stages.get()) is not None:
-            done = await self.service.complete(self.pool, consumer=self.name, stage=stage)
+            done = await complete(self.uow(self.pool), stage, self.host)
             total.applied += done.applied
             total.duplicates += done.duplicates
             total.ignored += done.ignored

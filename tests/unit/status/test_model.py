@@ -13,12 +13,13 @@ from ail_shared.events import (
     EkeyHeartbeat,
     LicenseIssued,
     ReviewResultReceived,
+    SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
     SubmissionRejected,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
-from ail_status.domain.lifecycle import View, decide, describe, status_after, webhook_type
+from ail_status.domain.model import OPEN_TO_RESUBMISSION, View, decide, describe, webhook_type
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
 
@@ -105,7 +106,8 @@ def test_facts_carry_reason_and_numbers() -> None:
     )
     assert cleared is not None and cleared.status is None and cleared.details["declaration_no"] == "D1"
     assert describe(EkeyHeartbeat(host_id="h", sent_at=NOW)) is None
-    assert status_after(review("first", "passed", "ok")) == (S.PENDING_SECOND_REVIEW, "ok")
+    ok = describe(review("first", "passed", "ok"))
+    assert ok is not None and (ok.status, ok.opinion) == (S.PENDING_SECOND_REVIEW, "ok")
 
 
 def _fold(events: list[tuple[object, int]]) -> View | None:
@@ -230,3 +232,23 @@ def test_forward_only_per_submission(events: list[tuple[object, int]], status: S
 def test_webhook_type() -> None:
     assert webhook_type("SubmissionAccepted") == "application.submission_accepted"
     assert webhook_type("ApplicationSubmitted") == "application.application_submitted"
+
+
+def test_resubmission_rule_is_derived_from_the_shared_lifecycle() -> None:
+    """The statuses after which a new submission may come: those that allow submit
+    (ail_shared.lifecycle.ALLOWED), and those one forward step before one of them."""
+    assert {
+        S.DRAFT,
+        S.SUBMITTING,
+        S.PENDING_FIRST_REVIEW,
+        S.REVOKED,
+        S.FIRST_REVIEW_REJECTED,
+    } == OPEN_TO_RESUBMISSION
+
+
+def test_signing_deferred_is_a_history_fact_of_its_submission() -> None:
+    fact = describe(
+        SigningDeferred(application_id="a", submission_id="s", ekey_serial="k", detail="waiting for e-key k")
+    )
+    assert fact is not None and fact.status is None and fact.implies is S.SUBMITTING
+    assert fact.submission_id == "s" and fact.reason == "waiting_for_ekey: waiting for e-key k"
