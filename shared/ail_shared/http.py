@@ -64,6 +64,9 @@ class Runtime:
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # The service's typed dependencies (its bootstrap's ``Deps``), reached through a typed
+    # accessor of the service (e.g. ``ail_application.bootstrap.deps_of``).
+    deps: object = None
 
     def db(self) -> asyncpg.Pool:
         assert self.pool is not None, "pool not started"
