@@ -104,7 +104,9 @@ class FakeAttachments:
         attachment.created_at = STORED_AT
         self.rows[attachment.id] = copy.deepcopy(attachment)
 
-    async def delete(self, *, attachment_id: UUID, application_id: UUID, enterprise_codes: Sequence[str]) -> None:
+    async def delete(
+        self, *, attachment_id: UUID, application_id: UUID, enterprise_codes: Sequence[str]
+    ) -> None:
         a = self.rows.get(attachment_id)
         if a is None or a.application_id != application_id or a.enterprise_code not in enterprise_codes:
             raise NotFound(f"attachment {attachment_id} not found")
@@ -157,7 +159,9 @@ class FakeKeyAgriFilings:
     async def save(self, *, filing: KeyAgriFiling) -> None:
         self.rows[filing.id] = copy.deepcopy(filing)
         self.next_attempt_at[filing.id] = (
-            datetime.max.replace(tzinfo=UTC) if filing.given_up else self.now + (filing.retry_in or timedelta(0))
+            datetime.max.replace(tzinfo=UTC)
+            if filing.given_up
+            else self.now + (filing.retry_in or timedelta(0))
         )
 
 
@@ -209,7 +213,10 @@ class FakeUnitOfWork:
                 event = aggregate.events.pop(0)
                 self.events.append(event)
                 self.outbox.append(
-                    (self.topic, envelope_for(event, aggregate_id=aggregate.aggregate_id, tenant=aggregate.tenant))
+                    (
+                        self.topic,
+                        envelope_for(event, aggregate_id=aggregate.aggregate_id, tenant=aggregate.tenant),
+                    )
                 )
         self.committed += 1
 

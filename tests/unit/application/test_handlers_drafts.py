@@ -33,7 +33,9 @@ CTX = context()
 
 async def draft(uow: FakeUnitOfWork, **form: Any) -> Application:
     fields = complete_form(**form)
-    app: Application = await handlers.handle(uow, c.CreateDraft(TENANT, DraftCreate.model_validate(fields)), CTX)
+    app: Application = await handlers.handle(
+        uow, c.CreateDraft(TENANT, DraftCreate.model_validate(fields)), CTX
+    )
     return app
 
 
@@ -61,7 +63,9 @@ async def test_create_draft_stores_the_form_with_defaults_totals_and_a_serial_no
 
 async def test_create_draft_refuses_read_only_and_unknown_fields_and_a_far_year_all_at_once() -> None:
     uow = FakeUnitOfWork()
-    body = DraftCreate.model_validate({**complete_form(), "status": "approved", "colour": "red", "year": 2001})
+    body = DraftCreate.model_validate(
+        {**complete_form(), "status": "approved", "colour": "red", "year": 2001}
+    )
     with pytest.raises(InvalidInput) as refused:
         await handlers.handle(uow, c.CreateDraft(TENANT, body), CTX)
     assert {p.field for p in refused.value.problems} == {"status", "colour", "year"}
@@ -79,7 +83,11 @@ async def test_edit_merges_the_changes_clears_nulls_and_recomputes() -> None:
     uow = FakeUnitOfWork()
     app = await draft(uow)
     changes = FormFields.model_validate(
-        {"remarks": "分两批", "handler_name": None, "goods": [{"unit": "070", "quantity": "3", "unit_price": "5"}]}
+        {
+            "remarks": "分两批",
+            "handler_name": None,
+            "goods": [{"unit": "070", "quantity": "3", "unit_price": "5"}],
+        }
     )
     await handlers.handle(uow, c.EditDraft(TENANT, app.id, changes), CTX)
     stored = uow.applications.stored(app.id)
@@ -109,7 +117,9 @@ async def test_edit_refuses_creation_only_fields() -> None:
     uow = FakeUnitOfWork()
     app = await draft(uow)
     with pytest.raises(InvalidInput) as refused:
-        await handlers.handle(uow, c.EditDraft(TENANT, app.id, FormFields.model_validate({"year": 2027})), CTX)
+        await handlers.handle(
+            uow, c.EditDraft(TENANT, app.id, FormFields.model_validate({"year": 2027})), CTX
+        )
     assert {p.field for p in refused.value.problems} == {"year"}
 
 
@@ -194,7 +204,9 @@ async def test_save_contract_is_refused_when_not_editable() -> None:
     uow = FakeUnitOfWork()
     app = await in_status(uow, S.APPROVED)
     with pytest.raises(Conflict):
-        await handlers.handle(uow, c.SaveContract(TENANT, app.id, ContractInfo.model_validate(complete_contract())), CTX)
+        await handlers.handle(
+            uow, c.SaveContract(TENANT, app.id, ContractInfo.model_validate(complete_contract())), CTX
+        )
     assert uow.applications.stored(app.id).contract is None and uow.applications.applicants == {}
 
 
@@ -210,7 +222,15 @@ IRON_ORE = {
     "seller_name_zh": "必和必拓",
     "discharge_ports": ["4200"],
     "freight_cfr": "12000",
-    "lines": [{"category": "粉矿", "name": "PB粉", "grade_fe_pct": "61.5", "quantity_kt": "2", "unit_price_usd_per_kt": "100"}],
+    "lines": [
+        {
+            "category": "粉矿",
+            "name": "PB粉",
+            "grade_fe_pct": "61.5",
+            "quantity_kt": "2",
+            "unit_price_usd_per_kt": "100",
+        }
+    ],
 }
 
 
@@ -231,7 +251,9 @@ async def test_iron_ore_contract_is_refused_for_other_commodities() -> None:
     uow = FakeUnitOfWork()
     app = await draft(uow)  # DDGS, not heading 2601
     with pytest.raises(InvalidInput) as refused:
-        await handlers.handle(uow, c.SaveIronOreContract(TENANT, app.id, IronOreContract.model_validate(IRON_ORE)), CTX)
+        await handlers.handle(
+            uow, c.SaveIronOreContract(TENANT, app.id, IronOreContract.model_validate(IRON_ORE)), CTX
+        )
     assert [p.field for p in refused.value.problems] == ["commodity_code"]
     assert uow.applications.stored(app.id).iron_ore_contract is None
 

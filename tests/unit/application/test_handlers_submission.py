@@ -73,11 +73,16 @@ async def deliver(uow: FakeUnitOfWork, event: object) -> None:
 
 def accepted(app: Application, form_no: str = "F-1") -> SubmissionAccepted:
     return SubmissionAccepted(
-        application_id=str(app.id), submission_id=str(app.submission_id), form_no=form_no, applied_at=APPLIED_AT
+        application_id=str(app.id),
+        submission_id=str(app.submission_id),
+        form_no=form_no,
+        applied_at=APPLIED_AT,
     )
 
 
-def review(app: Application, stage: str, result: str, form_no: str = "F-1", **extra: object) -> ReviewResultReceived:
+def review(
+    app: Application, stage: str, result: str, form_no: str = "F-1", **extra: object
+) -> ReviewResultReceived:
     return ReviewResultReceived(
         application_id=str(app.id),
         form_no=form_no,
@@ -108,7 +113,9 @@ async def test_submit_moves_to_submitting_and_records_application_submitted_with
     app = await complete_draft(uow)
     result = await handlers.handle(uow, c.SubmitApplication(TENANT, app.id), CTX)
     stored = uow.applications.stored(app.id)
-    assert stored.status is S.SUBMITTING and stored.submission_id is not None and result.status is S.SUBMITTING
+    assert (
+        stored.status is S.SUBMITTING and stored.submission_id is not None and result.status is S.SUBMITTING
+    )
     [event] = uow.events
     assert isinstance(event, ApplicationSubmitted)
     assert event.submission_id == str(stored.submission_id) and event.submitted_by == TENANT.principal.id
@@ -116,7 +123,9 @@ async def test_submit_moves_to_submitting_and_records_application_submitted_with
     # Recomputed as of the handler's clock, by the shared calendar.
     assert event.snapshot["valid_until"] == valid_until(CTX.today(), stored.year).isoformat()
     [(topic, envelope)] = uow.outbox
-    assert topic == "ail.application" and envelope.aggregate_id == str(app.id) and envelope.tenant == ENTERPRISE
+    assert (
+        topic == "ail.application" and envelope.aggregate_id == str(app.id) and envelope.tenant == ENTERPRISE
+    )
 
 
 async def test_submit_without_a_bound_ekey_is_refused_and_records_nothing() -> None:
@@ -166,7 +175,8 @@ async def test_a_failed_submission_returns_to_draft_with_the_reason(failure: typ
     uow = FakeUnitOfWork()
     app = await submitted(uow)
     await deliver(
-        uow, failure(application_id=str(app.id), submission_id=str(app.submission_id), reason="ekey_not_present")
+        uow,
+        failure(application_id=str(app.id), submission_id=str(app.submission_id), reason="ekey_not_present"),
     )
     stored = uow.applications.stored(app.id)
     assert stored.status is S.DRAFT and stored.status_reason == "ekey_not_present"
@@ -193,7 +203,9 @@ async def test_a_failure_after_acceptance_does_not_move_back() -> None:
 async def test_signing_deferred_keeps_submitting_and_says_why() -> None:
     uow = FakeUnitOfWork()
     app = await submitted(uow)
-    event = SigningDeferred(application_id=str(app.id), submission_id=str(app.submission_id), ekey_serial="EK-9")
+    event = SigningDeferred(
+        application_id=str(app.id), submission_id=str(app.submission_id), ekey_serial="EK-9"
+    )
     await deliver(uow, event)
     stored = uow.applications.stored(app.id)
     assert stored.status is S.SUBMITTING and stored.status_reason == "waiting for e-key EK-9 on a signer host"
@@ -203,7 +215,8 @@ async def test_signing_deferred_of_another_submission_or_after_acceptance_change
     uow = FakeUnitOfWork()
     app = await pending(uow)
     await deliver(
-        uow, SigningDeferred(application_id=str(app.id), submission_id=str(app.submission_id), ekey_serial="EK-9")
+        uow,
+        SigningDeferred(application_id=str(app.id), submission_id=str(app.submission_id), ekey_serial="EK-9"),
     )
     assert uow.applications.stored(app.id).status_reason is None
 
@@ -241,7 +254,9 @@ async def test_submission_accepted_for_another_submission_or_twice_changes_nothi
         ("second", "rejected", S.SECOND_REVIEW_REJECTED),
     ],
 )
-async def test_a_review_result_sets_the_status_it_leads_to_with_the_opinion(stage: str, result: str, status: S) -> None:
+async def test_a_review_result_sets_the_status_it_leads_to_with_the_opinion(
+    stage: str, result: str, status: S
+) -> None:
     uow = FakeUnitOfWork()
     app = await pending(uow)
     await deliver(uow, review(app, stage, result, opinion="材料齐全"))
@@ -272,14 +287,25 @@ async def test_a_result_for_another_form_no_changes_nothing() -> None:
     before = uow.applications.stored(app.id)
     await deliver(uow, review(app, "second", "passed", form_no="F-OTHER", license_no="L-X"))
     await deliver(uow, issued(app, form_no="F-OTHER"))
-    await deliver(uow, ApplicationRevoked(application_id=str(app.id), form_no="F-OTHER", revoked_at=APPLIED_AT))
+    await deliver(
+        uow, ApplicationRevoked(application_id=str(app.id), form_no="F-OTHER", revoked_at=APPLIED_AT)
+    )
     after = uow.applications.stored(app.id)
-    assert (after.status, after.license_no, after.version) == (before.status, before.license_no, before.version)
+    assert (after.status, after.license_no, after.version) == (
+        before.status,
+        before.license_no,
+        before.version,
+    )
 
 
 async def test_a_result_for_a_deleted_application_is_ignored() -> None:
     uow = FakeUnitOfWork()
-    await deliver(uow, review(Application(id=uuid4(), serial_no="x", enterprise_code=ENTERPRISE, year=2026), "first", "passed"))
+    await deliver(
+        uow,
+        review(
+            Application(id=uuid4(), serial_no="x", enterprise_code=ENTERPRISE, year=2026), "first", "passed"
+        ),
+    )
     assert uow.applications.rows == {}
 
 
@@ -318,14 +344,18 @@ async def test_nothing_moves_a_failed_submission_out_of_draft() -> None:
     await deliver(uow, review(app, "first", "rejected"))
     await handlers.handle(uow, c.SubmitApplication(TENANT, app.id), CTX)  # corrected, submitted again
     again = uow.applications.stored(app.id)
-    await deliver(uow, SigningFailed(application_id=str(app.id), submission_id=str(again.submission_id), reason="x"))
+    await deliver(
+        uow, SigningFailed(application_id=str(app.id), submission_id=str(again.submission_id), reason="x")
+    )
     await deliver(uow, review(app, "second", "passed"))  # late, of the first submission's form
     assert uow.applications.stored(app.id).status is S.DRAFT
 
 
 # -- e-key bindings ------------------------------------------------------------------------------
 def bound(at: datetime, serial: str) -> EkeyBound:
-    return EkeyBound(enterprise_code=ENTERPRISE, ekey_serial=serial, subject="CN=x", certificate_pem="pem", bound_at=at)
+    return EkeyBound(
+        enterprise_code=ENTERPRISE, ekey_serial=serial, subject="CN=x", certificate_pem="pem", bound_at=at
+    )
 
 
 async def test_ekey_bound_records_the_binding_and_lets_the_enterprise_submit() -> None:

@@ -338,7 +338,10 @@ async def _apply(
             return
         await uow.applications.save(application=app)
         log.info(
-            "application_result_applied", application_id=application_id, event_type=what, status=app.status.value
+            "application_result_applied",
+            application_id=application_id,
+            event_type=what,
+            status=app.status.value,
         )
 
 
