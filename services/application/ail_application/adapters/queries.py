@@ -21,7 +21,8 @@ from ail_application.adapters.repository import (
     application_from,
     filing_from,
 )
-from ail_application.domain.model import Application, Attachment, KeyAgriFiling
+from ail_application.domain.key_agri import KeyAgriFiling
+from ail_application.domain.model import Application, Attachment
 from ail_shared.errors import NotFound
 
 

@@ -15,7 +15,8 @@ from uuid import UUID
 
 import asyncpg
 
-from ail_application.domain.model import Application, Attachment, EkeyBinding, KeyAgriFiling
+from ail_application.domain.key_agri import KeyAgriFiling
+from ail_application.domain.model import Application, Attachment, EkeyBinding
 from ail_shared.errors import NotFound
 from ail_shared.lifecycle import ApplicationStatus
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from ail_application.adapters import queries
 from ail_application.domain import commands
 from ail_application.domain.contracts import ContractInfo, IronOreContract
-from ail_application.domain.model import KeyAgriFiling as Filing
+from ail_application.domain.key_agri import KeyAgriFiling as Filing
 from ail_application.domain.reference import CODE_TABLES
 from ail_application.entrypoints.api import ERRORS
 from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id

@@ -22,11 +22,11 @@ from ail_application.adapters.mofcom_filing import FilingReport
 from ail_application.domain import commands as c
 from ail_application.domain.contracts import IronOreContract
 from ail_application.domain.form import form_input, writable_problems
+from ail_application.domain.key_agri import KeyAgriFiling
 from ail_application.domain.model import (
     Application,
     Attachment,
     EkeyBinding,
-    KeyAgriFiling,
     ensure_ekey_bound,
     serial_no,
 )
