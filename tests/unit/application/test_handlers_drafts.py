@@ -265,3 +265,14 @@ async def test_remove_iron_ore_contract_is_refused_when_not_editable() -> None:
     with pytest.raises(Conflict):
         await handlers.handle(uow, c.RemoveIronOreContract(TENANT, app.id), CTX)
     assert uow.applications.stored(app.id).iron_ore_contract == {"contract_no": "BHP-1"}
+
+
+def test_every_command_has_a_handler() -> None:
+    import dataclasses
+
+    defined = {
+        v
+        for v in vars(c).values()
+        if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == c.__name__
+    }
+    assert set(handlers.COMMAND_HANDLERS) == defined
