@@ -37,6 +37,7 @@ from ail_shared.errors import AilError, EventError
 from ail_shared.events import Envelope, Event, decode_envelope, parse_payload
 from ail_shared.kafka import make_consumer, make_producer
 from ail_shared.logging import get_logger
+from ail_shared.retry import backoff
 from ail_shared.telemetry import context_from_kafka_headers, continue_trace
 
 log = get_logger("ail.consumer")
@@ -216,20 +217,21 @@ class EventConsumer:
             return "applied"
 
     async def run(self) -> None:
-        backoff = 0.5
+        failures = 0
         while not self._stopping.is_set():
             try:
                 await self._run_once()
-                backoff = 0.5
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except ConsumerStopping:
                 return
             except Exception as exc:  # noqa: BLE001 - keep consuming after outages
-                log.error("consumer_error", consumer=self.name, error=repr(exc), retry_in=backoff)
+                failures += 1
+                delay = backoff(failures, base=0.5, cap=OUTAGE_BACKOFF_CAP)
+                log.error("consumer_error", consumer=self.name, error=repr(exc), retry_in=delay)
                 with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, 10.0)
+                    await asyncio.wait_for(self._stopping.wait(), delay)
 
     async def _run_once(self) -> None:
         consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.name)
@@ -428,8 +430,9 @@ def classify(exc: BaseException) -> Failure:
 
 
 def outage_delay(attempt: int) -> float:
-    """Backoff while waiting for the database: 0.4 s, 0.8 s, ... at most OUTAGE_BACKOFF_CAP."""
-    return float(min(0.2 * 2 ** min(attempt, 16), OUTAGE_BACKOFF_CAP))
+    """Backoff while waiting for the database (the shared ``ail_shared.retry.backoff``): 0.4 s,
+    0.8 s, ... at most OUTAGE_BACKOFF_CAP."""
+    return backoff(attempt, base=0.4, cap=OUTAGE_BACKOFF_CAP)
 
 
 class ConsumerStopping(Exception):

@@ -45,6 +45,7 @@ from ail_shared.failpoints import delay, failpoint
 from ail_shared.kafka import MAX_MESSAGE_BYTES, make_producer
 from ail_shared.logging import get_logger
 from ail_shared.telemetry import current_trace_context
+from ail_shared.workers import Worker
 
 RELAY_STATE_TOPIC = "ail.outbox-relay.state"
 log = get_logger("ail.outbox")
@@ -172,29 +173,25 @@ class OutboxRelay:
         self.producer_options = dict(producer_options or {})
         self.published = 0
         self.set_aside = 0
-        self._stopping = asyncio.Event()
-        self._wake = asyncio.Event()
+        # The loop (leadership, then publishing) runs on the shared worker helper: its backoff
+        # after an outage, its wake (LISTEN/NOTIFY) and its stop.
+        self.worker = Worker(
+            f"outbox-relay-{schema}", self._lead, poll_seconds=0, backoff_base=0.5, schema=schema
+        )
         # The id to send alone, after a broker batch of several rows was refused together.
         self._isolate: int | None = None
 
     def stop(self) -> None:
-        self._stopping.set()
-        self._wake.set()
+        self.worker.stop()
 
     async def run(self) -> None:
-        """Wait for leadership, then publish until stopped. Errors are logged and retried."""
-        backoff = 0.5
-        while not self._stopping.is_set():
-            try:
-                await self._run_as_leader()
-                backoff = 0.5
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the relay must outlive broker/db outages
-                log.error("outbox_relay_error", schema=self.schema, error=repr(exc), retry_in=backoff)
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), backoff)
-                backoff = min(backoff * 2, 10.0)
+        """Wait for leadership, then publish until stopped. An error (broker or database outage)
+        is logged by the worker (``worker_failed``) and the relay starts over after its backoff."""
+        await self.worker.run()
+
+    async def _lead(self) -> float:
+        await self._run_as_leader()
+        return 0.0  # it returns when stopping (the worker then leaves) or to start over at once
 
     def _make_producer(self) -> Any:
         return make_producer(
@@ -212,16 +209,15 @@ class OutboxRelay:
             while not await lock_conn.fetchval(
                 "SELECT pg_try_advisory_lock(hashtext($1))", f"ail-outbox-{self.schema}"
             ):
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), 2.0)
-                if self._stopping.is_set():
+                await self.worker.pause(2.0, wakeable=False)
+                if self.worker.stopping:
                     return
             await lock_conn.add_listener("ail_outbox", self._on_notify)
             fetch_conn = await connect(self.dsn)
             mark_conn = await connect(self.dsn)
             try:
                 recovered = False
-                while not self._stopping.is_set():
+                while not self.worker.stopping:
                     producer = self._make_producer()
                     await producer.start()
                     try:
@@ -229,6 +225,7 @@ class OutboxRelay:
                             await self._recover(mark_conn)
                             recovered = True
                             log.info("outbox_relay_leader", schema=self.schema)
+                            self.worker.mark_healthy()  # the next outage backs off from 0.5 s again
                         if not await self._publish_loop(fetch_conn, mark_conn, producer):
                             return
                     finally:
@@ -246,7 +243,7 @@ class OutboxRelay:
 
     def _on_notify(self, *args: Any) -> None:
         if args and args[-1] == self.schema:
-            self._wake.set()
+            self.worker.wake()
 
     async def _recover(self, conn: asyncpg.Connection) -> None:
         """Mark as published the ids of the last Kafka-committed batch (see module doc)."""
@@ -343,14 +340,14 @@ class OutboxRelay:
         unconfirmed: list[int] = []
         try:
             rows = await self._fetch(fetch_conn, [])
-            while not self._stopping.is_set():
+            while not self.worker.stopping:
                 if not rows:
                     if pending_mark is not None:
                         await pending_mark
                         pending_mark, unconfirmed = None, []
-                    self._wake.clear()
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                    # Until the poll interval ends or a NOTIFY wakes us (one that came during
+                    # the fetch is kept: the next fetch is at once).
+                    await self.worker.pause(self.poll_interval)
                     rows = await self._fetch(fetch_conn, [])
                     continue
                 ids = [r["id"] for r in rows]

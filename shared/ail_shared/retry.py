@@ -23,7 +23,7 @@ The backoff formula, shared with ``ail_shared.workers`` and the consumer's outag
 API (stable; add, don't rename)::
 
     RetryPolicy(attempts=3, base=0.2, cap=5.0, retry_after_cap=30.0, sleep=asyncio.sleep, clock=now_utc)
-    await call_http(send, policy=..., what="MOFCOM POST /mofcom/submissions") -> httpx.Response
+    await call_http(send, policy=..., what="MOFCOM POST /x", also_retry=None) -> httpx.Response
     await call(fn, policy=..., retry_on=predicate, what="...") -> T
     Unavailable(what, error, attempts, status_code=None, retry_after=None)
     backoff(attempt, *, base, cap) -> float
@@ -35,8 +35,9 @@ called once per attempt. Tests pass ``RetryPolicy(sleep=recorder)`` so no real t
 ``clock=`` to pin "now" for HTTP-date ``Retry-After`` values.
 
 Callers: submission ``adapters/mofcom.py``, application ``adapters/mofcom_filing.py`` and
-``adapters/mofcom_eligibility.py``, status ``adapters/webhook_client.py``, customs
-``adapters/customs_client.py``.
+``adapters/mofcom_eligibility.py``, status ``adapters/webhook_client.py`` (``retry_after_seconds``
+only: the delivery worker spreads its retries), customs ``adapters/customs_client.py``, and the
+MOFCOM sandbox's review-result callbacks (``ail_sandbox/mofcom/app.py``).
 """
 
 from __future__ import annotations
@@ -238,20 +239,30 @@ async def call_http(
     *,
     policy: RetryPolicy,
     what: str,
+    also_retry: Callable[[httpx.Response], bool] | None = None,
     **log_fields: Any,
 ) -> httpx.Response:
     """Call ``send`` until it gives an answer that is not "later" (see the module doc) and
     return that response, 2xx or refusal alike. Raises ``Unavailable`` when the attempts run out.
 
+    ``also_retry``: an answer the caller's protocol defines as "later" too (the MOFCOM callback's
+    409 with ``"retry": true``); never needed for the standard statuses.
+
     Only transport failures are retried among exceptions; anything else ``send`` raises (a bug,
     an ``httpx.DecodingError``) propagates at once.
     """
+
+    def later(resp: Any) -> bool:
+        if not isinstance(resp, httpx.Response):
+            return False
+        return retryable_status(resp.status_code) or (also_retry is not None and also_retry(resp))
+
     return await _run(
         send,
         policy=policy,
         what=what,
         retry_on_exception=is_transport_failure,
-        retry_on_result=lambda resp: isinstance(resp, httpx.Response) and retryable_status(resp.status_code),
+        retry_on_result=later,
         log_fields=log_fields,
     )
 

@@ -13,7 +13,8 @@ A worker is a loop around ``step`` (a zero-argument coroutine function)::
 * ``stop()`` asks the loop to leave after the current step; ``aclose()`` also waits for it (and
   cancels it if it does not leave within the timeout). A long-running step checks
   ``worker.stopping`` and waits with ``await worker.pause(seconds)``, which returns early on stop
-  (and on wake, unless ``wakeable=False``).
+  (and on wake, unless ``wakeable=False``); it calls ``worker.mark_healthy()`` once it is working
+  again after a failure (the failure count and the backoff start over).
 * A failing step never ends the worker: it is logged (``worker_failed``, structured, with
   ``failures`` and ``retry_in``) and tried again after ``ail_shared.retry.backoff(failures,
   base=backoff_base, cap=backoff_cap)``; the first success after failures logs
@@ -28,7 +29,7 @@ API (stable; add, don't rename)::
            clock=now_utc, **log_fields)
     await worker.run();  worker.start() -> asyncio.Task;  await worker.aclose(timeout=10.0)
     worker.wake();  worker.stop();  worker.stopping -> bool
-    await worker.pause(seconds, *, wakeable=True)
+    await worker.pause(seconds, *, wakeable=True);  worker.mark_healthy()
     worker.runs, worker.failures, worker.failing_since, worker.last_error, worker.health() -> dict
 
 Callers: ``ail_shared.outbox.OutboxRelay`` and the services' ``service_layer/workers.py``.
@@ -176,6 +177,11 @@ class Worker:
 
     def _succeeded(self) -> None:
         self.runs += 1
+        self.mark_healthy()
+
+    def mark_healthy(self) -> None:
+        """The work goes on again: forget the failures (a long-running step calls this once it
+        is back at work, since it returns only when stopping)."""
         if self.failures:
             log.info("worker_recovered", worker=self.name, failures=self.failures, **self.log_fields)
         self.failures = 0

@@ -42,10 +42,25 @@ from ail_sandbox.mofcom.rules import (
     license_no,
     verify_signature,
 )
+from ail_shared import retry
 from ail_shared.auth import callback_headers
 from ail_shared.logging import configure_logging, get_logger
 
 log = get_logger("sandbox.mofcom")
+
+# Review results are pushed like MOFCOM does, on the shared retry policy: connection errors,
+# time-outs, 429 and 5xx (and the receiver's "409, retry: true") retried, for about four minutes.
+CALLBACK_POLICY = retry.RetryPolicy(attempts=30, base=0.2, cap=10.0)
+
+
+def _asks_again(resp: httpx.Response) -> bool:
+    """The submission service's "not yet" (the result names a submission still being sent)."""
+    if resp.status_code != 409:
+        return False
+    try:
+        return bool(resp.json().get("retry") is True)
+    except ValueError:
+        return False
 
 
 class Faults(BaseModel):
@@ -367,26 +382,36 @@ def create_app() -> FastAPI:
     deliveries = asyncio.Semaphore(int(os.environ.get("AIL_MOFCOM_CALLBACK_CONCURRENCY", "8")))
 
     async def post_with_retries(r: dict[str, Any]) -> None:
-        delay = 0.2
-        for attempt in range(1, 31):
-            url = state.control.callback_url
-            try:
-                # Signed as MOFCOM (timestamp + body, HMAC-SHA256): the submission service
-                # refuses an unsigned or stale callback. Signed at each attempt, so a retry
-                # after minutes is not refused as stale.
-                body = json.dumps(r, ensure_ascii=False).encode()
-                headers = {"Content-Type": "application/json", **callback_headers(callback_secret, body)}
-                async with deliveries:
-                    resp = await client_holder["c"].post(url, content=body, headers=headers)
-                if resp.status_code < 300:
-                    state.deliveries += 1
-                    return
-                log.warning("callback_refused", url=url, status=resp.status_code, attempt=attempt)
-            except httpx.HTTPError as exc:
-                log.warning("callback_failed", url=url, error=repr(exc), attempt=attempt)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-        log.error("callback_gave_up", form_no=r["form_no"], stage=r["stage"])
+        async def send() -> httpx.Response:
+            # Signed as MOFCOM (timestamp + body, HMAC-SHA256): the submission service refuses an
+            # unsigned or stale callback. Signed at each attempt, so a retry after minutes is not
+            # refused as stale; the URL is read at each attempt, so a test may move it.
+            body = json.dumps(r, ensure_ascii=False).encode()
+            headers = {"Content-Type": "application/json", **callback_headers(callback_secret, body)}
+            async with deliveries:
+                return await client_holder["c"].post(
+                    state.control.callback_url, content=body, headers=headers
+                )
+
+        try:
+            resp = await retry.call_http(
+                send,
+                policy=CALLBACK_POLICY,
+                what="callback POST",
+                also_retry=_asks_again,
+                form_no=r["form_no"],
+                stage=r["stage"],
+            )
+        except retry.Unavailable:
+            log.error("callback_gave_up", form_no=r["form_no"], stage=r["stage"])
+            return
+        if resp.status_code < 300:
+            state.deliveries += 1
+            return
+        # Refused for good (a signed result that does not fit): a retry would be refused again.
+        log.warning(
+            "callback_refused", url=state.control.callback_url, status=resp.status_code, body=resp.text[:300]
+        )
 
     # ------------------------------------------------------------------ control (tests)
 

@@ -187,6 +187,15 @@ async def test_a_retryable_failure_is_tried_again_after_the_backoff() -> None:
     assert uow.key_agri_filings.rows[filing.id].status == "reported"
 
 
+async def test_a_round_waits_at_least_as_long_as_mofcom_asked() -> None:
+    uow = FakeUnitOfWork()
+    filing = await handlers.handle(uow, c.FileKeyAgri(TENANT, dict(FILING)), CTX)
+    await rounds(
+        uow, FakeFilingClient([ReportOutcome(None, "MOFCOM answered HTTP 429", True, retry_after=90.0)])
+    )
+    assert uow.key_agri_filings.rows[filing.id].retry_in == timedelta(seconds=90)
+
+
 async def test_a_refusal_is_not_retried_and_the_rounds_end_after_the_last_attempt() -> None:
     uow = FakeUnitOfWork()
     refused = await handlers.handle(uow, c.FileKeyAgri(TENANT, dict(FILING)), CTX)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from ail_shared.consumer import outage_delay
 from ail_shared.retry import (
     RetryPolicy,
     Unavailable,
@@ -200,3 +201,22 @@ def test_policy_refuses_nonsense() -> None:
         RetryPolicy(attempts=0)
     with pytest.raises(ValueError):
         RetryPolicy(base=-1)
+
+
+async def test_also_retry_adds_a_protocols_own_later_answer() -> None:
+    sleeps = Sleeps()
+    client, seen = scripted(
+        httpx.Response(409, json={"retry": True}), httpx.Response(409, json={"outcome": "result_conflict"})
+    )
+    resp = await call_http(
+        lambda: client.get("/a"),
+        policy=policy(sleeps),
+        what="X",
+        also_retry=lambda r: r.status_code == 409 and r.json().get("retry") is True,
+    )
+    assert resp.status_code == 409 and resp.json() == {"outcome": "result_conflict"}
+    assert len(seen) == 2 and sleeps.delays == [0.2]
+
+
+def test_the_consumers_outage_wait_is_the_shared_backoff() -> None:
+    assert [outage_delay(n) for n in (1, 2, 3, 5, 6, 50)] == [0.4, 0.8, 1.6, 6.4, 10.0, 10.0]

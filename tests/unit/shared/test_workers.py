@@ -189,3 +189,40 @@ def test_negative_waits_are_refused() -> None:
 
     with pytest.raises(ValueError):
         Worker("w", step, poll_seconds=-1)
+
+
+async def test_the_outbox_relay_runs_on_the_worker_and_notify_wakes_it() -> None:
+    from ail_shared.outbox import OutboxRelay
+
+    relay = OutboxRelay(dsn="postgresql://x@127.0.0.1:1/x", bootstrap="127.0.0.1:1", schema="s")
+    assert isinstance(relay.worker, Worker) and relay.worker.backoff_cap == 10.0
+    sleeps = Sleeps()
+    relay.worker._sleep = sleeps
+    relay._on_notify(None, 1, "ail_outbox", "other_schema")
+    await relay.worker.pause(5.0)  # not woken by another schema's NOTIFY
+    relay._on_notify(None, 1, "ail_outbox", "s")
+    await relay.worker.pause(5.0)  # woken: returns without waiting
+    assert sleeps.delays == [5.0]
+    relay.stop()
+    assert relay.worker.stopping
+
+
+async def test_a_long_step_marks_itself_healthy_so_the_next_outage_backs_off_from_the_start() -> None:
+    sleeps = Sleeps()
+    sessions = 0
+    worker: Worker
+
+    async def session() -> float | None:
+        nonlocal sessions
+        sessions += 1
+        if sessions == 3:
+            worker.mark_healthy()  # connected and working again ...
+        if sessions == 5:
+            worker.stop()
+            return None
+        raise ConnectionError("broker away")  # ... until the next outage
+
+    worker = Worker("w", session, poll_seconds=1.0, backoff_base=0.5, sleep=sleeps)
+    await worker.run()
+    assert sleeps.delays == [0.5, 1.0, 0.5, 1.0]
+    assert worker.runs == 1 and worker.failures == 0

@@ -3,28 +3,35 @@ HTTP: for each commodity code, on the catalogue? electronic licence allowed? iro
 agricultural product? It implements ``EligibilityChecker`` (``adapters/eligibility.py``).
 
 MOFCOM's answer decides; what MOFCOM does not say (overflow tolerance, issuing agency) comes from
-our catalogue data. Timeouts and bounded retries with exponential backoff; when MOFCOM stays
-unavailable the pre-check answers 503 with what to do next, never a guess.
+our catalogue data. Timeouts and the shared retry policy (``ail_shared.retry``: time-outs,
+connection errors, 429 and 5xx retried, ``Retry-After`` honoured); when MOFCOM stays unavailable
+the pre-check answers 503 (``EligibilityUnavailable``) with what to do next, never a guess. When
+MOFCOM refuses the question (another 4xx), it answers 502 (``EligibilityRefused``): a retry would
+get the same refusal.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
 
 from ail_application.adapters.eligibility import Eligibility
 from ail_application.domain.reference import ReferenceData
+from ail_shared import retry
 from ail_shared.errors import AilError
-from ail_shared.logging import get_logger
-
-log = get_logger("ail.application.eligibility")
 
 
 class EligibilityUnavailable(AilError):
     status_code = 503
     code = "mofcom_unavailable"
+
+
+class EligibilityRefused(AilError):
+    status_code = 502
+    code = "mofcom_refused"
 
 
 class MofcomEligibility:
@@ -37,37 +44,36 @@ class MofcomEligibility:
         attempts: int = 3,
         backoff: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = httpx.AsyncClient(base_url=base_url, timeout=timeout, transport=transport)
         self.ref = ref
-        self.attempts = attempts
-        self.backoff = backoff
+        self.policy = retry.RetryPolicy(attempts=attempts, base=backoff, sleep=sleep)
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
     async def _ask(self, enterprise_code: str, year: int, codes: list[str]) -> list[dict[str, Any]]:
-        last = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                resp = await self.client.post(
+        try:
+            resp = await retry.call_http(
+                lambda: self.client.post(
                     "/mofcom/eligibility",
                     json={"enterprise_code": enterprise_code, "year": year, "commodity_codes": codes},
-                )
-                if resp.status_code == 200:
-                    results: list[dict[str, Any]] = resp.json()["results"]
-                    return results
-                last = f"HTTP {resp.status_code}: {resp.text[:200]}"
-                if resp.status_code < 500:
-                    break
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__}: {exc}"
-            log.warning("eligibility_retry", attempt=attempt, error=last)
-            if attempt < self.attempts:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-        raise EligibilityUnavailable(
-            f"MOFCOM's eligibility check did not answer ({last}); try the pre-check again in a minute"
-        )
+                ),
+                policy=self.policy,
+                what="MOFCOM POST /mofcom/eligibility",
+            )
+        except retry.Unavailable as exc:
+            raise EligibilityUnavailable(
+                f"MOFCOM's eligibility check did not answer ({exc.error});"
+                " try the pre-check again in a minute"
+            ) from exc
+        if resp.status_code != 200:
+            raise EligibilityRefused(
+                f"MOFCOM refused the eligibility check (HTTP {resp.status_code}: {resp.text[:200]})"
+            )
+        results: list[dict[str, Any]] = resp.json()["results"]
+        return results
 
     async def check(
         self, *, enterprise_code: str, year: int, commodity_codes: list[str]

@@ -283,7 +283,11 @@ async def report_due_filings(uow: UnitOfWork, cmd: c.ReportDueFilings, ctx: Cont
                 filing.reported(receipt_no=outcome.receipt_no, at=ctx.clock())
                 log.info("filing_reported", filing_id=str(filing.id), receipt_no=outcome.receipt_no)
             else:
-                delay = backoff(filing.report_attempts + 1, base=ctx.filing_base_delay, cap=FILING_MAX_DELAY)
+                # The shared backoff, and never sooner than MOFCOM asked (Retry-After).
+                delay = max(
+                    backoff(filing.report_attempts + 1, base=ctx.filing_base_delay, cap=FILING_MAX_DELAY),
+                    outcome.retry_after or 0.0,
+                )
                 filing.report_failed(
                     error=outcome.error or "MOFCOM gave no receipt",
                     retryable=outcome.retryable,

@@ -1,6 +1,8 @@
 """Sends one webhook request. Behind a Protocol so the worker can be tested with a fake; the real
 adapter is httpx with timeouts. Retries are the worker's business (they span minutes to hours
-and survive restarts), so the adapter makes exactly one attempt.
+and survive restarts), so the adapter makes exactly one attempt; it reads the receiver's
+``Retry-After`` (seconds or an HTTP date, by the shared ``ail_shared.retry.retry_after_seconds``)
+into ``Outcome.retry_after``, so the worker can wait at least that long.
 
 Before every attempt the URL is checked again by ``ail_shared.netguard`` (the name resolved now,
 every address checked) and the request is sent to the checked address itself, with the name in
@@ -17,11 +19,12 @@ from __future__ import annotations
 
 import http
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 import httpx
 
-from ail_shared import netguard
+from ail_shared import netguard, retry
 
 ERROR_EXCERPT = 300
 
@@ -31,6 +34,7 @@ class Outcome:
     status_code: int | None  # None: no HTTP answer (refused by the guard, connection refused, timeout, ...)
     error: str | None  # why it did not succeed; None on a 2xx
     response_body: str | None = None  # never filled (see the module docstring); kept for the log's shape
+    retry_after: float | None = None  # seconds the receiver asked us to wait (Retry-After), if it did
 
     @property
     def ok(self) -> bool:
@@ -97,7 +101,8 @@ class HttpxWebhookSender:
         code = response.status_code
         if 200 <= code < 300:
             return Outcome(code, None)
-        return Outcome(code, f"HTTP {code} {_phrase(code)}")
+        asked = retry.retry_after_seconds(response.headers.get("Retry-After"), now=datetime.now(UTC))
+        return Outcome(code, f"HTTP {code} {_phrase(code)}", retry_after=asked)
 
     async def aclose(self) -> None:
         await self.client.aclose()

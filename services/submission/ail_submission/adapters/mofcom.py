@@ -1,23 +1,24 @@
 """MOFCOM behind a Protocol, and its real HTTP adapter (httpx).
 
-Every call has a timeout and bounded retries with exponential backoff; a submission carries an
+Every call has a timeout and the shared retry policy (``ail_shared.retry``: time-outs, connection
+errors, 429 and 5xx retried with backoff, ``Retry-After`` honoured); a submission carries an
 idempotency key (the submission id) so a retry after a time-out never makes a second submission.
 What still fails after the retries comes back as ``Unavailable`` (the caller records it and tries
-again later); what MOFCOM refuses comes back as ``Refused`` (never retried).
+again later, no earlier than ``retry_after`` if MOFCOM named a time); what MOFCOM refuses (any
+other 4xx) comes back as ``Refused`` (never retried).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
 
-from ail_shared.logging import get_logger
-
-log = get_logger("ail.submission.mofcom")
+from ail_shared import retry
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class Refused:
 @dataclass(frozen=True)
 class Unavailable:
     error: str
+    retry_after: float | None = None  # seconds MOFCOM asked us to wait (Retry-After), if it did
 
 
 Outcome = Accepted | Refused | Unavailable
@@ -74,6 +76,7 @@ class HttpMofcom:
         attempts: int = 3,
         backoff: float = 0.2,
         transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.client = httpx.AsyncClient(
             base_url=base_url,
@@ -81,8 +84,7 @@ class HttpMofcom:
             transport=transport,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
         )
-        self.attempts = attempts
-        self.backoff = backoff
+        self.policy = retry.RetryPolicy(attempts=attempts, base=backoff, sleep=sleep)
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -90,20 +92,15 @@ class HttpMofcom:
     async def _call(
         self, method: str, path: str, *, json: Any = None, headers: dict[str, str] | None = None
     ) -> httpx.Response | Unavailable:
-        """The response of the first attempt that MOFCOM answered below 500, or Unavailable."""
-        last = ""
-        for attempt in range(1, self.attempts + 1):
-            try:
-                resp = await self.client.request(method, path, json=json, headers=headers)
-                if resp.status_code < 500:
-                    return resp
-                last = f"HTTP {resp.status_code} from MOFCOM {path}"
-            except httpx.HTTPError as exc:
-                last = f"{type(exc).__name__} calling MOFCOM {path}: {exc}".strip()
-            log.warning("mofcom_retry", path=path, attempt=attempt, error=last)
-            if attempt < self.attempts:
-                await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-        return Unavailable(last)
+        """MOFCOM's answer (2xx or refusal), or Unavailable once the retry policy gives up."""
+        try:
+            return await retry.call_http(
+                lambda: self.client.request(method, path, json=json, headers=headers),
+                policy=self.policy,
+                what=f"MOFCOM {method} {path}",
+            )
+        except retry.Unavailable as exc:
+            return Unavailable(exc.error, exc.retry_after)
 
     @staticmethod
     def _refused(resp: httpx.Response) -> Refused:
