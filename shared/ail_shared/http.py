@@ -65,7 +65,6 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
     # The service's typed dependencies (its ``Deps``), set by its bootstrap; a service reads them
     # through a typed accessor of its own.
     deps: object = None

@@ -1,4 +1,5 @@
-from ail_application.bootstrap import Settings, bootstrap
+from ail_application.bootstrap import bootstrap
+from ail_application.config import Settings
 from ail_shared.http import serve
 
 settings = Settings()

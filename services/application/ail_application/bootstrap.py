@@ -1,30 +1,52 @@
-"""Wires the application service: settings, reference data, eligibility source, routers."""
+"""Wires the application service: settings, reference data, eligibility source, the unit of
+work, the filing reporter, routers and consumers, into one typed ``Deps``."""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Literal
+from dataclasses import dataclass
 
+import asyncpg
 from fastapi import FastAPI
-from pydantic_settings import SettingsConfigDict
 
 from ail_application.adapters.eligibility import CatalogueEligibility, EligibilityChecker
+from ail_application.adapters.mofcom_filing import MofcomFilingClient
 from ail_application.adapters.repository import SCHEMA
+from ail_application.config import Settings
 from ail_application.domain.reference import ReferenceData, load
 from ail_application.service_layer.handlers import Context
-from ail_shared.config import ServiceSettings
+from ail_application.service_layer.unit_of_work import UnitOfWork
+from ail_application.service_layer.workers import FilingReporter
 from ail_shared.http import Runtime
 
 
-class Settings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="AIL_", extra="ignore")
-    service_name: str = "application"
-    http_port: int = 18101
-    # Where pre-check eligibility comes from: the catalogue data, or MOFCOM (submission work).
-    eligibility_source: Literal["catalogue", "mofcom"] = "mofcom"
-    mofcom_url: str = "http://127.0.0.1:18201"
-    # Key-agri filings: rounds of reporting to MOFCOM (exponential backoff) before giving up.
-    filing_report_attempts: int = 6
+@dataclass
+class Deps:
+    """What the routes and workers of the application service are given (``deps_of``)."""
+
+    settings: Settings
+    runtime: Runtime
+    ctx: Context
+    eligibility: EligibilityChecker
+    filing_reporter: FilingReporter
+
+    @property
+    def ref(self) -> ReferenceData:
+        return self.ctx.ref
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.runtime.db()
+
+    def unit_of_work(self) -> UnitOfWork:
+        """A unit of work on the pool: each ``async with`` is a transaction of its own."""
+        return UnitOfWork(self.pool)
+
+
+def deps_of(runtime: Runtime) -> Deps:
+    deps = runtime.deps
+    if not isinstance(deps, Deps):
+        raise RuntimeError("the application service's dependencies are not installed (bootstrap)")
+    return deps
 
 
 def eligibility_checker(settings: Settings, ref: ReferenceData) -> EligibilityChecker:
@@ -46,25 +68,17 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
 
     settings = settings or Settings()
     ref = load()
-    ctx = Context(ref=ref, eligibility=eligibility_checker(settings, ref))
+    filing_client = MofcomFilingClient(settings.mofcom_url)
+    ctx = Context(
+        ref=ref, filing_client=filing_client, filing_report_attempts=settings.filing_report_attempts
+    )
 
     async def install(runtime: Runtime) -> None:
-        from ail_application.adapters.mofcom_filing import FilingReporter, MofcomFilingClient
-
-        runtime.extra["context"] = ctx
-        reporter = FilingReporter(
-            runtime.db(),
-            MofcomFilingClient(settings.mofcom_url),
-            max_attempts=settings.filing_report_attempts,
-        )
-        runtime.extra["filing_reporter"] = reporter
-        runtime.tasks.append(asyncio.create_task(reporter.run(), name="filing-reporter"))
+        deps_of(runtime).filing_reporter.start()
 
     async def uninstall(runtime: Runtime) -> None:
-        reporter = runtime.extra.get("filing_reporter")
-        if reporter is not None:
-            reporter.stop()
-            await reporter.client.aclose()
+        await deps_of(runtime).filing_reporter.aclose()
+        await filing_client.aclose()
 
     app = create_app(
         settings=settings,
@@ -83,7 +97,14 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         # An ApplicationSubmitted the broker refuses for good returns the application to draft.
         on_set_aside=on_event_set_aside,
     )
-    app.state.runtime.extra["context"] = ctx
+    runtime: Runtime = app.state.runtime
+    runtime.deps = Deps(
+        settings=settings,
+        runtime=runtime,
+        ctx=ctx,
+        eligibility=eligibility_checker(settings, ref),
+        filing_reporter=FilingReporter(lambda: UnitOfWork(runtime.db()), ctx),
+    )
     # One schema per model (Decimal fields would otherwise split into -Input/-Output variants).
     app.separate_input_output_schemas = False
     return app

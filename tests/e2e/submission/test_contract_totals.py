@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.application.forms import complete_contract, complete_form
-from tests.integration.submission.helpers import wait_status
+from tests.integration.application.support import complete_contract, complete_form
+from tests.integration.submission.support import wait_status
 
 CNY_PER_USD_ROUNDED_UP = Decimal("7.2")  # more yuan than any rate of the reference data asks
 

@@ -67,7 +67,7 @@ async def test_first_review_rejects_contract_totals_that_do_not_match_goods(
 ) -> None:
     """A stricter MOFCOM (the sandbox's "equal" fault mode): goods drawing on part of a contract
     are rejected at first review, the opinion its code and then Chinese text."""
-    await sandbox.post("/control", json={"contract_totals_rule": "equal"})
+    await mofcom_sandbox.post("/control", json={"contract_totals_rule": "equal"})
     app_id = await create_draft(enterprise_a, quantity_off_by=Decimal(1))
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(

@@ -37,7 +37,7 @@ async def test_revoke_only_from_pending_first_review(
     at["license_issued"] = await _submitted(enterprise_a)
     # Our validation and the sandbox's default rule agree (ail_shared.formrules): a first-review
     # rejection for the contract's totals takes the sandbox's "equal" fault mode.
-    await sandbox.post("/control", json={"contract_totals_rule": "equal"})
+    await mofcom_sandbox.post("/control", json={"contract_totals_rule": "equal"})
     at["first_review_rejected"] = await _submitted(enterprise_a, mismatch=True)
     for status, app_id in at.items():
         await wait_status(enterprise_a, app_id, status)

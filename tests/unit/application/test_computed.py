@@ -8,9 +8,9 @@ from decimal import ROUND_HALF_UP, Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ail_application.domain.calendar import add_months, license_year, valid_until
 from ail_application.domain.form import compute
 from ail_application.domain.reference import load
+from ail_shared.calendar import add_months, license_year, valid_until
 
 REF = load()
 amounts = st.decimals(min_value=Decimal("0.001"), max_value=Decimal("1000000"), places=3)

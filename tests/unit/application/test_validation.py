@@ -165,9 +165,4 @@ def test_status_rules_table(status):
         else:
             with pytest.raises(Conflict):
                 action()
-    if status is ApplicationStatus.PENDING_FIRST_REVIEW:
-        app.ensure_revocable()
-    else:
-        with pytest.raises(Conflict):
-            app.ensure_revocable()
     assert app.copy(serial="NA2600000000000009", ref=REF, on=TODAY).status is ApplicationStatus.DRAFT

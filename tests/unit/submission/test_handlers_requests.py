@@ -17,7 +17,6 @@ from ail_submission.adapters.mofcom import Accepted, MofcomUnavailable, Refused,
 from ail_submission.domain.commands import BindEkey, BindEkeyByCertificate, RevokeApplication
 from ail_submission.domain.model import ACCEPTED, Submission
 from ail_submission.service_layer import handlers
-from tests.unit.submission.certs import make_cert
 from tests.unit.submission.fakes import (
     ENTERPRISE,
     SERIAL,
@@ -28,6 +27,7 @@ from tests.unit.submission.fakes import (
     a_submission,
     view_of,
 )
+from tests.unit.support import make_cert
 
 FORM = "26110077636755500001"
 

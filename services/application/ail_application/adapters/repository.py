@@ -1,17 +1,22 @@
-"""asyncpg repository for applications. Every read is scoped to the tenant's enterprises."""
+"""asyncpg repositories of the application service: applications, attachments, e-key bindings and
+key-agri filings. They take the unit of work's connection, have keyword-only methods and return
+domain objects (never rows); a missing object is ``NotFound``. Every read on behalf of a client is
+scoped to the tenant's enterprises; ``find`` (for events, which name their application) is not.
+
+Read-side queries (pages, exports, views) are ``adapters/queries.py``."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import date
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from ail_application.domain.model import Application
+from ail_application.domain.key_agri import KeyAgriFiling
+from ail_application.domain.model import Application, Attachment, EkeyBinding
 from ail_shared.errors import NotFound
 from ail_shared.lifecycle import ApplicationStatus
 
@@ -34,6 +39,7 @@ RETURNING created_at, updated_at
 """
 GET = f"SELECT {COLUMNS} FROM {SCHEMA}.applications WHERE id = $1 AND enterprise_code = ANY($2::text[])"
 GET_FOR_UPDATE = GET + " FOR UPDATE"
+FIND_FOR_UPDATE = f"SELECT {COLUMNS} FROM {SCHEMA}.applications WHERE id = $1 FOR UPDATE"
 GET_MANY = (
     f"SELECT {COLUMNS} FROM {SCHEMA}.applications WHERE id = ANY($1::uuid[])"
     " AND enterprise_code = ANY($2::text[])"
@@ -57,7 +63,7 @@ ON CONFLICT (enterprise_code) DO UPDATE SET applicant = EXCLUDED.applicant, upda
 ENTERPRISE_NAME = "SELECT name FROM iam.enterprises WHERE code = $1"
 
 
-def _to_domain(row: asyncpg.Record) -> Application:
+def application_from(row: asyncpg.Record) -> Application:
     return Application(
         id=row["id"],
         serial_no=row["serial_no"],
@@ -110,10 +116,11 @@ class ApplicationRepository:
         value: int = await self.conn.fetchval(f"SELECT nextval('{SCHEMA}.serial_no_seq')")
         return value
 
-    async def enterprise_name(self, code: str) -> str:
-        return await self.conn.fetchval(ENTERPRISE_NAME, code) or ""
+    async def enterprise_name(self, *, enterprise_code: str) -> str:
+        return await self.conn.fetchval(ENTERPRISE_NAME, enterprise_code) or ""
 
-    async def add(self, app: Application) -> None:
+    async def add(self, *, application: Application) -> None:
+        app = application
         row = await self.conn.fetchrow(
             INSERT,
             app.id,
@@ -135,18 +142,22 @@ class ApplicationRepository:
         app.created_at, app.updated_at = row["created_at"], row["updated_at"]
 
     async def get(
-        self, *, id: UUID, enterprise_codes: Sequence[str], for_update: bool = False
+        self, *, application_id: UUID, enterprise_codes: Sequence[str], for_update: bool = False
     ) -> Application:
-        row = await self.conn.fetchrow(GET_FOR_UPDATE if for_update else GET, id, list(enterprise_codes))
+        row = await self.conn.fetchrow(
+            GET_FOR_UPDATE if for_update else GET, application_id, list(enterprise_codes)
+        )
         if row is None:
-            raise NotFound(f"application {id} not found")
-        return _to_domain(row)
+            raise NotFound(f"application {application_id} not found")
+        return application_from(row)
 
-    async def get_many(self, *, ids: Sequence[UUID], enterprise_codes: Sequence[str]) -> list[Application]:
-        rows = await self.conn.fetch(GET_MANY, list(ids), list(enterprise_codes))
-        return [_to_domain(r) for r in rows]
+    async def find(self, *, application_id: UUID) -> Application | None:
+        """The application an event names, locked; None when it was deleted."""
+        row = await self.conn.fetchrow(FIND_FOR_UPDATE, application_id)
+        return application_from(row) if row is not None else None
 
-    async def save(self, app: Application) -> None:
+    async def save(self, *, application: Application) -> None:
+        app = application
         row = await self.conn.fetchrow(
             UPDATE,
             app.id,
@@ -165,87 +176,178 @@ class ApplicationRepository:
         )
         app.version, app.updated_at = row["version"], row["updated_at"]
 
-    async def delete(self, app: Application) -> None:
-        await self.conn.execute(DELETE, app.id)
+    async def delete(self, *, application: Application) -> None:
+        await self.conn.execute(DELETE, application.id)
 
-    async def last_applicant(self, enterprise_code: str) -> dict[str, Any] | None:
+    async def last_applicant(self, *, enterprise_code: str) -> dict[str, Any] | None:
         value: dict[str, Any] | None = await self.conn.fetchval(LAST_PROFILE, enterprise_code)
         return value
 
-    async def save_applicant(self, enterprise_code: str, applicant: dict[str, Any]) -> None:
+    async def save_applicant(self, *, enterprise_code: str, applicant: dict[str, Any]) -> None:
         await self.conn.execute(SAVE_PROFILE, enterprise_code, applicant)
 
 
-@dataclass(frozen=True)
-class QueryFilters:
-    status: str | None = None
-    serial_no: str | None = None
-    form_no: str | None = None
-    issuing_agency: str | None = None
-    import_user_code: str | None = None
-    import_user_name: str | None = None
-    trade_mode: str | None = None
-    year: int | None = None
-    applied_from: date | None = None
-    applied_to: date | None = None
-
-
-LIST_COLUMNS = (
-    "id, serial_no, form_no, status, license_no, commodity_code, commodity_name, total_quantity, unit,"
-    " total_value_usd, applied_at, enterprise_code, year, issuing_agency, trade_mode,"
-    " import_user_code, import_user_name, created_at"
+# -- attachments ---------------------------------------------------------------------------------
+ATTACHMENT_META = "id, application_id, enterprise_code, filename, content_type, size, sha256, created_at"
+ATTACHMENT_INSERT = f"""
+INSERT INTO {SCHEMA}.attachments (id, application_id, enterprise_code, filename, content_type, size,
+    sha256, content)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at
+"""
+ATTACHMENT_COUNT = f"SELECT count(*) FROM {SCHEMA}.attachments WHERE application_id = $1"
+ATTACHMENT_DELETE = (
+    f"DELETE FROM {SCHEMA}.attachments WHERE id = $1 AND application_id = $2"
+    " AND enterprise_code = ANY($3::text[]) RETURNING 1"
 )
 
 
-def build_query(f: QueryFilters, enterprise_codes: Sequence[str]) -> tuple[str, list[Any]]:
-    """WHERE clause and parameters of the application query (DOMAIN section 8)."""
-    # One enterprise (the usual case) as "=": the planner can then walk the page index in order.
-    if len(enterprise_codes) == 1:
-        params: list[Any] = [enterprise_codes[0]]
-        where = ["enterprise_code = $1"]
-    else:
-        params = [list(enterprise_codes)]
-        where = ["enterprise_code = ANY($1::text[])"]
+class AttachmentRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
 
-    def add(sql: str, value: Any) -> None:
-        params.append(value)
-        where.append(sql.replace("?", f"${len(params)}"))
+    async def count(self, *, application_id: UUID) -> int:
+        n: int = await self.conn.fetchval(ATTACHMENT_COUNT, application_id)
+        return n
 
-    if f.status:
-        add("status = ?", f.status)
-    if f.serial_no:
-        add("serial_no = ?", f.serial_no)
-    if f.form_no:
-        add("form_no = ?", f.form_no)
-    if f.issuing_agency:
-        add("issuing_agency = ?", f.issuing_agency)
-    if f.import_user_code:
-        add("import_user_code = ?", f.import_user_code)
-    if f.import_user_name:
-        add("import_user_name LIKE ?", f"%{f.import_user_name}%")
-    if f.trade_mode:
-        add("trade_mode = ?", f.trade_mode)
-    if f.year:
-        add("year = ?", f.year)
-    # Application dates are calendar days in China time.
-    if f.applied_from:
-        add("applied_at >= (?::date)::timestamp AT TIME ZONE 'Asia/Shanghai'", f.applied_from)
-    if f.applied_to:
-        add("applied_at < (?::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'", f.applied_to)
-    return " AND ".join(where), params
+    async def add(self, *, attachment: Attachment) -> None:
+        a = attachment
+        a.created_at = await self.conn.fetchval(
+            ATTACHMENT_INSERT,
+            a.id,
+            a.application_id,
+            a.enterprise_code,
+            a.filename,
+            a.content_type,
+            a.size,
+            a.sha256,
+            a.content,
+        )
+
+    async def delete(
+        self, *, attachment_id: UUID, application_id: UUID, enterprise_codes: Sequence[str]
+    ) -> None:
+        done = await self.conn.fetchval(
+            ATTACHMENT_DELETE, attachment_id, application_id, list(enterprise_codes)
+        )
+        if done is None:
+            raise NotFound(f"attachment {attachment_id} not found")
 
 
-async def query(
-    conn: asyncpg.Connection, f: QueryFilters, enterprise_codes: Sequence[str], *, page: int, page_size: int
-) -> tuple[int, list[asyncpg.Record]]:
-    where, params = build_query(f, enterprise_codes)
-    total: int = await conn.fetchval(f"SELECT count(*) FROM {SCHEMA}.applications WHERE {where}", *params)
-    n = len(params)
-    rows = await conn.fetch(
-        f"SELECT {LIST_COLUMNS} FROM {SCHEMA}.applications WHERE {where}"
-        f" ORDER BY created_at DESC, id DESC LIMIT ${n + 1} OFFSET ${n + 2}",
-        *params,
-        page_size,
-        (page - 1) * page_size,
+# -- e-key bindings ------------------------------------------------------------------------------
+BINDING_GET = (
+    f"SELECT enterprise_code, ekey_serial, subject, certificate_pem, bound_at FROM {SCHEMA}.ekey_bindings"
+    " WHERE enterprise_code = $1"
+)
+# The WHERE repeats the domain's "a later binding replaces an earlier one" for two first bindings
+# of one enterprise applied concurrently (neither saw the other's row).
+BINDING_SAVE = f"""
+INSERT INTO {SCHEMA}.ekey_bindings (enterprise_code, ekey_serial, subject, certificate_pem, bound_at)
+VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (enterprise_code) DO UPDATE SET ekey_serial = EXCLUDED.ekey_serial,
+    subject = EXCLUDED.subject, certificate_pem = EXCLUDED.certificate_pem, bound_at = EXCLUDED.bound_at
+WHERE {SCHEMA}.ekey_bindings.bound_at <= EXCLUDED.bound_at
+"""
+
+
+class EkeyBindingRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def get(self, *, enterprise_code: str, for_update: bool = False) -> EkeyBinding | None:
+        row = await self.conn.fetchrow(BINDING_GET + (" FOR UPDATE" if for_update else ""), enterprise_code)
+        if row is None:
+            return None
+        return EkeyBinding(
+            enterprise_code=row["enterprise_code"],
+            ekey_serial=row["ekey_serial"],
+            subject=row["subject"],
+            certificate_pem=row["certificate_pem"],
+            bound_at=row["bound_at"],
+        )
+
+    async def save(self, *, binding: EkeyBinding) -> None:
+        b = binding
+        await self.conn.execute(
+            BINDING_SAVE, b.enterprise_code, b.ekey_serial, b.subject, b.certificate_pem, b.bound_at
+        )
+
+
+# -- key-agri filings ----------------------------------------------------------------------------
+FILING_COLUMNS = (
+    "id, enterprise_code, body, status, created_at, receipt_no, reported_at, report_attempts, last_error"
+)
+FILING_INSERT = (
+    f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body, status) VALUES ($1, $2, $3, $4)"
+    " RETURNING created_at"
+)
+FILING_GET = (
+    f"SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings"
+    " WHERE id = $1 AND enterprise_code = ANY($2::text[])"
+)
+# Due filings, locked: replicas skip what another one is reporting (the row stays locked during
+# the call to MOFCOM, so no replica sends it too).
+FILING_CLAIM = f"""
+SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings
+WHERE status IN ('saved', 'report_failed') AND next_attempt_at <= now()
+  AND report_attempts < $1
+ORDER BY next_attempt_at LIMIT $2
+FOR UPDATE SKIP LOCKED
+"""
+FILING_SAVE = f"""
+UPDATE {SCHEMA}.key_agri_filings
+SET status = $2, receipt_no = $3, reported_at = $4, report_attempts = $5, last_error = $6,
+    next_attempt_at = CASE WHEN $7 THEN 'infinity'::timestamptz
+                           ELSE now() + make_interval(secs => $8) END
+WHERE id = $1
+"""
+
+
+def filing_from(row: asyncpg.Record) -> KeyAgriFiling:
+    return KeyAgriFiling(
+        id=row["id"],
+        enterprise_code=row["enterprise_code"],
+        body=row["body"],
+        status=row["status"],
+        created_at=row["created_at"],
+        receipt_no=row["receipt_no"],
+        reported_at=row["reported_at"],
+        report_attempts=row["report_attempts"],
+        last_error=row["last_error"],
     )
-    return total, rows
+
+
+class KeyAgriFilingRepository:
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def add(self, *, filing: KeyAgriFiling) -> None:
+        f = filing
+        f.created_at = await self.conn.fetchval(FILING_INSERT, f.id, f.enterprise_code, f.body, f.status)
+
+    async def get(
+        self, *, filing_id: UUID, enterprise_codes: Sequence[str], for_update: bool = False
+    ) -> KeyAgriFiling:
+        row = await self.conn.fetchrow(
+            FILING_GET + (" FOR UPDATE" if for_update else ""), filing_id, list(enterprise_codes)
+        )
+        if row is None:
+            raise NotFound(f"key-agri filing {filing_id} not found")
+        return filing_from(row)
+
+    async def claim_due(self, *, max_attempts: int, limit: int) -> list[KeyAgriFiling]:
+        return [filing_from(r) for r in await self.conn.fetch(FILING_CLAIM, max_attempts, limit)]
+
+    async def save(self, *, filing: KeyAgriFiling) -> None:
+        f = filing
+        retry_in = (f.retry_in or timedelta(0)).total_seconds()
+        await self.conn.execute(
+            FILING_SAVE,
+            f.id,
+            f.status,
+            f.receipt_no,
+            f.reported_at,
+            f.report_attempts,
+            f.last_error,
+            f.given_up,
+            retry_in,
+        )

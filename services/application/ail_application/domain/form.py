@@ -11,8 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ail_application.domain.calendar import valid_until
 from ail_application.domain.reference import ReferenceData
+from ail_shared.calendar import valid_until
+from ail_shared.errors import FieldProblem
 from ail_shared.inputs import (
     GOODS_LINES_MAX,
     PORTS_SAVED_MAX,
@@ -168,3 +169,35 @@ def compute(form: dict[str, Any], *, year: int, ref: ReferenceData, on: date) ->
         # to the submission service, which puts it in LicenseIssued for the customs ledger.
         "overflow_tolerance_pct": entry.tolerance_pct if entry else None,
     }
+
+
+def writable_problems(body: FormFields, *, creating: bool) -> list[FieldProblem]:
+    """Every read-only or unknown field the client wrote, by name."""
+    problems = []
+    for name in body.model_extra or {}:
+        if name in READ_ONLY or name in CREATION_ONLY:
+            problems.append(FieldProblem(name, "read-only: filled by the system"))
+        else:
+            problems.append(FieldProblem(name, "unknown field"))
+    if not creating:
+        for name in CREATION_ONLY & body.model_fields_set:
+            problems.append(FieldProblem(name, "read-only after creation"))
+    for i, line in enumerate(body.goods or []):
+        for name in line.model_extra or {}:
+            reason = "read-only: computed" if name in READ_ONLY_LINE else "unknown field"
+            problems.append(FieldProblem(f"goods.{i}.{name}", reason))
+    return problems
+
+
+def form_input(body: FormFields) -> dict[str, Any]:
+    """The form fields a client may write, as stored (creation-only fields apart)."""
+    data = body.model_dump(mode="json", exclude_unset=True, exclude=set(CREATION_ONLY))
+    for k in list(data):
+        if k not in FormFields.model_fields:
+            data.pop(k)
+    if data.get("goods") is not None:
+        data["goods"] = [
+            {k: v for k, v in g.items() if k in ("spec", "unit", "quantity", "unit_price")}
+            for g in data["goods"]
+        ]
+    return data

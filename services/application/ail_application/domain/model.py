@@ -1,36 +1,35 @@
-"""The application aggregate. Decides and records events; never does I/O.
+"""The application aggregate and the key-agri filing. They decide and record events; never do I/O,
+never read the clock or files: the handlers pass ``on`` (the China date), ``now`` and the reference
+data in.
 
-Status rules (DOMAIN section 4) live here and nowhere else."""
+Which status allows what, what a MOFCOM answer leads to and the forward-only rule are
+``ail_shared.lifecycle`` (one home for every service); the aggregate applies them."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from ail_application.domain.contracts import compute_iron_ore
+from ail_application.domain.attachments import ALLOWED as ALLOWED_TYPES
+from ail_application.domain.attachments import MAX_BYTES, sniff
+from ail_application.domain.contracts import ContractInfo, compute_iron_ore
 from ail_application.domain.form import DEFAULTS, compute
 from ail_application.domain.reference import ReferenceData, is_iron_ore
+from ail_application.domain.validation import validate_for_submission
+from ail_shared import lifecycle
 from ail_shared.errors import Conflict, FieldProblem, InvalidInput
 from ail_shared.events import ApplicationSubmitted, Event
+from ail_shared.inputs import ATTACHMENTS_MAX, text_problem
+from ail_shared.lifecycle import Action, ensure_allowed, moves_forward, status_after_review
 from ail_shared.lifecycle import ApplicationStatus as S
-
-EDITABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
-DELETABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
-SUBMITTABLE = frozenset({S.DRAFT, S.REVOKED, S.FIRST_REVIEW_REJECTED})
-REVOCABLE = frozenset({S.PENDING_FIRST_REVIEW})
-# Copy and print: any status. Approval-status queries: any status but draft.
 
 
 def serial_no(year: int, sequence: int) -> str:
     """``NA`` + 2-digit year + 14 digits (DOMAIN section 3)."""
     return f"NA{year % 100:02d}{sequence:014d}"
-
-
-def _refuse(action: str, status: S, allowed: frozenset[S]) -> Conflict:
-    names = ", ".join(sorted(s.value for s in allowed))
-    return Conflict(f"an application in status '{status.value}' cannot be {action}; allowed in: {names}")
 
 
 @dataclass
@@ -58,6 +57,15 @@ class Application:
     created_at: datetime | None = None
     updated_at: datetime | None = None
     events: list[Event] = field(default_factory=list, repr=False)
+
+    # What the unit of work needs to write the recorded events (ail_shared.unit_of_work).
+    @property
+    def aggregate_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def tenant(self) -> str:
+        return self.enterprise_code
 
     # -- creation --------------------------------------------------------------------------
     @classmethod
@@ -95,7 +103,8 @@ class Application:
         return app
 
     def copy(self, *, serial: str, ref: ReferenceData, on: date) -> Application:
-        """A new draft with the same form and contracts; no form/license numbers (any status)."""
+        """A new draft with the same form and contracts; no form/license numbers."""
+        ensure_allowed(self.status, Action.COPY)
         new = Application(
             id=uuid4(),
             serial_no=serial,
@@ -114,13 +123,9 @@ class Application:
         return new
 
     # -- editing ---------------------------------------------------------------------------
-    def _ensure_editable(self) -> None:
-        if self.status not in EDITABLE:
-            raise _refuse("edited", self.status, EDITABLE)
-
     def edit(self, changes: dict[str, Any], *, ref: ReferenceData, on: date) -> None:
         """Merge ``changes`` (a partial form; ``null`` clears a field) and recompute."""
-        self._ensure_editable()
+        ensure_allowed(self.status, Action.EDIT)
         merged = dict(self.form)
         for k, v in changes.items():
             if v is None:
@@ -131,11 +136,22 @@ class Application:
         self.recompute(ref, on)
 
     def set_contract(self, contract: dict[str, Any]) -> None:
-        self._ensure_editable()
+        ensure_allowed(self.status, Action.EDIT)
         self.contract = contract
 
+    def contract_form(self, last_applicant: dict[str, Any] | None) -> tuple[ContractInfo, bool, bool]:
+        """(contract, saved?, prefilled?): the saved contract, or a new one whose applicant part
+        is pre-filled from the enterprise's last entry (or from the application itself)."""
+        if self.contract is not None:
+            return ContractInfo.model_validate(self.contract), True, False
+        contract = ContractInfo.model_validate({"applicant": last_applicant or {}})
+        if not last_applicant:
+            contract.applicant.enterprise_code = self.enterprise_code
+            contract.applicant.name = self.importer_name or None
+        return contract, False, last_applicant is not None
+
     def set_iron_ore_contract(self, contract: dict[str, Any]) -> None:
-        self._ensure_editable()
+        ensure_allowed(self.status, Action.EDIT)
         if not is_iron_ore(self.form.get("commodity_code")):
             raise InvalidInput(
                 "the iron-ore contract is accepted only for iron ore",
@@ -154,17 +170,11 @@ class Application:
         self.iron_ore_contract = compute_iron_ore(contract)
 
     def remove_iron_ore_contract(self) -> None:
-        self._ensure_editable()
+        ensure_allowed(self.status, Action.EDIT)
         self.iron_ore_contract = None
 
     def ensure_deletable(self) -> None:
-        if self.status not in DELETABLE:
-            raise _refuse("deleted", self.status, DELETABLE)
-
-    def ensure_revocable(self) -> None:
-        """Revoke (撤销) is handled by the submission flow; the rule lives here with the others."""
-        if self.status not in REVOCABLE:
-            raise _refuse("revoked", self.status, REVOCABLE)
+        ensure_allowed(self.status, Action.DELETE)
 
     def recompute(self, ref: ReferenceData, on: date) -> None:
         self.computed = compute(self.form, year=self.year, ref=ref, on=on)
@@ -173,20 +183,61 @@ class Application:
             entry = ref.commodity(self.form.get("commodity_code"), self.year)
             self.issuing_agency = entry.issuing_agency if entry else None
 
-    # -- submission ------------------------------------------------------------------------
-    def submit(self, *, submitted_by: str, ref: ReferenceData | None = None, on: date | None = None) -> None:
-        """Validate the whole form (all problems at once), then hand it to the submission flow."""
-        from ail_application.domain.reference import load
-        from ail_application.domain.validation import validate_for_submission
+    # -- attachments -----------------------------------------------------------------------
+    def attachment(self, *, filename: str, content: bytes, held: int) -> Attachment:
+        """A new attachment of this application (DOMAIN section 5): electronic licenses only,
+        while the form may be edited, at most 1 MB, an allowed type by content (never by name),
+        at most ``ATTACHMENTS_MAX`` per application (``held`` are there already)."""
+        if not self.electronic_license:
+            raise Conflict("attachments are only for electronic-license applications; this one is on paper")
+        ensure_allowed(self.status, Action.ATTACHMENTS)
+        problems = []
+        if len(content) > MAX_BYTES:
+            problems.append(
+                FieldProblem("file", f"{len(content)} bytes is over the limit of {MAX_BYTES} bytes (1 MB)")
+            )
+        media_type = sniff(content)
+        if media_type is None:
+            problems.append(
+                FieldProblem(
+                    "file", f"the content is not an allowed type ({ALLOWED_TYPES}), whatever its name"
+                )
+            )
+        if not content:
+            problems = [FieldProblem("file", "the file is empty")]
+        reason = text_problem(filename)
+        if reason is not None:
+            problems.append(FieldProblem("file.filename", reason))
+        if held >= ATTACHMENTS_MAX:
+            problems.append(
+                FieldProblem(
+                    "file", f"the application has {held} attachments, the most it may have; delete one first"
+                )
+            )
+        if problems or media_type is None:
+            raise InvalidInput("the attachment is refused", problems)
+        return Attachment(
+            id=uuid4(),
+            application_id=self.id,
+            enterprise_code=self.enterprise_code,
+            filename=filename[:255] or "attachment",
+            content_type=media_type,
+            content=content,
+        )
 
-        if self.status not in SUBMITTABLE:
-            raise _refuse("submitted", self.status, SUBMITTABLE)
-        ref = ref or load()
-        self.recompute(ref, on or date.today())
+    def ensure_attachments_changeable(self) -> None:
+        ensure_allowed(self.status, Action.ATTACHMENTS)
+
+    # -- submission ------------------------------------------------------------------------
+    def submit(self, *, submitted_by: str, ref: ReferenceData, on: date) -> None:
+        """Validate the whole form as of ``on`` (all problems at once), then hand it to the
+        submission flow (``ApplicationSubmitted`` with the snapshot)."""
+        ensure_allowed(self.status, Action.SUBMIT)
+        self.recompute(ref, on)
         problems = validate_for_submission(self, ref)
         if problems:
             raise InvalidInput(f"the application cannot be submitted: {len(problems)} problem(s)", problems)
-        self.status = S.SUBMITTING
+        self.status = lifecycle.AFTER_SUBMITTED
         self.status_reason = None
         self.submission_id = uuid4()
         self.events.append(
@@ -202,33 +253,140 @@ class Application:
 
     def snapshot(self) -> dict[str, Any]:
         """The complete form as submitted: what the signer signs and MOFCOM checks. The names of
-        ApplicationSummary (shared events) are top-level keys."""
+        ApplicationSummary (shared events) are top-level keys. A new key goes into ``parts``."""
         c = self.computed
-        snapshot: dict[str, Any] = _jsonable(
-            {
-                "id": str(self.id),
-                "serial_no": self.serial_no,
-                "enterprise_code": self.enterprise_code,
-                "importer_code": self.enterprise_code,
-                "importer_name": self.importer_name,
-                "year": self.year,
-                "one_batch_one_license": self.one_batch_one_license,
-                "issuing_agency": self.issuing_agency or "",
-                "electronic_license": self.electronic_license,
-                **self.form,
-                "goods": c.get("goods", []),
-                "commodity_name": c.get("commodity_name") or "",
-                "unit": c.get("unit") or "",
-                "total_quantity": c.get("total_quantity"),
-                "total_value": c.get("total_value"),
-                "total_value_usd": c.get("total_value_usd"),
-                "valid_until": c.get("valid_until"),
-                "overflow_tolerance_pct": c.get("overflow_tolerance_pct"),
-                "contract": self.contract,
-                "iron_ore_contract": self.iron_ore_contract,
-            }
-        )
+        parts: dict[str, Any] = {
+            "id": str(self.id),
+            "serial_no": self.serial_no,
+            "enterprise_code": self.enterprise_code,
+            "importer_code": self.enterprise_code,
+            "importer_name": self.importer_name,
+            "year": self.year,
+            "one_batch_one_license": self.one_batch_one_license,
+            "issuing_agency": self.issuing_agency or "",
+            "electronic_license": self.electronic_license,
+            **self.form,
+            "goods": c.get("goods", []),
+            "commodity_name": c.get("commodity_name") or "",
+            "unit": c.get("unit") or "",
+            "total_quantity": c.get("total_quantity"),
+            "total_value": c.get("total_value"),
+            "total_value_usd": c.get("total_value_usd"),
+            "valid_until": c.get("valid_until"),
+            "overflow_tolerance_pct": c.get("overflow_tolerance_pct"),
+            "contract": self.contract,
+            "iron_ore_contract": self.iron_ore_contract,
+        }
+        snapshot: dict[str, Any] = _jsonable(parts)
         return snapshot
+
+    # -- what the submission flow and MOFCOM answer (ail.submission, ail.signer) ---------------
+    # Each returns whether the application changed. Answers of one submission apply only to the
+    # submission the application carries (``submission_id``); review results, revocation and the
+    # license only to its MOFCOM form (``form_no``); and only forward (lifecycle.moves_forward),
+    # so duplicates, late answers and out-of-order deliveries change nothing.
+    def _in_flight(self, submission_id: str) -> bool:
+        return self.status is S.SUBMITTING and str(self.submission_id) == submission_id
+
+    def submission_failed(self, *, submission_id: str, reason: str) -> bool:
+        """SigningFailed, SubmissionRejected, or the submission event set aside: back to draft
+        with the reason kept, to be corrected and submitted again."""
+        if not self._in_flight(submission_id) or not moves_forward(self.status, lifecycle.AFTER_FAILED):
+            return False
+        self.status = lifecycle.AFTER_FAILED
+        self.status_reason = reason
+        return True
+
+    def signing_deferred(self, *, submission_id: str, ekey_serial: str) -> bool:
+        """The submission waits for its e-key on a signer host: it stays submitting and says why
+        (it goes on by itself; SubmissionAccepted clears the reason)."""
+        if not self._in_flight(submission_id):
+            return False
+        self.status_reason = f"waiting for e-key {ekey_serial} on a signer host"
+        return True
+
+    def submission_accepted(self, *, submission_id: str, form_no: str, applied_at: datetime) -> bool:
+        if not self._in_flight(submission_id) or not moves_forward(self.status, lifecycle.AFTER_ACCEPTED):
+            return False
+        self.status = lifecycle.AFTER_ACCEPTED
+        self.status_reason = None
+        self.form_no = form_no
+        self.license_no = None
+        self.applied_at = applied_at
+        return True
+
+    def _forward(self, form_no: str | None, new: S) -> bool:
+        if form_no is not None and self.form_no != form_no:
+            return False
+        if not moves_forward(self.status, new):
+            return False
+        self.status = new
+        return True
+
+    def review_result(
+        self, *, form_no: str, stage: str, result: str, opinion: str, license_no: str | None
+    ) -> bool:
+        if not self._forward(form_no, status_after_review(stage, result)):
+            return False
+        self.status_reason = opinion or None
+        if license_no:
+            self.license_no = license_no
+        return True
+
+    def revoked(self, *, form_no: str | None) -> bool:
+        if not self._forward(form_no, lifecycle.AFTER_REVOKED):
+            return False
+        self.status_reason = "revoked by applicant"
+        return True
+
+    def license_issued(self, *, form_no: str, license_no: str) -> bool:
+        if not self._forward(form_no, lifecycle.AFTER_ISSUED):
+            return False
+        self.license_no = license_no
+        return True
+
+
+@dataclass
+class Attachment:
+    id: UUID
+    application_id: UUID
+    enterprise_code: str
+    filename: str
+    content_type: str
+    content: bytes = field(repr=False)
+    created_at: datetime | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+@dataclass(frozen=True)
+class EkeyBinding:
+    """The e-key an enterprise bound (EkeyBound on ail.submission): the submit precondition."""
+
+    enterprise_code: str
+    ekey_serial: str
+    subject: str
+    certificate_pem: str
+    bound_at: datetime
+
+    def replaces(self, current: EkeyBinding | None) -> bool:
+        """A later binding replaces an earlier one; a late, older event changes nothing."""
+        return current is None or current.bound_at <= self.bound_at
+
+
+def ensure_ekey_bound(enterprise_code: str, binding: EkeyBinding | None) -> None:
+    """Submit precondition: the enterprise has bound an e-key (POST /api/v1/ekey-bindings)."""
+    if binding is None:
+        raise Conflict(
+            f"enterprise {enterprise_code} has no e-key bound: list the e-keys plugged in with "
+            "GET /api/v1/ekeys, bind one with POST /api/v1/ekey-bindings, then submit again"
+        )
 
 
 def _jsonable(v: Any) -> Any:

@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-import asyncpg
-from fastapi import APIRouter, Body, Header, Query, Request
+from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse, Response
 
-from ail_application.adapters import repository
-from ail_application.adapters.repository import ApplicationRepository, QueryFilters
+from ail_application.adapters import queries
+from ail_application.adapters.queries import QueryFilters
+from ail_application.domain import commands
 from ail_application.domain.form import DraftCreate, FormFields
 from ail_application.entrypoints import query_export
-from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
+from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id
 from ail_application.entrypoints.schemas import (
     ApplicationPage,
     ApplicationRow,
@@ -25,9 +25,10 @@ from ail_application.entrypoints.schemas import (
     IdList,
     view,
 )
-from ail_application.service_layer import handlers
+from ail_application.service_layer.handlers import handle
+from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.errors import FieldProblem, InvalidInput
-from ail_shared.http import CurrentTenant, Pool
+from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText, Day, IdentifierText, NameText, Page, PageSize, Year
 
 router = APIRouter(prefix="/api/v1", tags=["applications"], generate_unique_id_function=operation_id)
@@ -52,22 +53,20 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 @router.post("/applications", status_code=201, response_model=ApplicationView, responses=ERRORS)
 async def create_application(
-    request: Request,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     form: Annotated[DraftCreate, Body(examples=[DRAFT_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Temporary save (暂存) of a new draft: an incomplete form is kept as it is; defaults are
     filled (trade mode 10, forex source, commodity usage, currency) and totals computed."""
-    ctx = context(request)
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
-        app = await handlers.create_draft(conn, tenant, handlers.CreateDraft(form=form), ctx)
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        app = await handle(uow, commands.CreateDraft(tenant, form), deps.ctx)
         return 201, view(app)
 
     body = form.model_dump(mode="json", exclude_unset=True)
-    return await idempotent(pool, tenant, idempotency_key, "/api/v1/applications", body, work)
+    return await idempotent(deps, tenant, idempotency_key, "/api/v1/applications", body, work)
 
 
 @router.get(
@@ -81,7 +80,7 @@ async def create_application(
     },
 )
 async def query_applications(
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     status: CodeText | None = None,
     serial_no: IdentifierText | None = None,
@@ -114,10 +113,9 @@ async def query_applications(
     )
     kind = query_export.wanted(accept)
     if kind is not None:
-        async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-            total, rows = await repository.query(
-                conn, f, tenant.enterprise_codes, page=1, page_size=query_export.EXPORT_MAX
-            )
+        total, rows = await queries.export(
+            deps.pool, f, tenant.enterprise_codes, limit=query_export.EXPORT_MAX
+        )
         if total > query_export.EXPORT_MAX:
             raise InvalidInput(
                 f"{total} applications match; a file holds at most {query_export.EXPORT_MAX}",
@@ -127,28 +125,25 @@ async def query_applications(
                     )
                 ],
             )
-        data = [ApplicationRow.model_validate(dict(r)).model_dump(mode="json") for r in rows]
+        data = [ApplicationRow.model_validate(r).model_dump(mode="json") for r in rows]
         return query_export.render(kind, data, total)
-    async with pool.acquire() as conn:
-        total, rows = await repository.query(conn, f, tenant.enterprise_codes, page=page, page_size=page_size)
-    items = [ApplicationRow.model_validate(dict(r)).model_dump(mode="json") for r in rows]
+    total, rows = await queries.query(deps.pool, f, tenant.enterprise_codes, page=page, page_size=page_size)
+    items = [ApplicationRow.model_validate(r).model_dump(mode="json") for r in rows]
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationView, responses=ERRORS)
-async def get_application(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
-    async with pool.acquire() as conn:
-        app = await ApplicationRepository(conn).get(
-            id=application_id, enterprise_codes=tenant.enterprise_codes
-        )
+async def get_application(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
+    app = await queries.application(
+        deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
+    )
     return view(app)
 
 
 @router.patch("/applications/{application_id}", response_model=ApplicationView, responses=ERRORS)
 async def edit_application(
-    request: Request,
     application_id: UUID,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     changes: Annotated[
         FormFields, Body(examples=[{"remarks": "分两批到港", "customs_ports": ["4200", "2200"]}])
@@ -156,31 +151,28 @@ async def edit_application(
 ) -> Any:
     """Temporary save of changes: given fields replace stored ones (``null`` clears one); read-only
     fields are refused by name. Allowed in draft, revoked and first_review_rejected."""
-    ctx = context(request)
-    async with pool.acquire() as conn, conn.transaction():
-        app = await handlers.edit_draft(conn, tenant, handlers.EditDraft(application_id, changes), ctx)
+    app = await handle(deps.unit_of_work(), commands.EditDraft(tenant, application_id, changes), deps.ctx)
     return view(app)
 
 
 @router.delete("/applications/{application_id}", status_code=204, responses=ERRORS)
-async def delete_application(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Response:
+async def delete_application(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Response:
     """Final deletion; only in draft, revoked and first_review_rejected."""
-    async with pool.acquire() as conn, conn.transaction():
-        await handlers.delete(conn, tenant, application_id)
+    await handle(deps.unit_of_work(), commands.DeleteApplication(tenant, application_id), deps.ctx)
     return Response(status_code=204)
 
 
 @router.post("/applications/batch-delete", response_model=BatchResults)
 async def batch_delete(
-    pool: Pool, tenant: CurrentTenant, body: IdList, idempotency_key: IdempotencyKey = None
+    deps: AppDeps, tenant: CurrentTenant, body: IdList, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
     """Deletes each id on its own and gives a result for each."""
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
-        return 200, {"results": await handlers.batch_delete(conn, tenant, body.ids)}
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        return 200, {"results": await handle(uow, commands.DeleteApplications(tenant, body.ids), deps.ctx)}
 
     return await idempotent(
-        pool, tenant, idempotency_key, "/api/v1/applications/batch-delete", body.model_dump(mode="json"), work
+        deps, tenant, idempotency_key, "/api/v1/applications/batch-delete", body.model_dump(mode="json"), work
     )
 
 
@@ -188,40 +180,36 @@ async def batch_delete(
     "/applications/{application_id}/copies", status_code=201, response_model=CopyResult, responses=ERRORS
 )
 async def copy_application(
-    request: Request,
     application_id: UUID,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     body: CopyRequest,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """1 to 50 copies (any status): new drafts with new serial numbers, no form/license numbers."""
-    ctx = context(request)
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
-        copies = await handlers.copy(conn, tenant, application_id, body.count, ctx)
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        copies = await handle(uow, commands.CopyApplication(tenant, application_id, body.count), deps.ctx)
         return 201, {"copies": [view(a) for a in copies]}
 
     path = f"/api/v1/applications/{application_id}/copies"
-    return await idempotent(pool, tenant, idempotency_key, path, body.model_dump(), work)
+    return await idempotent(deps, tenant, idempotency_key, path, body.model_dump(), work)
 
 
 @router.post(
     "/applications/{application_id}/submit", status_code=202, response_model=ApplicationView, responses=ERRORS
 )
 async def submit_application(
-    request: Request,
     application_id: UUID,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Validates the whole form (422 with every problem) and hands it to signing and MOFCOM."""
-    ctx = context(request)
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
-        app = await handlers.submit(conn, tenant, handlers.SubmitApplication(application_id), ctx)
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        app = await handle(uow, commands.SubmitApplication(tenant, application_id), deps.ctx)
         return 202, view(app)
 
     path = f"/api/v1/applications/{application_id}/submit"
-    return await idempotent(pool, tenant, idempotency_key, path, None, work)
+    return await idempotent(deps, tenant, idempotency_key, path, None, work)

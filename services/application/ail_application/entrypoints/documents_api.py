@@ -8,21 +8,22 @@ from typing import Annotated, Any
 from urllib.parse import quote
 from uuid import UUID
 
-import asyncpg
-from fastapi import APIRouter, File, Header, Request, UploadFile
+from fastapi import APIRouter, File, Header, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel
 
+from ail_application.adapters import queries
 from ail_application.adapters.printing import render_html, render_pdf
-from ail_application.adapters.repository import ApplicationRepository
+from ail_application.domain import commands
 from ail_application.domain.attachments import MAX_BYTES
 from ail_application.domain.model import Application
 from ail_application.entrypoints.api import ERRORS
-from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
+from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id
 from ail_application.entrypoints.schemas import IdList
-from ail_application.service_layer import attachments
+from ail_application.service_layer.handlers import handle
+from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.errors import NotFound
-from ail_shared.http import CurrentTenant, Pool
+from ail_shared.http import CurrentTenant
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 PRINTED: dict[int | str, dict[str, Any]] = {
@@ -33,8 +34,8 @@ PRINTED: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _printed(request: Request, apps: list[Application], accept: str | None) -> Response:
-    ref = context(request).ref
+async def _printed(deps: AppDeps, apps: list[Application], accept: str | None) -> Response:
+    ref = deps.ref
     if accept and "text/html" in accept:
         return HTMLResponse(render_html(apps, ref))
     pdf = await asyncio.to_thread(render_pdf, apps, ref)
@@ -46,24 +47,21 @@ async def _printed(request: Request, apps: list[Application], accept: str | None
 
 @router.get("/applications/{application_id}/print", responses={**ERRORS, **PRINTED}, tags=["print"])
 async def print_application(
-    request: Request,
     application_id: UUID,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Print the form, any status."""
-    async with pool.acquire() as conn:
-        app = await ApplicationRepository(conn).get(
-            id=application_id, enterprise_codes=tenant.enterprise_codes
-        )
-    return await _printed(request, [app], accept)
+    app = await queries.application(
+        deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
+    )
+    return await _printed(deps, [app], accept)
 
 
 @router.post("/applications/print", responses={**ERRORS, **PRINTED}, tags=["print"])
 async def print_applications(
-    request: Request,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     body: IdList,
     accept: Annotated[str | None, Header()] = None,
@@ -72,17 +70,11 @@ async def print_applications(
     """Batch print: one document, the applications in the order given. Any id not found for this
     tenant refuses the whole print (404 naming them). Printing changes nothing, so a retry with
     the same Idempotency-Key gives the same document."""
-    async with pool.acquire() as conn:
-        found = {
-            a.id: a
-            for a in await ApplicationRepository(conn).get_many(
-                ids=body.ids, enterprise_codes=tenant.enterprise_codes
-            )
-        }
+    found = await queries.applications(deps.pool, ids=body.ids, enterprise_codes=tenant.enterprise_codes)
     missing = [str(i) for i in body.ids if i not in found]
     if missing:
         raise NotFound(f"applications not found: {', '.join(missing)}")
-    return await _printed(request, [found[i] for i in body.ids], accept)
+    return await _printed(deps, [found[i] for i in body.ids], accept)
 
 
 class AttachmentView(BaseModel):
@@ -104,7 +96,7 @@ class AttachmentView(BaseModel):
 )
 async def upload_attachment(
     application_id: UUID,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     file: Annotated[UploadFile, File(description="PDF, JPEG, PNG or OFD, at most 1 MB; type by content")],
     idempotency_key: IdempotencyKey = None,
@@ -113,12 +105,14 @@ async def upload_attachment(
     content = await file.read(MAX_BYTES + 1)
     filename = file.filename or "attachment"
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
-        return 201, await attachments.add(conn, tenant, application_id, filename, content)
+    command = commands.AddAttachment(tenant, application_id, filename, content)
+
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        return 201, queries.new_attachment_view(await handle(uow, command, deps.ctx))
 
     body = {"filename": filename, "sha256": hashlib.sha256(content).hexdigest()}
     path = f"/api/v1/applications/{application_id}/attachments"
-    return await idempotent(pool, tenant, idempotency_key, path, body, work)
+    return await idempotent(deps, tenant, idempotency_key, path, body, work)
 
 
 @router.get(
@@ -127,9 +121,10 @@ async def upload_attachment(
     responses=ERRORS,
     tags=["attachments"],
 )
-async def list_attachments(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
-    async with pool.acquire() as conn:
-        return await attachments.list_for(conn, tenant, application_id)
+async def list_attachments(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
+    return await queries.attachments(
+        deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
+    )
 
 
 @router.get(
@@ -141,10 +136,14 @@ async def list_attachments(application_id: UUID, pool: Pool, tenant: CurrentTena
     tags=["attachments"],
 )
 async def download_attachment(
-    application_id: UUID, attachment_id: UUID, pool: Pool, tenant: CurrentTenant
+    application_id: UUID, attachment_id: UUID, deps: AppDeps, tenant: CurrentTenant
 ) -> Response:
-    async with pool.acquire() as conn:
-        meta, content = await attachments.get(conn, tenant, application_id, attachment_id)
+    meta, content = await queries.attachment(
+        deps.pool,
+        application_id=application_id,
+        attachment_id=attachment_id,
+        enterprise_codes=tenant.enterprise_codes,
+    )
     disposition = f"attachment; filename*=UTF-8''{quote(meta['filename'])}"
     return Response(content, media_type=meta["content_type"], headers={"Content-Disposition": disposition})
 
@@ -156,8 +155,8 @@ async def download_attachment(
     tags=["attachments"],
 )
 async def delete_attachment(
-    application_id: UUID, attachment_id: UUID, pool: Pool, tenant: CurrentTenant
+    application_id: UUID, attachment_id: UUID, deps: AppDeps, tenant: CurrentTenant
 ) -> Response:
-    async with pool.acquire() as conn:
-        await attachments.delete(conn, tenant, application_id, attachment_id)
+    command = commands.DeleteAttachment(tenant, application_id, attachment_id)
+    await handle(deps.unit_of_work(), command, deps.ctx)
     return Response(status_code=204)

@@ -4,22 +4,24 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Annotated, Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import asyncpg
-from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from ail_application.adapters.repository import SCHEMA
+from ail_application.adapters import queries
+from ail_application.domain import commands
 from ail_application.domain.contracts import ContractInfo, IronOreContract
+from ail_application.domain.key_agri import KeyAgriFiling as Filing
 from ail_application.domain.reference import CODE_TABLES
 from ail_application.entrypoints.api import ERRORS
-from ail_application.entrypoints.common import IdempotencyKey, context, idempotent, operation_id
+from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id
 from ail_application.entrypoints.schemas import ContractView
-from ail_application.service_layer import handlers
-from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
-from ail_shared.http import CurrentTenant, Pool
+from ail_application.service_layer.handlers import handle
+from ail_application.service_layer.unit_of_work import UnitOfWork
+from ail_shared.errors import FieldProblem, InvalidInput, NotFound
+from ail_shared.http import CurrentTenant
 from ail_shared.inputs import (
     AddressText,
     Capital,
@@ -85,11 +87,12 @@ IRON_ORE_EXAMPLE = {
     responses=ERRORS,
     tags=["contracts"],
 )
-async def get_contract(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
+async def get_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
     """The contract information; before the first save, the applicant part is pre-filled from
     the enterprise's last entry."""
-    async with pool.acquire() as conn:
-        return await handlers.get_contract(conn, tenant, application_id)
+    return await queries.contract(
+        deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
+    )
 
 
 @router.put(
@@ -100,12 +103,13 @@ async def get_contract(application_id: UUID, pool: Pool, tenant: CurrentTenant) 
 )
 async def put_contract(
     application_id: UUID,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     contract: Annotated[ContractInfo, Body(examples=[CONTRACT_EXAMPLE])],
 ) -> Any:
-    async with pool.acquire() as conn, conn.transaction():
-        return await handlers.put_contract(conn, tenant, application_id, contract)
+    return await handle(
+        deps.unit_of_work(), commands.SaveContract(tenant, application_id, contract), deps.ctx
+    )
 
 
 @router.get(
@@ -114,9 +118,13 @@ async def put_contract(
     responses=ERRORS,
     tags=["contracts"],
 )
-async def get_iron_ore_contract(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
-    async with pool.acquire() as conn:
-        return await handlers.get_iron_ore(conn, tenant, application_id)
+async def get_iron_ore_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
+    app = await queries.application(
+        deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
+    )
+    if app.iron_ore_contract is None:
+        raise NotFound(f"application {application_id} has no iron-ore contract yet; PUT it first")
+    return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
 
 
 @router.put(
@@ -127,13 +135,13 @@ async def get_iron_ore_contract(application_id: UUID, pool: Pool, tenant: Curren
 )
 async def put_iron_ore_contract(
     application_id: UUID,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     contract: Annotated[IronOreContract, Body(examples=[IRON_ORE_EXAMPLE])],
 ) -> Any:
     """Only for HS heading 2601. Line amounts (USD) are computed; importer is the application's."""
-    async with pool.acquire() as conn, conn.transaction():
-        return await handlers.put_iron_ore(conn, tenant, application_id, contract)
+    command = commands.SaveIronOreContract(tenant, application_id, contract)
+    return await handle(deps.unit_of_work(), command, deps.ctx)
 
 
 @router.delete(
@@ -142,10 +150,9 @@ async def put_iron_ore_contract(
     responses=ERRORS,
     tags=["contracts"],
 )
-async def delete_iron_ore_contract(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Response:
+async def delete_iron_ore_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Response:
     """Removes the iron-ore contract (e.g. after the commodity changed away from heading 2601)."""
-    async with pool.acquire() as conn, conn.transaction():
-        await handlers.delete_iron_ore(conn, tenant, application_id)
+    await handle(deps.unit_of_work(), commands.RemoveIronOreContract(tenant, application_id), deps.ctx)
     return Response(status_code=204)
 
 
@@ -184,7 +191,7 @@ class PrecheckResult(BaseModel):
 
 @router.post("/prechecks", response_model=PrecheckResult, tags=["pre-check"])
 async def precheck(
-    request: Request,
+    deps: AppDeps,
     tenant: CurrentTenant,
     body: Annotated[
         PrecheckRequest,
@@ -194,8 +201,7 @@ async def precheck(
 ) -> Any:
     """For each commodity: on the catalogue? electronic license allowed? iron ore? key agri?
     Changes nothing, so a retry with the same Idempotency-Key gets the same answer."""
-    ctx = context(request)
-    ref = ctx.ref
+    ref = deps.ref
     problems = [
         FieldProblem(f"customs_ports.{i}", f"'{p}' is not in code table 'customs_ports'")
         for i, p in enumerate(body.customs_ports)
@@ -203,7 +209,7 @@ async def precheck(
     ]
     if problems:
         raise InvalidInput("pre-check input has errors", problems)
-    answers = await ctx.eligibility.check(
+    answers = await deps.eligibility.check(
         enterprise_code=tenant.enterprise_code,
         year=body.year,
         commodity_codes=[c.code for c in body.commodities],
@@ -224,7 +230,7 @@ async def precheck(
     " overflow tolerance) and " + ", ".join(f"`{t}`" for t in CODE_TABLES) + ".",
 )
 async def reference(
-    request: Request,
+    deps: AppDeps,
     table: Annotated[CodeText, Path()],
     q: Annotated[
         QueryText, Query(description="code prefix, letters (拼音首字母) or part of the Chinese name")
@@ -232,7 +238,7 @@ async def reference(
 ) -> list[dict[str, Any]]:
     if table != "commodities" and table not in CODE_TABLES:
         raise NotFound(f"no code table '{table}'; tables: commodities, {', '.join(CODE_TABLES)}")
-    return context(request).ref.lookup(table, q)
+    return deps.ref.lookup(table, q)
 
 
 # -- key agricultural products filing (重农信息备案) ------------------------------------------
@@ -268,10 +274,23 @@ KEY_AGRI_EXAMPLE = {
 }
 
 
+def _filing(filing: Filing) -> dict[str, Any]:
+    return {
+        **filing.body,
+        "id": str(filing.id),
+        "enterprise_code": filing.enterprise_code,
+        "status": filing.status,
+        "created_at": filing.created_at.isoformat() if filing.created_at else None,
+        "receipt_no": filing.receipt_no,
+        "reported_at": filing.reported_at.isoformat() if filing.reported_at else None,
+        "report_attempts": filing.report_attempts,
+        "last_error": filing.last_error,
+    }
+
+
 @router.post("/key-agri-filings", status_code=201, response_model=KeyAgriFiling, tags=["key-agri"])
 async def create_key_agri_filing(
-    request: Request,
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
     body: Annotated[KeyAgriFilingIn, Body(examples=[KEY_AGRI_EXAMPLE])],
     idempotency_key: IdempotencyKey = None,
@@ -281,99 +300,35 @@ async def create_key_agri_filing(
     at once in the background; read it back to see ``reported`` with MOFCOM's receipt number, or
     ``report_failed`` with the reason (retried automatically with backoff)."""
     data = body.model_dump(mode="json")
-    problems = [FieldProblem(k, "required") for k, v in data.items() if v in (None, "")]
-    if problems:
-        raise InvalidInput("the filing is incomplete", problems)
-    enterprise = tenant.enterprise_code
+    command = commands.FileKeyAgri(tenant, data)
 
-    async def work(conn: asyncpg.Connection) -> tuple[int, Any]:
-        row = await conn.fetchrow(
-            f"INSERT INTO {SCHEMA}.key_agri_filings (id, enterprise_code, body, status)"
-            " VALUES ($1, $2, $3, 'saved')"
-            f" RETURNING {FILING_COLUMNS}",
-            uuid4(),
-            enterprise,
-            data,
-        )
-        return 201, _filing(row)
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        return 201, _filing(await handle(uow, command, deps.ctx))
 
-    response = await idempotent(pool, tenant, idempotency_key, "/api/v1/key-agri-filings", data, work)
-    reporter = request.app.state.runtime.extra.get("filing_reporter")
-    if reporter is not None:
-        reporter.wake()
+    response = await idempotent(deps, tenant, idempotency_key, "/api/v1/key-agri-filings", data, work)
+    deps.filing_reporter.wake()
     return response
 
 
-FILING_COLUMNS = (
-    "id, enterprise_code, body, status, created_at, receipt_no, reported_at, report_attempts, last_error"
-)
-
-
-def _filing(row: asyncpg.Record) -> dict[str, Any]:
-    return {
-        **row["body"],
-        "id": str(row["id"]),
-        "enterprise_code": row["enterprise_code"],
-        "status": row["status"],
-        "created_at": row["created_at"].isoformat(),
-        "receipt_no": row["receipt_no"],
-        "reported_at": row["reported_at"].isoformat() if row["reported_at"] else None,
-        "report_attempts": row["report_attempts"],
-        "last_error": row["last_error"],
-    }
-
-
 @router.get("/key-agri-filings/{filing_id}", response_model=KeyAgriFiling, tags=["key-agri"])
-async def get_key_agri_filing(filing_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
-    row = await pool.fetchrow(
-        f"SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings"
-        " WHERE id = $1 AND enterprise_code = ANY($2::text[])",
-        filing_id,
-        list(tenant.enterprise_codes),
+async def get_key_agri_filing(filing_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
+    return _filing(
+        await queries.filing(deps.pool, filing_id=filing_id, enterprise_codes=tenant.enterprise_codes)
     )
-    if row is None:
-        raise NotFound(f"key-agri filing {filing_id} not found")
-    return _filing(row)
 
 
 @router.post(
     "/key-agri-filings/{filing_id}/report", status_code=202, response_model=KeyAgriFiling, tags=["key-agri"]
 )
-async def report_key_agri_filing_again(
-    filing_id: UUID, request: Request, pool: Pool, tenant: CurrentTenant
-) -> Any:
+async def report_key_agri_filing_again(filing_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
     """Send a filing whose report failed to MOFCOM again (after correcting the cause). Reporting
     an already reported filing is refused (409). Safe to retry."""
-    row = await pool.fetchrow(
-        f"UPDATE {SCHEMA}.key_agri_filings SET report_attempts = 0, next_attempt_at = now()"
-        " WHERE id = $1 AND enterprise_code = ANY($2::text[]) AND status <> 'reported'"
-        f" RETURNING {FILING_COLUMNS}",
-        filing_id,
-        list(tenant.enterprise_codes),
-    )
-    if row is None:
-        exists = await pool.fetchval(
-            f"SELECT status FROM {SCHEMA}.key_agri_filings WHERE id = $1"
-            " AND enterprise_code = ANY($2::text[])",
-            filing_id,
-            list(tenant.enterprise_codes),
-        )
-        if exists is None:
-            raise NotFound(f"key-agri filing {filing_id} not found")
-        raise Conflict(f"key-agri filing {filing_id} is already reported to MOFCOM")
-    reporter = request.app.state.runtime.extra.get("filing_reporter")
-    if reporter is not None:
-        reporter.wake()
-    return _filing(row)
+    filing = await handle(deps.unit_of_work(), commands.ReportKeyAgriFilingAgain(tenant, filing_id), deps.ctx)
+    deps.filing_reporter.wake()
+    return _filing(filing)
 
 
 @router.get("/key-agri-filings", response_model=list[KeyAgriFiling], tags=["key-agri"])
-async def list_key_agri_filings(pool: Pool, tenant: CurrentTenant, since: Day | None = None) -> Any:
-    rows = await pool.fetch(
-        f"SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings"
-        " WHERE enterprise_code = ANY($1::text[]) AND ($2::date IS NULL OR created_at >= $2::date)"
-        " ORDER BY created_at DESC LIMIT 200",
-        list(tenant.enterprise_codes),
-        since,
-    )
-    return [_filing(r) for r in rows]
+async def list_key_agri_filings(deps: AppDeps, tenant: CurrentTenant, since: Day | None = None) -> Any:
+    filings = await queries.filings(deps.pool, enterprise_codes=tenant.enterprise_codes, since=since)
+    return [_filing(f) for f in filings]

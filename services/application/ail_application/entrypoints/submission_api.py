@@ -11,18 +11,18 @@ answer is replayed.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from uuid import UUID
 
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from ail_application.adapters.repository import SCHEMA
-from ail_application.service_layer import handlers
-from ail_shared.auth import Tenant
+from ail_application.domain import commands
+from ail_application.domain.model import Application
+from ail_application.entrypoints.common import AppDeps, idempotent
+from ail_application.service_layer.handlers import handle
+from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.errors import AilError, InvalidInput
-from ail_shared.http import CurrentTenant, Pool, RuntimeDep, detail
-from ail_shared.idempotency import idempotent_response
+from ail_shared.http import CurrentTenant, detail
 from ail_shared.inputs import IdentifierText
 
 router = APIRouter(prefix="/api/v1", tags=["submission"])
@@ -44,58 +44,25 @@ def _error(exc: AilError) -> dict[str, Any]:
     }
 
 
-async def submit_each(
-    conn: Any, tenant: Tenant, ids: list[str], ctx: handlers.Context | None = None
-) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
-    done: dict[str, dict[str, Any]] = {}
-    for raw in ids:
-        if raw in done:
-            results.append(done[raw])
-            continue
-        try:
-            app_id = UUID(raw)
-        except ValueError:
-            out: dict[str, Any] = {
-                "id": raw,
-                "result": "refused",
-                "error": {
-                    "code": "invalid_input",
-                    "message": f"{raw!r} is not an application id",
-                    "details": [],
-                },
-            }
-        else:
-            try:
-                async with conn.transaction():
-                    app = await handlers.submit(conn, tenant, handlers.SubmitApplication(app_id), ctx)
-                out = {"id": raw, "result": "submitted", "status": app.status.value}
-            except AilError as exc:
-                out = {"id": raw, "result": "refused", "error": _error(exc)}
-        done[raw] = out
-        results.append(out)
-    return results
+def _result(raw: str, outcome: Application | AilError) -> dict[str, Any]:
+    if isinstance(outcome, AilError):
+        return {"id": raw, "result": "refused", "error": _error(outcome)}
+    return {"id": raw, "result": "submitted", "status": outcome.status.value}
 
 
 @router.post("/applications/submit", status_code=202)
 async def submit_batch(
-    pool: Pool,
+    deps: AppDeps,
     tenant: CurrentTenant,
-    runtime: RuntimeDep,
     body: Annotated[BatchSubmit, Body()],
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JSONResponse:
-    async def work(conn: Any) -> tuple[int, Any]:
-        results = await submit_each(conn, tenant, body.ids, runtime.extra.get("context"))
+    async def work(uow: UnitOfWork) -> tuple[int, Any]:
+        outcomes = await handle(uow, commands.SubmitApplications(tenant, body.ids), deps.ctx)
+        results = [_result(raw, outcome) for raw, outcome in outcomes]
         submitted = sum(1 for r in results if r["result"] == "submitted")
         return 202, {"submitted": submitted, "refused": len(results) - submitted, "results": results}
 
-    return await idempotent_response(
-        pool,
-        schema=SCHEMA,
-        tenant=tenant,
-        key=idempotency_key,
-        path="/api/v1/applications/submit",
-        body=body.model_dump(),
-        work=work,
+    return await idempotent(
+        deps, tenant, idempotency_key, "/api/v1/applications/submit", body.model_dump(), work
     )

@@ -1,154 +1,142 @@
-"""Command handlers of the application service: drafts, contracts, copies, deletion, submission.
+"""The use cases of the application service, one handler per command and per event.
 
-Each takes a connection (inside the request's transaction), the tenant, and the command. The
-tenant scopes every read: another tenant's id is "not found"."""
+``COMMAND_HANDLERS`` (commands of ``domain/commands.py``: drafts, edits, contracts, copies,
+deletion, submission, attachments, key-agri filings) and ``EVENT_HANDLERS`` (what the submission
+and signer services' events do to an application) are keyed by type. Every handler takes the
+unit of work first; a command handler ``(uow, cmd, ctx)``, an event handler ``(uow, event, env)``
+(``ail_shared.consumer.bind_handlers``). The handler loads, the aggregate decides and records its
+events, the unit of work writes state and outbox in one transaction.
+
+The tenant scopes every read of a command: another tenant's id is "not found". Business dates
+are the China date of ``ctx.clock()`` (``ail_shared.calendar.china_date``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
-import asyncpg
-
-from ail_application.adapters.eligibility import CatalogueEligibility, EligibilityChecker
-from ail_application.adapters.repository import ApplicationRepository
-from ail_application.domain.contracts import ContractInfo, IronOreContract
-from ail_application.domain.form import CREATION_ONLY, READ_ONLY, READ_ONLY_LINE, DraftCreate, FormFields
-from ail_application.domain.model import Application, serial_no
+from ail_application.adapters.mofcom_filing import FilingReport
+from ail_application.domain import commands as c
+from ail_application.domain.contracts import IronOreContract
+from ail_application.domain.form import form_input, writable_problems
+from ail_application.domain.key_agri import KeyAgriFiling
+from ail_application.domain.model import (
+    Application,
+    Attachment,
+    EkeyBinding,
+    ensure_ekey_bound,
+    serial_no,
+)
 from ail_application.domain.reference import ReferenceData, load
-from ail_application.service_layer.results import ensure_ekey_bound
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.auth import Tenant
+from ail_shared.calendar import china_date
 from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound
+from ail_shared.events import (
+    ApplicationRevoked,
+    EkeyBound,
+    Envelope,
+    Event,
+    LicenseIssued,
+    ReviewResultReceived,
+    SigningDeferred,
+    SigningFailed,
+    SubmissionAccepted,
+    SubmissionRejected,
+)
 from ail_shared.inputs import license_year_problem
+from ail_shared.logging import get_logger
+from ail_shared.retry import backoff, now_utc
 
-CHINA = ZoneInfo("Asia/Shanghai")
+log = get_logger("ail.application.handlers")
 
-
-def today() -> date:
-    """Business dates (exchange rate, validity) are calendar days in China."""
-    return datetime.now(CHINA).date()
-
-
-@dataclass(frozen=True)
-class CreateDraft:
-    form: DraftCreate
-
-
-@dataclass(frozen=True)
-class EditDraft:
-    application_id: UUID
-    changes: FormFields
-
-
-@dataclass(frozen=True)
-class SubmitApplication:
-    application_id: UUID
+# A key-agri filing's rounds: ``backoff(round, base=FILING_BASE_DELAY, cap=FILING_MAX_DELAY)``
+# seconds after a failed round.
+FILING_BASE_DELAY = 2.0
+FILING_MAX_DELAY = 3600.0
 
 
 @dataclass
 class Context:
-    """What handlers need besides the connection: reference data and the eligibility source."""
+    """What command handlers need besides the unit of work."""
 
     ref: ReferenceData = field(default_factory=load)
-    eligibility: EligibilityChecker = field(default_factory=lambda: CatalogueEligibility(load()))
+    clock: Callable[[], datetime] = now_utc
+    filing_client: FilingReport | None = None  # the worker's round needs it, nothing else
+    filing_report_attempts: int = 6
+    filing_base_delay: float = FILING_BASE_DELAY
+
+    def today(self) -> date:
+        """Business dates (exchange rate, validity) are calendar days in China."""
+        return china_date(self.clock())
 
 
-def writable_problems(body: FormFields, *, creating: bool) -> list[FieldProblem]:
-    """Every read-only or unknown field the client wrote, by name."""
-    problems = []
-    for name in body.model_extra or {}:
-        if name in READ_ONLY or name in CREATION_ONLY:
-            problems.append(FieldProblem(name, "read-only: filled by the system"))
-        else:
-            problems.append(FieldProblem(name, "unknown field"))
-    if not creating:
-        for name in CREATION_ONLY & body.model_fields_set:
-            problems.append(FieldProblem(name, "read-only after creation"))
-    for i, line in enumerate(body.goods or []):
-        for name in line.model_extra or {}:
-            reason = "read-only: computed" if name in READ_ONLY_LINE else "unknown field"
-            problems.append(FieldProblem(f"goods.{i}.{name}", reason))
-    return problems
+async def _load(uow: UnitOfWork, tenant: Tenant, application_id: UUID) -> Application:
+    app = await uow.applications.get(
+        application_id=application_id, enterprise_codes=tenant.enterprise_codes, for_update=True
+    )
+    uow.track(app)
+    return app
 
 
-def _form_input(body: FormFields) -> dict[str, Any]:
-    data = body.model_dump(mode="json", exclude_unset=True, exclude=set(CREATION_ONLY))
-    for k in list(data):
-        if k not in FormFields.model_fields:
-            data.pop(k)
-    if data.get("goods") is not None:
-        data["goods"] = [
-            {k: v for k, v in g.items() if k in ("spec", "unit", "quantity", "unit_price")}
-            for g in data["goods"]
-        ]
-    return data
-
-
-async def create_draft(
-    conn: asyncpg.Connection, tenant: Tenant, cmd: CreateDraft, ctx: Context
-) -> Application:
+# -- drafts --------------------------------------------------------------------------------------
+async def create_draft(uow: UnitOfWork, cmd: c.CreateDraft, ctx: Context) -> Application:
+    on = ctx.today()
     problems = writable_problems(cmd.form, creating=True)
-    year_reason = license_year_problem(cmd.form.year, today()) if cmd.form.year is not None else None
+    year_reason = license_year_problem(cmd.form.year, on) if cmd.form.year is not None else None
     if year_reason is not None:
         problems.append(FieldProblem("year", year_reason))
     if problems:
         raise InvalidInput("the draft has fields in error", problems)
-    enterprise = tenant.enterprise_code
-    async with UnitOfWork(conn) as uow:
-        on = today()
+    enterprise = cmd.tenant.enterprise_code
+    async with uow:
         year = cmd.form.year or on.year
         app = Application.new_draft(
             serial=serial_no(year, await uow.applications.next_serial()),
             enterprise_code=enterprise,
-            importer_name=await uow.applications.enterprise_name(enterprise),
+            importer_name=await uow.applications.enterprise_name(enterprise_code=enterprise),
             year=year,
-            form=_form_input(cmd.form),
+            form=form_input(cmd.form),
             ref=ctx.ref,
             on=on,
             one_batch_one_license=cmd.form.one_batch_one_license,
             issuing_agency=cmd.form.issuing_agency,
             electronic_license=cmd.form.electronic_license,
         )
-        await uow.applications.add(uow.track(app))
+        await uow.applications.add(application=app)
+        uow.track(app)
     return app
 
 
-async def _load(uow: UnitOfWork, tenant: Tenant, application_id: UUID) -> Application:
-    return uow.track(
-        await uow.applications.get(
-            id=application_id, enterprise_codes=tenant.enterprise_codes, for_update=True
-        )
-    )
-
-
-async def edit_draft(conn: asyncpg.Connection, tenant: Tenant, cmd: EditDraft, ctx: Context) -> Application:
+async def edit_draft(uow: UnitOfWork, cmd: c.EditDraft, ctx: Context) -> Application:
     problems = writable_problems(cmd.changes, creating=False)
     if problems:
         raise InvalidInput("the change names fields a client may not write", problems)
-    async with UnitOfWork(conn) as uow:
-        app = await _load(uow, tenant, cmd.application_id)
-        app.edit(_form_input(cmd.changes), ref=ctx.ref, on=today())
-        await uow.applications.save(app)
+    async with uow:
+        app = await _load(uow, cmd.tenant, cmd.application_id)
+        app.edit(form_input(cmd.changes), ref=ctx.ref, on=ctx.today())
+        await uow.applications.save(application=app)
     return app
 
 
-async def delete(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> None:
-    async with UnitOfWork(conn) as uow:
-        app = await _load(uow, tenant, application_id)
+async def delete_application(uow: UnitOfWork, cmd: c.DeleteApplication, ctx: Context) -> None:
+    async with uow:
+        app = await _load(uow, cmd.tenant, cmd.application_id)
         app.ensure_deletable()
-        await uow.applications.delete(app)
+        await uow.applications.delete(application=app)
 
 
-async def batch_delete(conn: asyncpg.Connection, tenant: Tenant, ids: list[UUID]) -> list[dict[str, Any]]:
-    """One result per id, in order; each id succeeds or fails on its own (savepoint each)."""
+async def delete_applications(
+    uow: UnitOfWork, cmd: c.DeleteApplications, ctx: Context
+) -> list[dict[str, Any]]:
+    """One result per id, in order; each id succeeds or fails on its own (a savepoint each)."""
     results: list[dict[str, Any]] = []
-    for application_id in ids:
+    for application_id in cmd.ids:
         try:
-            await delete(conn, tenant, application_id)
+            await delete_application(uow, c.DeleteApplication(cmd.tenant, application_id), ctx)
             results.append({"id": str(application_id), "outcome": "deleted", "reason": None})
         except AilError as exc:
             outcome = "not_found" if isinstance(exc, NotFound) else "refused"
@@ -156,88 +144,302 @@ async def batch_delete(conn: asyncpg.Connection, tenant: Tenant, ids: list[UUID]
     return results
 
 
-async def copy(
-    conn: asyncpg.Connection, tenant: Tenant, application_id: UUID, count: int, ctx: Context
-) -> list[Application]:
-    async with UnitOfWork(conn) as uow:
-        source = await uow.applications.get(id=application_id, enterprise_codes=tenant.enterprise_codes)
+async def copy_application(uow: UnitOfWork, cmd: c.CopyApplication, ctx: Context) -> list[Application]:
+    async with uow:
+        source = await uow.applications.get(
+            application_id=cmd.application_id, enterprise_codes=cmd.tenant.enterprise_codes
+        )
         copies = []
-        on = today()
-        for _ in range(count):
+        on = ctx.today()
+        for _ in range(cmd.count):
             new = source.copy(
                 serial=serial_no(source.year, await uow.applications.next_serial()), ref=ctx.ref, on=on
             )
-            await uow.applications.add(uow.track(new))
+            await uow.applications.add(application=new)
+            uow.track(new)
             copies.append(new)
     return copies
 
 
-async def get_contract(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> dict[str, Any]:
-    """The saved contract, or a new one whose applicant part is pre-filled from the last entry."""
-    repo = ApplicationRepository(conn)
-    app = await repo.get(id=application_id, enterprise_codes=tenant.enterprise_codes)
-    if app.contract is not None:
-        return {
-            "saved": True,
-            "prefilled": False,
-            **ContractInfo.model_validate(app.contract).model_dump(mode="json"),
-        }
-    applicant = await repo.last_applicant(app.enterprise_code)
-    contract = ContractInfo.model_validate({"applicant": applicant or {}})
-    if not applicant:
-        contract.applicant.enterprise_code = app.enterprise_code
-        contract.applicant.name = app.importer_name or None
-    return {"saved": False, "prefilled": applicant is not None, **contract.model_dump(mode="json")}
-
-
-async def put_contract(
-    conn: asyncpg.Connection, tenant: Tenant, application_id: UUID, contract: ContractInfo
-) -> dict[str, Any]:
-    async with UnitOfWork(conn) as uow:
-        app = await _load(uow, tenant, application_id)
-        data = contract.model_dump(mode="json")
+# -- contracts -----------------------------------------------------------------------------------
+async def save_contract(uow: UnitOfWork, cmd: c.SaveContract, ctx: Context) -> dict[str, Any]:
+    async with uow:
+        app = await _load(uow, cmd.tenant, cmd.application_id)
+        data = cmd.contract.model_dump(mode="json")
         app.set_contract(data)
-        await uow.applications.save(app)
-        await uow.applications.save_applicant(app.enterprise_code, data["applicant"])
+        await uow.applications.save(application=app)
+        await uow.applications.save_applicant(
+            enterprise_code=app.enterprise_code, applicant=data["applicant"]
+        )
     return {"saved": True, "prefilled": False, **data}
 
 
-async def get_iron_ore(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> dict[str, Any]:
-    app = await ApplicationRepository(conn).get(id=application_id, enterprise_codes=tenant.enterprise_codes)
-    if app.iron_ore_contract is None:
-        raise NotFound(f"application {application_id} has no iron-ore contract yet; PUT it first")
-    return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
-
-
-async def put_iron_ore(
-    conn: asyncpg.Connection, tenant: Tenant, application_id: UUID, contract: IronOreContract
-) -> dict[str, Any]:
-    async with UnitOfWork(conn) as uow:
-        app = await _load(uow, tenant, application_id)
+async def save_iron_ore_contract(uow: UnitOfWork, cmd: c.SaveIronOreContract, ctx: Context) -> dict[str, Any]:
+    async with uow:
+        app = await _load(uow, cmd.tenant, cmd.application_id)
         app.set_iron_ore_contract(
-            contract.model_dump(mode="json", exclude={"importer_code", "importer_name"})
+            cmd.contract.model_dump(mode="json", exclude={"importer_code", "importer_name"})
         )
-        await uow.applications.save(app)
+        await uow.applications.save(application=app)
     return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
 
 
-async def delete_iron_ore(conn: asyncpg.Connection, tenant: Tenant, application_id: UUID) -> None:
-    async with UnitOfWork(conn) as uow:
-        app = await _load(uow, tenant, application_id)
+async def remove_iron_ore_contract(uow: UnitOfWork, cmd: c.RemoveIronOreContract, ctx: Context) -> None:
+    async with uow:
+        app = await _load(uow, cmd.tenant, cmd.application_id)
         app.remove_iron_ore_contract()
-        await uow.applications.save(app)
+        await uow.applications.save(application=app)
 
 
-async def submit(
-    conn: asyncpg.Connection, tenant: Tenant, cmd: SubmitApplication, ctx: Context | None = None
-) -> Application:
-    ctx = ctx or Context()
-    async with UnitOfWork(conn) as uow:
-        app = await _load(uow, tenant, cmd.application_id)
-        app.submit(submitted_by=tenant.principal.id, ref=ctx.ref, on=today())
-        await ensure_ekey_bound(conn, app.enterprise_code)
-        await uow.applications.save(app)
+# -- submission ----------------------------------------------------------------------------------
+async def submit_application(uow: UnitOfWork, cmd: c.SubmitApplication, ctx: Context) -> Application:
+    async with uow:
+        app = await _load(uow, cmd.tenant, cmd.application_id)
+        app.submit(submitted_by=cmd.tenant.principal.id, ref=ctx.ref, on=ctx.today())
+        ensure_ekey_bound(
+            app.enterprise_code, await uow.ekey_bindings.get(enterprise_code=app.enterprise_code)
+        )
+        await uow.applications.save(application=app)
     return app
 
 
-COMMAND_HANDLERS = {CreateDraft: create_draft, EditDraft: edit_draft, SubmitApplication: submit}
+async def _submit_one(uow: UnitOfWork, tenant: Tenant, raw: str, ctx: Context) -> Application | AilError:
+    try:
+        application_id = UUID(raw)
+    except ValueError:
+        return InvalidInput(f"{raw!r} is not an application id")
+    try:
+        return await submit_application(uow, c.SubmitApplication(tenant, application_id), ctx)
+    except AilError as exc:
+        return exc
+
+
+async def submit_applications(
+    uow: UnitOfWork, cmd: c.SubmitApplications, ctx: Context
+) -> list[tuple[str, Application | AilError]]:
+    """Each id on its own (a savepoint each): for every id in the order given, the submitted
+    application or the refusal. An id given twice gets its first outcome again (never
+    submitted twice); one that is not a UUID is refused without a lookup."""
+    outcomes: list[tuple[str, Application | AilError]] = []
+    done: dict[str, Application | AilError] = {}
+    for raw in cmd.ids:
+        if raw not in done:
+            done[raw] = await _submit_one(uow, cmd.tenant, raw, ctx)
+        outcomes.append((raw, done[raw]))
+    return outcomes
+
+
+# -- attachments ---------------------------------------------------------------------------------
+async def add_attachment(uow: UnitOfWork, cmd: c.AddAttachment, ctx: Context) -> Attachment:
+    async with uow:
+        app = await _load(uow, cmd.tenant, cmd.application_id)
+        held = await uow.attachments.count(application_id=app.id)
+        attachment = app.attachment(filename=cmd.filename, content=cmd.content, held=held)
+        await uow.attachments.add(attachment=attachment)
+    return attachment
+
+
+async def delete_attachment(uow: UnitOfWork, cmd: c.DeleteAttachment, ctx: Context) -> None:
+    async with uow:
+        app = await _load(uow, cmd.tenant, cmd.application_id)
+        app.ensure_attachments_changeable()
+        await uow.attachments.delete(
+            attachment_id=cmd.attachment_id,
+            application_id=app.id,
+            enterprise_codes=cmd.tenant.enterprise_codes,
+        )
+
+
+# -- key agricultural products filings -----------------------------------------------------------
+async def file_key_agri(uow: UnitOfWork, cmd: c.FileKeyAgri, ctx: Context) -> KeyAgriFiling:
+    filing = KeyAgriFiling.new(enterprise_code=cmd.tenant.enterprise_code, body=cmd.body)
+    async with uow:
+        await uow.key_agri_filings.add(filing=filing)
+    return filing
+
+
+async def report_key_agri_filing_again(
+    uow: UnitOfWork, cmd: c.ReportKeyAgriFilingAgain, ctx: Context
+) -> KeyAgriFiling:
+    async with uow:
+        filing = await uow.key_agri_filings.get(
+            filing_id=cmd.filing_id, enterprise_codes=cmd.tenant.enterprise_codes, for_update=True
+        )
+        filing.report_again()
+        await uow.key_agri_filings.save(filing=filing)
+    return filing
+
+
+async def report_due_filings(uow: UnitOfWork, cmd: c.ReportDueFilings, ctx: Context) -> int:
+    """Report the filings that are due now; return how many were tried. The filings stay locked
+    during the calls (``FOR UPDATE SKIP LOCKED``), so no replica sends one too."""
+    if ctx.filing_client is None:
+        raise RuntimeError("report_due_filings needs ctx.filing_client")
+    async with uow:
+        due = await uow.key_agri_filings.claim_due(max_attempts=ctx.filing_report_attempts, limit=cmd.limit)
+        for filing in due:
+            outcome = await ctx.filing_client.report(filing.id, filing.enterprise_code, filing.body)
+            if outcome.receipt_no:
+                filing.reported(receipt_no=outcome.receipt_no, at=ctx.clock())
+                log.info("filing_reported", filing_id=str(filing.id), receipt_no=outcome.receipt_no)
+            else:
+                # The shared backoff, and never sooner than MOFCOM asked (Retry-After).
+                delay = max(
+                    backoff(filing.report_attempts + 1, base=ctx.filing_base_delay, cap=FILING_MAX_DELAY),
+                    outcome.retry_after or 0.0,
+                )
+                filing.report_failed(
+                    error=outcome.error or "MOFCOM gave no receipt",
+                    retryable=outcome.retryable,
+                    max_attempts=ctx.filing_report_attempts,
+                    retry_in=timedelta(seconds=delay),
+                )
+                log.warning(
+                    "filing_report_failed",
+                    filing_id=str(filing.id),
+                    attempt=filing.report_attempts,
+                    final=filing.given_up,
+                    error=filing.last_error,
+                )
+            await uow.key_agri_filings.save(filing=filing)
+    return len(due)
+
+
+CommandHandler = Callable[[UnitOfWork, Any, Context], Awaitable[Any]]
+
+COMMAND_HANDLERS: Mapping[type, CommandHandler] = {
+    c.CreateDraft: create_draft,
+    c.EditDraft: edit_draft,
+    c.DeleteApplication: delete_application,
+    c.DeleteApplications: delete_applications,
+    c.CopyApplication: copy_application,
+    c.SaveContract: save_contract,
+    c.SaveIronOreContract: save_iron_ore_contract,
+    c.RemoveIronOreContract: remove_iron_ore_contract,
+    c.SubmitApplication: submit_application,
+    c.SubmitApplications: submit_applications,
+    c.AddAttachment: add_attachment,
+    c.DeleteAttachment: delete_attachment,
+    c.FileKeyAgri: file_key_agri,
+    c.ReportKeyAgriFilingAgain: report_key_agri_filing_again,
+    c.ReportDueFilings: report_due_filings,
+}
+
+
+async def handle(uow: UnitOfWork, cmd: object, ctx: Context) -> Any:
+    """Run ``cmd``'s handler (the entrypoints' one way in)."""
+    return await COMMAND_HANDLERS[type(cmd)](uow, cmd, ctx)
+
+
+# -- events: what the submission flow and MOFCOM answer ------------------------------------------
+async def _apply(
+    uow: UnitOfWork, application_id: str, change: Callable[[Application], bool], what: str
+) -> None:
+    """Load the application an event names (locked), let it decide, save it if it changed."""
+    async with uow:
+        app = await uow.applications.find(application_id=UUID(application_id))
+        if app is None or not change(app):
+            return
+        await uow.applications.save(application=app)
+        log.info(
+            "application_result_applied",
+            application_id=application_id,
+            event_type=what,
+            status=app.status.value,
+        )
+
+
+async def on_signing_failed(uow: UnitOfWork, event: SigningFailed, env: Envelope) -> None:
+    await _apply(
+        uow,
+        event.application_id,
+        lambda app: app.submission_failed(submission_id=event.submission_id, reason=event.reason),
+        "SigningFailed",
+    )
+
+
+async def on_signing_deferred(uow: UnitOfWork, event: SigningDeferred, env: Envelope) -> None:
+    await _apply(
+        uow,
+        event.application_id,
+        lambda app: app.signing_deferred(submission_id=event.submission_id, ekey_serial=event.ekey_serial),
+        "SigningDeferred",
+    )
+
+
+async def on_submission_rejected(uow: UnitOfWork, event: SubmissionRejected, env: Envelope) -> None:
+    await _apply(
+        uow,
+        event.application_id,
+        lambda app: app.submission_failed(submission_id=event.submission_id, reason=event.reason),
+        "SubmissionRejected",
+    )
+
+
+async def on_submission_accepted(uow: UnitOfWork, event: SubmissionAccepted, env: Envelope) -> None:
+    await _apply(
+        uow,
+        event.application_id,
+        lambda app: app.submission_accepted(
+            submission_id=event.submission_id, form_no=event.form_no, applied_at=event.applied_at
+        ),
+        "SubmissionAccepted",
+    )
+
+
+async def on_review_result(uow: UnitOfWork, event: ReviewResultReceived, env: Envelope) -> None:
+    await _apply(
+        uow,
+        event.application_id,
+        lambda app: app.review_result(
+            form_no=event.form_no,
+            stage=event.stage,
+            result=event.result,
+            opinion=event.opinion,
+            license_no=event.license_no,
+        ),
+        "ReviewResultReceived",
+    )
+
+
+async def on_revoked(uow: UnitOfWork, event: ApplicationRevoked, env: Envelope) -> None:
+    await _apply(
+        uow, event.application_id, lambda app: app.revoked(form_no=event.form_no), "ApplicationRevoked"
+    )
+
+
+async def on_license_issued(uow: UnitOfWork, event: LicenseIssued, env: Envelope) -> None:
+    await _apply(
+        uow,
+        event.application_id,
+        lambda app: app.license_issued(form_no=event.form_no, license_no=event.license_no),
+        "LicenseIssued",
+    )
+
+
+async def on_ekey_bound(uow: UnitOfWork, event: EkeyBound, env: Envelope) -> None:
+    binding = EkeyBinding(
+        enterprise_code=event.enterprise_code,
+        ekey_serial=event.ekey_serial,
+        subject=event.subject,
+        certificate_pem=event.certificate_pem,
+        bound_at=event.bound_at,
+    )
+    async with uow:
+        current = await uow.ekey_bindings.get(enterprise_code=event.enterprise_code, for_update=True)
+        if binding.replaces(current):
+            await uow.ekey_bindings.save(binding=binding)
+
+
+EventHandler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
+
+EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
+    SigningFailed: on_signing_failed,
+    SigningDeferred: on_signing_deferred,
+    SubmissionRejected: on_submission_rejected,
+    SubmissionAccepted: on_submission_accepted,
+    ReviewResultReceived: on_review_result,
+    ApplicationRevoked: on_revoked,
+    LicenseIssued: on_license_issued,
+    EkeyBound: on_ekey_bound,
+}

@@ -7,15 +7,16 @@ so the application never stays in ``submitting`` for an event nobody will receiv
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 from uuid import UUID
 
 import asyncpg
 
-from ail_application.adapters.repository import SCHEMA
+from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.errors import EventError
-from ail_shared.events import ApplicationSubmitted, decode_envelope, parse_payload
+from ail_shared.events import ApplicationSubmitted, Event, decode_envelope, parse_payload
 from ail_shared.kafka import MAX_MESSAGE_BYTES
-from ail_shared.lifecycle import ApplicationStatus as S
 from ail_shared.logging import get_logger
 from ail_shared.outbox import SetAside
 
@@ -37,30 +38,14 @@ def reason_for(item: SetAside) -> str:
     )
 
 
-async def on_event_set_aside(conn: asyncpg.Connection, item: SetAside) -> None:
-    if item.event_type != "ApplicationSubmitted":
-        log.error("set_aside_event_not_handled", event_type=item.event_type, outbox_id=item.id)
-        return
-    try:
-        event = parse_payload(decode_envelope(item.value))
-    except EventError as exc:
-        log.error("set_aside_event_undecodable", outbox_id=item.id, error=exc.message)
-        return
-    assert isinstance(event, ApplicationSubmitted)
-    app_id = UUID(event.application_id)
-    row = await conn.fetchrow(
-        f"SELECT status, submission_id FROM {SCHEMA}.applications WHERE id = $1 FOR UPDATE", app_id
-    )
-    if row is None or row["status"] != S.SUBMITTING or str(row["submission_id"]) != event.submission_id:
-        return  # deleted, or already moved on: nothing to undo
+async def on_submitted_set_aside(uow: UnitOfWork, event: ApplicationSubmitted, item: SetAside) -> None:
+    """The submission will never reach anyone: back to draft with what to correct."""
     reason = reason_for(item)
-    await conn.execute(
-        f"UPDATE {SCHEMA}.applications SET status = $2, status_reason = $3, version = version + 1,"
-        " updated_at = now() WHERE id = $1",
-        app_id,
-        S.DRAFT.value,
-        reason,
-    )
+    async with uow:
+        app = await uow.applications.find(application_id=UUID(event.application_id))
+        if app is None or not app.submission_failed(submission_id=event.submission_id, reason=reason):
+            return  # deleted, or already moved on: nothing to undo
+        await uow.applications.save(application=app)
     log.error(
         "submission_set_aside",
         application_id=event.application_id,
@@ -68,3 +53,25 @@ async def on_event_set_aside(conn: asyncpg.Connection, item: SetAside) -> None:
         code=item.code,
         reason=reason,
     )
+
+
+SetAsideHandler = Callable[[UnitOfWork, Any, SetAside], Awaitable[None]]
+
+# What a set-aside event of ours does, by type; other events are only logged.
+SET_ASIDE_HANDLERS: Mapping[type[Event], SetAsideHandler] = {ApplicationSubmitted: on_submitted_set_aside}
+
+
+async def on_event_set_aside(conn: asyncpg.Connection, item: SetAside) -> None:
+    """The relay's hook (``OutboxRelay(on_set_aside=)``), in the transaction that sets the row aside."""
+    try:
+        event = parse_payload(decode_envelope(item.value))
+    except EventError as exc:
+        log.error(
+            "set_aside_event_undecodable", outbox_id=item.id, event_type=item.event_type, error=exc.message
+        )
+        return
+    handler = SET_ASIDE_HANDLERS.get(type(event))
+    if handler is None:
+        log.error("set_aside_event_not_handled", event_type=item.event_type, outbox_id=item.id)
+        return
+    await handler(UnitOfWork(conn), event, item)
