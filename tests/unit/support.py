@@ -1,8 +1,13 @@
-"""A throw-away EC P-256 key and self-signed certificate naming an enterprise, like a demo e-key's."""
+"""Helpers of the unit tests: a throw-away EC P-256 key and self-signed certificate naming an
+enterprise (like a demo e-key's), and the import of the stack driver's modules."""
 
 from __future__ import annotations
 
+import importlib
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import ModuleType
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -31,3 +36,13 @@ def make_cert(code: str = "1100776367555") -> tuple[ec.EllipticCurvePrivateKey, 
         .sign(key, hashes.SHA256())
     )
     return key, cert.public_bytes(serialization.Encoding.PEM).decode()
+
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def devstack_module(name: str) -> ModuleType:
+    """``devstack.NAME``, imported from scripts/ (put on sys.path for the test session)."""
+    if str(SCRIPTS) not in sys.path:
+        sys.path.append(str(SCRIPTS))
+    return importlib.import_module(f"devstack.{name}")

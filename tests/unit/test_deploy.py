@@ -70,7 +70,7 @@ def test_the_broker_message_limit_is_one_value_everywhere() -> None:
     assert PRODUCER_DEFAULTS["max_request_size"] == MAX_MESSAGE_BYTES
     assert PRODUCER_DEFAULTS["max_batch_size"] < MAX_MESSAGE_BYTES
 
-    from tests.unit.devstack_import import devstack_module
+    from tests.unit.support import devstack_module
 
     kafka = devstack_module("kafka")
     table = devstack_module("table")

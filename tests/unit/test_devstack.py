@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tests.unit.devstack_import import devstack_module
+from tests.unit.support import devstack_module
 
 backoff = devstack_module("backoff")
 POLICY = backoff.Backoff(initial=1.0, factor=2.0, cap=30.0, stable_after=30.0)

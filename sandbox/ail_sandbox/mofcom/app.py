@@ -23,7 +23,6 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import FastAPI, Header, Request
@@ -45,12 +44,11 @@ from ail_sandbox.mofcom.rules import (
 )
 from ail_shared import retry
 from ail_shared.auth import callback_headers
+from ail_shared.calendar import china_date
 from ail_shared.logging import configure_logging, get_logger
 
 log = get_logger("sandbox.mofcom")
 # MOFCOM's day is the day in China (the rate in force at a review is that day's).
-# TODO(issue 11): ail_shared.calendar.CHINA once the shared calendar lands.
-CHINA = ZoneInfo("Asia/Shanghai")
 
 # Review results are pushed like MOFCOM does, on the shared retry policy: connection errors,
 # time-outs, 429 and 5xx (and the receiver's "409, retry: true") retried, for about four minutes.
@@ -345,7 +343,7 @@ def create_app() -> FastAPI:
         await asyncio.sleep(rules.first_delay)
         if sub.status != "pending_first_review":
             return
-        ok, opinion = rules.first_review(sub.snapshot, on=datetime.now(CHINA).date())
+        ok, opinion = rules.first_review(sub.snapshot, on=china_date(datetime.now(UTC)))
         sub.status = "pending_second_review" if ok else "first_review_rejected"
         first = result(sub, "first", ok, opinion)
         if not ok or not state.control.faults.out_of_order:

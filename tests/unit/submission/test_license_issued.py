@@ -11,8 +11,6 @@ from uuid import UUID
 
 import pytest
 
-from ail_application.domain.model import Application
-from ail_application.domain.reference import load
 from ail_shared.calendar import valid_until, valid_until_of
 from ail_shared.events import LicenseIssued, decode_envelope, parse_payload
 from ail_submission.domain.commands import ReceiveReviewResult
@@ -67,32 +65,6 @@ async def test_license_issued_carries_the_tolerance_of_the_snapshot(
     issued = await issue(snapshot(tolerance=in_snapshot), datetime(2026, 3, 1, tzinfo=UTC))
     assert issued.overflow_tolerance_pct == carried
     assert LicenseIssued.schema_version() == "1.1"
-
-
-def test_the_applications_snapshot_carries_the_catalogue_tolerance_and_its_valid_until() -> None:
-    """From the application's form to LicenseIssued: the catalogue's 3 % for crude oil, and the
-    validity the form shows equals the one the license carries (no second copy of the rule)."""
-    ref, on = load(), date(2026, 11, 20)
-    app = Application.new_draft(
-        serial="NA2700000000000001",
-        enterprise_code="1100776367555",
-        importer_name="北京示例",
-        year=2027,
-        form={
-            "commodity_code": "2709000000",
-            "goods": [{"unit": "070", "quantity": "100", "unit_price": "5"}],
-        },
-        ref=ref,
-        on=on,
-    )
-    app.recompute(ref, on)
-    snap = app.snapshot()
-    entry = ref.commodity("2709000000", 2027)
-    assert entry is not None and snap["overflow_tolerance_pct"] == str(entry.tolerance_pct) == "3"
-    sub = a_submission(state=ACCEPTED, form_no=FORM, snapshot=snap)
-    issued = sub.license(license_no="27AANW0001", issued_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
-    assert issued.overflow_tolerance_pct == Decimal("3")
-    assert issued.valid_until == date.fromisoformat(snap["valid_until"]) == date(2027, 5, 20)
 
 
 # A LicenseIssued as the 1.0 producer wrote it to the outbox (no overflow_tolerance_pct).
