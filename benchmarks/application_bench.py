@@ -29,10 +29,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "shared"))
 sys.path.insert(0, str(REPO / "services" / "application"))
 
+from ail_application.adapters.reference_data import load  # noqa: E402
 from ail_application.adapters.repository import LIST_COLUMNS, QueryFilters, build_query  # noqa: E402
 from ail_application.domain.form import DraftCreate  # noqa: E402
 from ail_application.domain.model import Application, serial_no  # noqa: E402
-from ail_application.domain.reference import load  # noqa: E402
 from ail_shared.auth import new_api_key  # noqa: E402
 from ail_shared.db import connect, create_pool  # noqa: E402
 

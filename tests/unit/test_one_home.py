@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from ail_application.adapters.reference_data import load
 from ail_application.domain.model import Application
-from ail_application.domain.reference import load
 from ail_submission.domain.model import ACCEPTED
 from tests.unit.submission.fakes import a_submission
 
@@ -165,3 +165,20 @@ def test_the_applications_snapshot_carries_the_catalogue_tolerance_and_its_valid
     issued = sub.license(license_no="27AANW0001", issued_at=datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
     assert issued.overflow_tolerance_pct == Decimal("3")
     assert issued.valid_until == date.fromisoformat(snap["valid_until"]) == date(2027, 5, 20)
+
+
+_IO = re.compile(
+    r"\bopen\(|\.read_text\(|\.read_bytes\(|date\.today\(\)|datetime\.now\(|time\.time\(|utcnow\(\)|now_utc\(\)"
+)
+
+
+def test_the_domain_reads_no_files_and_no_clock() -> None:
+    """Reference data and ``now`` / ``on`` are passed in (the services' adapters and handlers)."""
+    reading = [
+        f"{_rel(p)}:{i}"
+        for p in _modules(REPO / "services")
+        if "domain" in p.parts
+        for i, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if _IO.search(line) and not line.lstrip().startswith("#")
+    ]
+    assert reading == []

@@ -10,9 +10,10 @@ from fastapi import FastAPI
 
 from ail_application.adapters.eligibility import CatalogueEligibility, EligibilityChecker
 from ail_application.adapters.mofcom_filing import MofcomFilingClient
+from ail_application.adapters.reference_data import load
 from ail_application.adapters.repository import SCHEMA
 from ail_application.config import Settings
-from ail_application.domain.reference import ReferenceData, load
+from ail_application.domain.reference import ReferenceData
 from ail_application.service_layer.handlers import Context
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_application.service_layer.workers import FilingReporter

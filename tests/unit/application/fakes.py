@@ -16,9 +16,9 @@ from typing import Any
 from uuid import UUID
 
 from ail_application.adapters.mofcom_filing import ReportOutcome
+from ail_application.adapters.reference_data import load
 from ail_application.domain.key_agri import KeyAgriFiling
 from ail_application.domain.model import Application, Attachment, EkeyBinding
-from ail_application.domain.reference import load
 from ail_application.service_layer.handlers import Context
 from ail_shared import topics
 from ail_shared.auth import Principal, Tenant

@@ -8,8 +8,8 @@ from decimal import ROUND_HALF_UP, Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ail_application.adapters.reference_data import load
 from ail_application.domain.form import compute
-from ail_application.domain.reference import load
 from ail_shared.calendar import add_months, license_year, valid_until
 
 REF = load()

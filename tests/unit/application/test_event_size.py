@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
+from ail_application.adapters.reference_data import load
 from ail_application.domain.contracts import ContractInfo, IronOreContract, compute_iron_ore
 from ail_application.domain.form import DEFAULTS, DraftCreate, FormFields, compute
 from ail_application.domain.model import Application
-from ail_application.domain.reference import load
 from ail_shared.canonical import canonical_json
 from ail_shared.events import ApplicationSubmitted, SignatureRequested, envelope_for
 

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ail_application.adapters.reference_data import load
 from ail_application.domain.model import Application
-from ail_application.domain.reference import load
 from ail_application.domain.validation import FORM_REQUIRED, validate_for_submission
 from ail_shared.errors import Conflict, InvalidInput
 from ail_shared.lifecycle import ApplicationStatus
@@ -77,7 +77,7 @@ def application(f: dict[str, Any] | None = None, with_contract: bool = True) -> 
 
 
 def test_complete_application_has_no_problems():
-    assert validate_for_submission(application()) == []
+    assert validate_for_submission(application(), REF, on=TODAY) == []
 
 
 @given(st.sets(st.sampled_from(FORM_REQUIRED), min_size=1))
@@ -85,13 +85,15 @@ def test_every_missing_required_field_is_reported_at_once(missing):
     f = {k: v for k, v in form().items() if k not in missing}
     app = application(f)
     app.form = f  # no defaults: the client cleared them
-    paths = {p.field for p in validate_for_submission(app)}
+    paths = {p.field for p in validate_for_submission(app, REF, on=TODAY)}
     assert set(missing) <= paths
 
 
 @given(st.text(min_size=1, max_size=6).filter(lambda s: s.strip() and s not in REF.codes["countries"]))
 def test_any_value_not_on_its_table_is_refused(value):
-    problems = validate_for_submission(application(form(trade_country=value, origin_country=value)))
+    problems = validate_for_submission(
+        application(form(trade_country=value, origin_country=value)), REF, on=TODAY
+    )
     assert {p.field for p in problems} == {"trade_country", "origin_country"}
 
 
@@ -105,12 +107,12 @@ def test_goods_may_not_exceed_the_contract(contract_qty, goods_qty):
     assert app.contract is not None
     app.contract["foreign_contract"]["total_quantity"] = str(contract_qty)
     app.contract["foreign_contract"]["total_amount"] = "100000000"
-    paths = {p.field for p in validate_for_submission(app)}
+    paths = {p.field for p in validate_for_submission(app, REF, on=TODAY)}
     assert ("contract.foreign_contract.total_quantity" in paths) == (goods_qty > contract_qty)
 
 
 def test_iron_ore_requires_its_contract_with_a_clear_message():
-    problems = validate_for_submission(application(form(commodity_code="2601120000")))
+    problems = validate_for_submission(application(form(commodity_code="2601120000")), REF, on=TODAY)
     assert [p.field for p in problems] == ["iron_ore_contract"]
     assert "iron ore (HS heading 2601" in problems[0].reason
 
@@ -121,10 +123,12 @@ def test_missing_contract_and_incoherent_dates():
     )
     assert app.contract is not None
     app.contract["foreign_contract"]["expiry_date"] = (TODAY - timedelta(days=10)).isoformat()
-    paths = {p.field: p.reason for p in validate_for_submission(app)}
+    paths = {p.field: p.reason for p in validate_for_submission(app, REF, on=TODAY)}
     assert paths["contract.foreign_contract.expiry_date"] == "must not be before the signing date"
     assert "signing date" in paths["expected_arrival_date"]
-    assert {p.field for p in validate_for_submission(application(with_contract=False))} == {"contract"}
+    assert {p.field for p in validate_for_submission(application(with_contract=False), REF, on=TODAY)} == {
+        "contract"
+    }
 
 
 def test_submit_refuses_with_all_problems_and_records_nothing():

@@ -14,9 +14,9 @@ import pytest
 from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
+from ail_application.adapters.reference_data import load
 from ail_application.domain import validation
 from ail_application.domain.model import Application
-from ail_application.domain.reference import load
 from ail_sandbox.mofcom import rules as sandbox
 from ail_shared import formrules
 from ail_shared.formrules import (

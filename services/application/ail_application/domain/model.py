@@ -234,7 +234,7 @@ class Application:
         submission flow (``ApplicationSubmitted`` with the snapshot)."""
         ensure_allowed(self.status, Action.SUBMIT)
         self.recompute(ref, on)
-        problems = validate_for_submission(self, ref)
+        problems = validate_for_submission(self, ref, on=on)
         if problems:
             raise InvalidInput(f"the application cannot be submitted: {len(problems)} problem(s)", problems)
         self.status = lifecycle.AFTER_SUBMITTED

@@ -1,19 +1,15 @@
 """Code tables, the commodity catalogue and the dated exchange rates (DOMAIN sections 5 and 9).
 
-They are data: CSV files in ``ail_application/reference_data``, read once into memory. Keeping
-them in memory lets submission-time validation stay a pure function; a change of catalogue is a
+They are data: CSV files in ``ail_application/reference_data``, read once into memory by
+``ail_application.adapters.reference_data.load`` (the domain reads no files). Keeping them in
+memory lets submission-time validation stay a pure function; a change of catalogue is a
 change of data files, reviewed like code."""
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import cache
-from pathlib import Path
-
-DATA = Path(__file__).resolve().parents[1] / "reference_data"
 
 CODE_TABLES = (
     "trade_modes",
@@ -146,43 +142,3 @@ class ReferenceData:
             if r.currency == currency and r.valid_from <= on:
                 best = r
         return best.usd_per_unit if best else None
-
-
-def _bool(v: str) -> bool:
-    return v.strip() in ("1", "true", "yes")
-
-
-@cache
-def load(folder: Path = DATA) -> ReferenceData:
-    codes: dict[str, dict[str, Code]] = {t: {} for t in CODE_TABLES}
-    with (folder / "codes.csv").open(encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            codes[row["table"]][row["code"]] = Code(
-                row["code"], row["name_zh"], row["letters"], _bool(row["is_default"])
-            )
-    with (folder / "catalogue.csv").open(encoding="utf-8") as f:
-        catalogue = [
-            CatalogueEntry(
-                code=r["code"],
-                name_zh=r["name_zh"],
-                letters=r["letters"],
-                unit=r["unit"],
-                year=int(r["year"]),
-                effective_from=date.fromisoformat(r["effective_from"]),
-                effective_to=date.fromisoformat(r["effective_to"]),
-                category=r["category"],
-                grouping=r["grouping"],
-                tolerance_pct=Decimal(r["tolerance_pct"]),
-                electronic=_bool(r["electronic"]),
-                iron_ore=_bool(r["iron_ore"]),
-                key_agri=_bool(r["key_agri"]),
-                issuing_agency=r["issuing_agency"],
-            )
-            for r in csv.DictReader(f)
-        ]
-    with (folder / "exchange_rates.csv").open(encoding="utf-8") as f:
-        rates = [
-            ExchangeRate(r["currency"], date.fromisoformat(r["valid_from"]), Decimal(r["usd_per_unit"]))
-            for r in csv.DictReader(f)
-        ]
-    return ReferenceData(codes, catalogue, rates)

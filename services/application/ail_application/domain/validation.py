@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ail_application.domain.form import _dec
-from ail_application.domain.reference import ReferenceData, is_iron_ore, load
+from ail_application.domain.reference import ReferenceData, is_iron_ore
 from ail_shared import formrules
 from ail_shared.errors import FieldProblem
 
@@ -140,13 +140,9 @@ class _Check:
         return d
 
 
-def validate_for_submission(
-    application: Application, ref: ReferenceData | None = None, *, on: date | None = None
-) -> list[FieldProblem]:
-    """Every problem at once. ``on`` is the day of the check (exchange rates, "not in the future");
-    today when not given."""
-    ref = ref or load()
-    on = on or date.today()
+def validate_for_submission(application: Application, ref: ReferenceData, *, on: date) -> list[FieldProblem]:
+    """Every problem at once. ``on`` is the day of the check in China (exchange rates, "not in the
+    future"); the caller passes it, the domain reads no clock."""
     c = _Check(ref)
     form = application.form
     snapshot = application.snapshot()

@@ -63,7 +63,7 @@ async def create_application(
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
         app = await handle(uow, commands.CreateDraft(tenant, form), deps.ctx)
-        return 201, view(app)
+        return 201, view(app, deps.ctx)
 
     body = form.model_dump(mode="json", exclude_unset=True)
     return await idempotent(deps, tenant, idempotency_key, "/api/v1/applications", body, work)
@@ -137,7 +137,7 @@ async def get_application(application_id: UUID, deps: AppDeps, tenant: CurrentTe
     app = await queries.application(
         deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
     )
-    return view(app)
+    return view(app, deps.ctx)
 
 
 @router.patch("/applications/{application_id}", response_model=ApplicationView, responses=ERRORS)
@@ -152,7 +152,7 @@ async def edit_application(
     """Temporary save of changes: given fields replace stored ones (``null`` clears one); read-only
     fields are refused by name. Allowed in draft, revoked and first_review_rejected."""
     app = await handle(deps.unit_of_work(), commands.EditDraft(tenant, application_id, changes), deps.ctx)
-    return view(app)
+    return view(app, deps.ctx)
 
 
 @router.delete("/applications/{application_id}", status_code=204, responses=ERRORS)
@@ -190,7 +190,7 @@ async def copy_application(
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
         copies = await handle(uow, commands.CopyApplication(tenant, application_id, body.count), deps.ctx)
-        return 201, {"copies": [view(a) for a in copies]}
+        return 201, {"copies": [view(a, deps.ctx) for a in copies]}
 
     path = f"/api/v1/applications/{application_id}/copies"
     return await idempotent(deps, tenant, idempotency_key, path, body.model_dump(), work)
@@ -209,7 +209,7 @@ async def submit_application(
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
         app = await handle(uow, commands.SubmitApplication(tenant, application_id), deps.ctx)
-        return 202, view(app)
+        return 202, view(app, deps.ctx)
 
     path = f"/api/v1/applications/{application_id}/submit"
     return await idempotent(deps, tenant, idempotency_key, path, None, work)

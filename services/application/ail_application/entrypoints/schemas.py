@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from ail_application.domain.contracts import ContractInfo
 from ail_application.domain.model import Application
 from ail_application.domain.validation import validate_for_submission
+from ail_application.service_layer.handlers import Context
 from ail_shared.inputs import BATCH_MAX
 
 
@@ -96,7 +97,8 @@ class ApplicationView(BaseModel):
     )
 
 
-def view(app: Application) -> dict[str, Any]:
+def view(app: Application, ctx: Context) -> dict[str, Any]:
+    """The application as the API shows it, with what submission would refuse on ``ctx``'s today."""
     c = app.computed
     form = {k: v for k, v in app.form.items() if k in ApplicationView.model_fields}
     body = ApplicationView(
@@ -128,7 +130,10 @@ def view(app: Application) -> dict[str, Any]:
         version=app.version,
         created_at=app.created_at,
         updated_at=app.updated_at,
-        problems=[Problem(field=p.field, reason=p.reason, code=p.code) for p in validate_for_submission(app)],
+        problems=[
+            Problem(field=p.field, reason=p.reason, code=p.code)
+            for p in validate_for_submission(app, ctx.ref, on=ctx.today())
+        ],
     )
     return body.model_dump(mode="json")
 

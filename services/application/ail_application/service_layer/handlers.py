@@ -19,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 from ail_application.adapters.mofcom_filing import FilingReport
+from ail_application.adapters.reference_data import load
 from ail_application.domain import commands as c
 from ail_application.domain.contracts import IronOreContract
 from ail_application.domain.form import form_input, writable_problems
@@ -30,7 +31,7 @@ from ail_application.domain.model import (
     ensure_ekey_bound,
     serial_no,
 )
-from ail_application.domain.reference import ReferenceData, load
+from ail_application.domain.reference import ReferenceData
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.auth import Tenant
 from ail_shared.calendar import china_date
