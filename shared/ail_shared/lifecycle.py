@@ -71,6 +71,14 @@ AFTER_REVOKED = S.REVOKED  # ApplicationRevoked
 AFTER_ISSUED = S.LICENSE_ISSUED  # LicenseIssued
 
 
+def event_reason(reason: str, detail: str = "") -> str:
+    """What the applicant reads of a failure or a wait (SigningFailed, SubmissionRejected,
+    SigningDeferred): the stable code, then its text (MOFCOM's Chinese reason, the signer's
+    detail), e.g. ``commodity_not_on_catalogue: 商品编码 ... 不在 2027 年目录中``. The application's
+    form and the status service's view show the same words."""
+    return f"{reason}: {detail}" if detail else reason
+
+
 def moves_forward(current: ApplicationStatus | str, new: ApplicationStatus) -> bool:
     """The forward-only rule, along one submission: a late, duplicate or out-of-order event
     never moves a status backwards nor sideways. A failed submission ends in ``draft`` (only

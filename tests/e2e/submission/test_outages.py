@@ -43,7 +43,7 @@ async def test_signer_down_longer_than_the_heartbeat_lifetime_waits_visibly_then
     try:
         await asyncio.sleep(HEARTBEAT_LIFETIME + 5)  # the last announcement has lapsed
         await _submit(enterprise_a, ids)
-        reason = f"waiting for e-key {serial} on a signer host"
+        reason = f"waiting_for_ekey: waiting for e-key {serial} on a signer host"
 
         async def all_waiting() -> bool:
             apps = [await get_app(enterprise_a, i) for i in ids]

@@ -57,7 +57,7 @@ async def _bound_to(db: asyncpg.Pool, serial: str) -> None:
 
 async def _fails_fast(client: httpx.AsyncClient, db: asyncpg.Pool, app_id: str) -> None:
     app = await wait_status(client, app_id, "draft", timeout=30)
-    assert app["status_reason"] == "ekey_not_present"
+    assert app["status_reason"].startswith("ekey_not_present")
     row = await db.fetchrow(
         "SELECT state, reason, last_error FROM submission.submissions WHERE application_id = $1", UUID(app_id)
     )
@@ -97,7 +97,9 @@ async def test_waiting_submission_fails_when_the_host_says_the_key_is_absent(
         async def waiting() -> bool:
             app = await get_app(enterprise_b, app_id)
             assert app["status"] != "draft", app["status_reason"]
-            return bool(app["status_reason"] == f"waiting for e-key {serial} on a signer host")
+            return bool(
+                app["status_reason"] == f"waiting_for_ekey: waiting for e-key {serial} on a signer host"
+            )
 
         await eventually(waiting, what="the application says it waits for the e-key")
         await beat(kafka_bootstrap, host, [])  # the host is back, without the key

@@ -132,7 +132,7 @@ async def test_missing_ekey_returns_to_draft_with_reason_and_keeps_every_field(
             "3100123456789",
             enterprise_b_ekey,
         )
-    assert app["status_reason"] == "ekey_not_present"
+    assert app["status_reason"].startswith("ekey_not_present")
     for key, value in before.items():
         if key not in ("status", "status_reason", "version", "updated_at"):
             assert app[key] == value, key
@@ -189,7 +189,7 @@ async def test_payload_changed_after_signing_is_refused_by_the_sandbox(
     )
     await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
     app = await wait_status(enterprise_a, app_id, "draft", "pending_first_review", timeout=60)
-    assert app["status"] == "draft" and app["status_reason"] == "signature_invalid"
+    assert app["status"] == "draft" and app["status_reason"].startswith("signature_invalid")
     assert app["goods"][0]["quantity"] == "1000"  # the application's own form is untouched
     counts = (await mofcom_sandbox.get("/control/received", params={"key": str(row["submission_id"])})).json()
     assert counts["submissions"][str(row["submission_id"])]["created"] == 0

@@ -204,11 +204,16 @@ async def test_signing_deferred_keeps_submitting_and_says_why() -> None:
     uow = FakeUnitOfWork()
     app = await submitted(uow)
     event = SigningDeferred(
-        application_id=str(app.id), submission_id=str(app.submission_id), ekey_serial="EK-9"
+        application_id=str(app.id),
+        submission_id=str(app.submission_id),
+        ekey_serial="EK-9",
+        detail="waiting for e-key EK-9 on a signer host",
     )
     await deliver(uow, event)
     stored = uow.applications.stored(app.id)
-    assert stored.status is S.SUBMITTING and stored.status_reason == "waiting for e-key EK-9 on a signer host"
+    # The same words as the status service's view (ail_shared.lifecycle.event_reason).
+    assert stored.status is S.SUBMITTING
+    assert stored.status_reason == "waiting_for_ekey: waiting for e-key EK-9 on a signer host"
 
 
 async def test_signing_deferred_of_another_submission_or_after_acceptance_changes_nothing() -> None:

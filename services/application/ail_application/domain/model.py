@@ -297,12 +297,12 @@ class Application:
         self.status_reason = reason
         return True
 
-    def signing_deferred(self, *, submission_id: str, ekey_serial: str) -> bool:
+    def signing_deferred(self, *, submission_id: str, reason: str) -> bool:
         """The submission waits for its e-key on a signer host: it stays submitting and says why
         (it goes on by itself; SubmissionAccepted clears the reason)."""
         if not self._in_flight(submission_id):
             return False
-        self.status_reason = f"waiting for e-key {ekey_serial} on a signer host"
+        self.status_reason = reason
         return True
 
     def submission_accepted(self, *, submission_id: str, form_no: str, applied_at: datetime) -> bool:

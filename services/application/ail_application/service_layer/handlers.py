@@ -49,6 +49,7 @@ from ail_shared.events import (
     SubmissionRejected,
 )
 from ail_shared.inputs import license_year_problem
+from ail_shared.lifecycle import event_reason
 from ail_shared.logging import get_logger
 from ail_shared.retry import backoff, now_utc
 
@@ -354,7 +355,9 @@ async def on_signing_failed(uow: UnitOfWork, event: SigningFailed, env: Envelope
     await _apply(
         uow,
         event.application_id,
-        lambda app: app.submission_failed(submission_id=event.submission_id, reason=event.reason),
+        lambda app: app.submission_failed(
+            submission_id=event.submission_id, reason=event_reason(event.reason, event.detail)
+        ),
         "SigningFailed",
     )
 
@@ -363,7 +366,9 @@ async def on_signing_deferred(uow: UnitOfWork, event: SigningDeferred, env: Enve
     await _apply(
         uow,
         event.application_id,
-        lambda app: app.signing_deferred(submission_id=event.submission_id, ekey_serial=event.ekey_serial),
+        lambda app: app.signing_deferred(
+            submission_id=event.submission_id, reason=event_reason(event.reason, event.detail)
+        ),
         "SigningDeferred",
     )
 
@@ -372,7 +377,9 @@ async def on_submission_rejected(uow: UnitOfWork, event: SubmissionRejected, env
     await _apply(
         uow,
         event.application_id,
-        lambda app: app.submission_failed(submission_id=event.submission_id, reason=event.reason),
+        lambda app: app.submission_failed(
+            submission_id=event.submission_id, reason=event_reason(event.reason, event.detail)
+        ),
         "SubmissionRejected",
     )
 

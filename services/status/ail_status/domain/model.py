@@ -61,6 +61,7 @@ from ail_shared.lifecycle import (
     AFTER_SUBMITTED,
     ALLOWED,
     Action,
+    event_reason,
     moves_forward,
     status_after_review,
 )
@@ -97,10 +98,6 @@ class Fact:
     implies: S | None = None  # a history fact: the status it implies of an unseen application
 
 
-def _reason(reason: str, detail: str) -> str:
-    return f"{reason}: {detail}" if detail else reason
-
-
 def describe(event: Event) -> Fact | None:
     """The fact an event records; None for an event the status service does not track."""
     match event:
@@ -112,7 +109,7 @@ def describe(event: Event) -> Fact | None:
             give_up_at = event.give_up_at.isoformat() if event.give_up_at else None
             return Fact(
                 None,
-                reason=_reason(reason, detail),
+                reason=event_reason(reason, detail),
                 details={"submission_id": sid, "ekey_serial": serial, "give_up_at": give_up_at},
                 submission_id=sid,
                 implies=STATUS_IMPLIED_BY_DEFERRAL,
@@ -120,14 +117,14 @@ def describe(event: Event) -> Fact | None:
         case SigningFailed(reason=reason, detail=detail, submission_id=sid):
             return Fact(
                 AFTER_FAILED,
-                reason=_reason(reason, detail),
+                reason=event_reason(reason, detail),
                 details={"submission_id": sid},
                 submission_id=sid,
             )
         case SubmissionRejected(reason=reason, detail=detail, submission_id=sid):
             return Fact(
                 AFTER_FAILED,
-                reason=_reason(reason, detail),
+                reason=event_reason(reason, detail),
                 details={"submission_id": sid},
                 submission_id=sid,
             )
