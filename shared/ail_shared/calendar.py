@@ -7,7 +7,8 @@ application made for a later year keeps its year. Business dates are calendar da
 
 Callers: application (the validity the form shows, its year checks), submission (the
 ``valid_until`` of ``LicenseIssued``), customs (a license's expiry when an event lacks it), and
-the MOFCOM sandbox. ``tests/unit/shared/test_calendar.py`` checks that no other module computes it.
+the MOFCOM sandbox. ``tests/unit/shared/test_calendar.py`` pins the rule; ``tests/unit/test_one_home.py`` fails when
+another module computes it (or builds the time zone) again.
 """
 
 from __future__ import annotations

@@ -6,8 +6,8 @@ status allows (edit, delete, copy, print, submit, revoke, query approval status,
 
 Callers: application (its aggregate's permissions and the results it applies), submission (what
 a review result does, revoke), status (its projection's forward rule), customs (the order of the
-application events it keeps). ``tests/unit/shared/test_lifecycle.py`` pins the tables and checks
-that no service module defines a status table of its own.
+application events it keeps). ``tests/unit/shared/test_lifecycle.py`` pins the tables;
+``tests/unit/test_one_home.py`` fails when another module defines these rules again.
 """
 
 from __future__ import annotations

@@ -158,7 +158,7 @@ CLAIM = re.compile(
 def test_a_claim_of_one_home_cites_the_test_that_makes_it_true() -> None:
     uncited = [
         _rel(path)
-        for path in _sources("shared", "sandbox", "clients", "docs")
+        for path in _sources("shared", "sandbox", "clients", "docs", "services")
         if CLAIM.search(text := path.read_text(encoding="utf-8")) and not CITED.search(text)
     ]
     assert not uncited, f"say which test makes the claim true, or drop the claim: {uncited}"

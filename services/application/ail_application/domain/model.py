@@ -3,7 +3,8 @@ never read the clock or files: the handlers pass ``on`` (the China date), ``now`
 data in.
 
 Which status allows what, what a MOFCOM answer leads to and the forward-only rule are
-``ail_shared.lifecycle`` (one home for every service); the aggregate applies them."""
+``ail_shared.lifecycle`` (one home for every service: tests/unit/test_one_home.py); the
+aggregate applies them."""
 
 from __future__ import annotations
 
