@@ -6,9 +6,10 @@ application made for a later year keeps its year. Business dates are calendar da
 (``CHINA``): an issue at 2026-12-25T17:00Z is 26 December in Beijing, after the cut-over.
 
 Callers: application (the validity the form shows, its year checks), submission (the
-``valid_until`` of ``LicenseIssued``), customs (a license's expiry when an event lacks it), and
-the MOFCOM sandbox. ``tests/unit/shared/test_calendar.py`` pins the rule; ``tests/unit/test_one_home.py`` fails when
-another module computes it (or builds the time zone) again.
+``valid_until`` of ``LicenseIssued``, which the customs ledger keeps as the license's expiry),
+customs and stats (China dates), and the MOFCOM sandbox. ``tests/unit/shared/test_calendar.py``
+pins the rule; ``tests/unit/test_one_home.py`` fails when another module computes it (or builds
+the time zone) again.
 """
 
 from __future__ import annotations
