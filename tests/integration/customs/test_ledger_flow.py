@@ -139,29 +139,32 @@ async def test_overflow_just_within_tolerance_accepted_just_over_refused(
 
 
 async def test_a_license_issued_with_the_catalogues_3_percent_is_held_to_3_percent(
-    producer: Any, sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
+    kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
     """Issue 11: the ledger fed through the real consumer by a LicenseIssued carrying the
     catalogue's 3 % uses 3 %, for iron ore, whose HS prefix would give 5 %; an event without the
     field gets the table's 5 %. The license's last day is the event's valid_until."""
     valid_until = (datetime.now(UTC) + timedelta(days=120)).date()
     no3 = await stored_license(
-        producer,
-        sandbox,
+        kafka_producer,
+        customs_sandbox,
         enterprise_a,
         quantity=Decimal("1000"),
         tolerance=Decimal("3"),
         valid_until=valid_until,
     )
-    await declare(sandbox, no3, "1030.001")  # within 5 %, beyond 3 %
-    await declare(sandbox, no3, "1030")
+    await declare(customs_sandbox, no3, "1030.001")  # within 5 %, beyond 3 %
+    await declare(customs_sandbox, no3, "1030")
     view = await wait_ledger(enterprise_a, no3, 2)
     assert kinds(view) == [("refused", "exceeds_tolerance"), ("use", "")]
     assert (view["ledger"]["tolerance_pct"], view["ledger"]["tolerance_source"]) == ("3", "catalogue")
     assert view["ledger"]["valid_until"] == valid_until.isoformat()
 
-    no5 = await stored_license(producer, sandbox, enterprise_a, quantity=Decimal("1000"))  # no tolerance
-    await declare(sandbox, no5, "1030.001")
+    # no tolerance in the event: the HS-prefix table
+    no5 = await stored_license(kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("1000"))
+        kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("1000")
+    )  # no tolerance
+    await declare(customs_sandbox, no5, "1030.001")
     view = await wait_ledger(enterprise_a, no5, 1)
     assert kinds(view) == [("use", "")]
     assert (view["ledger"]["tolerance_pct"], view["ledger"]["tolerance_source"]) == ("5", "hs_prefix_table")

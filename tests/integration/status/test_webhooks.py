@@ -210,10 +210,10 @@ async def test_retry_period_end_marks_failed_then_redelivery_succeeds(
 
 
 async def test_a_deferred_signing_is_pushed(
-    publisher: Publisher, enterprise: Enterprise, client: httpx.AsyncClient, receiver: Receiver
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient, receiver: Receiver
 ) -> None:
     """Issue 11: the application said "waiting for e-key ..." while the webhooks said nothing."""
-    sub = await subscribe(client, url=receiver.url, all_applications=True)
+    sub = await subscribe(enterprise_client, url=receiver.url, all_applications=True)
     app = App(enterprise.code)
     envs = [app.submitted(), app.signing_deferred()]
     await publisher.publish(*envs)
@@ -231,5 +231,5 @@ async def test_a_deferred_signing_is_pushed(
     ]
     assert waiting["type"] == "application.signing_deferred"
     assert waiting["data"]["status"] is None and waiting["data"]["current_status"] == "submitting"
-    r = await client.get(f"/api/v1/applications/{app.application_id}/status")
+    r = await enterprise_client.get(f"/api/v1/applications/{app.application_id}/status")
     assert r.json()["status_reason"] == "waiting_for_ekey: waiting for e-key demo on a signer host"

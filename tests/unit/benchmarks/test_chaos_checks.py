@@ -271,3 +271,16 @@ def test_checks_do_not_mutate_their_input() -> None:
     before = copy.deepcopy(f)
     run(app, f)
     assert f == before
+
+
+def test_a_wait_for_the_e_key_while_submitting_is_part_of_the_history() -> None:
+    app, f = cleared()
+    entries = f.history["entries"]  # type: ignore[index]
+    wait = entry(1, "SigningDeferred", None)
+    wait["occurred_at"] = "2026-12-01T08:00:01.5+00:00"
+    entries.insert(1, wait)
+    assert failing(run(app, f)) == set()
+    late = entry(8, "SigningDeferred", None)
+    late["occurred_at"] = "2026-12-01T08:00:08+00:00"
+    entries.append(late)
+    assert failing(run(app, f)) == {"every history in order (time, lifecycle, complete)"}
