@@ -162,8 +162,6 @@ async def test_a_license_issued_with_the_catalogues_3_percent_is_held_to_3_perce
 
     # no tolerance in the event: the HS-prefix table
     no5 = await stored_license(kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("1000"))
-        kafka_producer, customs_sandbox, enterprise_a, quantity=Decimal("1000")
-    )  # no tolerance
     await declare(customs_sandbox, no5, "1030.001")
     view = await wait_ledger(enterprise_a, no5, 1)
     assert kinds(view) == [("use", "")]
