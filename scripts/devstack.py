@@ -1266,6 +1266,8 @@ def webhook_key_ring(st: Stack) -> str:
         tmp.chmod(0o600)
         tmp.replace(path)
     return path.read_text().strip()
+
+
 def stack_secret(st: Stack, name: str) -> str:
     """A random secret of this profile, made once and kept in its state folder (mode 0600), so
     that every process of the stack, and a process started again, gets the same value."""
@@ -1502,6 +1504,18 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         '            return 200 "ok\\n";',
         "        }",
     ]
+    # Files served by nginx itself (the AsyncAPI document): an exact location beats every regex.
+    for doc in spec.get("documents", []):
+        file = REPO / doc["file"]
+        if not re.fullmatch(r"/[A-Za-z0-9/._-]+", doc["path"]) or not file.is_file():
+            raise StackError(f"deploy/nginx/routes.json: bad document {doc!r} (path, or missing file)")
+        out += [
+            f"        location = {doc['path']} {{",
+            f"            default_type {doc.get('type', 'application/json')};",
+            f'            alias "{file}";',
+            '            add_header Cache-Control "no-cache";',
+            "        }",
+        ]
     for r in routes:
         pattern = r["match"]
         if '"' in pattern or "\\" in pattern.replace("\\.", ""):

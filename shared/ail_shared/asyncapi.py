@@ -68,7 +68,9 @@ class DeadLetterHeaders(BaseModel):
     dlt_source_partition: str = Field(
         alias="dlt-source-partition", pattern=r"^\d+$", description="its partition (decimal)"
     )
-    dlt_source_offset: str = Field(alias="dlt-source-offset", pattern=r"^\d+$", description="its offset (decimal)")
+    dlt_source_offset: str = Field(
+        alias="dlt-source-offset", pattern=r"^\d+$", description="its offset (decimal)"
+    )
     dlt_consumer: str = Field(alias="dlt-consumer", description="the consumer (group) that refused it")
 
 
@@ -119,7 +121,9 @@ PRODUCERS: tuple[Producer, ...] = (
     Producer("signer", topics.SIGNER, ("ApplicationSigned", "SigningFailed")),
     Producer("signer", topics.SIGNER_HEARTBEATS, ("EkeyHeartbeat",)),
     Producer(
-        "customs", topics.CUSTOMS, ("CustomsStored", "ClearanceRecorded", "ClearanceReversed", "ClearanceRefused")
+        "customs",
+        topics.CUSTOMS,
+        ("CustomsStored", "ClearanceRecorded", "ClearanceReversed", "ClearanceRefused"),
     ),
 )
 
@@ -140,7 +144,9 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
         ),
     ),
     ConsumerGroup("submission.applications", "submission", (topics.APPLICATION,), ("ApplicationSubmitted",)),
-    ConsumerGroup("submission.signer", "submission", (topics.SIGNER,), ("ApplicationSigned", "SigningFailed")),
+    ConsumerGroup(
+        "submission.signer", "submission", (topics.SIGNER,), ("ApplicationSigned", "SigningFailed")
+    ),
     ConsumerGroup("submission.heartbeats", "submission", (topics.SIGNER_HEARTBEATS,), ("EkeyHeartbeat",)),
     ConsumerGroup(
         r"^signer\..+$",
@@ -286,7 +292,11 @@ def _kafka_channel_binding(topic: topics.Topic, *, dead_letter: bool) -> dict[st
             "topicConfiguration": {"retention.ms": 30 * 86400 * 1000},
             "bindingVersion": KAFKA_BINDING,
         }
-    binding: dict[str, Any] = {"topic": topic.name, "partitions": topic.partitions, "bindingVersion": KAFKA_BINDING}
+    binding: dict[str, Any] = {
+        "topic": topic.name,
+        "partitions": topic.partitions,
+        "bindingVersion": KAFKA_BINDING,
+    }
     if topic.compacted:
         binding["topicConfiguration"] = {"cleanup.policy": ["compact"]}
     return binding
@@ -331,7 +341,10 @@ def build() -> dict[str, Any]:
                 "contentType": "application/json",
                 "payload": {"description": INTERNAL_RECORDS[t.name]},
                 "bindings": {
-                    "kafka": {"key": {"type": "string", "description": t.key}, "bindingVersion": KAFKA_BINDING}
+                    "kafka": {
+                        "key": {"type": "string", "description": t.key},
+                        "bindingVersion": KAFKA_BINDING,
+                    }
                 },
             }
             chan_messages = {record: {"$ref": f"#/components/messages/{record}"}}
@@ -396,8 +409,8 @@ def build() -> dict[str, Any]:
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{cid}"},
                 "title": f"{name} receives {topic}",
-                "summary": f"Consumer group {g.group} of the {g.service} service applies {', '.join(applied)}; "
-                "it skips the other event types of the topic.",
+                "summary": f"Consumer group {g.group} of the {g.service} service applies "
+                f"{', '.join(applied)}; it skips the other event types of the topic.",
                 "description": (
                     (g.note + ". " if g.note else "")
                     + "Each event is applied in one database transaction with its inbox record (event_id), "
@@ -423,8 +436,8 @@ def build() -> dict[str, Any]:
             "title": "Automatic Import License platform: events",
             "version": DOCUMENT_VERSION,
             "description": (
-                "The Kafka topics of the platform, generated from the code by `python -m ail_shared.asyncapi` "
-                "(shared/ail_shared/asyncapi.py; see docs/architecture.md). Every message value is one "
+                "The Kafka topics of the platform, generated from the code by "
+                "`python -m ail_shared.asyncapi` (shared/ail_shared/asyncapi.py; see docs/architecture.md). Every message value is one "
                 "Envelope as UTF-8 JSON whose `payload` is the event named by `event_type`; the message key "
                 "is the envelope's aggregate_id. Delivery is at least once: deduplicate on event_id."
             ),
@@ -435,7 +448,9 @@ def build() -> dict[str, Any]:
                 "host": "{bootstrap}",
                 "protocol": "kafka",
                 "description": "The platform's Kafka cluster (AIL_KAFKA_BOOTSTRAP).",
-                "variables": {"bootstrap": {"default": "localhost:9092", "description": "host:port of a broker"}},
+                "variables": {
+                    "bootstrap": {"default": "localhost:9092", "description": "host:port of a broker"}
+                },
             }
         },
         "channels": channels,

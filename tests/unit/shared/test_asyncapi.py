@@ -77,7 +77,9 @@ def test_dead_letter_channels_carry_the_reason_headers_the_consumer_writes() -> 
     from ail_shared.consumer import DeadLetter, send_dead_letter
 
     class Rec:
-        topic, partition, offset, key, value = "ail.customs", 2, 7, b"k", b"v"
+        topic, partition, offset = "ail.customs", 2, 7
+        key: bytes | None = b"k"
+        value: bytes | None = b"v"
         headers = [("event_type", b"CustomsStored")]
 
     class Producer:
@@ -126,7 +128,7 @@ def _service_handlers() -> dict[str, set[str]]:
 
     out: dict[str, set[str]] = {}
     for factory in (application_consumers, customs_consumers, submission_consumers):
-        for c in factory(Runtime()):  # type: ignore[arg-type]
+        for c in factory(Runtime()):
             out.setdefault(c.name, set()).update(t.__name__ for t in c.handlers)
     out["status.lifecycle"] = {t.__name__ for t in LIFECYCLE_EVENTS}
     return out
@@ -160,7 +162,9 @@ def test_the_official_parser_refuses_a_broken_document(tmp_path: Path) -> None:
 def _validate(path: Path) -> subprocess.CompletedProcess[str]:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.fail("node and npm are needed to validate docs/asyncapi.json (Debian: apt-get install nodejs npm)")
+        pytest.fail(
+            "node and npm are needed to validate docs/asyncapi.json (Debian: apt-get install nodejs npm)"
+        )
     if not (TOOLS / "node_modules" / "@asyncapi" / "parser").is_dir():
         # The pinned parser from tools/asyncapi/package-lock.json; from npm's cache when it has it.
         subprocess.run(
@@ -169,3 +173,18 @@ def _validate(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [node, "validate.mjs", str(path)], cwd=TOOLS, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+def test_the_entry_points_serve_the_document_without_authentication() -> None:
+    """deploy/nginx/routes.json lists it under "documents" (./dev's nginx serves the file); the
+    compose entry point serves the same file, mounted from the repository."""
+    spec = json.loads((REPO / "deploy" / "nginx" / "routes.json").read_text())
+    documents = {d["path"]: d["file"] for d in spec["documents"]}
+    assert documents["/api/v1/asyncapi.json"] == "docs/asyncapi.json"
+    conf = (REPO / "deploy" / "docker" / "nginx.conf").read_text()
+    compose = (REPO / "docker-compose.yml").read_text()
+    for path, file in documents.items():
+        assert (REPO / file).is_file()
+        alias = re.search(rf"location = {re.escape(path)} \{{ alias ([^;]+);", conf)
+        assert alias, path
+        assert f"./{file}:{alias.group(1)}:ro" in compose
