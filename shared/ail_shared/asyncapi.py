@@ -438,7 +438,8 @@ def build() -> dict[str, Any]:
             "description": " ".join(
                 (
                     "The Kafka topics of the platform, generated from the code by",
-                    "`python -m ail_shared.asyncapi` (shared/ail_shared/asyncapi.py; see docs/architecture.md).",
+                    "`python -m ail_shared.asyncapi` (shared/ail_shared/asyncapi.py;",
+                    "see docs/architecture.md).",
                     "Every message value is one Envelope as UTF-8 JSON whose `payload` is the event named by",
                     "`event_type`; the message key is the envelope's aggregate_id.",
                     "Delivery is at least once: deduplicate on event_id.",
