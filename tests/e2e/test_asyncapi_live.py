@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import jsonschema
@@ -19,8 +20,9 @@ from aiokafka.admin import AIOKafkaAdminClient
 from referencing import Registry
 from referencing.jsonschema import DRAFT7
 
-from ail_shared import asyncapi
-from ail_shared.events import EVENT_TYPES
+from ail_shared import asyncapi, topics
+from ail_shared.events import EVENT_TYPES, EkeyHeartbeat, HeldKey, envelope_for
+from ail_shared.kafka import make_producer
 from ail_shared.topics import all_topic_names
 from tests.integration.submission.helpers import create_draft, wait_status
 from tests.support import dev, eventually, read_topic
@@ -166,19 +168,46 @@ async def _rejected_by_mofcom(
         (await mofcom.post("/mofcom/certificates", json=right)).raise_for_status()
 
 
-async def _deferred(client: httpx.AsyncClient) -> None:
-    """No signer host announces the e-key (the signer is down): SigningDeferred; it goes on when
-    the signer is back."""
+async def _deferred_then_failed(client: httpx.AsyncClient, bootstrap: str, bound: dict[str, Any]) -> None:
+    """No signer host announces the e-key (the signer is down): SigningDeferred. Then a host says
+    the key was removed (two heartbeats of a stand-in host: an old one holding it, a new one
+    without it): the submission fails with ekey_not_present (SigningFailed)."""
     dev("kill", "signer")
     try:
         await asyncio.sleep(HEARTBEAT_LIFETIME + 5)
         app_id = await _submitted(client)
 
-        async def waiting() -> bool:
+        async def reason() -> str:
             app = (await client.get(f"/api/v1/applications/{app_id}")).json()
-            return "waiting for e-key" in (app.get("status_reason") or "")
+            return str(app.get("status_reason") or "")
+
+        async def waiting() -> bool:
+            return "waiting for e-key" in await reason()
 
         await eventually(waiting, timeout=60, what="the submission to wait for its e-key")
+        host, now = f"asyncapi-test-{uuid4().hex[:8]}", datetime.now(UTC)
+        held = HeldKey(serial=bound["ekey_serial"], certificate_pem=bound["certificate_pem"])
+        producer = make_producer(bootstrap)
+        await producer.start()
+        try:
+            for keys, sent_at in (([held], now - timedelta(minutes=2)), ([], now)):
+                beat = EkeyHeartbeat(host_id=host, keys=keys, sent_at=sent_at, ttl_seconds=15)
+                env = envelope_for(beat, aggregate_id=host, tenant="")
+                headers = [
+                    ("event_type", env.event_type.encode()),
+                    ("schema_version", env.schema_version.encode()),
+                    ("event_id", str(env.event_id).encode()),
+                ]
+                await producer.send_and_wait(
+                    topics.SIGNER_HEARTBEATS, value=env.to_bytes(), key=host.encode(), headers=headers
+                )
+        finally:
+            await producer.stop()
+
+        async def failed() -> bool:
+            return "ekey_not_present" in await reason()
+
+        await eventually(failed, timeout=60, what="the submission to fail with ekey_not_present")
     finally:
         dev("start", "signer")
 
@@ -199,10 +228,19 @@ async def _samples(bootstrap: str) -> tuple[dict[str, list[Any]], list[Any]]:
     return by_type, dead
 
 
+async def _binding(client: httpx.AsyncClient, samples: dict[str, list[Any]]) -> dict[str, Any]:
+    """The enterprise's e-key binding as its EkeyBound event carries it (with the certificate)."""
+    serial = (await client.get("/api/v1/ekey-bindings")).json()["items"][0]["ekey_serial"]
+    payloads = [json.loads(r.value)["payload"] for r in samples["EkeyBound"]]
+    found: dict[str, Any] = next(p for p in reversed(payloads) if p["ekey_serial"] == serial)
+    return found
+
+
 def _headers(rec: Any) -> dict[str, str]:
     return {k: v.decode() for k, v in rec.headers or ()}
 
 
+@pytest.mark.timeout(900)
 async def test_a_live_sample_of_every_event_type_fits_its_schema(
     enterprise_a: httpx.AsyncClient,
     mofcom: httpx.AsyncClient,
@@ -214,15 +252,16 @@ async def test_a_live_sample_of_every_event_type_fits_its_schema(
         await _licensed_and_declared(enterprise_a, customs)
     if "ApplicationRevoked" not in samples:
         await _revoked(enterprise_a, mofcom)
-    if "SubmissionRejected" not in samples:
-        bound = json.loads(samples["EkeyBound"][-1].value)["payload"]
-        await _rejected_by_mofcom(enterprise_a, mofcom, bound)
-    if "SigningDeferred" not in samples:
-        await _deferred(enterprise_a)
+    if not {"SubmissionRejected", "SigningDeferred", "SigningFailed"} <= set(samples):
+        bound = await _binding(enterprise_a, samples)
+        if "SubmissionRejected" not in samples:
+            await _rejected_by_mofcom(enterprise_a, mofcom, bound)
+        if not {"SigningDeferred", "SigningFailed"} <= set(samples):
+            await _deferred_then_failed(enterprise_a, kafka_bootstrap, bound)
 
     async def all_types() -> dict[str, list[Any]]:
         found, _ = await _samples(kafka_bootstrap)
-        return found if set(EVENT_TYPES) - {"SigningFailed"} <= set(found) else {}
+        return found if set(EVENT_TYPES) <= set(found) else {}
 
     samples = await eventually(all_types, timeout=120, interval=2, what="a sample of every event type")
     assert set(samples) <= set(EVENT_TYPES), set(samples) - set(EVENT_TYPES)
