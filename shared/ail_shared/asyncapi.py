@@ -62,7 +62,8 @@ class DeadLetterHeaders(BaseModel):
     dlt_reason: str = Field(
         alias="dlt-reason",
         description="why the record can never be applied: '<code>: <message>', the code one of "
-        "undecodable_event, unsupported_schema_version, handler_refused, 'handler_failed after N attempts'",
+        "undecodable_event, unsupported_schema_version, handler_refused, 'handler_failed after N attempts', "
+        "not_countable (statistics)",
     )
     dlt_source_topic: str = Field(alias="dlt-source-topic", description="the topic the record was read from")
     dlt_source_partition: str = Field(
@@ -402,6 +403,7 @@ def build() -> dict[str, Any]:
         }
     for g in CONSUMER_GROUPS:
         name = "signer" if g.pattern else g.group
+        shown = "signer.<host id>" if g.pattern else g.group
         for topic in g.topics:
             cid = channel_id(topic)
             applied = [e for e in by_topic[topic] if e in g.events]
@@ -409,7 +411,7 @@ def build() -> dict[str, Any]:
                 "action": "receive",
                 "channel": {"$ref": f"#/channels/{cid}"},
                 "title": f"{name} receives {topic}",
-                "summary": f"Consumer group {g.group} of the {g.service} service applies "
+                "summary": f"Consumer group {shown} of the {g.service} service applies "
                 f"{', '.join(applied)}; it skips the other event types of the topic.",
                 "description": (
                     (g.note + ". " if g.note else "")
@@ -424,7 +426,7 @@ def build() -> dict[str, Any]:
                 "action": "send",
                 "channel": {"$ref": f"#/channels/{dlt}"},
                 "title": f"{name} dead-letters {topic}",
-                "summary": f"Consumer group {g.group} sends what it can never apply to {topic}.dlt, with "
+                "summary": f"Consumer group {shown} sends what it can never apply to {topic}.dlt, with "
                 f"dlt-consumer {g.dead_letter_as or g.group!r}.",
                 "messages": [{"$ref": f"#/channels/{dlt}/messages/{dlt}_record"}],
             }
