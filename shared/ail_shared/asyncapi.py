@@ -427,7 +427,7 @@ def build() -> dict[str, Any]:
                 "channel": {"$ref": f"#/channels/{dlt}"},
                 "title": f"{name} dead-letters {topic}",
                 "summary": f"Consumer group {shown} sends what it can never apply to {topic}.dlt, with "
-                f"dlt-consumer {g.dead_letter_as or g.group!r}.",
+                f"dlt-consumer {g.dead_letter_as or shown!r}.",
                 "messages": [{"$ref": f"#/channels/{dlt}/messages/{dlt}_record"}],
             }
 
