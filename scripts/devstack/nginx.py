@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -84,6 +85,18 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         '            return 200 "ok\\n";',
         "        }",
     ]
+    # Files served by nginx itself (the AsyncAPI document): an exact location beats every regex.
+    for doc in spec.get("documents", []):
+        file = REPO / doc["file"]
+        if not re.fullmatch(r"/[A-Za-z0-9/._-]+", doc["path"]) or not file.is_file():
+            raise StackError(f"deploy/nginx/routes.json: bad document {doc!r} (path, or missing file)")
+        out += [
+            f"        location = {doc['path']} {{",
+            f"            default_type {doc.get('type', 'application/json')};",
+            f'            alias "{file}";',
+            '            add_header Cache-Control "no-cache";',
+            "        }",
+        ]
     for r in routes:
         pattern = r["match"]
         if '"' in pattern or "\\" in pattern.replace("\\.", ""):
