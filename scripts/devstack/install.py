@@ -26,7 +26,7 @@ APT_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("openssl", ("openssl",)),
 )
 
-APT_COMMANDS = (("java", "openjdk-17-jre-headless"), ("mvn", "maven"))
+APT_COMMANDS = (("java", "openjdk-17-jre-headless"), ("mvn", "maven"), ("node", "nodejs"), ("npm", "npm"))
 
 
 def pg_bindir() -> Path | None:
@@ -213,10 +213,28 @@ def install_kafka_jars() -> None:
         say("install", f"kafka {version} jars ... ok ({len(list(libs.glob('*.jar')))} jars)")
 
 
+def install_node_tools() -> None:
+    """The pinned npm tools of the project (tools/*/package-lock.json, e.g. the AsyncAPI parser
+    the tests validate docs/asyncapi.json with): ``npm ci`` when node_modules is missing or older
+    than its lock file."""
+    npm = shutil.which("npm")
+    for lock in sorted((REPO / "tools").glob("*/package-lock.json")):
+        folder = lock.parent
+        stamp = folder / "node_modules" / ".package-lock.json"
+        if stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
+            say("install", f"{rel(folder)} node modules ... ok")
+            continue
+        if npm is None:
+            raise StackError("npm is missing: apt-get install npm, then run ./dev again")
+        say("install", f"npm ci in {rel(folder)} ...")
+        run([npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=folder)
+
+
 def cmd_install() -> None:
     t0 = time.monotonic()
     install_apt()
     uv = install_uv()
     install_venv(uv)
     install_kafka_jars()
+    install_node_tools()
     say("install", f"done in {time.monotonic() - t0:.1f}s")

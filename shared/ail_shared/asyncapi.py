@@ -7,7 +7,7 @@ versions from ``SCHEMA_MAJOR``/``SCHEMA_MINOR`` and ``UPCASTERS``, the Kafka hea
 models below (what ``outbox.write_events`` and ``consumer.send_dead_letter`` write). Which
 service sends and which consumer group applies which event is the wiring of the services, which
 this library does not import (services depend on it, not the other way round); it is the table
-``PRODUCERS`` / ``CONSUMER_GROUPS`` here, and tests keep it in step: tests/unit/test_asyncapi.py
+``PRODUCERS`` / ``CONSUMER_GROUPS`` here, and tests keep it in step: tests/unit/shared/test_asyncapi.py
 with the services' handler tables, tests/e2e/test_asyncapi_live.py with the consumer groups that
 a running stack has on its Kafka. The committed document is checked against this module
 (a stale document fails the unit test) and validated with the official ``@asyncapi/parser``.
@@ -165,6 +165,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
         (
             "ApplicationSubmitted",
             "SigningFailed",
+            "SigningDeferred",
             "SubmissionRejected",
             "SubmissionAccepted",
             "ApplicationRevoked",

@@ -111,9 +111,10 @@ def test_the_topic_table_names_the_events_the_document_puts_on_each_topic() -> N
 def _service_handlers() -> dict[str, set[str]]:
     """The event types each consumer group applies, read from the services' own wiring."""
     from ail_application.entrypoints.consumers import consumers as application_consumers
-    from ail_customs.bootstrap import consumers as customs_consumers
+    from ail_customs.entrypoints.consumers import consumers as customs_consumers
     from ail_status.service_layer.handlers import LIFECYCLE_EVENTS
     from ail_submission.entrypoints.consumers import consumers as submission_consumers
+    from ail_submission.service_layer.handlers import EVENT_HANDLERS as SUBMISSION_HANDLERS
 
     class Settings:
         kafka_bootstrap = "127.0.0.1:1"
@@ -121,15 +122,30 @@ def _service_handlers() -> dict[str, set[str]]:
 
     class Runtime:
         settings = Settings()
-        extra: dict[str, Any] = {}
 
         def db(self) -> Any:
             return None
 
+    class Deps:  # what the wiring reads of a service's typed dependencies
+        settings = Settings()
+        runtime = Runtime()
+
+        @staticmethod
+        def uow(conn: Any) -> Any:
+            return None
+
+        @staticmethod
+        def event_handlers() -> Any:
+            return SUBMISSION_HANDLERS
+
+    wired = [
+        *application_consumers(Runtime()),  # type: ignore[arg-type]
+        *customs_consumers(Deps()),  # type: ignore[arg-type]
+        *submission_consumers(Runtime(), deps=Deps()),  # type: ignore[arg-type]
+    ]
     out: dict[str, set[str]] = {}
-    for factory in (application_consumers, customs_consumers, submission_consumers):
-        for c in factory(Runtime()):
-            out.setdefault(c.name, set()).update(t.__name__ for t in c.handlers)
+    for c in wired:
+        out.setdefault(c.name, set()).update(t.__name__ for t in c.handlers)
     out["status.lifecycle"] = {t.__name__ for t in LIFECYCLE_EVENTS}
     return out
 
