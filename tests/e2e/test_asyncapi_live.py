@@ -27,7 +27,7 @@ from ail_shared import asyncapi, topics
 from ail_shared.events import EVENT_TYPES, EkeyHeartbeat, HeldKey, envelope_for
 from ail_shared.kafka import make_producer
 from ail_shared.topics import all_topic_names
-from tests.integration.submission.helpers import create_draft, wait_status
+from tests.integration.submission.support import create_draft, wait_status
 from tests.support import dev, eventually
 
 REPO = Path(__file__).resolve().parents[2]
