@@ -59,8 +59,7 @@ def request(
         canonical_payload=base64.b64encode(data).decode(),
         signer_host=host,
     )
-    # Keyed like the submission service's: the e-key serial (the topic's key and the envelope's).
-    return envelope_for(event, aggregate_id=serial, tenant=enterprise)
+    return envelope_for(event, aggregate_id=app_id, tenant=enterprise)
 
 
 async def send_requests(bootstrap: str, envelopes: list[Envelope]) -> None:
