@@ -239,7 +239,21 @@ def cmd_kill(st: Stack, names: list[str]) -> None:
     for name in names:
         with component_lock(st, name):
             hold(st, name, "./dev kill")
+            exits_before = int(read_status(st, name).get("exits", 0))
+            was_running = component_pid(st, name) is not None
             _kill(st, name)
+        if was_running and supervisor_pid(st) is not None:
+            _exit_seen(st, name, exits_before)
+
+
+def _exit_seen(st: Stack, name: str, exits_before: int, timeout: float = 10.0) -> None:
+    """Return once the supervisor has counted the exit (it polls): a ``./dev start`` right after
+    would otherwise take that late-counted exit for a failed start and hold NAME down again."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if int(read_status(st, name).get("exits", 0)) > exits_before:
+            return
+        time.sleep(0.05)
 
 
 def _kill(st: Stack, name: str) -> None:
