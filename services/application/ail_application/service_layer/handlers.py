@@ -351,14 +351,17 @@ async def _apply(
         )
 
 
-async def on_signing_failed(uow: UnitOfWork, event: SigningFailed, env: Envelope) -> None:
+async def on_submission_failed(
+    uow: UnitOfWork, event: SigningFailed | SubmissionRejected, env: Envelope
+) -> None:
+    """SigningFailed and SubmissionRejected end a submission alike: back to draft, the reason kept."""
     await _apply(
         uow,
         event.application_id,
         lambda app: app.submission_failed(
             submission_id=event.submission_id, reason=event_reason(event.reason, event.detail)
         ),
-        "SigningFailed",
+        type(event).__name__,
     )
 
 
@@ -370,17 +373,6 @@ async def on_signing_deferred(uow: UnitOfWork, event: SigningDeferred, env: Enve
             submission_id=event.submission_id, reason=event_reason(event.reason, event.detail)
         ),
         "SigningDeferred",
-    )
-
-
-async def on_submission_rejected(uow: UnitOfWork, event: SubmissionRejected, env: Envelope) -> None:
-    await _apply(
-        uow,
-        event.application_id,
-        lambda app: app.submission_failed(
-            submission_id=event.submission_id, reason=event_reason(event.reason, event.detail)
-        ),
-        "SubmissionRejected",
     )
 
 
@@ -442,9 +434,9 @@ async def on_ekey_bound(uow: UnitOfWork, event: EkeyBound, env: Envelope) -> Non
 EventHandler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
 
 EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
-    SigningFailed: on_signing_failed,
+    SigningFailed: on_submission_failed,
     SigningDeferred: on_signing_deferred,
-    SubmissionRejected: on_submission_rejected,
+    SubmissionRejected: on_submission_failed,
     SubmissionAccepted: on_submission_accepted,
     ReviewResultReceived: on_review_result,
     ApplicationRevoked: on_revoked,
