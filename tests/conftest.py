@@ -22,6 +22,14 @@ settings.register_profile("ail", deadline=None, suppress_health_check=[HealthChe
 settings.load_profile("ail")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "serial: changes the shared stack (kills, holds or restarts a component, or runs a second "
+        "copy of a service); ./dev test runs these alone, after the parallel phase",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = str(item.fspath)

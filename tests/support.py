@@ -114,12 +114,35 @@ def demo(env: dict[str, str]) -> dict[str, Any]:
     return data
 
 
+# ./dev verbs that stop, start or hold components of the shared stack: only serial tests use them.
+STACK_CHANGING = frozenset({"kill", "hold", "start", "restart", "down", "up", "reset"})
+
+
+def require_serial(what: str) -> None:
+    """Refuse, in the parallel phase of ``./dev test``, what would disturb the other tests.
+
+    ``./dev test`` runs the suite in two phases: every test not marked ``serial`` on several
+    pytest-xdist workers at once against the one shared stack, then the ``serial`` ones alone.
+    A test that kills, holds or restarts a component, or starts a second copy of a service
+    (which joins its consumer group and takes partitions away from the stack's), would break
+    the tests running beside it; it must carry ``pytestmark = pytest.mark.serial``. This check
+    makes a missing mark fail loudly instead of making the neighbours flaky."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        raise RuntimeError(
+            f"{what} changes the shared stack, but this test runs in the parallel phase: "
+            "mark its module `pytestmark = pytest.mark.serial` (see tests/support.require_serial)"
+        )
+
+
 def dev(*args: str, timeout: float = 180.0, check: bool = True) -> str:
     """Run ``./dev ARGS`` against the stack under test (same profile and port base), e.g.
     ``dev("kill", "postgres")`` then ``dev("start", "postgres")`` for an outage test. Raises
     with the output when the command fails (unless ``check`` is false: ``./dev status`` exits
-    3 while anything is down)."""
+    3 while anything is down). Verbs that change the stack need a serial test (require_serial)."""
     import subprocess
+
+    if args and args[0] in STACK_CHANGING:
+        require_serial(f"./dev {' '.join(args)}")
 
     env = dict(os.environ)
     stack = stack_env() or {}

@@ -38,6 +38,36 @@ def pytest_targets(args: list[str]) -> list[str]:
     return ["tests"]
 
 
+def pytest_phases(args: list[str]) -> list[tuple[str, list[str]]]:
+    """How ``./dev test`` runs pytest: the whole suite in two phases, or ARGS as given.
+
+    The whole suite (no test path, no ``-m``, no ``-n`` in ARGS) runs first everything not
+    marked ``serial`` on ``AIL_TEST_WORKERS`` pytest-xdist workers (default 3; the tests mostly
+    wait for the event flow, so more workers than cores pays), one test file per worker at a
+    time, all against the one stack; then the ``serial`` tests (they kill, hold or restart
+    components) alone. ``AIL_TEST_WORKERS=0`` runs the whole suite in one serial phase."""
+    workers = os.environ.get("AIL_TEST_WORKERS", "3")
+    whole = pytest_targets(args) == ["tests"] and not any(
+        a == "-m" or a.startswith("-m") or a == "-n" or a.startswith("-n") or a.startswith("--numprocesses")
+        for a in args
+    )
+    if not whole or workers in ("", "0", "1"):
+        return [("pytest", args)]
+    return [
+        ("pytest parallel", ["-m", "not serial", "-n", workers, "--dist", "loadfile", *args]),
+        ("pytest serial", ["-m", "serial", *args]),
+    ]
+
+
+def combined_exit(codes: list[int]) -> int:
+    """pytest's exit code over the phases: the first failure; 5 (nothing collected) only when
+    no phase collected anything (a phase may hold no test when ARGS select a few)."""
+    failures = [c for c in codes if c not in (0, 5)]
+    if failures:
+        return failures[0]
+    return 5 if codes and all(c == 5 for c in codes) else 0
+
+
 def cmd_test(args: list[str]) -> int:
     keep = "--keep" in args or os.environ.get("AIL_KEEP_STACK", "") in ("1", "true", "yes")
     args = [a for a in args if a != "--keep"]
@@ -58,22 +88,25 @@ def cmd_test(args: list[str]) -> int:
                 t0 = time.monotonic()
                 cmd_up(st, install=False, quiet_summary=True)
                 phase("up", t0)
-                t0 = time.monotonic()
-                cmd = [
-                    str(st.venv_python),
-                    "-m",
-                    "pytest",
-                    *pytest_targets(args),
-                    "-p",
-                    "no:cacheprovider",
-                    *args,
-                ]
-                say("test", f"running {shlex.join(cmd[2:])} against profile '{st.profile}'")
                 # The tests may call ./dev kill/start on this stack (tests.support.dev): they must
                 # not wait for the profile lock this command holds until pytest ends.
                 env = process_env(st, {LOCK_HELD_VAR: st.profile})
-                rc = subprocess.run(cmd, cwd=REPO, env=env).returncode
-                phase("pytest", t0)
+                codes: list[int] = []
+                for name, phase_args in pytest_phases(args):
+                    t0 = time.monotonic()
+                    cmd = [
+                        str(st.venv_python),
+                        "-m",
+                        "pytest",
+                        *pytest_targets(args),
+                        "-p",
+                        "no:cacheprovider",
+                        *phase_args,
+                    ]
+                    say("test", f"running {shlex.join(cmd[2:])} against profile '{st.profile}'")
+                    codes.append(subprocess.run(cmd, cwd=REPO, env=env).returncode)
+                    phase(name, t0)
+                rc = combined_exit(codes)
                 if rc == 5:
                     say("test", "pytest collected no tests: that is a failure (exit 5)")
             except StackError as exc:

@@ -30,6 +30,8 @@ from ail_shared.topics import all_topic_names
 from tests.integration.submission.support import create_draft, wait_status
 from tests.support import dev, eventually
 
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+
 REPO = Path(__file__).resolve().parents[2]
 DOC = json.loads((REPO / "docs" / "asyncapi.json").read_text())
 BASE = "urn:ail:asyncapi"

@@ -20,6 +20,8 @@ import pytest
 
 from tests.support import REPO, stack_env
 
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+
 ARGS = [
     "-n",
     "200",

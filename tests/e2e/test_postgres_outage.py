@@ -17,6 +17,8 @@ from ail_shared.topics import all_topic_names
 from tests.integration.submission.support import create_drafts
 from tests.support import dev, eventually
 
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+
 N = 40
 OUTAGE_SECONDS = 60
 SERVICES = ("application", "submission", "status", "customs", "signer", "stats")

@@ -15,6 +15,8 @@ import pytest
 
 from tests.support import REPO, dev, stack_env
 
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+
 NAME = "status"  # any service will do; this one holds no test's state between requests
 DEADLINE = 30.0  # the issue: "back and healthy within 30 s by itself"
 

@@ -29,6 +29,8 @@ from tests.e2e.cli.support import (
 )
 from tests.support import api_client
 
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+
 ROWS = 1000
 BROKEN = 30
 

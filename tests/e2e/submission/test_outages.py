@@ -8,6 +8,7 @@ import asyncio
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.integration.submission.support import (
     create_drafts,
@@ -17,6 +18,8 @@ from tests.integration.submission.support import (
     wait_for_ekey,
 )
 from tests.support import dev, eventually
+
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
 HEARTBEAT_LIFETIME = 15.0
 

@@ -23,7 +23,7 @@ from ail_shared import topics
 from ail_shared.canonical import canonical_json
 from ail_shared.events import Envelope, SignatureRequested, decode_envelope, envelope_for
 from ail_shared.kafka import make_producer
-from tests.support import REPO, service_headers
+from tests.support import REPO, require_serial, service_headers
 
 USER_PIN = "123456"
 SO_PIN = "12345678"
@@ -298,6 +298,7 @@ class SignerProcess:
         self.proc = self._spawn()
 
     def _spawn(self) -> subprocess.Popen[bytes]:
+        require_serial(f"a second signer host ({self.host_id})")
         return subprocess.Popen(
             [sys.executable, "-m", "ail_signer"],
             env=self.env,

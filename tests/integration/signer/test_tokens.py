@@ -23,6 +23,8 @@ from tests.integration.signer.support import (
     send_requests,
 )
 
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+
 
 @pytest.fixture(scope="module")
 async def signer_host(

@@ -34,6 +34,8 @@ from tests.integration.stats.support import (
 )
 from tests.support import dev, eventually, read_topic
 
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+
 YEARS = (2024, 2025, 2026)
 # Approvals late on 31 December 2026 (UTC) fall in January 2027 in China.
 CHINA_YEARS = (*YEARS, 2027)

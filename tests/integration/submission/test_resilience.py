@@ -9,6 +9,7 @@ from collections import defaultdict
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.integration.submission.support import (
     Signer,
@@ -17,6 +18,8 @@ from tests.integration.submission.support import (
     wait_for_ekey,
 )
 from tests.support import eventually, read_topic
+
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
 
 async def _exactly_once_at_mofcom(

@@ -1,0 +1,47 @@
+"""How ``./dev test`` splits the suite: parallel, then the serial tests alone (scripts/devstack/cli.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests import support
+from tests.unit.support import devstack_module
+
+cli = devstack_module("cli")
+
+
+def test_the_whole_suite_runs_in_a_parallel_phase_then_a_serial_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("AIL_TEST_WORKERS", raising=False)
+    phases = cli.pytest_phases(["-q"])
+    assert [name for name, _ in phases] == ["pytest parallel", "pytest serial"]
+    parallel, serial = (a for _, a in phases)
+    assert parallel[:2] == ["-m", "not serial"] and "-n" in parallel and parallel[-1] == "-q"
+    assert serial == ["-m", "serial", "-q"]
+
+
+@pytest.mark.parametrize(
+    "args", [["tests/unit"], ["-m", "e2e"], ["-mserial"], ["-n", "2"], ["tests/unit/test_lint.py::test_ruff"]]
+)
+def test_a_chosen_selection_runs_as_given_in_one_phase(args: list[str]) -> None:
+    assert cli.pytest_phases(args) == [("pytest", args)]
+
+
+def test_workers_0_runs_the_whole_suite_in_one_serial_phase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIL_TEST_WORKERS", "0")
+    assert cli.pytest_phases([]) == [("pytest", [])]
+
+
+@pytest.mark.parametrize(
+    ("codes", "rc"),
+    [([0, 0], 0), ([0, 5], 0), ([5, 0], 0), ([5, 5], 5), ([1, 0], 1), ([0, 2], 2), ([5, 1], 1), ([], 0)],
+)
+def test_the_exit_code_is_the_first_failure_and_5_only_when_nothing_ran(codes: list[int], rc: int) -> None:
+    assert cli.combined_exit(codes) == rc
+
+
+def test_a_stack_changing_dev_call_is_refused_in_the_parallel_phase(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw1")
+    with pytest.raises(RuntimeError, match="pytest.mark.serial"):
+        support.dev("kill", "signer")
+    monkeypatch.delenv("PYTEST_XDIST_WORKER")
+    support.require_serial("a kill")  # the serial phase (or a plain pytest run) may
