@@ -67,7 +67,9 @@ SO_PIN = "87654321"
 
 USER_PIN = "123456"
 
-APP_HEALTH_TIMEOUT = 60.0
+# How long a started service may take to answer /healthz. A quiet machine needs 5-20 s; on a 2-core
+# machine running several stacks at once Python's start alone took over 60 s (AIL_HEALTH_TIMEOUT).
+APP_HEALTH_TIMEOUT = float(os.environ.get("AIL_HEALTH_TIMEOUT", "120"))
 
 APP_STOP_GRACE = 10.0
 
