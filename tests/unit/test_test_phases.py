@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests import support
+from tests.support import REPO
 from tests.unit.support import devstack_module
 
 cli = devstack_module("cli")
@@ -45,3 +48,42 @@ def test_a_stack_changing_dev_call_is_refused_in_the_parallel_phase(monkeypatch:
         support.dev("kill", "signer")
     monkeypatch.delenv("PYTEST_XDIST_WORKER")
     support.require_serial("a kill")  # the serial phase (or a plain pytest run) may
+
+
+# What changes the shared stack for every test running beside it: a ./dev verb that stops, starts
+# or holds a component, a second copy of a service (it joins the consumer group), a restart of a
+# service by hand, or a sandbox setting that is global (MOFCOM's /control, Customs' default mode).
+# A reset to the defaults is not on the list: the parallel tests all expect the defaults.
+STACK_CHANGING_CALLS = re.compile(
+    r"""\bdev\(\s*"(kill|hold|start|restart|down|up|reset)"|SignerProcess\(|restart_stats\(|\.kill9\("""
+    r"""|\.post\(\s*"/control",|"/control/default\""""
+)
+SERIAL_MARK = re.compile(r"^pytestmark\s*=.*pytest\.mark\.serial", re.MULTILINE)
+
+
+def test_every_test_module_that_changes_the_shared_stack_is_marked_serial() -> None:
+    unmarked = []
+    for path in sorted((REPO / "tests").rglob("test_*.py")):
+        if "tests/unit/" in path.as_posix():
+            continue  # unit tests run their own in-process apps, never the stack
+        text = path.read_text()
+        if STACK_CHANGING_CALLS.search(text) and not SERIAL_MARK.search(text):
+            unmarked.append(str(path.relative_to(REPO)))
+    assert unmarked == [], (
+        f"mark these `pytestmark = pytest.mark.serial` (they change the shared stack): {unmarked}"
+    )
+
+
+def test_the_check_sees_each_kind_of_stack_change() -> None:
+    for line in (
+        'dev("kill", "signer")',
+        'dev("hold", "stats")',
+        'SignerProcess(stack, hsm, "h2", log)',
+        "await restart_stats(env)",
+        "proc.kill9()",
+        'await mofcom.post("/control", json={"first_delay": 60})',
+        'await c.put("/control/default", json={"mode": "refuse"})',
+    ):
+        assert STACK_CHANGING_CALLS.search(line), line
+    for line in ('dev("status", check=False)', 'await c.post("/control/reset")', 'c.get("/control")'):
+        assert not STACK_CHANGING_CALLS.search(line), line

@@ -7,8 +7,11 @@ import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.support import eventually
+
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
 BODY = {
     "enterprise_name": "北京示例进出口有限公司",

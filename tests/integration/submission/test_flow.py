@@ -11,9 +11,12 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+import pytest
 
 from tests.integration.submission.support import create_draft, get_app, valid_form, wait_status
 from tests.support import eventually, read_topic
+
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
 FORM_NO = re.compile(r"^\d{2}1100776367555\d{6}$")
 LICENSE_NO = re.compile(r"^\d{2}[A-Z]+\d{4,}$")

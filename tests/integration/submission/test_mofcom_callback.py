@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 import httpx
+import pytest
 
 from ail_shared.auth import (
     CALLBACK_SIGNATURE_HEADER,
@@ -19,6 +20,8 @@ from ail_shared.auth import (
     sign_callback,
 )
 from tests.integration.submission.support import create_draft, get_app, wait_status
+
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
 
 async def _pending(client: httpx.AsyncClient, db: asyncpg.Pool) -> tuple[str, str, str]:

@@ -14,6 +14,8 @@ from ail_shared.lifecycle import ApplicationStatus
 from ail_submission.domain.model import ApplicationView
 from tests.integration.submission.support import create_draft, wait_status
 
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+
 
 async def _submitted(client: httpx.AsyncClient, *, mismatch: bool = False) -> str:
     app_id = await create_draft(client, quantity_off_by=Decimal(1) if mismatch else Decimal(0))
