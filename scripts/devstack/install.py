@@ -24,6 +24,8 @@ APT_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("opensc", ("opensc",)),
     ("docker-compose", ("docker-compose", "docker-compose-plugin")),
     ("openssl", ("openssl",)),
+    # the metrics store of the local stack (scripts/devstack/prometheus.py); promtool with it
+    ("prometheus", ("prometheus",)),
 )
 
 APT_COMMANDS = (("java", "openjdk-17-jre-headless"), ("mvn", "maven"), ("node", "nodejs"), ("npm", "npm"))
