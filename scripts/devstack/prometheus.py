@@ -23,7 +23,6 @@ import signal
 import subprocess
 import sys
 import threading
-from pathlib import Path
 
 from .common import REPO
 from .table import APPS, Stack

@@ -58,7 +58,7 @@ from ail_shared.logging import get_logger
 log = get_logger("ail.metrics")
 
 # No ``*_created`` series: they double the output and no query here uses them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 
 # Seconds buckets for HTTP handling and external calls (a MOFCOM call with retries can take
 # tens of seconds; a local API call a few milliseconds).
@@ -106,11 +106,15 @@ GROUP_LAG_SCRAPE_ERRORS = Counter(
     "ail_kafka_group_lag_errors", "Failed attempts to read group offsets from Kafka", []
 )
 
-OUTBOX_BACKLOG = Gauge("ail_outbox_backlog", "Outbox rows not yet published (set-aside rows excluded)", ["schema"])
+OUTBOX_BACKLOG = Gauge(
+    "ail_outbox_backlog", "Outbox rows not yet published (set-aside rows excluded)", ["schema"]
+)
 OUTBOX_OLDEST_AGE = Gauge(
     "ail_outbox_oldest_age_seconds", "Age of the oldest unpublished outbox row; 0 when none", ["schema"]
 )
-OUTBOX_PUBLISHED = Counter("ail_outbox_published", "Outbox rows published to Kafka by this process", ["schema"])
+OUTBOX_PUBLISHED = Counter(
+    "ail_outbox_published", "Outbox rows published to Kafka by this process", ["schema"]
+)
 OUTBOX_SET_ASIDE = Counter(
     "ail_outbox_set_aside", "Outbox rows Kafka refused for good (kept, never sent)", ["schema"]
 )
@@ -158,7 +162,9 @@ STATS_FOLDED = Counter(
     ["outcome"],
 )
 
-SAMPLER_ERRORS = Counter("ail_metrics_sampler_errors", "Scrape-time samplers that failed or timed out", ["sampler"])
+SAMPLER_ERRORS = Counter(
+    "ail_metrics_sampler_errors", "Scrape-time samplers that failed or timed out", ["sampler"]
+)
 
 
 # -- HTTP ----------------------------------------------------------------------------------------
@@ -422,6 +428,8 @@ def all_metric_names() -> set[str]:
     names: set[str] = set()
     for metric in REGISTRY.collect():
         names.add(metric.name)
-        for suffix in {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}.get(metric.type, ()):
+        for suffix in {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}.get(
+            metric.type, ()
+        ):
             names.add(metric.name + suffix)
     return names

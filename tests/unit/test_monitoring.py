@@ -32,7 +32,9 @@ def _promtool() -> str:
 
 
 def test_promtool_check_rules() -> None:
-    cp = subprocess.run([_promtool(), "check", "rules", str(PROM / "alerts.yml")], capture_output=True, text=True)
+    cp = subprocess.run(
+        [_promtool(), "check", "rules", str(PROM / "alerts.yml")], capture_output=True, text=True
+    )
     assert cp.returncode == 0, cp.stdout + cp.stderr
 
 
@@ -41,7 +43,9 @@ def test_promtool_test_rules_with_a_case_per_alert() -> None:
         [_promtool(), "test", "rules", "alerts_test.yml"], cwd=PROM, capture_output=True, text=True
     )
     assert cp.returncode == 0, cp.stdout + cp.stderr
-    alerts = {r["alert"] for g in yaml.safe_load((PROM / "alerts.yml").read_text())["groups"] for r in g["rules"]}
+    alerts = {
+        r["alert"] for g in yaml.safe_load((PROM / "alerts.yml").read_text())["groups"] for r in g["rules"]
+    }
     tests = yaml.safe_load((PROM / "alerts_test.yml").read_text())["tests"]
     tested = {a["alertname"] for t in tests for a in t["alert_rule_test"] if a.get("exp_alerts")}
     assert tested == alerts, f"alerts without a firing case: {alerts - tested}"
@@ -58,7 +62,11 @@ def test_k8s_prometheus_rule_is_the_rules_file() -> None:
     docs = [d for d in yaml.safe_load_all(generated) if d]
     (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
     assert rule["spec"]["groups"] == yaml.safe_load((PROM / "alerts.yml").read_text())["groups"]
-    monitored = {d["spec"]["selector"]["matchLabels"]["app"] for d in docs if d["kind"] in ("ServiceMonitor", "PodMonitor")}
+    monitored = {
+        d["spec"]["selector"]["matchLabels"]["app"]
+        for d in docs
+        if d["kind"] in ("ServiceMonitor", "PodMonitor")
+    }
     assert monitored == {"application", "submission", "status", "customs", "stats", "signer"}
 
 
@@ -217,7 +225,12 @@ class _FakeKafka:
 
 async def test_consumer_commits_the_position_past_a_transaction_marker_and_exports_lag_0() -> None:
     consumer = EventConsumer(
-        name="unit-lag", topics=["ail.test"], handlers={}, pool=None, schema="s", bootstrap="x"  # type: ignore[arg-type]
+        name="unit-lag",
+        topics=["ail.test"],
+        handlers={},
+        pool=None,
+        schema="s",
+        bootstrap="x",  # type: ignore[arg-type]
     )
     fake = _FakeKafka()
     consumer._committed[fake.tp] = 10  # the last event's offset + 1: the marker's offset

@@ -163,7 +163,11 @@ class DeliveryWorker:
             "webhook",
             "ok"
             if outcome.ok
-            else ("unavailable" if outcome.status_code is None else metrics.outcome_of_status(outcome.status_code)),
+            else (
+                "unavailable"
+                if outcome.status_code is None
+                else metrics.outcome_of_status(outcome.status_code)
+            ),
             attempt.duration_ms / 1000,
             retries=1 if c.attempt_no > 1 else 0,
         )
