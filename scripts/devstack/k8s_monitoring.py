@@ -59,6 +59,28 @@ def documents(rules: dict[str, Any]) -> list[dict[str, Any]]:
             },
         }
     )
+    # Prometheus (namespace monitoring) may reach port 8000 of every service: the namespace
+    # denies ingress by default (80-network-policies.yaml); these add to its policies.
+    for name in (*SERVICES, "signer"):
+        docs.append(
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": f"monitoring-{name}", "namespace": "ail"},
+                "spec": {
+                    "podSelector": {"matchLabels": {"app": name}},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [
+                        {
+                            "from": [
+                                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+                            ],
+                            "ports": [{"port": 8000}],
+                        }
+                    ],
+                },
+            }
+        )
     return docs
 
 
