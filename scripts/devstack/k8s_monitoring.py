@@ -73,7 +73,11 @@ def documents(rules: dict[str, Any]) -> list[dict[str, Any]]:
                     "ingress": [
                         {
                             "from": [
-                                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+                                {
+                                    "namespaceSelector": {
+                                        "matchLabels": {"kubernetes.io/metadata.name": "monitoring"}
+                                    }
+                                }
                             ],
                             "ports": [{"port": 8000}],
                         }

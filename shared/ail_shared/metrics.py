@@ -1,6 +1,7 @@
 """The one home of the platform's Prometheus metrics (issue 14, item 1): every metric a service
 exposes is defined here, and every service exposes them alike at ``GET /metrics`` on its own
-port (Prometheus text format, prometheus-client).
+port (Prometheus text format, prometheus-client). tests/unit/test_monitoring.py checks that every
+query of the alert rules and the dashboards names a metric defined here.
 
 Where the values come from (the other modules call one hook each; nothing here does I/O on
 the hot path):
