@@ -395,14 +395,16 @@ class EventConsumer:
             offsets = {TopicPartition(t, p): off for (t, p), off in outcome.commits.items()}
             await consumer.commit(offsets)
             self._committed.update(offsets)
-        for topic in {t for t, _ in outcome.commits}:
+        if outcome.commits:
+            # A batch is one partition's records (one topic); the dead letters carry their own.
+            topics = sorted({t for t, _ in outcome.commits})
             metrics.consumer_batch(
                 self.name,
-                topic,
+                topics[0] if len(topics) == 1 else ",".join(topics),
                 applied=outcome.applied,
                 duplicates=outcome.duplicates,
                 ignored=outcome.ignored,
-                dead_letter_reasons=[dl.reason for dl in outcome.dead_letters],
+                dead_letters=[(dl.record.topic, dl.reason) for dl in outcome.dead_letters],
             )
         self.stats.applied += outcome.applied
         self.stats.duplicates += outcome.duplicates

@@ -264,15 +264,22 @@ def dead_letter_reason(reason: str) -> str:
 
 
 def consumer_batch(
-    group: str, topic: str, *, applied: int, duplicates: int, ignored: int, dead_letter_reasons: Iterable[str]
+    group: str,
+    topic: str,
+    *,
+    applied: int,
+    duplicates: int,
+    ignored: int,
+    dead_letters: Iterable[tuple[str, str]] = (),
 ) -> None:
-    """Count one committed batch of a consumer group on ``topic``."""
+    """Count one committed batch of a consumer group on ``topic``; ``dead_letters`` are
+    (source topic, dlt-reason) pairs."""
     for outcome, n in (("applied", applied), ("duplicate", duplicates), ("ignored", ignored)):
         if n:
             CONSUMER_EVENTS.labels(group, topic, outcome).inc(n)
-    for reason in dead_letter_reasons:
-        CONSUMER_EVENTS.labels(group, topic, "dead_lettered").inc()
-        CONSUMER_DEAD_LETTERS.labels(group, topic, dead_letter_reason(reason)).inc()
+    for source, reason in dead_letters:
+        CONSUMER_EVENTS.labels(group, source, "dead_lettered").inc()
+        CONSUMER_DEAD_LETTERS.labels(group, source, dead_letter_reason(reason)).inc()
 
 
 def consumer_lag(group: str, topic: str, partition: int, *, committed: int, last_stable: int | None) -> None:

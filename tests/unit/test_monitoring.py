@@ -239,3 +239,21 @@ async def test_consumer_commits_the_position_past_a_transaction_marker_and_expor
     assert _value("ail_consumer_lag", {"group": "unit-lag", "topic": "ail.test", "partition": "0"}) == 0
     await consumer._commit_positions(fake)
     assert len(fake.commits) == 1, "nothing new: no second commit"
+
+
+def test_a_batch_counts_applied_duplicates_and_dead_letters_by_reason() -> None:
+    group, topic = "unit-batch", "ail.test"
+    labels = {"group": group, "topic": topic}
+    metrics.consumer_batch(
+        group,
+        topic,
+        applied=3,
+        duplicates=1,
+        ignored=0,
+        dead_letters=[(topic, "handler_refused: x"), (topic, "undecodable: y"), (topic, "handler_refused: z")],
+    )
+    assert _value("ail_consumer_events_total", {**labels, "outcome": "applied"}) == 3
+    assert _value("ail_consumer_events_total", {**labels, "outcome": "duplicate"}) == 1
+    assert _value("ail_consumer_events_total", {**labels, "outcome": "dead_lettered"}) == 3
+    assert _value("ail_consumer_dead_letters_total", {**labels, "reason": "handler_refused"}) == 2
+    assert _value("ail_consumer_dead_letters_total", {**labels, "reason": "undecodable"}) == 1
