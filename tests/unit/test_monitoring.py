@@ -250,7 +250,11 @@ def test_a_batch_counts_applied_duplicates_and_dead_letters_by_reason() -> None:
         applied=3,
         duplicates=1,
         ignored=0,
-        dead_letters=[(topic, "handler_refused: x"), (topic, "undecodable: y"), (topic, "handler_refused: z")],
+        dead_letters=[
+            (topic, "handler_refused: x"),
+            (topic, "undecodable: y"),
+            (topic, "handler_refused: z"),
+        ],
     )
     assert _value("ail_consumer_events_total", {**labels, "outcome": "applied"}) == 3
     assert _value("ail_consumer_events_total", {**labels, "outcome": "duplicate"}) == 1
