@@ -168,6 +168,21 @@ async def test_lag_is_zero_when_caught_up_and_grows_while_the_consumer_is_down(
             return lags if lags == {0: 2.0, 1: 2.0} else None
 
         await eventually(exported, timeout=30, what="the lag exporter shows 2 per partition")
+    await _commit_at_end(kafka_bootstrap, group, topic)  # no lag left behind for the stack's alerts
+
+
+async def _commit_at_end(bootstrap: str, group: str, topic: str) -> None:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    tps = [TopicPartition(topic, p) for p in (0, 1)]
+    c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    await c.start()
+    try:
+        c.assign(tps)  # manual assignment: commits need no group membership
+        ends = await c.end_offsets(tps)
+        await c.commit({tp: ends[tp] for tp in tps})
+    finally:
+        await c.stop()
 
 
 async def _true(value: bool) -> bool:
