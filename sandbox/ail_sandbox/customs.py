@@ -44,6 +44,8 @@ from fastapi import FastAPI, HTTPException, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from ail_shared import metrics
+
 Mode = Literal["stored", "failed", "timeout", "unavailable", "hold"]
 TIMEOUT_HOLD_SECONDS = float(os.environ.get("AIL_SANDBOX_TIMEOUT_HOLD_SECONDS", "60"))
 
@@ -135,6 +137,7 @@ def _lines(lines: list[LineIn], default_code: str, default_unit: str) -> list[di
 def create_app(state: CustomsState | None = None) -> FastAPI:
     st = state or CustomsState()
     app = FastAPI(title="Customs sandbox", description=__doc__)
+    metrics.instrument(app)  # /metrics, like every service (ail_shared.metrics)
     app.state.customs = st
 
     @app.get("/healthz")

@@ -25,6 +25,7 @@ from .commands import (
 from .common import LOCK_HELD_VAR, REPO, StackError, file_lock, say
 from .envfile import process_env
 from .install import cmd_install
+from .kafkatools import cmd_kafka_groups
 from .status import cmd_status
 from .supervisor import serve
 from .table import Stack
@@ -148,6 +149,8 @@ USAGE = """./dev COMMAND
   hold NAME...       the supervisor leaves them alone (for a test that runs one by hand)
                      until `start NAME` or `up`
   psql [ARGS...]     psql into the profile's database
+  kafka-groups [ARGS...]  kafka-consumer-groups against the profile's broker (default
+                     --describe --all-groups: committed offset, log end, lag per partition)
   reset              down, then delete the profile's state
 
 Environment: AIL_PROFILE (default dev; ./dev test uses test), AIL_PORT_BASE (default 18000
@@ -205,6 +208,8 @@ def main(argv: list[str]) -> int:
             cmd_logs(st, a.name, a.follow)
         elif cmd == "psql":
             cmd_psql(st, rest)
+        elif cmd == "kafka-groups":
+            cmd_kafka_groups(st, rest)
         else:
             print(f"unknown command {cmd!r}\n\n{USAGE}", file=sys.stderr)
             return 2

@@ -24,6 +24,8 @@ APT_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("opensc", ("opensc",)),
     ("docker-compose", ("docker-compose", "docker-compose-plugin")),
     ("openssl", ("openssl",)),
+    # the metrics store of the local stack (scripts/devstack/prometheus.py); promtool with it
+    ("prometheus", ("prometheus",)),
 )
 
 APT_COMMANDS = (("java", "openjdk-17-jre-headless"), ("mvn", "maven"), ("node", "nodejs"), ("npm", "npm"))
@@ -213,6 +215,50 @@ def install_kafka_jars() -> None:
         say("install", f"kafka {version} jars ... ok ({len(list(libs.glob('*.jar')))} jars)")
 
 
+def kafka_tools_libs() -> Path:
+    return Path.home() / ".cache" / "ail" / f"kafka-{kafka_version()}" / "tools-libs"
+
+
+def install_kafka_tools() -> None:
+    """The Kafka command-line tools (the kafka-tools jar and its dependencies, from Maven
+    Central by deploy/kafka/tools-pom.xml) for ``./dev kafka-groups``; beside the broker's jars,
+    with a marker of their own, so the broker's jars are never fetched again for them."""
+    pom = REPO / "deploy" / "kafka" / "tools-pom.xml"
+    libs = kafka_tools_libs()
+    marker = libs.parent / ".tools-complete"
+    version = kafka_version()
+    digest = hashlib.sha256(pom.read_bytes() + version.encode()).hexdigest()
+    with file_lock(libs.parent.parent / f"kafka-{version}-tools.lock", f"the Kafka {version} tools"):
+        if marker.exists() and marker.read_text().strip() == digest and libs.is_dir():
+            say("install", f"kafka {version} tools ... ok ({rel(libs)})")
+            return
+        if not shutil.which("mvn"):
+            raise StackError("Maven (mvn) is needed to fetch the Kafka tools: apt-get install maven")
+        say("install", f"kafka {version} tools (mvn dependency:copy-dependencies) ...")
+        tmp = libs.parent / "tools-libs.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        run(
+            [
+                "mvn",
+                "-q",
+                "-B",
+                "-f",
+                str(pom),
+                "dependency:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-Dkafka.version={version}",
+                f"-DoutputDirectory={tmp}",
+            ],
+            timeout=900,
+        )
+        if not any(tmp.glob("kafka-tools-*.jar")):
+            raise StackError(f"mvn finished but {tmp} has no kafka-tools jar")
+        shutil.rmtree(libs, ignore_errors=True)
+        tmp.rename(libs)
+        marker.write_text(digest + "\n")
+        say("install", f"kafka {version} tools ... ok ({len(list(libs.glob('*.jar')))} jars)")
+
+
 def install_node_tools() -> None:
     """The pinned npm tools of the project (tools/*/package-lock.json, e.g. the AsyncAPI parser
     the tests validate docs/asyncapi.json with): ``npm ci`` when node_modules is missing or older
@@ -236,5 +282,6 @@ def cmd_install() -> None:
     uv = install_uv()
     install_venv(uv)
     install_kafka_jars()
+    install_kafka_tools()
     install_node_tools()
     say("install", f"done in {time.monotonic() - t0:.1f}s")

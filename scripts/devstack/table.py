@@ -33,6 +33,11 @@ APPS: tuple[App, ...] = (
     App("stats", 106, "ail_stats", "AIL_STATS_URL"),
     App("sandbox-mofcom", 201, "ail_sandbox.mofcom", "AIL_MOFCOM_URL"),
     App("sandbox-customs", 202, "ail_sandbox.customs", "AIL_CUSTOMS_URL"),
+    # Issue 14: every consumer group's lag from Kafka's offsets (visible while a consumer is
+    # down), and Prometheus scraping all of the above (the wrapper serves /healthz on this
+    # port, Prometheus itself listens on the next one).
+    App("lag", 107, "ail_shared.lag", "AIL_LAG_URL"),
+    App("prometheus", 90, "scripts.devstack.prometheus", "AIL_PROMETHEUS_URL"),
 )
 
 APPS_BY_NAME = {a.name: a for a in APPS}

@@ -32,7 +32,7 @@ import asyncpg
 from aiokafka import TopicPartition
 from pydantic import ValidationError
 
-from ail_shared import inbox
+from ail_shared import inbox, metrics
 from ail_shared.errors import AilError, EventError
 from ail_shared.events import Envelope, Event, decode_envelope, parse_payload
 from ail_shared.kafka import make_consumer, make_producer
@@ -187,6 +187,8 @@ class EventConsumer:
         self.waiting_since: datetime | None = None
         self.last_error: str | None = None
         self._stopping = asyncio.Event()
+        # What this member last committed per partition (see _commit_positions).
+        self._committed: dict[TopicPartition, int] = {}
 
     def stop(self) -> None:
         self._stopping.set()
@@ -245,11 +247,47 @@ class EventConsumer:
                 batch = await consumer.getmany(timeout_ms=500, max_records=500)
                 for tp, records in batch.items():
                     await self._process_with_retries(consumer, dlt, tp, records, handled)
+                await self._commit_positions(consumer)
         finally:
             with contextlib.suppress(Exception):
                 await consumer.stop()
             with contextlib.suppress(Exception):
                 await dlt.stop()
+
+    async def _commit_positions(self, consumer: Any) -> None:
+        """Commit the position the consumer reports where it is past what was committed, and
+        export the lag. After the last event of a Kafka transaction comes its commit marker, a
+        control record no consumer is given: committing "last offset + 1" would leave the
+        group one behind the log end for ever (a false lag of 1 in kafka-consumer-groups.sh
+        and in every lag alert). The position is past the marker once the fetch has skipped it,
+        and never past an event not yet applied: every event returned by getmany has been
+        applied (or dead-lettered) and committed before this runs."""
+        assigned = consumer.assignment()
+        ahead: dict[TopicPartition, int] = {}
+        stable: dict[TopicPartition, int | None] = {}
+        for tp in assigned:
+            with contextlib.suppress(Exception):  # revoked meanwhile (a rebalance)
+                stable[tp] = consumer.last_stable_offset(tp)
+            if stable.get(tp) is None:
+                continue  # not fetched yet: the position may still be unknown
+            try:
+                position = await asyncio.wait_for(consumer.position(tp), 1.0)
+            except Exception:  # noqa: BLE001 - revoked meanwhile: the next owner commits
+                continue
+            if position > self._committed.get(tp, -1):
+                ahead[tp] = position
+        if ahead:
+            await consumer.commit(ahead)
+            self._committed.update(ahead)
+        keep = {(tp.topic, tp.partition) for tp in assigned}
+        seen = {(tp.topic, tp.partition) for tp in self._committed}
+        metrics.forget_partitions(self.name, keep, seen)
+        for tp, last_stable in stable.items():
+            if tp in self._committed:
+                metrics.consumer_lag(
+                    self.name, tp.topic, tp.partition, committed=self._committed[tp], last_stable=last_stable
+                )
+        self._committed = {tp: off for tp, off in self._committed.items() if tp in assigned}
 
     async def wait_out_outage(self, exc: BaseException, attempt: int, **where: Any) -> None:
         """Hold the position through a database outage: log, show it in /healthz, sleep with
@@ -354,7 +392,20 @@ class EventConsumer:
         for dl in outcome.dead_letters:
             await send_dead_letter(dlt, dl, consumer_name=self.name)
         if outcome.commits:
-            await consumer.commit({TopicPartition(t, p): off for (t, p), off in outcome.commits.items()})
+            offsets = {TopicPartition(t, p): off for (t, p), off in outcome.commits.items()}
+            await consumer.commit(offsets)
+            self._committed.update(offsets)
+        if outcome.commits:
+            # A batch is one partition's records (one topic); the dead letters carry their own.
+            topics = sorted({t for t, _ in outcome.commits})
+            metrics.consumer_batch(
+                self.name,
+                topics[0] if len(topics) == 1 else ",".join(topics),
+                applied=outcome.applied,
+                duplicates=outcome.duplicates,
+                ignored=outcome.ignored,
+                dead_letters=[(dl.record.topic, dl.reason) for dl in outcome.dead_letters],
+            )
         self.stats.applied += outcome.applied
         self.stats.duplicates += outcome.duplicates
         self.stats.ignored += outcome.ignored

@@ -41,6 +41,7 @@ from opentelemetry import propagate, trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ail_shared import metrics
 from ail_shared.auth import ApiKeyAuthenticator, Tenant
 from ail_shared.config import ServiceSettings
 from ail_shared.consumer import EventConsumer
@@ -275,6 +276,7 @@ def create_app(
                 on_set_aside=on_set_aside,
             )
             runtime.tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+        metrics.add_sampler("outbox", metrics.outbox_sampler(runtime.pool, schema, runtime.relay))
         for hook in on_startup:
             await hook(runtime)
         if consumers is not None:
@@ -306,6 +308,9 @@ def create_app(
     )
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
+    # Outermost, so BodyLimit's 413s are counted too; /metrics on the service port only, which
+    # nginx does not route (see ail_shared.metrics).
+    metrics.instrument(app)
 
     @app.middleware("http")
     async def trace_and_log(request: Request, call_next: Any) -> Any:

@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -52,6 +53,7 @@ from typing import Any, TypeVar
 import httpx
 import tenacity
 
+from ail_shared import metrics
 from ail_shared.logging import get_logger
 
 log = get_logger("ail.retry")
@@ -257,14 +259,33 @@ async def call_http(
             return False
         return retryable_status(resp.status_code) or (also_retry is not None and also_retry(resp))
 
-    return await _run(
-        send,
-        policy=policy,
-        what=what,
-        retry_on_exception=is_transport_failure,
-        retry_on_result=later,
-        log_fields=log_fields,
-    )
+    target = metrics.external_target(what)
+    started = time.perf_counter()
+    tries = 0
+
+    async def counted() -> httpx.Response:
+        nonlocal tries
+        tries += 1
+        return await send()
+
+    outcome = "error"
+    try:
+        resp = await _run(
+            counted,
+            policy=policy,
+            what=what,
+            retry_on_exception=is_transport_failure,
+            retry_on_result=later,
+            log_fields=log_fields,
+        )
+        outcome = metrics.outcome_of_status(resp.status_code)
+        return resp
+    except Unavailable:
+        outcome = "unavailable"
+        raise
+    finally:
+        # One sample per call (its retries included): ail_external_calls_total and friends.
+        metrics.external_call(target, outcome, time.perf_counter() - started, retries=max(0, tries - 1))
 
 
 async def call(

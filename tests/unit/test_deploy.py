@@ -104,6 +104,9 @@ CALLERS: dict[str, set[str]] = {
     "kafka": {*(f"app:{a}" for a in PLATFORM), "pods:strimzi.io/cluster=ail", "ns:strimzi"},
     "postgres": {*(f"app:{a}" for a in PLATFORM), "pods:cnpg.io/cluster=ail-db", "ns:cnpg-system"},
 }
+# Prometheus (namespace monitoring) scrapes /metrics of every service (90-monitoring.yaml).
+for _service in SERVICES:
+    CALLERS[_service] = CALLERS[_service] | {"ns:monitoring"}
 # The callers of each service's internal routes (every route the entry point does not route).
 INTERNAL_CALLERS = {"submission": {"ns:mofcom-gateway", "ns:ail-ops"}, "signer": {"ns:ail-ops"}}
 

@@ -42,7 +42,7 @@ from ail_sandbox.mofcom.rules import (
     license_no,
     verify_signature,
 )
-from ail_shared import retry
+from ail_shared import metrics, retry
 from ail_shared.auth import callback_headers
 from ail_shared.calendar import china_date
 from ail_shared.logging import configure_logging, get_logger
@@ -197,6 +197,7 @@ def create_app() -> FastAPI:
         await client_holder["c"].aclose()
 
     app = FastAPI(title="MOFCOM sandbox", lifespan=lifespan)
+    metrics.instrument(app)  # /metrics, like every service (ail_shared.metrics)
     app.state.sandbox = state
 
     @app.middleware("http")

@@ -40,7 +40,8 @@ def bootstrap(settings: Settings | None = None, tokens: Tokens | None = None) ->
             module_path=settings.pkcs11_module,
             pin_for=settings.pin_for,
             reinitialize_on_scan=settings.signer_reinitialize_on_scan,
-        )
+        ),
+        host_id=settings.signer_host_id,
     )
     host = SignerHost(
         host_id=settings.signer_host_id,

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from ail_shared import metrics
 from ail_shared.http import Runtime, create_app
 from ail_stats.adapters.faust_app import APP_ID, StatsApp, changelog_topics
 from ail_stats.config import SCHEMA, Settings
@@ -29,6 +30,27 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
 
     async def start_worker(rt: Runtime) -> None:
         await stats_app.start(folded=lambda: deps.fold.stats.counted)
+        metrics.add_sampler("stats_fold", sample_fold, timeout=5.0)
+
+    seen: dict[str, int] = {}
+
+    async def sample_fold() -> None:
+        """Fold counters (totals of this process) and the faust group's lag (/metrics)."""
+        s = deps.fold.stats
+        for outcome, total in (
+            ("counted", s.counted),
+            ("already_folded", s.already_folded),
+            ("duplicate", s.duplicates),
+            ("ignored", s.ignored),
+            ("dead_lettered", s.dead_letters),
+        ):
+            metrics.STATS_FOLDED.labels(outcome).inc(max(0, total - seen.get(outcome, 0)))
+            seen[outcome] = max(total, seen.get(outcome, 0))
+        lags = await metrics.group_lags(settings.kafka_bootstrap, [APP_ID])
+        metrics.STATS_FOLD_LAG.clear()
+        for pl in lags:
+            if not pl.topic.startswith(APP_ID):  # the source topic, not faust's own changelogs
+                metrics.STATS_FOLD_LAG.labels(pl.topic, str(pl.partition)).set(pl.lag)
 
     async def stop_worker(rt: Runtime) -> None:
         await stats_app.stop()

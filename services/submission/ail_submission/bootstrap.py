@@ -15,9 +15,11 @@ from typing import Any
 import asyncpg
 from fastapi import FastAPI, Request
 
+from ail_shared import metrics
 from ail_shared.events import Event
 from ail_shared.http import Runtime
 from ail_shared.retry import now_utc
+from ail_submission.adapters import queries
 from ail_submission.adapters.applications import ApplicationService, HttpApplicationService
 from ail_submission.adapters.mofcom import HttpMofcom, Mofcom
 from ail_submission.adapters.repository import SCHEMA
@@ -114,6 +116,7 @@ def bootstrap(
         rt.tasks.append(deps.sender.start())
         deps.ekey_waiter = EkeyWaiter(deps.handle, poll_seconds=settings.ekey_wait_poll_seconds)
         rt.tasks.append(deps.ekey_waiter.start())
+        metrics.add_sampler("ekeys", functools.partial(queries.sample_ekey_metrics, rt.db()))
 
     async def stop(rt: Runtime) -> None:
         for worker in (deps.sender, deps.ekey_waiter):

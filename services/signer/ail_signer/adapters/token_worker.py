@@ -4,9 +4,11 @@ and publishing while a token signs (python-pkcs11 releases the GIL inside PKCS#1
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
+from ail_shared import metrics
 from ail_signer.domain.model import KeyInfo, SignOutcomes
 
 
@@ -17,8 +19,9 @@ class Tokens(Protocol):
 
 
 class TokenWorker:
-    def __init__(self, tokens: Tokens) -> None:
+    def __init__(self, tokens: Tokens, *, host_id: str = "") -> None:
         self._tokens = tokens
+        self._host_id = host_id  # the label of ail_signer_sign_duration_seconds
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pkcs11")
 
     async def scan(self) -> list[KeyInfo]:
@@ -32,7 +35,14 @@ class TokenWorker:
             done: asyncio.Future[SignOutcomes] = loop.create_future()
             done.set_result(SignOutcomes(results=[]))
             return done
-        return loop.run_in_executor(self._thread, self._tokens.sign_many, jobs)
+        return loop.run_in_executor(self._thread, self._timed_sign, jobs)
+
+    def _timed_sign(self, jobs: list[tuple[str, bytes]]) -> SignOutcomes:
+        started = time.perf_counter()
+        try:
+            return self._tokens.sign_many(jobs)
+        finally:
+            metrics.SIGN_SECONDS.labels(self._host_id).observe(time.perf_counter() - started)
 
     async def sign_many(self, jobs: list[tuple[str, bytes]]) -> SignOutcomes:
         return await self.submit(jobs)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ail_shared import metrics
 from ail_shared.events import utcnow
 from ail_shared.logging import get_logger
 from ail_signer.domain.model import KeyInfo, SignOutcomes
@@ -61,4 +62,5 @@ class SignerHost:
             )
         self.keys = keys
         self.scanned_at = utcnow().isoformat()
+        metrics.EKEYS_PRESENT.labels(self.host_id).set(len(keys))
         return changed

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
-from ail_shared import retry
+from ail_shared import metrics, retry
 from ail_shared.logging import get_logger
 from ail_shared.secretbox import SecretBoxError
 from ail_shared.workers import Worker
@@ -156,6 +156,20 @@ class DeliveryWorker:
             error=outcome.error,
             body=outcome.response_body,
             retry_after=outcome.retry_after,
+        )
+        # One webhook delivery attempt is one external call; a later attempt of the same
+        # delivery is a retry (the worker spreads them over hours, not within one call).
+        metrics.external_call(
+            "webhook",
+            "ok"
+            if outcome.ok
+            else (
+                "unavailable"
+                if outcome.status_code is None
+                else metrics.outcome_of_status(outcome.status_code)
+            ),
+            attempt.duration_ms / 1000,
+            retries=1 if c.attempt_no > 1 else 0,
         )
         self._results.append((attempt, outcome.ok))
         self.recorder.wake()

@@ -9,7 +9,8 @@ from uuid import UUID
 
 import asyncpg
 
-from ail_submission.adapters.repository import SCHEMA, ApplicationRepository, EkeyRepository
+from ail_shared import metrics
+from ail_submission.adapters.repository import FRESH, SCHEMA, ApplicationRepository, EkeyRepository
 from ail_submission.domain.ekeys import Binding, PresentKey
 from ail_submission.domain.model import ApplicationView
 
@@ -55,3 +56,22 @@ async def submissions(
             limit,
         )
     return [dict(r) for r in rows]
+
+
+async def sample_ekey_metrics(pool: asyncpg.Pool) -> None:
+    """The e-key gauges of /metrics (ail_shared.metrics): bindings, bound keys a live signer host
+    holds (the "no signer host holding a bound e-key" alert), keys per host."""
+    async with pool.acquire() as conn:
+        bound = await conn.fetchval(f"SELECT count(DISTINCT ekey_serial) FROM {SCHEMA}.ekey_bindings")
+        held = await conn.fetchval(
+            f"SELECT count(DISTINCT b.ekey_serial) FROM {SCHEMA}.ekey_bindings b"
+            f" JOIN {SCHEMA}.ekey_presence p ON p.serial = b.ekey_serial WHERE p.{FRESH}"
+        )
+        hosts = await conn.fetch(
+            f"SELECT host_id, count(*) AS n FROM {SCHEMA}.ekey_presence WHERE {FRESH} GROUP BY host_id"
+        )
+    metrics.EKEYS_BOUND.set(int(bound))
+    metrics.EKEYS_BOUND_HELD.set(int(held))
+    metrics.EKEYS_HELD_BY_HOST.clear()
+    for row in hosts:
+        metrics.EKEYS_HELD_BY_HOST.labels(str(row["host_id"])).set(int(row["n"]))
