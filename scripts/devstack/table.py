@@ -33,6 +33,8 @@ APPS: tuple[App, ...] = (
     App("stats", 106, "ail_stats", "AIL_STATS_URL"),
     App("sandbox-mofcom", 201, "ail_sandbox.mofcom", "AIL_MOFCOM_URL"),
     App("sandbox-customs", 202, "ail_sandbox.customs", "AIL_CUSTOMS_URL"),
+    # The local trace store (an OTLP/HTTP receiver; ./dev trace TRACE_ID prints a trace).
+    App("tracestore", 210, "ail_sandbox.tracestore", "AIL_TRACESTORE_URL"),
 )
 
 APPS_BY_NAME = {a.name: a for a in APPS}
