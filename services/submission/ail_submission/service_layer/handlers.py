@@ -503,15 +503,18 @@ async def receive_review_result(
     """A result MOFCOM pushed (its signature already checked): applied only when it fits the
     submission it names (``model.callback_refusal``); otherwise the refusal, nothing applied.
     Returns 'applied', 'duplicate', 'unknown_form' or the refusal."""
+    # MOFCOM's callback is a request of its own: what it causes (the license, Customs) is still
+    # this submission's trace (the callback's server span is linked). The span is open before
+    # the unit of work, which writes the events (with the current trace context) at its commit.
     async with uow:
-        sub = await uow.submissions.get(submission_id=cmd.submission_id, for_update=True)
-        # MOFCOM's callback is a request of its own: what it causes (the license, Customs) is
-        # still this submission's trace (the callback's server span is linked).
-        with continue_trace(
-            sub.trace_context if sub else None,
-            "MOFCOM review result",
-            **{"ail.submission_id": str(cmd.submission_id), "ail.form_no": cmd.form_no},
-        ):
+        known = await uow.submissions.get(submission_id=cmd.submission_id)
+    with continue_trace(
+        known.trace_context if known else None,
+        "MOFCOM review result",
+        **{"ail.submission_id": str(cmd.submission_id), "ail.form_no": cmd.form_no},
+    ):
+        async with uow:
+            sub = await uow.submissions.get(submission_id=cmd.submission_id, for_update=True)
             refusal = callback_refusal(
                 sub=sub,
                 application_id=cmd.application_id,
