@@ -207,7 +207,7 @@ class EventConsumer:
             carrier,
             f"{rec.topic} process",
             kind=SpanKind.CONSUMER,
-            **{
+            attributes={
                 "messaging.system": "kafka",
                 "messaging.destination.name": rec.topic,
                 "messaging.consumer.group.name": self.name,

@@ -154,7 +154,8 @@ def continue_trace(
     span_name: str,
     *,
     kind: SpanKind = SpanKind.INTERNAL,
-    **attributes: Any,
+    attributes: Mapping[str, Any] | None = None,
+    **more: Any,
 ) -> Iterator[Any]:
     """Start a span whose parent is the context in ``carrier``; with an empty carrier (work
     queued outside any trace, or before traces were stored), a child of the current span. The
@@ -164,7 +165,7 @@ def continue_trace(
     ctx = propagate.extract(dict(carrier)) if carrier else otel_context.get_current()
     token = otel_context.attach(ctx)
     try:
-        attrs = {k: v for k, v in attributes.items() if v is not None}
+        attrs = {k: v for k, v in {**(attributes or {}), **more}.items() if v is not None}
         with tracer("ail").start_as_current_span(span_name, kind=kind, attributes=attrs, links=links) as span:
             yield span
     finally:

@@ -82,7 +82,9 @@ class Delivery:
     async def _deliver(self, lic: License) -> None:
         # Delivered by a worker, long after the approval: it continues the approval's trace, so
         # the call to Customs (and the CustomsStored event) belongs to the submission's trace.
-        with continue_trace(lic.trace_context, "deliver to Customs", **{"ail.license_no": lic.license_no}):
+        with continue_trace(
+            lic.trace_context, "deliver to Customs", attributes={"ail.license_no": lic.license_no}
+        ):
             await self._deliver_traced(lic)
 
     async def _deliver_traced(self, lic: License) -> None:

@@ -215,7 +215,11 @@ async def _write(uow: SignerUnitOfWork, host: SignerHost, answers: list[Answer])
             env.trace_context,
             f"{topics.SIGNER_REQUESTS} process",
             kind=SpanKind.CONSUMER,
-            **{"ail.event_id": str(env.event_id), "ail.ekey_serial": ev.ekey_serial, "ail.outcome": kind},
+            attributes={
+                "ail.event_id": str(env.event_id),
+                "ail.ekey_serial": ev.ekey_serial,
+                "ail.outcome": kind,
+            },
         ):
             uow.emit_envelope(
                 topics.SIGNER,

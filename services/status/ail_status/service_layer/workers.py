@@ -131,7 +131,7 @@ class DeliveryWorker:
         with continue_trace(
             c.trace_context,
             "deliver webhook",
-            **{"ail.delivery_id": str(c.public_id), "ail.attempt": c.attempt_no},
+            attributes={"ail.delivery_id": str(c.public_id), "ail.attempt": c.attempt_no},
         ):
             await self._deliver_traced(c)
 

@@ -511,7 +511,7 @@ async def receive_review_result(
     with continue_trace(
         known.trace_context if known else None,
         "MOFCOM review result",
-        **{"ail.submission_id": str(cmd.submission_id), "ail.form_no": cmd.form_no},
+        attributes={"ail.submission_id": str(cmd.submission_id), "ail.form_no": cmd.form_no},
     ):
         async with uow:
             sub = await uow.submissions.get(submission_id=cmd.submission_id, for_update=True)
@@ -608,7 +608,7 @@ async def send_submission(
     with continue_trace(
         sub.trace_context,
         "send to MOFCOM",
-        **{"ail.submission_id": str(sub.submission_id), "ail.attempt": sub.attempts},
+        attributes={"ail.submission_id": str(sub.submission_id), "ail.attempt": sub.attempts},
     ):
         return await _send(uow, cmd, sub, mofcom=mofcom, send_policy=send_policy, clock=clock)
 
