@@ -22,6 +22,8 @@ from ail_shared.kafka import make_producer
 
 SCHEMA = "status"
 READ_TIMEOUT_MS = 1000
+# Every dead-letter topic has one partition (ail_shared.topics.ensure_topics creates them so).
+DLT_PARTITIONS = 1
 
 
 def dead_letter_topics() -> list[str]:
@@ -102,13 +104,7 @@ class DeadLetterStore:
         consumer = self._consumer()
         await consumer.start()
         try:
-            parts = consumer.partitions_for_topic(topic) or set()
-            if not parts:
-                await consumer.topics()  # refresh metadata once
-                parts = consumer.partitions_for_topic(topic) or set()
-            tps = [TopicPartition(topic, p) for p in sorted(parts)]
-            if not tps:
-                return []
+            tps = [TopicPartition(topic, p) for p in range(DLT_PARTITIONS)]
             consumer.assign(tps)
             end = await consumer.end_offsets(tps)
             begin = await consumer.beginning_offsets(tps)
@@ -130,12 +126,12 @@ class DeadLetterStore:
             await consumer.stop()
 
     async def one(self, topic: str, partition: int, offset: int) -> DeadLetter | None:
+        if not 0 <= partition < DLT_PARTITIONS:
+            return None
         consumer = self._consumer()
         await consumer.start()
         try:
             tp = TopicPartition(topic, partition)
-            if partition not in (consumer.partitions_for_topic(topic) or set()):
-                return None
             consumer.assign([tp])
             end = (await consumer.end_offsets([tp]))[tp]
             begin = (await consumer.beginning_offsets([tp]))[tp]
