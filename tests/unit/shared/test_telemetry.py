@@ -180,3 +180,76 @@ def test_library_log_lines_are_json_with_trace_ids(monkeypatch: pytest.MonkeyPat
     assert all(x["service"] == "customs" for x in lines)
     assert all(x["trace_id"] == trace_id and len(x["span_id"]) == 16 for x in lines[:3])
     assert "RuntimeError: boom" in lines[2]["exception"]
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str, dict[str, object]]] = []
+
+    def debug(self, event: str, **kw: object) -> None:
+        self.lines.append(("debug", event, kw))
+
+    def warning(self, event: str, **kw: object) -> None:
+        self.lines.append(("warning", event, kw))
+
+
+class _Conn:
+    def __init__(self, new: bool) -> None:
+        self.new = new
+
+    async def fetchval(self, *args: object) -> int | None:
+        return 1 if self.new else None  # the inbox claim
+
+
+async def test_a_consumer_logs_each_applied_event_at_debug(monkeypatch: pytest.MonkeyPatch) -> None:
+    import uuid
+    from dataclasses import dataclass
+
+    from ail_shared import consumer as consumer_module
+    from ail_shared.events import ApplicationSubmitted, envelope_for
+
+    fake = _Log()
+    monkeypatch.setattr(consumer_module, "log", fake)
+    event = ApplicationSubmitted(
+        application_id=str(uuid.uuid4()),
+        serial_no="NA26000000000001",
+        enterprise_code="1100776367555",
+        submission_id=str(uuid.uuid4()),
+        snapshot={},
+    )
+    env = envelope_for(event, aggregate_id=event.application_id, tenant=event.enterprise_code)
+    applied: list[object] = []
+
+    async def handler(conn: object, env: object, ev: object) -> None:
+        applied.append(ev)
+
+    @dataclass
+    class Rec:
+        topic: str = "ail.application"
+        partition: int = 2
+        offset: int = 41
+        key: bytes | None = None
+        value: bytes | None = None
+        headers: object = ()
+
+    c = consumer_module.EventConsumer(
+        name="status.lifecycle",
+        topics=["ail.application"],
+        handlers={ApplicationSubmitted: handler},
+        pool=None,  # type: ignore[arg-type]
+        schema="status",
+        bootstrap="",
+    )
+    assert await c._apply_in(_Conn(new=True), env, event, Rec()) == "applied"  # type: ignore[arg-type]
+    assert await c._apply_in(_Conn(new=False), env, event, Rec()) == "duplicate"  # type: ignore[arg-type]
+    assert [(level, name) for level, name, _ in fake.lines] == [
+        ("debug", "event_applied"),
+        ("debug", "event_duplicate"),
+    ]
+    where = fake.lines[0][2]
+    assert (
+        where["event_id"] == str(env.event_id)
+        and where["offset"] == 41
+        and where["topic"] == "ail.application"
+    )
+    assert applied == [event]
