@@ -20,6 +20,7 @@ from .commands import (
     cmd_reset,
     cmd_restart,
     cmd_start,
+    cmd_trace,
     cmd_up,
 )
 from .common import LOCK_HELD_VAR, REPO, StackError, file_lock, say
@@ -151,6 +152,7 @@ USAGE = """./dev COMMAND
   psql [ARGS...]     psql into the profile's database
   kafka-groups [ARGS...]  kafka-consumer-groups against the profile's broker (default
                      --describe --all-groups: committed offset, log end, lag per partition)
+  trace TRACE_ID     print one trace (the spans every service sent to the trace store) as a tree
   reset              down, then delete the profile's state
 
 Environment: AIL_PROFILE (default dev; ./dev test uses test), AIL_PORT_BASE (default 18000
@@ -206,6 +208,12 @@ def main(argv: list[str]) -> int:
             p.add_argument("-f", "--follow", action="store_true")
             a = p.parse_args(rest)
             cmd_logs(st, a.name, a.follow)
+        elif cmd == "trace":
+            p = argparse.ArgumentParser(prog="./dev trace")
+            p.add_argument("trace_id")
+            p.add_argument("--json", action="store_true", help="the spans as JSON lines")
+            a = p.parse_args(rest)
+            return cmd_trace(st, a.trace_id, as_json=a.json)
         elif cmd == "psql":
             cmd_psql(st, rest)
         elif cmd == "kafka-groups":

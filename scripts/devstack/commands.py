@@ -8,6 +8,7 @@ import functools
 import os
 import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Callable
 
@@ -19,7 +20,7 @@ from .apps import (
     run_py_step,
     wait_healthy,
 )
-from .common import StackError, parallel, raise_collected, rel, say, warn
+from .common import REPO, StackError, parallel, raise_collected, rel, say, warn
 from .envfile import stack_env, write_env
 from .install import cmd_install
 from .kafka import KAFKA_STOP_GRACE, kafka_pid, kafka_up
@@ -328,6 +329,15 @@ def cmd_logs(st: Stack, name: str, follow: bool) -> None:
             + (f"; logs: {', '.join(known)}" if known else f" (is profile '{st.profile}' up?)")
         )
     os.execvp("tail", ["tail", "-n", "200", *(["-F"] if follow else []), str(path)])
+
+
+def cmd_trace(st: Stack, trace_id: str, *, as_json: bool = False) -> int:
+    """Print one trace of the stack's trace store (ail_sandbox.tracestore) as a tree."""
+    path = st.state / "traces.jsonl"
+    if not st.venv_python.exists():
+        raise StackError(f"{rel(st.venv_python)} is missing: run ./dev install")
+    cmd = [str(st.venv_python), "-m", "ail_sandbox.tracetree", str(path), trace_id]
+    return subprocess.run([*cmd, *(["--json"] if as_json else [])], cwd=REPO, check=False).returncode
 
 
 def cmd_psql(st: Stack, args: list[str]) -> None:

@@ -44,6 +44,11 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
             # MOFCOM (the sandbox) signs its result callbacks with. Random per profile, kept.
             "AIL_INTERNAL_TOKEN": stack_secret(st, "internal-token"),
             "AIL_MOFCOM_CALLBACK_SECRET": stack_secret(st, "mofcom-callback-secret"),
+            # Issue 14, item 4: every service exports its spans (OTLP over HTTP) to the stack's
+            # trace store, which keeps them in this file (./dev trace TRACE_ID).
+            "AIL_OTEL_EXPORTER": "otlp",
+            "AIL_OTEL_ENDPOINT": st.url("tracestore") + "/v1/traces",
+            "AIL_TRACE_FILE": str(st.state / "traces.jsonl"),
         }
     )
     return env

@@ -38,6 +38,8 @@ APPS: tuple[App, ...] = (
     # port, Prometheus itself listens on the next one).
     App("lag", 107, "ail_shared.lag", "AIL_LAG_URL"),
     App("prometheus", 90, "scripts.devstack.prometheus", "AIL_PROMETHEUS_URL"),
+    # The local trace store (an OTLP/HTTP receiver; ./dev trace TRACE_ID prints a trace).
+    App("tracestore", 210, "ail_sandbox.tracestore", "AIL_TRACESTORE_URL"),
 )
 
 APPS_BY_NAME = {a.name: a for a in APPS}

@@ -30,6 +30,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 import asyncpg
 from aiokafka import TopicPartition
+from opentelemetry.trace import SpanKind
 from pydantic import ValidationError
 
 from ail_shared import inbox, metrics
@@ -205,8 +206,26 @@ class EventConsumer:
         handler = self.handlers[type(event)]
         carrier = env.trace_context or context_from_kafka_headers(rec.headers)
         with continue_trace(
-            carrier, f"consume {env.event_type}", consumer=self.name, event_id=str(env.event_id)
+            carrier,
+            f"{rec.topic} process",
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": rec.topic,
+                "messaging.consumer.group.name": self.name,
+                "messaging.kafka.offset": rec.offset,
+                "ail.event_type": env.event_type,
+                "ail.event_id": str(env.event_id),
+            },
         ):
+            where = {
+                "consumer": self.name,
+                "topic": rec.topic,
+                "partition": rec.partition,
+                "offset": rec.offset,
+                "event_type": env.event_type,
+                "event_id": str(env.event_id),
+            }
             if not await inbox.claim(
                 conn,
                 schema=self.schema,
@@ -214,8 +233,12 @@ class EventConsumer:
                 event_id=env.event_id,
                 event_type=env.event_type,
             ):
+                log.debug("event_duplicate", **where)
                 return "duplicate"
             await handler(conn, env, event)
+            # DEBUG: one line per event (issue 14, item 5); logged before the transaction commits,
+            # so a rolled-back batch shows its events again when they are applied for real.
+            log.debug("event_applied", **where)
             return "applied"
 
     async def run(self) -> None:

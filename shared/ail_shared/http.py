@@ -37,7 +37,6 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi import HTTPException as FastAPIHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from opentelemetry import propagate, trace
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -50,7 +49,7 @@ from ail_shared.errors import AilError, FieldProblem, InvalidInput, PayloadTooLa
 from ail_shared.inputs import MAX_BODY_BYTES, finite_problem, text_problem
 from ail_shared.logging import configure_logging, get_logger
 from ail_shared.outbox import OutboxRelay, SetAsideHook
-from ail_shared.telemetry import configure_tracing, tracer
+from ail_shared.telemetry import configure_tracing, instrument_app
 
 log = get_logger("ail.http")
 
@@ -314,17 +313,15 @@ def create_app(
 
     @app.middleware("http")
     async def trace_and_log(request: Request, call_next: Any) -> Any:
+        # The server span is the FastAPI instrumentation's (``instrument_app`` below): this
+        # runs inside it, so the request line carries its trace and span ids.
         request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        ctx = propagate.extract(dict(request.headers))
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(request_id=request_id)
-        with tracer("ail.http").start_as_current_span(
-            f"{request.method} {request.url.path}", context=ctx, kind=trace.SpanKind.SERVER
-        ):
-            try:
-                response = await call_next(request)
-            finally:
-                structlog.contextvars.unbind_contextvars("request_id")
+        try:
+            response = await call_next(request)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
         response.headers["x-request-id"] = request_id
         if request.url.path != "/healthz":
             log.info(
@@ -392,6 +389,7 @@ def create_app(
 
     for router in routers:
         app.include_router(router)
+    instrument_app(app)
     return app
 
 

@@ -1,12 +1,29 @@
-"""OpenTelemetry set-up and W3C trace-context propagation through HTTP, the outbox and Kafka.
+"""OpenTelemetry set-up and W3C trace-context propagation through HTTP, the outbox, Kafka and
+parked work, so that one submission is one trace (issue 14, item 4).
 
-The trace context travels in the envelope (``trace_context``) *and* as Kafka headers, so a
-consumer continues the producer's trace: HTTP -> outbox -> Kafka -> consumer -> HTTP.
+How a trace travels:
+
+* HTTP in: ``opentelemetry-instrumentation-fastapi`` (``instrument_app``) opens the server span
+  from the caller's ``traceparent``. HTTP out: ``opentelemetry-instrumentation-httpx`` puts the
+  current ``traceparent`` on every request (MOFCOM, Customs, webhook deliveries). PostgreSQL:
+  ``opentelemetry-instrumentation-asyncpg`` spans every query.
+* Kafka: ``outbox.write_events`` stores the context of the transaction that writes an event in
+  the envelope (``trace_context``) and in the row's headers; the relay sends those headers with
+  the record; ``consumer.EventConsumer`` continues it (``continue_trace``, a CONSUMER span).
+  Our own propagation, not an aiokafka instrumentation: the relay publishes long after (and in
+  another task than) the transaction that wrote the event, so only the stored context is right.
+* Parked work (a submission waiting to be sent to MOFCOM, a license waiting for Customs, a
+  webhook delivery): the row stores ``stored_trace_context()`` when it is written, and the
+  worker that takes it up later continues it (``continue_trace``).
+
+Spans that start a trace of their own from a background poll (a database query or an HTTP call
+with no parent: the relay's and workers' polls, the customs feed) are not sampled
+(``_ROOT_SAMPLER``): they would bury the traces that matter.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -20,27 +37,84 @@ from opentelemetry.sdk.trace.export import (
     SimpleSpanProcessor,
     SpanExporter,
 )
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_ON,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
+from opentelemetry.trace import Link, SpanKind
+from opentelemetry.util.types import Attributes
 
 _configured = False
+# Paths whose server spans are not recorded: probes and scrapes, many a minute.
+EXCLUDED_URLS = "/healthz,/readyz,/metrics"
+# How often the batch processor sends (ms): short, so a trace is complete in the store a moment
+# after the request (the SDK's default is 5 s).
+EXPORT_DELAY_MS = 1000
+
+
+class _NoBackgroundRoots(Sampler):
+    """Root spans: drop CLIENT spans (a query or an outbound call with no parent is a poll of a
+    background loop), keep the rest (an incoming request, a consumed event, a worker's item)."""
+
+    def should_sample(
+        self,
+        parent_context: otel_context.Context | None,
+        trace_id: int,
+        name: str,
+        kind: SpanKind | None = None,
+        attributes: Attributes = None,
+        links: Sequence[Link] | None = None,
+        trace_state: Any = None,
+    ) -> SamplingResult:
+        if kind == SpanKind.CLIENT:
+            return SamplingResult(Decision.DROP)
+        return ALWAYS_ON.should_sample(parent_context, trace_id, name, kind, attributes, links, trace_state)
+
+    def get_description(self) -> str:
+        return "NoBackgroundRoots"
+
+
+_ROOT_SAMPLER = _NoBackgroundRoots()
+
+
+def build_provider(service: str, exporter: str = "none", endpoint: str = "") -> TracerProvider:
+    """The tracer provider for ``service``: ``exporter`` is none, console or otlp (OTLP over
+    HTTP/protobuf to ``endpoint``, e.g. ``http://collector:4318/v1/traces``)."""
+    provider = TracerProvider(
+        resource=Resource.create({"service.name": service}), sampler=ParentBased(root=_ROOT_SAMPLER)
+    )
+    if exporter == "console":
+        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
+    elif exporter == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        span_exporter: SpanExporter = OTLPSpanExporter(endpoint=endpoint or None, timeout=5)
+        provider.add_span_processor(BatchSpanProcessor(span_exporter, schedule_delay_millis=EXPORT_DELAY_MS))
+    return provider
 
 
 def configure_tracing(service: str, exporter: str = "none", endpoint: str = "") -> None:
-    """Install a tracer provider once per process. ``exporter`` is none, console or otlp."""
+    """Install the tracer provider and the httpx and asyncpg instrumentations, once per process."""
     global _configured
     if _configured:
         return
-    provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if exporter == "console":
-        provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
-    elif exporter == "otlp":  # pragma: no cover - needs a collector; package is optional
-        from opentelemetry.exporter.otlp.proto.http.trace_exporter import (  # type: ignore
-            OTLPSpanExporter,
-        )
+    trace.set_tracer_provider(build_provider(service, exporter, endpoint))
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 
-        span_exporter: SpanExporter = OTLPSpanExporter(endpoint=endpoint or None)
-        provider.add_span_processor(BatchSpanProcessor(span_exporter))
-    trace.set_tracer_provider(provider)
+    HTTPXClientInstrumentor().instrument()
+    AsyncPGInstrumentor().instrument()  # type: ignore[no-untyped-call]
     _configured = True
+
+
+def instrument_app(app: Any) -> None:
+    """Server spans for a FastAPI app, from the caller's ``traceparent``."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"])
 
 
 def tracer(name: str) -> trace.Tracer:
@@ -54,6 +128,18 @@ def current_trace_context() -> dict[str, str]:
     return carrier
 
 
+def stored_trace_context() -> dict[str, str]:
+    """What a row of parked work stores so that the worker taking it up continues this trace
+    (``{}`` outside any trace)."""
+    return current_trace_context()
+
+
+def trace_id_of(carrier: Mapping[str, str] | None) -> str | None:
+    """The 32-hex trace id in a W3C carrier, or None."""
+    parts = (carrier or {}).get("traceparent", "").split("-")
+    return parts[1] if len(parts) == 4 and len(parts[1]) == 32 else None
+
+
 def context_from_kafka_headers(headers: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for key, value in headers or ():
@@ -63,12 +149,24 @@ def context_from_kafka_headers(headers: Sequence[tuple[str, bytes]] | None) -> d
 
 
 @contextmanager
-def continue_trace(carrier: dict[str, str], span_name: str, **attributes: Any) -> Iterator[Any]:
-    """Start a span whose parent is the context in ``carrier`` (if any)."""
-    ctx = propagate.extract(carrier)
+def continue_trace(
+    carrier: Mapping[str, str] | None,
+    span_name: str,
+    *,
+    kind: SpanKind = SpanKind.INTERNAL,
+    attributes: Mapping[str, Any] | None = None,
+    **more: Any,
+) -> Iterator[Any]:
+    """Start a span whose parent is the context in ``carrier``; with an empty carrier (work
+    queued outside any trace, or before traces were stored), a child of the current span. The
+    span that was current (e.g. the server span of a callback MOFCOM sent) is kept as a link."""
+    current = trace.get_current_span().get_span_context()
+    links = [Link(current)] if current.is_valid and carrier else None
+    ctx = propagate.extract(dict(carrier)) if carrier else otel_context.get_current()
     token = otel_context.attach(ctx)
     try:
-        with tracer("ail").start_as_current_span(span_name, attributes=attributes) as span:
+        attrs = {k: v for k, v in {**(attributes or {}), **more}.items() if v is not None}
+        with tracer("ail").start_as_current_span(span_name, kind=kind, attributes=attrs, links=links) as span:
             yield span
     finally:
         otel_context.detach(token)

@@ -17,6 +17,7 @@ from ail_status.config import Settings
 from ail_status.domain.commands import EncryptSecretsAtRest
 from ail_status.entrypoints.api import router
 from ail_status.entrypoints.consumers import lifecycle_consumers
+from ail_status.entrypoints.dead_letters_api import router as dead_letters_router
 from ail_status.entrypoints.ops_api import router as ops_router
 from ail_status.entrypoints.stream_api import router as stream_router
 from ail_status.entrypoints.subscriptions_api import router as subscriptions_router
@@ -88,7 +89,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         title="Status service",
         description="Lifecycle view and history, subscriptions with signed webhooks, live stream, "
         "time in status.",
-        routers=[router, subscriptions_router, stream_router, ops_router],
+        routers=[router, subscriptions_router, stream_router, ops_router, dead_letters_router],
         consumers=consumers,
         on_startup=[start],
         on_shutdown=[stop],

@@ -16,6 +16,7 @@ from ail_customs.domain.ledger import LedgerEntry
 from ail_customs.domain.model import CustomsApplication, Declaration, HistoryEntry, License
 from ail_shared.errors import NotFound
 from ail_shared.events import ClearanceLine
+from ail_shared.telemetry import stored_trace_context
 
 SCHEMA = "customs"
 
@@ -108,6 +109,7 @@ def license_from(row: Mapping[str, Any]) -> License:
         used_quantity=row["used_quantity"],
         uses=row["uses"],
         ledger_entries=row["ledger_entries"],
+        trace_context=dict(row.get("trace_context") or {}),
     )
 
 
@@ -195,8 +197,8 @@ class ApplicationRepository:
 INSERT_LICENSE = f"""
 INSERT INTO {SCHEMA}.licenses (license_no, application_id, enterprise_code, form_no, commodity_code,
     commodity_name, unit, quantity, one_batch_one_license, issued_at, valid_until, tolerance_pct,
-    tolerance_source, next_delivery_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now())
+    tolerance_source, next_delivery_at, trace_context)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now(), $14)
 ON CONFLICT (license_no) DO NOTHING
 RETURNING license_no
 """
@@ -278,6 +280,7 @@ class LicenseRepository:
             lic.valid_until,
             lic.tolerance_pct,
             lic.tolerance_source,
+            lic.trace_context or stored_trace_context(),
         )
         return got is not None
 

@@ -98,6 +98,9 @@ class License:
     uses: int = 0
     ledger_entries: int = 0
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
+    # The W3C trace context of the transaction that stored it (the approval's trace): the
+    # delivery to Customs, later and in a worker, continues it (ail_shared.telemetry).
+    trace_context: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def aggregate_id(self) -> str:

@@ -27,6 +27,7 @@ from ail_customs.domain.model import License
 from ail_customs.service_layer import handlers
 from ail_customs.service_layer.unit_of_work import UnitOfWork
 from ail_shared.logging import get_logger
+from ail_shared.telemetry import continue_trace
 from ail_shared.workers import Worker
 
 log = get_logger("ail.customs.workers")
@@ -79,6 +80,14 @@ class Delivery:
         return 0 if claimed else None
 
     async def _deliver(self, lic: License) -> None:
+        # Delivered by a worker, long after the approval: it continues the approval's trace, so
+        # the call to Customs (and the CustomsStored event) belongs to the submission's trace.
+        with continue_trace(
+            lic.trace_context, "deliver to Customs", attributes={"ail.license_no": lic.license_no}
+        ):
+            await self._deliver_traced(lic)
+
+    async def _deliver_traced(self, lic: License) -> None:
         started = datetime.now(UTC)
         try:
             outcome = await self.customs.deliver(license_message(lic))

@@ -19,9 +19,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry.trace import SpanKind
+
 import ail_shared.topics as topics
 from ail_shared.events import EkeyHeartbeat, Envelope, Event, SignatureRequested, envelope_for
 from ail_shared.logging import get_logger
+from ail_shared.telemetry import continue_trace, current_trace_context
 from ail_signer.adapters.repository import AnswerRecord
 from ail_signer.domain import model
 from ail_signer.domain.commands import AnnounceKeys, AnswerSignatureRequests, Command, Request
@@ -205,16 +208,29 @@ async def _write(uow: SignerUnitOfWork, host: SignerHost, answers: list[Answer])
                 reason=outcome.reason,
                 detail=outcome.detail,
             )
-        uow.emit_envelope(
-            topics.SIGNER,
-            envelope_for(
-                event,
-                aggregate_id=ev.application_id,
-                tenant=env.tenant or ev.enterprise_code,
-                event_id=answer_id,
-                trace_context=env.trace_context,
-            ),
-        )
+        # The pipeline signs many requests at once, outside the shared consumer's per-event
+        # span: one CONSUMER span per answered request keeps the submission's trace going
+        # through the signer, and the answer carries this span's context.
+        with continue_trace(
+            env.trace_context,
+            f"{topics.SIGNER_REQUESTS} process",
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "ail.event_id": str(env.event_id),
+                "ail.ekey_serial": ev.ekey_serial,
+                "ail.outcome": kind,
+            },
+        ):
+            uow.emit_envelope(
+                topics.SIGNER,
+                envelope_for(
+                    event,
+                    aggregate_id=ev.application_id,
+                    tenant=env.tenant or ev.enterprise_code,
+                    event_id=answer_id,
+                    trace_context=current_trace_context() or env.trace_context,
+                ),
+            )
         records.append(
             AnswerRecord(
                 request_event_id=env.event_id,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import asyncpg
 
 from ail_shared.lifecycle import ApplicationStatus
+from ail_shared.telemetry import stored_trace_context
 from ail_status.domain.model import ApplicationView, Change
 
 SCHEMA = "status"
@@ -54,8 +55,8 @@ seq AS (
     RETURNING id, seq
 ), queued AS (
     INSERT INTO {SCHEMA}.deliveries (public_id, subscription_id, application_id, change_id,
-        event_id, retry_period_seconds, next_attempt_at)
-    SELECT gen_random_uuid(), s.id, $1, ch.id, $12, COALESCE(s.retry_period_seconds, $18),
+        event_id, retry_period_seconds, trace_context, next_attempt_at)
+    SELECT gen_random_uuid(), s.id, $1, ch.id, $12, COALESCE(s.retry_period_seconds, $18), $22::jsonb,
         -- behind an earlier pending delivery: parked until that one is finished
         CASE WHEN EXISTS (
             SELECT 1 FROM {SCHEMA}.deliveries e
@@ -146,6 +147,9 @@ class StatusRepository:
             v.submission_id,
             v.submission_seen_at,
             change.new_submission,
+            # The event's trace (the consumer continues it): the webhook delivery, later and in
+            # a worker, continues it and sends its traceparent (ail_shared.telemetry).
+            stored_trace_context(),
         )
         assert row is not None
         return Recorded(sequence=int(row["seq"]), deliveries=int(row["deliveries"]))

@@ -47,7 +47,7 @@ UPDATE {S}.deliveries d SET
 FROM due, {S}.subscriptions s, {S}.changes c
 WHERE d.id = due.id AND s.id = d.subscription_id AND c.id = d.change_id
 RETURNING d.id, d.public_id, d.subscription_id, d.application_id, d.event_id, d.attempts,
-    d.deadline, d.created_at, s.url, s.secret, c.payload, c.event_type, c.occurred_at
+    d.deadline, d.created_at, s.url, s.secret, c.payload, c.event_type, c.occurred_at, d.trace_context
 """
 
 UNPARK_NEXT = f"""
@@ -231,6 +231,7 @@ class SubscriptionRepository:
                 payload=r["payload"],
                 event_type=r["event_type"],
                 occurred_at=r["occurred_at"],
+                trace_context=dict(r["trace_context"] or {}),
             )
             for r in rows
         ]

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -63,6 +63,8 @@ class Claimed:
     payload: dict[str, Any]
     event_type: str
     occurred_at: datetime
+    # The W3C trace context of the event that queued it: the delivery continues that trace.
+    trace_context: dict[str, str] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ import asyncpg
 from ail_shared import metrics, retry
 from ail_shared.logging import get_logger
 from ail_shared.secretbox import SecretBoxError
+from ail_shared.telemetry import continue_trace
 from ail_shared.workers import Worker
 from ail_status.adapters.notifications import Notifications
 from ail_status.adapters.webhook_client import Outcome, WebhookSender
@@ -125,6 +126,16 @@ class DeliveryWorker:
         return 0
 
     async def _deliver(self, c: Claimed) -> None:
+        # Continues the trace of the event that queued the delivery: the POST to the receiver
+        # carries its traceparent (the httpx instrumentation).
+        with continue_trace(
+            c.trace_context,
+            "deliver webhook",
+            attributes={"ail.delivery_id": str(c.public_id), "ail.attempt": c.attempt_no},
+        ):
+            await self._deliver_traced(c)
+
+    async def _deliver_traced(self, c: Claimed) -> None:
         msg_id = str(c.event_id)
         body = webhooks.body(webhook_type(c.event_type), c.occurred_at.isoformat(), c.payload)
         started_at = datetime.now(UTC)

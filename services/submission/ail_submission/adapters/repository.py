@@ -11,6 +11,7 @@ from uuid import UUID
 import asyncpg
 
 from ail_shared.events import HeldKey
+from ail_shared.telemetry import stored_trace_context
 from ail_submission.domain.certificates import enterprise_codes_of, subject_of
 from ail_submission.domain.ekeys import Binding, PresentKey, Sighting
 from ail_submission.domain.model import WAITING_EKEY, ApplicationView, Submission
@@ -59,6 +60,7 @@ def _submission(row: asyncpg.Record) -> Submission:
         reason=row["reason"],
         waiting_since=row["waiting_since"],
         updated_at=row["updated_at"],
+        trace_context=dict(row["trace_context"] or {}),
     )
 
 
@@ -107,14 +109,17 @@ class SubmissionRepository:
         """Insert a new submission; False when it exists already (a repeated event)."""
         inserted = await self.conn.fetchval(
             f"""INSERT INTO {SCHEMA}.submissions
-                (submission_id, application_id, enterprise_code, serial_no, snapshot, state)
-            VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (submission_id) DO NOTHING RETURNING 1""",
+                (submission_id, application_id, enterprise_code, serial_no, snapshot, state, trace_context)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (submission_id) DO NOTHING RETURNING 1""",
             sub.submission_id,
             sub.application_id,
             sub.enterprise_code,
             sub.serial_no,
             sub.snapshot,
             sub.state,
+            # The trace of the submit (the consumer continues it): the send to MOFCOM, later and
+            # in another task, continues it from here.
+            sub.trace_context or stored_trace_context(),
         )
         return inserted is not None
 

@@ -84,6 +84,9 @@ class Submission:
     waiting_since: datetime | None = None
     updated_at: datetime | None = None
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
+    # The W3C trace context of the transaction that created it (traceparent): the MOFCOM send
+    # and MOFCOM's results continue the submission's trace (ail_shared.telemetry).
+    trace_context: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def aggregate_id(self) -> str:

@@ -32,6 +32,7 @@ from ail_shared.events import (
 from ail_shared.lifecycle import Action, allows
 from ail_shared.logging import get_logger
 from ail_shared.retry import backoff, now_utc
+from ail_shared.telemetry import continue_trace
 from ail_submission.adapters.applications import ApplicationService
 from ail_submission.adapters.mofcom import (
     Accepted,
@@ -502,29 +503,39 @@ async def receive_review_result(
     """A result MOFCOM pushed (its signature already checked): applied only when it fits the
     submission it names (``model.callback_refusal``); otherwise the refusal, nothing applied.
     Returns 'applied', 'duplicate', 'unknown_form' or the refusal."""
+    # MOFCOM's callback is a request of its own: what it causes (the license, Customs) is still
+    # this submission's trace (the callback's server span is linked). The span is open before
+    # the unit of work, which writes the events (with the current trace context) at its commit.
     async with uow:
-        sub = await uow.submissions.get(submission_id=cmd.submission_id, for_update=True)
-        refusal = callback_refusal(
-            sub=sub,
-            application_id=cmd.application_id,
-            form_no=cmd.form_no,
-            stage=cmd.stage,
-            result=cmd.result,
-            license_no=cmd.license_no,
-            recorded=await uow.review_results.recorded(form_no=cmd.form_no),
-        )
-        if refusal is not None:
-            return refusal
-        return await _apply_review_result(
-            uow,
-            form_no=cmd.form_no,
-            stage=cmd.stage,
-            result=cmd.result,
-            opinion=cmd.opinion,
-            license_no=cmd.license_no,
-            reviewed_at=cmd.reviewed_at,
-            now=clock(),
-        )
+        known = await uow.submissions.get(submission_id=cmd.submission_id)
+    with continue_trace(
+        known.trace_context if known else None,
+        "MOFCOM review result",
+        attributes={"ail.submission_id": str(cmd.submission_id), "ail.form_no": cmd.form_no},
+    ):
+        async with uow:
+            sub = await uow.submissions.get(submission_id=cmd.submission_id, for_update=True)
+            refusal = callback_refusal(
+                sub=sub,
+                application_id=cmd.application_id,
+                form_no=cmd.form_no,
+                stage=cmd.stage,
+                result=cmd.result,
+                license_no=cmd.license_no,
+                recorded=await uow.review_results.recorded(form_no=cmd.form_no),
+            )
+            if refusal is not None:
+                return refusal
+            return await _apply_review_result(
+                uow,
+                form_no=cmd.form_no,
+                stage=cmd.stage,
+                result=cmd.result,
+                opinion=cmd.opinion,
+                license_no=cmd.license_no,
+                reviewed_at=cmd.reviewed_at,
+                now=clock(),
+            )
 
 
 async def _apply_review_result(
@@ -592,6 +603,25 @@ async def send_submission(
         sub = await uow.submissions.get(submission_id=cmd.submission_id)
     if sub is None or sub.state != SIGNED:
         return "skipped"
+    # The send runs in the sender's task, long after the submit: it continues the trace the
+    # submission was created in, so the MOFCOM call (httpx span, traceparent) is part of it.
+    with continue_trace(
+        sub.trace_context,
+        "send to MOFCOM",
+        attributes={"ail.submission_id": str(sub.submission_id), "ail.attempt": sub.attempts},
+    ):
+        return await _send(uow, cmd, sub, mofcom=mofcom, send_policy=send_policy, clock=clock)
+
+
+async def _send(
+    uow: UnitOfWork,
+    cmd: SendSubmission,
+    sub: Submission,
+    *,
+    mofcom: Mofcom,
+    send_policy: SendPolicy,
+    clock: Clock,
+) -> str:
     outcome = await mofcom.submit(
         idempotency_key=str(sub.submission_id),
         application_id=str(sub.application_id),
