@@ -162,6 +162,9 @@ class ApplicationSummary(BaseModel):
     one_batch_one_license: bool = False
     # Commodity category of the commodity code table; empty: readers derive one (stats: HS chapter).
     commodity_category: str = ""
+    # The catalogue's commodity grouping (商品统计方式, e.g. 矿产品); empty in events written
+    # before it was carried (the statistics then count them under no grouping).
+    commodity_grouping: str = ""
 
 
 class ReviewResultReceived(Event):
