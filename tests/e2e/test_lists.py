@@ -14,7 +14,6 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.e2e.stats.test_stats_api import client as stats_client
 from tests.integration.stats.support import make_tenants, publish, random_approval
 from tests.support import api_client, eventually
 
@@ -128,7 +127,7 @@ async def test_statistics_filters_and_who_may_ask(
         category="coal", grouping="煤炭",
     )  # fmt: skip
     await publish(kafka_bootstrap, [iron.review(), copper.review(), coal.review()])
-    async with stats_client(entry_url, t.keys[code]) as c:
+    async with api_client(entry_url, t.keys[code]) as c:
 
         async def codes(**filters: str) -> list[str]:
             r = await c.get("/api/v1/stats/monthly", params={"month": "2025-06", **filters})
