@@ -178,6 +178,10 @@ class ReviewResultReceived(Event):
     # Filled on every review result; the statistics service counts second-review passes.
     application: ApplicationSummary | None = None
 
+    # 1.1: ``application.commodity_grouping`` (the catalogue's 商品统计方式), and the catalogue's
+    # category in ``application.commodity_category``; both "" in 1.0 payloads.
+    SCHEMA_MINOR: ClassVar[int] = 1
+
 
 class ApplicationRevoked(Event):
     application_id: str
