@@ -116,7 +116,7 @@ def history_problems(app: App, f: Facts, outcome: str) -> list[str]:
     h = f.history
     if h is None:
         return ["history could not be read"]
-    entries = h.get("entries", [])
+    entries = h.get("items", [])
     times = [datetime.fromisoformat(e["occurred_at"]) for e in entries]
     if times != sorted(times):
         out.append("status history not in time order")
@@ -329,7 +329,7 @@ def evaluate(
         expected = {
             e["event"]["id"]: app_id
             for app_id, f in facts.items()
-            for e in (f.history or {}).get("entries", [])
+            for e in (f.history or {}).get("items", [])
         }
         missing = [f"{a}: event {e} never delivered" for e, a in expected.items() if not webhook_receipts[e]]
         got = sum(1 for e in expected if webhook_receipts[e])

@@ -59,7 +59,7 @@ async def read(stack: Stack, months: list[str]) -> tuple[dict[Key, Figures], dic
             for month in months:
                 r = await call(client, "GET", "/api/v1/stats/monthly", params={"month": month}, deadline=120)
                 r.raise_for_status()
-                for row in r.json()["rows"]:
+                for row in r.json()["items"]:
                     key = (enterprise, month, row["commodity_code"], row["unit"])
                     month_f[key] = _fig(row["month"])
                     ytd_f[key] = _fig(row["year_to_date"])

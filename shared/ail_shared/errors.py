@@ -6,6 +6,7 @@ AilError
 ├── Forbidden              authenticated but not allowed (HTTP 403)
 ├── Unauthenticated        no or bad API key (HTTP 401)
 ├── Conflict               the object's state forbids the operation (HTTP 409)
+├── PreconditionFailed     If-Match names a version the object no longer has (HTTP 412)
 ├── InvalidInput           one or more fields are wrong; carries every problem at once (HTTP 422)
 ├── PayloadTooLarge        the request body is over the services' limit (HTTP 413)
 └── EventError             a Kafka message cannot be applied; goes to the dead-letter topic
@@ -60,6 +61,11 @@ class Unauthenticated(AilError):
 class Conflict(AilError):
     status_code = 409
     code = "conflict"
+
+
+class PreconditionFailed(AilError):
+    status_code = 412
+    code = "precondition_failed"
 
 
 class InvalidInput(AilError):

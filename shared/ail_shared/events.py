@@ -162,6 +162,9 @@ class ApplicationSummary(BaseModel):
     one_batch_one_license: bool = False
     # Commodity category of the commodity code table; empty: readers derive one (stats: HS chapter).
     commodity_category: str = ""
+    # The catalogue's commodity grouping (商品统计方式, e.g. 矿产品); empty in events written
+    # before it was carried (the statistics then count them under no grouping).
+    commodity_grouping: str = ""
 
 
 class ReviewResultReceived(Event):
@@ -174,6 +177,10 @@ class ReviewResultReceived(Event):
     reviewed_at: datetime
     # Filled on every review result; the statistics service counts second-review passes.
     application: ApplicationSummary | None = None
+
+    # 1.1: ``application.commodity_grouping`` (the catalogue's 商品统计方式), and the catalogue's
+    # category in ``application.commodity_category``; both "" in 1.0 payloads.
+    SCHEMA_MINOR: ClassVar[int] = 1
 
 
 class ApplicationRevoked(Event):

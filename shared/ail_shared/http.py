@@ -17,6 +17,9 @@ Every request passes two checks before any route sees it (issue 10, item 7):
   of a JSON body must be text PostgreSQL and UTF-8 can take (no NUL, no lone surrogate, valid
   UTF-8 in the URL), and every JSON number finite. All problems are named at once
   (``path.license_no``, ``query.serial_no``, ``X-Enterprise-Code``, ``goods.0.spec``), with 422.
+  A query parameter the route does not declare is refused too (``query.license_no``: "unknown
+  query parameter", issue 13 item 14): a misspelt or unsupported filter that were ignored would
+  silently widen a query, and a widened query in front of a batch delete or submit is dangerous.
 """
 
 from __future__ import annotations
@@ -167,6 +170,36 @@ def _is_json(content_type: str | None) -> bool:
     return media == "application/json" or (media.startswith("application/") and media.endswith("+json"))
 
 
+def _declared_query_names(dependant: Any, into: set[str]) -> set[str]:
+    """The query parameter names (aliases) a route and all its dependencies declare."""
+    for param in dependant.query_params:
+        into.add(param.alias)
+    for sub in dependant.dependencies:
+        _declared_query_names(sub, into)
+    return into
+
+
+_DECLARED: dict[int, frozenset[str]] = {}  # per route object: the walk is done once
+
+
+def _unknown_query_problems(request: Request) -> list[FieldProblem]:
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return []
+    declared = _DECLARED.get(id(route))
+    if declared is None:
+        declared = _DECLARED[id(route)] = frozenset(_declared_query_names(dependant, set()))
+    unknown = sorted({name for name in request.query_params if name not in declared})
+    if not unknown:
+        return []
+    allowed = ", ".join(sorted(declared)) or "none"
+    return [
+        FieldProblem(f"query.{name}", f"unknown query parameter; this endpoint takes: {allowed}")
+        for name in unknown
+    ]
+
+
 async def guard_request(request: Request) -> None:
     """Refuse text no route could store or answer (see the module docstring), all at once."""
     problems: list[FieldProblem] = []
@@ -184,6 +217,8 @@ async def guard_request(request: Request) -> None:
             if reason is not None:
                 problems.append(FieldProblem(f"path.{name}", reason))
     problems += _url_text_problems(request.scope.get("query_string", b""), "query")
+    if not problems:  # a name that is not text is named above already
+        problems += _unknown_query_problems(request)
     for header in READ_HEADERS:
         value = request.headers.get(header)
         if value is not None:

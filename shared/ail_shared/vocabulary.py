@@ -12,3 +12,26 @@ class CustomsStatus(StrEnum):
     STORED = "stored"
     STORE_FAILED = "store_failed"
     SEND_FAILED = "send_failed"
+
+
+# The commodity catalogue's categories (商品大类) and groupings (商品统计方式), as the application
+# service's catalogue (ail_application/reference_data/catalogue.csv) writes them and carries them
+# in ApplicationSummary; the statistics service filters by them. Here because two services use
+# them; tests/unit/shared/test_vocabulary.py holds the catalogue to these lists.
+COMMODITY_CATEGORIES = frozenset(
+    {
+        "alumina",
+        "coal",
+        "copper_concentrate",
+        "crude_oil",
+        "ddgs",
+        "fertiliser",
+        "iron_ore",
+        "lead_free_solder",
+        "refined_oil",
+        "soybeans",
+        "steel",
+        "vegetable_oil",
+    }
+)
+COMMODITY_GROUPINGS = frozenset({"矿产品", "煤炭", "原油", "成品油", "农产品", "化肥", "有色金属", "钢材"})

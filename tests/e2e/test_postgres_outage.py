@@ -103,7 +103,7 @@ async def test_a_60s_postgres_outage_under_load_loses_nothing_and_dead_letters_n
         lambda: _final(enterprise_a, ids), timeout=240, interval=2.0, what="every application license_issued"
     )
     for app_id, app in apps.items():
-        types = [e["event"]["type"] for e in app["history"]["entries"]]
+        types = [e["event"]["type"] for e in app["history"]["items"]]
         for expected in ("ApplicationSubmitted", "SubmissionAccepted", "LicenseIssued"):
             assert types.count(expected) == 1, f"{app_id}: {expected} not once in its history {types}"
         assert types.count("ReviewResultReceived") == 2, f"{app_id}: both reviews in {types}"

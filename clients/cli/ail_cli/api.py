@@ -80,6 +80,9 @@ def error_of(resp: httpx.Response, profile: Profile) -> ApiError:
     )
 
 
+PAGE_SIZE = 200  # the API's largest page
+
+
 class Api:
     def __init__(self, profile: Profile, client: httpx.AsyncClient) -> None:
         self.profile = profile
@@ -131,6 +134,26 @@ class Api:
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return (await self.request(method, path, **kwargs)).json()
+
+    async def pages(
+        self, path: str, params: dict[str, Any] | None = None, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Every page of a list. Every list of the API has one shape, ``items``, ``total``,
+        ``page``, ``page_size`` (docs/architecture.md, "Lists"): ask page 1, 2, ... until
+        ``page * page_size`` reaches ``total``."""
+        page = 1
+        while True:
+            body = await self.json(
+                "GET", path, params={**(params or {}), "page": page, "page_size": PAGE_SIZE}, **kwargs
+            )
+            yield body
+            if page * PAGE_SIZE >= body["total"] or not body["items"]:
+                return
+            page += 1
+
+    async def items(self, path: str, params: dict[str, Any] | None = None, **kwargs: Any) -> list[Any]:
+        """Every item of a list, all pages read."""
+        return [item async for body in self.pages(path, params, **kwargs) for item in body["items"]]
 
 
 @asynccontextmanager

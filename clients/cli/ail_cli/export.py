@@ -3,7 +3,7 @@ XLSX or CSV.
 
 The application query is asked of the API in the file's format (``Accept: text/csv`` or the
 XLSX media type), so the file is one consistent snapshot written by the server and streamed to
-disk. The others are read as JSON (paged where the API pages) and written row by row, CSV with
+disk. The others are read as JSON, every page of the list, and written row by row, CSV with
 the csv module, XLSX with openpyxl's write-only mode."""
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from openpyxl import Workbook
 from ail_cli.api import Api, error_of
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PAGE = 200
 
 
 def fmt_of(path: Path, fmt: str | None) -> str:
@@ -93,14 +92,9 @@ CUSTOMS_COLUMNS = [
 
 
 async def _pages(api: Api, path: str, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
-    page = 1
-    while True:
-        body = await api.json("GET", path, params={**params, "page": page, "page_size": PAGE})
+    async for body in api.pages(path, params):
         for item in body["items"]:
             yield item
-        if page * PAGE >= body["total"] or not body["items"]:
-            return
-        page += 1
 
 
 async def customs_status(api: Api, path: Path, fmt: str, params: dict[str, Any]) -> int:
@@ -130,8 +124,8 @@ async def clearances(api: Api, path: Path, fmt: str, license_nos: list[str]) -> 
     lines is one row)."""
     rows: list[list[Any]] = []
     for license_no in license_nos:
-        body = await api.json("GET", "/api/v1/customs/clearances", params={"license_no": license_no})
-        for d in body.get("declarations") or []:
+        declarations = await api.items("/api/v1/customs/clearances", {"license_no": license_no})
+        for d in declarations:
             head = [license_no, *(d.get(c) for c in CLEARANCE_COLUMNS[1:8])]
             lines = d.get("lines") or [None]
             for i, line in enumerate(lines, start=1):
@@ -155,7 +149,7 @@ MONTHLY_COLUMNS = [
 
 async def monthly(api: Api, path: Path, fmt: str, params: dict[str, Any]) -> int:
     query = {k: v for k, v in params.items() if v not in (None, "")}
-    body = await api.json("GET", "/api/v1/stats/monthly", params=query)
+    found = await api.items("/api/v1/stats/monthly", query)
     rows = [
         [
             r["commodity_code"],
@@ -168,6 +162,6 @@ async def monthly(api: Api, path: Path, fmt: str, params: dict[str, Any]) -> int
             r["year_to_date"]["amount_usd"],
             r["year_to_date"]["count"],
         ]
-        for r in body["rows"]
+        for r in found
     ]
     return write_rows(path, fmt, MONTHLY_COLUMNS, rows)

@@ -55,8 +55,8 @@ SINGLE_ROW_SHEETS = (APPLICATIONS, CONTRACTS, IRON_ORE)
 
 async def fetch_reference(api: Api) -> Reference:
     """The code tables and the catalogue, from the API (the same data its validation uses)."""
-    tables = await asyncio.gather(*(api.json("GET", f"/api/v1/reference/{t}") for t in CODE_TABLES_USED))
-    commodities = await api.json("GET", "/api/v1/reference/commodities")
+    tables = await asyncio.gather(*(api.items(f"/api/v1/reference/{t}") for t in CODE_TABLES_USED))
+    commodities = await api.items("/api/v1/reference/commodities")
     ref = Reference.from_api(dict(zip(CODE_TABLES_USED, tables, strict=True)), commodities)
     return ref
 

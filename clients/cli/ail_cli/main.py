@@ -581,7 +581,12 @@ def export_(
         list[str] | None, typer.Option("--license-no", help="customs-status / clearances: license no.")
     ] = None,
     month: Annotated[str | None, typer.Option(help="monthly: YYYY-MM")] = None,
-    commodity_category: Annotated[str | None, typer.Option(help="monthly: commodity category")] = None,
+    commodity_category: Annotated[
+        str | None, typer.Option(help="monthly: commodity category (iron_ore, coal, ... or HS26)")
+    ] = None,
+    commodity_grouping: Annotated[
+        str | None, typer.Option(help="monthly: commodity grouping (商品统计方式, e.g. 矿产品)")
+    ] = None,
     trade_country: Annotated[str | None, typer.Option(help="monthly: trade country code")] = None,
     enterprise: EnterpriseOpt = None,
     profile: ProfileOpt = None,
@@ -626,6 +631,7 @@ def export_(
                         "issuing_agency": issuing_agency,
                         "trade_mode": trade_mode,
                         "commodity_category": commodity_category,
+                        "commodity_grouping": commodity_grouping,
                         "trade_country": trade_country,
                     },
                 )

@@ -61,6 +61,6 @@ async def test_batch_routes_and_code_tables_reach_the_application_service(enterp
     assert r.status_code == 200 and len(PdfReader(io.BytesIO(r.content)).pages) == 2
     r = await a.post("/api/v1/applications/batch-delete", json={"ids": [one["id"], two["id"]]})
     assert [x["outcome"] for x in r.json()["results"]] == ["deleted", "deleted"]
-    rows = (await a.get("/api/v1/reference/customs_ports", params={"q": "青岛"})).json()
+    rows = (await a.get("/api/v1/reference/customs_ports", params={"q": "青岛"})).json()["items"]
     assert [x["code"] for x in rows] == ["4200"]
     assert (await a.get("/api/v1/key-agri-filings")).status_code == 200

@@ -57,7 +57,7 @@ async def test_submit_results_and_watch_until_all_licensed(
     async with api_client(entry_url, demo["agency"]["api_key"], ENTERPRISE) as c:
         api = (await c.get("/api/v1/customs/status", params={"license_no": license_no})).json()["items"]
         month = str(apps[0]["applied_at"])[:7]
-        monthly = (await c.get("/api/v1/stats/monthly", params={"month": month})).json()["rows"]
+        monthly = (await c.get("/api/v1/stats/monthly", params={"month": month})).json()["items"]
     with out.open(encoding="utf-8", newline="") as f:
         got = list(csv.DictReader(f))
     # (not customs_status: delivery to the Customs sandbox may move it between the two reads)

@@ -50,7 +50,7 @@ async def test_month_boundary_csv_and_tenants_through_the_entry_point(
 
         async def april() -> list[dict[str, object]] | None:
             resp = await a.get("/api/v1/stats/monthly", params={"month": "2025-04"})
-            rows = resp.json().get("rows") if resp.status_code == 200 else None
+            rows = resp.json().get("items") if resp.status_code == 200 else None
             return rows if rows and rows[0]["year_to_date"]["count"] == 2 else None
 
         rows = await eventually(april, timeout=60, what="both approvals of A counted")
@@ -63,7 +63,7 @@ async def test_month_boundary_csv_and_tenants_through_the_entry_point(
             "count": 1,
         }
         assert Decimal(row["year_to_date"]["quantity"]) == boundary.quantity + march.quantity
-        march_rows = (await a.get("/api/v1/stats/monthly", params={"month": "2025-03"})).json()["rows"]
+        march_rows = (await a.get("/api/v1/stats/monthly", params={"month": "2025-03"})).json()["items"]
         assert [r["month"]["count"] for r in march_rows] == [1]
 
         resp = await a.get(
@@ -74,7 +74,7 @@ async def test_month_boundary_csv_and_tenants_through_the_entry_point(
         assert lines[0][:3] == ["commodity_code", "commodity_name", "unit"]
         assert lines[1][0] == boundary.code and lines[1][5] == "1" and lines[1][8] == "2"
 
-        b_rows = (await b.get("/api/v1/stats/monthly", params={"month": "2025-04"})).json()["rows"]
+        b_rows = (await b.get("/api/v1/stats/monthly", params={"month": "2025-04"})).json()["items"]
         assert [r["year_to_date"]["count"] for r in b_rows] == [1]
         assert all(r["commodity_code"] == other.code for r in b_rows)
 
@@ -82,7 +82,7 @@ async def test_month_boundary_csv_and_tenants_through_the_entry_point(
 
         async def total(c: httpx.AsyncClient) -> int:
             body = (await c.get("/api/v1/stats/monthly", params={"month": "2025-12"})).json()
-            return sum(r["year_to_date"]["count"] for r in body["rows"])
+            return sum(r["year_to_date"]["count"] for r in body["items"])
 
         assert await total(ag) == 3  # both enterprises authorised it
         assert await total(ag_a) == 2  # naming one enterprise narrows to it

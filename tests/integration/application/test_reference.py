@@ -19,22 +19,28 @@ TABLES = [
 
 @pytest.mark.parametrize("table", TABLES)
 async def test_every_table_answers(enterprise_a_direct, table):
-    rows = (await enterprise_a_direct.get(f"/api/v1/reference/{table}")).json()
+    rows = (await enterprise_a_direct.get(f"/api/v1/reference/{table}")).json()["items"]
     assert rows and all({"code", "name_zh", "letters"} <= set(r) for r in rows)
 
 
 async def test_lookup_by_code_letters_and_chinese_name(enterprise_a_direct):
-    by_code = (await enterprise_a_direct.get("/api/v1/reference/commodities", params={"q": "2601"})).json()
+    by_code = (await enterprise_a_direct.get("/api/v1/reference/commodities", params={"q": "2601"})).json()[
+        "items"
+    ]
     assert {r["code"] for r in by_code} == {"2601110000", "2601120000", "2601200000"}
     by_letters = (
         await enterprise_a_direct.get("/api/v1/reference/commodities", params={"q": "gymjz"})
-    ).json()
+    ).json()["items"]
     assert {r["code"] for r in by_letters} == {"2303300010"}
-    by_name = (await enterprise_a_direct.get("/api/v1/reference/countries", params={"q": "澳大利亚"})).json()
+    by_name = (await enterprise_a_direct.get("/api/v1/reference/countries", params={"q": "澳大利亚"})).json()[
+        "items"
+    ]
     assert [r["code"] for r in by_name] == ["601"]
     ddgs = by_letters[0]
     assert ddgs["tolerance_pct"] == "5" and ddgs["effective_from"].endswith("-01-01") and ddgs["year"] >= 2026
-    crude = (await enterprise_a_direct.get("/api/v1/reference/commodities", params={"q": "原油"})).json()
+    crude = (await enterprise_a_direct.get("/api/v1/reference/commodities", params={"q": "原油"})).json()[
+        "items"
+    ]
     assert {r["tolerance_pct"] for r in crude} == {"3"}
     assert (await enterprise_a_direct.get("/api/v1/reference/planets")).status_code == 404
 
@@ -86,8 +92,8 @@ async def test_key_agri_filing(enterprise_a_direct, enterprise_b_direct):
     assert r.status_code == 201 and r.json()["enterprise_code"] == "1100776367555"
     filing = r.json()
     assert filing["id"] in {
-        x["id"] for x in (await enterprise_a_direct.get("/api/v1/key-agri-filings")).json()
+        x["id"] for x in (await enterprise_a_direct.get("/api/v1/key-agri-filings")).json()["items"]
     }
     assert filing["id"] not in {
-        x["id"] for x in (await enterprise_b_direct.get("/api/v1/key-agri-filings")).json()
+        x["id"] for x in (await enterprise_b_direct.get("/api/v1/key-agri-filings")).json()["items"]
     }

@@ -39,11 +39,11 @@ async def test_the_seventh_use_is_refused(
     assert (ledger["uses"], ledger["remaining_uses"]) == (6, 0)
     assert Decimal(ledger["remaining_quantity"]) == Decimal("1000") - Decimal("100") - 5 * Decimal("50.5")
     clearances = (await enterprise_a.get("/api/v1/customs/clearances", params={"license_no": no})).json()
-    by_no = {d["declaration_no"]: d for d in clearances["declarations"]}
+    by_no = {d["declaration_no"]: d for d in clearances["items"]}
     assert len(by_no) == 7
     refused = by_no[seventh["declaration_no"]]
     assert (refused["state"], refused["refusal_reason"]) == ("refused", "uses_exhausted")
-    first = clearances["declarations"][0]
+    first = clearances["items"][0]
     assert [(line["line_no"], line["quantity"]) for line in first["lines"]] == [(1, "50"), (2, "50")]
     assert first["port"] == "2200" and first["quantity"] == "100"
     avail = (await enterprise_a.get(f"/api/v1/licenses/{no}/availability", params={"quantity": "1"})).json()
@@ -201,10 +201,22 @@ async def test_amendment_gives_back_and_uses_again(
     view = await wait_ledger(enterprise_a, no, 3)
     assert kinds(view) == [("use", ""), ("reversal", "amended"), ("use", "")]
     assert (view["ledger"]["used_quantity"], view["ledger"]["uses"]) == ("40", 1)
-    decl = (await enterprise_a.get("/api/v1/customs/clearances", params={"license_no": no})).json()[
-        "declarations"
-    ]
+    decl = (await enterprise_a.get("/api/v1/customs/clearances", params={"license_no": no})).json()["items"]
     assert [(x["state"], x["quantity"], x["revision"]) for x in decl] == [("recorded", "40", 2)]
+    # The history reads in the order the ledger recorded it (issue 13 item 17): the new use of
+    # the amended declaration carries the original declaration's time but comes after the
+    # reversal, so the running balances in the summaries read 40, 100, 60 remaining.
+    history = (await enterprise_a.get("/api/v1/history", params={"license_no": no})).json()
+    clearing = [x for x in history["items"] if x["kind"].startswith("clearance_")]
+    assert [x["kind"] for x in clearing] == ["clearance_recorded", "clearance_reversed", "clearance_recorded"]
+    assert ["remaining 40" in clearing[0]["summary"], "remaining 100" in clearing[1]["summary"]] == [
+        True,
+        True,
+    ]
+    assert "remaining 60" in clearing[2]["summary"]
+    assert clearing[2]["occurred_at"] == clearing[0]["occurred_at"] < clearing[1]["occurred_at"]
+    assert all(x["recorded_at"] for x in history["items"])
+    assert clearing[1]["recorded_at"] <= clearing[2]["recorded_at"]
 
 
 async def test_a_clearance_message_delivered_twice_is_counted_once(

@@ -33,17 +33,17 @@ from ail_shared.events import (
 from ail_shared.kafka import make_producer
 from tests.support import REPO, dev, eventually
 
-COMMODITIES = (  # code, name, unit, category given in the event ("" -> HS chapter)
-    ("1001991000", "其他小麦", "千克", "粮食"),
-    ("1201901000", "黄大豆", "千克", "油料"),
+COMMODITIES = (  # code, name, unit, the catalogue's category in the event ("" -> HS chapter)
+    ("1001991000", "其他小麦", "千克", ""),
+    ("1201901000", "黄大豆", "千克", "soybeans"),
     ("2601111000", "未烧结铁矿砂", "吨", ""),
     ("4403210000", "针叶木原木", "立方米", ""),
-    ("5201000000", "未梳棉花", "千克", "棉花"),
+    ("5201000000", "未梳棉花", "千克", ""),
     ("2709000000", "原油", "吨", ""),
 )
 AGENCIES = ("MOFCOM-BJ", "MOFCOM-SH", "MOFCOM-GD")
 TRADE_MODES = ("0110", "1210", "0615")
-COUNTRIES = ("AUS", "BRA", "USA", "CAN")
+COUNTRIES = ("601", "410", "502", "501")  # the country table's codes: 3 digits
 
 
 def random_enterprise_code() -> str:
@@ -116,6 +116,7 @@ class Approval:
     category: str
     quantity: Decimal
     amount: Decimal
+    grouping: str = ""  # the catalogue's 商品统计方式, as the application service now carries it
 
     def summary(self) -> ApplicationSummary:
         return ApplicationSummary(
@@ -131,6 +132,7 @@ class Approval:
             trade_country=self.country,
             issuing_agency=self.agency,
             commodity_category=self.category,
+            commodity_grouping=self.grouping,
         )
 
     def review(
@@ -380,7 +382,7 @@ def api_rows(body: dict[str, Any]) -> list[dict[str, Any]]:
                 r["year_to_date"]["count"],
             ),
         }
-        for r in body["rows"]
+        for r in body["items"]
     ]
 
 
@@ -398,7 +400,7 @@ async def total_count(client: httpx.AsyncClient, years: tuple[int, ...]) -> int:
         resp = await client.get("/api/v1/stats/monthly", params={"month": f"{y}-12"})
         if resp.status_code != 200:  # 503 while the worker recovers
             return -1
-        n += sum(r["year_to_date"]["count"] for r in resp.json()["rows"])
+        n += sum(r["year_to_date"]["count"] for r in resp.json()["items"])
     return n
 
 

@@ -364,4 +364,4 @@ def own_entries(hist: dict[str, Any], envelopes: list[Envelope]) -> list[dict[st
     """The history entries caused by these envelopes (other services, reacting to the events the
     test put on the real topics, may add their own)."""
     ids = {str(e.event_id) for e in envelopes}
-    return [e for e in hist["entries"] if e["event"]["id"] in ids]
+    return [e for e in hist["items"] if e["event"]["id"] in ids]

@@ -166,7 +166,7 @@ async def test_event_naming_another_tenant_goes_to_the_dead_letter_topic(
     dead = await eventually(dead_lettered, timeout=60, interval=1, what="the event in ail.submission.dlt")
     assert b"belongs to" in dict(dead[0].headers)["dlt-reason"]
     hist = await history(enterprise_client, app.application_id)
-    assert hist is not None and all(e["event"]["id"] != str(wrong.event_id) for e in hist["entries"])
+    assert hist is not None and all(e["event"]["id"] != str(wrong.event_id) for e in hist["items"])
     assert hist["status"] in ("submitting", "draft")  # draft: the submission service may answer
 
 

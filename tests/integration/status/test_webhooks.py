@@ -78,7 +78,7 @@ async def test_receiver_down_then_back_gets_every_change_in_order_once(
                 return len({d["application_id"] for d in heads}) == len(apps)
 
             await eventually(retried, timeout=30, what="each application's first delivery retried")
-    items = await deliveries(enterprise_client, sub["id"], limit=1000)
+    items = await deliveries(enterprise_client, sub["id"], page_size=200)
     assert all(d["state"] == "pending" for d in items)
     tried = [d for d in items if d["attempts"]]
     assert tried and all(a["status_code"] == 500 for d in tried for a in d["attempt_log"])
@@ -117,7 +117,7 @@ async def test_receiver_down_then_back_gets_every_change_in_order_once(
     assert final == {"license_issued"}
 
     async def all_delivered() -> list[dict[str, Any]] | None:
-        items = await deliveries(enterprise_client, sub["id"], limit=1000)
+        items = await deliveries(enterprise_client, sub["id"], page_size=200)
         mine = [d for d in items if d["event_id"] in wanted]
         return mine if all(d["state"] == "delivered" for d in mine) else None
 

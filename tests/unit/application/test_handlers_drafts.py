@@ -276,3 +276,28 @@ def test_every_command_has_a_handler() -> None:
         if isinstance(v, type) and dataclasses.is_dataclass(v) and v.__module__ == c.__name__
     }
     assert set(handlers.COMMAND_HANDLERS) == defined
+
+
+# -- optimistic concurrency (If-Match) ------------------------------------------------------------
+async def test_an_edit_for_a_version_the_application_no_longer_has_is_refused() -> None:
+    from ail_shared.errors import PreconditionFailed
+
+    uow = FakeUnitOfWork()
+    app = await draft(uow)
+    read = uow.applications.stored(app.id).version
+    await handlers.handle(
+        uow, c.EditDraft(TENANT, app.id, FormFields(remarks="一"), expected_version=read), CTX
+    )
+    with pytest.raises(PreconditionFailed) as stale:
+        await handlers.handle(
+            uow, c.EditDraft(TENANT, app.id, FormFields(remarks="二"), expected_version=read), CTX
+        )
+    assert "read it again" in stale.value.message
+    assert uow.applications.stored(app.id).form["remarks"] == "一"
+    contract = ContractInfo.model_validate(complete_contract())
+    with pytest.raises(PreconditionFailed):
+        await handlers.handle(uow, c.SaveContract(TENANT, app.id, contract, expected_version=read), CTX)
+    assert uow.applications.stored(app.id).contract is None
+    now = uow.applications.stored(app.id).version
+    saved = await handlers.handle(uow, c.SaveContract(TENANT, app.id, contract, expected_version=now), CTX)
+    assert saved["version"] == now + 1

@@ -47,7 +47,7 @@ def cleared() -> tuple[App, Facts]:
     ]
     facts = Facts(
         app={"status": "license_issued", "status_reason": "复审通过", "form_no": FORM, "license_no": LICENSE},
-        history={"status": "license_issued", "form_no": FORM, "license_no": LICENSE, "entries": entries},
+        history={"status": "license_issued", "form_no": FORM, "license_no": LICENSE, "items": entries},
         license={
             "form_no": FORM,
             "customs_status": "stored",
@@ -84,7 +84,7 @@ def cleared() -> tuple[App, Facts]:
 
 
 def run(app: App, facts: Facts, /, **over: Any) -> dict[str, Check]:
-    hooks = Counter({e["event"]["id"]: 1 for e in (facts.history or {}).get("entries", [])})
+    hooks = Counter({e["event"]["id"]: 1 for e in (facts.history or {}).get("items", [])})
     args: dict[str, Any] = {
         "n": 1,
         "apps": {APP: app},
@@ -117,7 +117,7 @@ def test_a_clean_run_passes_every_check() -> None:
 def test_an_application_stuck_without_a_reason_fails() -> None:
     app, f = cleared()
     f.app = {"status": "submitting", "status_reason": None, "form_no": None, "license_no": None}
-    f.history = {"status": "submitting", "entries": f.history["entries"][:1]}  # type: ignore[index]
+    f.history = {"status": "submitting", "items": f.history["items"][:1]}  # type: ignore[index]
     f.license = f.license_history = None
     assert failing(run(app, f)) == {"final or visibly waiting (0 stuck without a reason)"}
 
@@ -125,7 +125,7 @@ def test_an_application_stuck_without_a_reason_fails() -> None:
 def test_waiting_with_a_reason_is_not_stuck() -> None:
     app, f = cleared()
     f.app = {"status": "submitting", "status_reason": "waiting for e-key 1a2b on a signer host"}
-    f.history = {"status": "submitting", "entries": f.history["entries"][:1]}  # type: ignore[index]
+    f.history = {"status": "submitting", "items": f.history["items"][:1]}  # type: ignore[index]
     f.license = f.license_history = None
     assert failing(run(app, f)) == set()
 
@@ -133,8 +133,8 @@ def test_waiting_with_a_reason_is_not_stuck() -> None:
 def test_back_to_draft_fails_its_own_check() -> None:
     app, f = cleared()
     f.app = {"status": "draft", "status_reason": "ekey_not_present: no signer host holds the key"}
-    entries = f.history["entries"][:1] + [entry(2, "SigningFailed", "draft")]  # type: ignore[index]
-    f.history = {"status": "draft", "entries": entries}
+    entries = f.history["items"][:1] + [entry(2, "SigningFailed", "draft")]  # type: ignore[index]
+    f.history = {"status": "draft", "items": entries}
     f.license = f.license_history = None
     f.mofcom = []
     assert failing(run(app, f)) == {"none sent back to draft (resubmit by hand)"}
@@ -143,7 +143,7 @@ def test_back_to_draft_fails_its_own_check() -> None:
 def test_a_clearance_never_applied_is_stuck() -> None:
     app, f = cleared()
     f.license["entries"] = []  # type: ignore[index]
-    f.history["entries"] = f.history["entries"][:-1]  # type: ignore[index]
+    f.history["items"] = f.history["items"][:-1]  # type: ignore[index]
     assert "final or visibly waiting (0 stuck without a reason)" in failing(run(app, f))
 
 
@@ -151,13 +151,13 @@ def test_a_review_result_applied_twice_breaks_the_history() -> None:
     app, f = cleared()
     dup = entry(8, "ReviewResultReceived", "pending_second_review", details={"stage": "first"})
     dup["occurred_at"] = "2026-12-01T08:00:03.5+00:00"
-    f.history["entries"].insert(3, dup)  # type: ignore[index]
+    f.history["items"].insert(3, dup)  # type: ignore[index]
     assert failing(run(app, f)) == {"every history in order (time, lifecycle, complete)"}
 
 
 def test_first_review_listed_after_the_license_breaks_the_history() -> None:
     app, f = cleared()
-    entries = f.history["entries"]  # type: ignore[index]
+    entries = f.history["items"]  # type: ignore[index]
     first = entries.pop(2)
     first["occurred_at"] = "2026-12-01T08:00:05.5+00:00"  # processing time, not MOFCOM's
     entries.insert(4, first)
@@ -169,8 +169,8 @@ def test_first_review_listed_after_the_license_breaks_the_history() -> None:
 
 def test_a_lost_event_is_a_gap_in_the_history_and_an_undelivered_webhook() -> None:
     app, f = cleared()
-    hooks = Counter({e["event"]["id"]: 1 for e in f.history["entries"]})  # type: ignore[index]
-    del f.history["entries"][3]  # type: ignore[index]  # the approval never reached the status service
+    hooks = Counter({e["event"]["id"]: 1 for e in f.history["items"]})  # type: ignore[index]
+    del f.history["items"][3]  # type: ignore[index]  # the approval never reached the status service
     assert failing(run(app, f, webhook_receipts=hooks)) == {
         "every history in order (time, lifecycle, complete)"
     }
@@ -178,7 +178,7 @@ def test_a_lost_event_is_a_gap_in_the_history_and_an_undelivered_webhook() -> No
 
 def test_a_webhook_never_delivered_fails_and_duplicates_are_only_counted() -> None:
     app, f = cleared()
-    ids = [e["event"]["id"] for e in f.history["entries"]]  # type: ignore[index]
+    ids = [e["event"]["id"] for e in f.history["items"]]  # type: ignore[index]
     twice = Counter(dict.fromkeys(ids, 2))
     assert failing(run(app, f, webhook_receipts=twice)) == set()
     missing = Counter(dict.fromkeys(ids[1:], 1))
@@ -222,7 +222,7 @@ def test_each_duplicate_fails_its_check(change: str, check: str) -> None:
         other.app = {**other.app, "license_no": None}  # type: ignore[dict-item]
         other.history = {**other.history, "license_no": None}  # type: ignore[dict-item]
         apps[other_id], facts[other_id] = other_app, other
-    hooks = Counter({e["event"]["id"]: 1 for x in facts.values() for e in x.history["entries"]})  # type: ignore[index]
+    hooks = Counter({e["event"]["id"]: 1 for x in facts.values() for e in x.history["items"]})  # type: ignore[index]
     checks = run(app, f, apps=apps, facts=facts, db=db, n=len(apps), webhook_receipts=hooks)
     assert check in failing(checks)
 
@@ -275,7 +275,7 @@ def test_checks_do_not_mutate_their_input() -> None:
 
 def test_a_wait_for_the_e_key_while_submitting_is_part_of_the_history() -> None:
     app, f = cleared()
-    entries = f.history["entries"]  # type: ignore[index]
+    entries = f.history["items"]  # type: ignore[index]
     wait = entry(1, "SigningDeferred", None)
     wait["occurred_at"] = "2026-12-01T08:00:01.5+00:00"
     entries.insert(1, wait)

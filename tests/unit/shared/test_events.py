@@ -11,6 +11,7 @@ from ail_shared.events import (
     UPCASTERS,
     Event,
     LicenseIssued,
+    ReviewResultReceived,
     SubmissionAccepted,
     decode_envelope,
     envelope_for,
@@ -140,3 +141,32 @@ def test_license_issued_1_0_payload_reads_with_no_tolerance() -> None:
     assert isinstance(event, LicenseIssued)
     assert event.overflow_tolerance_pct is None and event.quantity == Decimal("1000.5")
     assert LicenseIssued.schema_version() == "1.1"
+
+
+def test_a_review_result_as_1_0_wrote_it_has_no_grouping() -> None:
+    # A ReviewResultReceived as the 1.0 producer wrote it: the summary has no commodity_grouping.
+    raw = {
+        "event_id": "5b0f8f0e-1d2a-4c55-9a43-7e8d4f2f0a12",
+        "event_type": "ReviewResultReceived",
+        "schema_version": "1.0",
+        "occurred_at": "2026-01-02T00:00:00+00:00",
+        "aggregate_id": "a1",
+        "tenant": "1100776367555",
+        "payload": {
+            "application_id": "a1",
+            "form_no": "f",
+            "stage": "second",
+            "result": "passed",
+            "reviewed_at": "2026-01-02T00:00:00+00:00",
+            "application": {
+                "enterprise_code": "1100776367555",
+                "serial_no": "NA26",
+                "year": 2026,
+                "commodity_code": "2601110000",
+            },
+        },
+    }
+    event = parse_payload(decode_envelope(json.dumps(raw).encode()))
+    assert isinstance(event, ReviewResultReceived) and event.application is not None
+    assert (event.application.commodity_grouping, event.application.commodity_category) == ("", "")
+    assert ReviewResultReceived.schema_version() == "1.1"

@@ -227,3 +227,39 @@ def test_csv_has_a_header_and_one_line_per_row() -> None:
 def test_other_offsets_in_china_are_irrelevant() -> None:
     beijing = timezone(timedelta(hours=8))
     assert china_month(datetime(2025, 1, 31, 23, 59, tzinfo=beijing)) == "2025-01"
+
+
+def test_the_catalogue_category_tells_iron_ore_from_copper_ore_and_the_grouping_filters() -> None:
+    records = [
+        _rec("E1", "2025-03", "2601110000", "1", "1", 1, category="iron_ore"),
+        _rec("E1", "2025-03", "2603000010", "1", "1", 1, category="copper_concentrate"),
+        {**_rec("E1", "2025-03", "2701120010", "1", "1", 1, category="coal"), "grouping": "煤炭"},
+    ]
+    records[0]["grouping"] = records[1]["grouping"] = "矿产品"
+
+    def codes(**filters: str) -> list[str]:
+        return [r.commodity_code for r in monthly_rows(records, MonthlyQuery("2025-03", **filters), ["E1"])]
+
+    assert codes(commodity_category="iron_ore") == ["2601110000"]
+    assert codes(commodity_category="HS26") == ["2601110000", "2603000010"]  # by the code's chapter
+    assert codes(commodity_grouping="矿产品") == ["2601110000", "2603000010"]
+    assert codes(commodity_grouping="煤炭") == ["2701120010"]
+
+
+def test_query_problems_name_every_bad_parameter() -> None:
+    from ail_shared.vocabulary import COMMODITY_CATEGORIES, COMMODITY_GROUPINGS
+    from ail_stats.domain.figures import query_problems
+
+    good = MonthlyQuery(
+        "2025-03", commodity_category="iron_ore", commodity_grouping="煤炭", trade_country="601"
+    )
+    assert query_problems(good, COMMODITY_CATEGORIES, COMMODITY_GROUPINGS) == []
+    assert (
+        query_problems(
+            MonthlyQuery("2025-03", commodity_category="HS26"), COMMODITY_CATEGORIES, COMMODITY_GROUPINGS
+        )
+        == []
+    )
+    bad = MonthlyQuery("2025-13", commodity_category="ore", commodity_grouping="rocks", trade_country="AUS")
+    fields = [p.field for p in query_problems(bad, COMMODITY_CATEGORIES, COMMODITY_GROUPINGS)]
+    assert fields == ["month", "commodity_category", "commodity_grouping", "trade_country"]

@@ -56,7 +56,7 @@ async def contract(
             else await repo.last_applicant(enterprise_code=app.enterprise_code)
         )
     info, saved, prefilled = app.contract_form(last)
-    return {"saved": saved, "prefilled": prefilled, **info.model_dump(mode="json")}
+    return {"saved": saved, "prefilled": prefilled, **info.model_dump(mode="json"), "version": app.version}
 
 
 @dataclass(frozen=True)
@@ -228,14 +228,20 @@ async def filing(pool: asyncpg.Pool, *, filing_id: UUID, enterprise_codes: Seque
 
 
 async def filings(
-    pool: asyncpg.Pool, *, enterprise_codes: Sequence[str], since: date | None
-) -> list[KeyAgriFiling]:
-    """The latest 200 filings (since ``since``), newest first."""
-    rows = await pool.fetch(
-        f"SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings"
-        " WHERE enterprise_code = ANY($1::text[]) AND ($2::date IS NULL OR created_at >= $2::date)"
-        " ORDER BY created_at DESC LIMIT 200",
-        list(enterprise_codes),
-        since,
-    )
-    return [filing_from(r) for r in rows]
+    pool: asyncpg.Pool, *, enterprise_codes: Sequence[str], since: date | None, offset: int, limit: int
+) -> tuple[int, list[KeyAgriFiling]]:
+    """Filings (since ``since``), newest first: how many in all, and ``limit`` after ``offset``."""
+    where = " WHERE enterprise_code = ANY($1::text[]) AND ($2::date IS NULL OR created_at >= $2::date)"
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM {SCHEMA}.key_agri_filings{where}", list(enterprise_codes), since
+        )
+        rows = await conn.fetch(
+            f"SELECT {FILING_COLUMNS} FROM {SCHEMA}.key_agri_filings{where}"
+            " ORDER BY created_at DESC, id LIMIT $3 OFFSET $4",
+            list(enterprise_codes),
+            since,
+            limit,
+            offset,
+        )
+    return int(total), [filing_from(r) for r in rows]

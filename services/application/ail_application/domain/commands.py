@@ -24,6 +24,8 @@ class EditDraft:
     tenant: Tenant
     application_id: UUID
     changes: FormFields
+    # If-Match: the application version the client read (None: no If-Match, or *).
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class SaveContract:
     tenant: Tenant
     application_id: UUID
     contract: ContractInfo
+    # If-Match: the application version the client read (None: no If-Match, or *).
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,12 +63,16 @@ class SaveIronOreContract:
     tenant: Tenant
     application_id: UUID
     contract: IronOreContract
+    # If-Match: the application version the client read (None: no If-Match, or *).
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)
 class RemoveIronOreContract:
     tenant: Tenant
     application_id: UUID
+    # If-Match: the application version the client read (None: no If-Match, or *).
+    expected_version: int | None = None
 
 
 @dataclass(frozen=True)

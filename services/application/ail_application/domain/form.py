@@ -168,6 +168,10 @@ def compute(form: dict[str, Any], *, year: int, ref: ReferenceData, on: date) ->
         # The catalogue's overflow tolerance of the commodity (DOMAIN 9): carried in the snapshot
         # to the submission service, which puts it in LicenseIssued for the customs ledger.
         "overflow_tolerance_pct": entry.tolerance_pct if entry else None,
+        # The catalogue's category and grouping, carried the same way to the statistics service
+        # (filters 商品大类 and 商品统计方式).
+        "commodity_category": entry.category if entry else None,
+        "commodity_grouping": entry.grouping if entry else None,
     }
 
 

@@ -275,6 +275,8 @@ class Application:
             "total_value_usd": c.get("total_value_usd"),
             "valid_until": c.get("valid_until"),
             "overflow_tolerance_pct": c.get("overflow_tolerance_pct"),
+            "commodity_category": c.get("commodity_category") or "",
+            "commodity_grouping": c.get("commodity_grouping") or "",
             "contract": self.contract,
             "iron_ore_contract": self.iron_ore_contract,
         }

@@ -95,10 +95,18 @@ class ReferenceData:
     def default(self, table: str) -> str | None:
         return next((c.code for c in self.codes[table].values() if c.is_default), None)
 
-    def lookup(self, table: str, q: str = "") -> list[dict[str, object]]:
+    def lookup(
+        self, table: str, q: str = "", *, year: int | None = None, on: date | None = None
+    ) -> list[dict[str, object]]:
+        """Rows of a code table matching ``q``; for the catalogue also only ``year``'s entries
+        and only those in effect on ``on`` (effective_from <= on <= effective_to), when given."""
         if table == "commodities":
             seen: dict[str, CatalogueEntry] = {}
             for e in self.catalogue:
+                if year is not None and e.year != year:
+                    continue
+                if on is not None and not e.effective_from <= on <= e.effective_to:
+                    continue
                 if _matches(q, e.code, e.letters, e.name_zh):
                     seen.setdefault(f"{e.code}:{e.year}", e)
             return [

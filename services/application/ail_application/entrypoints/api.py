@@ -13,7 +13,15 @@ from ail_application.adapters.queries import QueryFilters
 from ail_application.domain import commands
 from ail_application.domain.form import DraftCreate, FormFields
 from ail_application.entrypoints import query_export
-from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id
+from ail_application.entrypoints.common import (
+    AppDeps,
+    IdempotencyKey,
+    IfMatch,
+    expected_version,
+    idempotent,
+    operation_id,
+    set_etag,
+)
 from ail_application.entrypoints.schemas import (
     ApplicationPage,
     ApplicationRow,
@@ -29,7 +37,9 @@ from ail_application.service_layer.handlers import handle
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant
-from ail_shared.inputs import CodeText, Day, IdentifierText, NameText, Page, PageSize, Year
+from ail_shared.inputs import CodeText, Day, IdentifierText, NameText, Year
+from ail_shared.lifecycle import ApplicationStatus
+from ail_shared.paging import QueryPage
 
 router = APIRouter(prefix="/api/v1", tags=["applications"], generate_unique_id_function=operation_id)
 
@@ -47,6 +57,7 @@ DRAFT_EXAMPLE = {
 ERRORS: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorBody, "description": "no such application for this tenant"},
     409: {"model": ErrorBody, "description": "the application's status forbids this operation"},
+    412: {"model": ErrorBody, "description": "If-Match: the application changed since it was read"},
     422: {"model": ErrorBody, "description": "fields in error, all at once: error.details[].field / .reason"},
 }
 
@@ -82,7 +93,8 @@ async def create_application(
 async def query_applications(
     deps: AppDeps,
     tenant: CurrentTenant,
-    status: CodeText | None = None,
+    paging: QueryPage,
+    status: ApplicationStatus | None = None,
     serial_no: IdentifierText | None = None,
     form_no: IdentifierText | None = None,
     issuing_agency: CodeText | None = None,
@@ -92,13 +104,17 @@ async def query_applications(
     year: Year | None = None,
     applied_from: Day | None = None,
     applied_to: Day | None = None,
-    page: Page = 1,
-    page_size: PageSize = 10,
     accept: Annotated[str | None, Header()] = None,
 ) -> Any:
     """Application query (申请单查询): every filter, paged (10 a page by default), with the total.
     With ``Accept: text/csv`` or the XLSX media type: every matching row (not a page) as a file,
-    the same columns, the total in ``X-Total-Count``."""
+    the same columns, the total in ``X-Total-Count``. A status that is not one, a parameter the query does not
+    have or an empty date range is refused (422 naming it), never widened to every row."""
+    if applied_from and applied_to and applied_from > applied_to:
+        raise InvalidInput(
+            "the application-date range is empty",
+            [FieldProblem("applied_to", f"must not be before applied_from ({applied_from.isoformat()})")],
+        )
     f = QueryFilters(
         status,
         serial_no,
@@ -127,16 +143,22 @@ async def query_applications(
             )
         data = [ApplicationRow.model_validate(r).model_dump(mode="json") for r in rows]
         return query_export.render(kind, data, total)
-    total, rows = await queries.query(deps.pool, f, tenant.enterprise_codes, page=page, page_size=page_size)
+    total, rows = await queries.query(
+        deps.pool, f, tenant.enterprise_codes, page=paging.page, page_size=paging.page_size
+    )
     items = [ApplicationRow.model_validate(r).model_dump(mode="json") for r in rows]
-    return {"items": items, "total": total, "page": page, "page_size": page_size}
+    return paging.of(items, total)
 
 
 @router.get("/applications/{application_id}", response_model=ApplicationView, responses=ERRORS)
-async def get_application(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
+async def get_application(
+    application_id: UUID, deps: AppDeps, tenant: CurrentTenant, response: Response
+) -> Any:
+    """The application; its ``ETag`` header is the version to send back in ``If-Match``."""
     app = await queries.application(
         deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
     )
+    set_etag(response, app.version)
     return view(app, deps.ctx)
 
 
@@ -148,10 +170,15 @@ async def edit_application(
     changes: Annotated[
         FormFields, Body(examples=[{"remarks": "分两批到港", "customs_ports": ["4200", "2200"]}])
     ],
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Any:
     """Temporary save of changes: given fields replace stored ones (``null`` clears one); read-only
-    fields are refused by name. Allowed in draft, revoked and first_review_rejected."""
-    app = await handle(deps.unit_of_work(), commands.EditDraft(tenant, application_id, changes), deps.ctx)
+    fields are refused by name. Allowed in draft, revoked and first_review_rejected. With
+    ``If-Match`` (the ETag of a GET) refused with 412 if the application changed since."""
+    command = commands.EditDraft(tenant, application_id, changes, expected_version=expected_version(if_match))
+    app = await handle(deps.unit_of_work(), command, deps.ctx)
+    set_etag(response, app.version)
     return view(app, deps.ctx)
 
 

@@ -16,7 +16,15 @@ from ail_application.domain.contracts import ContractInfo, IronOreContract
 from ail_application.domain.key_agri import KeyAgriFiling as Filing
 from ail_application.domain.reference import CODE_TABLES
 from ail_application.entrypoints.api import ERRORS
-from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id
+from ail_application.entrypoints.common import (
+    AppDeps,
+    IdempotencyKey,
+    IfMatch,
+    expected_version,
+    idempotent,
+    operation_id,
+    set_etag,
+)
 from ail_application.entrypoints.schemas import ContractView
 from ail_application.service_layer.handlers import handle
 from ail_application.service_layer.unit_of_work import UnitOfWork
@@ -34,6 +42,7 @@ from ail_shared.inputs import (
     QueryText,
     Year,
 )
+from ail_shared.paging import ListPage, Page
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 
@@ -87,12 +96,14 @@ IRON_ORE_EXAMPLE = {
     responses=ERRORS,
     tags=["contracts"],
 )
-async def get_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
+async def get_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenant, response: Response) -> Any:
     """The contract information; before the first save, the applicant part is pre-filled from
-    the enterprise's last entry."""
-    return await queries.contract(
+    the enterprise's last entry. ``ETag``: the application's version (If-Match of the PUT)."""
+    contract = await queries.contract(
         deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
     )
+    set_etag(response, contract["version"])
+    return contract
 
 
 @router.put(
@@ -106,10 +117,17 @@ async def put_contract(
     deps: AppDeps,
     tenant: CurrentTenant,
     contract: Annotated[ContractInfo, Body(examples=[CONTRACT_EXAMPLE])],
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Any:
-    return await handle(
-        deps.unit_of_work(), commands.SaveContract(tenant, application_id, contract), deps.ctx
+    """Saves the contract information; with ``If-Match`` refused (412) if the application
+    changed since it was read."""
+    command = commands.SaveContract(
+        tenant, application_id, contract, expected_version=expected_version(if_match)
     )
+    saved = await handle(deps.unit_of_work(), command, deps.ctx)
+    set_etag(response, saved["version"])
+    return saved
 
 
 @router.get(
@@ -118,12 +136,15 @@ async def put_contract(
     responses=ERRORS,
     tags=["contracts"],
 )
-async def get_iron_ore_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
+async def get_iron_ore_contract(
+    application_id: UUID, deps: AppDeps, tenant: CurrentTenant, response: Response
+) -> Any:
     app = await queries.application(
         deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
     )
     if app.iron_ore_contract is None:
         raise NotFound(f"application {application_id} has no iron-ore contract yet; PUT it first")
+    set_etag(response, app.version)
     return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
 
 
@@ -138,10 +159,17 @@ async def put_iron_ore_contract(
     deps: AppDeps,
     tenant: CurrentTenant,
     contract: Annotated[IronOreContract, Body(examples=[IRON_ORE_EXAMPLE])],
+    response: Response,
+    if_match: IfMatch = None,
 ) -> Any:
-    """Only for HS heading 2601. Line amounts (USD) are computed; importer is the application's."""
-    command = commands.SaveIronOreContract(tenant, application_id, contract)
-    return await handle(deps.unit_of_work(), command, deps.ctx)
+    """Only for HS heading 2601. Line amounts (USD) are computed; importer is the application's.
+    With ``If-Match`` refused (412) if the application changed since it was read."""
+    command = commands.SaveIronOreContract(
+        tenant, application_id, contract, expected_version=expected_version(if_match)
+    )
+    saved = await handle(deps.unit_of_work(), command, deps.ctx)
+    set_etag(response, saved.pop("version"))
+    return saved
 
 
 @router.delete(
@@ -150,9 +178,15 @@ async def put_iron_ore_contract(
     responses=ERRORS,
     tags=["contracts"],
 )
-async def delete_iron_ore_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Response:
-    """Removes the iron-ore contract (e.g. after the commodity changed away from heading 2601)."""
-    await handle(deps.unit_of_work(), commands.RemoveIronOreContract(tenant, application_id), deps.ctx)
+async def delete_iron_ore_contract(
+    application_id: UUID, deps: AppDeps, tenant: CurrentTenant, if_match: IfMatch = None
+) -> Response:
+    """Removes the iron-ore contract (e.g. after the commodity changed away from heading 2601);
+    with ``If-Match`` refused (412) if the application changed since it was read."""
+    command = commands.RemoveIronOreContract(
+        tenant, application_id, expected_version=expected_version(if_match)
+    )
+    await handle(deps.unit_of_work(), command, deps.ctx)
     return Response(status_code=204)
 
 
@@ -225,6 +259,7 @@ async def precheck(
 # -- code tables -------------------------------------------------------------------------------
 @router.get(
     "/reference/{table}",
+    response_model=Page[dict[str, Any]],
     tags=["reference"],
     description="Code tables: `commodities` (the catalogue, per year, with effective dates and the"
     " overflow tolerance) and " + ", ".join(f"`{t}`" for t in CODE_TABLES) + ".",
@@ -232,13 +267,28 @@ async def precheck(
 async def reference(
     deps: AppDeps,
     table: Annotated[CodeText, Path()],
+    paging: ListPage,
     q: Annotated[
         QueryText, Query(description="code prefix, letters (拼音首字母) or part of the Chinese name")
     ] = "",
-) -> list[dict[str, Any]]:
+    year: Annotated[Year | None, Query(description="commodities only: the catalogue of this year")] = None,
+    on: Annotated[
+        Day | None, Query(description="commodities only: entries in effect on this date (YYYY-MM-DD)")
+    ] = None,
+) -> Any:
     if table != "commodities" and table not in CODE_TABLES:
         raise NotFound(f"no code table '{table}'; tables: commodities, {', '.join(CODE_TABLES)}")
-    return deps.ref.lookup(table, q)
+    if table != "commodities" and (year is not None or on is not None):
+        # Refused, not ignored: a filter that does nothing would look like it had filtered.
+        raise InvalidInput(
+            "year and on filter the commodity catalogue only",
+            [
+                FieldProblem(f"query.{name}", f"not a filter of the code table '{table}'")
+                for name, value in (("year", year), ("on", on))
+                if value is not None
+            ],
+        )
+    return paging.whole(deps.ref.lookup(table, q, year=year, on=on))
 
 
 # -- key agricultural products filing (重农信息备案) ------------------------------------------
@@ -328,7 +378,15 @@ async def report_key_agri_filing_again(filing_id: UUID, deps: AppDeps, tenant: C
     return _filing(filing)
 
 
-@router.get("/key-agri-filings", response_model=list[KeyAgriFiling], tags=["key-agri"])
-async def list_key_agri_filings(deps: AppDeps, tenant: CurrentTenant, since: Day | None = None) -> Any:
-    filings = await queries.filings(deps.pool, enterprise_codes=tenant.enterprise_codes, since=since)
-    return [_filing(f) for f in filings]
+@router.get("/key-agri-filings", response_model=Page[KeyAgriFiling], tags=["key-agri"])
+async def list_key_agri_filings(
+    deps: AppDeps, tenant: CurrentTenant, paging: ListPage, since: Day | None = None
+) -> Any:
+    total, filings = await queries.filings(
+        deps.pool,
+        enterprise_codes=tenant.enterprise_codes,
+        since=since,
+        offset=paging.offset,
+        limit=paging.page_size,
+    )
+    return paging.of([_filing(f) for f in filings], total)

@@ -14,6 +14,7 @@ from ail_application.domain.model import Application
 from ail_application.domain.validation import validate_for_submission
 from ail_application.service_layer.handlers import Context
 from ail_shared.inputs import BATCH_MAX
+from ail_shared.paging import Page
 
 
 class Problem(BaseModel):
@@ -159,11 +160,7 @@ class ApplicationRow(BaseModel):
     created_at: datetime
 
 
-class ApplicationPage(BaseModel):
-    items: list[ApplicationRow]
-    total: int
-    page: int
-    page_size: int
+ApplicationPage = Page[ApplicationRow]
 
 
 class IdList(BaseModel):
@@ -193,3 +190,4 @@ class CopyResult(BaseModel):
 class ContractView(ContractInfo):
     saved: bool = Field(description="false: nothing saved yet for this application")
     prefilled: bool = Field(description="true: the applicant part comes from the enterprise's last entry")
+    version: int = Field(description="the application's version, as in the ETag header (If-Match)")

@@ -35,7 +35,7 @@ from ail_application.domain.reference import ReferenceData
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.auth import Tenant
 from ail_shared.calendar import china_date
-from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound
+from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound, PreconditionFailed
 from ail_shared.events import (
     ApplicationRevoked,
     EkeyBound,
@@ -76,10 +76,21 @@ class Context:
         return china_date(self.clock())
 
 
-async def _load(uow: UnitOfWork, tenant: Tenant, application_id: UUID) -> Application:
+async def _load(
+    uow: UnitOfWork, tenant: Tenant, application_id: UUID, *, expected_version: int | None = None
+) -> Application:
+    """The application, locked. With ``expected_version`` (the client's If-Match) it must still
+    be that version: under the row lock, so two writers that read the same version cannot both
+    pass (issue 12 item 3)."""
     app = await uow.applications.get(
         application_id=application_id, enterprise_codes=tenant.enterprise_codes, for_update=True
     )
+    if expected_version is not None and app.version != expected_version:
+        raise PreconditionFailed(
+            f"application {application_id} changed since you read it (you sent If-Match for version"
+            f" {expected_version}; it is at version {app.version}): read it again (GET), apply your"
+            " change to what it holds now, and send it with the new ETag"
+        )
     uow.track(app)
     return app
 
@@ -118,7 +129,7 @@ async def edit_draft(uow: UnitOfWork, cmd: c.EditDraft, ctx: Context) -> Applica
     if problems:
         raise InvalidInput("the change names fields a client may not write", problems)
     async with uow:
-        app = await _load(uow, cmd.tenant, cmd.application_id)
+        app = await _load(uow, cmd.tenant, cmd.application_id, expected_version=cmd.expected_version)
         app.edit(form_input(cmd.changes), ref=ctx.ref, on=ctx.today())
         await uow.applications.save(application=app)
     return app
@@ -166,29 +177,33 @@ async def copy_application(uow: UnitOfWork, cmd: c.CopyApplication, ctx: Context
 # -- contracts -----------------------------------------------------------------------------------
 async def save_contract(uow: UnitOfWork, cmd: c.SaveContract, ctx: Context) -> dict[str, Any]:
     async with uow:
-        app = await _load(uow, cmd.tenant, cmd.application_id)
+        app = await _load(uow, cmd.tenant, cmd.application_id, expected_version=cmd.expected_version)
         data = cmd.contract.model_dump(mode="json")
         app.set_contract(data)
         await uow.applications.save(application=app)
         await uow.applications.save_applicant(
             enterprise_code=app.enterprise_code, applicant=data["applicant"]
         )
-    return {"saved": True, "prefilled": False, **data}
+    return {"saved": True, "prefilled": False, **data, "version": app.version}
 
 
 async def save_iron_ore_contract(uow: UnitOfWork, cmd: c.SaveIronOreContract, ctx: Context) -> dict[str, Any]:
     async with uow:
-        app = await _load(uow, cmd.tenant, cmd.application_id)
+        app = await _load(uow, cmd.tenant, cmd.application_id, expected_version=cmd.expected_version)
         app.set_iron_ore_contract(
             cmd.contract.model_dump(mode="json", exclude={"importer_code", "importer_name"})
         )
         await uow.applications.save(application=app)
-    return IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json")
+    # With the application's new version: the route gives it as the ETag.
+    return {
+        **IronOreContract.model_validate(app.iron_ore_contract).model_dump(mode="json"),
+        "version": app.version,
+    }
 
 
 async def remove_iron_ore_contract(uow: UnitOfWork, cmd: c.RemoveIronOreContract, ctx: Context) -> None:
     async with uow:
-        app = await _load(uow, cmd.tenant, cmd.application_id)
+        app = await _load(uow, cmd.tenant, cmd.application_id, expected_version=cmd.expected_version)
         app.remove_iron_ore_contract()
         await uow.applications.save(application=app)
 

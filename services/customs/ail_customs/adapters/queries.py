@@ -52,11 +52,15 @@ UNION ALL SELECT application_id, enterprise_code FROM {SCHEMA}.applications
 WHERE license_no = $1 AND enterprise_code = ANY($2::text[]) LIMIT 1
 """
 
+# In the order the service recorded the entries (id: one license's entries are written under its
+# lock, one application's events by one consumer), not by occurred_at: an amended declaration's
+# new use happened "at" the original declaration's time but was recorded after its reversal, and
+# the running balances in the summaries are in recording order (issue 13 item 17).
 HISTORY = f"""
-SELECT occurred_at, kind, summary, license_no, data FROM {SCHEMA}.history
+SELECT occurred_at, recorded_at, kind, summary, license_no, data FROM {SCHEMA}.history
 WHERE application_id = $1 AND ($2::timestamptz IS NULL OR occurred_at >= $2)
   AND ($3::timestamptz IS NULL OR occurred_at < $3)
-ORDER BY occurred_at, id
+ORDER BY id
 """
 
 
@@ -125,7 +129,7 @@ async def history_of_license(
     since: datetime | None,
     until: datetime | None,
 ) -> tuple[str, list[dict[str, Any]]]:
-    """(application id, its history in time order) of the license's application."""
+    """(application id, its history in the order it was recorded) of the license's application."""
     async with pool.acquire() as conn:
         row = await conn.fetchrow(APPLICATION_OF_LICENSE, license_no, list(enterprise_codes))
         if row is None:

@@ -23,15 +23,29 @@ from ail_shared.idempotency import idempotent_response
 from ail_shared.inputs import (
     Day,
     IdentifierText,
-    Page,
-    PageSize,
     PositiveQuantity,
     Year,
     parse_instant,
 )
+from ail_shared.paging import ListPage, Page, QueryPage
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
 LicenseNo = Annotated[IdentifierText, Path(description="license number (许可证号)")]
+
+
+class Clearances(Page[dict[str, Any]]):
+    """A license's customs declarations (``items``) with its unit and ledger balances."""
+
+    license_no: str
+    unit: str | None
+    ledger: dict[str, Any]
+
+
+class LicenseHistory(Page[dict[str, Any]]):
+    """A license's history entries (``items``) in the order they were recorded."""
+
+    license_no: str
+    application_id: str
 
 
 def plain(value: Any) -> Any:
@@ -54,17 +68,16 @@ def _bound(raw: str | None, field: str, problems: list[FieldProblem], *, end: bo
     return parse_instant(raw, field, problems, zone=CHINA, whole_day_end=end)
 
 
-@router.get("/customs/status")
+@router.get("/customs/status", response_model=Page[dict[str, Any]])
 async def customs_status(
     pool: Pool,
     tenant: CurrentTenant,
+    paging: QueryPage,
     year: Year | None = None,
     serial_no: IdentifierText | None = None,
     license_no: IdentifierText | None = None,
     applied_from: Day | None = None,
     applied_to: Day | None = None,
-    page: Page = 1,
-    page_size: PageSize = 10,
 ) -> Any:
     """海关状态查询 (DOMAIN 8): approved and license-issued applications with their customs status
     (``null``/"-" before sending, not_arrived, stored, store_failed, send_failed)."""
@@ -82,8 +95,8 @@ async def customs_status(
             license_no=license_no or None,
             applied_from=applied_from,
             applied_to=applied_to,
-            page=page,
-            page_size=page_size,
+            page=paging.page,
+            page_size=paging.page_size,
         ),
     )
     items = [
@@ -107,7 +120,7 @@ async def customs_status(
         }
         for r in rows
     ]
-    return plain({"total": total, "page": page, "page_size": page_size, "items": items})
+    return plain(paging.of(items, total))
 
 
 @router.post("/licenses/{license_no}/resend", status_code=202)
@@ -217,33 +230,41 @@ async def availability(
     )
 
 
-@router.get("/customs/clearances")
+@router.get("/customs/clearances", response_model=Clearances)
 async def clearances(
-    pool: Pool, tenant: CurrentTenant, license_no: Annotated[IdentifierText, Query(min_length=1)]
+    pool: Pool,
+    tenant: CurrentTenant,
+    license_no: Annotated[IdentifierText, Query(min_length=1)],
+    paging: ListPage,
 ) -> Any:
-    """结关数据查询: each declaration that used the license, with its goods lines and state
-    (recorded, refused, amended, invalidated)."""
+    """结关数据查询: each declaration that used the license (``items``), with its goods lines and
+    state (recorded, refused, amended, invalidated)."""
     lic, declarations = await queries.license_with_declarations(pool, license_no, tenant.enterprise_codes)
     return plain(
-        {
-            "license_no": license_no,
-            "unit": lic.unit,
-            "ledger": _ledger_view(lic, today_in_china()),
-            "declarations": declarations,
-        }
+        paging.whole(
+            declarations,
+            license_no=license_no,
+            unit=lic.unit,
+            ledger=_ledger_view(lic, today_in_china()),
+        )
     )
 
 
-@router.get("/history")
+@router.get("/history", response_model=LicenseHistory)
 async def history(
     pool: Pool,
     tenant: CurrentTenant,
     license_no: Annotated[IdentifierText, Query(min_length=1)],
+    paging: ListPage,
     from_: Annotated[IdentifierText | None, Query(alias="from")] = None,
     to: IdentifierText | None = None,
 ) -> Any:
-    """历史数据查询: everything that happened to the license and its application, in time order
-    (review results, license issued, deliveries to Customs, clearances, reversals)."""
+    """历史数据查询: everything that happened to the license and its application (review results,
+    license issued, deliveries to Customs, clearances, reversals), in the order it was recorded,
+    so the running balances in the summaries read in order. Each entry has ``occurred_at`` (when
+    it happened: for a clearance, the declaration's time) and ``recorded_at`` (when the ledger
+    recorded it; null for entries recorded before that was kept). ``from``/``to`` select by
+    ``occurred_at``."""
     problems: list[FieldProblem] = []
     since = _bound(from_, "from", problems, end=False)
     until = _bound(to, "to", problems, end=True)
@@ -254,4 +275,4 @@ async def history(
     application_id, items = await queries.history_of_license(
         pool, license_no, tenant.enterprise_codes, since, until
     )
-    return plain({"license_no": license_no, "application_id": application_id, "items": items})
+    return plain(paging.whole(items, license_no=license_no, application_id=application_id))

@@ -35,6 +35,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from ail_shared.calendar import china_date
+from ail_shared.errors import FieldProblem
 from ail_shared.events import ApplicationSummary, ReviewResultReceived
 from ail_shared.lifecycle import ApplicationStatus, status_after_review
 
@@ -82,6 +83,7 @@ class Contribution:
     category: str
     quantity: Decimal
     amount_usd: Decimal
+    grouping: str = ""  # 商品统计方式; "" for approvals of events that did not carry it
 
     def dims(self) -> list[str]:
         return [
@@ -123,6 +125,7 @@ def contribution(application_id: str, event: ReviewResultReceived) -> Contributi
         category=category_for(summary),
         quantity=summary.total_quantity,
         amount_usd=summary.total_value_usd,
+        grouping=summary.commodity_grouping,
     )
 
 
@@ -160,6 +163,7 @@ def decide(
         "dims": c.dims(),
         "name": c.commodity_name or str(old.get("name", "")),
         "category": c.category,
+        "grouping": c.grouping,
         "quantity": str(Decimal(old.get("quantity", "0")) + c.quantity),
         "amount_usd": str(Decimal(old.get("amount_usd", "0")) + c.amount_usd),
         "count": int(old.get("count", 0)) + 1,
@@ -178,10 +182,61 @@ class MonthlyQuery:
     trade_mode: str = ""
     commodity_category: str = ""
     trade_country: str = ""
+    commodity_grouping: str = ""
 
     @property
     def year(self) -> str:
         return self.month[:4]
+
+
+HS_CHAPTER_RE = re.compile(r"^HS\d{2}$")
+COUNTRY_RE = re.compile(r"^\d{3}$")  # the Customs country/region table's codes are 3 digits
+
+
+def category_matches(record: Mapping[str, Any], asked: str) -> bool:
+    """Does a figure belong to the asked category: the catalogue's (``iron_ore``) as the event
+    carried it, or the HS chapter (``HS26``) of its commodity code, whichever was asked. Both
+    work for every figure: one carried a catalogue category, the chapter is in its code."""
+    if HS_CHAPTER_RE.match(asked):
+        code = str(record["dims"][5])
+        return f"HS{code[:2]}" == asked
+    return bool(record.get("category", "") == asked)
+
+
+def query_problems(
+    query: MonthlyQuery, categories: frozenset[str], groupings: frozenset[str]
+) -> list[FieldProblem]:
+    """Every problem of a monthly query's parameters, at once; an empty filter is none."""
+    problems: list[FieldProblem] = []
+    if not query.month:
+        problems.append(FieldProblem("month", "required, as YYYY-MM"))
+    elif not MONTH_RE.match(query.month):
+        problems.append(FieldProblem("month", f"{query.month!r} is not a month YYYY-MM (01..12)"))
+    category = query.commodity_category
+    if category and not (HS_CHAPTER_RE.match(category) or category in categories):
+        problems.append(
+            FieldProblem(
+                "commodity_category",
+                f"{category!r} is not a category: HS + 2-digit chapter (HS26) or one of the"
+                f" catalogue's: {', '.join(sorted(categories))}",
+            )
+        )
+    if query.commodity_grouping and query.commodity_grouping not in groupings:
+        problems.append(
+            FieldProblem(
+                "commodity_grouping",
+                f"{query.commodity_grouping!r} is not a grouping (商品统计方式) of the catalogue:"
+                f" {', '.join(sorted(groupings))}",
+            )
+        )
+    if query.trade_country and not COUNTRY_RE.match(query.trade_country):
+        problems.append(
+            FieldProblem(
+                "trade_country",
+                f"{query.trade_country!r} is not a country/region code (3 digits, e.g. 601)",
+            )
+        )
+    return problems
 
 
 @dataclass
@@ -234,7 +289,9 @@ def monthly_rows(
             continue
         if query.trade_country and country != query.trade_country:
             continue
-        if query.commodity_category and rec.get("category", "") != query.commodity_category:
+        if query.commodity_category and not category_matches(rec, query.commodity_category):
+            continue
+        if query.commodity_grouping and rec.get("grouping", "") != query.commodity_grouping:
             continue
         row = rows.get((code, unit))
         if row is None:

@@ -2,28 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 
-from ail_shared.errors import FieldProblem, InvalidInput
+from ail_shared.errors import Forbidden, InvalidInput
 from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText
+from ail_shared.paging import ListPage, Page
+from ail_shared.vocabulary import COMMODITY_CATEGORIES, COMMODITY_GROUPINGS
 from ail_stats.deps import StatsDeps
-from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, rows_csv
+from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, query_problems, rows_csv
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
+
+
+class MonthlyStats(Page[dict[str, Any]]):
+    """One month's rows (``items``, one per commodity) with the query that made them."""
+
+    month: str
+    filters: dict[str, str]
+    enterprises: list[str]
 
 
 @router.get(
     "/monthly",
     summary="Monthly and year-to-date figures of approved applications, one row per commodity",
-    responses={200: {"content": {"text/csv": {}}}},
+    response_model=MonthlyStats,
+    responses={
+        200: {"content": {"text/csv": {}}},
+        403: {"description": "an operations key: statistics are per enterprise"},
+    },
 )
 async def monthly(
     tenant: CurrentTenant,
     deps: StatsDeps,
+    paging: ListPage,
     month: Annotated[
         CodeText,
         Query(
@@ -34,24 +49,37 @@ async def monthly(
     issuing_agency: Annotated[CodeText, Query(description="issuing agency (发证机构) code")] = "",
     trade_mode: Annotated[CodeText, Query(description="trade mode (贸易方式) code")] = "",
     commodity_category: Annotated[
-        CodeText, Query(description="commodity category; without one in the event: HS + 2-digit chapter")
+        CodeText,
+        Query(
+            description="commodity category (商品大类): the catalogue's (iron_ore, coal, ...) or"
+            " HS + 2-digit chapter (HS26)"
+        ),
     ] = "",
-    trade_country: Annotated[CodeText, Query(description="trade country/region code")] = "",
+    commodity_grouping: Annotated[
+        CodeText,
+        Query(description="commodity grouping (商品统计方式) of the catalogue, e.g. 矿产品, 煤炭"),
+    ] = "",
+    trade_country: Annotated[CodeText, Query(description="trade country/region code, 3 digits")] = "",
     accept: Annotated[str | None, Header()] = None,
 ) -> Response:
-    problems = []
-    if not month:
-        problems.append(FieldProblem("month", "required, as YYYY-MM"))
-    elif not MONTH_RE.match(month):
-        problems.append(FieldProblem("month", f"{month!r} is not a month YYYY-MM (01..12)"))
-    for name, value in (
-        ("issuing_agency", issuing_agency),
-        ("trade_mode", trade_mode),
-        ("commodity_category", commodity_category),
-        ("trade_country", trade_country),
-    ):
-        if len(value) > 64:
-            problems.append(FieldProblem(name, "at most 64 characters"))
+    """Rows over the caller's enterprises only. An operations key is refused (403): the figures
+    are an enterprise's own (申请单统计 counts the enterprise's approved applications), and
+    operations' own view of the platform is ``/api/v1/ops/*``. With ``Accept: text/csv`` every
+    row as a file; JSON is paged like every list."""
+    if tenant.principal.kind == "operations":
+        raise Forbidden(
+            "statistics are an enterprise's own figures: use the enterprise's API key"
+            " (operations: see /api/v1/ops/time-in-status)"
+        )
+    query = MonthlyQuery(
+        month=month,
+        issuing_agency=issuing_agency,
+        trade_mode=trade_mode,
+        commodity_category=commodity_category,
+        trade_country=trade_country,
+        commodity_grouping=commodity_grouping,
+    )
+    problems = query_problems(query, COMMODITY_CATEGORIES, COMMODITY_GROUPINGS)
     if problems:
         raise InvalidInput(f"{len(problems)} query parameter(s) invalid", problems)
     tables = deps.stats_app
@@ -68,13 +96,6 @@ async def monthly(
             status_code=503,
             headers={"Retry-After": "2"},
         )
-    query = MonthlyQuery(
-        month=month,
-        issuing_agency=issuing_agency,
-        trade_mode=trade_mode,
-        commodity_category=commodity_category,
-        trade_country=trade_country,
-    )
     records = tables.figures.records(tenant.enterprise_codes, query.year)
     rows = monthly_rows(records, query, tenant.enterprise_codes)
     if accept and "text/csv" in accept.lower():
@@ -84,15 +105,16 @@ async def monthly(
             headers={"Content-Disposition": f'attachment; filename="ail-stats-{month}.csv"'},
         )
     return JSONResponse(
-        {
-            "month": month,
-            "filters": {
+        paging.whole(
+            [r.as_json() for r in rows],
+            month=month,
+            filters={
                 "issuing_agency": issuing_agency,
                 "trade_mode": trade_mode,
                 "commodity_category": commodity_category,
+                "commodity_grouping": commodity_grouping,
                 "trade_country": trade_country,
             },
-            "enterprises": list(tenant.enterprise_codes),
-            "rows": [r.as_json() for r in rows],
-        }
+            enterprises=list(tenant.enterprise_codes),
+        )
     )

@@ -147,21 +147,27 @@ async def deliveries(
     enterprise_codes: tuple[str, ...],
     state: str | None,
     application_id: str | None,
-    after: int,
+    offset: int,
     limit: int,
-) -> list[dict[str, Any]]:
-    """A subscription's deliveries (404 if it is not the caller's), each with its attempt log."""
+) -> tuple[int, list[dict[str, Any]]]:
+    """A subscription's deliveries (404 if it is not the caller's) in the order they were queued,
+    each with its attempt log: how many match in all, and the ``limit`` after ``offset``."""
     await subscription(conn, subscription_id=subscription_id, enterprise_codes=enterprise_codes)
+    where = (
+        " WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.state = $2)"
+        " AND ($3::text IS NULL OR d.application_id = $3)"
+    )
+    total = await conn.fetchval(
+        f"SELECT count(*) FROM {S}.deliveries d{where}", subscription_id, state, application_id
+    )
     rows = await conn.fetch(
         f"SELECT {DELIVERY_COLUMNS} FROM {S}.deliveries d JOIN {S}.changes c ON c.id = d.change_id"
-        " WHERE d.subscription_id = $1 AND ($2::text IS NULL OR d.state = $2)"
-        " AND ($3::text IS NULL OR d.application_id = $3) AND d.id > $4"
-        " ORDER BY d.id LIMIT $5",
+        f"{where} ORDER BY d.id LIMIT $4 OFFSET $5",
         subscription_id,
         state,
         application_id,
-        after,
         limit,
+        offset,
     )
     attempts = await conn.fetch(
         f"SELECT delivery_id, attempt_no, started_at, duration_ms, status_code, error, response_body"
@@ -173,7 +179,7 @@ async def deliveries(
     for a in attempts:
         item = dict(a)
         by_delivery.setdefault(item.pop("delivery_id"), []).append(item)
-    return [{**dict(r), "attempt_log": by_delivery.get(r["row_id"], [])} for r in rows]
+    return int(total), [{**dict(r), "attempt_log": by_delivery.get(r["row_id"], [])} for r in rows]
 
 
 async def secret_token(

@@ -8,10 +8,23 @@ from fastapi import APIRouter, Path
 
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.inputs import IdentifierText
+from ail_shared.paging import ListPage, Page
 from ail_status.adapters import queries
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
 ApplicationId = Annotated[IdentifierText, Path(description="the application id")]
+
+
+class ApplicationHistory(Page[dict[str, Any]]):
+    """The application's history entries as a page, with the application they belong to."""
+
+    application_id: str
+    enterprise_code: str
+    serial_no: str | None
+    status: str | None
+    customs_status: str | None
+    form_no: str | None
+    license_no: str | None
 
 
 @router.get("/applications/{application_id}/status")
@@ -22,26 +35,29 @@ async def application_status(application_id: ApplicationId, pool: Pool, tenant: 
         )
 
 
-@router.get("/applications/{application_id}/history")
-async def application_history(application_id: ApplicationId, pool: Pool, tenant: CurrentTenant) -> Any:
+@router.get("/applications/{application_id}/history", response_model=ApplicationHistory)
+async def application_history(
+    application_id: ApplicationId, pool: Pool, tenant: CurrentTenant, paging: ListPage
+) -> Any:
     """Every lifecycle event of the application in the order it happened: the status it set
     (``status``; null for customs events, which set none), the application's status after it
     (``current_status``), when (``occurred_at``; ``recorded_at`` is when this service learned
     it), the causing event (``event.id``, ``event.type``), the reason or review opinion, and the
     form or license number that came with it. An event that arrived late and did not move the
-    current status is still listed where it happened."""
+    current status is still listed where it happened. The entries are the page's ``items`` (``page``,
+    ``page_size``, ``total``: docs/architecture.md "Lists")."""
     async with pool.acquire() as conn:
         current = await queries.application_status(
             conn, application_id=application_id, enterprise_codes=tenant.enterprise_codes
         )
         entries = await queries.history(conn, application_id=application_id)
-    return {
-        "application_id": application_id,
-        "enterprise_code": current["enterprise_code"],
-        "serial_no": current["serial_no"],
-        "status": current["status"],
-        "customs_status": current["customs_status"],
-        "form_no": current["form_no"],
-        "license_no": current["license_no"],
-        "entries": entries,
-    }
+    return paging.whole(
+        entries,
+        application_id=application_id,
+        enterprise_code=current["enterprise_code"],
+        serial_no=current["serial_no"],
+        status=current["status"],
+        customs_status=current["customs_status"],
+        form_no=current["form_no"],
+        license_no=current["license_no"],
+    )

@@ -6,14 +6,15 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ail_shared import netguard
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.idempotency import idempotent_response
-from ail_shared.inputs import Cursor, IdentifierText, Text, UrlText
+from ail_shared.inputs import IdentifierText, Text, UrlText
+from ail_shared.paging import ListPage
 from ail_status.adapters import queries
 from ail_status.adapters.repository import SCHEMA
 from ail_status.config import MAX_RETRY_PERIOD_SECONDS
@@ -162,11 +163,11 @@ async def create_subscription(
 
 
 @router.get("")
-async def list_subscriptions(pool: Pool, tenant: CurrentTenant, deps: StatusDeps) -> Any:
+async def list_subscriptions(pool: Pool, tenant: CurrentTenant, deps: StatusDeps, paging: ListPage) -> Any:
     period = deps.settings.webhook_retry_period_seconds
     async with pool.acquire() as conn:
         subs = await queries.subscriptions(conn, enterprise_codes=tenant.enterprise_codes)
-    return {"items": [_out(s, period) for s in subs]}
+    return paging.whole([_out(s, period) for s in subs])
 
 
 @router.get("/{subscription_id}")
@@ -217,26 +218,25 @@ async def list_deliveries(
     subscription_id: uuid.UUID,
     pool: Pool,
     tenant: CurrentTenant,
+    paging: ListPage,
     state: Literal["pending", "delivered", "failed", "cancelled"] | None = None,
     application_id: IdentifierText | None = None,
-    after: Annotated[Cursor, Query(description="the cursor of the last delivery seen")] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> Any:
     """Deliveries in the order they were queued, each with every attempt (time, duration, HTTP
-    status and its standard reason, or the error; the receiver's body is never kept). Page with
-    ``after=<cursor>``."""
+    status and its standard reason, or the error; the receiver's body is never kept). Paged
+    like every list (``page``, ``page_size``, ``total``; docs/architecture.md "Lists"): new
+    deliveries are queued at the end, so a page already read stays as it was."""
     async with pool.acquire() as conn:
-        items = await queries.deliveries(
+        total, items = await queries.deliveries(
             conn,
             subscription_id=subscription_id,
             enterprise_codes=tenant.enterprise_codes,
             state=state,
             application_id=application_id,
-            after=after,
-            limit=limit,
+            offset=paging.offset,
+            limit=paging.page_size,
         )
-    out = [_delivery_out(d) for d in items]
-    return {"items": out, "next_after": out[-1]["cursor"] if len(out) == limit else None}
+    return paging.of([_delivery_out(d) for d in items], total)
 
 
 @router.post("/{subscription_id}/deliveries/{delivery_id}/redeliver", status_code=202)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from ail_shared.auth import Tenant
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.idempotency import idempotent_response
+from ail_shared.paging import ListPage, Page
 from ail_submission.adapters import queries
 from ail_submission.adapters.repository import SCHEMA
 from ail_submission.bootstrap import Deps, deps_of
@@ -55,12 +56,12 @@ def application_view(v: ApplicationView) -> dict[str, Any]:
     }
 
 
-@router.get("/ekeys")
-async def list_ekeys(pool: Pool, tenant: CurrentTenant) -> dict[str, Any]:
+@router.get("/ekeys", response_model=Page[dict[str, Any]])
+async def list_ekeys(pool: Pool, tenant: CurrentTenant, paging: ListPage) -> dict[str, Any]:
     """E-keys plugged into a signer host right now that belong to the caller's enterprise(s)."""
     listed = await queries.present_keys(pool, enterprise_codes=tenant.enterprise_codes)
-    return {
-        "items": [
+    return paging.whole(
+        [
             {
                 "serial": k.key.serial,
                 "subject": k.key.subject,
@@ -73,17 +74,17 @@ async def list_ekeys(pool: Pool, tenant: CurrentTenant) -> dict[str, Any]:
             }
             for k in listed
         ]
-    }
+    )
 
 
 class BindingIn(BaseModel):
     ekey_serial: str = Field(min_length=1, max_length=64, examples=["ee34ea9afbd4c4f0"])
 
 
-@router.get("/ekey-bindings")
-async def list_bindings(pool: Pool, tenant: CurrentTenant) -> dict[str, Any]:
+@router.get("/ekey-bindings", response_model=Page[dict[str, Any]])
+async def list_bindings(pool: Pool, tenant: CurrentTenant, paging: ListPage) -> dict[str, Any]:
     found = await queries.bindings(pool, enterprise_codes=tenant.enterprise_codes)
-    return {"items": [binding_view(b) for b in found]}
+    return paging.whole([binding_view(b) for b in found])
 
 
 async def _idempotent(
