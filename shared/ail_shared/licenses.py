@@ -129,6 +129,8 @@ def replacement_allowance(
     unused quantity (never the overflow tolerance: the replacement has its own) and its remaining
     uses. Asked again when the replacement is issued, since the old license may be used meanwhile."""
     state = LicenseState(state)
+    if state is LicenseState.USED_UP:
+        return Refusal("license_used_up", "the license is used up: there is nothing left to replace")
     if state is not LicenseState.VALID:
         return Refusal("license_not_valid", f"the license is {state.value}; only a valid license is replaced")
     if on > valid_until:

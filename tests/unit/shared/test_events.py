@@ -139,4 +139,4 @@ def test_license_issued_1_0_payload_reads_with_no_tolerance() -> None:
     event = parse_payload(decode_envelope(json.dumps(raw).encode()))
     assert isinstance(event, LicenseIssued)
     assert event.overflow_tolerance_pct is None and event.quantity == Decimal("1000.5")
-    assert LicenseIssued.schema_version() == "1.1"
+    assert LicenseIssued.schema_version() == "1.2"

@@ -326,7 +326,6 @@ class License:
         entry = ledger.record_use(declaration_no, quantity, declared_at, china_date(declared_at))
         self._book(ledger)
         if entry.kind is EntryKind.USE:
-            self._after_use(declared_at)
             self.events.append(
                 ClearanceRecorded(
                     application_id=self.application_id,
@@ -338,6 +337,7 @@ class License:
                     lines=list(lines),
                 )
             )
+            self._after_use(declared_at)
         else:
             self.events.append(
                 ClearanceRefused(
