@@ -162,6 +162,9 @@ class ApplicationSummary(BaseModel):
     one_batch_one_license: bool = False
     # Commodity category of the commodity code table; empty: readers derive one (stats: HS chapter).
     commodity_category: str = ""
+    # A change or extension (issue 15): the license it replaces; statistics do not count its goods
+    # a second time (docs/stats.md).
+    replaces_license_no: str = ""
 
 
 class ReviewResultReceived(Event):
@@ -174,6 +177,9 @@ class ReviewResultReceived(Event):
     reviewed_at: datetime
     # Filled on every review result; the statistics service counts second-review passes.
     application: ApplicationSummary | None = None
+
+    # 1.1: ``application.replaces_license_no`` (a change or extension).
+    SCHEMA_MINOR: ClassVar[int] = 1
 
 
 class ApplicationRevoked(Event):

@@ -227,3 +227,15 @@ def test_csv_has_a_header_and_one_line_per_row() -> None:
 def test_other_offsets_in_china_are_irrelevant() -> None:
     beijing = timezone(timedelta(hours=8))
     assert china_month(datetime(2025, 1, 31, 23, 59, tzinfo=beijing)) == "2025-01"
+
+
+def test_a_replacement_counts_as_an_approval_without_goods_of_its_own() -> None:
+    """A change or extension (issue 15) replaces a license whose goods were counted already."""
+    event = review(datetime(2026, 5, 5, tzinfo=UTC))
+    assert event.application is not None
+    replacement = event.model_copy(
+        update={"application": event.application.model_copy(update={"replaces_license_no": "26AANW0001"})}
+    )
+    c = contribution("app-2", replacement)
+    assert (c.quantity, c.amount_usd, c.month) == (Decimal(0), Decimal(0), "2026-05")
+    assert contribution("app-1", event).quantity == Decimal("10.5")
