@@ -22,7 +22,15 @@ from tests.e2e.customs.support import (
     sandbox_license,
     wait_license,
 )
-from tests.integration.customs.support import declare, issue, licensed, new_license_no, publish, wait_ledger
+from tests.integration.customs.support import (
+    approve,
+    declare,
+    issue,
+    licensed,
+    new_license_no,
+    publish,
+    wait_ledger,
+)
 from tests.integration.submission.support import get_app, wait_status
 from tests.support import eventually
 
@@ -151,7 +159,7 @@ async def test_mofcom_cancellation_reaches_customs_and_the_applicant(
 
     async def in_history() -> list[dict[str, Any]] | None:
         r = await enterprise_a.get(f"/api/v1/applications/{app['id']}/history")
-        items = r.json()["items"] if r.status_code == 200 else []
+        items = r.json()["entries"] if r.status_code == 200 else []
         found = [i for i in items if i["event"]["type"] == "LicenseCancelled"]
         return found or None
 
@@ -175,7 +183,7 @@ async def test_expiry_and_a_kill_between_the_old_ones_cancellation_and_the_new_o
         # Expiry: a license whose last day (China date) was yesterday lapses, with its unused quantity.
         old = await licensed(kafka_producer, customs_sandbox, mode="stored")
         yesterday = china_date(datetime.now(UTC)) - timedelta(days=1)
-        expired = await licensed(kafka_producer, customs_sandbox, mode="stored")
+        expired = await approve(kafka_producer)
         await issue(
             kafka_producer, expired, valid_until=yesterday, issued_at=datetime.now(UTC) - timedelta(days=60)
         )
