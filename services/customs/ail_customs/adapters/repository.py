@@ -14,6 +14,7 @@ import asyncpg
 from ail_customs.domain.feed import FeedCursor, MessageOutcome
 from ail_customs.domain.ledger import LedgerEntry
 from ail_customs.domain.model import CustomsApplication, Declaration, HistoryEntry, License
+from ail_shared.calendar import CHINA
 from ail_shared.errors import NotFound
 from ail_shared.events import ClearanceLine
 
@@ -274,7 +275,7 @@ RETURNING license_no
 # SKIP LOCKED: several replicas sweep at once without waiting on (or double-expiring) each other.
 LOCK_EXPIRED = f"""
 SELECT * FROM {SCHEMA}.licenses
-WHERE state = 'valid' AND valid_until < (now() AT TIME ZONE 'Asia/Shanghai')::date
+WHERE state = 'valid' AND valid_until < (now() AT TIME ZONE $2::text)::date
 ORDER BY valid_until, license_no LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 
@@ -367,7 +368,8 @@ class LicenseRepository:
         return await self.conn.fetchval(RELEASE_REPLACEMENT, replaces_license_no) is not None
 
     async def lock_expired(self, *, limit: int) -> list[License]:
-        rows = await self.conn.fetch(LOCK_EXPIRED, limit)
+        # Today in China (ail_shared.calendar.CHINA), computed by the database at the sweep.
+        rows = await self.conn.fetch(LOCK_EXPIRED, limit, CHINA.key)
         return [license_from(r) for r in rows]
 
     async def get(self, *, license_no: str, for_update: bool = False) -> License | None:
