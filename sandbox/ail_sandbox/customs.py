@@ -8,6 +8,10 @@ What Customs does (the customs service talks to these):
 * ``POST /licenses``: receives a license; answers ``{"result": "stored", "receipt_no"}``,
   ``{"result": "failed", "reason"}``, HTTP 503 (``unavailable``) or nothing at all (``timeout``,
   it holds the request for a minute), as configured.
+* ``POST /licenses/{license_no}/cancellation``: the license may no longer be used (surrendered,
+  replaced, cancelled by MOFCOM). Kept once; a repeated cancellation is answered as the first.
+  From then on a declaration against it is refused (HTTP 409 ``license_cancelled``, nothing on the
+  feed) and the license itself is not stored again (``failed``).
 * ``GET /feed?after=<position>&limit=<n>``: the clearance feed, in order: ``declared`` (a customs
   declaration used a license: declaration no., date, port, goods lines, quantity), ``amended``
   (optionally with new goods lines) and ``invalidated`` messages. Each message has a
@@ -20,7 +24,9 @@ How tests drive it (``/control``):
   ``script`` answers the next requests in order before ``mode`` applies. Modes: ``stored``,
   ``failed``, ``timeout``, ``unavailable``, ``hold`` (wait until released).
 * ``POST /control/licenses/{license_no}/release`` ``{"outcome": "stored"|"failed"}``: answer held requests.
-* ``GET /control/licenses/{license_no}``: requests received, answers given, whether one is held.
+* ``GET /control/licenses/{license_no}``: requests received, answers given, whether one is held,
+  how often it was stored, its cancellation and how many cancellation requests came.
+* ``GET /control/journal``: what Customs took in, in order (``stored`` / ``cancelled``, license no.).
 * ``POST /control/declarations``: a declaration using a license, with given goods lines/quantity.
 * ``POST /control/declarations/{no}/amend`` / ``.../invalidate``: amend or invalidate it.
 * ``POST /control/declarations/bulk`` ``{"items": [...]}``: many declarations at once (benchmarks).
@@ -61,6 +67,10 @@ class CustomsState:
     held: dict[str, list[asyncio.Future[dict[str, Any]]]] = field(default_factory=dict)
     feed: list[dict[str, Any]] = field(default_factory=list)
     declarations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancellations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cancellation_requests: dict[str, int] = field(default_factory=dict)
+    store_count: dict[str, int] = field(default_factory=dict)
+    journal: list[dict[str, Any]] = field(default_factory=list)
     seq: int = 0
     started: int = field(default_factory=lambda: int(time.time() * 10))
 
@@ -151,6 +161,11 @@ def create_app(state: CustomsState | None = None) -> FastAPI:
         license_no = str(body.get("license_no") or "")
         if not license_no:
             raise HTTPException(400, "license_no is required")
+        if license_no in st.cancellations:
+            st.received.setdefault(license_no, []).append(
+                {"at": datetime.now(UTC).isoformat(), "mode": "failed"}
+            )
+            return {"result": "failed", "reason": f"license {license_no} is cancelled at Customs"}
         mode = st.next_mode(license_no)
         record: dict[str, Any] = {"at": datetime.now(UTC).isoformat(), "mode": mode}
         st.received.setdefault(license_no, []).append(record)
@@ -175,8 +190,23 @@ def create_app(state: CustomsState | None = None) -> FastAPI:
             return JSONResponse({"error": "Customs is unavailable (sandbox)"}, status_code=503)
         if mode == "failed":
             return {"result": "failed", "reason": "storage refused: license data rejected (sandbox)"}
+        if license_no not in st.stored:
+            st.journal.append(
+                {"kind": "stored", "license_no": license_no, "at": datetime.now(UTC).isoformat()}
+            )
         st.stored[license_no] = body
+        st.store_count[license_no] = st.store_count.get(license_no, 0) + 1
         return {"result": "stored", "receipt_no": f"RC{uuid.uuid4().hex[:12].upper()}"}
+
+    @app.post("/licenses/{license_no}/cancellation")
+    async def cancel_license(license_no: str, body: dict[str, Any]) -> Any:
+        st.cancellation_requests[license_no] = st.cancellation_requests.get(license_no, 0) + 1
+        first = st.cancellations.get(license_no)
+        if first is None:
+            first = {**body, "license_no": license_no, "received_at": datetime.now(UTC).isoformat()}
+            st.cancellations[license_no] = first
+            st.journal.append({"kind": "cancelled", "license_no": license_no, "at": first["received_at"]})
+        return {"result": "cancelled", "license_no": license_no, "received_at": first["received_at"]}
 
     @app.get("/feed")
     async def feed(after: int = Query(0, ge=0), limit: int = Query(500, ge=1, le=5000)) -> dict[str, Any]:
@@ -205,7 +235,14 @@ def create_app(state: CustomsState | None = None) -> FastAPI:
             "received": st.received.get(license_no, []),
             "held": len(st.held.get(license_no, [])),
             "stored": license_no in st.stored,
+            "store_count": st.store_count.get(license_no, 0),
+            "cancellation": st.cancellations.get(license_no),
+            "cancellation_requests": st.cancellation_requests.get(license_no, 0),
         }
+
+    @app.get("/control/journal")
+    async def journal() -> dict[str, Any]:
+        return {"items": st.journal}
 
     @app.post("/control/licenses/{license_no}/release")
     async def release(license_no: str, body: ReleaseIn) -> dict[str, Any]:
@@ -216,6 +253,9 @@ def create_app(state: CustomsState | None = None) -> FastAPI:
         return {"released": len(futures)}
 
     def declare(body: DeclarationIn) -> dict[str, Any]:
+        if body.license_no in st.cancellations:
+            # Customs refuses the declaration at the border: it never reaches the feed.
+            raise HTTPException(409, {"error": "license_cancelled", "license_no": body.license_no})
         lic = st.stored.get(body.license_no, {})
         no = body.declaration_no or st.declaration_no()
         if no in st.declarations:

@@ -109,6 +109,7 @@ PRODUCERS: tuple[Producer, ...] = (
             "ApplicationRevoked",
             "LicenseIssued",
             "EkeyBound",
+            "LicenseCancellationReceived",
         ),
     ),
     Producer("submission", topics.SIGNER_REQUESTS, ("SignatureRequested",)),
@@ -124,7 +125,18 @@ PRODUCERS: tuple[Producer, ...] = (
     Producer(
         "customs",
         topics.CUSTOMS,
-        ("CustomsStored", "ClearanceRecorded", "ClearanceReversed", "ClearanceRefused"),
+        (
+            "CustomsStored",
+            "ClearanceRecorded",
+            "ClearanceReversed",
+            "ClearanceRefused",
+            "LicenseUsedUp",
+            "LicenseSurrendered",
+            "LicenseCancelled",
+            "LicenseExpired",
+            "LicenseReissueRequested",
+            "CustomsCancellationStored",
+        ),
     ),
 )
 
@@ -143,6 +155,19 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
             "LicenseIssued",
             "EkeyBound",
         ),
+    ),
+    ConsumerGroup(
+        "application.licenses",
+        "application",
+        (topics.CUSTOMS,),
+        (
+            "LicenseReissueRequested",
+            "LicenseUsedUp",
+            "LicenseSurrendered",
+            "LicenseCancelled",
+            "LicenseExpired",
+        ),
+        note="makes the draft of a change or extension; keeps the license's state beside the application",
     ),
     ConsumerGroup("submission.applications", "submission", (topics.APPLICATION,), ("ApplicationSubmitted",)),
     ConsumerGroup(
@@ -174,13 +199,19 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
             "CustomsStored",
             "ClearanceRecorded",
             "ClearanceReversed",
+            "LicenseUsedUp",
+            "LicenseSurrendered",
+            "LicenseCancelled",
+            "LicenseExpired",
+            "LicenseReissueRequested",
+            "CustomsCancellationStored",
         ),
     ),
     ConsumerGroup(
         "customs.intake",
         "customs",
         (topics.SUBMISSION,),
-        ("SubmissionAccepted", "ReviewResultReceived", "LicenseIssued"),
+        ("SubmissionAccepted", "ReviewResultReceived", "LicenseIssued", "LicenseCancellationReceived"),
     ),
     ConsumerGroup(
         "ail-stats",

@@ -165,6 +165,9 @@ class ApplicationSummary(BaseModel):
     # The catalogue's commodity grouping (商品统计方式, e.g. 矿产品); empty in events written
     # before it was carried (the statistics then count them under no grouping).
     commodity_grouping: str = ""
+    # A change or extension (issue 15): the license it replaces; statistics do not count its goods
+    # a second time (docs/stats.md).
+    replaces_license_no: str = ""
 
 
 class ReviewResultReceived(Event):
@@ -178,8 +181,9 @@ class ReviewResultReceived(Event):
     # Filled on every review result; the statistics service counts second-review passes.
     application: ApplicationSummary | None = None
 
-    # 1.1: ``application.commodity_grouping`` (the catalogue's 商品统计方式), and the catalogue's
-    # category in ``application.commodity_category``; both "" in 1.0 payloads.
+    # 1.1: ``application.commodity_grouping`` (the catalogue's 商品统计方式), the catalogue's
+    # category in ``application.commodity_category``, and ``application.replaces_license_no`` (a
+    # change or extension); all "" in 1.0 payloads.
     SCHEMA_MINOR: ClassVar[int] = 1
 
 
@@ -206,8 +210,14 @@ class LicenseIssued(Event):
     # 5 for bulk goods, 3 for crude oil, refined oil, fertiliser, steel). None: the reader decides
     # (the customs service falls back to its HS-prefix table).
     overflow_tolerance_pct: Decimal | None = None
+    # 1.2: a change or extension (变更 / 延期) names the license it replaces (the new license's
+    # remarks); the customs service cancels that one when this one is issued. ``max_uses``: the
+    # declarations this license allows, when fewer than its kind's (a replacement takes over only
+    # the old license's remaining uses); None: 1 for one batch one license, else 6.
+    replaces_license_no: str | None = None
+    max_uses: int | None = None
 
-    SCHEMA_MINOR: ClassVar[int] = 1
+    SCHEMA_MINOR: ClassVar[int] = 2
 
 
 class EkeyBound(Event):
@@ -270,6 +280,88 @@ class ClearanceRefused(Event):
     detail: str = ""
 
 
+# ------------------------------------------------ the license after issue (ail_shared.licenses)
+# Published by the customs service, which owns license state, on ail.customs (key: the
+# application id of the license). Each is a transition out of ``valid``; a license in a final
+# state never changes again, so a replayed or duplicate event changes nothing.
+
+
+class LicenseUsedUp(Event):
+    application_id: str
+    license_no: str
+    used_quantity: Decimal
+    uses: int
+    used_up_at: datetime
+
+
+class LicenseSurrendered(Event):
+    """An unused license handed back (交回) within its validity, with the applicant's reason."""
+
+    application_id: str
+    license_no: str
+    reason: str
+    surrendered_by: str = ""
+    surrendered_at: datetime
+    unused_quantity: Decimal
+
+
+class LicenseCancelled(Event):
+    """``reason`` (``ail_shared.licenses.CancelReason``): ``replaced`` (``replaced_by`` names the
+    new license) or ``mofcom`` (the authority cancelled it; ``detail`` says why)."""
+
+    application_id: str
+    license_no: str
+    reason: str
+    detail: str = ""
+    replaced_by: str | None = None
+    cancelled_at: datetime
+    unused_quantity: Decimal
+
+
+class LicenseExpired(Event):
+    """Not used up by ``valid_until`` (a China date): lapsed, with what was left unused."""
+
+    application_id: str
+    license_no: str
+    valid_until: date
+    unused_quantity: Decimal
+    expired_at: datetime
+
+
+class LicenseReissueRequested(Event):
+    """The applicant asked for a change or extension of a valid license: the application service
+    makes the draft ``new_application_id`` (a copy of ``application_id``) limited to ``quantity``
+    and ``uses`` (``ail_shared.licenses.replacement_allowance``)."""
+
+    application_id: str
+    license_no: str
+    new_application_id: str
+    enterprise_code: str
+    quantity: Decimal
+    uses: int
+    requested_by: str = ""
+    requested_at: datetime
+
+
+class CustomsCancellationStored(Event):
+    """Customs acknowledged (or not yet) the cancellation of a license."""
+
+    application_id: str
+    license_no: str
+    result: Literal["stored", "send_failed"]
+    detail: str = ""
+
+
+class LicenseCancellationReceived(Event):
+    """MOFCOM cancelled an issued license (its signed callback, relayed by the submission service
+    on ail.submission); the customs service cancels it (reason ``mofcom``)."""
+
+    application_id: str
+    license_no: str
+    reason: str = ""
+    cancelled_at: datetime
+
+
 EVENT_TYPES: dict[str, type[Event]] = {
     cls.__name__: cls
     for cls in (
@@ -289,6 +381,13 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ClearanceRecorded,
         ClearanceReversed,
         ClearanceRefused,
+        LicenseUsedUp,
+        LicenseSurrendered,
+        LicenseCancelled,
+        LicenseExpired,
+        LicenseReissueRequested,
+        CustomsCancellationStored,
+        LicenseCancellationReceived,
     )
 }
 

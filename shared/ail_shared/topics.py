@@ -43,7 +43,7 @@ TOPICS: tuple[Topic, ...] = (
         "submission",
         "application, status, customs, stats",
         "SubmissionAccepted, SubmissionRejected, ReviewResultReceived, ApplicationRevoked, LicenseIssued, "
-        "EkeyBound (key: enterprise code)",
+        "EkeyBound (key: enterprise code), LicenseCancellationReceived",
     ),
     Topic(SIGNER_REQUESTS, 6, "e-key serial", "submission", "signer", "SignatureRequested"),
     Topic(
@@ -60,8 +60,10 @@ TOPICS: tuple[Topic, ...] = (
         6,
         "application id",
         "customs",
-        "status",
-        "CustomsStored, ClearanceRecorded, ClearanceReversed, ClearanceRefused",
+        "status, application",
+        "CustomsStored, ClearanceRecorded, ClearanceReversed, ClearanceRefused, LicenseUsedUp,"
+        " LicenseSurrendered, LicenseCancelled, LicenseExpired, LicenseReissueRequested,"
+        " CustomsCancellationStored",
     ),
     # faust's own changelog topics of the statistics service (app id "ail-stats"); created here
     # as well so that they exist, with their partitions, before the stats worker first writes.

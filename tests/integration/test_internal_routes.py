@@ -24,9 +24,10 @@ SERVICES = {
     "stats": "AIL_STATS_URL",
 }
 # Authenticated as MOFCOM (its signature), not with our service credential.
-MOFCOM_CALLBACKS = {"/internal/mofcom/results"}
+MOFCOM_CALLBACKS = {"/internal/mofcom/results", "/internal/mofcom/license-cancellations"}
 KNOWN_INTERNAL = {
     ("submission", "/internal/mofcom/results"),
+    ("submission", "/internal/mofcom/license-cancellations"),
     ("submission", "/internal/submissions"),
     ("submission", "/internal/ekey-bindings"),
     ("signer", "/api/v1/signer/keys"),

@@ -211,6 +211,7 @@ def test_every_service_gets_the_internal_credential() -> None:
 
 INTERNAL_PATHS = [
     "/internal/mofcom/results",
+    "/internal/mofcom/license-cancellations",
     "/internal/submissions",
     "/internal/ekey-bindings",
     "/internal/x",

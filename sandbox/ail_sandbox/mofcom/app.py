@@ -289,6 +289,17 @@ def create_app() -> FastAPI:
         if refused:
             details = [{"field": p.field, "reason": p.message, "code": p.code} for p in refused]
             return _error(422, refused[0].code, "；".join(p.message for p in refused), details=details)
+        replaces = str(snapshot.get("replaces_license_no") or "")
+        if replaces:
+            # MOFCOM sees that this application replaces a license: it must be one it issued to
+            # this enterprise and has not cancelled.
+            old = next((s for s in state.by_form.values() if s.license_no == replaces), None)
+            if old is None or old.enterprise_code != body.enterprise_code:
+                return _error(
+                    422, "replaces_unknown_license", f"license {replaces} was not issued to this enterprise"
+                )
+            if old.license_cancelled_at is not None:
+                return _error(422, "replaces_cancelled_license", f"license {replaces} is cancelled")
         year = int(snapshot.get("year") or datetime.now(UTC).year)
         state.form_seq[(year, body.enterprise_code)] += 1
         state.save_sequences()
@@ -389,7 +400,7 @@ def create_app() -> FastAPI:
     # Results go out a few at a time: a burst of reviews must not swamp the receiver (or us).
     deliveries = asyncio.Semaphore(int(os.environ.get("AIL_MOFCOM_CALLBACK_CONCURRENCY", "8")))
 
-    async def post_with_retries(r: dict[str, Any]) -> None:
+    async def post_with_retries(r: dict[str, Any], url: str | None = None) -> None:
         async def send() -> httpx.Response:
             # Signed as MOFCOM (timestamp + body, HMAC-SHA256): the submission service refuses an
             # unsigned or stale callback. Signed at each attempt, so a retry after minutes is not
@@ -398,7 +409,7 @@ def create_app() -> FastAPI:
             headers = {"Content-Type": "application/json", **callback_headers(callback_secret, body)}
             async with deliveries:
                 return await client_holder["c"].post(
-                    state.control.callback_url, content=body, headers=headers
+                    url or state.control.callback_url, content=body, headers=headers
                 )
 
         try:
@@ -408,10 +419,10 @@ def create_app() -> FastAPI:
                 what="callback POST",
                 also_retry=_asks_again,
                 form_no=r["form_no"],
-                stage=r["stage"],
+                stage=r.get("stage", "license_cancellation"),
             )
         except retry.Unavailable:
-            log.error("callback_gave_up", form_no=r["form_no"], stage=r["stage"])
+            log.error("callback_gave_up", form_no=r["form_no"], stage=r.get("stage", "license_cancellation"))
             return
         if resp.status_code < 300:
             state.deliveries += 1
@@ -455,6 +466,25 @@ def create_app() -> FastAPI:
             },
             "deliveries": state.deliveries,
         }
+
+    @app.post("/control/licenses/{license_no}/cancel")
+    async def cancel_license(license_no: str, body: dict[str, Any]) -> Any:
+        """MOFCOM cancels a license it issued: a signed callback to the submission service's
+        ``.../license-cancellations`` (beside the results callback). Again: sent again, same time."""
+        sub = next((s for s in state.by_form.values() if s.license_no == license_no), None)
+        if sub is None:
+            return _error(404, "not_found", f"no license {license_no}")
+        sub.license_cancelled_at = sub.license_cancelled_at or datetime.now(UTC)
+        message = {
+            "form_no": sub.form_no,
+            "application_id": sub.application_id,
+            "license_no": license_no,
+            "reason": str(body.get("reason") or "许可证已被发证机构注销"),
+            "cancelled_at": sub.license_cancelled_at.isoformat(),
+        }
+        url = state.control.callback_url.rsplit("/", 1)[0] + "/license-cancellations"
+        await post_with_retries(message, url)
+        return {"cancelled": True, **message}
 
     @app.get("/control/applications/{application_id}")
     async def by_application(application_id: str) -> dict[str, Any]:

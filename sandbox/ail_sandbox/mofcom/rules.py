@@ -300,6 +300,12 @@ class Submission:
     results: list[dict[str, Any]] = field(default_factory=list)
     license_no: str | None = None
     revoked_at: datetime | None = None
+    license_cancelled_at: datetime | None = None  # MOFCOM cancelled the license it issued
+
+    @property
+    def replaces_license_no(self) -> str | None:
+        """A change or extension names the license it replaces (证面内容不得更改)."""
+        return str(self.snapshot.get("replaces_license_no") or "") or None
 
     def view(self) -> dict[str, Any]:
         return {
@@ -312,4 +318,8 @@ class Submission:
             "license_no": self.license_no,
             "results": self.results,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "replaces_license_no": self.replaces_license_no,
+            "license_cancelled_at": self.license_cancelled_at.isoformat()
+            if self.license_cancelled_at
+            else None,
         }

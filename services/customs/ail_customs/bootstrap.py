@@ -12,7 +12,14 @@ from ail_customs.deps import Deps
 from ail_customs.domain.delivery import ResendPolicy
 from ail_customs.entrypoints.api import router
 from ail_customs.entrypoints.consumers import consumers
-from ail_customs.service_layer.workers import Delivery, FeedReader, delivery_worker, feed_worker
+from ail_customs.service_layer.workers import (
+    Delivery,
+    ExpirySweep,
+    FeedReader,
+    delivery_worker,
+    expiry_worker,
+    feed_worker,
+)
 from ail_shared.consumer import EventConsumer
 from ail_shared.http import Runtime, create_app
 
@@ -33,10 +40,12 @@ def bootstrap(settings: Settings | None = None, *, customs: CustomsSystem | None
     async def start_workers(rt: Runtime) -> None:
         deps.delivery.start()
         deps.feed.start()
+        deps.expiry.start()
 
     async def stop_workers(rt: Runtime) -> None:
         await deps.delivery.aclose()
         await deps.feed.aclose()
+        await deps.expiry.aclose()
         await deps.customs.aclose()
 
     app = create_app(
@@ -55,6 +64,7 @@ def bootstrap(settings: Settings | None = None, *, customs: CustomsSystem | None
         lambda: deps.uow(),
         customs,
         lease_seconds=settings.delivery_lease_seconds,
+        cancellation_lease_seconds=settings.cancellation_lease_seconds,
         policy=ResendPolicy(settings.resend_backoff_seconds, settings.max_auto_resend_rounds),
     )
     feed = FeedReader(lambda: deps.uow(), customs, page_size=settings.clearance_page_size)
@@ -64,6 +74,7 @@ def bootstrap(settings: Settings | None = None, *, customs: CustomsSystem | None
         customs=customs,
         delivery=delivery_worker(delivery, poll_seconds=settings.delivery_poll_seconds),
         feed=feed_worker(feed, poll_seconds=settings.clearance_poll_seconds),
+        expiry=expiry_worker(ExpirySweep(lambda: deps.uow()), poll_seconds=settings.expiry_poll_seconds),
     )
     app.state.deps = deps
     return app

@@ -19,8 +19,13 @@ class Settings(ServiceSettings):
     customs_retry_backoff_seconds: float = Field(default=0.2, ge=0)
     delivery_poll_seconds: float = Field(default=0.5, gt=0)
     delivery_lease_seconds: float = Field(default=60.0, gt=0)
+    # A cancellation round's lease: short, since sending a cancellation twice is harmless (Customs
+    # answers a repeated one as the first) and a replacement waits for it.
+    cancellation_lease_seconds: float = Field(default=10.0, gt=0)
     # automatic re-send after a failed round: base, 2*base, 4*base ... at most this many rounds
     resend_backoff_seconds: float = Field(default=5.0, gt=0)
     max_auto_resend_rounds: int = Field(default=5, ge=1)
     clearance_poll_seconds: float = Field(default=0.5, gt=0)
+    # the expiry sweep (licenses past valid_until, a China date); minutes are plenty in production
+    expiry_poll_seconds: float = Field(default=60.0, gt=0)
     clearance_page_size: int = Field(default=500, ge=1, le=5000)

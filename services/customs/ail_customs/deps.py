@@ -22,6 +22,7 @@ class Deps:
     customs: CustomsSystem
     delivery: Worker
     feed: Worker
+    expiry: Worker
 
     def uow(self, source: Any = None) -> CustomsUnitOfWork:
         """A unit of work on ``source`` (an open connection) or, by default, on the pool; a

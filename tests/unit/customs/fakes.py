@@ -16,6 +16,7 @@ from ail_customs.domain.delivery import DeliveryOutcome
 from ail_customs.domain.feed import FeedCursor, MessageOutcome
 from ail_customs.domain.ledger import LedgerEntry
 from ail_customs.domain.model import CustomsApplication, Declaration, HistoryEntry, License
+from ail_shared.calendar import china_date
 from ail_shared.errors import NotFound
 from ail_shared.events import Event
 from ail_shared.unit_of_work import Aggregate
@@ -47,8 +48,65 @@ class FakeLicenses:
     async def add(self, lic: License) -> bool:
         if lic.license_no in self.rows:
             return False
-        self.rows[lic.license_no] = replace(lic, events=[], next_delivery_at=datetime.now(UTC))
+        # A replacement waits for the old license's cancellation at Customs (as the SQL does).
+        due = None if lic.replaces_license_no else datetime.now(UTC)
+        self.rows[lic.license_no] = replace(lic, events=[], next_delivery_at=due)
         return True
+
+    async def save_state(self, lic: License) -> None:
+        row = self.rows[lic.license_no]
+        for name in (
+            "state",
+            "state_reason",
+            "state_detail",
+            "state_changed_at",
+            "unused_quantity",
+            "replaced_by",
+            "reissue_application_id",
+            "cancellation_status",
+            "next_cancellation_at",
+            "quantity",
+            "max_uses",
+        ):
+            setattr(row, name, getattr(lic, name))
+        if lic.state in ("surrendered", "cancelled"):
+            row.next_delivery_at = None
+
+    async def claim_due_cancellations(self, *, limit: int, lease_seconds: float) -> list[License]:
+        now = datetime.now(UTC)
+        due = sorted(
+            (
+                lic
+                for lic in self.rows.values()
+                if lic.next_cancellation_at is not None and lic.next_cancellation_at <= now
+            ),
+            key=lambda lic: lic.next_cancellation_at or now,
+        )[:limit]
+        for lic in due:
+            lic.cancellation_status = "not_arrived"
+            lic.cancellation_rounds += 1
+            lic.next_cancellation_at = now + timedelta(seconds=lease_seconds)
+        return [self._copy(lic) for lic in due]
+
+    async def release_replacement(self, *, replaces_license_no: str) -> bool:
+        released = False
+        for row in self.rows.values():
+            if (
+                row.replaces_license_no == replaces_license_no
+                and row.customs_status is None
+                and row.next_delivery_at is None
+            ):
+                row.next_delivery_at = datetime.now(UTC)
+                released = True
+        return released
+
+    async def lock_expired(self, *, limit: int) -> list[License]:
+        today = china_date(datetime.now(UTC))
+        due = sorted(
+            (lic for lic in self.rows.values() if lic.state == "valid" and lic.valid_until < today),
+            key=lambda lic: (lic.valid_until, lic.license_no),
+        )[:limit]
+        return [self._copy(lic) for lic in due]
 
     async def get(self, *, license_no: str, for_update: bool = False) -> License | None:
         lic = self.rows.get(license_no)
@@ -239,8 +297,17 @@ class FakeCustoms:
         self.messages: list[dict[str, Any]] = []
         self.reads: list[tuple[int, int]] = []
         self.closed = False
+        self.cancelled: list[dict[str, Any]] = []
+        self.cancel_answers: list[tuple[bool, str]] = []
+        self.order: list[tuple[str, str]] = []  # what Customs took in, in order
+
+    async def cancel(self, cancellation: dict[str, Any]) -> tuple[bool, str]:
+        self.cancelled.append(cancellation)
+        self.order.append(("cancelled", str(cancellation["license_no"])))
+        return self.cancel_answers.pop(0) if self.cancel_answers else (True, "")
 
     async def deliver(self, license: dict[str, Any]) -> DeliveryOutcome:
+        self.order.append(("delivered", str(license["license_no"])))
         self.delivered.append(license)
         return self.outcomes.pop(0) if self.outcomes else DeliveryOutcome("stored", "", 1, "R1")
 

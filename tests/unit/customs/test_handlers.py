@@ -11,7 +11,17 @@ from typing import Any
 
 import pytest
 
-from ail_customs.domain.commands import ApplyFeedPage, ClaimDueLicenses, RecordDelivery, RequestResend
+from ail_customs.domain.commands import (
+    ApplyFeedPage,
+    ClaimDueCancellations,
+    ClaimDueLicenses,
+    ExpireLicenses,
+    RecordCancellation,
+    RecordDelivery,
+    RequestReissue,
+    RequestResend,
+    SurrenderLicense,
+)
 from ail_customs.domain.delivery import DeliveryOutcome, ResendPolicy
 from ail_customs.domain.feed import FEED, FeedCursor
 from ail_customs.service_layer.handlers import COMMAND_HANDLERS, EVENT_HANDLERS
@@ -24,6 +34,7 @@ from ail_shared.events import (
     ClearanceReversed,
     CustomsStored,
     Event,
+    LicenseCancellationReceived,
     LicenseIssued,
     ReviewResultReceived,
     SubmissionAccepted,
@@ -141,8 +152,23 @@ def outcome_of(uow: FakeUnitOfWork, message_id: str) -> tuple[str, str]:
 
 
 def test_every_handler_is_in_a_table_keyed_by_its_type() -> None:
-    assert set(EVENT_HANDLERS) == {SubmissionAccepted, ReviewResultReceived, LicenseIssued}
-    assert set(COMMAND_HANDLERS) == {RequestResend, ClaimDueLicenses, RecordDelivery, ApplyFeedPage}
+    assert set(EVENT_HANDLERS) == {
+        SubmissionAccepted,
+        ReviewResultReceived,
+        LicenseIssued,
+        LicenseCancellationReceived,
+    }
+    assert set(COMMAND_HANDLERS) == {
+        RequestResend,
+        ClaimDueLicenses,
+        RecordDelivery,
+        ApplyFeedPage,
+        SurrenderLicense,
+        RequestReissue,
+        ClaimDueCancellations,
+        RecordCancellation,
+        ExpireLicenses,
+    }
 
 
 # ------------------------------------------------------------------ SubmissionAccepted
@@ -449,7 +475,8 @@ async def test_a_declaration_the_ledger_cannot_cover_is_refused_with_its_event()
     await feed(uow, declared(1, "10"), declared(2, "10"))
     assert outcome_of(uow, "m2") == ("refused", "one_batch_already_used")
     assert uow.declarations.rows["D2"].refusal_reason == "one_batch_already_used"
-    assert uow.event_types() == ["ClearanceRecorded", "ClearanceRefused"]
+    # The one use of a one-batch license used it up (issue 15: a state of its own).
+    assert uow.event_types() == ["ClearanceRecorded", "LicenseUsedUp", "ClearanceRefused"]
     assert uow.licenses.rows[LICENSE_NO].uses == 1
 
 

@@ -140,7 +140,7 @@ def test_license_issued_1_0_payload_reads_with_no_tolerance() -> None:
     event = parse_payload(decode_envelope(json.dumps(raw).encode()))
     assert isinstance(event, LicenseIssued)
     assert event.overflow_tolerance_pct is None and event.quantity == Decimal("1000.5")
-    assert LicenseIssued.schema_version() == "1.1"
+    assert LicenseIssued.schema_version() == "1.2"
 
 
 def test_a_review_result_as_1_0_wrote_it_has_no_grouping() -> None:
@@ -169,4 +169,5 @@ def test_a_review_result_as_1_0_wrote_it_has_no_grouping() -> None:
     event = parse_payload(decode_envelope(json.dumps(raw).encode()))
     assert isinstance(event, ReviewResultReceived) and event.application is not None
     assert (event.application.commodity_grouping, event.application.commodity_category) == ("", "")
+    assert event.application.replaces_license_no == ""
     assert ReviewResultReceived.schema_version() == "1.1"

@@ -64,7 +64,7 @@ async def test_license_issued_carries_the_tolerance_of_the_snapshot(
 ) -> None:
     issued = await issue(snapshot(tolerance=in_snapshot), datetime(2026, 3, 1, tzinfo=UTC))
     assert issued.overflow_tolerance_pct == carried
-    assert LicenseIssued.schema_version() == "1.1"
+    assert LicenseIssued.schema_version() == "1.2"
 
 
 # A LicenseIssued as the 1.0 producer wrote it to the outbox (no overflow_tolerance_pct).

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -54,6 +55,11 @@ class Application:
     status_reason: str | None = None
     submission_id: UUID | None = None
     copied_from: UUID | None = None
+    # A change or extension (变更 / 延期): {"license_no", "max_quantity", "max_uses"} of the license
+    # it replaces (what the customs service allowed when it was asked for).
+    replaces: dict[str, Any] | None = None
+    # The license's own state after issue (ail_shared.licenses), as the customs service announces it.
+    license_state: str | None = None
     version: int = 1
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -122,6 +128,49 @@ class Application:
         )
         new.recompute(ref, on)
         return new
+
+    def reissue(
+        self,
+        *,
+        new_id: UUID,
+        serial: str,
+        license_no: str,
+        max_quantity: Decimal,
+        max_uses: int,
+        ref: ReferenceData,
+        on: date,
+    ) -> Application:
+        """The draft of a change or extension of this application's license: a copy that names
+        the license it replaces and covers at most ``max_quantity`` (one goods line is cut down
+        to it; with several the applicant chooses, and submission checks the total)."""
+        new = Application(
+            id=new_id,
+            serial_no=serial,
+            enterprise_code=self.enterprise_code,
+            importer_name=self.importer_name,
+            year=self.year,
+            one_batch_one_license=self.one_batch_one_license,
+            issuing_agency=self.issuing_agency,
+            electronic_license=self.electronic_license,
+            form=dict(self.form),
+            contract=dict(self.contract) if self.contract is not None else None,
+            iron_ore_contract=dict(self.iron_ore_contract) if self.iron_ore_contract is not None else None,
+            copied_from=self.id,
+            replaces={"license_no": license_no, "max_quantity": str(max_quantity), "max_uses": max_uses},
+        )
+        goods = list(new.form.get("goods") or [])
+        if len(goods) == 1 and Decimal(str(goods[0].get("quantity") or 0)) > max_quantity:
+            goods[0] = {**goods[0], "quantity": str(max_quantity)}
+            new.form["goods"] = goods
+        new.recompute(ref, on)
+        return new
+
+    def license_state_changed(self, *, license_no: str, state: str) -> bool:
+        """The license of this application changed state (only ever out of valid)."""
+        if self.license_no != license_no or self.license_state == state:
+            return False
+        self.license_state = state
+        return True
 
     # -- editing ---------------------------------------------------------------------------
     def edit(self, changes: dict[str, Any], *, ref: ReferenceData, on: date) -> None:
@@ -280,6 +329,10 @@ class Application:
             "contract": self.contract,
             "iron_ore_contract": self.iron_ore_contract,
         }
+        if self.replaces:
+            # MOFCOM sees what this application replaces; the license's remarks (备注) name it.
+            parts["replaces_license_no"] = self.replaces.get("license_no")
+            parts["replacement_max_uses"] = self.replaces.get("max_uses")
         snapshot: dict[str, Any] = _jsonable(parts)
         return snapshot
 

@@ -193,7 +193,25 @@ def validate_for_submission(application: Application, ref: ReferenceData, *, on:
     if application.contract is not None:
         c.mofcom(formrules.contract_totals(snapshot, usd_per_unit=ref.usd_per_unit, on=on))
     _iron_ore(c, application, commodity)
+    _replacement(c, application)
     return c.problems
+
+
+def _replacement(c: _Check, application: Application) -> None:
+    """A change or extension covers at most the old license's unused quantity (DOMAIN 9,
+    ``ail_shared.licenses.replacement_allowance``, decided by the customs service at the request)."""
+    replaces = application.replaces
+    if not replaces:
+        return
+    most = Decimal(str(replaces.get("max_quantity")))
+    total = application.computed.get("total_quantity")
+    if total is not None and Decimal(str(total)) > most:
+        c.add(
+            "goods",
+            f"this application replaces license {replaces.get('license_no')}, which has {most} unused:"
+            f" the goods may total at most {most} (they total {total})",
+            "exceeds_replaced_license",
+        )
 
 
 def _contract(c: _Check, application: Application, arrival: date | None, on: date) -> None:

@@ -90,6 +90,16 @@ class ApplicationView(BaseModel):
     has_contract: bool
     has_iron_ore_contract: bool
     copied_from: UUID | None = None
+    replaces_license_no: str | None = Field(
+        None, description="a change or extension: the license it replaces (cancelled when this one is issued)"
+    )
+    replacement_max_quantity: Decimal | None = Field(
+        None, description="the most it may cover: the unused quantity"
+    )
+    replacement_max_uses: int | None = None
+    license_state: str | None = Field(
+        None, description="the license after issue: valid | used_up | surrendered | cancelled | expired"
+    )
     version: int
     created_at: datetime | None = None
     updated_at: datetime | None = None
@@ -128,6 +138,11 @@ def view(app: Application, ctx: Context) -> dict[str, Any]:
         has_contract=app.contract is not None,
         has_iron_ore_contract=app.iron_ore_contract is not None,
         copied_from=app.copied_from,
+        replaces_license_no=(app.replaces or {}).get("license_no"),
+        replacement_max_quantity=(app.replaces or {}).get("max_quantity"),
+        replacement_max_uses=(app.replaces or {}).get("max_uses"),
+        license_state=app.license_state
+        or ("valid" if app.license_no and app.status.value == "license_issued" else None),
         version=app.version,
         created_at=app.created_at,
         updated_at=app.updated_at,

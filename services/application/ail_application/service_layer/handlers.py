@@ -35,13 +35,19 @@ from ail_application.domain.reference import ReferenceData
 from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.auth import Tenant
 from ail_shared.calendar import china_date
+from ail_shared.consumer import PermanentError
 from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound, PreconditionFailed
 from ail_shared.events import (
     ApplicationRevoked,
     EkeyBound,
     Envelope,
     Event,
+    LicenseCancelled,
+    LicenseExpired,
     LicenseIssued,
+    LicenseReissueRequested,
+    LicenseSurrendered,
+    LicenseUsedUp,
     ReviewResultReceived,
     SigningDeferred,
     SigningFailed,
@@ -49,6 +55,7 @@ from ail_shared.events import (
     SubmissionRejected,
 )
 from ail_shared.inputs import license_year_problem
+from ail_shared.licenses import LicenseState
 from ail_shared.lifecycle import event_reason
 from ail_shared.logging import get_logger
 from ail_shared.retry import backoff, now_utc
@@ -446,7 +453,63 @@ async def on_ekey_bound(uow: UnitOfWork, event: EkeyBound, env: Envelope) -> Non
             await uow.ekey_bindings.save(binding=binding)
 
 
+# -- events: the license after issue (ail.customs; the customs service owns license state) -------
+async def on_reissue_requested(uow: UnitOfWork, event: LicenseReissueRequested, env: Envelope) -> None:
+    """A change or extension was asked for: the draft ``new_application_id``, a copy of the
+    license's application that names the license and covers at most its unused quantity. A
+    repeated event finds the draft made already (its id is the event's) and changes nothing."""
+    ctx = Context()  # the reference data the copy is recomputed with (loaded once, cached)
+    async with uow:
+        source = await uow.applications.find(application_id=UUID(event.application_id))
+        if source is None or source.enterprise_code != event.enterprise_code:
+            raise PermanentError(
+                f"license {event.license_no}: its application {event.application_id} is not here to copy"
+            )
+        draft = source.reissue(
+            new_id=UUID(event.new_application_id),
+            serial=serial_no(source.year, await uow.applications.next_serial()),
+            license_no=event.license_no,
+            max_quantity=event.quantity,
+            max_uses=event.uses,
+            ref=ctx.ref,
+            on=ctx.today(),
+        )
+        await uow.applications.add(application=draft)
+    log.info("reissue_draft_made", license_no=event.license_no, application_id=event.new_application_id)
+
+
+_LICENSE_STATE_OF: dict[type[Event], LicenseState] = {
+    LicenseUsedUp: LicenseState.USED_UP,
+    LicenseSurrendered: LicenseState.SURRENDERED,
+    LicenseCancelled: LicenseState.CANCELLED,
+    LicenseExpired: LicenseState.EXPIRED,
+}
+
+
+async def on_license_state(
+    uow: UnitOfWork,
+    event: LicenseUsedUp | LicenseSurrendered | LicenseCancelled | LicenseExpired,
+    env: Envelope,
+) -> None:
+    state = _LICENSE_STATE_OF[type(event)]
+    await _apply(
+        uow,
+        event.application_id,
+        lambda app: app.license_state_changed(license_no=event.license_no, state=state.value),
+        type(event).__name__,
+    )
+
+
 EventHandler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
+
+# What the application service applies of ail.customs (its own consumer group).
+LICENSE_EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
+    LicenseReissueRequested: on_reissue_requested,
+    LicenseUsedUp: on_license_state,
+    LicenseSurrendered: on_license_state,
+    LicenseCancelled: on_license_state,
+    LicenseExpired: on_license_state,
+}
 
 EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
     SigningFailed: on_submission_failed,

@@ -34,6 +34,8 @@ class CustomsSystem(Protocol):
 
     async def feed(self, *, after: int, limit: int) -> FeedPage: ...
 
+    async def cancel(self, cancellation: dict[str, Any]) -> tuple[bool, str]: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -99,6 +101,24 @@ class HttpCustomsSystem:
         return DeliveryOutcome(
             "store_failed", str(body.get("reason") or "Customs did not store the license"), tries
         )
+
+    async def cancel(self, cancellation: dict[str, Any]) -> tuple[bool, str]:
+        """POST the cancellation of a license (surrendered or cancelled): (True, "") once Customs
+        holds it, else (False, why). Customs answers a repeated cancellation as the first, so a
+        round that is re-sent after a crash is counted once there."""
+        license_no = str(cancellation["license_no"])
+        try:
+            resp = await retry.call_http(
+                lambda: self.client.post(f"/licenses/{license_no}/cancellation", json=cancellation),
+                policy=self.policy,
+                what="Customs POST /licenses/{license_no}/cancellation",
+                license_no=license_no,
+            )
+        except retry.Unavailable as exc:
+            return False, f"{_problem(exc)} (after {exc.attempts} tries)"
+        if resp.status_code >= 400:
+            return False, f"Customs refused: HTTP {resp.status_code} {resp.text[:200]}"
+        return True, ""
 
     async def feed(self, *, after: int, limit: int) -> FeedPage:
         """One page of the clearance feed. Raises ``retry.Unavailable`` when Customs stays away,

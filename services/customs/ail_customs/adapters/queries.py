@@ -29,7 +29,8 @@ WHERE a.enterprise_code = ANY($1::text[])
 STATUS_PAGE = (
     "SELECT a.application_id, a.serial_no, a.license_no, a.form_no, a.year, a.commodity_code,"
     " a.commodity_name, a.application_status, a.applied_at, l.customs_status,"
-    " l.last_delivery_detail, l.delivery_rounds, l.next_delivery_at"
+    " l.last_delivery_detail, l.delivery_rounds, l.next_delivery_at, l.state AS license_state,"
+    " l.state_reason AS license_state_reason, l.replaced_by, l.cancellation_status"
     f" {STATUS_FILTER} ORDER BY a.applied_at DESC NULLS LAST, a.application_id"
     " LIMIT $8 OFFSET $9"
 )
@@ -97,6 +98,51 @@ async def license_of_tenant(pool: asyncpg.Pool, license_no: str, enterprise_code
         return await LicenseRepository(conn).of_tenant(
             license_no=license_no, enterprise_codes=enterprise_codes
         )
+
+
+@dataclass(frozen=True)
+class LicenseStateView:
+    """A license's state after issue (``ail_shared.licenses``), for readers that only need that
+    (the public license check, the license PDF): ``license_state(pool, license_no)``."""
+
+    license_no: str
+    enterprise_code: str
+    state: str
+    reason: str
+    detail: str
+    changed_at: datetime | None
+    replaces_license_no: str | None
+    replaced_by: str | None
+    valid_until: date
+    unused_quantity: Any
+
+
+async def license_state(
+    pool: asyncpg.Pool, license_no: str, enterprise_codes: Sequence[str] | None = None
+) -> LicenseStateView:
+    """The state of ``license_no`` (scoped to ``enterprise_codes`` when given; NotFound else)."""
+    async with pool.acquire() as conn:
+        lic = (
+            await LicenseRepository(conn).get(license_no=license_no)
+            if enterprise_codes is None
+            else await LicenseRepository(conn).of_tenant(
+                license_no=license_no, enterprise_codes=enterprise_codes
+            )
+        )
+    if lic is None:
+        raise NotFound(f"license {license_no} not found")
+    return LicenseStateView(
+        license_no=lic.license_no,
+        enterprise_code=lic.enterprise_code,
+        state=str(lic.state),
+        reason=lic.state_reason,
+        detail=lic.state_detail,
+        changed_at=lic.state_changed_at,
+        replaces_license_no=lic.replaces_license_no,
+        replaced_by=lic.replaced_by,
+        valid_until=lic.valid_until,
+        unused_quantity=lic.unused_quantity,
+    )
 
 
 async def license_with_entries(

@@ -14,6 +14,7 @@ import asyncpg
 from ail_customs.domain.feed import FeedCursor, MessageOutcome
 from ail_customs.domain.ledger import LedgerEntry
 from ail_customs.domain.model import CustomsApplication, Declaration, HistoryEntry, License
+from ail_shared.calendar import CHINA
 from ail_shared.errors import NotFound
 from ail_shared.events import ClearanceLine
 from ail_shared.telemetry import stored_trace_context
@@ -46,6 +47,14 @@ class LicenseStore(Protocol):
     async def save_delivery(self, lic: License) -> None: ...
 
     async def append_entry(self, *, lic: License, entry: LedgerEntry, message_id: str) -> None: ...
+
+    async def save_state(self, lic: License) -> None: ...
+
+    async def claim_due_cancellations(self, *, limit: int, lease_seconds: float) -> list[License]: ...
+
+    async def release_replacement(self, *, replaces_license_no: str) -> bool: ...
+
+    async def lock_expired(self, *, limit: int) -> list[License]: ...
 
     async def record_new_declaration(
         self, *, lic: License, entry: LedgerEntry, declaration: Declaration, message_id: str
@@ -110,6 +119,18 @@ def license_from(row: Mapping[str, Any]) -> License:
         uses=row["uses"],
         ledger_entries=row["ledger_entries"],
         trace_context=dict(row.get("trace_context") or {}),
+        state=row["state"],
+        state_reason=row["state_reason"],
+        state_detail=row["state_detail"],
+        state_changed_at=row["state_changed_at"],
+        unused_quantity=row["unused_quantity"],
+        replaces_license_no=row["replaces_license_no"],
+        replaced_by=row["replaced_by"],
+        max_uses=row["max_uses"],
+        reissue_application_id=row["reissue_application_id"],
+        cancellation_status=row["cancellation_status"],
+        cancellation_rounds=row["cancellation_rounds"],
+        next_cancellation_at=row["next_cancellation_at"],
     )
 
 
@@ -197,8 +218,10 @@ class ApplicationRepository:
 INSERT_LICENSE = f"""
 INSERT INTO {SCHEMA}.licenses (license_no, application_id, enterprise_code, form_no, commodity_code,
     commodity_name, unit, quantity, one_batch_one_license, issued_at, valid_until, tolerance_pct,
-    tolerance_source, next_delivery_at, trace_context)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, now(), $14)
+    tolerance_source, next_delivery_at, replaces_license_no, max_uses, trace_context)
+-- A replacement waits (next_delivery_at NULL) until Customs has the old one's cancellation.
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+    CASE WHEN $14::bool THEN NULL ELSE now() END, $15, $16, $17)
 ON CONFLICT (license_no) DO NOTHING
 RETURNING license_no
 """
@@ -221,6 +244,41 @@ WHERE license_no IN (
     SELECT license_no FROM {SCHEMA}.licenses WHERE next_delivery_at <= now()
     ORDER BY next_delivery_at LIMIT $1 FOR UPDATE SKIP LOCKED)
 RETURNING *
+"""
+
+# The same lease for a cancellation round (surrendered or cancelled licenses Customs must hear of).
+CLAIM_DUE_CANCELLATIONS = f"""
+UPDATE {SCHEMA}.licenses SET cancellation_status = 'not_arrived',
+    cancellation_rounds = cancellation_rounds + 1,
+    next_cancellation_at = now() + make_interval(secs => $2), updated_at = now()
+WHERE license_no IN (
+    SELECT license_no FROM {SCHEMA}.licenses WHERE next_cancellation_at <= now()
+    ORDER BY next_cancellation_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+RETURNING *
+"""
+
+SAVE_STATE = f"""
+UPDATE {SCHEMA}.licenses SET state = $2, state_reason = $3, state_detail = $4, state_changed_at = $5,
+    unused_quantity = $6, replaced_by = $7, reissue_application_id = $8, cancellation_status = $9,
+    next_cancellation_at = $10, quantity = $11, max_uses = $12,
+    next_delivery_at = CASE WHEN $2 IN ('surrendered', 'cancelled') THEN NULL ELSE next_delivery_at END,
+    updated_at = now()
+WHERE license_no = $1
+"""
+
+# The replacement of a license whose cancellation Customs now holds becomes due for delivery.
+RELEASE_REPLACEMENT = f"""
+UPDATE {SCHEMA}.licenses SET next_delivery_at = now(), updated_at = now()
+WHERE replaces_license_no = $1 AND customs_status IS NULL AND next_delivery_at IS NULL
+RETURNING license_no
+"""
+
+# The expiry sweep: valid licenses whose last day (a China date) is before today in China.
+# SKIP LOCKED: several replicas sweep at once without waiting on (or double-expiring) each other.
+LOCK_EXPIRED = f"""
+SELECT * FROM {SCHEMA}.licenses
+WHERE state = 'valid' AND valid_until < (now() AT TIME ZONE $2::text)::date
+ORDER BY valid_until, license_no LIMIT $1 FOR UPDATE SKIP LOCKED
 """
 
 SAVE_DELIVERY = f"""
@@ -280,9 +338,42 @@ class LicenseRepository:
             lic.valid_until,
             lic.tolerance_pct,
             lic.tolerance_source,
+            lic.replaces_license_no is not None,
+            lic.replaces_license_no,
+            lic.max_uses,
             lic.trace_context or stored_trace_context(),
         )
         return got is not None
+
+    async def save_state(self, lic: License) -> None:
+        """The license's state, why, and its cancellation's delivery (and a replacement's cap)."""
+        await self.conn.execute(
+            SAVE_STATE,
+            lic.license_no,
+            str(lic.state),
+            lic.state_reason,
+            lic.state_detail,
+            lic.state_changed_at,
+            lic.unused_quantity,
+            lic.replaced_by,
+            lic.reissue_application_id,
+            lic.cancellation_status,
+            lic.next_cancellation_at,
+            lic.quantity,
+            lic.max_uses,
+        )
+
+    async def claim_due_cancellations(self, *, limit: int, lease_seconds: float) -> list[License]:
+        rows = await self.conn.fetch(CLAIM_DUE_CANCELLATIONS, limit, lease_seconds)
+        return [license_from(r) for r in rows]
+
+    async def release_replacement(self, *, replaces_license_no: str) -> bool:
+        return await self.conn.fetchval(RELEASE_REPLACEMENT, replaces_license_no) is not None
+
+    async def lock_expired(self, *, limit: int) -> list[License]:
+        # Today in China (ail_shared.calendar.CHINA), computed by the database at the sweep.
+        rows = await self.conn.fetch(LOCK_EXPIRED, limit, CHINA.key)
+        return [license_from(r) for r in rows]
 
     async def get(self, *, license_no: str, for_update: bool = False) -> License | None:
         row = await self.conn.fetchrow(GET_LICENSE + (" FOR UPDATE" if for_update else ""), license_no)

@@ -48,3 +48,48 @@ class ApplyFeedPage:
     after: int
     messages: tuple[dict[str, Any], ...]
     expected: FeedCursor | None
+
+
+@dataclass(frozen=True)
+class SurrenderLicense:
+    """The applicant hands an unused valid license back (交回), with a reason."""
+
+    license_no: str
+    enterprise_codes: tuple[str, ...]
+    principal: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RequestReissue:
+    """The applicant asks for a change or extension (变更 / 延期) of a license: a new draft."""
+
+    license_no: str
+    enterprise_codes: tuple[str, ...]
+    principal: str
+
+
+@dataclass(frozen=True)
+class ClaimDueCancellations:
+    """Take up to ``limit`` cancellations due for delivery to Customs, leased for ``lease_seconds``."""
+
+    limit: int
+    lease_seconds: float
+
+
+@dataclass(frozen=True)
+class RecordCancellation:
+    """Record what cancellation round ``round`` of a license came to at Customs."""
+
+    license_no: str
+    round: int
+    stored: bool
+    detail: str
+    policy: ResendPolicy
+
+
+@dataclass(frozen=True)
+class ExpireLicenses:
+    """Move up to ``limit`` valid licenses past their last day (China date) to expired."""
+
+    limit: int

@@ -12,9 +12,11 @@ Balances: ``used = sum(uses) - sum(reversals)``, ``remaining_quantity = licensed
 
 Rules for a use of quantity ``q`` on date ``d`` (first failing rule is the reason):
 
+0. the license was not closed before the declaration (surrendered or cancelled at ``closed_at``;
+   ``ail_shared.licenses``)                      else ``license_surrendered`` / ``license_cancelled``
 1. ``q > 0``                                     else ``invalid_quantity``
 2. ``d <= valid_until`` (and ``d >= issue date``) else ``license_expired`` / ``not_yet_valid``
-3. ``uses < max_uses`` (1 for one batch one license, else 6)
+3. ``uses < max_uses`` (1 for one batch one license, else 6; a replacement: the uses it took over)
                                                   else ``one_batch_already_used`` / ``uses_exhausted``
 4. ``used < licensed`` (a license whose balance is used up is closed)
                                                   else ``quantity_exhausted``
@@ -37,8 +39,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from ail_shared.licenses import MAX_USES
+
 ONE_BATCH_MAX_USES = 1
-MAX_USES = 6
 HUNDRED = Decimal(100)
 
 
@@ -56,6 +59,8 @@ class Refusal(StrEnum):
     USES_EXHAUSTED = "uses_exhausted"
     QUANTITY_EXHAUSTED = "quantity_exhausted"
     EXCEEDS_TOLERANCE = "exceeds_tolerance"
+    LICENSE_SURRENDERED = "license_surrendered"
+    LICENSE_CANCELLED = "license_cancelled"
 
 
 @dataclass(frozen=True)
@@ -91,11 +96,18 @@ class Ledger:
     used_quantity: Decimal = Decimal(0)
     uses: int = 0
     new_entries: list[LedgerEntry] = field(default_factory=list)
+    # A replacement license takes over only the old one's remaining uses (LicenseIssued.max_uses).
+    uses_limit: int | None = None
+    # Surrendered or cancelled (``closed_as``) at ``closed_at``: no use from that instant on.
+    closed_at: datetime | None = None
+    closed_as: str = ""
 
     # ------------------------------------------------------------------ balances
 
     @property
     def max_uses(self) -> int:
+        if self.uses_limit is not None:
+            return self.uses_limit
         return ONE_BATCH_MAX_USES if self.one_batch_one_license else MAX_USES
 
     @property
@@ -122,7 +134,7 @@ class Ledger:
 
     def available_on(self, on: date) -> Decimal:
         """The largest quantity one use could take on ``on`` (0 when no use is possible)."""
-        if self._date_refusal(on) or self.closed:
+        if self._date_refusal(on) or self.closed or self.closed_at is not None:
             return Decimal(0)
         return self.ceiling - self.used_quantity
 
@@ -135,8 +147,23 @@ class Ledger:
             return Refusal.NOT_YET_VALID, f"the license was issued on {self.issued_on.isoformat()}"
         return None
 
-    def check(self, quantity: Decimal, on: date) -> Decision:
-        """Could a use of ``quantity`` on ``on`` be recorded? Changes nothing."""
+    def _closed_refusal(self, at: datetime | None) -> Decision | None:
+        # A declaration made before the license was closed was made on a valid license (Customs
+        # may report it later); from the closing instant on, none is. Without an instant (an
+        # availability check: "now"), a closed license covers nothing.
+        if self.closed_at is None or (at is not None and at < self.closed_at):
+            return None
+        if self.closed_as == "surrendered":
+            reason, what = Refusal.LICENSE_SURRENDERED, "surrendered"
+        else:
+            reason, what = Refusal.LICENSE_CANCELLED, "cancelled"
+        return Decision(False, reason, f"the license was {what} at {self.closed_at.isoformat()}")
+
+    def check(self, quantity: Decimal, on: date, at: datetime | None = None) -> Decision:
+        """Could a use of ``quantity`` on ``on`` (at the instant ``at``) be recorded? Changes nothing."""
+        closed = self._closed_refusal(at)
+        if closed:
+            return closed
         if quantity <= 0:
             return Decision(False, Refusal.INVALID_QUANTITY, "the quantity must be greater than 0")
         dated = self._date_refusal(on)
@@ -152,7 +179,7 @@ class Ledger:
             return Decision(
                 False,
                 Refusal.USES_EXHAUSTED,
-                f"the license has been used {self.uses} times (at most {MAX_USES})",
+                f"the license has been used {self.uses} times (at most {self.max_uses})",
             )
         if self.used_quantity >= self.licensed_quantity:
             return Decision(
@@ -177,7 +204,7 @@ class Ledger:
 
     def record_use(self, declaration_no: str, quantity: Decimal, at: datetime, on: date) -> LedgerEntry:
         """Record a declaration: a ``use`` entry if allowed, else a ``refused`` entry."""
-        decision = self.check(quantity, on)
+        decision = self.check(quantity, on, at)
         if not decision.allowed:
             assert decision.reason is not None
             entry = LedgerEntry(

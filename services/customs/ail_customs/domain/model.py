@@ -7,7 +7,10 @@ caller passes ``now``).
 * :class:`License`: an issued license, its delivery to Customs and its usage ledger
   (:mod:`ail_customs.domain.ledger` decides each use). It records ``CustomsStored``,
   ``ClearanceRecorded``, ``ClearanceRefused`` and ``ClearanceReversed``; the unit of work writes
-  them to the outbox with the license's new state.
+  them to the outbox with the license's new state. It also holds the license's own state
+  (``ail_shared.licenses``: valid, used up, surrendered, cancelled, expired) and records each
+  transition (``LicenseUsedUp``, ``LicenseSurrendered``, ``LicenseCancelled``, ``LicenseExpired``)
+  and the cancellation's delivery to Customs (``CustomsCancellationStored``).
 """
 
 from __future__ import annotations
@@ -26,9 +29,25 @@ from ail_shared.events import (
     ClearanceRecorded,
     ClearanceRefused,
     ClearanceReversed,
+    CustomsCancellationStored,
     CustomsStored,
     Event,
+    LicenseCancelled,
+    LicenseExpired,
     LicenseIssued,
+    LicenseSurrendered,
+    LicenseUsedUp,
+)
+from ail_shared.licenses import (
+    CancelReason,
+    LicenseState,
+    ReplacementAllowance,
+    may_become,
+    replacement_allowance,
+    surrender_refusal,
+)
+from ail_shared.licenses import (
+    Refusal as LicenseRefusal,
 )
 from ail_shared.lifecycle import ApplicationStatus, moves_forward
 from ail_shared.vocabulary import CustomsStatus
@@ -97,6 +116,21 @@ class License:
     used_quantity: Decimal = Decimal(0)
     uses: int = 0
     ledger_entries: int = 0
+    # the license's own state (ail_shared.licenses) and why; unused_quantity once final
+    state: str = LicenseState.VALID
+    state_reason: str = ""
+    state_detail: str = ""
+    state_changed_at: datetime | None = None
+    unused_quantity: Decimal | None = None
+    replaces_license_no: str | None = None
+    replaced_by: str | None = None
+    max_uses: int | None = None  # a replacement: the old license's remaining uses
+    # a change/extension asked for and not issued yet: the draft's application id
+    reissue_application_id: str | None = None
+    # the cancellation's delivery to Customs: None | pending | not_arrived | stored | send_failed
+    cancellation_status: str | None = None
+    cancellation_rounds: int = 0
+    next_cancellation_at: datetime | None = None
     events: list[Event] = field(default_factory=list, repr=False, compare=False)
     # The W3C trace context of the transaction that stored it (the approval's trace): the
     # delivery to Customs, later and in a worker, continues it (ail_shared.telemetry).
@@ -130,6 +164,8 @@ class License:
             valid_until=event.valid_until,
             tolerance_pct=tolerance,
             tolerance_source=source,
+            replaces_license_no=event.replaces_license_no,
+            max_uses=event.max_uses,
         )
 
     # ------------------------------------------------------------------ the ledger
@@ -146,11 +182,137 @@ class License:
             issued_on=china_date(self.issued_at),
             used_quantity=self.used_quantity,
             uses=self.uses,
+            uses_limit=self.max_uses,
+            closed_at=self.state_changed_at if self.state in _CLOSING else None,
+            closed_as=self.state,
         )
 
     def _book(self, ledger: Ledger) -> None:
         self.used_quantity, self.uses = ledger.used_quantity, ledger.uses
         self.ledger_entries += 1
+
+    # ------------------------------------------------------------------ the license's state
+
+    @property
+    def remaining_quantity(self) -> Decimal:
+        return max(self.quantity - self.used_quantity, Decimal(0))
+
+    def _become(self, state: LicenseState, at: datetime, *, reason: str = "", detail: str = "") -> bool:
+        if not may_become(self.state, state):
+            return False  # already final: a repeated or late request changes nothing
+        self.state, self.state_reason, self.state_detail = state, reason, detail
+        self.state_changed_at = at
+        self.unused_quantity = self.remaining_quantity
+        if state in _CLOSING:
+            # Customs must hear of it: the delivery worker sends the cancellation.
+            self.cancellation_status = "pending"
+            self.next_cancellation_at = at
+        return True
+
+    def _after_use(self, at: datetime) -> None:
+        if self.state == LicenseState.VALID and self.ledger.closed:
+            self._become(LicenseState.USED_UP, at)
+            self.events.append(
+                LicenseUsedUp(
+                    application_id=self.application_id,
+                    license_no=self.license_no,
+                    used_quantity=self.used_quantity,
+                    uses=self.uses,
+                    used_up_at=at,
+                )
+            )
+
+    def surrender(self, reason: str, *, by: str, now: datetime) -> None:
+        """Hand the license back (交回): only an unused valid one (else ``LicenseRefused``)."""
+        if self.state == LicenseState.SURRENDERED:
+            return  # asked again: it is surrendered already
+        refusal = surrender_refusal(
+            self.state, uses=self.uses, valid_until=self.valid_until, on=china_date(now)
+        )
+        if refusal is not None:
+            raise LicenseRefused(refusal)
+        self._become(LicenseState.SURRENDERED, now, reason=reason)
+        self.events.append(
+            LicenseSurrendered(
+                application_id=self.application_id,
+                license_no=self.license_no,
+                reason=reason,
+                surrendered_by=by,
+                surrendered_at=now,
+                unused_quantity=self.unused_quantity or Decimal(0),
+            )
+        )
+
+    def cancel(
+        self, reason: CancelReason, at: datetime, *, detail: str = "", replaced_by: str | None = None
+    ) -> bool:
+        """Cancel a valid license (replaced by ``replaced_by``, or by MOFCOM). False when it was
+        final already (a duplicate, or MOFCOM cancelling a license that lapsed meanwhile)."""
+        if not self._become(LicenseState.CANCELLED, at, reason=reason.value, detail=detail):
+            return False
+        self.replaced_by = replaced_by
+        self.reissue_application_id = None
+        self.events.append(
+            LicenseCancelled(
+                application_id=self.application_id,
+                license_no=self.license_no,
+                reason=reason.value,
+                detail=detail,
+                replaced_by=replaced_by,
+                cancelled_at=at,
+                unused_quantity=self.unused_quantity or Decimal(0),
+            )
+        )
+        return True
+
+    def expire(self, now: datetime) -> bool:
+        """Lapse a valid license whose last day (China date) has passed; False otherwise."""
+        if china_date(now) <= self.valid_until or not self._become(LicenseState.EXPIRED, now):
+            return False
+        self.events.append(
+            LicenseExpired(
+                application_id=self.application_id,
+                license_no=self.license_no,
+                valid_until=self.valid_until,
+                unused_quantity=self.unused_quantity or Decimal(0),
+                expired_at=now,
+            )
+        )
+        return True
+
+    def replacement(self, now: datetime) -> ReplacementAllowance | LicenseRefusal:
+        """What a change or extension of this license may cover now (``replacement_allowance``)."""
+        return replacement_allowance(
+            self.state,
+            licensed_quantity=self.quantity,
+            used_quantity=self.used_quantity,
+            uses=self.uses,
+            license_max_uses=self.ledger.max_uses,
+            valid_until=self.valid_until,
+            on=china_date(now),
+        )
+
+    def record_cancellation(self, stored: bool, *, detail: str, now: datetime, policy: ResendPolicy) -> None:
+        """The outcome of a cancellation round at Customs (re-sent by the policy until stored;
+        after the automatic rounds, every ``policy``'s last delay)."""
+        self.cancellation_status = "stored" if stored else "send_failed"
+        if stored:
+            self.next_cancellation_at = None
+        else:
+            # A cancellation is never given up: Customs must not go on accepting the license.
+            delay = (
+                policy.delay_after(min(self.cancellation_rounds, policy.max_rounds - 1))
+                or policy.base_seconds
+            )
+            self.next_cancellation_at = now + timedelta(seconds=delay)
+        self.events.append(
+            CustomsCancellationStored(
+                application_id=self.application_id,
+                license_no=self.license_no,
+                result="stored" if stored else "send_failed",
+                detail=detail,
+            )
+        )
 
     def declare(
         self,
@@ -178,6 +340,7 @@ class License:
                     lines=list(lines),
                 )
             )
+            self._after_use(declared_at)
         else:
             self.events.append(
                 ClearanceRefused(
@@ -199,6 +362,10 @@ class License:
         ledger = self.ledger
         entry = ledger.reverse(declaration_no, quantity, kind, at)
         self._book(ledger)
+        if self.state == LicenseState.USED_UP and not ledger.closed:
+            # A use given back reopens a license that was used up only by its balance: it is a
+            # state the ledger computes (surrendered, cancelled, expired stay final).
+            self.state, self.state_changed_at, self.unused_quantity = LicenseState.VALID, at, None
         self.events.append(
             ClearanceReversed(
                 application_id=self.application_id,
@@ -247,6 +414,17 @@ class License:
         self.next_delivery_at = now
         self.failed_rounds = 0
         return True
+
+
+_CLOSING = (LicenseState.SURRENDERED, LicenseState.CANCELLED)
+
+
+class LicenseRefused(Conflict):
+    """A license-state rule said no (409, its code: ``license_used``, ``license_not_valid`` ...)."""
+
+    def __init__(self, refusal: LicenseRefusal) -> None:
+        super().__init__(refusal.message)
+        self.code = refusal.code
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Body, Header, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_customs.adapters import queries
 from ail_customs.adapters.repository import SCHEMA
 from ail_customs.deps import CustomsDeps
-from ail_customs.domain.commands import RequestResend
+from ail_customs.domain.commands import RequestReissue, RequestResend, SurrenderLicense
 from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
 from ail_customs.domain.model import License
 from ail_customs.service_layer.handlers import COMMAND_HANDLERS
@@ -24,10 +25,12 @@ from ail_shared.inputs import (
     Day,
     IdentifierText,
     PositiveQuantity,
+    RemarksText,
     Year,
     parse_instant,
 )
 from ail_shared.paging import ListPage, Page, QueryPage
+from ail_shared.licenses import state_label
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
 LicenseNo = Annotated[IdentifierText, Path(description="license number (许可证号)")]
@@ -117,6 +120,10 @@ async def customs_status(
             "next_auto_resend_at": r["next_delivery_at"]
             if r["customs_status"] in ("send_failed", "store_failed")
             else None,
+            "license_state": r["license_state"],
+            "license_state_label": state_label(r["license_state"]) if r["license_state"] else None,
+            "license_state_reason": r["license_state_reason"] or None,
+            "replaced_by": r["replaced_by"],
         }
         for r in rows
     ]
@@ -174,6 +181,133 @@ def _ledger_view(lic: License, on: date) -> dict[str, Any]:
     }
 
 
+def _state_view(lic: License) -> dict[str, Any]:
+    return {
+        "license_state": str(lic.state),
+        "license_state_label": state_label(lic.state),
+        "license_state_reason": lic.state_reason or None,
+        "license_state_detail": lic.state_detail or None,
+        "license_state_changed_at": lic.state_changed_at,
+        "unused_quantity": lic.unused_quantity,
+        "replaces_license_no": lic.replaces_license_no,
+        "replaced_by": lic.replaced_by,
+        "cancellation_status": lic.cancellation_status,
+    }
+
+
+class SurrenderIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: RemarksText = Field(min_length=1, description="why the license is handed back (交回原因)")
+
+
+class LicenseStateOut(BaseModel):
+    license_no: str
+    license_state: str = Field(description="valid | used_up | surrendered | cancelled | expired")
+    license_state_label: str
+    license_state_reason: str | None = None
+    license_state_detail: str | None = None
+    license_state_changed_at: datetime | None = None
+    unused_quantity: str | None = None
+    replaces_license_no: str | None = None
+    replaced_by: str | None = None
+    cancellation_status: str | None = Field(
+        None, description="the cancellation at Customs: pending | not_arrived | stored | send_failed"
+    )
+
+
+class ReissueOut(BaseModel):
+    license_no: str = Field(description="the license to be replaced")
+    application_id: str = Field(description="the new draft (made by the application service a moment later)")
+    max_quantity: str = Field(description="the most the replacement may cover: the unused quantity")
+    max_uses: int = Field(description="the uses left on the license, which the replacement takes over")
+    created: bool = Field(description="false: a change or extension was asked for already; the same draft")
+
+
+@router.post(
+    "/licenses/{license_no}/surrender",
+    status_code=200,
+    operation_id="surrender_license",
+    tags=["licenses"],
+    summary="Hand back (交回) an unused valid license, with a reason",
+    response_model=LicenseStateOut,
+)
+async def surrender(
+    license_no: LicenseNo,
+    body: Annotated[SurrenderIn, Body()],
+    pool: Pool,
+    tenant: CurrentTenant,
+    deps: CustomsDeps,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Only a valid license not used at all is surrendered (409 ``license_used``,
+    ``license_not_valid``, ``license_expired`` otherwise). Customs receives its cancellation; the
+    applicant hears ``LicenseSurrendered``. Asked again, it answers the surrendered license."""
+    cmd = SurrenderLicense(
+        license_no=license_no,
+        enterprise_codes=tenant.enterprise_codes,
+        principal=tenant.principal.id,
+        reason=body.reason,
+    )
+
+    async def work(conn: Any) -> tuple[int, Any]:
+        lic = await COMMAND_HANDLERS[SurrenderLicense](deps.uow(conn), cmd)
+        return 200, plain({"license_no": lic.license_no, **_state_view(lic)})
+
+    return await idempotent_response(
+        pool,
+        schema=SCHEMA,
+        tenant=tenant,
+        key=idempotency_key,
+        path=f"/api/v1/licenses/{license_no}/surrender",
+        body=body.model_dump(),
+        work=work,
+    )
+
+
+@router.post(
+    "/licenses/{license_no}/reissue",
+    status_code=202,
+    operation_id="reissue_license",
+    tags=["licenses"],
+    summary="Change or extend (变更 / 延期) a license: a new draft that replaces it",
+    response_model=ReissueOut,
+)
+async def reissue(
+    license_no: LicenseNo,
+    pool: Pool,
+    tenant: CurrentTenant,
+    deps: CustomsDeps,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Any:
+    """A draft copying the license's application, naming this license, for at most its unused
+    quantity and remaining uses; it goes through signing and both reviews as any application.
+    When the new license is issued this one is cancelled. 409 for a license that is not valid,
+    expired, or has nothing left."""
+    cmd = RequestReissue(
+        license_no=license_no, enterprise_codes=tenant.enterprise_codes, principal=tenant.principal.id
+    )
+
+    async def work(conn: Any) -> tuple[int, Any]:
+        answer = await COMMAND_HANDLERS[RequestReissue](deps.uow(conn), cmd)
+        return 202, {
+            "license_no": answer.license_no,
+            "application_id": answer.application_id,
+            "max_quantity": str(answer.quantity),
+            "max_uses": answer.uses,
+            "created": answer.created,
+        }
+
+    return await idempotent_response(
+        pool,
+        schema=SCHEMA,
+        tenant=tenant,
+        key=idempotency_key,
+        path=f"/api/v1/licenses/{license_no}/reissue",
+        body={},
+        work=work,
+    )
+
+
 def today_in_china() -> date:
     return china_date(datetime.now(UTC))
 
@@ -196,6 +330,7 @@ async def license_detail(license_no: LicenseNo, pool: Pool, tenant: CurrentTenan
             "customs_status": lic.customs_status,
             "customs_status_label": CUSTOMS_STATUS_LABEL.get(lic.customs_status, lic.customs_status),
             "customs_detail": lic.last_delivery_detail or None,
+            **_state_view(lic),
             "ledger": _ledger_view(lic, today_in_china()),
             "entries": entries,
         }

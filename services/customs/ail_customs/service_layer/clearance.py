@@ -88,6 +88,7 @@ async def apply_message(uow: UnitOfWork, msg: FeedMessage, page: Page) -> tuple[
 
 
 async def _use(uow: UnitOfWork, lic: License, msg: FeedMessage, page: Page, *, new: bool) -> tuple[str, str]:
+    state = lic.state
     entry = lic.declare(msg.declaration_no, msg.quantity, msg.declared_at, port=msg.port, lines=msg.lines)
     accepted = entry.kind is EntryKind.USE
     declaration = Declaration(
@@ -112,6 +113,8 @@ async def _use(uow: UnitOfWork, lic: License, msg: FeedMessage, page: Page, *, n
     else:  # the next revision of an amended declaration
         await uow.declarations.save_revision(declaration)
         await uow.licenses.append_entry(lic=lic, entry=entry, message_id=msg.message_id)
+    if lic.state != state:  # the last use: used up
+        await uow.licenses.save_state(lic)
     ledger = lic.ledger
     if accepted:
         summary = (
@@ -148,8 +151,11 @@ async def _reverse(uow: UnitOfWork, lic: License, msg: FeedMessage, page: Page) 
         # Nothing was deducted for it (unknown, refused, or already reversed): nothing to give back.
         return "ignored", "no recorded use of this declaration to give back"
     kind = "amended" if msg.kind == "amended" else "invalidated"
+    state = lic.state
     entry = lic.reverse(msg.declaration_no, decl.quantity, kind, msg.occurred_at)
     await uow.licenses.append_entry(lic=lic, entry=entry, message_id=msg.message_id)
+    if lic.state != state:  # a use given back reopens a used-up license
+        await uow.licenses.save_state(lic)
     await uow.declarations.set_state(declaration_no=msg.declaration_no, state=kind)
     ledger = lic.ledger
     page.history.append(

@@ -112,6 +112,9 @@ def contribution(application_id: str, event: ReviewResultReceived) -> Contributi
         problems.append("application.total_quantity/total_value_usd must be finite")
     if problems:
         raise NotCountable("; ".join(problems))
+    # A change or extension replaces a license whose goods were counted with its own approval:
+    # it counts as an approved application, with no quantity or amount of its own (docs/stats.md).
+    replacement = bool(summary.replaces_license_no)
     return Contribution(
         application_id=application_id,
         enterprise_code=summary.enterprise_code,
@@ -123,8 +126,8 @@ def contribution(application_id: str, event: ReviewResultReceived) -> Contributi
         commodity_name=summary.commodity_name,
         unit=summary.unit,
         category=category_for(summary),
-        quantity=summary.total_quantity,
-        amount_usd=summary.total_value_usd,
+        quantity=Decimal(0) if replacement else summary.total_quantity,
+        amount_usd=Decimal(0) if replacement else summary.total_value_usd,
         grouping=summary.commodity_grouping,
     )
 

@@ -44,9 +44,15 @@ from ail_shared.events import (
     ApplicationSubmitted,
     ClearanceRecorded,
     ClearanceReversed,
+    CustomsCancellationStored,
     CustomsStored,
     Event,
+    LicenseCancelled,
+    LicenseExpired,
     LicenseIssued,
+    LicenseReissueRequested,
+    LicenseSurrendered,
+    LicenseUsedUp,
     ReviewResultReceived,
     SigningDeferred,
     SigningFailed,
@@ -182,7 +188,52 @@ def describe(event: Event) -> Fact | None:
                 happened_at=at,
                 implies=STATUS_IMPLIED_BY_CUSTOMS,
             )
+        # The license after issue (ail_shared.licenses): history facts, pushed like the rest.
+        case LicenseUsedUp(license_no=lic, used_quantity=q, uses=uses, used_up_at=at):
+            return _license_fact(lic, "used_up", at, {"used_quantity": str(q), "uses": uses})
+        case LicenseSurrendered(license_no=lic, reason=why, unused_quantity=q, surrendered_at=at):
+            return _license_fact(lic, "surrendered", at, {"reason": why, "unused_quantity": str(q)}, why)
+        case LicenseCancelled(
+            license_no=lic, reason=why, detail=detail, replaced_by=new, unused_quantity=q, cancelled_at=at
+        ):
+            details = {"reason": why, "detail": detail, "replaced_by": new, "unused_quantity": str(q)}
+            return _license_fact(lic, "cancelled", at, details, detail or why)
+        case LicenseExpired(license_no=lic, valid_until=until, unused_quantity=q, expired_at=at):
+            return _license_fact(
+                lic, "expired", at, {"valid_until": until.isoformat(), "unused_quantity": str(q)}
+            )
+        case LicenseReissueRequested(
+            license_no=lic, new_application_id=new, quantity=q, uses=uses, requested_at=at
+        ):
+            return Fact(
+                None,
+                license_no=lic,
+                details={"new_application_id": new, "max_quantity": str(q), "max_uses": uses},
+                happened_at=at,
+                implies=STATUS_IMPLIED_BY_CUSTOMS,
+            )
+        case CustomsCancellationStored(license_no=lic, result=result, detail=detail):
+            return Fact(
+                None,
+                reason=detail or None,
+                license_no=lic,
+                details={"cancellation_at_customs": result},
+                implies=STATUS_IMPLIED_BY_CUSTOMS,
+            )
     return None
+
+
+def _license_fact(
+    license_no: str, state: str, at: datetime, details: dict[str, Any], reason: str | None = None
+) -> Fact:
+    return Fact(
+        None,
+        reason=reason or None,
+        license_no=license_no,
+        details={"license_state": state, **details},
+        happened_at=at,
+        implies=STATUS_IMPLIED_BY_CUSTOMS,
+    )
 
 
 @dataclass(frozen=True)

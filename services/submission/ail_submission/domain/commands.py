@@ -65,6 +65,17 @@ class ReceiveReviewResult:
 
 
 @dataclass(frozen=True)
+class ReceiveLicenseCancellation:
+    """MOFCOM cancelled a license it issued (its signed callback, signature already checked)."""
+
+    form_no: str
+    application_id: UUID
+    license_no: str
+    reason: str
+    cancelled_at: datetime
+
+
+@dataclass(frozen=True)
 class ClaimDueSubmissions:
     """The sender takes signed submissions whose time has come, with a lease."""
 
@@ -99,6 +110,7 @@ Command = (
     | RevokeApplication
     | RefreshApprovalStatus
     | ReceiveReviewResult
+    | ReceiveLicenseCancellation
     | ClaimDueSubmissions
     | SendSubmission
     | ResolveWaitingSubmissions

@@ -20,6 +20,7 @@ from ail_shared.errors import Conflict
 from ail_shared.events import (
     ApplicationRevoked,
     Event,
+    LicenseCancellationReceived,
     LicenseIssued,
     ReviewResultReceived,
     SignatureRequested,
@@ -256,7 +257,30 @@ class Submission:
             quantity=about.total_quantity,
             one_batch_one_license=about.one_batch_one_license,
             overflow_tolerance_pct=tolerance_of(self.snapshot),
+            # A change or extension names the license it replaces (the application put it in the
+            # snapshot MOFCOM reviewed), with the uses it takes over.
+            replaces_license_no=str(self.snapshot.get("replaces_license_no") or "") or None,
+            max_uses=_int_or_none(self.snapshot.get("replacement_max_uses")),
         )
+
+    def license_cancelled(self, *, license_no: str, reason: str, cancelled_at: datetime) -> None:
+        """MOFCOM cancelled the license of this submission: relayed to the customs service,
+        which owns license state (it ignores a repeat)."""
+        self.events.append(
+            LicenseCancellationReceived(
+                application_id=str(self.application_id),
+                license_no=license_no,
+                reason=reason,
+                cancelled_at=cancelled_at,
+            )
+        )
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass

@@ -42,6 +42,7 @@ def summary(snapshot: dict[str, Any], *, fallback_year: int) -> ApplicationSumma
         trade_mode=str(snapshot.get("trade_mode") or ""),
         trade_country=str(snapshot.get("trade_country") or ""),
         issuing_agency=str(snapshot.get("issuing_agency") or ""),
+        replaces_license_no=str(snapshot.get("replaces_license_no") or ""),
         one_batch_one_license=bool(snapshot.get("one_batch_one_license") or False),
         commodity_category=str(snapshot.get("commodity_category") or ""),
         commodity_grouping=str(snapshot.get("commodity_grouping") or ""),

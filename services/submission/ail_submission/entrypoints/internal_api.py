@@ -21,7 +21,13 @@ from ail_shared.errors import AilError, Unauthenticated
 from ail_shared.http import Pool
 from ail_shared.logging import get_logger
 from ail_submission.adapters import queries
-from ail_submission.domain.commands import BindEkeyByCertificate, ReceiveReviewResult, Result, Stage
+from ail_submission.domain.commands import (
+    BindEkeyByCertificate,
+    ReceiveLicenseCancellation,
+    ReceiveReviewResult,
+    Result,
+    Stage,
+)
 from ail_submission.domain.model import CallbackRefusal
 from ail_submission.entrypoints.api import DepsDep, binding_view
 
@@ -97,6 +103,43 @@ async def mofcom_result(body: Annotated[ReviewResultIn, Body()], deps: DepsDep) 
     if outcome == "unknown_form":
         return JSONResponse({"outcome": outcome, "retry": True}, status_code=409)
     return JSONResponse({"outcome": outcome}, status_code=200)
+
+
+class LicenseCancellationIn(BaseModel):
+    form_no: str = Field(min_length=1, max_length=40)
+    application_id: UUID
+    license_no: str = Field(min_length=1, max_length=40)
+    reason: str = Field(default="", max_length=2000)
+    cancelled_at: datetime
+
+
+class CallbackOutcome(BaseModel):
+    outcome: str
+
+
+@mofcom_callbacks.post(
+    "/license-cancellations",
+    dependencies=[Depends(mofcom_signature)],
+    operation_id="mofcom_license_cancellation",
+    tags=["internal"],
+    summary="MOFCOM cancelled a license it issued (signed callback)",
+    response_model=CallbackOutcome,
+)
+async def mofcom_license_cancellation(body: Annotated[LicenseCancellationIn, Body()], deps: DepsDep) -> Any:
+    """Relayed to the customs service (``LicenseCancellationReceived``), which cancels the
+    license, tells Customs and the applicant. Repeats are fine. 404 for a license we do not know."""
+    outcome = await deps.handle(
+        ReceiveLicenseCancellation(
+            form_no=body.form_no,
+            application_id=body.application_id,
+            license_no=body.license_no,
+            reason=body.reason,
+            cancelled_at=body.cancelled_at,
+        )
+    )
+    if outcome == "unknown_license":
+        raise CallbackRefused(f"no license {body.license_no} of form {body.form_no}", "unknown_license", 404)
+    return {"outcome": outcome}
 
 
 @internal.get("/submissions")

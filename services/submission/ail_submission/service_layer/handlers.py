@@ -48,6 +48,7 @@ from ail_submission.domain.commands import (
     BindEkey,
     BindEkeyByCertificate,
     ClaimDueSubmissions,
+    ReceiveLicenseCancellation,
     ReceiveReviewResult,
     RefreshApprovalStatus,
     RerouteStrandedRequests,
@@ -576,6 +577,25 @@ async def _apply_review_result(
     return "applied"
 
 
+async def receive_license_cancellation(uow: UnitOfWork, cmd: ReceiveLicenseCancellation) -> str:
+    """MOFCOM cancelled a license: 'applied' (``LicenseCancellationReceived`` on ail.submission)
+    or 'unknown_license' when it names no license we were issued for that form and application."""
+    async with uow:
+        sub = await uow.submissions.by_form(form_no=cmd.form_no)
+        view = await uow.applications.get(application_id=sub.application_id) if sub is not None else None
+        if (
+            sub is None
+            or view is None
+            or sub.application_id != cmd.application_id
+            or view.license_no != cmd.license_no
+        ):
+            return "unknown_license"
+        sub.license_cancelled(license_no=cmd.license_no, reason=cmd.reason, cancelled_at=cmd.cancelled_at)
+        uow.track(sub)
+    log.info("license_cancelled_by_mofcom", license_no=cmd.license_no, form_no=cmd.form_no)
+    return "applied"
+
+
 # ---------------------------------------------------------------- the sender
 
 
@@ -699,6 +719,7 @@ COMMAND_HANDLERS: Mapping[type[Any], Handler] = {
     RevokeApplication: revoke,
     RefreshApprovalStatus: refresh_approval_status,
     ReceiveReviewResult: receive_review_result,
+    ReceiveLicenseCancellation: receive_license_cancellation,
     ClaimDueSubmissions: claim_due,
     SendSubmission: send_submission,
     ResolveWaitingSubmissions: resolve_waiting,
