@@ -27,6 +27,7 @@ from ail_shared.events import (
     envelope_for,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
+from ail_shared.lifecycle import event_reason
 from tests.unit.application.fakes import (
     ENTERPRISE,
     STORED_AT,
@@ -179,7 +180,7 @@ async def test_a_failed_submission_returns_to_draft_with_the_reason(failure: typ
         failure(application_id=str(app.id), submission_id=str(app.submission_id), reason="ekey_not_present"),
     )
     stored = uow.applications.stored(app.id)
-    assert stored.status is S.DRAFT and stored.status_reason == "ekey_not_present"
+    assert stored.status is S.DRAFT and stored.status_reason == event_reason("ekey_not_present")
     assert uow.events == []  # a status follows MOFCOM; it is not an event of ours
 
 

@@ -19,6 +19,7 @@ from ail_shared.events import (
     SubmissionRejected,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
+from ail_shared.lifecycle import event_reason
 from ail_status.domain.model import OPEN_TO_RESUBMISSION, View, decide, describe, webhook_type
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -65,7 +66,11 @@ def test_facts_carry_reason_and_numbers() -> None:
     failed = describe(
         SigningFailed(application_id="a", submission_id="s", reason="ekey_not_present", detail="x")
     )
-    assert failed is not None and failed.status is S.DRAFT and failed.reason == "ekey_not_present: x"
+    assert (
+        failed is not None
+        and failed.status is S.DRAFT
+        and failed.reason == event_reason("ekey_not_present", "x")
+    )
     rejected = describe(SubmissionRejected(application_id="a", submission_id="s", reason="bad"))
     assert rejected is not None and rejected.status is S.DRAFT and rejected.reason == "bad"
     accepted = describe(
