@@ -98,6 +98,14 @@ def event_reason(reason: str, detail: str = "") -> str:
     return f"{text.rstrip(' .')}. {step}"
 
 
+def revoked_reason(reason: str = "") -> str:
+    """What the applicant reads of a revocation (ApplicationRevoked): who asked, and the reason
+    the applicant gave with the revoke (issue 13, item 11), e.g. ``revoked by applicant: 合同取消``.
+    Events from before kept no reason (``""``) or the word ``applicant``."""
+    given = reason.strip()
+    return f"revoked by applicant: {given}" if given and given != "applicant" else "revoked by applicant"
+
+
 def moves_forward(current: ApplicationStatus | str, new: ApplicationStatus) -> bool:
     """The forward-only rule, along one submission: a late, duplicate or out-of-order event
     never moves a status backwards nor sideways. A failed submission ends in ``draft`` (only

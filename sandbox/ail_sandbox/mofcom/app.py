@@ -323,8 +323,14 @@ def create_app() -> FastAPI:
         return sub.view()
 
     @app.post("/mofcom/submissions/{form}/revoke")
-    async def revoke(form: str) -> Any:
+    async def revoke(form: str, request: Request) -> Any:
         sub = state.by_form.get(form)
+        raw = await request.body()
+        try:
+            given = json.loads(raw) if raw else {}
+        except ValueError:
+            return _error(422, "invalid_body", "the revoke body is not JSON")
+        reason = given.get("reason") if isinstance(given, dict) else None
         if sub is None:
             return _error(404, "not_found", f"no submission with form no. {form}")
         if sub.status == "revoked":
@@ -333,6 +339,7 @@ def create_app() -> FastAPI:
             return _error(409, "not_revocable", f"form {form} is {sub.status}", status=sub.status)
         sub.status = "revoked"
         sub.revoked_at = datetime.now(UTC)
+        sub.revoke_reason = str(reason) if reason else None
         return sub.view()
 
     # ------------------------------------------------------------------ reviews and results

@@ -300,6 +300,7 @@ class Submission:
     results: list[dict[str, Any]] = field(default_factory=list)
     license_no: str | None = None
     revoked_at: datetime | None = None
+    revoke_reason: str | None = None  # the applicant's reason, as the revoke request gave it
 
     def view(self) -> dict[str, Any]:
         return {
@@ -312,4 +313,5 @@ class Submission:
             "license_no": self.license_no,
             "results": self.results,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "revoke_reason": self.revoke_reason,
         }

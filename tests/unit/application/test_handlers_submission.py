@@ -392,3 +392,16 @@ def test_every_event_the_consumer_subscribes_to_has_a_handler() -> None:
         LicenseIssued,
         EkeyBound,
     }
+
+
+async def test_the_applicants_revoke_reason_is_the_status_reason() -> None:
+    """Issue 13, item 11: the reason the applicant gave with the revoke is kept."""
+    uow = FakeUnitOfWork()
+    app = await pending(uow)
+    await deliver(
+        uow,
+        ApplicationRevoked(
+            application_id=str(app.id), form_no="F-1", revoked_at=APPLIED_AT, reason="合同取消"
+        ),
+    )
+    assert uow.applications.stored(app.id).status_reason == "revoked by applicant: 合同取消"

@@ -294,7 +294,7 @@ async def test_submission_accepted_sets_the_form_no() -> None:
 async def test_application_revoked() -> None:
     uow = await fold((submitted(), 1), (accepted(), 2), (revoked(), 3))
     v = uow.store.views[APP]
-    assert v.status is S.REVOKED and v.status_reason == "申请人撤销"
+    assert v.status is S.REVOKED and v.status_reason == "revoked by applicant: 申请人撤销"
 
 
 @pytest.mark.parametrize(

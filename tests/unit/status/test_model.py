@@ -78,7 +78,7 @@ def test_facts_carry_reason_and_numbers() -> None:
     )
     assert accepted is not None and accepted.form_no == "f1" and accepted.status is S.PENDING_FIRST_REVIEW
     revoked = describe(ApplicationRevoked(application_id="a", revoked_at=NOW))
-    assert revoked is not None and revoked.status is S.REVOKED and revoked.reason is None
+    assert revoked is not None and revoked.status is S.REVOKED and revoked.reason == "revoked by applicant"
     issued = describe(
         LicenseIssued(
             application_id="a",

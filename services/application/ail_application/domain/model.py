@@ -334,10 +334,10 @@ class Application:
             self.license_no = license_no
         return True
 
-    def revoked(self, *, form_no: str | None) -> bool:
+    def revoked(self, *, form_no: str | None, reason: str = "") -> bool:
         if not self._forward(form_no, lifecycle.AFTER_REVOKED):
             return False
-        self.status_reason = "revoked by applicant"
+        self.status_reason = lifecycle.revoked_reason(reason)
         return True
 
     def license_issued(self, *, form_no: str, license_no: str) -> bool:

@@ -404,7 +404,10 @@ async def on_review_result(uow: UnitOfWork, event: ReviewResultReceived, env: En
 
 async def on_revoked(uow: UnitOfWork, event: ApplicationRevoked, env: Envelope) -> None:
     await _apply(
-        uow, event.application_id, lambda app: app.revoked(form_no=event.form_no), "ApplicationRevoked"
+        uow,
+        event.application_id,
+        lambda app: app.revoked(form_no=event.form_no, reason=event.reason),
+        "ApplicationRevoked",
     )
 
 

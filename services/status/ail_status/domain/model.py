@@ -63,6 +63,7 @@ from ail_shared.lifecycle import (
     Action,
     event_reason,
     moves_forward,
+    revoked_reason,
     status_after_review,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
@@ -137,7 +138,13 @@ def describe(event: Event) -> Fact | None:
                 happened_at=applied_at,
             )
         case ApplicationRevoked(reason=reason, form_no=form_no, revoked_at=revoked_at):
-            return Fact(AFTER_REVOKED, reason=reason or None, form_no=form_no, happened_at=revoked_at)
+            return Fact(
+                AFTER_REVOKED,
+                reason=revoked_reason(reason),
+                form_no=form_no,
+                details={"revoke_reason": reason} if reason and reason != "applicant" else {},
+                happened_at=revoked_at,
+            )
         case ReviewResultReceived(
             stage=stage, result=result, opinion=o, form_no=form_no, license_no=lic, reviewed_at=reviewed_at
         ):

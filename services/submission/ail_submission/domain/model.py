@@ -38,6 +38,7 @@ from ail_shared.lifecycle import (
     Action,
     allows,
     moves_forward,
+    revoked_reason,
     status_after_review,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
@@ -339,16 +340,17 @@ class ApplicationView:
                 f"application {self.application_id} is {self.status}: revoke is allowed only from {where}"
             )
 
-    def revoke(self, *, revoked_at: datetime) -> None:
-        """MOFCOM has withdrawn the application at the applicant's request."""
+    def revoke(self, *, revoked_at: datetime, reason: str = "") -> None:
+        """MOFCOM has withdrawn the application at the applicant's request; ``reason`` is the
+        applicant's (kept in the event, the history and at MOFCOM)."""
         self.check_revocable()
-        self.status, self.status_reason = AFTER_REVOKED.value, "revoked by applicant"
+        self.status, self.status_reason = AFTER_REVOKED.value, revoked_reason(reason)
         self.events.append(
             ApplicationRevoked(
                 application_id=str(self.application_id),
                 form_no=self.form_no,
                 revoked_at=revoked_at,
-                reason="applicant",
+                reason=reason,
             )
         )
 

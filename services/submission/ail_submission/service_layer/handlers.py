@@ -431,7 +431,7 @@ async def revoke(
             )
             raise Conflict(f"application {cmd.application_id} is {status}: {where}")
         view.check_revocable()
-        answer = await mofcom.revoke(form_no=view.form_no or "")
+        answer = await mofcom.revoke(form_no=view.form_no or "", reason=cmd.reason)
         if isinstance(answer, Unavailable):
             raise MofcomUnavailable(f"MOFCOM did not answer ({answer.error}); try the revoke again")
         if isinstance(answer, Refused):
@@ -441,7 +441,7 @@ async def revoke(
                 f"({mofcom_status or answer.reason}): {answer.detail}"
             )
         revoked_at = datetime.fromisoformat(answer["revoked_at"]) if answer.get("revoked_at") else clock()
-        view.revoke(revoked_at=revoked_at)
+        view.revoke(revoked_at=revoked_at, reason=cmd.reason)
         await uow.applications.save(view)
         uow.track(view)
     return view
