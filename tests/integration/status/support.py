@@ -26,6 +26,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     ApplicationSummary,
+    ClearanceRefused,
     CustomsStored,
     Envelope,
     Event,
@@ -44,6 +45,7 @@ TOPIC_OF = {
     "SigningFailed": topics.SIGNER,
     "SigningDeferred": topics.SIGNER,
     "CustomsStored": topics.CUSTOMS,
+    "ClearanceRefused": topics.CUSTOMS,
 }
 
 
@@ -339,6 +341,22 @@ class App:
                 commodity_code="2601111000",
                 quantity=Decimal("1000"),
                 one_batch_one_license=False,
+            ),
+            when,
+        )
+
+    def clearance_refused(self, at: datetime | None = None) -> Envelope:
+        """As the customs service says it when the ledger cannot cover a declaration."""
+        when = self._when(at)
+        return self._env(
+            ClearanceRefused(
+                application_id=self.application_id,
+                license_no=self.license_no,
+                declaration_no="2200" + self.serial_no[-14:],
+                declared_at=when,
+                quantity=Decimal("10"),
+                reason="one_batch_already_used",
+                detail="the one-batch license has been used",
             ),
             when,
         )

@@ -4,6 +4,7 @@ naming the status."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -13,6 +14,7 @@ from ail_shared.errors import Conflict
 from ail_shared.lifecycle import ApplicationStatus
 from ail_submission.domain.model import ApplicationView
 from tests.integration.submission.support import create_draft, wait_status
+from tests.support import eventually
 
 
 async def _submitted(client: httpx.AsyncClient, *, mismatch: bool = False) -> str:
@@ -79,3 +81,33 @@ def test_revoke_rule_for_every_status(status: ApplicationStatus) -> None:
     else:
         with pytest.raises(Conflict, match=f"is {status.value}"):
             view.check_revocable()
+
+
+async def test_the_applicants_revoke_reason_is_kept(
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
+) -> None:
+    """Issue 13, item 11: the reason the applicant gives is in the application's status reason,
+    its history (the event) and at MOFCOM."""
+    await mofcom_sandbox.post("/control", json={"first_delay": 60})
+    app_id = await _submitted(enterprise_a)
+    app = await wait_status(enterprise_a, app_id, "pending_first_review")
+    too_long = await enterprise_a.post(f"/api/v1/applications/{app_id}/revoke", json={"reason": "x" * 501})
+    assert too_long.status_code == 422 and "reason" in too_long.text, too_long.text
+    resp = await enterprise_a.post(
+        f"/api/v1/applications/{app_id}/revoke", json={"reason": "合同取消，改期进口"}
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status_reason"] == "revoked by applicant: 合同取消，改期进口"
+    app = await wait_status(enterprise_a, app_id, "revoked")
+    assert app["status_reason"] == "revoked by applicant: 合同取消，改期进口"
+    mofcom = (await mofcom_sandbox.get(f"/mofcom/submissions/{app['form_no']}")).json()
+    assert mofcom["status"] == "revoked" and mofcom["revoke_reason"] == "合同取消，改期进口"
+
+    async def revoked_entry() -> dict[str, Any] | None:
+        history = (await enterprise_a.get(f"/api/v1/applications/{app_id}/history")).json()
+        found = [e for e in history["entries"] if e["event"]["type"] == "ApplicationRevoked"]
+        return found[0] if found else None
+
+    entry = await eventually(revoked_entry)
+    assert entry["reason"] == "revoked by applicant: 合同取消，改期进口"
+    assert entry["details"]["revoke_reason"] == "合同取消，改期进口"

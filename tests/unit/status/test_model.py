@@ -9,6 +9,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     ClearanceRecorded,
+    ClearanceRefused,
     CustomsStored,
     EkeyHeartbeat,
     LicenseIssued,
@@ -257,3 +258,22 @@ def test_signing_deferred_is_a_history_fact_of_its_submission() -> None:
     )
     assert fact is not None and fact.status is None and fact.implies is S.SUBMITTING
     assert fact.submission_id == "s" and fact.reason == "waiting_for_ekey: waiting for e-key k"
+
+
+def test_a_refused_declaration_is_a_history_fact() -> None:
+    """Issue 13, item 13: ClearanceRefused is listed and pushed; it sets no status."""
+    fact = describe(
+        ClearanceRefused(
+            application_id="a",
+            license_no="26AA000001",
+            declaration_no="D1",
+            declared_at=NOW,
+            quantity=Decimal("10"),
+            reason="uses_exhausted",
+            detail="six uses",
+        )
+    )
+    assert fact is not None and fact.status is None and fact.implies is S.APPROVED
+    assert fact.reason == "uses_exhausted: six uses" and fact.license_no == "26AA000001"
+    assert fact.details == {"declaration_no": "D1", "quantity": "10", "refusal": "uses_exhausted"}
+    assert fact.happened_at == NOW

@@ -43,6 +43,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     ClearanceRecorded,
+    ClearanceRefused,
     ClearanceReversed,
     CustomsStored,
     Event,
@@ -186,6 +187,19 @@ def describe(event: Event) -> Fact | None:
                 None,
                 license_no=lic,
                 details={"declaration_no": decl, "quantity": str(q), "kind": kind},
+                happened_at=at,
+                implies=STATUS_IMPLIED_BY_CUSTOMS,
+            )
+        case ClearanceRefused(
+            license_no=lic, declaration_no=decl, quantity=q, reason=reason, detail=detail, declared_at=at
+        ):
+            # A declaration the license ledger could not cover (issue 13, item 13): the applicant
+            # learns it from the history, the webhook and the stream, as a cleared one.
+            return Fact(
+                None,
+                reason=event_reason(reason, detail),
+                license_no=lic,
+                details={"declaration_no": decl, "quantity": str(q), "refusal": reason},
                 happened_at=at,
                 implies=STATUS_IMPLIED_BY_CUSTOMS,
             )

@@ -25,6 +25,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     ClearanceRecorded,
+    ClearanceRefused,
     ClearanceReversed,
     CustomsStored,
     Envelope,
@@ -102,6 +103,7 @@ LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
     CustomsStored,
     ClearanceRecorded,
     ClearanceReversed,
+    ClearanceRefused,
 )
 
 # One use case for every lifecycle event: what differs per type is the fact it records
