@@ -405,3 +405,20 @@ async def test_the_applicants_revoke_reason_is_the_status_reason() -> None:
         ),
     )
     assert uow.applications.stored(app.id).status_reason == "revoked by applicant: 合同取消"
+
+
+async def test_a_resubmission_shows_no_form_no_until_mofcom_answers() -> None:
+    """Issue 13, item 12: after a revocation the application is submitted again; the revoked
+    form's number is not the new submission's, so none shows until MOFCOM accepts it."""
+    uow = FakeUnitOfWork()
+    app = await pending(uow, form_no="F-1")
+    await deliver(uow, ApplicationRevoked(application_id=str(app.id), form_no="F-1", revoked_at=APPLIED_AT))
+    await handlers.handle(uow, c.SubmitApplication(TENANT, app.id), CTX)
+    again = uow.applications.stored(app.id)
+    assert again.status is S.SUBMITTING
+    assert (again.form_no, again.license_no, again.applied_at) == (None, None, None)
+    # A late review of the revoked form changes nothing; MOFCOM's acceptance brings the new number.
+    await deliver(uow, review(again, "first", "rejected", form_no="F-1"))
+    assert uow.applications.stored(app.id).status is S.SUBMITTING
+    await deliver(uow, accepted(again, "F-2"))
+    assert uow.applications.stored(app.id).form_no == "F-2"

@@ -240,6 +240,10 @@ class Application:
             raise InvalidInput(f"the application cannot be submitted: {len(problems)} problem(s)", problems)
         self.status = lifecycle.AFTER_SUBMITTED
         self.status_reason = None
+        # A resubmission (after a revocation or a first-review rejection) is a new MOFCOM form:
+        # the previous form's numbers are not this one's, so none shows until MOFCOM answers
+        # (issue 13, item 12); the status service's history keeps the previous ones.
+        self.form_no = self.license_no = self.applied_at = None
         self.submission_id = uuid4()
         self.events.append(
             ApplicationSubmitted(

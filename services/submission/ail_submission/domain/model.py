@@ -289,8 +289,10 @@ class ApplicationView:
         )
 
     def resubmitted(self, sub: Submission) -> None:
-        """A new submission of the application: it is the current one now."""
+        """A new submission of the application: it is the current one now, and the previous
+        form's numbers are not its own (none shows until MOFCOM answers, issue 13 item 12)."""
         self.submission_id, self.status, self.status_reason = sub.submission_id, AFTER_SUBMITTED.value, None
+        self.form_no = self.license_no = self.applied_at = None
 
     def follows(self, sub: Submission) -> bool:
         return self.submission_id == sub.submission_id
