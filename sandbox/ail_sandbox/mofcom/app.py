@@ -109,6 +109,7 @@ class State:
         self.default_control = self.control.model_copy(deep=True)
         self.rng = random.Random()
         self.reset_data()
+        self._load_certificates()
 
     def reset_data(self) -> None:
         self.certificates: dict[tuple[str, str], str] = {}
@@ -144,6 +145,31 @@ class State:
         data = {"form": {f"{y}:{c}": n for (y, c), n in self.form_seq.items()}, "license": self.license_seq}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+
+    # Nor does it forget a registered certificate: a restart of the sandbox (an outage test kills
+    # it) must not refuse the submissions in flight as certificate_not_registered.
+    def _cert_file(self) -> Path | None:
+        folder = os.environ.get("AIL_DEVSTACK_DIR")
+        return Path(folder) / "sandbox-mofcom-certificates.json" if folder else None
+
+    def _load_certificates(self) -> None:
+        path = self._cert_file()
+        if path is None or not path.exists():
+            return
+        for row in json.loads(path.read_text()):
+            self.certificates[(row["enterprise_code"], row["ekey_serial"])] = row["certificate_pem"]
+
+    def save_certificates(self) -> None:
+        path = self._cert_file()
+        if path is None:
+            return
+        rows = [
+            {"enterprise_code": e, "ekey_serial": s, "certificate_pem": pem}
+            for (e, s), pem in self.certificates.items()
+        ]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows))
         tmp.replace(path)
 
     def rules(self) -> ReviewRules:
@@ -252,6 +278,7 @@ def create_app() -> FastAPI:
                 422, "certificate_mismatch", f"certificate subject {subject} does not name the enterprise"
             )
         state.certificates[(body.enterprise_code, body.ekey_serial)] = body.certificate_pem
+        state.save_certificates()
         return {"registered": True, "enterprise_code": body.enterprise_code, "subject": subject}
 
     @app.post("/mofcom/submissions", status_code=201)
@@ -450,6 +477,7 @@ def create_app() -> FastAPI:
         state.control = state.default_control.model_copy(deep=True)
         if data:
             state.reset_data()
+            state.save_certificates()
         return state.control.model_dump()
 
     @app.get("/control/received")

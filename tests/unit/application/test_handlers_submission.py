@@ -23,6 +23,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
     envelope_for,
 )
@@ -422,3 +423,24 @@ async def test_a_resubmission_shows_no_form_no_until_mofcom_answers() -> None:
     assert uow.applications.stored(app.id).status is S.SUBMITTING
     await deliver(uow, accepted(again, "F-2"))
     assert uow.applications.stored(app.id).form_no == "F-2"
+
+
+async def test_mofcom_not_answering_is_the_status_reason_while_submitting() -> None:
+    """Issue 13, item 9: SubmissionDelayed keeps the application submitting and says why."""
+    uow = FakeUnitOfWork()
+    app = await submitted(uow)
+    detail = "MOFCOM unreachable, attempt 5, next at 2026-12-01T03:00:20Z (HTTP 503)"
+    await deliver(
+        uow,
+        SubmissionDelayed(
+            application_id=str(app.id),
+            submission_id=str(app.submission_id),
+            detail=detail,
+            attempt=5,
+            next_attempt_at=APPLIED_AT,
+        ),
+    )
+    stored = uow.applications.stored(app.id)
+    assert stored.status is S.SUBMITTING and stored.status_reason == f"mofcom_unreachable: {detail}"
+    await deliver(uow, accepted(stored))
+    assert uow.applications.stored(app.id).status_reason is None

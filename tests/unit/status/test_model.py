@@ -17,6 +17,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
@@ -277,3 +278,20 @@ def test_a_refused_declaration_is_a_history_fact() -> None:
     assert fact.reason == "uses_exhausted: six uses" and fact.license_no == "26AA000001"
     assert fact.details == {"declaration_no": "D1", "quantity": "10", "refusal": "uses_exhausted"}
     assert fact.happened_at == NOW
+
+
+def test_mofcom_not_answering_is_a_history_fact_of_the_submission() -> None:
+    """Issue 13, item 9: SubmissionDelayed sets no status; it names its submission and attempt."""
+    fact = describe(
+        SubmissionDelayed(
+            application_id="a",
+            submission_id="s",
+            detail="MOFCOM unreachable, attempt 1",
+            attempt=1,
+            next_attempt_at=NOW,
+        )
+    )
+    assert fact is not None and fact.status is None and fact.implies is S.SUBMITTING
+    assert fact.reason == "mofcom_unreachable: MOFCOM unreachable, attempt 1"
+    assert fact.submission_id == "s"
+    assert fact.details == {"submission_id": "s", "attempt": 1, "next_attempt_at": NOW.isoformat()}

@@ -303,8 +303,9 @@ class Application:
         return True
 
     def signing_deferred(self, *, submission_id: str, reason: str) -> bool:
-        """The submission waits for its e-key on a signer host: it stays submitting and says why
-        (it goes on by itself; SubmissionAccepted clears the reason)."""
+        """The submission waits (for its e-key on a signer host: SigningDeferred; for MOFCOM to
+        answer: SubmissionDelayed): it stays submitting and says why (it goes on by itself;
+        SubmissionAccepted clears the reason)."""
         if not self._in_flight(submission_id):
             return False
         self.status_reason = reason

@@ -46,6 +46,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.inputs import license_year_problem
@@ -365,14 +366,18 @@ async def on_submission_failed(
     )
 
 
-async def on_signing_deferred(uow: UnitOfWork, event: SigningDeferred, env: Envelope) -> None:
+async def on_signing_deferred(
+    uow: UnitOfWork, event: SigningDeferred | SubmissionDelayed, env: Envelope
+) -> None:
+    """SigningDeferred (waiting for the e-key) and SubmissionDelayed (MOFCOM does not answer)
+    keep the application submitting and say why."""
     await _apply(
         uow,
         event.application_id,
         lambda app: app.signing_deferred(
             submission_id=event.submission_id, reason=event_reason(event.reason, event.detail)
         ),
-        "SigningDeferred",
+        type(event).__name__,
     )
 
 
@@ -439,6 +444,7 @@ EventHandler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
 EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
     SigningFailed: on_submission_failed,
     SigningDeferred: on_signing_deferred,
+    SubmissionDelayed: on_signing_deferred,
     SubmissionRejected: on_submission_failed,
     SubmissionAccepted: on_submission_accepted,
     ReviewResultReceived: on_review_result,

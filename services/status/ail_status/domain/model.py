@@ -52,6 +52,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.lifecycle import (
@@ -113,6 +114,20 @@ def describe(event: Event) -> Fact | None:
                 None,
                 reason=event_reason(reason, detail),
                 details={"submission_id": sid, "ekey_serial": serial, "give_up_at": give_up_at},
+                submission_id=sid,
+                implies=STATUS_IMPLIED_BY_DEFERRAL,
+            )
+        case SubmissionDelayed(reason=reason, detail=detail, submission_id=sid, attempt=attempt):
+            # MOFCOM does not answer (issue 13, item 9): listed and pushed; while the view shows
+            # that submission in flight, its status reason says so (as for a deferred signing).
+            return Fact(
+                None,
+                reason=event_reason(reason, detail),
+                details={
+                    "submission_id": sid,
+                    "attempt": attempt,
+                    "next_attempt_at": event.next_attempt_at.isoformat(),
+                },
                 submission_id=sid,
                 implies=STATUS_IMPLIED_BY_DEFERRAL,
             )

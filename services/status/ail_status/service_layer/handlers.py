@@ -35,6 +35,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.logging import get_logger
@@ -95,6 +96,7 @@ LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
     ApplicationSubmitted,
     SigningDeferred,
     SigningFailed,
+    SubmissionDelayed,
     SubmissionRejected,
     SubmissionAccepted,
     ApplicationRevoked,

@@ -66,6 +66,7 @@ from ail_submission.domain.model import (
     CallbackRefusal,
     Submission,
     callback_refusal,
+    delayed_reason,
 )
 from ail_submission.service_layer.unit_of_work import UnitOfWork
 
@@ -645,7 +646,12 @@ async def _record_answer(
         log.warning(
             "mofcom_unavailable", submission_id=str(submission_id), attempts=sub.attempts, retry_in=delay
         )
-        sub.retry_later(error=outcome.error, at=now + timedelta(seconds=delay))
+        if sub.retry_later(error=outcome.error, at=now + timedelta(seconds=delay)):
+            # The applicant is told why it is still submitting (SubmissionDelayed, throttled).
+            view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+            if view is not None and view.note(sub, delayed_reason(sub)):
+                await uow.applications.save(view)
+            uow.track(sub)
         await uow.submissions.save(sub)
         return "retry"
     await uow.submissions.save(sub)
