@@ -392,6 +392,7 @@ def test_every_event_the_consumer_subscribes_to_has_a_handler() -> None:
         ApplicationRevoked,
         LicenseIssued,
         EkeyBound,
+        SubmissionDelayed,
     }
 
 
