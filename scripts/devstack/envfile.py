@@ -44,6 +44,8 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
             # MOFCOM (the sandbox) signs its result callbacks with. Random per profile, kept.
             "AIL_INTERNAL_TOKEN": stack_secret(st, "internal-token"),
             "AIL_MOFCOM_CALLBACK_SECRET": stack_secret(st, "mofcom-callback-secret"),
+            # Issue 13, item 19: the key of the printed licenses' verification tokens.
+            "AIL_LICENSE_VERIFY_KEY": stack_secret(st, "license-verify-key"),
         }
     )
     return env

@@ -6,11 +6,14 @@ and can be extracted. Rendering is CPU work: callers run it in a thread."""
 from __future__ import annotations
 
 import html
+import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import qrcode  # type: ignore[import-untyped]  # no stubs; one call site (qr_png)
+import qrcode.constants  # type: ignore[import-untyped]
 from fpdf import FPDF, FontFace
 
 from ail_application.domain.model import Application
@@ -237,3 +240,93 @@ def render_html(apps: Sequence[Application], ref: ReferenceData) -> str:
         parts.append(f"</table><footer>{FOOTER}</footer></section>")
     parts.append("</body></html>")
     return "".join(parts)
+
+
+LICENSE_TITLE = "中华人民共和国自动进口许可证"
+
+
+def qr_png(url: str) -> bytes:
+    """The QR code of ``url`` as PNG (medium error correction: survives a creased print)."""
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, box_size=8, border=4)
+    code.add_data(url)
+    code.make(fit=True)
+    out = io.BytesIO()
+    code.make_image().save(out)
+    return out.getvalue()
+
+
+def render_license_pdf(app: Application, ref: ReferenceData, *, verify_url: str, valid_until: str) -> bytes:
+    """The electronic license (自动进口许可证) of an issued application: license no.,
+    validity, holder, goods, issuing agency, and a QR code of the public verification URL."""
+    pdf = FPDF(format="A4")
+    pdf.set_auto_page_break(auto=True, margin=16)
+    pdf.add_font("cjk", "", str(font_path()), collection_font_number=SC_INDEX)
+    pdf.set_title(LICENSE_TITLE)
+    pdf.add_page()
+    pdf.set_font("cjk", size=18)
+    pdf.cell(0, 12, LICENSE_TITLE, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("cjk", size=10)
+    pdf.cell(
+        0,
+        6,
+        "AUTOMATIC IMPORT LICENCE OF THE PEOPLE'S REPUBLIC OF CHINA",
+        align="C",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.ln(2)
+    f, c = app.form, app.computed
+    agency = _coded(ref, "issuing_agencies", app.issuing_agency)
+    rows = (
+        ("1. 进口商", f"{app.enterprise_code} {app.importer_name}"),
+        ("2. 自动进口许可证号", app.license_no or ""),
+        ("3. 进口用户", f"{f.get('import_user_code') or ''} {f.get('import_user_name') or ''}".strip()),
+        ("4. 自动进口许可证有效截止日期", valid_until),
+        ("5. 贸易方式", _coded(ref, "trade_modes", f.get("trade_mode"))),
+        ("6. 贸易国(地区)", _coded(ref, "countries", f.get("trade_country"))),
+        ("7. 原产地国(地区)", _coded(ref, "countries", f.get("origin_country"))),
+        ("8. 报关口岸", "、".join(_coded(ref, "customs_ports", p) for p in f.get("customs_ports") or [])),
+        ("9. 商品名称 / 商品编码", f"{c.get('commodity_name') or ''} / {f.get('commodity_code') or ''}"),
+        ("10. 是否一批一证", "是" if app.one_batch_one_license else "否"),
+        ("11. 申请表号", app.form_no or ""),
+        ("12. 发证机关", agency),
+    )
+    with pdf.table(
+        col_widths=(60, 130), text_align="LEFT", line_height=7, first_row_as_headings=False
+    ) as table:
+        for label, value in rows:
+            table.row((label, value))
+    currency = str(f.get("currency") or "USD")
+    with pdf.table(
+        col_widths=(34, 16, 22, 22, 26, 24), text_align="LEFT", line_height=6, headings_style=HEADINGS
+    ) as table:
+        table.row(("商品规格", "单位", "数量", f"单价({currency})", f"总值({currency})", "总值折美元"))
+        for row in goods_rows(app, ref):
+            table.row(row)
+        table.row(
+            (
+                "总计",
+                "",
+                str(c.get("total_quantity") or 0),
+                "",
+                str(c.get("total_value") or 0),
+                str(c.get("total_value_usd") or "-"),
+            )
+        )
+    pdf.ln(4)
+    top = pdf.get_y()
+    pdf.image(io.BytesIO(qr_png(verify_url)), x=pdf.l_margin, y=top, w=42, h=42)
+    pdf.set_xy(pdf.l_margin + 48, top + 4)
+    pdf.set_font("cjk", size=9)
+    pdf.multi_cell(
+        0,
+        5,
+        "海关或银行扫描二维码，核验本许可证的真实性及当前状态：\n"
+        + verify_url
+        + f"\n\n发证机关：{agency}（电子许可证）",
+        new_x="LMARGIN",
+        new_y="NEXT",
+    )
+    pdf.set_y(max(pdf.get_y(), top + 46))
+    pdf.cell(0, 6, FOOTER, align="C", new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())
