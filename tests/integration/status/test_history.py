@@ -109,7 +109,11 @@ async def test_history_is_complete(
     elif path == "mofcom_rejected":
         assert entries[-1]["reason"] == "mofcom_refused: 进口商代码与企业不符"
     elif path == "revoked":
-        assert entries[-1]["reason"] == "申请人撤销" and entries[-1]["form_no"] == app.form_no
+        assert (
+            entries[-1]["reason"] == "revoked by applicant: 申请人撤销"
+            and entries[-1]["form_no"] == app.form_no
+        )
+        assert entries[-1]["details"]["revoke_reason"] == "申请人撤销"
 
 
 async def test_late_event_is_listed_where_it_happened_and_moves_nothing_back(
