@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import io
-import os
 import re
-import shutil
-import subprocess
 import zipfile
-from pathlib import Path
 
 from pypdf import PdfReader
 
 from tests.integration.application.support import complete_form
-from tests.support import REPO
+from tests.support import page_one_png, pdftotext_layout
 
 
 def pdf_text(content: bytes) -> list[str]:
@@ -148,34 +144,9 @@ async def test_print_is_the_manuals_form_and_page_one_renders(enterprise_a, demo
     assert "24.签证机关审批" in text and "中华人民共和国商务部监制" in text
     assert "吨" in text and "千克" in text and "070吨" not in text and "035千克" not in text
     # Paired boxes: 1 and 2 share a line, as on the form (pdftotext keeps the layout).
-    layout = _pdftotext(r.content)
+    layout = pdftotext_layout(r.content)
     assert any(
         "1. 申请进口单位" in line and "2. 自动进口许可证申请表号" in line for line in layout.splitlines()
     )
-    png = _page_one_png(r.content, "print-page1")
+    png = page_one_png(r.content, "print-page1")
     assert png.stat().st_size > 10_000
-
-
-def _artifacts() -> Path:
-    folder = REPO / ".devstack" / os.environ.get("AIL_PROFILE", "test") / "artifacts"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _pdftotext(content: bytes) -> str:
-    assert shutil.which("pdftotext"), "install poppler-utils (./dev install)"
-    cp = subprocess.run(["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True)
-    return cp.stdout.decode()
-
-
-def _page_one_png(content: bytes, name: str) -> Path:
-    """Page 1 as PNG (pdftoppm, poppler-utils), kept under the profile's artifacts."""
-    assert shutil.which("pdftoppm"), "install poppler-utils (./dev install)"
-    folder = _artifacts()
-    pdf = folder / f"{name}.pdf"
-    pdf.write_bytes(content)
-    subprocess.run(
-        ["pdftoppm", "-png", "-r", "100", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(folder / name)],
-        check=True,
-    )
-    return folder / f"{name}.png"

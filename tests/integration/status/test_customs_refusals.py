@@ -8,9 +8,7 @@ from typing import Any
 import httpx
 from standardwebhooks import Webhook
 
-from tests.integration.status.support import App, Enterprise, Publisher, Receiver, history
-from tests.integration.status.test_stream import Stream
-from tests.integration.status.test_webhooks import subscribe
+from tests.integration.status.support import App, Enterprise, Publisher, Receiver, Stream, history, subscribe
 from tests.support import eventually
 
 

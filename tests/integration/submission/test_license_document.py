@@ -12,8 +12,8 @@ import subprocess
 import httpx
 from pypdf import PdfReader
 
-from tests.integration.application.test_documents import _page_one_png
 from tests.integration.submission.support import create_draft, wait_status
+from tests.support import page_one_png
 
 
 async def test_the_issued_license_prints_with_a_qr_code_of_its_public_check(
@@ -32,7 +32,7 @@ async def test_the_issued_license_prints_with_a_qr_code_of_its_public_check(
     assert "中华人民共和国自动进口许可证" in text and app["license_no"] in text
     assert "有效截止日期" in text and str(app["valid_until"]) in text and "发证机关" in text
 
-    png = _page_one_png(r.content, "license-page1")
+    png = page_one_png(r.content, "license-page1")
     assert shutil.which("zbarimg"), "install zbar-tools (./dev install)"
     decoded = subprocess.run(["zbarimg", "--raw", "-q", str(png)], capture_output=True, text=True, check=True)
     url = decoded.stdout.strip()
