@@ -10,8 +10,8 @@ its state and validity, the holder's name, the issuing agency, the commodity and
 the goods (never quantities, prices, contracts or other tenant-private details).
 
 The state is read from where the license lives today (the application's status and the
-validity); ``license_state`` is the one place later license states (surrender, reissue,
-cancellation) plug in."""
+validity); later license states (surrender, reissue, cancellation) plug into
+``license_state``."""
 
 from __future__ import annotations
 
@@ -69,13 +69,13 @@ def license_state(app: Application, *, on: date) -> str:
     and cancellation come, they are decided here."""
     if app.status is not S.LICENSE_ISSUED or not app.license_no:
         return "not_issued"
-    until = valid_until(app)
+    until = license_valid_until(app)
     if until is not None and on > until:
         return "expired"
     return "valid"
 
 
-def valid_until(app: Application) -> date | None:
+def license_valid_until(app: Application) -> date | None:
     raw = app.computed.get("valid_until")
     if raw is None:
         return None
@@ -101,7 +101,7 @@ def check_of(app: Application, *, agency_name: str, on: date) -> LicenseCheck:
     return LicenseCheck(
         license_no=app.license_no or "",
         state=license_state(app, on=on),
-        valid_until=valid_until(app),
+        valid_until=license_valid_until(app),
         holder_name=app.importer_name,
         issuing_agency=agency_name,
         commodity_code=str(app.form.get("commodity_code") or ""),

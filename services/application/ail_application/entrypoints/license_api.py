@@ -57,7 +57,7 @@ async def print_license(application_id: UUID, deps: AppDeps, tenant: CurrentTena
             " it (license_issued); print the application form with GET .../print meanwhile"
         )
     url = license.verification_url(deps.settings.entry_url, _key(deps), app.license_no)
-    until = license.valid_until(app)
+    until = license.license_valid_until(app)
     pdf = await asyncio.to_thread(
         render_license_pdf, app, deps.ref, verify_url=url, valid_until=until.isoformat() if until else ""
     )
