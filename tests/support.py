@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -170,3 +172,32 @@ def api_client(entry_url: str, api_key: str, enterprise: str | None = None) -> h
     if enterprise:
         headers["X-Enterprise-Code"] = enterprise
     return httpx.AsyncClient(base_url=entry_url, headers=headers, timeout=30.0)
+
+
+# ---------------------------------------------------------------- rendered documents
+
+
+def artifacts() -> Path:
+    """The profile's folder of test artifacts (rendered pages to look at; never committed)."""
+    folder = REPO / ".devstack" / os.environ.get("AIL_PROFILE", "test") / "artifacts"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def pdftotext_layout(content: bytes) -> str:
+    assert shutil.which("pdftotext"), "install poppler-utils (./dev install)"
+    cp = subprocess.run(["pdftotext", "-layout", "-", "-"], input=content, capture_output=True, check=True)
+    return cp.stdout.decode()
+
+
+def page_one_png(content: bytes, name: str) -> Path:
+    """Page 1 as PNG (pdftoppm, poppler-utils), kept under the profile's artifacts."""
+    assert shutil.which("pdftoppm"), "install poppler-utils (./dev install)"
+    folder = artifacts()
+    pdf = folder / f"{name}.pdf"
+    pdf.write_bytes(content)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "100", "-f", "1", "-l", "1", "-singlefile", str(pdf), str(folder / name)],
+        check=True,
+    )
+    return folder / f"{name}.png"

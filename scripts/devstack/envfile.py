@@ -49,6 +49,8 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
             "AIL_OTEL_EXPORTER": "otlp",
             "AIL_OTEL_ENDPOINT": st.url("tracestore") + "/v1/traces",
             "AIL_TRACE_FILE": str(st.state / "traces.jsonl"),
+            # Issue 13, item 19: the key of the printed licenses' verification tokens.
+            "AIL_LICENSE_VERIFY_KEY": stack_secret(st, "license-verify-key"),
         }
     )
     return env

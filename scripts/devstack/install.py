@@ -26,6 +26,10 @@ APT_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("openssl", ("openssl",)),
     # the metrics store of the local stack (scripts/devstack/prometheus.py); promtool with it
     ("prometheus", ("prometheus",)),
+    # pdftoppm / pdftotext: the print tests render page 1 to PNG and read its text (issue 13)
+    ("poppler-utils", ("poppler-utils",)),
+    # zbarimg: the license test decodes the QR code of the printed license (issue 13, item 19)
+    ("zbar-tools", ("zbar-tools",)),
 )
 
 APT_COMMANDS = (("java", "openjdk-17-jre-headless"), ("mvn", "maven"), ("node", "nodejs"), ("npm", "npm"))

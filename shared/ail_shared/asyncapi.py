@@ -110,6 +110,7 @@ PRODUCERS: tuple[Producer, ...] = (
             "LicenseIssued",
             "EkeyBound",
             "LicenseCancellationReceived",
+            "SubmissionDelayed",
         ),
     ),
     Producer("submission", topics.SIGNER_REQUESTS, ("SignatureRequested",)),
@@ -154,6 +155,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
             "ApplicationRevoked",
             "LicenseIssued",
             "EkeyBound",
+            "SubmissionDelayed",
         ),
     ),
     ConsumerGroup(
@@ -205,6 +207,8 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
             "LicenseExpired",
             "LicenseReissueRequested",
             "CustomsCancellationStored",
+            "ClearanceRefused",
+            "SubmissionDelayed",
         ),
     ),
     ConsumerGroup(

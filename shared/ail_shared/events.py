@@ -143,6 +143,21 @@ class SubmissionRejected(Event):
     detail: str = ""
 
 
+class SubmissionDelayed(Event):
+    """MOFCOM did not answer the sending of a signed submission; it is sent again at
+    ``next_attempt_at`` (issue 13, item 9). Not a failure: the application stays ``submitting``
+    and says so. Announced at the first failed attempt, then every few attempts or when the kind
+    of error changes, so the history is not flooded (``ail_submission.domain.model``)."""
+
+    application_id: str
+    submission_id: str
+    reason: str = "mofcom_unreachable"
+    detail: str = ""  # e.g. "MOFCOM unreachable, attempt 5, next at 2026-12-01T08:00:05Z (HTTP 503)"
+    attempt: int
+    next_attempt_at: datetime
+    error: str = ""
+
+
 class ApplicationSummary(BaseModel):
     """What downstream readers (statistics, customs) need of an application, carried in review
     and license events so that no service reads another's tables."""
@@ -373,6 +388,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SigningDeferred,
         SubmissionAccepted,
         SubmissionRejected,
+        SubmissionDelayed,
         ReviewResultReceived,
         ApplicationRevoked,
         LicenseIssued,

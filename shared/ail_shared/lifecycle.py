@@ -71,12 +71,39 @@ AFTER_REVOKED = S.REVOKED  # ApplicationRevoked
 AFTER_ISSUED = S.LICENSE_ISSUED  # LicenseIssued
 
 
+# What the applicant does next after a failure whose cause is on the applicant's side of the
+# platform (issue 13, item 10): the code alone does not say it. Keyed by the events' reason code.
+NEXT_STEP: dict[str, str] = {
+    "ekey_not_present": (
+        "Plug the e-key into a signer host (it is announced within 15 s), or bind another e-key"
+        " with POST /api/v1/ekey-bindings (GET /api/v1/ekeys lists those plugged in), then submit again."
+    ),
+    "ekey_not_bound": (
+        "Bind an e-key with POST /api/v1/ekey-bindings (GET /api/v1/ekeys lists those plugged in),"
+        " then submit again."
+    ),
+}
+
+
 def event_reason(reason: str, detail: str = "") -> str:
     """What the applicant reads of a failure or a wait (SigningFailed, SubmissionRejected,
-    SigningDeferred): the stable code, then its text (MOFCOM's Chinese reason, the signer's
-    detail), e.g. ``commodity_not_on_catalogue: 商品编码 ... 不在 2027 年目录中``. The application's
-    form and the status service's view show the same words."""
-    return f"{reason}: {detail}" if detail else reason
+    SigningDeferred, SubmissionDelayed): the stable code, then its text (MOFCOM's Chinese reason,
+    the signer's detail), e.g. ``commodity_not_on_catalogue: 商品编码 ... 不在 2027 年目录中``, then,
+    for a code in ``NEXT_STEP``, the sentence that says what to do. The application's form and
+    the status service's view show the same words."""
+    text = f"{reason}: {detail}" if detail else reason
+    step = NEXT_STEP.get(reason)
+    if step is None or step in text:
+        return text
+    return f"{text.rstrip(' .')}. {step}"
+
+
+def revoked_reason(reason: str = "") -> str:
+    """What the applicant reads of a revocation (ApplicationRevoked): who asked, and the reason
+    the applicant gave with the revoke (issue 13, item 11), e.g. ``revoked by applicant: 合同取消``.
+    Events from before kept no reason (``""``) or the word ``applicant``."""
+    given = reason.strip()
+    return f"revoked by applicant: {given}" if given and given != "applicant" else "revoked by applicant"
 
 
 def moves_forward(current: ApplicationStatus | str, new: ApplicationStatus) -> bool:

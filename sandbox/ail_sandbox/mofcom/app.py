@@ -109,6 +109,7 @@ class State:
         self.default_control = self.control.model_copy(deep=True)
         self.rng = random.Random()
         self.reset_data()
+        self._load_certificates()
 
     def reset_data(self) -> None:
         self.certificates: dict[tuple[str, str], str] = {}
@@ -144,6 +145,31 @@ class State:
         data = {"form": {f"{y}:{c}": n for (y, c), n in self.form_seq.items()}, "license": self.license_seq}
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data))
+        tmp.replace(path)
+
+    # Nor does it forget a registered certificate: a restart of the sandbox (an outage test kills
+    # it) must not refuse the submissions in flight as certificate_not_registered.
+    def _cert_file(self) -> Path | None:
+        folder = os.environ.get("AIL_DEVSTACK_DIR")
+        return Path(folder) / "sandbox-mofcom-certificates.json" if folder else None
+
+    def _load_certificates(self) -> None:
+        path = self._cert_file()
+        if path is None or not path.exists():
+            return
+        for row in json.loads(path.read_text()):
+            self.certificates[(row["enterprise_code"], row["ekey_serial"])] = row["certificate_pem"]
+
+    def save_certificates(self) -> None:
+        path = self._cert_file()
+        if path is None:
+            return
+        rows = [
+            {"enterprise_code": e, "ekey_serial": s, "certificate_pem": pem}
+            for (e, s), pem in self.certificates.items()
+        ]
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(rows))
         tmp.replace(path)
 
     def rules(self) -> ReviewRules:
@@ -253,6 +279,7 @@ def create_app() -> FastAPI:
                 422, "certificate_mismatch", f"certificate subject {subject} does not name the enterprise"
             )
         state.certificates[(body.enterprise_code, body.ekey_serial)] = body.certificate_pem
+        state.save_certificates()
         return {"registered": True, "enterprise_code": body.enterprise_code, "subject": subject}
 
     @app.post("/mofcom/submissions", status_code=201)
@@ -335,8 +362,14 @@ def create_app() -> FastAPI:
         return sub.view()
 
     @app.post("/mofcom/submissions/{form}/revoke")
-    async def revoke(form: str) -> Any:
+    async def revoke(form: str, request: Request) -> Any:
         sub = state.by_form.get(form)
+        raw = await request.body()
+        try:
+            given = json.loads(raw) if raw else {}
+        except ValueError:
+            return _error(422, "invalid_body", "the revoke body is not JSON")
+        reason = given.get("reason") if isinstance(given, dict) else None
         if sub is None:
             return _error(404, "not_found", f"no submission with form no. {form}")
         if sub.status == "revoked":
@@ -345,6 +378,7 @@ def create_app() -> FastAPI:
             return _error(409, "not_revocable", f"form {form} is {sub.status}", status=sub.status)
         sub.status = "revoked"
         sub.revoked_at = datetime.now(UTC)
+        sub.revoke_reason = str(reason) if reason else None
         return sub.view()
 
     # ------------------------------------------------------------------ reviews and results
@@ -455,6 +489,7 @@ def create_app() -> FastAPI:
         state.control = state.default_control.model_copy(deep=True)
         if data:
             state.reset_data()
+            state.save_certificates()
         return state.control.model_dump()
 
     @app.get("/control/received")

@@ -9,6 +9,7 @@ import zipfile
 from pypdf import PdfReader
 
 from tests.integration.application.support import complete_form
+from tests.support import page_one_png, pdftotext_layout
 
 
 def pdf_text(content: bytes) -> list[str]:
@@ -113,3 +114,39 @@ async def test_other_allowed_types_and_paper_applications(enterprise_a_direct, m
         f"/api/v1/applications/{paper['id']}/attachments", files={"file": ("a.png", png)}
     )
     assert r.status_code == 409 and "electronic" in r.json()["error"]["message"]
+
+
+async def test_print_is_the_manuals_form_and_page_one_renders(enterprise_a, demo) -> None:
+    """Issue 13, item 18: the print is the manual's 自动进口许可证申请表 (paired boxes 1-24,
+    19/20 with the price currency, 23 with 申领日期 and 申请盖章单位, 24 签证机关审批, the footer),
+    units by name. Page 1 is rendered to PNG as a test artifact (look at it:
+    .devstack/<profile>/artifacts/print-page1.png)."""
+    goods = [
+        {"spec": "蛋白≥26%", "unit": "070", "quantity": "1000", "unit_price": "250.5"},
+        {"spec": "蛋白≥28%", "unit": "035", "quantity": "500.5", "unit_price": "260"},
+    ]
+    created = await enterprise_a.post("/api/v1/applications", json=complete_form(currency="CNY", goods=goods))
+    assert created.status_code == 201, created.text
+    app = created.json()
+    r = await enterprise_a.get(f"/api/v1/applications/{app['id']}/print")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/pdf"
+    text = "".join(pdf_text(r.content))
+    for box in (
+        "1.申请进口单位",
+        "2.自动进口许可证申请表号",
+        "4.自动进口许可证有效截止日期",
+        "9.外汇来源",
+        "15.商品名称",
+    ):
+        assert box in text, box
+    assert "19.单价(CNY)" in text and "20.总值(CNY)" in text and "21.总值折美元" in text
+    assert "22.总计" in text and "23.备注" in text and "申领日期" in text and "申请盖章单位" in text
+    assert "24.签证机关审批" in text and "中华人民共和国商务部监制" in text
+    assert "吨" in text and "千克" in text and "070吨" not in text and "035千克" not in text
+    # Paired boxes: 1 and 2 share a line, as on the form (pdftotext keeps the layout).
+    layout = pdftotext_layout(r.content)
+    assert any(
+        "1. 申请进口单位" in line and "2. 自动进口许可证申请表号" in line for line in layout.splitlines()
+    )
+    png = page_one_png(r.content, "print-page1")
+    assert png.stat().st_size > 10_000

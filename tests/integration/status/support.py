@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import random
 import socket
 import uuid
@@ -26,6 +27,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     ApplicationSummary,
+    ClearanceRefused,
     CustomsStored,
     Envelope,
     Event,
@@ -44,6 +46,7 @@ TOPIC_OF = {
     "SigningFailed": topics.SIGNER,
     "SigningDeferred": topics.SIGNER,
     "CustomsStored": topics.CUSTOMS,
+    "ClearanceRefused": topics.CUSTOMS,
 }
 
 
@@ -343,6 +346,22 @@ class App:
             when,
         )
 
+    def clearance_refused(self, at: datetime | None = None) -> Envelope:
+        """As the customs service says it when the ledger cannot cover a declaration."""
+        when = self._when(at)
+        return self._env(
+            ClearanceRefused(
+                application_id=self.application_id,
+                license_no=self.license_no,
+                declaration_no="2200" + self.serial_no[-14:],
+                declared_at=when,
+                quantity=Decimal("10"),
+                reason="one_batch_already_used",
+                detail="the one-batch license has been used",
+            ),
+            when,
+        )
+
     def customs_stored(self, at: datetime | None = None) -> Envelope:
         when = self._when(at)
         return self._env(
@@ -365,3 +384,62 @@ def own_entries(hist: dict[str, Any], envelopes: list[Envelope]) -> list[dict[st
     test put on the real topics, may add their own)."""
     ids = {str(e.event_id) for e in envelopes}
     return [e for e in hist["items"] if e["event"]["id"] in ids]
+
+
+# ------------------------------------------------------------------ subscriptions and the live stream
+
+
+async def subscribe(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    r = await client.post("/api/v1/subscriptions", json=body)
+    assert r.status_code == 201, r.text
+    data: dict[str, Any] = r.json()
+    assert data["secret"].startswith("whsec_")
+    return data
+
+
+Frame = dict[str, Any]
+
+
+class Stream:
+    def __init__(self, client: httpx.AsyncClient, last_event_id: str | None = None) -> None:
+        headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
+        self._cm = client.stream("GET", "/api/v1/events/stream", headers=headers, timeout=60)
+        self.response: httpx.Response | None = None
+        self._lines: Any = None
+
+    async def open(self) -> Stream:
+        self.response = await self._cm.__aenter__()
+        assert self.response.status_code == 200, await self.response.aread()
+        assert self.response.headers["content-type"].startswith("text/event-stream")
+        self._lines = self.response.aiter_lines()
+        first = await self._frame()  # the stream's opening (retry hint): it is connected
+        assert first.get("retry") == "2000"
+        return self
+
+    async def _frame(self) -> Frame:
+        frame: Frame = {}
+        async for line in self._lines:
+            if line == "":
+                if frame:
+                    return frame
+                continue
+            if line.startswith(":"):
+                frame.setdefault("comments", []).append(line)
+                continue
+            name, _, value = line.partition(":")
+            frame[name] = value.removeprefix(" ")
+        raise AssertionError("stream ended")
+
+    async def events(self, until: Any) -> list[Frame]:
+        """Read events until ``until(events)`` is true."""
+        got: list[Frame] = []
+        async with asyncio.timeout(60):
+            while not until(got):
+                frame = await self._frame()
+                if "id" in frame:
+                    frame["data"] = json.loads(frame["data"])
+                    got.append(frame)
+        return got
+
+    async def close(self) -> None:
+        await self._cm.__aexit__(None, None, None)

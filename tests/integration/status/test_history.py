@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from ail_shared.events import Envelope
+from ail_shared.lifecycle import event_reason
 from tests.integration.status.support import App, Enterprise, Publisher, history, own_entries
 from tests.support import eventually, read_topic
 
@@ -100,7 +101,7 @@ async def test_history_is_complete(
     elif path == "second_review_rejected":
         assert entries[-1]["opinion"] == "合同日期不符"
     elif path == "signing_failed":
-        assert entries[-1]["reason"] == "ekey_not_present: plug the e-key in and submit again"
+        assert entries[-1]["reason"] == event_reason("ekey_not_present", "plug the e-key in and submit again")
     elif path == "signing_deferred":
         waiting = by_type["SigningDeferred"]
         assert waiting["current_status"] == "submitting" and waiting["details"]["ekey_serial"] == "demo"
@@ -108,7 +109,11 @@ async def test_history_is_complete(
     elif path == "mofcom_rejected":
         assert entries[-1]["reason"] == "mofcom_refused: 进口商代码与企业不符"
     elif path == "revoked":
-        assert entries[-1]["reason"] == "申请人撤销" and entries[-1]["form_no"] == app.form_no
+        assert (
+            entries[-1]["reason"] == "revoked by applicant: 申请人撤销"
+            and entries[-1]["form_no"] == app.form_no
+        )
+        assert entries[-1]["details"]["revoke_reason"] == "申请人撤销"
 
 
 async def test_late_event_is_listed_where_it_happened_and_moves_nothing_back(

@@ -4,61 +4,12 @@ reconnects with Last-Event-ID misses nothing and gets nothing twice."""
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
 import asyncpg
 import httpx
 
 from ail_shared.events import Envelope
-from tests.integration.status.support import App, Enterprise, Publisher
-
-Frame = dict[str, Any]
-
-
-class Stream:
-    def __init__(self, client: httpx.AsyncClient, last_event_id: str | None = None) -> None:
-        headers = {"Last-Event-ID": last_event_id} if last_event_id is not None else {}
-        self._cm = client.stream("GET", "/api/v1/events/stream", headers=headers, timeout=60)
-        self.response: httpx.Response | None = None
-        self._lines: Any = None
-
-    async def open(self) -> Stream:
-        self.response = await self._cm.__aenter__()
-        assert self.response.status_code == 200, await self.response.aread()
-        assert self.response.headers["content-type"].startswith("text/event-stream")
-        self._lines = self.response.aiter_lines()
-        first = await self._frame()  # the stream's opening (retry hint): it is connected
-        assert first.get("retry") == "2000"
-        return self
-
-    async def _frame(self) -> Frame:
-        frame: Frame = {}
-        async for line in self._lines:
-            if line == "":
-                if frame:
-                    return frame
-                continue
-            if line.startswith(":"):
-                frame.setdefault("comments", []).append(line)
-                continue
-            name, _, value = line.partition(":")
-            frame[name] = value.removeprefix(" ")
-        raise AssertionError("stream ended")
-
-    async def events(self, until: Any) -> list[Frame]:
-        """Read events until ``until(events)`` is true."""
-        got: list[Frame] = []
-        async with asyncio.timeout(60):
-            while not until(got):
-                frame = await self._frame()
-                if "id" in frame:
-                    frame["data"] = json.loads(frame["data"])
-                    got.append(frame)
-        return got
-
-    async def close(self) -> None:
-        await self._cm.__aexit__(None, None, None)
+from tests.integration.status.support import App, Enterprise, Frame, Publisher, Stream
 
 
 def _ids(frames: list[Frame]) -> list[str]:

@@ -14,16 +14,16 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from ail_shared.events import Envelope
-from tests.integration.status.support import App, Enterprise, Publisher, Receiver, history, own_entries
+from tests.integration.status.support import (
+    App,
+    Enterprise,
+    Publisher,
+    Receiver,
+    history,
+    own_entries,
+    subscribe,
+)
 from tests.support import eventually
-
-
-async def subscribe(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
-    r = await client.post("/api/v1/subscriptions", json=body)
-    assert r.status_code == 201, r.text
-    data: dict[str, Any] = r.json()
-    assert data["secret"].startswith("whsec_")
-    return data
 
 
 async def deliveries(client: httpx.AsyncClient, sub_id: str, **params: Any) -> list[dict[str, Any]]:

@@ -4,6 +4,7 @@ naming the status."""
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 from uuid import uuid4
 
 import httpx
@@ -13,6 +14,7 @@ from ail_shared.errors import Conflict
 from ail_shared.lifecycle import ApplicationStatus
 from ail_submission.domain.model import ApplicationView
 from tests.integration.submission.support import create_draft, wait_status
+from tests.support import eventually
 
 pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
@@ -81,3 +83,48 @@ def test_revoke_rule_for_every_status(status: ApplicationStatus) -> None:
     else:
         with pytest.raises(Conflict, match=f"is {status.value}"):
             view.check_revocable()
+
+
+async def test_the_revoke_reason_is_kept_and_a_resubmission_shows_no_old_form_no(
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
+) -> None:
+    """Issue 13, item 11: the reason the applicant gives is in the application's status reason,
+    its history (the event) and at MOFCOM. Item 12: submitted again, it shows no form no. until
+    MOFCOM answers (the revoked form's number is not the new submission's)."""
+    await mofcom_sandbox.post("/control", json={"first_delay": 60})
+    app_id = await _submitted(enterprise_a)
+    app = await wait_status(enterprise_a, app_id, "pending_first_review")
+    too_long = await enterprise_a.post(f"/api/v1/applications/{app_id}/revoke", json={"reason": "x" * 501})
+    assert too_long.status_code == 422 and "reason" in too_long.text, too_long.text
+    resp = await enterprise_a.post(
+        f"/api/v1/applications/{app_id}/revoke", json={"reason": "合同取消，改期进口"}
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["status_reason"] == "revoked by applicant: 合同取消，改期进口"
+    app = await wait_status(enterprise_a, app_id, "revoked")
+    assert app["status_reason"] == "revoked by applicant: 合同取消，改期进口"
+    mofcom = (await mofcom_sandbox.get(f"/mofcom/submissions/{app['form_no']}")).json()
+    assert mofcom["status"] == "revoked" and mofcom["revoke_reason"] == "合同取消，改期进口"
+
+    async def revoked_entry() -> dict[str, Any] | None:
+        history = (await enterprise_a.get(f"/api/v1/applications/{app_id}/history")).json()
+        found = [e for e in history["entries"] if e["event"]["type"] == "ApplicationRevoked"]
+        return found[0] if found else None
+
+    entry = await eventually(revoked_entry)
+    assert entry["reason"] == "revoked by applicant: 合同取消，改期进口"
+    assert entry["details"]["revoke_reason"] == "合同取消，改期进口"
+
+    # Item 12: MOFCOM does not answer, so the resubmission stays in flight.
+    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 1.0}})
+    resp = await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")
+    assert resp.status_code == 202, resp.text
+    in_flight = await wait_status(enterprise_a, app_id, "submitting")
+    assert in_flight["form_no"] is None and in_flight["license_no"] is None, in_flight
+    listed = (
+        await enterprise_a.get("/api/v1/applications", params={"serial_no": in_flight["serial_no"]})
+    ).json()
+    assert [row["form_no"] for row in listed["items"]] == [None], listed
+    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
+    answered = await wait_status(enterprise_a, app_id, "pending_first_review")
+    assert answered["form_no"] and answered["form_no"] != app["form_no"]

@@ -23,10 +23,12 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
     envelope_for,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
+from ail_shared.lifecycle import event_reason
 from tests.unit.application.fakes import (
     ENTERPRISE,
     STORED_AT,
@@ -179,7 +181,7 @@ async def test_a_failed_submission_returns_to_draft_with_the_reason(failure: typ
         failure(application_id=str(app.id), submission_id=str(app.submission_id), reason="ekey_not_present"),
     )
     stored = uow.applications.stored(app.id)
-    assert stored.status is S.DRAFT and stored.status_reason == "ekey_not_present"
+    assert stored.status is S.DRAFT and stored.status_reason == event_reason("ekey_not_present")
     assert uow.events == []  # a status follows MOFCOM; it is not an event of ours
 
 
@@ -390,4 +392,56 @@ def test_every_event_the_consumer_subscribes_to_has_a_handler() -> None:
         ApplicationRevoked,
         LicenseIssued,
         EkeyBound,
+        SubmissionDelayed,
     }
+
+
+async def test_the_applicants_revoke_reason_is_the_status_reason() -> None:
+    """Issue 13, item 11: the reason the applicant gave with the revoke is kept."""
+    uow = FakeUnitOfWork()
+    app = await pending(uow)
+    await deliver(
+        uow,
+        ApplicationRevoked(
+            application_id=str(app.id), form_no="F-1", revoked_at=APPLIED_AT, reason="合同取消"
+        ),
+    )
+    assert uow.applications.stored(app.id).status_reason == "revoked by applicant: 合同取消"
+
+
+async def test_a_resubmission_shows_no_form_no_until_mofcom_answers() -> None:
+    """Issue 13, item 12: after a revocation the application is submitted again; the revoked
+    form's number is not the new submission's, so none shows until MOFCOM accepts it."""
+    uow = FakeUnitOfWork()
+    app = await pending(uow, form_no="F-1")
+    await deliver(uow, ApplicationRevoked(application_id=str(app.id), form_no="F-1", revoked_at=APPLIED_AT))
+    await handlers.handle(uow, c.SubmitApplication(TENANT, app.id), CTX)
+    again = uow.applications.stored(app.id)
+    assert again.status is S.SUBMITTING
+    assert (again.form_no, again.license_no, again.applied_at) == (None, None, None)
+    # A late review of the revoked form changes nothing; MOFCOM's acceptance brings the new number.
+    await deliver(uow, review(again, "first", "rejected", form_no="F-1"))
+    assert uow.applications.stored(app.id).status is S.SUBMITTING
+    await deliver(uow, accepted(again, "F-2"))
+    assert uow.applications.stored(app.id).form_no == "F-2"
+
+
+async def test_mofcom_not_answering_is_the_status_reason_while_submitting() -> None:
+    """Issue 13, item 9: SubmissionDelayed keeps the application submitting and says why."""
+    uow = FakeUnitOfWork()
+    app = await submitted(uow)
+    detail = "MOFCOM unreachable, attempt 5, next at 2026-12-01T03:00:20Z (HTTP 503)"
+    await deliver(
+        uow,
+        SubmissionDelayed(
+            application_id=str(app.id),
+            submission_id=str(app.submission_id),
+            detail=detail,
+            attempt=5,
+            next_attempt_at=APPLIED_AT,
+        ),
+    )
+    stored = uow.applications.stored(app.id)
+    assert stored.status is S.SUBMITTING and stored.status_reason == f"mofcom_unreachable: {detail}"
+    await deliver(uow, accepted(stored))
+    assert uow.applications.stored(app.id).status_reason is None

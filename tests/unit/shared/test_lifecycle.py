@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from ail_shared import lifecycle
 from ail_shared.errors import Conflict
 from ail_shared.lifecycle import (
     ALLOWED,
@@ -70,3 +71,16 @@ def test_a_refused_action_names_the_status_and_where_it_is_allowed() -> None:
         ensure_allowed(S.APPROVED, Action.REVOKE)
     assert "'approved'" in refused.value.message
     assert "pending_first_review" in refused.value.message
+
+
+def test_a_failed_signing_says_what_to_do_next() -> None:
+    """Issue 13, item 10: the code, the signer's detail, then the sentence that says what to do."""
+    reason = lifecycle.event_reason("ekey_not_present", "the e-key is not on any signer host.")
+    assert reason.startswith("ekey_not_present: the e-key is not on any signer host. ")
+    assert "Plug the e-key into a signer host" in reason and "POST /api/v1/ekey-bindings" in reason
+    assert "bind another e-key" in reason
+    assert lifecycle.event_reason("ekey_not_bound").startswith("ekey_not_bound. Bind an e-key")
+    # A code without a next step reads as before; the sentence is never said twice.
+    assert lifecycle.event_reason("signature_invalid", "x") == "signature_invalid: x"
+    code, text = reason.split(": ", 1)
+    assert lifecycle.event_reason(code, text) == reason

@@ -28,6 +28,7 @@ from ail_shared.events import (
     SubmissionRejected,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
+from ail_shared.lifecycle import event_reason
 from ail_shared.secretbox import SecretBox, generate_key_ring
 from ail_status.domain import webhooks
 from ail_status.domain.commands import (
@@ -268,8 +269,8 @@ async def test_signing_failed_returns_the_submission_to_draft_with_the_reason() 
     uow = await fold((submitted(), 1))
     e = await apply(uow, signing_failed(), 2)
     v = uow.store.views[APP]
-    assert v.status is S.DRAFT and v.status_reason == "ekey_not_present: plug it in"
-    assert entry(uow, e)["reason"] == "ekey_not_present: plug it in"
+    assert v.status is S.DRAFT and v.status_reason == event_reason("ekey_not_present", "plug it in")
+    assert entry(uow, e)["reason"] == event_reason("ekey_not_present", "plug it in")
 
 
 async def test_a_late_signing_failure_after_acceptance_is_history_only() -> None:
@@ -293,7 +294,7 @@ async def test_submission_accepted_sets_the_form_no() -> None:
 async def test_application_revoked() -> None:
     uow = await fold((submitted(), 1), (accepted(), 2), (revoked(), 3))
     v = uow.store.views[APP]
-    assert v.status is S.REVOKED and v.status_reason == "申请人撤销"
+    assert v.status is S.REVOKED and v.status_reason == "revoked by applicant: 申请人撤销"
 
 
 @pytest.mark.parametrize(

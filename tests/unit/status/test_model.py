@@ -9,6 +9,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     ClearanceRecorded,
+    ClearanceRefused,
     CustomsStored,
     EkeyHeartbeat,
     LicenseIssued,
@@ -16,9 +17,11 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
+from ail_shared.lifecycle import event_reason
 from ail_status.domain.model import OPEN_TO_RESUBMISSION, View, decide, describe, webhook_type
 
 NOW = datetime(2026, 11, 27, tzinfo=UTC)
@@ -65,7 +68,11 @@ def test_facts_carry_reason_and_numbers() -> None:
     failed = describe(
         SigningFailed(application_id="a", submission_id="s", reason="ekey_not_present", detail="x")
     )
-    assert failed is not None and failed.status is S.DRAFT and failed.reason == "ekey_not_present: x"
+    assert (
+        failed is not None
+        and failed.status is S.DRAFT
+        and failed.reason == event_reason("ekey_not_present", "x")
+    )
     rejected = describe(SubmissionRejected(application_id="a", submission_id="s", reason="bad"))
     assert rejected is not None and rejected.status is S.DRAFT and rejected.reason == "bad"
     accepted = describe(
@@ -73,7 +80,7 @@ def test_facts_carry_reason_and_numbers() -> None:
     )
     assert accepted is not None and accepted.form_no == "f1" and accepted.status is S.PENDING_FIRST_REVIEW
     revoked = describe(ApplicationRevoked(application_id="a", revoked_at=NOW))
-    assert revoked is not None and revoked.status is S.REVOKED and revoked.reason is None
+    assert revoked is not None and revoked.status is S.REVOKED and revoked.reason == "revoked by applicant"
     issued = describe(
         LicenseIssued(
             application_id="a",
@@ -252,3 +259,39 @@ def test_signing_deferred_is_a_history_fact_of_its_submission() -> None:
     )
     assert fact is not None and fact.status is None and fact.implies is S.SUBMITTING
     assert fact.submission_id == "s" and fact.reason == "waiting_for_ekey: waiting for e-key k"
+
+
+def test_a_refused_declaration_is_a_history_fact() -> None:
+    """Issue 13, item 13: ClearanceRefused is listed and pushed; it sets no status."""
+    fact = describe(
+        ClearanceRefused(
+            application_id="a",
+            license_no="26AA000001",
+            declaration_no="D1",
+            declared_at=NOW,
+            quantity=Decimal("10"),
+            reason="uses_exhausted",
+            detail="six uses",
+        )
+    )
+    assert fact is not None and fact.status is None and fact.implies is S.APPROVED
+    assert fact.reason == "uses_exhausted: six uses" and fact.license_no == "26AA000001"
+    assert fact.details == {"declaration_no": "D1", "quantity": "10", "refusal": "uses_exhausted"}
+    assert fact.happened_at == NOW
+
+
+def test_mofcom_not_answering_is_a_history_fact_of_the_submission() -> None:
+    """Issue 13, item 9: SubmissionDelayed sets no status; it names its submission and attempt."""
+    fact = describe(
+        SubmissionDelayed(
+            application_id="a",
+            submission_id="s",
+            detail="MOFCOM unreachable, attempt 1",
+            attempt=1,
+            next_attempt_at=NOW,
+        )
+    )
+    assert fact is not None and fact.status is None and fact.implies is S.SUBMITTING
+    assert fact.reason == "mofcom_unreachable: MOFCOM unreachable, attempt 1"
+    assert fact.submission_id == "s"
+    assert fact.details == {"submission_id": "s", "attempt": 1, "next_attempt_at": NOW.isoformat()}

@@ -466,8 +466,8 @@ class FakeMofcom:
         answer: dict[str, Any] | Refused | Unavailable = self._next(self.statuses)
         return answer
 
-    async def revoke(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable:
-        self.calls.append(("revoke", {"form_no": form_no}))
+    async def revoke(self, *, form_no: str, reason: str = "") -> dict[str, Any] | Refused | Unavailable:
+        self.calls.append(("revoke", {"form_no": form_no, "reason": reason}))
         answer: dict[str, Any] | Refused | Unavailable = self._next(self.revokes)
         return answer
 

@@ -12,7 +12,13 @@ import pytest
 
 from ail_shared import topics
 from ail_shared.errors import Conflict, NotFound
-from ail_shared.events import LicenseIssued, ReviewResultReceived, SubmissionAccepted, SubmissionRejected
+from ail_shared.events import (
+    LicenseIssued,
+    ReviewResultReceived,
+    SubmissionAccepted,
+    SubmissionDelayed,
+    SubmissionRejected,
+)
 from ail_submission.adapters.mofcom import Accepted, MofcomUnavailable, Refused, Unavailable
 from ail_submission.domain.commands import (
     ClaimDueSubmissions,
@@ -58,6 +64,42 @@ async def send(uow: FakeUnitOfWork, sub: Submission, mofcom: FakeMofcom) -> str:
 
 
 # ---------------------------------------------------------------- the sender
+
+
+async def test_mofcom_down_is_told_to_the_applicant_throttled() -> None:
+    """Issue 13, item 9: the first failed attempt, every fifth and a change of error kind are
+    announced (SubmissionDelayed, on ail.submission, and the submission's view says so); the
+    attempts between are not, so the history is not flooded."""
+    uow = FakeUnitOfWork()
+    errors = ["ConnectError: refused"] * 6 + ["HTTP 503 from MOFCOM"]
+    mofcom = FakeMofcom(submits=[Unavailable(e) for e in errors])
+    sub = signed(uow, attempts=0)
+    told: list[int] = []
+    for attempt in range(1, len(errors) + 1):
+        uow.submission(sub.submission_id).attempts = attempt  # the claim counts the attempt
+        uow.submission(sub.submission_id).state = SIGNED
+        before = len(uow.events(SubmissionDelayed))
+        outcome = await handlers.send_submission(
+            uow,
+            SendSubmission(sub.submission_id),
+            mofcom=mofcom,
+            send_policy=handlers.SendPolicy(),
+            clock=uow.clock,
+        )
+        assert outcome == "retry"
+        if len(uow.events(SubmissionDelayed)) > before:
+            told.append(attempt)
+    assert told == [1, 5, 7]  # first, fifth, and the new kind of error at the seventh
+    first, fifth, seventh = uow.events(SubmissionDelayed)
+    assert (first.reason, first.attempt, first.error) == ("mofcom_unreachable", 1, "ConnectError: refused")
+    assert first.detail.startswith("MOFCOM unreachable, attempt 1, next at ")
+    assert first.detail.endswith("(ConnectError: refused)")
+    assert seventh.error == "HTTP 503 from MOFCOM" and seventh.next_attempt_at > uow.clock()
+    assert uow.topics_of(SubmissionDelayed) == [(topics.SUBMISSION, str(sub.application_id))] * 3
+    view = uow.view(sub.application_id)
+    assert view.status == "submitting"
+    assert view.status_reason is not None
+    assert view.status_reason.startswith("mofcom_unreachable: MOFCOM unreachable, attempt 7, next at ")
 
 
 async def test_claim_due_leases_the_signed_submissions_whose_time_has_come() -> None:
@@ -111,7 +153,7 @@ async def test_a_refusal_by_mofcom_rejects_the_submission_back_to_draft() -> Non
 
 async def test_mofcom_unavailable_is_tried_again_later_with_backoff() -> None:
     uow, mofcom = FakeUnitOfWork(), FakeMofcom(submits=[Unavailable("HTTP 503 from MOFCOM")])
-    sub = signed(uow, attempts=2)
+    sub = signed(uow, attempts=2, last_error="HTTP 503 from MOFCOM")  # attempt 1 failed alike
     assert await send(uow, sub, mofcom) == "retry"
     row = uow.submission(sub.submission_id)
     assert row.state == SIGNED and row.last_error == "HTTP 503 from MOFCOM"

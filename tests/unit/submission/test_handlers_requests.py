@@ -145,10 +145,13 @@ def pending(uow: FakeUnitOfWork, status: str = "pending_first_review") -> Submis
     return sub
 
 
-def revoke_cmd(sub_or_id: Any) -> RevokeApplication:
+def revoke_cmd(sub_or_id: Any, reason: str = "") -> RevokeApplication:
     app_id = getattr(sub_or_id, "application_id", sub_or_id)
     return RevokeApplication(
-        application_id=app_id, enterprise_codes=(ENTERPRISE,), credentials=(("authorization", "B"),)
+        application_id=app_id,
+        enterprise_codes=(ENTERPRISE,),
+        credentials=(("authorization", "B"),),
+        reason=reason,
     )
 
 
@@ -158,13 +161,30 @@ async def test_revoke_while_pending_first_review_withdraws_it_at_mofcom() -> Non
     view = await handlers.revoke(
         uow, revoke_cmd(sub), mofcom=mofcom, applications=FakeApplicationService(), clock=uow.clock
     )
-    assert mofcom.called("revoke") == [{"form_no": FORM}]
+    assert mofcom.called("revoke") == [{"form_no": FORM, "reason": ""}]
     assert view.status == "revoked" and view.status_reason == "revoked by applicant"
     assert uow.view(sub.application_id).status == "revoked"
     [revoked] = uow.events(ApplicationRevoked)
-    assert revoked.form_no == FORM and revoked.reason == "applicant"
+    assert revoked.form_no == FORM and revoked.reason == ""
     assert revoked.revoked_at == datetime(2026, 11, 20, 3, 0, tzinfo=UTC)  # MOFCOM's time
     assert uow.topics_of(ApplicationRevoked) == [(topics.SUBMISSION, str(sub.application_id))]
+
+
+async def test_the_applicants_revoke_reason_is_kept_in_the_event_and_sent_to_mofcom() -> None:
+    """Issue 13, item 11."""
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom()
+    sub = pending(uow)
+    view = await handlers.revoke(
+        uow,
+        revoke_cmd(sub, "合同取消"),
+        mofcom=mofcom,
+        applications=FakeApplicationService(),
+        clock=uow.clock,
+    )
+    assert mofcom.called("revoke") == [{"form_no": FORM, "reason": "合同取消"}]
+    assert view.status_reason == "revoked by applicant: 合同取消"
+    [revoked] = uow.events(ApplicationRevoked)
+    assert revoked.reason == "合同取消"
 
 
 async def test_revoke_takes_our_clock_when_mofcom_gives_no_time() -> None:

@@ -137,7 +137,7 @@ async def test_a_resubmission_becomes_the_current_submission() -> None:
     view = uow.view(first.application_id)
     assert str(view.submission_id) == again.submission_id
     assert view.status == "submitting" and view.status_reason is None
-    assert view.form_no == "OLD"  # shown until MOFCOM accepts the new one
+    assert view.form_no is None  # the old form's number is not the new one's (issue 13, item 12)
 
 
 async def test_a_snapshot_without_goods_is_refused_for_the_dead_letter_topic() -> None:

@@ -13,6 +13,7 @@ from uuid import UUID
 import asyncpg
 
 from ail_application.adapters.repository import (
+    COLUMNS,
     FILING_COLUMNS,
     FILING_GET,
     GET_MANY,
@@ -25,6 +26,8 @@ from ail_application.domain.key_agri import KeyAgriFiling
 from ail_application.domain.model import Application, Attachment
 from ail_shared.errors import NotFound
 
+BY_LICENSE = f"SELECT {COLUMNS} FROM {SCHEMA}.applications WHERE license_no = $1 LIMIT 1"
+
 
 async def application(
     pool: asyncpg.Pool, *, application_id: UUID, enterprise_codes: Sequence[str]
@@ -33,6 +36,13 @@ async def application(
         return await ApplicationRepository(conn).get(
             application_id=application_id, enterprise_codes=enterprise_codes
         )
+
+
+async def application_by_license(pool: asyncpg.Pool, *, license_no: str) -> Application | None:
+    """The application that holds ``license_no``, whatever its tenant: only for the public
+    license check, which has verified the license's token first (domain/license.py)."""
+    row = await pool.fetchrow(BY_LICENSE, license_no)
+    return application_from(row) if row is not None else None
 
 
 async def applications(

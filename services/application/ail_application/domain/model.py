@@ -289,6 +289,10 @@ class Application:
             raise InvalidInput(f"the application cannot be submitted: {len(problems)} problem(s)", problems)
         self.status = lifecycle.AFTER_SUBMITTED
         self.status_reason = None
+        # A resubmission (after a revocation or a first-review rejection) is a new MOFCOM form:
+        # the previous form's numbers are not this one's, so none shows until MOFCOM answers
+        # (issue 13, item 12); the status service's history keeps the previous ones.
+        self.form_no = self.license_no = self.applied_at = None
         self.submission_id = uuid4()
         self.events.append(
             ApplicationSubmitted(
@@ -354,8 +358,9 @@ class Application:
         return True
 
     def signing_deferred(self, *, submission_id: str, reason: str) -> bool:
-        """The submission waits for its e-key on a signer host: it stays submitting and says why
-        (it goes on by itself; SubmissionAccepted clears the reason)."""
+        """The submission waits (for its e-key on a signer host: SigningDeferred; for MOFCOM to
+        answer: SubmissionDelayed): it stays submitting and says why (it goes on by itself;
+        SubmissionAccepted clears the reason)."""
         if not self._in_flight(submission_id):
             return False
         self.status_reason = reason
@@ -389,10 +394,10 @@ class Application:
             self.license_no = license_no
         return True
 
-    def revoked(self, *, form_no: str | None) -> bool:
+    def revoked(self, *, form_no: str | None, reason: str = "") -> bool:
         if not self._forward(form_no, lifecycle.AFTER_REVOKED):
             return False
-        self.status_reason = "revoked by applicant"
+        self.status_reason = lifecycle.revoked_reason(reason)
         return True
 
     def license_issued(self, *, form_no: str, license_no: str) -> bool:

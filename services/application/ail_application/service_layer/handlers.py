@@ -52,6 +52,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.inputs import license_year_problem
@@ -387,14 +388,18 @@ async def on_submission_failed(
     )
 
 
-async def on_signing_deferred(uow: UnitOfWork, event: SigningDeferred, env: Envelope) -> None:
+async def on_signing_deferred(
+    uow: UnitOfWork, event: SigningDeferred | SubmissionDelayed, env: Envelope
+) -> None:
+    """SigningDeferred (waiting for the e-key) and SubmissionDelayed (MOFCOM does not answer)
+    keep the application submitting and say why."""
     await _apply(
         uow,
         event.application_id,
         lambda app: app.signing_deferred(
             submission_id=event.submission_id, reason=event_reason(event.reason, event.detail)
         ),
-        "SigningDeferred",
+        type(event).__name__,
     )
 
 
@@ -426,7 +431,10 @@ async def on_review_result(uow: UnitOfWork, event: ReviewResultReceived, env: En
 
 async def on_revoked(uow: UnitOfWork, event: ApplicationRevoked, env: Envelope) -> None:
     await _apply(
-        uow, event.application_id, lambda app: app.revoked(form_no=event.form_no), "ApplicationRevoked"
+        uow,
+        event.application_id,
+        lambda app: app.revoked(form_no=event.form_no, reason=event.reason),
+        "ApplicationRevoked",
     )
 
 
@@ -514,6 +522,7 @@ LICENSE_EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
 EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
     SigningFailed: on_submission_failed,
     SigningDeferred: on_signing_deferred,
+    SubmissionDelayed: on_signing_deferred,
     SubmissionRejected: on_submission_failed,
     SubmissionAccepted: on_submission_accepted,
     ReviewResultReceived: on_review_result,

@@ -29,8 +29,8 @@ from ail_shared.inputs import (
     Year,
     parse_instant,
 )
-from ail_shared.paging import ListPage, Page, QueryPage
 from ail_shared.licenses import state_label
+from ail_shared.paging import ListPage, Page, QueryPage
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
 LicenseNo = Annotated[IdentifierText, Path(description="license number (许可证号)")]

@@ -43,6 +43,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     ClearanceRecorded,
+    ClearanceRefused,
     ClearanceReversed,
     CustomsCancellationStored,
     CustomsStored,
@@ -57,6 +58,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.lifecycle import (
@@ -69,6 +71,7 @@ from ail_shared.lifecycle import (
     Action,
     event_reason,
     moves_forward,
+    revoked_reason,
     status_after_review,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
@@ -120,6 +123,20 @@ def describe(event: Event) -> Fact | None:
                 submission_id=sid,
                 implies=STATUS_IMPLIED_BY_DEFERRAL,
             )
+        case SubmissionDelayed(reason=reason, detail=detail, submission_id=sid, attempt=attempt):
+            # MOFCOM does not answer (issue 13, item 9): listed and pushed; while the view shows
+            # that submission in flight, its status reason says so (as for a deferred signing).
+            return Fact(
+                None,
+                reason=event_reason(reason, detail),
+                details={
+                    "submission_id": sid,
+                    "attempt": attempt,
+                    "next_attempt_at": event.next_attempt_at.isoformat(),
+                },
+                submission_id=sid,
+                implies=STATUS_IMPLIED_BY_DEFERRAL,
+            )
         case SigningFailed(reason=reason, detail=detail, submission_id=sid):
             return Fact(
                 AFTER_FAILED,
@@ -143,7 +160,13 @@ def describe(event: Event) -> Fact | None:
                 happened_at=applied_at,
             )
         case ApplicationRevoked(reason=reason, form_no=form_no, revoked_at=revoked_at):
-            return Fact(AFTER_REVOKED, reason=reason or None, form_no=form_no, happened_at=revoked_at)
+            return Fact(
+                AFTER_REVOKED,
+                reason=revoked_reason(reason),
+                form_no=form_no,
+                details={"revoke_reason": reason} if reason and reason != "applicant" else {},
+                happened_at=revoked_at,
+            )
         case ReviewResultReceived(
             stage=stage, result=result, opinion=o, form_no=form_no, license_no=lic, reviewed_at=reviewed_at
         ):
@@ -218,6 +241,19 @@ def describe(event: Event) -> Fact | None:
                 reason=detail or None,
                 license_no=lic,
                 details={"cancellation_at_customs": result},
+                implies=STATUS_IMPLIED_BY_CUSTOMS,
+            )
+        case ClearanceRefused(
+            license_no=lic, declaration_no=decl, quantity=q, reason=reason, detail=detail, declared_at=at
+        ):
+            # A declaration the license ledger could not cover (issue 13, item 13): the applicant
+            # learns it from the history, the webhook and the stream, as a cleared one.
+            return Fact(
+                None,
+                reason=event_reason(reason, detail),
+                license_no=lic,
+                details={"declaration_no": decl, "quantity": str(q), "refusal": reason},
+                happened_at=at,
                 implies=STATUS_IMPLIED_BY_CUSTOMS,
             )
     return None

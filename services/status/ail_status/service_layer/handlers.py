@@ -25,6 +25,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     ClearanceRecorded,
+    ClearanceRefused,
     ClearanceReversed,
     CustomsCancellationStored,
     CustomsStored,
@@ -40,6 +41,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.logging import get_logger
@@ -100,6 +102,7 @@ LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
     ApplicationSubmitted,
     SigningDeferred,
     SigningFailed,
+    SubmissionDelayed,
     SubmissionRejected,
     SubmissionAccepted,
     ApplicationRevoked,
@@ -114,6 +117,7 @@ LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
     LicenseExpired,
     LicenseReissueRequested,
     CustomsCancellationStored,
+    ClearanceRefused,
 )
 
 # One use case for every lifecycle event: what differs per type is the fact it records

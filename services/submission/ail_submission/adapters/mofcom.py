@@ -65,7 +65,7 @@ class Mofcom(Protocol):
 
     async def status(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable: ...
 
-    async def revoke(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable: ...
+    async def revoke(self, *, form_no: str, reason: str = "") -> dict[str, Any] | Refused | Unavailable: ...
 
 
 class HttpMofcom:
@@ -175,8 +175,8 @@ class HttpMofcom:
             return body
         return self._refused(resp)
 
-    async def revoke(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable:
-        resp = await self._call("POST", f"/mofcom/submissions/{form_no}/revoke")
+    async def revoke(self, *, form_no: str, reason: str = "") -> dict[str, Any] | Refused | Unavailable:
+        resp = await self._call("POST", f"/mofcom/submissions/{form_no}/revoke", json={"reason": reason})
         if isinstance(resp, Unavailable):
             return resp
         if resp.status_code == 200:

@@ -39,6 +39,7 @@ class RevokeApplication:
     application_id: UUID
     enterprise_codes: tuple[str, ...]
     credentials: Credentials = ()
+    reason: str = ""  # the applicant's reason (撤销原因), kept and sent to MOFCOM
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -27,6 +27,7 @@ from ail_shared.events import (
     SigningDeferred,
     SigningFailed,
     SubmissionAccepted,
+    SubmissionDelayed,
     SubmissionRejected,
 )
 from ail_shared.lifecycle import (
@@ -38,7 +39,9 @@ from ail_shared.lifecycle import (
     ALLOWED,
     Action,
     allows,
+    event_reason,
     moves_forward,
+    revoked_reason,
     status_after_review,
 )
 from ail_shared.lifecycle import ApplicationStatus as S
@@ -57,6 +60,29 @@ WAITING_EKEY = "waiting_ekey"  # no signer host announces the e-key right now (d
 EKEY_NOT_PRESENT = "ekey_not_present"
 EKEY_NOT_BOUND = "ekey_not_bound"
 MOFCOM_UNAVAILABLE = "mofcom_unavailable"
+MOFCOM_UNREACHABLE = "mofcom_unreachable"  # not yet given up: SubmissionDelayed
+# A delayed submission is announced at its first failed attempt, then every this many attempts
+# (at most 40 attempts: 8 entries in the history), or when the kind of error changes.
+DELAY_ANNOUNCE_EVERY = 5
+
+
+def _error_kind(error: str) -> str:
+    """``HTTP 503`` / ``ConnectError`` of the retry policy's error text: a new kind is news."""
+    return error.split(":", 1)[0].strip()
+
+
+def delayed_detail(*, attempt: int, at: datetime | None, error: str) -> str:
+    """What the applicant reads while MOFCOM does not answer (the application's status reason)."""
+    when = (
+        at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z") if at else "once it answers"
+    )
+    return f"MOFCOM unreachable, attempt {attempt}, next at {when} ({error})"
+
+
+def delayed_reason(sub: Submission) -> str:
+    """The status reason of a delayed submission: the words of its SubmissionDelayed event."""
+    detail = delayed_detail(attempt=sub.attempts, at=sub.next_attempt_at, error=sub.last_error or "")
+    return event_reason(MOFCOM_UNREACHABLE, detail)
 
 
 @dataclass
@@ -201,9 +227,31 @@ class Submission:
         )
         return True
 
-    def retry_later(self, *, error: str, at: datetime) -> None:
-        """MOFCOM did not answer: the row stays ``signed`` and is sent again at ``at``."""
+    def retry_later(self, *, error: str, at: datetime) -> bool:
+        """MOFCOM did not answer: the row stays ``signed`` and is sent again at ``at``. The
+        applicant is told (SubmissionDelayed) at the first failed attempt, every
+        ``DELAY_ANNOUNCE_EVERY`` attempts and when the kind of error changes; True when told."""
+        before = self.last_error
         self.last_error, self.next_attempt_at, self.lease_until = error, at, None
+        if not (
+            self.attempts <= 1
+            or self.attempts % DELAY_ANNOUNCE_EVERY == 0
+            or before is None
+            or _error_kind(before) != _error_kind(error)
+        ):
+            return False
+        self.events.append(
+            SubmissionDelayed(
+                application_id=str(self.application_id),
+                submission_id=str(self.submission_id),
+                reason=MOFCOM_UNREACHABLE,
+                detail=delayed_detail(attempt=self.attempts, at=at, error=error),
+                attempt=self.attempts,
+                next_attempt_at=at,
+                error=error,
+            )
+        )
+        return True
 
     # ------------------------------------------------------------ review results
 
@@ -315,8 +363,10 @@ class ApplicationView:
         )
 
     def resubmitted(self, sub: Submission) -> None:
-        """A new submission of the application: it is the current one now."""
+        """A new submission of the application: it is the current one now, and the previous
+        form's numbers are not its own (none shows until MOFCOM answers, issue 13 item 12)."""
         self.submission_id, self.status, self.status_reason = sub.submission_id, AFTER_SUBMITTED.value, None
+        self.form_no = self.license_no = self.applied_at = None
 
     def follows(self, sub: Submission) -> bool:
         return self.submission_id == sub.submission_id
@@ -366,16 +416,17 @@ class ApplicationView:
                 f"application {self.application_id} is {self.status}: revoke is allowed only from {where}"
             )
 
-    def revoke(self, *, revoked_at: datetime) -> None:
-        """MOFCOM has withdrawn the application at the applicant's request."""
+    def revoke(self, *, revoked_at: datetime, reason: str = "") -> None:
+        """MOFCOM has withdrawn the application at the applicant's request; ``reason`` is the
+        applicant's (kept in the event, the history and at MOFCOM)."""
         self.check_revocable()
-        self.status, self.status_reason = AFTER_REVOKED.value, "revoked by applicant"
+        self.status, self.status_reason = AFTER_REVOKED.value, revoked_reason(reason)
         self.events.append(
             ApplicationRevoked(
                 application_id=str(self.application_id),
                 form_no=self.form_no,
                 revoked_at=revoked_at,
-                reason="applicant",
+                reason=reason,
             )
         )
 

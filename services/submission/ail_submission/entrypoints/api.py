@@ -7,13 +7,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_shared.auth import Tenant
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.idempotency import idempotent_response
+from ail_shared.inputs import RemarksText
 from ail_shared.paging import ListPage, Page
 from ail_submission.adapters import queries
 from ail_submission.adapters.repository import SCHEMA
@@ -130,6 +131,14 @@ async def bind_ekey(
     )
 
 
+class RevokeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: RemarksText = Field(
+        default="",
+        description="why the applicant withdraws it (撤销原因); kept in the history and sent to MOFCOM",
+    )
+
+
 @router.post("/applications/{application_id}/revoke")
 async def revoke(
     application_id: UUID,
@@ -137,16 +146,22 @@ async def revoke(
     pool: Pool,
     tenant: CurrentTenant,
     deps: DepsDep,
+    body: Annotated[RevokeIn | None, Body()] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    """Withdraw an application; allowed only while it is pending first review (409 otherwise)."""
+    """Withdraw an application; allowed only while it is pending first review (409 otherwise).
+    The body is optional: ``{"reason": "..."}`` keeps the applicant's reason."""
+    reason = body.reason.strip() if body is not None else ""
     cmd = RevokeApplication(
         application_id=application_id,
         enterprise_codes=tenant.enterprise_codes,
         credentials=credentials_of(request),
+        reason=reason,
     )
     path = f"/api/v1/applications/{application_id}/revoke"
-    return await _idempotent(deps, pool, tenant, idempotency_key, path, None, cmd, application_view, 200)
+    # The request hash keeps a body-less revoke's as it was (None), so stored keys still match.
+    hashed = {"reason": reason} if reason else None
+    return await _idempotent(deps, pool, tenant, idempotency_key, path, hashed, cmd, application_view, 200)
 
 
 @router.post("/applications/{application_id}/approval-status")

@@ -68,6 +68,7 @@ from ail_submission.domain.model import (
     CallbackRefusal,
     Submission,
     callback_refusal,
+    delayed_reason,
 )
 from ail_submission.service_layer.unit_of_work import UnitOfWork
 
@@ -433,7 +434,7 @@ async def revoke(
             )
             raise Conflict(f"application {cmd.application_id} is {status}: {where}")
         view.check_revocable()
-        answer = await mofcom.revoke(form_no=view.form_no or "")
+        answer = await mofcom.revoke(form_no=view.form_no or "", reason=cmd.reason)
         if isinstance(answer, Unavailable):
             raise MofcomUnavailable(f"MOFCOM did not answer ({answer.error}); try the revoke again")
         if isinstance(answer, Refused):
@@ -443,7 +444,7 @@ async def revoke(
                 f"({mofcom_status or answer.reason}): {answer.detail}"
             )
         revoked_at = datetime.fromisoformat(answer["revoked_at"]) if answer.get("revoked_at") else clock()
-        view.revoke(revoked_at=revoked_at)
+        view.revoke(revoked_at=revoked_at, reason=cmd.reason)
         await uow.applications.save(view)
         uow.track(view)
     return view
@@ -695,7 +696,12 @@ async def _record_answer(
         log.warning(
             "mofcom_unavailable", submission_id=str(submission_id), attempts=sub.attempts, retry_in=delay
         )
-        sub.retry_later(error=outcome.error, at=now + timedelta(seconds=delay))
+        if sub.retry_later(error=outcome.error, at=now + timedelta(seconds=delay)):
+            # The applicant is told why it is still submitting (SubmissionDelayed, throttled).
+            view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+            if view is not None and view.note(sub, delayed_reason(sub)):
+                await uow.applications.save(view)
+            uow.track(sub)
         await uow.submissions.save(sub)
         return "retry"
     await uow.submissions.save(sub)
