@@ -21,7 +21,6 @@ from ail_application.entrypoints.schemas import (
     BatchResults,
     CopyRequest,
     CopyResult,
-    ErrorBody,
     IdList,
     view,
 )
@@ -30,6 +29,7 @@ from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText, Day, IdentifierText, NameText, Page, PageSize, Year
+from ail_shared.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["applications"], generate_unique_id_function=operation_id)
 
@@ -44,11 +44,8 @@ DRAFT_EXAMPLE = {
     "expected_arrival_date": "2026-12-20",
     "goods": [{"spec": "Fe 62% 粉矿", "unit": "070", "quantity": "150000", "unit_price": "105.5"}],
 }
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "no such application for this tenant"},
-    409: {"model": ErrorBody, "description": "the application's status forbids this operation"},
-    422: {"model": ErrorBody, "description": "fields in error, all at once: error.details[].field / .reason"},
-}
+# 401, 413 and 422 each route gets from ail_shared.openapi.describe.
+ERRORS = errors(404, 409, e404="no such application for this tenant")
 
 
 @router.post("/applications", status_code=201, response_model=ApplicationView, responses=ERRORS)
