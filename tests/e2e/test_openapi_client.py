@@ -139,7 +139,9 @@ async def test_a_generated_client_drives_create_query_submit_and_history(
         seen = await eventually(history, what="the status service's history of the submitted draft")
         assert seen.serial_no == draft.serial_no
         first = seen.entries[0]
-        assert isinstance(first, models.HistoryEntry) and first.event.type == "ApplicationSubmitted"
+        assert (
+            isinstance(first, models.HistoryEntry) and first.event.type_ == "ApplicationSubmitted"
+        )  # `type` is `type_` in Python
 
         other = pkg.AuthenticatedClient(base_url=entry_url, token=demo["enterprises"][1]["api_key"])
         async with other:

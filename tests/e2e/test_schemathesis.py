@@ -26,6 +26,8 @@ enterprise is refused before anything is read. Not generated:
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -47,7 +49,10 @@ from schemathesis.specs.openapi.checks import (
 
 from ail_shared.auth import new_api_key
 
-EXAMPLES = 15  # per operation and generation mode (positive, negative)
+# Per operation and generation mode (positive, negative); benchmarks/schemathesis_long.py raises
+# it and has every answer's status written to AIL_SCHEMATHESIS_REPORT (JSON lines) to count them.
+EXAMPLES = int(os.environ.get("AIL_SCHEMATHESIS_EXAMPLES", "15"))
+REPORT = os.environ.get("AIL_SCHEMATHESIS_REPORT")
 EXAMPLES_DIRECT = 6  # per operation, negative only, straight to the service
 # Rendering a real draft as PDF takes seconds (CJK font subsetting); its inputs are one header.
 FEWER = {"GET /api/v1/applications/{application_id}/print": 3}
@@ -146,7 +151,13 @@ def _call(case: Any, base_url: str, key: str, demo: dict[str, Any], checks: list
                 return f"{response.status_code}: {case.as_curl_command(headers=headers)}"
         return None
     try:
-        case.call_and_validate(base_url=base_url, headers=headers, checks=checks, timeout=30)
+        response = case.call(base_url=base_url, headers=headers, timeout=30)
+        if REPORT:
+            with open(REPORT, "a", encoding="utf-8") as out:
+                out.write(
+                    json.dumps({"operation": case.operation.label, "status": response.status_code}) + "\n"
+                )
+        case.validate_response(response, checks=checks, headers=headers)
     except (AssertionError, FailureGroup) as failure:
         # Authorization is filtered out of the curl command; add your key to repeat it.
         return f"{str(failure).strip()[:1500]}"

@@ -8,6 +8,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import shutil
+import subprocess
 from functools import cache
 from pathlib import Path
 from types import ModuleType
@@ -230,3 +232,30 @@ def test_the_document_and_its_reference_page_are_served_without_authentication()
     assets = re.findall(r'(?:src|href)="([^"]+)"', page)
     assert assets and all(a.startswith("/api/v1/docs/") for a in assets), assets
     assert set(assets) <= set(documents)
+
+
+def test_openapi_typescript_generates_types_without_warnings(tmp_path: Path) -> None:
+    """The console's types come from this document (openapi-typescript, pinned in tools/openapi)."""
+    tools = REPO / "tools" / "openapi"
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.fail("node and npm are needed (Debian: apt-get install nodejs npm)")
+    if not (tools / "node_modules" / "openapi-typescript").is_dir():
+        # The pinned tools from tools/openapi/package-lock.json (./dev install does the same).
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=tools, check=True, timeout=900
+        )
+    out = tmp_path / "openapi.d.ts"
+    result = subprocess.run(
+        [node, "node_modules/openapi-typescript/bin/cli.js", str(DOCUMENT), "-o", str(out)],
+        cwd=tools,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    said = result.stdout + result.stderr
+    assert result.returncode == 0, said
+    assert "warn" not in said.lower() and "error" not in said.lower(), said
+    types = out.read_text()
+    assert "create_application: {" in types and "ErrorBody: {" in types
