@@ -204,12 +204,9 @@ def _sweep(
     checks: list[Any],
 ) -> list[str]:
     schema = schemathesis.openapi.from_url(document_url)
-    operations = [
-        op.ok()
-        for op in schema.exclude(path_regex="^/internal/").get_all_operations()
-        # The merged document says which service answers each operation.
-        if op.ok().definition.raw.get("x-ail-service", service) == service
-    ]
+    every = [op.ok() for op in schema.exclude(path_regex="^/internal/").get_all_operations()]
+    # The merged document says which service answers each operation.
+    operations = [op for op in every if op.definition.raw.get("x-ail-service", service) == service]
     assert operations, f"{service}: no operation in the OpenAPI document"
     rounds: list[tuple[Any, GenerationMode, dict[str, str] | None]] = []
     for operation in operations:

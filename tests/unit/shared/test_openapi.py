@@ -208,7 +208,7 @@ def test_the_merge_refuses_one_schema_name_with_two_shapes() -> None:
 
 def _routed_service(path: str, routes: list[dict[str, Any]]) -> str:
     concrete = re.sub(r"\{[^}]+\}", "x1", path)
-    return next(r["service"] for r in routes if re.search(r["match"], concrete))
+    return str(next(r["service"] for r in routes if re.search(r["match"], concrete)))
 
 
 def test_the_entry_point_routes_every_path_to_the_service_that_declares_it() -> None:

@@ -61,7 +61,7 @@ def with_location(response: JSONResponse, collection: str, *, key: str | None = 
     a replayed answer names the same object); ``key`` picks the first of a list (copies)."""
     if response.status_code != 201:
         return response
-    body = json.loads(response.body)
+    body = json.loads(bytes(response.body))
     created = body[key][0] if key else body
     return located(response, f"{collection}/{created['id']}")
 

@@ -183,7 +183,7 @@ async def create_subscription(
     )
     if response.status_code != 201:
         return response
-    created_id = json.loads(response.body)["id"]
+    created_id = json.loads(bytes(response.body))["id"]
     return located(response, f"/api/v1/subscriptions/{created_id}")
 
 
