@@ -15,8 +15,8 @@ and a reference page at ``/api/v1/docs`` (docs/api.md). How a route is declared:
     )
     async def create_application(...)  # the operationId is the function's name: choose it
 
-What :func:`describe` adds to every operation, so no route repeats it: 422 (the request guard
-checks every request) in OUR error body, never FastAPI's ``HTTPValidationError``; 401 and the
+What :func:`describe` adds to every operation, so no route repeats it: 400 (unparsable) and 422
+(the request guard checks every request) in OUR error body, never FastAPI's ``HTTPValidationError``; 401 and the
 security (bearer API key or the console's ``ail_session`` cookie) when the route takes the tenant;
 413 when it takes a body; a ``Location`` header on 201 (the route sets it: :func:`located`).
 ``tests/unit/shared/test_openapi.py`` fails when a public route lacks any of these.
@@ -212,8 +212,10 @@ def describe(app: FastAPI, *, auth: Callable[..., Any]) -> dict[str, Any]:
     for path, item in doc.get("paths", {}).items():
         for method, op in item.items():
             responses: dict[str, Any] = op.setdefault("responses", {})
+            # 400: what the entry point (or the server) cannot parse at all, a bad escape in the
+            # path, a body that is not JSON or multipart; 422 for everything it can name.
             wanted = (
-                [422]
+                [400, 422]
                 + ([401] if secured.get((path, method)) else [])
                 + ([413] if "requestBody" in op else [])
             )
