@@ -16,9 +16,10 @@ and a reference page at ``/api/v1/docs`` (docs/api.md). How a route is declared:
     async def create_application(...)  # the operationId is the function's name: choose it
 
 What :func:`describe` adds to every operation, so no route repeats it: 400 (unparsable) and 422
-(the request guard checks every request) in OUR error body, never FastAPI's ``HTTPValidationError``; 401 and the
-security (bearer API key or the console's ``ail_session`` cookie) when the route takes the tenant;
-413 when it takes a body; a ``Location`` header on 201 (the route sets it: :func:`located`).
+(the request guard checks every request) in OUR error body, never FastAPI's
+``HTTPValidationError``; 401 and the security (bearer API key or the console's ``ail_session``
+cookie) when the route takes the tenant; 413 when it takes a body; a ``Location`` header on 201
+(the route sets it: :func:`located`).
 ``tests/unit/shared/test_openapi.py`` fails when a public route lacks any of these.
 """
 
