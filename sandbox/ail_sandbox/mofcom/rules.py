@@ -306,6 +306,7 @@ class Submission:
     def replaces_license_no(self) -> str | None:
         """A change or extension names the license it replaces (证面内容不得更改)."""
         return str(self.snapshot.get("replaces_license_no") or "") or None
+
     revoke_reason: str | None = None  # the applicant's reason, as the revoke request gave it
 
     def view(self) -> dict[str, Any]:

@@ -263,6 +263,8 @@ def test_query_problems_name_every_bad_parameter() -> None:
     bad = MonthlyQuery("2025-13", commodity_category="ore", commodity_grouping="rocks", trade_country="AUS")
     fields = [p.field for p in query_problems(bad, COMMODITY_CATEGORIES, COMMODITY_GROUPINGS)]
     assert fields == ["month", "commodity_category", "commodity_grouping", "trade_country"]
+
+
 def test_a_replacement_counts_as_an_approval_without_goods_of_its_own() -> None:
     """A change or extension (issue 15) replaces a license whose goods were counted already."""
     event = review(datetime(2026, 5, 5, tzinfo=UTC))

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_application.adapters import queries
 from ail_application.domain import commands
@@ -24,6 +24,7 @@ from ail_application.entrypoints.common import (
     idempotent,
     operation_id,
     set_etag,
+    with_location,
 )
 from ail_application.entrypoints.schemas import ContractView
 from ail_application.service_layer.handlers import handle
@@ -42,6 +43,7 @@ from ail_shared.inputs import (
     QueryText,
     Year,
 )
+from ail_shared.openapi import errors
 from ail_shared.paging import ListPage, Page
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
@@ -92,6 +94,7 @@ IRON_ORE_EXAMPLE = {
 
 @router.get(
     "/applications/{application_id}/contract",
+    summary="Read the contract of a draft",
     response_model=ContractView,
     responses=ERRORS,
     tags=["contracts"],
@@ -108,6 +111,7 @@ async def get_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenan
 
 @router.put(
     "/applications/{application_id}/contract",
+    summary="Save the contract of a draft",
     response_model=ContractView,
     responses=ERRORS,
     tags=["contracts"],
@@ -132,6 +136,7 @@ async def put_contract(
 
 @router.get(
     "/applications/{application_id}/iron-ore-contract",
+    summary="Read the iron-ore contract of a draft",
     response_model=IronOreContract,
     responses=ERRORS,
     tags=["contracts"],
@@ -150,6 +155,7 @@ async def get_iron_ore_contract(
 
 @router.put(
     "/applications/{application_id}/iron-ore-contract",
+    summary="Save the iron-ore contract of a draft",
     response_model=IronOreContract,
     responses=ERRORS,
     tags=["contracts"],
@@ -174,6 +180,7 @@ async def put_iron_ore_contract(
 
 @router.delete(
     "/applications/{application_id}/iron-ore-contract",
+    summary="Remove the iron-ore contract of a draft",
     status_code=204,
     responses=ERRORS,
     tags=["contracts"],
@@ -223,7 +230,12 @@ class PrecheckResult(BaseModel):
     answers: list[PrecheckAnswer]
 
 
-@router.post("/prechecks", response_model=PrecheckResult, tags=["pre-check"])
+@router.post(
+    "/prechecks",
+    summary="Pre-check an importer and a commodity (预审)",
+    response_model=PrecheckResult,
+    tags=["pre-check"],
+)
 async def precheck(
     deps: AppDeps,
     tenant: CurrentTenant,
@@ -257,9 +269,21 @@ async def precheck(
 
 
 # -- code tables -------------------------------------------------------------------------------
+class CodeEntry(BaseModel):
+    """One code of a table; a commodity (``commodities``) has its catalogue fields besides."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str = Field(examples=["601"])
+    name_zh: str = Field(examples=["澳大利亚"])
+    letters: str = Field(examples=["adly"], description="拼音首字母")
+    is_default: bool | None = None
+
+
 @router.get(
     "/reference/{table}",
-    response_model=Page[dict[str, Any]],
+    summary="Read a code table",
+    response_model=Page[CodeEntry],
+    responses=errors(404, e404="no such code table"),
     tags=["reference"],
     description="Code tables: `commodities` (the catalogue, per year, with effective dates and the"
     " overflow tolerance) and " + ", ".join(f"`{t}`" for t in CODE_TABLES) + ".",
@@ -338,7 +362,13 @@ def _filing(filing: Filing) -> dict[str, Any]:
     }
 
 
-@router.post("/key-agri-filings", status_code=201, response_model=KeyAgriFiling, tags=["key-agri"])
+@router.post(
+    "/key-agri-filings",
+    summary="File a key agricultural product (重点农产品备案)",
+    status_code=201,
+    response_model=KeyAgriFiling,
+    tags=["key-agri"],
+)
 async def create_key_agri_filing(
     deps: AppDeps,
     tenant: CurrentTenant,
@@ -357,10 +387,16 @@ async def create_key_agri_filing(
 
     response = await idempotent(deps, tenant, idempotency_key, "/api/v1/key-agri-filings", data, work)
     deps.filing_reporter.wake()
-    return response
+    return with_location(response, "/api/v1/key-agri-filings")
 
 
-@router.get("/key-agri-filings/{filing_id}", response_model=KeyAgriFiling, tags=["key-agri"])
+@router.get(
+    "/key-agri-filings/{filing_id}",
+    summary="Read a key-agri filing",
+    response_model=KeyAgriFiling,
+    responses=errors(404),
+    tags=["key-agri"],
+)
 async def get_key_agri_filing(filing_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
     return _filing(
         await queries.filing(deps.pool, filing_id=filing_id, enterprise_codes=tenant.enterprise_codes)
@@ -368,7 +404,12 @@ async def get_key_agri_filing(filing_id: UUID, deps: AppDeps, tenant: CurrentTen
 
 
 @router.post(
-    "/key-agri-filings/{filing_id}/report", status_code=202, response_model=KeyAgriFiling, tags=["key-agri"]
+    "/key-agri-filings/{filing_id}/report",
+    summary="Report a key-agri filing to MOFCOM again",
+    status_code=202,
+    response_model=KeyAgriFiling,
+    responses=errors(404, 409),
+    tags=["key-agri"],
 )
 async def report_key_agri_filing_again(filing_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
     """Send a filing whose report failed to MOFCOM again (after correcting the cause). Reporting
@@ -378,7 +419,12 @@ async def report_key_agri_filing_again(filing_id: UUID, deps: AppDeps, tenant: C
     return _filing(filing)
 
 
-@router.get("/key-agri-filings", response_model=Page[KeyAgriFiling], tags=["key-agri"])
+@router.get(
+    "/key-agri-filings",
+    summary="List the key-agri filings",
+    response_model=Page[KeyAgriFiling],
+    tags=["key-agri"],
+)
 async def list_key_agri_filings(
     deps: AppDeps, tenant: CurrentTenant, paging: ListPage, since: Day | None = None
 ) -> Any:

@@ -18,11 +18,11 @@ from ail_application.adapters.printing import render_license_pdf
 from ail_application.domain import license
 from ail_application.entrypoints.api import ERRORS
 from ail_application.entrypoints.common import AppDeps, operation_id
-from ail_application.entrypoints.schemas import ErrorBody
 from ail_shared.calendar import china_date
 from ail_shared.errors import Conflict, NotFound
 from ail_shared.http import CurrentTenant
 from ail_shared.inputs import IdentifierText
+from ail_shared.openapi import errors
 from ail_shared.retry import now_utc
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
@@ -91,7 +91,7 @@ class LicenseVerification(BaseModel):
 @router.get(
     "/verify/licenses/{license_no}/{token}",
     response_model=LicenseVerification,
-    responses={404: {"model": ErrorBody, "description": "no license with this number and token"}},
+    responses=errors(404, e404="no license with this number and token"),
     tags=["public"],
     summary="Verify a license (public: the URL of its QR code)",
 )

@@ -16,6 +16,14 @@ from ail_customs.deps import CustomsDeps
 from ail_customs.domain.commands import RequestReissue, RequestResend, SurrenderLicense
 from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
 from ail_customs.domain.model import License
+from ail_customs.entrypoints.views import (
+    AvailabilityView,
+    ClearancesView,
+    CustomsStatusPage,
+    LicenseHistory,
+    LicenseView,
+    ResendView,
+)
 from ail_customs.service_layer.handlers import COMMAND_HANDLERS
 from ail_shared.calendar import CHINA, china_date
 from ail_shared.errors import FieldProblem, InvalidInput
@@ -30,25 +38,11 @@ from ail_shared.inputs import (
     parse_instant,
 )
 from ail_shared.licenses import state_label
-from ail_shared.paging import ListPage, Page, QueryPage
+from ail_shared.openapi import errors
+from ail_shared.paging import ListPage, QueryPage
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
 LicenseNo = Annotated[IdentifierText, Path(description="license number (许可证号)")]
-
-
-class Clearances(Page[dict[str, Any]]):
-    """A license's customs declarations (``items``) with its unit and ledger balances."""
-
-    license_no: str
-    unit: str | None
-    ledger: dict[str, Any]
-
-
-class LicenseHistory(Page[dict[str, Any]]):
-    """A license's history entries (``items``) in the order they were recorded."""
-
-    license_no: str
-    application_id: str
 
 
 def plain(value: Any) -> Any:
@@ -71,7 +65,9 @@ def _bound(raw: str | None, field: str, problems: list[FieldProblem], *, end: bo
     return parse_instant(raw, field, problems, zone=CHINA, whole_day_end=end)
 
 
-@router.get("/customs/status", response_model=Page[dict[str, Any]])
+@router.get(
+    "/customs/status", response_model=CustomsStatusPage, summary="Query customs status (海关状态查询)"
+)
 async def customs_status(
     pool: Pool,
     tenant: CurrentTenant,
@@ -130,13 +126,22 @@ async def customs_status(
     return plain(paging.of(items, total))
 
 
-@router.post("/licenses/{license_no}/resend", status_code=202)
+@router.post(
+    "/licenses/{license_no}/resend",
+    status_code=202,
+    response_model=ResendView,
+    summary="Send a license to Customs again",
+    responses=errors(404, 409),
+)
 async def resend(
     license_no: LicenseNo,
     pool: Pool,
     tenant: CurrentTenant,
     deps: CustomsDeps,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="Retry-safe writes: the same key replays the first response"),
+    ] = None,
 ) -> Any:
     """Send a license to Customs again after send_failed or store_failed. Idempotent."""
     cmd = RequestResend(
@@ -312,7 +317,9 @@ def today_in_china() -> date:
     return china_date(datetime.now(UTC))
 
 
-@router.get("/licenses/{license_no}")
+@router.get(
+    "/licenses/{license_no}", response_model=LicenseView, summary="Read a license", responses=errors(404)
+)
 async def license_detail(license_no: LicenseNo, pool: Pool, tenant: CurrentTenant) -> Any:
     """A license: its customs status, ledger balances and every ledger entry (uses, reversals,
     refused uses with their reasons)."""
@@ -337,7 +344,12 @@ async def license_detail(license_no: LicenseNo, pool: Pool, tenant: CurrentTenan
     )
 
 
-@router.get("/licenses/{license_no}/availability")
+@router.get(
+    "/licenses/{license_no}/availability",
+    response_model=AvailabilityView,
+    summary="Check whether a license covers a quantity",
+    responses=errors(404),
+)
 async def availability(
     license_no: LicenseNo,
     pool: Pool,
@@ -365,7 +377,12 @@ async def availability(
     )
 
 
-@router.get("/customs/clearances", response_model=Clearances)
+@router.get(
+    "/customs/clearances",
+    response_model=ClearancesView,
+    summary="Clearances of a license (结关数据查询)",
+    responses=errors(404),
+)
 async def clearances(
     pool: Pool,
     tenant: CurrentTenant,
@@ -385,7 +402,12 @@ async def clearances(
     )
 
 
-@router.get("/history", response_model=LicenseHistory)
+@router.get(
+    "/history",
+    response_model=LicenseHistory,
+    summary="History of a license (历史数据查询)",
+    responses=errors(404),
+)
 async def history(
     pool: Pool,
     tenant: CurrentTenant,

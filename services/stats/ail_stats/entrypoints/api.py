@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_shared.errors import Forbidden, InvalidInput
 from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText
+from ail_shared.openapi import errors
 from ail_shared.paging import ListPage, Page
 from ail_shared.vocabulary import COMMODITY_CATEGORIES, COMMODITY_GROUPINGS
 from ail_stats.deps import StatsDeps
@@ -18,21 +20,46 @@ from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, query
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 
 
-class MonthlyStats(Page[dict[str, Any]]):
+class Totals(BaseModel):
+    quantity: str = Field(examples=["150000"], description="a decimal as a string")
+    amount_usd: str = Field(examples=["15825000.00"])
+    count: int
+
+
+class StatsRow(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    commodity_code: str = Field(examples=["2601110000"])
+    commodity_name: str
+    unit: str = Field(examples=["070"])
+    month: Totals
+    year_to_date: Totals
+
+
+class StatsFilters(BaseModel):
+    issuing_agency: str
+    trade_mode: str
+    commodity_category: str
+    commodity_grouping: str = ""
+    trade_country: str
+
+
+class MonthlyStats(Page[StatsRow]):
     """One month's rows (``items``, one per commodity) with the query that made them."""
 
-    month: str
-    filters: dict[str, str]
+    month: str = Field(examples=["2026-11"])
+    filters: StatsFilters
     enterprises: list[str]
 
 
 @router.get(
     "/monthly",
-    summary="Monthly and year-to-date figures of approved applications, one row per commodity",
     response_model=MonthlyStats,
+    summary="Monthly and year-to-date figures of approved applications, one row per commodity",
     responses={
-        200: {"content": {"text/csv": {}}},
-        403: {"description": "an operations key: statistics are per enterprise"},
+        200: {"content": {"text/csv": {}}, "description": "JSON; with Accept: text/csv the rows as CSV"},
+        **errors(403, e403="an operations key: statistics are per enterprise"),
+        **errors(503, e503="the statistics tables are being recovered: retry after Retry-After seconds"),
     },
 )
 async def monthly(

@@ -8,26 +8,21 @@ from fastapi import APIRouter, Path
 
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.inputs import IdentifierText
-from ail_shared.paging import ListPage, Page
+from ail_shared.openapi import errors
+from ail_shared.paging import ListPage
 from ail_status.adapters import queries
+from ail_status.entrypoints.views import History, StatusView
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
 ApplicationId = Annotated[IdentifierText, Path(description="the application id")]
 
 
-class ApplicationHistory(Page[dict[str, Any]]):
-    """The application's history entries as a page, with the application they belong to."""
-
-    application_id: str
-    enterprise_code: str
-    serial_no: str | None
-    status: str | None
-    customs_status: str | None
-    form_no: str | None
-    license_no: str | None
-
-
-@router.get("/applications/{application_id}/status")
+@router.get(
+    "/applications/{application_id}/status",
+    response_model=StatusView,
+    summary="Read an application's current status",
+    responses=errors(404),
+)
 async def application_status(application_id: ApplicationId, pool: Pool, tenant: CurrentTenant) -> Any:
     async with pool.acquire() as conn:
         return await queries.application_status(
@@ -35,7 +30,12 @@ async def application_status(application_id: ApplicationId, pool: Pool, tenant: 
         )
 
 
-@router.get("/applications/{application_id}/history", response_model=ApplicationHistory)
+@router.get(
+    "/applications/{application_id}/history",
+    response_model=History,
+    summary="Read an application's history",
+    responses=errors(404),
+)
 async def application_history(
     application_id: ApplicationId, pool: Pool, tenant: CurrentTenant, paging: ListPage
 ) -> Any:
