@@ -92,9 +92,11 @@ TAGS: dict[str, str] = {
     "status": "An application's status and its history",
     "subscriptions": "Webhook subscriptions to status changes, and their deliveries",
     "live stream": "Status changes as server-sent events",
-    "operations": "For operators: time spent in each status",
+    "operations": "For operators: time spent in each status, dead letters and parked work",
     "customs": "Licenses at Customs: detail, availability, clearances, resending",
     "statistics": "Monthly statistics of licenses",
+    "licenses": "The license after issue: its PDF, surrender, change or extension by reissue",
+    "public": "Without a key: the license check a QR code of the printed license points at",
 }
 
 

@@ -231,14 +231,13 @@ class ReissueOut(BaseModel):
 @router.post(
     "/licenses/{license_no}/surrender",
     status_code=200,
-    operation_id="surrender_license",
-    tags=["licenses"],
     summary="Hand back (交回) an unused valid license, with a reason",
     response_model=LicenseStateOut,
+    responses=errors(404, 409, e409="the license is used, expired or no longer valid"),
 )
-async def surrender(
+async def surrender_license(
     license_no: LicenseNo,
-    body: Annotated[SurrenderIn, Body()],
+    body: Annotated[SurrenderIn, Body(examples=[{"reason": "合同取消，货物不再进口"}])],
     pool: Pool,
     tenant: CurrentTenant,
     deps: CustomsDeps,
@@ -272,12 +271,11 @@ async def surrender(
 @router.post(
     "/licenses/{license_no}/reissue",
     status_code=202,
-    operation_id="reissue_license",
-    tags=["licenses"],
     summary="Change or extend (变更 / 延期) a license: a new draft that replaces it",
     response_model=ReissueOut,
+    responses=errors(404, 409, e409="the license is not valid, expired, or has nothing left"),
 )
-async def reissue(
+async def reissue_license(
     license_no: LicenseNo,
     pool: Pool,
     tenant: CurrentTenant,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_shared.auth import Tenant
 from ail_shared.errors import Forbidden
@@ -47,6 +47,13 @@ class DeadLetterList(BaseModel):
 
 
 class Action(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"topic": "ail.application.dlt", "partition": 0, "offset": 12, "reason": "fixed in 1.4.2"}
+            ]
+        }
+    )
     topic: str = Field(
         min_length=1, max_length=200, description="the dead-letter topic, e.g. ail.application.dlt"
     )
@@ -56,6 +63,13 @@ class Action(BaseModel):
 
 
 class RedriveByReason(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"topic": "ail.application.dlt", "reason_prefix": "unknown_event", "reason": "fixed in 1.4.2"}
+            ]
+        }
+    )
     topic: str = Field(min_length=1, max_length=200)
     reason_prefix: str = Field(
         min_length=1, max_length=500, description="redrive open messages whose reason starts so"
@@ -79,7 +93,6 @@ def _store(rt: RuntimeDep) -> DeadLetterStore:
 
 @router.get(
     "",
-    operation_id="list_dead_letters",
     summary="The dead-letter topics with their messages, reasons and original bytes",
     response_model=DeadLetterList,
 )
@@ -98,11 +111,10 @@ async def list_dead_letters(
 
 @router.post(
     "/redrive",
-    operation_id="redrive_dead_letter",
     summary="Send one dead letter back to its original topic (safe to repeat: the inbox dedups)",
     response_model=Message,
 )
-async def redrive(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
+async def redrive_dead_letter(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
     actor = _operations(tenant)
     return await dead_letters.redrive(
         pool,
@@ -117,11 +129,12 @@ async def redrive(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDe
 
 @router.post(
     "/redrive-by-reason",
-    operation_id="redrive_dead_letters_by_reason",
     summary="Send every open dead letter of a topic whose reason starts with a prefix back to its topic",
     response_model=Redriven,
 )
-async def redrive_by_reason(body: RedriveByReason, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
+async def redrive_dead_letters_by_reason(
+    body: RedriveByReason, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep
+) -> Any:
     actor = _operations(tenant)
     items = await dead_letters.redrive_reason(
         pool,
@@ -137,11 +150,10 @@ async def redrive_by_reason(body: RedriveByReason, pool: Pool, tenant: CurrentTe
 
 @router.post(
     "/skip",
-    operation_id="skip_dead_letter",
     summary="Mark one dead letter as skipped, with the reason (it is not applied)",
     response_model=Message,
 )
-async def skip(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
+async def skip_dead_letter(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
     actor = _operations(tenant)
     return await dead_letters.skip(
         pool,

@@ -189,7 +189,9 @@ async def bind_ekey(
 
 
 class RevokeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"reason": "合同变更，重新申请"}]}
+    )
     reason: RemarksText = Field(
         default="",
         description="why the applicant withdraws it (撤销原因); kept in the history and sent to MOFCOM",
@@ -208,7 +210,7 @@ async def revoke(
     pool: Pool,
     tenant: CurrentTenant,
     deps: DepsDep,
-    body: Annotated[RevokeIn | None, Body()] = None,
+    body: Annotated[RevokeIn | None, Body(examples=[{"reason": "合同变更，重新申请"}])] = None,
     idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
     """Withdraw an application; allowed only while it is pending first review (409 otherwise).
