@@ -275,7 +275,7 @@ def complete_contract() -> dict[str, Any]:
             "uscc": "91110000776367555X",
             "address": "a",
             "contact": "c",
-            "phone": "p",
+            "phone": "010-12345678",
         },
         "foreign_contract": {
             "contract_no": "C1",

@@ -27,14 +27,15 @@ COLUMNS = (
     " status_reason, submission_id, version, importer_name, one_batch_one_license, issuing_agency,"
     " electronic_license, computed, contract, iron_ore_contract, copied_from, trade_mode,"
     " import_user_code, import_user_name, commodity_code, commodity_name, unit, total_quantity,"
-    " total_value_usd, created_at, updated_at"
+    " total_value_usd, created_at, updated_at, raw_inputs"
 )
 INSERT = f"""
 INSERT INTO {SCHEMA}.applications (id, serial_no, enterprise_code, status, year, form, importer_name,
     one_batch_one_license, issuing_agency, electronic_license, computed, contract, iron_ore_contract,
     copied_from, trade_mode, import_user_code, import_user_name, commodity_code, commodity_name, unit,
-    total_quantity, total_value_usd)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)
+    total_quantity, total_value_usd, raw_inputs)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
+    $23)
 RETURNING created_at, updated_at
 """
 GET = f"SELECT {COLUMNS} FROM {SCHEMA}.applications WHERE id = $1 AND enterprise_code = ANY($2::text[])"
@@ -49,7 +50,7 @@ UPDATE {SCHEMA}.applications
 SET status = $2, status_reason = $3, form = $4, form_no = $5, license_no = $6, applied_at = $7,
     submission_id = $8, computed = $9, contract = $10, iron_ore_contract = $11, trade_mode = $12,
     import_user_code = $13, import_user_name = $14, commodity_code = $15, commodity_name = $16,
-    unit = $17, total_quantity = $18, total_value_usd = $19, issuing_agency = $20,
+    unit = $17, total_quantity = $18, total_value_usd = $19, issuing_agency = $20, raw_inputs = $21,
     version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING version, updated_at
@@ -78,6 +79,7 @@ def application_from(row: asyncpg.Record) -> Application:
         computed=row["computed"],
         contract=row["contract"],
         iron_ore_contract=row["iron_ore_contract"],
+        raw_inputs=row["raw_inputs"] or {},
         form_no=row["form_no"],
         license_no=row["license_no"],
         applied_at=row["applied_at"],
@@ -138,6 +140,7 @@ class ApplicationRepository:
             app.iron_ore_contract,
             app.copied_from,
             *_query_columns(app),
+            app.raw_inputs,
         )
         app.created_at, app.updated_at = row["created_at"], row["updated_at"]
 
@@ -173,6 +176,7 @@ class ApplicationRepository:
             app.iron_ore_contract,
             *_query_columns(app),
             app.issuing_agency,
+            app.raw_inputs,
         )
         app.version, app.updated_at = row["version"], row["updated_at"]
 

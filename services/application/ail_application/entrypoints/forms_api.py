@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_application.adapters import queries
 from ail_application.domain import commands
@@ -243,6 +243,9 @@ async def reference(
 
 # -- key agricultural products filing (重农信息备案) ------------------------------------------
 class KeyAgriFilingIn(BaseModel):
+    # Extra fields are let in only to be refused by name (the domain's KeyAgriFiling.new) with
+    # the missing ones at once; the document says what is accepted.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
     enterprise_name: NameText | None = None
     customs_registration_no: IdentifierText | None = None
     business_registration_no: IdentifierText | None = None

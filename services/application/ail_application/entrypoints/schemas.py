@@ -24,6 +24,14 @@ class Problem(BaseModel):
     )
 
 
+class RawInput(BaseModel):
+    """A value a temporary save could not read, kept as typed (docs/application.md, 'Temporary
+    save'); the field's own value is empty until it is given again."""
+
+    value: str | int | float | bool = Field(examples=["2026/12/20"])
+    reason: str = Field(examples=["Input should be a valid date or datetime, invalid date separator"])
+
+
 class ErrorDetail(BaseModel):
     code: str = Field(examples=["invalid_input"])
     message: str = Field(examples=["the application cannot be submitted: 2 problem(s)"])
@@ -92,6 +100,12 @@ class ApplicationView(BaseModel):
     version: int
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    raw_inputs: dict[str, RawInput] = Field(
+        default_factory=dict,
+        description="values saved as typed because they could not be read, by field path"
+        " (goods.0.quantity, contract.foreign_contract.signing_date); each is also a problem"
+        " (code unparseable) and blocks submission until the field is given again",
+    )
     problems: list[Problem] = Field(
         default_factory=list, description="what submission would refuse now (the form's red hints)"
     )
@@ -127,6 +141,7 @@ def view(app: Application, ctx: Context) -> dict[str, Any]:
         has_contract=app.contract is not None,
         has_iron_ore_contract=app.iron_ore_contract is not None,
         copied_from=app.copied_from,
+        raw_inputs={p: RawInput.model_validate(v) for p, v in app.raw_inputs.items()},
         version=app.version,
         created_at=app.created_at,
         updated_at=app.updated_at,
@@ -193,3 +208,8 @@ class CopyResult(BaseModel):
 class ContractView(ContractInfo):
     saved: bool = Field(description="false: nothing saved yet for this application")
     prefilled: bool = Field(description="true: the applicant part comes from the enterprise's last entry")
+    raw_inputs: dict[str, RawInput] = Field(
+        default_factory=dict,
+        description="values of the contract saved as typed because they could not be read"
+        " (contract.<path>); each blocks submission until given again",
+    )

@@ -107,6 +107,7 @@ async def create_draft(uow: UnitOfWork, cmd: c.CreateDraft, ctx: Context) -> App
             one_batch_one_license=cmd.form.one_batch_one_license,
             issuing_agency=cmd.form.issuing_agency,
             electronic_license=cmd.form.electronic_license,
+            unparsed=cmd.form.unparsed,
         )
         await uow.applications.add(application=app)
         uow.track(app)
@@ -119,7 +120,7 @@ async def edit_draft(uow: UnitOfWork, cmd: c.EditDraft, ctx: Context) -> Applica
         raise InvalidInput("the change names fields a client may not write", problems)
     async with uow:
         app = await _load(uow, cmd.tenant, cmd.application_id)
-        app.edit(form_input(cmd.changes), ref=ctx.ref, on=ctx.today())
+        app.edit(form_input(cmd.changes), ref=ctx.ref, on=ctx.today(), unparsed=cmd.changes.unparsed)
         await uow.applications.save(application=app)
     return app
 
@@ -168,12 +169,12 @@ async def save_contract(uow: UnitOfWork, cmd: c.SaveContract, ctx: Context) -> d
     async with uow:
         app = await _load(uow, cmd.tenant, cmd.application_id)
         data = cmd.contract.model_dump(mode="json")
-        app.set_contract(data)
+        app.set_contract(data, unparsed=cmd.contract.unparsed)
         await uow.applications.save(application=app)
         await uow.applications.save_applicant(
             enterprise_code=app.enterprise_code, applicant=data["applicant"]
         )
-    return {"saved": True, "prefilled": False, **data}
+    return {"saved": True, "prefilled": False, **data, "raw_inputs": app.contract_raw_inputs()}
 
 
 async def save_iron_ore_contract(uow: UnitOfWork, cmd: c.SaveIronOreContract, ctx: Context) -> dict[str, Any]:
@@ -236,7 +237,7 @@ async def add_attachment(uow: UnitOfWork, cmd: c.AddAttachment, ctx: Context) ->
     async with uow:
         app = await _load(uow, cmd.tenant, cmd.application_id)
         held = await uow.attachments.count(application_id=app.id)
-        attachment = app.attachment(filename=cmd.filename, content=cmd.content, held=held)
+        attachment = app.attachment(filename=cmd.filename, content=cmd.content, held=held, size=cmd.size)
         await uow.attachments.add(attachment=attachment)
     return attachment
 
