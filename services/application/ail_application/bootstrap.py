@@ -63,6 +63,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
     from ail_application.entrypoints.consumers import consumers
     from ail_application.entrypoints.documents_api import router as documents
     from ail_application.entrypoints.forms_api import router as forms
+    from ail_application.entrypoints.internal_api import router as internal
     from ail_application.entrypoints.submission_api import router as submission
     from ail_application.service_layer.set_aside import on_event_set_aside
     from ail_shared.http import create_app
@@ -91,7 +92,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
             " Authenticate with `Authorization: Bearer <api key>`; agencies name the enterprise"
             " in `X-Enterprise-Code`. Errors: `{error: {code, message, details: [{field, reason}]}}`."
         ),
-        routers=[submission, applications, forms, documents],
+        routers=[submission, applications, forms, documents, internal],
         consumers=consumers,
         on_startup=[install],
         on_shutdown=[uninstall],

@@ -199,6 +199,10 @@ INSERT INTO {SCHEMA}.attachments (id, application_id, enterprise_code, filename,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at
 """
 ATTACHMENT_COUNT = f"SELECT count(*) FROM {SCHEMA}.attachments WHERE application_id = $1"
+ATTACHMENT_DIGESTS = (
+    f"SELECT id, filename, content_type, size, sha256 FROM {SCHEMA}.attachments WHERE application_id = $1"
+    " ORDER BY created_at, id"
+)
 ATTACHMENT_DELETE = (
     f"DELETE FROM {SCHEMA}.attachments WHERE id = $1 AND application_id = $2"
     " AND enterprise_code = ANY($3::text[]) RETURNING 1"
@@ -212,6 +216,20 @@ class AttachmentRepository:
     async def count(self, *, application_id: UUID) -> int:
         n: int = await self.conn.fetchval(ATTACHMENT_COUNT, application_id)
         return n
+
+    async def digests(self, *, application_id: UUID) -> list[dict[str, Any]]:
+        """What the signed snapshot holds of each attachment (never the bytes), in upload order."""
+        rows = await self.conn.fetch(ATTACHMENT_DIGESTS, application_id)
+        return [
+            {
+                "id": str(r["id"]),
+                "filename": r["filename"],
+                "content_type": r["content_type"],
+                "size": r["size"],
+                "sha256": r["sha256"],
+            }
+            for r in rows
+        ]
 
     async def add(self, *, attachment: Attachment) -> None:
         a = attachment

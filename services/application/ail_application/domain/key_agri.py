@@ -15,7 +15,16 @@ from ail_shared.formrules import KEY_AGRI_FILING_FIELDS
 # else in a body is refused by name, as the application form does (issue 13, item 5).
 WRITABLE = frozenset(KEY_AGRI_FILING_FIELDS) - {"enterprise_code"}
 READ_ONLY = frozenset(
-    {"id", "enterprise_code", "status", "created_at", "receipt_no", "reported_at", "report_attempts", "last_error"}
+    {
+        "id",
+        "enterprise_code",
+        "status",
+        "created_at",
+        "receipt_no",
+        "reported_at",
+        "report_attempts",
+        "last_error",
+    }
 )
 
 
@@ -42,9 +51,7 @@ class KeyAgriFiling:
     def new(cls, *, enterprise_code: str, body: dict[str, Any]) -> KeyAgriFiling:
         """Every field is required: all missing ones are named at once, with every field a
         client may not write (read-only or unknown)."""
-        problems = [
-            FieldProblem(k, "required") for k, v in body.items() if k in WRITABLE and v in (None, "")
-        ]
+        problems = [FieldProblem(k, "required") for k, v in body.items() if k in WRITABLE and v in (None, "")]
         for name in body:
             if name == "enterprise_code":
                 problems.append(FieldProblem(name, "read-only: the enterprise code comes from the login"))

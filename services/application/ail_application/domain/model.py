@@ -270,9 +270,18 @@ class Application:
         ensure_allowed(self.status, Action.ATTACHMENTS)
 
     # -- submission ------------------------------------------------------------------------
-    def submit(self, *, submitted_by: str, ref: ReferenceData, on: date) -> None:
+    def submit(
+        self,
+        *,
+        submitted_by: str,
+        ref: ReferenceData,
+        on: date,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Validate the whole form as of ``on`` (all problems at once), then hand it to the
-        submission flow (``ApplicationSubmitted`` with the snapshot)."""
+        submission flow (``ApplicationSubmitted`` with the snapshot). ``attachments`` (id,
+        filename, content type, size, sha256 of each) go into the snapshot, so their content
+        hashes are signed with the form and MOFCOM checks the bytes it receives against them."""
         ensure_allowed(self.status, Action.SUBMIT)
         self.recompute(ref, on)
         problems = validate_for_submission(self, ref, on=on)
@@ -288,7 +297,7 @@ class Application:
                 enterprise_code=self.enterprise_code,
                 submission_id=str(self.submission_id),
                 submitted_by=submitted_by,
-                snapshot=self.snapshot(),
+                snapshot={**self.snapshot(), "attachments": _jsonable(attachments or [])},
             )
         )
 

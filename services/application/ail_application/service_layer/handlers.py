@@ -198,7 +198,12 @@ async def remove_iron_ore_contract(uow: UnitOfWork, cmd: c.RemoveIronOreContract
 async def submit_application(uow: UnitOfWork, cmd: c.SubmitApplication, ctx: Context) -> Application:
     async with uow:
         app = await _load(uow, cmd.tenant, cmd.application_id)
-        app.submit(submitted_by=cmd.tenant.principal.id, ref=ctx.ref, on=ctx.today())
+        app.submit(
+            submitted_by=cmd.tenant.principal.id,
+            ref=ctx.ref,
+            on=ctx.today(),
+            attachments=await uow.attachments.digests(application_id=app.id),
+        )
         ensure_ekey_bound(
             app.enterprise_code, await uow.ekey_bindings.get(enterprise_code=app.enterprise_code)
         )
