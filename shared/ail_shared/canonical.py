@@ -44,6 +44,7 @@ CANONICALIZATION = "RFC8785-JCS"
 # 2**53 + 1 reads back as 2**53, so 2**53 is not known to be exact).
 _MAX_SAFE = 2**53 - 1
 
+
 class CanonicalFormError(ValueError):
     """Bytes that are not canonical JSON (or not JSON at all)."""
 
