@@ -63,6 +63,8 @@ def test_limits_and_unknown_names_still_refuse() -> None:
         FormFields.model_validate({"handler_name": "x" * 51, "expected_arrival_date": "bad"})
     with pytest.raises(ValueError):
         ContractInfo.model_validate({"foreign_contract": {"colour": 1, "signing_date": "bad"}})
+    with pytest.raises(ValueError):  # a creation-only field cannot be given again: refused, not kept
+        DraftCreate.model_validate({"year": "明年", "handler_name": "王五"})
     kept = ContractInfo.model_validate({"foreign_contract": {"signing_date": "2026年1月1日"}}).unparsed
     assert list(kept) == ["contract.foreign_contract.signing_date"]
 

@@ -90,7 +90,8 @@ class FormFields(BaseModel):
     @model_validator(mode="wrap")
     @classmethod
     def _keep_unparseable(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
-        model, kept = read_keeping_unparseable(data, handler)
+        # Creation-only fields cannot be given again by a PATCH: a bad one is refused, not kept.
+        model, kept = read_keeping_unparseable(data, handler, never_kept=CREATION_ONLY)
         if kept:
             model._unparsed = kept
         return model

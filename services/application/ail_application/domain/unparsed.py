@@ -73,17 +73,25 @@ def _take(data: Any, loc: tuple[int | str, ...]) -> bool:
 
 
 def read_keeping_unparseable(
-    data: Any, handler: ValidatorFunctionWrapHandler, *, prefix: str = ""
+    data: Any,
+    handler: ValidatorFunctionWrapHandler,
+    *,
+    prefix: str = "",
+    never_kept: frozenset[str] = frozenset(),
 ) -> tuple[Any, dict[str, dict[str, Any]]]:
     """``handler(data)``, or, when the only errors are values that could not be read, the model
     of the rest and those values: ``{path: {"value": as typed, "reason": why}}``. Any other
-    error is raised as pydantic raised it."""
+    error is raised as pydantic raised it, and so is any error of a top-level name in
+    ``never_kept`` (a field that cannot be given again later, like the draft's year)."""
     try:
         return handler(data), {}
     except ValidationError as exc:
         errors = exc.errors()
         if not isinstance(data, dict) or not all(
-            e["type"] in PARSE_ERRORS and _keepable(e.get("input")) for e in errors
+            e["type"] in PARSE_ERRORS
+            and _keepable(e.get("input"))
+            and e["loc"][:1] not in [(n,) for n in never_kept]
+            for e in errors
         ):
             raise
         rest = copy.deepcopy(data)
