@@ -5,6 +5,13 @@ signer re-checks the bytes with :func:`recanonicalize` before signing, and the M
 canonicalises what it received the same way before it verifies the signature, so all three use
 this one function.
 
+The serialisation itself is the PyPI package ``rfc8785`` (Trail of Bits; issue 12, item 5): it
+gives the same bytes as the hand-written encoder it replaced on every test vector (the RFC's
+examples and Appendix B's number table, ``tests/unit/shared/test_canonical.py``). What is ours:
+the types beyond JSON below, error messages that name the path, and the fast path of
+:func:`recanonicalize`. One difference from the old encoder: the integer 2**53 is refused now
+(``rfc8785`` bounds integers by ECMAScript's ``MAX_SAFE_INTEGER``, 2**53 - 1).
+
 Rules (RFC 8785 section 3.2):
 
 * no whitespace; object members sorted by their names as UTF-16 code units;
@@ -12,7 +19,7 @@ Rules (RFC 8785 section 3.2):
   ``\\b \\t \\n \\f \\r`` or ``\\u00xx`` in lower-case hex); everything else literal;
 * numbers: IEEE-754 doubles written as ECMAScript's ``Number.prototype.toString`` does
   (``1e+21``, ``0.000001``, ``1e-7``, ``-0`` as ``0``); NaN and infinities are refused;
-* integers must be exactly representable as a double (|n| <= 2**53), else refused, because
+* integers must be exactly representable as a double (|n| <= 2**53 - 1), else refused, because
   a reader that parses JSON numbers as doubles would silently change them.
 
 Beyond the JSON types, :func:`canonical_json` accepts ``Decimal`` (written as a string,
@@ -28,14 +35,14 @@ import re
 from decimal import Decimal
 from typing import Any
 
+import rfc8785
+
 __all__ = ["CANONICALIZATION", "CanonicalFormError", "canonical_json", "recanonicalize"]
 
 CANONICALIZATION = "RFC8785-JCS"
-_MAX_SAFE = 2**53
-
-# The C-accelerated string escaper of the standard json module (ensure_ascii=False): it escapes
-# exactly what RFC 8785 escapes, in the same spelling.
-_encode_string = json.encoder.encode_basestring
+# ECMAScript's Number.MAX_SAFE_INTEGER, the bound ``rfc8785`` applies (2**53 itself is refused:
+# 2**53 + 1 reads back as 2**53, so 2**53 is not known to be exact).
+_MAX_SAFE = 2**53 - 1
 
 
 class CanonicalFormError(ValueError):
@@ -44,10 +51,9 @@ class CanonicalFormError(ValueError):
 
 def canonical_json(obj: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of ``obj``."""
-    out: list[str] = []
-    _write(obj, out, "$")
+    plain = _plain(obj, "$")
     try:
-        return "".join(out).encode("utf-8")
+        return rfc8785.dumps(plain)
     except UnicodeEncodeError as exc:  # a lone surrogate in a string
         raise ValueError(f"string is not valid Unicode: {exc.reason}") from exc
 
@@ -113,78 +119,35 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _utf16_key(name: str) -> bytes:
-    return name.encode("utf-16-be", "surrogatepass")
-
-
-def _write(obj: Any, out: list[str], path: str) -> None:
-    if obj is None:
-        out.append("null")
-    elif obj is True:
-        out.append("true")
-    elif obj is False:
-        out.append("false")
-    elif isinstance(obj, str):
-        out.append(_encode_string(obj))
-    elif isinstance(obj, int):
+def _plain(obj: Any, path: str) -> Any:
+    """``obj`` with Decimals as strings and tuples as lists, checked on the way, so that an error
+    names where it is (``rfc8785`` says what, not where)."""
+    if obj is None or isinstance(obj, bool | str):
+        return obj
+    if isinstance(obj, int):
         if abs(obj) > _MAX_SAFE:
             raise ValueError(f"{path}: integer {obj} is not exactly representable as a double")
-        out.append(str(int(obj)))
-    elif isinstance(obj, float):
-        out.append(format_number(obj, path))
-    elif isinstance(obj, Decimal):
+        return int(obj)
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            raise ValueError(f"{path}: {obj} is not a finite number")
+        return obj
+    if isinstance(obj, Decimal):
         if not obj.is_finite():
             raise ValueError(f"{path}: {obj} is not a finite number")
-        out.append(_encode_string(str(obj)))
-    elif isinstance(obj, dict):
+        return str(obj)
+    if isinstance(obj, dict):
         for k in obj:
             if not isinstance(k, str):
                 raise TypeError(f"{path}: member name {k!r} is not a string")
-        out.append("{")
-        first = True
-        for k in sorted(obj, key=_utf16_key):
-            if not first:
-                out.append(",")
-            first = False
-            out.append(_encode_string(k))
-            out.append(":")
-            _write(obj[k], out, f"{path}.{k}")
-        out.append("}")
-    elif isinstance(obj, list | tuple):
-        out.append("[")
-        for i, item in enumerate(obj):
-            if i:
-                out.append(",")
-            _write(item, out, f"{path}[{i}]")
-        out.append("]")
-    else:
-        raise TypeError(f"{path}: {type(obj).__name__} has no canonical JSON form")
+        return {k: _plain(v, f"{path}.{k}") for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(item, f"{path}[{i}]") for i, item in enumerate(obj)]
+    raise TypeError(f"{path}: {type(obj).__name__} has no canonical JSON form")
 
 
 def format_number(value: float, path: str = "$") -> str:
     """ECMAScript Number.prototype.toString for a finite double (RFC 8785 section 3.2.2.3)."""
     if not math.isfinite(value):
         raise ValueError(f"{path}: {value} is not a finite number")
-    if value == 0:
-        return "0"
-    sign = "-" if value < 0 else ""
-    # repr gives the shortest digits that round-trip, as ECMAScript requires; re-lay them out.
-    mantissa, _, exp_text = repr(abs(value)).partition("e")
-    int_part, _, frac_part = mantissa.partition(".")
-    all_digits = int_part + frac_part
-    lead_zeros = len(all_digits) - len(all_digits.lstrip("0"))
-    # n: where the decimal point sits relative to the significant digits (ECMAScript's n).
-    n = len(int_part) - lead_zeros + (int(exp_text) if exp_text else 0)
-    digits = all_digits.strip("0")
-    k = len(digits)
-    if k <= n <= 21:
-        body = digits + "0" * (n - k)
-    elif 0 < n <= 21:
-        body = f"{digits[:n]}.{digits[n:]}"
-    elif -6 < n <= 0:
-        body = f"0.{'0' * -n}{digits}"
-    else:
-        e = n - 1
-        exp = f"e{'+' if e >= 0 else '-'}{abs(e)}"
-        body = f"{digits[0]}{exp}" if k == 1 else f"{digits[0]}.{digits[1:]}{exp}"
-    return sign + body
+    return rfc8785.dumps(value).decode("ascii")

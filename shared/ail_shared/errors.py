@@ -30,6 +30,18 @@ class FieldProblem:
     code: str | None = None
 
 
+def distinct(problems: list[FieldProblem]) -> list[FieldProblem]:
+    """One problem per field and reason, in the order first given (issue 13, item 4): rules
+    that meet on one field (a read-only name that is also creation-only) say it once."""
+    seen: set[tuple[str, str]] = set()
+    out = []
+    for p in problems:
+        if (p.field, p.reason) not in seen:
+            seen.add((p.field, p.reason))
+            out.append(p)
+    return out
+
+
 class AilError(Exception):
     status_code = 500
     code = "internal_error"
@@ -74,7 +86,7 @@ class InvalidInput(AilError):
 
     def __init__(self, message: str, problems: list[FieldProblem] | None = None) -> None:
         super().__init__(message)
-        self.problems = list(problems or [])
+        self.problems = distinct(list(problems or []))
 
 
 class PayloadTooLarge(AilError):

@@ -8,6 +8,9 @@ Callers, and the only ones (``tests/unit/shared/test_formrules.py`` fails on a s
 - the MOFCOM sandbox (``ail_sandbox.mofcom``): ``commodity`` when it accepts a submission,
   ``contract_totals`` at its first review in the default mode, ``key_agri_filing`` for a filing.
 
+``dates`` (issue 13, item 2) is called by the application's validation only: it is a rule of the
+day of submission (MOFCOM reviews the form as it was submitted, days later).
+
 Both sides call the same function on the same data: the snapshot the application signs
 (``Application.snapshot()``: the form, its computed totals and the contract). So an application
 our validation passes is never refused by the sandbox for a form reason, unless one of the
@@ -21,7 +24,12 @@ The rules (docs/application.md, "Contract against goods"):
   contract's settlement currency the two are compared in that currency (one rate applied to both
   sides changes nothing but adds rounding); otherwise in USD, the contract amount converted at the
   rate in force on the day of the check, a cent allowed for the rounding of each line's USD value.
-  A figure not given (or a rate not known) is not compared: completeness is checked elsewhere.
+  A figure not given (or a rate not known) is not compared: completeness is checked elsewhere;
+  nor is a contract figure that is not greater than 0 (the application's validation says "must
+  be greater than 0" of it: "exceeds the contract's total quantity -1" would mislead).
+- **dates, as of the day of the check (China date)**: the expected arrival date is not in the
+  past, and neither the foreign contract nor the agency contract expired before that day (an
+  expiry date of today is still valid).
 - **commodity**: a 10-digit HS code on the catalogue of the application's year; an electronic
   license only for a commodity the catalogue allows it for.
 - **key agricultural products filing**: every field required.
@@ -48,6 +56,8 @@ COMMODITY_CODE_INVALID = "commodity_code_invalid"
 COMMODITY_NOT_ON_CATALOGUE = "commodity_not_on_catalogue"
 ELECTRONIC_LICENSE_NOT_ALLOWED = "electronic_license_not_allowed"
 FILING_FIELD_REQUIRED = "filing_field_required"
+ARRIVAL_DATE_PAST = "arrival_date_past"
+CONTRACT_EXPIRED = "contract_expired"
 
 QUANTITY_FIELD = "contract.foreign_contract.total_quantity"
 AMOUNT_FIELD = "contract.foreign_contract.total_amount"
@@ -129,6 +139,10 @@ def _text(value: Any) -> str | None:
     return value.strip() or None if isinstance(value, str) else None
 
 
+def _positive(d: Decimal | None) -> Decimal | None:
+    return d if d is not None and d > 0 else None
+
+
 def totals(snapshot: Mapping[str, Any]) -> Totals:
     """The goods' totals (computed fields of the form; summed from the lines when a snapshot lacks
     them) and the foreign contract's totals."""
@@ -148,8 +162,8 @@ def totals(snapshot: Mapping[str, Any]) -> Totals:
         goods_value=total("total_value", "total_value"),
         goods_value_usd=total("total_value_usd", "total_value_usd"),
         goods_currency=_text(snapshot.get("currency")),
-        contract_quantity=number(fc.get("total_quantity")),
-        contract_amount=number(fc.get("total_amount")),
+        contract_quantity=_positive(number(fc.get("total_quantity"))),
+        contract_amount=_positive(number(fc.get("total_amount"))),
         contract_currency=_text(fc.get("settlement_currency")),
     )
 
@@ -239,3 +253,42 @@ def key_agri_filing(filing: Mapping[str, Any]) -> list[FormProblem]:
         for name, label in KEY_AGRI_FILING_FIELDS.items()
         if filing.get(name) in (None, "")
     ]
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) and value else None
+    except ValueError:
+        return None
+
+
+def dates(snapshot: Mapping[str, Any], *, on: date) -> list[FormProblem]:
+    """The form's dates as of ``on`` (the China date of the check): the expected arrival date
+    not in the past, the contracts not expired. A date not given or not readable is not this
+    rule's business."""
+    problems = []
+    arrival = _day(snapshot.get("expected_arrival_date"))
+    if arrival is not None and arrival < on:
+        problems.append(
+            FormProblem(
+                ARRIVAL_DATE_PAST,
+                "expected_arrival_date",
+                f"预计到港时间 {arrival.isoformat()} 早于今天（{on.isoformat()}），请填写今天或以后的日期",
+            )
+        )
+    contract = snapshot.get("contract")
+    parts = contract if isinstance(contract, Mapping) else {}
+    for part, label in (("foreign_contract", "对外成交合同"), ("agency_contract", "国内贸易(代理)合同")):
+        body = parts.get(part)
+        expiry = _day(body.get("expiry_date")) if isinstance(body, Mapping) else None
+        if expiry is not None and expiry < on:
+            problems.append(
+                FormProblem(
+                    CONTRACT_EXPIRED,
+                    f"contract.{part}.expiry_date",
+                    f"{label}已于 {expiry.isoformat()} 到期（今天 {on.isoformat()}），请提供有效期内的合同",
+                )
+            )
+    return problems

@@ -108,6 +108,9 @@ DESCRIPTION_MAX = 1000
 EMAIL_MAX = 254  # RFC 5321 path limit
 URL_MAX = 2048
 QUERY_TEXT_MAX = 200  # a search term or filter in a query string
+# A value a temporary save could not read is kept as typed (the application's raw_inputs) up
+# to this many characters; a longer one is refused like any value over a limit.
+RAW_INPUT_MAX = 200
 
 Text = Annotated[str, BeforeValidator(_text), _NO_NUL]
 """Any text: refuses NUL and lone surrogates. Give it a length with a ``*Text`` alias below."""

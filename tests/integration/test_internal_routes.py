@@ -31,6 +31,7 @@ KNOWN_INTERNAL = {
     ("submission", "/internal/submissions"),
     ("submission", "/internal/ekey-bindings"),
     ("signer", "/api/v1/signer/keys"),
+    ("application", "/internal/applications/{application_id}/attachments/{attachment_id}"),
 }
 DUMMY = "00000000-0000-0000-0000-000000000000"
 

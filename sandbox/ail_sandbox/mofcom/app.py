@@ -14,6 +14,7 @@ Tests' side:     POST /control (faults and review rules, partial update), POST /
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import os
@@ -26,7 +27,7 @@ from typing import Annotated, Any, Literal
 
 import httpx
 from fastapi import FastAPI, Header, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
 from ail_sandbox.mofcom.filings import install_filing_routes
@@ -36,6 +37,7 @@ from ail_sandbox.mofcom.rules import (
     SignatureRefused,
     Submission,
     acceptance_problems,
+    attachment_problem,
     decode_payload,
     eligibility,
     form_no,
@@ -188,6 +190,14 @@ def _error(http_status: int, code: str, message: str, /, **extra: Any) -> JSONRe
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=http_status)
 
 
+class AttachmentIn(BaseModel):
+    id: str
+    filename: str = ""
+    content_type: str = "application/octet-stream"
+    sha256: str
+    content: str  # base64
+
+
 class SubmissionIn(BaseModel):
     application_id: str
     enterprise_code: str
@@ -195,6 +205,7 @@ class SubmissionIn(BaseModel):
     payload: str  # base64 of the RFC 8785 canonical snapshot that was signed
     signature: str  # base64
     algorithm: str = "ecdsa-p256-sha256"
+    attachments: list[AttachmentIn] = Field(default_factory=list, max_length=20)
 
 
 class CertificateIn(BaseModel):
@@ -312,6 +323,16 @@ def create_app() -> FastAPI:
             return _error(422, exc.reason, exc.detail)
         if str(snapshot.get("enterprise_code", body.enterprise_code)) != body.enterprise_code:
             return _error(422, "enterprise_mismatch", "the payload names another enterprise")
+        try:
+            received = [
+                {**a.model_dump(exclude={"content"}), "content": base64.b64decode(a.content, validate=True)}
+                for a in body.attachments
+            ]
+        except ValueError as exc:
+            return _error(422, "attachment_invalid", f"an attachment's content is not base64: {exc}")
+        mismatch = attachment_problem(snapshot, received)
+        if mismatch is not None:
+            return _error(422, "attachment_mismatch", mismatch)
         refused = acceptance_problems(snapshot)
         if refused:
             details = [{"field": p.field, "reason": p.message, "code": p.code} for p in refused]
@@ -337,6 +358,7 @@ def create_app() -> FastAPI:
             enterprise_code=body.enterprise_code,
             snapshot=snapshot,
             applied_at=datetime.now(UTC),
+            attachments=received,
         )
         state.by_key[idempotency_key] = sub
         state.by_form[sub.form_no] = sub
@@ -525,6 +547,26 @@ def create_app() -> FastAPI:
     async def by_application(application_id: str) -> dict[str, Any]:
         subs = [s.view() for s in state.by_form.values() if s.application_id == application_id]
         return {"application_id": application_id, "submissions": subs}
+
+    @app.get("/control/submissions/{form}/attachments")
+    async def attachments_of(form: str) -> Any:
+        """What MOFCOM holds of a submission's attachments (the bytes: the route below)."""
+        sub = state.by_form.get(form)
+        if sub is None:
+            return _error(404, "not_found", f"no submission with form no. {form}")
+        items = [
+            {**{k: v for k, v in a.items() if k != "content"}, "size": len(a["content"])}
+            for a in sub.attachments
+        ]
+        return {"form_no": form, "attachments": items}
+
+    @app.get("/control/submissions/{form}/attachments/{attachment_id}")
+    async def attachment_bytes(form: str, attachment_id: str) -> Any:
+        sub = state.by_form.get(form)
+        found = [a for a in sub.attachments if a["id"] == attachment_id] if sub is not None else []
+        if not found:
+            return _error(404, "not_found", f"no attachment {attachment_id} of form no. {form}")
+        return Response(found[0]["content"], media_type=found[0]["content_type"])
 
     install_filing_routes(app)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import csv
+import hashlib
 import json
 import os
 import random
@@ -308,6 +309,8 @@ class Submission:
         return str(self.snapshot.get("replaces_license_no") or "") or None
 
     revoke_reason: str | None = None  # the applicant's reason, as the revoke request gave it
+    # What came with the submission: id, filename, content_type, sha256 and the bytes (content).
+    attachments: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     def view(self) -> dict[str, Any]:
         return {
@@ -326,3 +329,19 @@ class Submission:
             else None,
             "revoke_reason": self.revoke_reason,
         }
+
+
+def attachment_problem(snapshot: dict[str, Any], received: list[dict[str, Any]]) -> str | None:
+    """Why the attachments that came with a submission are not the ones its signed payload names
+    (by id and sha256), or None. ``received`` items carry their bytes as ``content``."""
+    named = {str(a.get("id")): a for a in snapshot.get("attachments") or [] if isinstance(a, dict)}
+    got = {str(a.get("id")): a for a in received}
+    if set(named) != set(got):
+        return f"attachments named in the signed payload {sorted(named)} but received {sorted(got)}"
+    for key, a in got.items():
+        digest = hashlib.sha256(a["content"]).hexdigest()
+        if digest != named[key].get("sha256"):
+            return (
+                f"attachment {key}: the bytes' sha256 {digest} is not the signed {named[key].get('sha256')}"
+            )
+    return None

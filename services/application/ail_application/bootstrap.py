@@ -63,6 +63,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
     from ail_application.entrypoints.consumers import consumers
     from ail_application.entrypoints.documents_api import router as documents
     from ail_application.entrypoints.forms_api import router as forms
+    from ail_application.entrypoints.internal_api import router as internal
     from ail_application.entrypoints.license_api import router as licenses
     from ail_application.entrypoints.submission_api import router as submission
     from ail_application.service_layer.set_aside import on_event_set_aside
@@ -92,7 +93,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
             " Authenticate with `Authorization: Bearer <api key>`; agencies name the enterprise"
             " in `X-Enterprise-Code`. Errors: `{error: {code, message, details: [{field, reason}]}}`."
         ),
-        routers=[submission, applications, forms, documents, licenses],
+        routers=[submission, applications, forms, documents, licenses, internal],
         consumers=consumers,
         on_startup=[install],
         on_shutdown=[uninstall],

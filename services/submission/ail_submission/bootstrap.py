@@ -96,6 +96,7 @@ def bootstrap(
     from ail_submission.entrypoints.api import router
     from ail_submission.entrypoints.consumers import consumers
     from ail_submission.entrypoints.internal_api import internal, mofcom_callbacks
+    from ail_submission.entrypoints.signed_api import router as signed_router
 
     settings = settings or Settings()
     deps = Deps(
@@ -107,7 +108,10 @@ def bootstrap(
             attempts=settings.mofcom_attempts,
             backoff=settings.mofcom_backoff,
         ),
-        applications=applications or HttpApplicationService(settings.application_url),
+        applications=applications
+        or HttpApplicationService(
+            settings.application_url, internal_token=settings.internal_token.get_secret_value()
+        ),
     )
 
     async def start(rt: Runtime) -> None:
@@ -132,7 +136,7 @@ def bootstrap(
         title="Submission service",
         description="Submissions to MOFCOM: e-keys and bindings, signing requests, MOFCOM adapter, "
         "review results, revoke, approval-status refresh.",
-        routers=[router, internal, mofcom_callbacks],
+        routers=[router, signed_router, internal, mofcom_callbacks],
         consumers=functools.partial(consumers, deps=deps),
         on_startup=[start],
         on_shutdown=[stop],

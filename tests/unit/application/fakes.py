@@ -98,6 +98,19 @@ class FakeAttachments:
     def __init__(self) -> None:
         self.rows: dict[UUID, Attachment] = {}
 
+    async def digests(self, *, application_id: UUID) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": str(a.id),
+                "filename": a.filename,
+                "content_type": a.content_type,
+                "size": a.size,
+                "sha256": a.sha256,
+            }
+            for a in self.rows.values()
+            if a.application_id == application_id
+        ]
+
     async def count(self, *, application_id: UUID) -> int:
         return sum(1 for a in self.rows.values() if a.application_id == application_id)
 
@@ -275,7 +288,7 @@ def complete_contract() -> dict[str, Any]:
             "uscc": "91110000776367555X",
             "address": "a",
             "contact": "c",
-            "phone": "p",
+            "phone": "010-12345678",
         },
         "foreign_contract": {
             "contract_no": "C1",

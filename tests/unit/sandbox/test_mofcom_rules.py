@@ -109,3 +109,15 @@ def test_signature_by_another_key_refused() -> None:
     payload = b'{"a":1}'
     with pytest.raises(SignatureRefused):
         verify_signature(certificate_pem=pem, payload=payload, signature_b64=_sign(other, payload))
+
+
+def test_attachments_must_be_the_ones_the_signed_payload_names() -> None:
+    import hashlib
+
+    from ail_sandbox.mofcom.rules import attachment_problem
+
+    snapshot = {"attachments": [{"id": "a-1", "sha256": hashlib.sha256(b"scan").hexdigest()}]}
+    assert attachment_problem(snapshot, [{"id": "a-1", "content": b"scan"}]) is None
+    assert "sha256" in (attachment_problem(snapshot, [{"id": "a-1", "content": b"other"}]) or "")
+    assert attachment_problem(snapshot, []) is not None
+    assert attachment_problem({}, []) is None

@@ -253,7 +253,7 @@ def application(
             "uscc": "91110000776367555X",
             "address": "a",
             "contact": "c",
-            "phone": "p",
+            "phone": "010-12345678",
         },
         "foreign_contract": {
             "contract_no": "C1",
@@ -350,17 +350,17 @@ def test_any_form_our_validation_passes_the_sandbox_accepts_and_both_refuse_alik
 def test_validation_and_the_sandbox_call_the_one_home(monkeypatch: pytest.MonkeyPatch) -> None:
     """A second copy of a rule in either caller would not reach these spies."""
     calls: list[str] = []
-    marker = FormProblem("spy", "spy", "探针")
 
     def spy(name: str) -> Any:
         def rule(*args: Any, **kwargs: Any) -> list[FormProblem]:
             calls.append(name)
-            return [marker]
+            return [FormProblem("spy", name, "探针")]
 
         return rule
 
     monkeypatch.setattr(formrules, "contract_totals", spy("contract_totals"))
     monkeypatch.setattr(formrules, "commodity", spy("commodity"))
+    monkeypatch.setattr(formrules, "dates", spy("dates"))
     app = application(
         [{"spec": "s", "unit": "070", "quantity": "1", "unit_price": "1"}],
         currency="USD",
@@ -369,8 +369,30 @@ def test_validation_and_the_sandbox_call_the_one_home(monkeypatch: pytest.Monkey
         settlement="USD",
     )
     problems = validation.validate_for_submission(app, REF, on=TODAY)
-    assert calls == ["commodity", "contract_totals"] and [p.code for p in problems] == ["spy", "spy"]
+    assert calls == ["commodity", "contract_totals", "dates"]
+    assert [p.code for p in problems] == ["spy", "spy", "spy"]
     calls.clear()
-    assert sandbox.acceptance_problems(app.snapshot()) == [marker]
+    assert sandbox.acceptance_problems(app.snapshot()) == [FormProblem("spy", "commodity", "探针")]
     assert sandbox.ReviewRules().first_review(app.snapshot(), on=TODAY) == (False, "spy: 初审不通过：探针")
     assert calls == ["commodity", "contract_totals"]
+
+
+# ---------------------------------------------------------------------------- dates (issue 13.2)
+def test_a_past_arrival_date_and_an_expired_contract_are_problems_today_is_not() -> None:
+    yesterday, today = (ON - timedelta(days=1)).isoformat(), ON.isoformat()
+    contract = {"foreign_contract": {"expiry_date": yesterday}, "agency_contract": {"expiry_date": yesterday}}
+    found = formrules.dates({"expected_arrival_date": yesterday, "contract": contract}, on=ON)
+    assert [(p.code, p.field) for p in found] == [
+        (formrules.ARRIVAL_DATE_PAST, "expected_arrival_date"),
+        (formrules.CONTRACT_EXPIRED, "contract.foreign_contract.expiry_date"),
+        (formrules.CONTRACT_EXPIRED, "contract.agency_contract.expiry_date"),
+    ]
+    assert all(chinese_only(p.message) for p in found)
+    fine = {"expected_arrival_date": today, "contract": {"foreign_contract": {"expiry_date": today}}}
+    assert formrules.dates(fine, on=ON) == []
+    assert formrules.dates({"expected_arrival_date": "2026/12/20", "contract": None}, on=ON) == []
+
+
+def test_a_contract_figure_not_above_zero_is_not_compared() -> None:
+    assert formrules.contract_totals(snap("10", "-1"), usd_per_unit=rate, on=ON) == []
+    assert formrules.contract_totals(snap("10", "0"), usd_per_unit=rate, on=ON) == []

@@ -19,7 +19,7 @@ from uuid import UUID, uuid4
 
 from ail_shared.errors import NotFound
 from ail_shared.events import Envelope, Event, HeldKey, envelope_for, parse_payload
-from ail_submission.adapters.mofcom import Accepted, Outcome, Refused, Unavailable
+from ail_submission.adapters.mofcom import Accepted, AttachmentFile, Outcome, Refused, Unavailable
 from ail_submission.domain.certificates import enterprise_codes_of, subject_of
 from ail_submission.domain.commands import Credentials
 from ail_submission.domain.ekeys import Binding, PresentKey, Sighting
@@ -427,11 +427,13 @@ class FakeMofcom:
         payload_b64: str,
         signature: str,
         algorithm: str,
+        attachments: Sequence[AttachmentFile] = (),
     ) -> Outcome:
         self.calls.append(
             (
                 "submit",
                 {
+                    "attachments": list(attachments),
                     "idempotency_key": idempotency_key,
                     "application_id": application_id,
                     "enterprise_code": enterprise_code,
@@ -478,6 +480,16 @@ class FakeApplicationService:
 
     statuses: dict[UUID, str] = field(default_factory=dict)
     asked: list[tuple[UUID, Credentials]] = field(default_factory=list)
+    # (application id, attachment id) -> bytes, or an exception to raise
+    files: dict[tuple[UUID, str], bytes | Exception] = field(default_factory=dict)
+
+    async def attachment(self, *, application_id: UUID, attachment_id: str, enterprise_code: str) -> bytes:
+        found = self.files.get((application_id, attachment_id))
+        if found is None:
+            raise NotFound(f"attachment {attachment_id} not found")
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     async def status(self, *, application_id: UUID, credentials: Credentials) -> str:
         self.asked.append((application_id, credentials))

@@ -3,6 +3,7 @@ MOFCOM's review results, pushed (callbacks) or asked for (approval-status refres
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -361,3 +362,63 @@ async def test_refresh_while_mofcom_is_away_is_a_503_and_changes_nothing() -> No
             clock=uow.clock,
         )
     assert uow.view(sub.application_id).status == "pending_first_review" and uow.published == []
+
+
+# ---------------------------------------------------------------- attachments (issue 13, item 7)
+SCAN = b"%PDF-1.7 scan"
+
+
+def with_attachment(uow: FakeUnitOfWork, content: bytes = SCAN) -> tuple[Submission, FakeApplicationService]:
+    digest = hashlib.sha256(SCAN).hexdigest()
+    named = {
+        "id": "a-1",
+        "filename": "scan.pdf",
+        "content_type": "application/pdf",
+        "size": 13,
+        "sha256": digest,
+    }
+    sub = signed(uow)
+    sub.snapshot = {**sub.snapshot, "attachments": [named]}
+    uow.put(sub, view_of(sub))
+    return sub, FakeApplicationService(files={(sub.application_id, "a-1"): content})
+
+
+async def send_with(
+    uow: FakeUnitOfWork, sub: Submission, mofcom: FakeMofcom, apps: FakeApplicationService
+) -> str:
+    return await handlers.send_submission(
+        uow,
+        SendSubmission(sub.submission_id),
+        mofcom=mofcom,
+        send_policy=POLICY,
+        clock=uow.clock,
+        applications=apps,
+    )
+
+
+async def test_the_attachments_the_signed_snapshot_names_go_to_mofcom_with_their_bytes() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom(submits=[Accepted(FORM, T0)])
+    sub, apps = with_attachment(uow)
+    assert await send_with(uow, sub, mofcom, apps) == "accepted"
+    [call] = mofcom.called("submit")
+    [sent] = call["attachments"]
+    assert (sent.id, sent.filename, sent.content) == ("a-1", "scan.pdf", SCAN)
+    assert sent.sha256 == hashlib.sha256(SCAN).hexdigest()
+
+
+async def test_bytes_that_are_not_the_signed_ones_end_the_submission_unsent() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom()
+    sub, apps = with_attachment(uow, content=b"%PDF-1.7 other")
+    assert await send_with(uow, sub, mofcom, apps) == "rejected"
+    assert mofcom.called("submit") == []
+    assert uow.submission(sub.submission_id).reason == handlers.ATTACHMENT_CHANGED
+
+
+async def test_the_application_service_not_answering_is_waited_out() -> None:
+    from ail_submission.adapters.applications import ApplicationServiceUnavailable
+
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom()
+    sub, apps = with_attachment(uow)
+    apps.files[(sub.application_id, "a-1")] = ApplicationServiceUnavailable("down")
+    assert await send_with(uow, sub, mofcom, apps) == "retry"
+    assert mofcom.called("submit") == [] and uow.submission(sub.submission_id).state == SIGNED

@@ -126,3 +126,22 @@ async def test_running_out_of_attempts_is_unavailable_with_mofcoms_retry_after()
     assert isinstance(outcome, Unavailable)
     assert outcome.retry_after == 90.0 and "429" in outcome.error
     assert len(seen) == 2 and sleeps == [30.0]  # one wait, capped by the policy
+
+
+async def test_the_attachments_travel_in_the_submission_body_as_base64() -> None:
+    import base64
+    import json
+
+    from ail_submission.adapters.mofcom import AttachmentFile
+
+    mofcom, seen = client(lambda request, n: httpx.Response(201, json=ACCEPTED))
+    scan = AttachmentFile("a-1", "合同.pdf", "application/pdf", "ab" * 32, b"%PDF-1.7 \x00\xff")
+    assert isinstance(await mofcom.submit(**SUBMIT, attachments=[scan]), Accepted)
+    [sent] = json.loads(seen[0].content)["attachments"]
+    assert {k: sent[k] for k in ("id", "filename", "content_type", "sha256")} == {
+        "id": "a-1",
+        "filename": "合同.pdf",
+        "content_type": "application/pdf",
+        "sha256": "ab" * 32,
+    }
+    assert base64.b64decode(sent["content"]) == scan.content

@@ -66,7 +66,13 @@ async def contract(
             else await repo.last_applicant(enterprise_code=app.enterprise_code)
         )
     info, saved, prefilled = app.contract_form(last)
-    return {"saved": saved, "prefilled": prefilled, **info.model_dump(mode="json"), "version": app.version}
+    return {
+        "saved": saved,
+        "prefilled": prefilled,
+        **info.model_dump(mode="json"),
+        "raw_inputs": app.contract_raw_inputs(),
+        "version": app.version,
+    }
 
 
 @dataclass(frozen=True)

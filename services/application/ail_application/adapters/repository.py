@@ -27,15 +27,15 @@ COLUMNS = (
     " status_reason, submission_id, version, importer_name, one_batch_one_license, issuing_agency,"
     " electronic_license, computed, contract, iron_ore_contract, copied_from, trade_mode,"
     " import_user_code, import_user_name, commodity_code, commodity_name, unit, total_quantity,"
-    " total_value_usd, created_at, updated_at, replaces, license_state"
+    " total_value_usd, created_at, updated_at, replaces, license_state, raw_inputs"
 )
 INSERT = f"""
 INSERT INTO {SCHEMA}.applications (id, serial_no, enterprise_code, status, year, form, importer_name,
     one_batch_one_license, issuing_agency, electronic_license, computed, contract, iron_ore_contract,
     copied_from, trade_mode, import_user_code, import_user_name, commodity_code, commodity_name, unit,
-    total_quantity, total_value_usd, replaces)
+    total_quantity, total_value_usd, replaces, raw_inputs)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22,
-    $23)
+    $23, $24)
 ON CONFLICT (id) DO NOTHING
 RETURNING created_at, updated_at
 """
@@ -52,7 +52,7 @@ SET status = $2, status_reason = $3, form = $4, form_no = $5, license_no = $6, a
     submission_id = $8, computed = $9, contract = $10, iron_ore_contract = $11, trade_mode = $12,
     import_user_code = $13, import_user_name = $14, commodity_code = $15, commodity_name = $16,
     unit = $17, total_quantity = $18, total_value_usd = $19, issuing_agency = $20,
-    license_state = $21, version = version + 1, updated_at = now()
+    license_state = $21, raw_inputs = $22, version = version + 1, updated_at = now()
 WHERE id = $1
 RETURNING version, updated_at
 """
@@ -80,6 +80,7 @@ def application_from(row: asyncpg.Record) -> Application:
         computed=row["computed"],
         contract=row["contract"],
         iron_ore_contract=row["iron_ore_contract"],
+        raw_inputs=row["raw_inputs"] or {},
         form_no=row["form_no"],
         license_no=row["license_no"],
         applied_at=row["applied_at"],
@@ -143,6 +144,7 @@ class ApplicationRepository:
             app.copied_from,
             *_query_columns(app),
             app.replaces,
+            app.raw_inputs,
         )
         if row is None:
             # Only a draft made with a given id (a reissue, from its event) can meet its own id:
@@ -183,6 +185,7 @@ class ApplicationRepository:
             *_query_columns(app),
             app.issuing_agency,
             app.license_state,
+            app.raw_inputs,
         )
         app.version, app.updated_at = row["version"], row["updated_at"]
 
@@ -205,6 +208,10 @@ INSERT INTO {SCHEMA}.attachments (id, application_id, enterprise_code, filename,
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING created_at
 """
 ATTACHMENT_COUNT = f"SELECT count(*) FROM {SCHEMA}.attachments WHERE application_id = $1"
+ATTACHMENT_DIGESTS = (
+    f"SELECT id, filename, content_type, size, sha256 FROM {SCHEMA}.attachments WHERE application_id = $1"
+    " ORDER BY created_at, id"
+)
 ATTACHMENT_DELETE = (
     f"DELETE FROM {SCHEMA}.attachments WHERE id = $1 AND application_id = $2"
     " AND enterprise_code = ANY($3::text[]) RETURNING 1"
@@ -218,6 +225,20 @@ class AttachmentRepository:
     async def count(self, *, application_id: UUID) -> int:
         n: int = await self.conn.fetchval(ATTACHMENT_COUNT, application_id)
         return n
+
+    async def digests(self, *, application_id: UUID) -> list[dict[str, Any]]:
+        """What the signed snapshot holds of each attachment (never the bytes), in upload order."""
+        rows = await self.conn.fetch(ATTACHMENT_DIGESTS, application_id)
+        return [
+            {
+                "id": str(r["id"]),
+                "filename": r["filename"],
+                "content_type": r["content_type"],
+                "size": r["size"],
+                "sha256": r["sha256"],
+            }
+            for r in rows
+        ]
 
     async def add(self, *, attachment: Attachment) -> None:
         a = attachment

@@ -94,7 +94,8 @@ class AddAttachment:
     tenant: Tenant
     application_id: UUID
     filename: str
-    content: bytes
+    content: bytes  # read up to the limit and one byte more, never the whole of a large file
+    size: int | None = None  # the file's whole size, when the upload says it
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidatorFunctionWrapHandler, model_validator
 
 from ail_application.domain.form import money
+from ail_application.domain.unparsed import read_keeping_unparseable
 from ail_shared.inputs import (
     IRON_ORE_LINES_MAX,
     PORTS_SAVED_MAX,
@@ -115,6 +116,21 @@ class OtherInfo(_Part):
 
 
 class ContractInfo(_Part):
+    # Values that could not be read, kept as typed under ``contract.<path>`` (domain/unparsed.py).
+    _unparsed: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_unparseable(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        model, kept = read_keeping_unparseable(data, handler, prefix="contract.")
+        if kept:
+            model._unparsed = kept
+        return model
+
+    @property
+    def unparsed(self) -> dict[str, dict[str, Any]]:
+        return dict(self._unparsed)
+
     applicant: ApplicantEnterprise = Field(default_factory=ApplicantEnterprise)
     foreign_contract: ForeignContract = Field(default_factory=ForeignContract)
     agency_contract: AgencyContract | None = None

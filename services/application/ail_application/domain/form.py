@@ -9,9 +9,10 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidatorFunctionWrapHandler, model_validator
 
 from ail_application.domain.reference import ReferenceData
+from ail_application.domain.unparsed import read_keeping_unparseable
 from ail_shared.calendar import valid_until
 from ail_shared.errors import FieldProblem
 from ail_shared.inputs import (
@@ -83,6 +84,22 @@ class FormFields(BaseModel):
     # Extra fields are let in only to be refused by name (READ_ONLY, unknown) with the others at
     # once; the document says what is accepted.
     model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
+    # Values that could not be read, kept as typed (domain/unparsed.py): {path: {value, reason}}.
+    _unparsed: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_unparseable(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        # Creation-only fields cannot be given again by a PATCH: a bad one is refused, not kept.
+        model, kept = read_keeping_unparseable(data, handler, never_kept=CREATION_ONLY)
+        if kept:
+            model._unparsed = kept
+        return model
+
+    @property
+    def unparsed(self) -> dict[str, dict[str, Any]]:
+        return dict(self._unparsed)
+
     handler_name: PersonText | None = Field(None, description="3 申请单位经办人")
     import_user_code: CodeText | None = Field(None, description="5 进口用户 code")
     import_user_name: NameText | None = Field(None, description="5 进口用户 name")
@@ -178,13 +195,18 @@ def compute(form: dict[str, Any], *, year: int, ref: ReferenceData, on: date) ->
 def writable_problems(body: FormFields, *, creating: bool) -> list[FieldProblem]:
     """Every read-only or unknown field the client wrote, by name."""
     problems = []
-    for name in body.model_extra or {}:
-        if name in READ_ONLY or name in CREATION_ONLY:
+    extra = body.model_extra or {}
+    for name in extra:
+        # A creation-only name is an extra of an edit's body (FormFields has no such field):
+        # say "after creation" once, not also "filled by the system" (issue 13, item 4).
+        if name in CREATION_ONLY:
+            problems.append(FieldProblem(name, "read-only after creation"))
+        elif name in READ_ONLY:
             problems.append(FieldProblem(name, "read-only: filled by the system"))
         else:
             problems.append(FieldProblem(name, "unknown field"))
     if not creating:
-        for name in CREATION_ONLY & body.model_fields_set:
+        for name in sorted(CREATION_ONLY & (body.model_fields_set - set(extra))):
             problems.append(FieldProblem(name, "read-only after creation"))
     for i, line in enumerate(body.goods or []):
         for name in line.model_extra or {}:

@@ -9,6 +9,23 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from ail_shared.errors import Conflict, FieldProblem, InvalidInput
+from ail_shared.formrules import KEY_AGRI_FILING_FIELDS
+
+# What a client writes: the filing's fields but the enterprise code (from the login). Anything
+# else in a body is refused by name, as the application form does (issue 13, item 5).
+WRITABLE = frozenset(KEY_AGRI_FILING_FIELDS) - {"enterprise_code"}
+READ_ONLY = frozenset(
+    {
+        "id",
+        "enterprise_code",
+        "status",
+        "created_at",
+        "receipt_no",
+        "reported_at",
+        "report_attempts",
+        "last_error",
+    }
+)
 
 
 @dataclass
@@ -32,8 +49,16 @@ class KeyAgriFiling:
 
     @classmethod
     def new(cls, *, enterprise_code: str, body: dict[str, Any]) -> KeyAgriFiling:
-        """Every field is required: all missing ones are named at once."""
-        problems = [FieldProblem(k, "required") for k, v in body.items() if v in (None, "")]
+        """Every field is required: all missing ones are named at once, with every field a
+        client may not write (read-only or unknown)."""
+        problems = [FieldProblem(k, "required") for k, v in body.items() if k in WRITABLE and v in (None, "")]
+        for name in body:
+            if name == "enterprise_code":
+                problems.append(FieldProblem(name, "read-only: the enterprise code comes from the login"))
+            elif name in READ_ONLY:
+                problems.append(FieldProblem(name, "read-only: filled by the system"))
+            elif name not in WRITABLE:
+                problems.append(FieldProblem(name, "unknown field"))
         if problems:
             raise InvalidInput("the filing is incomplete", problems)
         return cls(id=uuid4(), enterprise_code=enterprise_code, body=body)

@@ -49,6 +49,9 @@ class Application:
     computed: dict[str, Any] = field(default_factory=dict)
     contract: dict[str, Any] | None = None
     iron_ore_contract: dict[str, Any] | None = None
+    # Values a temporary save could not read, as typed: {path: {"value", "reason"}}
+    # (domain/unparsed.py); each one blocks submission until the field is given again.
+    raw_inputs: dict[str, Any] = field(default_factory=dict)
     form_no: str | None = None
     license_no: str | None = None
     applied_at: datetime | None = None
@@ -89,6 +92,7 @@ class Application:
         one_batch_one_license: bool | None = None,
         issuing_agency: str | None = None,
         electronic_license: bool | None = None,
+        unparsed: dict[str, Any] | None = None,
     ) -> Application:
         entry = ref.commodity(form.get("commodity_code"), year)
         app = cls(
@@ -106,6 +110,7 @@ class Application:
             ),
             form={**DEFAULTS, **{k: v for k, v in form.items() if v is not None}},
         )
+        app._keep_raw(given=(), kept=unparsed or {})
         app.recompute(ref, on)
         return app
 
@@ -124,6 +129,7 @@ class Application:
             form=dict(self.form),
             contract=dict(self.contract) if self.contract is not None else None,
             iron_ore_contract=dict(self.iron_ore_contract) if self.iron_ore_contract is not None else None,
+            raw_inputs=dict(self.raw_inputs),
             copied_from=self.id,
         )
         new.recompute(ref, on)
@@ -173,21 +179,50 @@ class Application:
         return True
 
     # -- editing ---------------------------------------------------------------------------
-    def edit(self, changes: dict[str, Any], *, ref: ReferenceData, on: date) -> None:
-        """Merge ``changes`` (a partial form; ``null`` clears a field) and recompute."""
+    def edit(
+        self,
+        changes: dict[str, Any],
+        *,
+        ref: ReferenceData,
+        on: date,
+        unparsed: dict[str, Any] | None = None,
+    ) -> None:
+        """Merge ``changes`` (a partial form; ``null`` clears a field) and recompute. A field in
+        ``unparsed`` (typed, but not readable) replaces the stored value by the value as typed."""
         ensure_allowed(self.status, Action.EDIT)
+        kept = unparsed or {}
         merged = dict(self.form)
         for k, v in changes.items():
             if v is None:
                 merged.pop(k, None)
             else:
                 merged[k] = v
+        for path in kept:
+            if "." not in path:
+                merged.pop(path, None)
         self.form = merged
+        self._keep_raw(given={*changes, *(p.split(".")[0] for p in kept)}, kept=kept)
         self.recompute(ref, on)
 
-    def set_contract(self, contract: dict[str, Any]) -> None:
+    def set_contract(self, contract: dict[str, Any], *, unparsed: dict[str, Any] | None = None) -> None:
         ensure_allowed(self.status, Action.EDIT)
         self.contract = contract
+        self._keep_raw(given={"contract"}, kept=unparsed or {})
+
+    def contract_raw_inputs(self) -> dict[str, Any]:
+        return {p: v for p, v in self.raw_inputs.items() if p.startswith("contract.")}
+
+    def _keep_raw(self, *, given: Any, kept: dict[str, Any]) -> None:
+        """A field given again (and everything under it) forgets its value as typed; the values
+        of this save that could not be read are kept."""
+        names = set(given)
+        raw = {
+            path: v
+            for path, v in self.raw_inputs.items()
+            if not any(path == n or path.startswith(n + ".") for n in names)
+        }
+        raw.update(kept)
+        self.raw_inputs = raw
 
     def contract_form(self, last_applicant: dict[str, Any] | None) -> tuple[ContractInfo, bool, bool]:
         """(contract, saved?, prefilled?): the saved contract, or a new one whose applicant part
@@ -234,17 +269,22 @@ class Application:
             self.issuing_agency = entry.issuing_agency if entry else None
 
     # -- attachments -----------------------------------------------------------------------
-    def attachment(self, *, filename: str, content: bytes, held: int) -> Attachment:
+    def attachment(self, *, filename: str, content: bytes, held: int, size: int | None = None) -> Attachment:
         """A new attachment of this application (DOMAIN section 5): electronic licenses only,
         while the form may be edited, at most 1 MB, an allowed type by content (never by name),
-        at most ``ATTACHMENTS_MAX`` per application (``held`` are there already)."""
+        at most ``ATTACHMENTS_MAX`` per application (``held`` are there already). ``content`` may
+        be only the first ``MAX_BYTES + 1`` bytes of a larger file whose whole ``size`` the
+        upload gave: the size error quotes that size, or says "more than 1 MiB", never the
+        read cap."""
         if not self.electronic_license:
             raise Conflict("attachments are only for electronic-license applications; this one is on paper")
         ensure_allowed(self.status, Action.ATTACHMENTS)
         problems = []
         if len(content) > MAX_BYTES:
+            whole = size if size is not None and size > MAX_BYTES else None
+            told = f"{whole} bytes" if whole is not None else "more than 1 MiB"
             problems.append(
-                FieldProblem("file", f"{len(content)} bytes is over the limit of {MAX_BYTES} bytes (1 MB)")
+                FieldProblem("file", f"the file is {told}: over the limit of {MAX_BYTES} bytes (1 MiB)")
             )
         media_type = sniff(content)
         if media_type is None:
@@ -279,9 +319,18 @@ class Application:
         ensure_allowed(self.status, Action.ATTACHMENTS)
 
     # -- submission ------------------------------------------------------------------------
-    def submit(self, *, submitted_by: str, ref: ReferenceData, on: date) -> None:
+    def submit(
+        self,
+        *,
+        submitted_by: str,
+        ref: ReferenceData,
+        on: date,
+        attachments: list[dict[str, Any]] | None = None,
+    ) -> None:
         """Validate the whole form as of ``on`` (all problems at once), then hand it to the
-        submission flow (``ApplicationSubmitted`` with the snapshot)."""
+        submission flow (``ApplicationSubmitted`` with the snapshot). ``attachments`` (id,
+        filename, content type, size, sha256 of each) go into the snapshot, so their content
+        hashes are signed with the form and MOFCOM checks the bytes it receives against them."""
         ensure_allowed(self.status, Action.SUBMIT)
         self.recompute(ref, on)
         problems = validate_for_submission(self, ref, on=on)
@@ -301,7 +350,7 @@ class Application:
                 enterprise_code=self.enterprise_code,
                 submission_id=str(self.submission_id),
                 submitted_by=submitted_by,
-                snapshot=self.snapshot(),
+                snapshot={**self.snapshot(), "attachments": _jsonable(attachments or [])},
             )
         )
 

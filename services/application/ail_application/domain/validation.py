@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from ail_application.domain.form import _dec
 from ail_application.domain.reference import ReferenceData, is_iron_ore
+from ail_application.domain.unparsed import UNPARSEABLE
 from ail_shared import formrules
-from ail_shared.errors import FieldProblem
+from ail_shared.errors import FieldProblem, distinct
 
 if TYPE_CHECKING:
     from ail_application.domain.model import Application
@@ -25,6 +26,13 @@ if TYPE_CHECKING:
 REQUIRED = "required"
 ENTERPRISE_CODE = re.compile(r"^[0-9]{13}$")
 USCC = re.compile(r"^[0-9A-Z]{18}$")
+# Contract contact formats (issue 13, item 3). E-mail: one @, no spaces, a dot in the domain.
+# Phone, mobile, fax: digits with the separators people write (+86 10-1234 5678, (010)12345678,
+# extension 8001 after #, 转 or ext), 5 to 20 digits in all. Postcode: China's 6 digits.
+EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+PHONE = re.compile(r"^\+?[0-9()\- ]+((#|转|ext\.?)[0-9]{1,6})?$")
+PHONE_DIGITS = (5, 20)
+POSTCODE = re.compile(r"^[0-9]{6}$")
 # Machine codes of the checks made here (formrules has its own); docs/application.md lists them.
 NOT_IN_CODE_TABLE = "not_in_code_table"
 INVALID_FORMAT = "invalid_format"
@@ -119,6 +127,21 @@ class _Check:
                 NOT_IN_CODE_TABLE,
             )
 
+    def phone(self, data: dict[str, Any], name: str, prefix: str) -> None:
+        v = data.get(name)
+        if _blank(v):
+            return
+        text = str(v).strip()
+        digits = sum(ch.isdigit() for ch in re.split(r"#|转|ext", text)[0])
+        low, high = PHONE_DIGITS
+        if not PHONE.match(text) or not low <= digits <= high:
+            self.add(
+                prefix + name,
+                f"'{v}' is not a phone number: {low} to {high} digits, with +, -, spaces or"
+                " brackets if wanted (e.g. 010-12345678, +86 138 0013 8000)",
+                INVALID_FORMAT,
+            )
+
     def date_field(self, data: dict[str, Any], name: str, prefix: str = "") -> date | None:
         v = data.get(name)
         d = _date(v)
@@ -192,9 +215,26 @@ def validate_for_submission(application: Application, ref: ReferenceData, *, on:
     _contract(c, application, arrival, on)
     if application.contract is not None:
         c.mofcom(formrules.contract_totals(snapshot, usd_per_unit=ref.usd_per_unit, on=on))
+    c.mofcom(formrules.dates(snapshot, on=on))
     _iron_ore(c, application, commodity)
     _replacement(c, application)
-    return c.problems
+    return _as_typed(c.problems, application.raw_inputs)
+
+
+def _as_typed(problems: list[FieldProblem], raw_inputs: dict[str, Any]) -> list[FieldProblem]:
+    """A value kept as typed is one problem, "could not be read", not also "required" (its
+    field is empty meanwhile); and one problem per field and reason (issue 13, item 4)."""
+    out = [
+        FieldProblem(
+            path,
+            f"'{kept.get('value')}' could not be read ({kept.get('reason')}); it is kept as typed:"
+            " give the field again",
+            UNPARSEABLE,
+        )
+        for path, kept in raw_inputs.items()
+    ]
+    out += [p for p in problems if p.field not in raw_inputs]
+    return distinct(out)
 
 
 def _replacement(c: _Check, application: Application) -> None:
@@ -231,12 +271,27 @@ def _contract(c: _Check, application: Application, arrival: date | None, on: dat
         c.add("contract.applicant.enterprise_code", "must be 13 digits", INVALID_FORMAT)
     if not _blank(applicant.get("uscc")) and not USCC.match(str(applicant["uscc"])):
         c.add("contract.applicant.uscc", "must be 18 characters: digits and capital letters", INVALID_FORMAT)
+    for name in ("phone", "mobile", "fax"):
+        c.phone(applicant, name, "contract.applicant.")
+    email = applicant.get("email")
+    if not _blank(email) and not EMAIL.match(str(email)):
+        c.add(
+            "contract.applicant.email",
+            f"'{email}' is not an e-mail address (name@example.com)",
+            INVALID_FORMAT,
+        )
+    postcode = applicant.get("postcode")
+    if not _blank(postcode) and not POSTCODE.match(str(postcode)):
+        c.add("contract.applicant.postcode", f"'{postcode}' is not a postcode: 6 digits", INVALID_FORMAT)
     est = c.date_field(applicant, "establishment_date", "contract.applicant.")
     c.order(est, on, "contract.applicant.establishment_date", "must not be in the future")
 
     fc = contract.get("foreign_contract") or {}
     pre = "contract.foreign_contract."
     c.required(fc, FOREIGN_REQUIRED, pre)
+    for name in ("total_quantity", "total_amount"):
+        if not _blank(fc.get(name)):
+            c.positive(pre + name, fc.get(name))
     if _blank(fc.get("foreign_party_name_zh")) and _blank(fc.get("foreign_party_name_en")):
         c.add(
             pre + "foreign_party_name_zh",
@@ -259,6 +314,7 @@ def _contract(c: _Check, application: Application, arrival: date | None, on: dat
         pre = "contract.agency_contract."
         c.required(agency, AGENCY_REQUIRED, pre)
         c.code(pre + "transport_mode", agency.get("transport_mode"), "transport_modes")
+        c.phone(agency, "phone", pre)
         a_signed = c.date_field(agency, "signing_date", pre)
         c.order(
             a_signed,
@@ -267,6 +323,8 @@ def _contract(c: _Check, application: Application, arrival: date | None, on: dat
             "must not be before the signing date",
         )
     other = contract.get("other") or {}
+    for name in ("end_user_phone", "end_user_fax"):
+        c.phone(other, name, "contract.other.")
     c.code("contract.other.import_change_band", other.get("import_change_band"), "import_change_bands")
 
 

@@ -124,7 +124,9 @@ async def upload_attachment(
     content = await file.read(MAX_BYTES + 1)
     filename = file.filename or "attachment"
 
-    command = commands.AddAttachment(tenant, application_id, filename, content)
+    # ``file.size`` is the whole upload's size (the form parser counted it): the size error
+    # quotes it, not the read cap (issue 13, item 8).
+    command = commands.AddAttachment(tenant, application_id, filename, content, file.size)
 
     async def work(uow: UnitOfWork) -> tuple[int, Any]:
         return 201, queries.new_attachment_view(await handle(uow, command, deps.ctx))

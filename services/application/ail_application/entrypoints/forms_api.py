@@ -317,6 +317,9 @@ async def reference(
 
 # -- key agricultural products filing (重农信息备案) ------------------------------------------
 class KeyAgriFilingIn(BaseModel):
+    # Extra fields are let in only to be refused by name (the domain's KeyAgriFiling.new) with
+    # the missing ones at once; the document says what is accepted.
+    model_config = ConfigDict(extra="allow", json_schema_extra={"additionalProperties": False})
     enterprise_name: NameText | None = None
     customs_registration_no: IdentifierText | None = None
     business_registration_no: IdentifierText | None = None

@@ -18,6 +18,14 @@ from ail_shared.openapi import Problem
 from ail_shared.paging import Page
 
 
+class RawInput(BaseModel):
+    """A value a temporary save could not read, kept as typed (docs/application.md, 'Temporary
+    save'); the field's own value is empty until it is given again."""
+
+    value: str | int | float | bool = Field(examples=["2026/12/20"])
+    reason: str = Field(examples=["Input should be a valid date or datetime, invalid date separator"])
+
+
 class GoodsLineView(BaseModel):
     spec: str | None = None
     unit: str | None = None
@@ -79,6 +87,12 @@ class ApplicationView(BaseModel):
     version: int
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    raw_inputs: dict[str, RawInput] = Field(
+        default_factory=dict,
+        description="values saved as typed because they could not be read, by field path"
+        " (goods.0.quantity, contract.foreign_contract.signing_date); each is also a problem"
+        " (code unparseable) and blocks submission until the field is given again",
+    )
     problems: list[Problem] = Field(
         default_factory=list, description="what submission would refuse now (the form's red hints)"
     )
@@ -119,6 +133,7 @@ def view(app: Application, ctx: Context) -> dict[str, Any]:
         replacement_max_uses=(app.replaces or {}).get("max_uses"),
         license_state=app.license_state
         or ("valid" if app.license_no and app.status.value == "license_issued" else None),
+        raw_inputs={p: RawInput.model_validate(v) for p, v in app.raw_inputs.items()},
         version=app.version,
         created_at=app.created_at,
         updated_at=app.updated_at,
@@ -182,3 +197,8 @@ class ContractView(ContractInfo):
     saved: bool = Field(description="false: nothing saved yet for this application")
     prefilled: bool = Field(description="true: the applicant part comes from the enterprise's last entry")
     version: int = Field(description="the application's version, as in the ETag header (If-Match)")
+    raw_inputs: dict[str, RawInput] = Field(
+        default_factory=dict,
+        description="values of the contract saved as typed because they could not be read"
+        " (contract.<path>); each blocks submission until given again",
+    )

@@ -126,6 +126,7 @@ async def create_draft(uow: UnitOfWork, cmd: c.CreateDraft, ctx: Context) -> App
             one_batch_one_license=cmd.form.one_batch_one_license,
             issuing_agency=cmd.form.issuing_agency,
             electronic_license=cmd.form.electronic_license,
+            unparsed=cmd.form.unparsed,
         )
         await uow.applications.add(application=app)
         uow.track(app)
@@ -138,7 +139,7 @@ async def edit_draft(uow: UnitOfWork, cmd: c.EditDraft, ctx: Context) -> Applica
         raise InvalidInput("the change names fields a client may not write", problems)
     async with uow:
         app = await _load(uow, cmd.tenant, cmd.application_id, expected_version=cmd.expected_version)
-        app.edit(form_input(cmd.changes), ref=ctx.ref, on=ctx.today())
+        app.edit(form_input(cmd.changes), ref=ctx.ref, on=ctx.today(), unparsed=cmd.changes.unparsed)
         await uow.applications.save(application=app)
     return app
 
@@ -187,12 +188,18 @@ async def save_contract(uow: UnitOfWork, cmd: c.SaveContract, ctx: Context) -> d
     async with uow:
         app = await _load(uow, cmd.tenant, cmd.application_id, expected_version=cmd.expected_version)
         data = cmd.contract.model_dump(mode="json")
-        app.set_contract(data)
+        app.set_contract(data, unparsed=cmd.contract.unparsed)
         await uow.applications.save(application=app)
         await uow.applications.save_applicant(
             enterprise_code=app.enterprise_code, applicant=data["applicant"]
         )
-    return {"saved": True, "prefilled": False, **data, "version": app.version}
+    return {
+        "saved": True,
+        "prefilled": False,
+        **data,
+        "raw_inputs": app.contract_raw_inputs(),
+        "version": app.version,
+    }
 
 
 async def save_iron_ore_contract(uow: UnitOfWork, cmd: c.SaveIronOreContract, ctx: Context) -> dict[str, Any]:
@@ -220,7 +227,12 @@ async def remove_iron_ore_contract(uow: UnitOfWork, cmd: c.RemoveIronOreContract
 async def submit_application(uow: UnitOfWork, cmd: c.SubmitApplication, ctx: Context) -> Application:
     async with uow:
         app = await _load(uow, cmd.tenant, cmd.application_id)
-        app.submit(submitted_by=cmd.tenant.principal.id, ref=ctx.ref, on=ctx.today())
+        app.submit(
+            submitted_by=cmd.tenant.principal.id,
+            ref=ctx.ref,
+            on=ctx.today(),
+            attachments=await uow.attachments.digests(application_id=app.id),
+        )
         ensure_ekey_bound(
             app.enterprise_code, await uow.ekey_bindings.get(enterprise_code=app.enterprise_code)
         )
@@ -259,7 +271,7 @@ async def add_attachment(uow: UnitOfWork, cmd: c.AddAttachment, ctx: Context) ->
     async with uow:
         app = await _load(uow, cmd.tenant, cmd.application_id)
         held = await uow.attachments.count(application_id=app.id)
-        attachment = app.attachment(filename=cmd.filename, content=cmd.content, held=held)
+        attachment = app.attachment(filename=cmd.filename, content=cmd.content, held=held, size=cmd.size)
         await uow.attachments.add(attachment=attachment)
     return attachment
 

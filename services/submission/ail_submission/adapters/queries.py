@@ -10,9 +10,15 @@ from uuid import UUID
 import asyncpg
 
 from ail_shared import metrics
-from ail_submission.adapters.repository import FRESH, SCHEMA, ApplicationRepository, EkeyRepository
+from ail_submission.adapters.repository import (
+    FRESH,
+    SCHEMA,
+    ApplicationRepository,
+    EkeyRepository,
+    SubmissionRepository,
+)
 from ail_submission.domain.ekeys import Binding, PresentKey
-from ail_submission.domain.model import ApplicationView
+from ail_submission.domain.model import ApplicationView, Submission
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,16 @@ async def bindings(pool: asyncpg.Pool, *, enterprise_codes: Sequence[str]) -> li
 async def application(pool: asyncpg.Pool, *, application_id: UUID) -> ApplicationView | None:
     async with pool.acquire() as conn:
         return await ApplicationRepository(conn).get(application_id=application_id)
+
+
+async def signed_submissions(
+    pool: asyncpg.Pool, *, application_id: UUID, enterprise_codes: Sequence[str]
+) -> list[Submission]:
+    """The application's submissions that carry a signature, newest first, for these enterprises."""
+    async with pool.acquire() as conn:
+        return await SubmissionRepository(conn).signed(
+            application_id=application_id, enterprise_codes=enterprise_codes
+        )
 
 
 async def submissions(

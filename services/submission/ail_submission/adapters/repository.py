@@ -131,6 +131,16 @@ class SubmissionRepository:
         )
         return None if row is None else _submission(row)
 
+    async def signed(self, *, application_id: UUID, enterprise_codes: Sequence[str]) -> list[Submission]:
+        rows = await self.conn.fetch(
+            f"""SELECT * FROM {SCHEMA}.submissions
+                WHERE application_id = $1 AND enterprise_code = ANY($2::text[]) AND signature IS NOT NULL
+                ORDER BY created_at DESC""",
+            application_id,
+            list(enterprise_codes),
+        )
+        return [_submission(r) for r in rows]
+
     async def by_form(self, *, form_no: str) -> Submission | None:
         row = await self.conn.fetchrow(f"SELECT * FROM {SCHEMA}.submissions WHERE form_no = $1", form_no)
         return None if row is None else _submission(row)

@@ -11,6 +11,7 @@ on the consumer's transaction (with the inbox record). MOFCOM is reached only th
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -19,7 +20,7 @@ from uuid import UUID
 
 from ail_shared import topics
 from ail_shared.consumer import PermanentError
-from ail_shared.errors import Conflict, FieldProblem, InvalidInput
+from ail_shared.errors import Conflict, FieldProblem, InvalidInput, NotFound
 from ail_shared.events import (
     ApplicationSigned,
     ApplicationSubmitted,
@@ -33,9 +34,10 @@ from ail_shared.lifecycle import Action, allows
 from ail_shared.logging import get_logger
 from ail_shared.retry import backoff, now_utc
 from ail_shared.telemetry import continue_trace
-from ail_submission.adapters.applications import ApplicationService
+from ail_submission.adapters.applications import ApplicationService, ApplicationServiceUnavailable
 from ail_submission.adapters.mofcom import (
     Accepted,
+    AttachmentFile,
     Mofcom,
     MofcomRefused,
     MofcomUnavailable,
@@ -616,10 +618,13 @@ async def send_submission(
     mofcom: Mofcom,
     send_policy: SendPolicy = SendPolicy(),
     clock: Clock = now_utc,
+    applications: ApplicationService | None = None,
 ) -> str:
     """Send one claimed submission to MOFCOM, outside any transaction (with the submission id
     as its idempotency key, so a retry after a time-out gets the same form no. back), then
-    record the answer with its event. Returns 'accepted', 'rejected', 'retry' or 'skipped'."""
+    record the answer with its event. Returns 'accepted', 'rejected', 'retry' or 'skipped'.
+    The attachments the signed snapshot names go with it (their bytes from the application
+    service, checked against the signed sha256 first)."""
     async with uow:
         sub = await uow.submissions.get(submission_id=cmd.submission_id)
     if sub is None or sub.state != SIGNED:
@@ -631,7 +636,9 @@ async def send_submission(
         "send to MOFCOM",
         attributes={"ail.submission_id": str(sub.submission_id), "ail.attempt": sub.attempts},
     ):
-        return await _send(uow, cmd, sub, mofcom=mofcom, send_policy=send_policy, clock=clock)
+        return await _send(
+            uow, cmd, sub, mofcom=mofcom, send_policy=send_policy, clock=clock, applications=applications
+        )
 
 
 async def _send(
@@ -642,16 +649,22 @@ async def _send(
     mofcom: Mofcom,
     send_policy: SendPolicy,
     clock: Clock,
+    applications: ApplicationService | None,
 ) -> str:
-    outcome = await mofcom.submit(
-        idempotency_key=str(sub.submission_id),
-        application_id=str(sub.application_id),
-        enterprise_code=sub.enterprise_code,
-        ekey_serial=sub.ekey_serial or "",
-        payload_b64=sub.payload_b64(),
-        signature=sub.signature or "",
-        algorithm=sub.algorithm or "",
-    )
+    files = await _attachment_files(sub, applications)
+    if isinstance(files, list):
+        outcome: Accepted | Refused | Unavailable = await mofcom.submit(
+            idempotency_key=str(sub.submission_id),
+            application_id=str(sub.application_id),
+            enterprise_code=sub.enterprise_code,
+            ekey_serial=sub.ekey_serial or "",
+            payload_b64=sub.payload_b64(),
+            signature=sub.signature or "",
+            algorithm=sub.algorithm or "",
+            attachments=files,
+        )
+    else:
+        outcome = files
     try:
         async with uow:
             return await _record_answer(uow, cmd.submission_id, outcome, policy=send_policy, now=clock())
@@ -662,6 +675,49 @@ async def _send(
                 submission_id=cmd.submission_id, error=f"recording MOFCOM's answer failed: {exc!r}"
             )
         return "retry"
+
+
+ATTACHMENT_CHANGED = "attachment_changed"
+
+
+async def _attachment_files(
+    sub: Submission, applications: ApplicationService | None
+) -> list[AttachmentFile] | Refused | Unavailable:
+    """The bytes of every attachment the signed snapshot names. The application service not
+    answering is an outage (tried again later, like MOFCOM's); bytes that are gone or do not
+    match the signed sha256 end the submission (what was signed cannot be sent)."""
+    named = [a for a in sub.snapshot.get("attachments") or [] if isinstance(a, dict)]
+    if not named:
+        return []
+    if applications is None:
+        return Unavailable("no application service to read the attachments from")
+    files = []
+    for a in named:
+        try:
+            content = await applications.attachment(
+                application_id=sub.application_id,
+                attachment_id=str(a.get("id")),
+                enterprise_code=sub.enterprise_code,
+            )
+        except ApplicationServiceUnavailable as exc:
+            return Unavailable(exc.message)
+        except NotFound:
+            return Refused(ATTACHMENT_CHANGED, f"attachment {a.get('filename')} is gone; submit again")
+        if hashlib.sha256(content).hexdigest() != a.get("sha256"):
+            return Refused(
+                ATTACHMENT_CHANGED,
+                f"attachment {a.get('filename')} is not the file that was signed; submit again",
+            )
+        files.append(
+            AttachmentFile(
+                id=str(a.get("id")),
+                filename=str(a.get("filename") or ""),
+                content_type=str(a.get("content_type") or "application/octet-stream"),
+                sha256=str(a.get("sha256")),
+                content=content,
+            )
+        )
+    return files
 
 
 async def _record_answer(
