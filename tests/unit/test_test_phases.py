@@ -55,7 +55,7 @@ def test_a_stack_changing_dev_call_is_refused_in_the_parallel_phase(monkeypatch:
 # service by hand, or a sandbox setting that is global (MOFCOM's /control, Customs' default mode).
 # A reset to the defaults is not on the list: the parallel tests all expect the defaults.
 STACK_CHANGING_CALLS = re.compile(
-    r"""\bdev\(\s*"(kill|hold|start|restart|down|up|reset)"|SignerProcess\(|restart_stats\(|\.kill9\("""
+    r"""\bdev\(\s*"(kill|hold|start|restart|down|up|reset)"|SignerProcess\(|restart_stats\(|customs_with\(|\.kill9\("""
     r"""|\.post\(\s*"/control",|"/control/default\""""
 )
 SERIAL_MARK = re.compile(r"^pytestmark\s*=.*pytest\.mark\.serial", re.MULTILINE)

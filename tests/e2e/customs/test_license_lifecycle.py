@@ -12,6 +12,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import pytest
 
 from ail_shared.calendar import china_date
 from ail_shared.events import LicenseIssued, envelope_for
@@ -33,6 +34,8 @@ from tests.integration.customs.support import (
 )
 from tests.integration.submission.support import get_app, wait_status
 from tests.support import eventually
+
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
 
 async def _declare_refused(customs_sandbox: httpx.AsyncClient, license_no: str) -> None:

@@ -7,9 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.integration.submission.support import create_draft, get_app, wait_for_ekey, wait_status
 from tests.support import dev, eventually
+
+pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
 
 async def _bind_own_ekey(client: httpx.AsyncClient) -> None:

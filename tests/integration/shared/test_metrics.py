@@ -25,6 +25,8 @@ from ail_shared.kafka import make_producer
 from scripts.devstack.table import APPS, Stack
 from tests.support import create_topic, dev, eventually
 
+pytestmark = pytest.mark.serial  # it needs a quiet stack: every group at lag 0 (tests/support.require_serial)
+
 # What each kind of process must expose at least (beyond the Python runtime's own metrics).
 SERVICE_FAMILIES = {"ail_http_requests", "ail_http_request_duration_seconds", "ail_outbox_backlog"}
 EXPECTED = {

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from ail_shared.errors import NotFound
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.openapi import errors
 from ail_shared.signatures import ECDSA_P256_SHA256, RSA_PKCS1V15_SHA256
 from ail_submission.adapters import queries
 from ail_submission.domain.model import Submission
@@ -74,10 +75,9 @@ def _view(sub: Submission) -> dict[str, Any]:
 
 @router.get(
     "/applications/{application_id}/signed-content",
-    operation_id="get_signed_content",
     summary="What was signed: canonical bytes, signature, algorithm, certificate",
     response_model=SignedContents,
-    responses={404: {"description": "no signed submission of this application for this tenant"}},
+    responses=errors(404, e404="no signed submission of this application for this tenant"),
 )
 async def get_signed_content(application_id: UUID, pool: Pool, tenant: CurrentTenant) -> Any:
     """For audit: every signed submission of the application (newest first), with the exact
