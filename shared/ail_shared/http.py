@@ -48,6 +48,7 @@ from ail_shared.db import create_pool
 from ail_shared.errors import AilError, FieldProblem, InvalidInput, PayloadTooLarge
 from ail_shared.inputs import MAX_BODY_BYTES, finite_problem, text_problem
 from ail_shared.logging import configure_logging, get_logger
+from ail_shared.openapi import describe, operation_id
 from ail_shared.outbox import OutboxRelay, SetAsideHook
 from ail_shared.sessions import CSRF_HEADER, SESSION_COOKIE, SessionStore
 from ail_shared.telemetry import configure_tracing, tracer
@@ -306,7 +307,10 @@ def create_app(
         version="1.0.0",
         lifespan=lifespan,
         dependencies=[Depends(guard_request)],
+        generate_unique_id_function=operation_id,
     )
+    # The project's conventions (our error body, security, Location): ail_shared.openapi.
+    app.openapi = lambda: describe(app, auth=get_tenant)  # type: ignore[method-assign]
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 

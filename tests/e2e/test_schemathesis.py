@@ -1,12 +1,17 @@
-"""schemathesis over every service's OpenAPI document: no input gives a server error (issue 10).
+"""schemathesis over the public OpenAPI document: no input gives a server error, and every answer
+is what the document says (issues 10 and 12).
 
-Each service's document is read from the service itself. ``test_no_server_error`` sends every
-request through the entry point (nginx), as a client's would, with a valid API key so that it
-gets past authentication to the validation and the handlers: positive and negative cases, a
-bounded number per operation (``EXAMPLES``), plus a positive round on a real draft for the
-routes of one application. ``test_no_server_error_straight_to_the_service`` sends fewer negative
-cases to each service directly (what nginx would refuse itself reaches the service). One check:
-``not_a_server_error``. The whole module takes about two minutes on the 2-core test machine.
+``test_no_server_error`` reads the MERGED document the entry point serves
+(``/api/v1/openapi.json``) and sends every request through the entry point (nginx), as a client's
+would, with a valid API key so that it gets past authentication to the validation and the
+handlers: positive and negative cases, a bounded number per operation (``EXAMPLES``), plus a
+positive round on a real draft for the routes of one application; one test per service that
+answers the operations (``x-ail-service``). Checks: ``not_a_server_error`` and the response
+conformance checks (``CONFORMANCE``: the body matches its schema, the status and the content
+type are documented, the documented headers are sent). ``test_no_server_error_straight_to_the_service``
+sends fewer negative cases to each service directly, from the service's own document (what nginx
+would refuse itself reaches the service): ``not_a_server_error`` only. The whole module takes
+about two minutes on the 2-core test machine; ``tools/openapi/fuzz.py`` is the longer run.
 
 Side effects are kept off the demo data: the requests act as a scratch enterprise of their own
 (``SCRATCH_ENTERPRISE``, created here), so deletes, copies and submits touch only its drafts;
@@ -21,6 +26,8 @@ enterprise is refused before anything is read. Not generated:
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -33,15 +40,30 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from ail_shared.auth import new_api_key
 
-EXAMPLES = 15  # per operation and generation mode (positive, negative)
+# Per operation and generation mode (positive, negative); benchmarks/schemathesis_long.py raises
+# it and has every answer's status written to AIL_SCHEMATHESIS_REPORT (JSON lines) to count them.
+EXAMPLES = int(os.environ.get("AIL_SCHEMATHESIS_EXAMPLES", "15"))
+REPORT = os.environ.get("AIL_SCHEMATHESIS_REPORT")
 EXAMPLES_DIRECT = 6  # per operation, negative only, straight to the service
 # Rendering a real draft as PDF takes seconds (CJK font subsetting); its inputs are one header.
 FEWER = {"GET /api/v1/applications/{application_id}/print": 3}
 SCRATCH_ENTERPRISE = "9990000000777"
 HOOK_URL = "http://127.0.0.1:9/schemathesis"
+CONFORMANCE = [
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+]
 SETTINGS = settings(
     max_examples=EXAMPLES,
     deadline=None,
@@ -93,12 +115,12 @@ def scratch_draft(entry_url: str, scratch_key: str) -> str:
 
 
 SERVICES = {
-    # service: (URL variable of its OpenAPI document, where its public routes are called)
+    # service: (URL variable of its own OpenAPI document, where its routes are called)
     "application": ("AIL_APPLICATION_URL", "entry"),
     "submission": ("AIL_SUBMISSION_URL", "entry"),
     "status": ("AIL_STATUS_URL", "entry"),
     "customs": ("AIL_CUSTOMS_SERVICE_URL", "entry"),
-    # The signer's one route is for operators inside; the entry point has no route for it.
+    # The signer's one route is for operators inside (not in the public document): straight to it.
     "signer": ("AIL_SIGNER_URL", "direct"),
     "stats": ("AIL_STATS_URL", "entry"),
 }
@@ -118,7 +140,7 @@ def _prepare(case: Any, key: str, demo: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def _call(case: Any, base_url: str, key: str, demo: dict[str, Any]) -> str | None:
+def _call(case: Any, base_url: str, key: str, demo: dict[str, Any], checks: list[Any]) -> str | None:
     """None, or what went wrong (status and a curl command to repeat it)."""
     headers = _prepare(case, key, demo)
     if case.path == "/api/v1/events/stream":
@@ -129,7 +151,13 @@ def _call(case: Any, base_url: str, key: str, demo: dict[str, Any]) -> str | Non
                 return f"{response.status_code}: {case.as_curl_command(headers=headers)}"
         return None
     try:
-        case.call_and_validate(base_url=base_url, headers=headers, checks=[not_a_server_error], timeout=30)
+        response = case.call(base_url=base_url, headers=headers, timeout=30)
+        if REPORT:
+            with open(REPORT, "a", encoding="utf-8") as out:
+                out.write(
+                    json.dumps({"operation": case.operation.label, "status": response.status_code}) + "\n"
+                )
+        case.validate_response(response, checks=checks, headers=headers)
     except (AssertionError, FailureGroup) as failure:
         # Authorization is filtered out of the curl command; add your key to repeat it.
         return f"{str(failure).strip()[:1500]}"
@@ -165,7 +193,7 @@ def _explore(
 
 def _sweep(
     service: str,
-    stack: dict[str, str],
+    document_url: str,
     base_url: str,
     key: str,
     demo: dict[str, Any],
@@ -173,10 +201,16 @@ def _sweep(
     modes: tuple[GenerationMode, ...],
     draft: str | None,
     examples: int,
+    checks: list[Any],
 ) -> list[str]:
-    schema = schemathesis.openapi.from_url(stack[SERVICES[service][0]] + "/openapi.json")
-    operations = [op.ok() for op in schema.exclude(path_regex="^/internal/").get_all_operations()]
-    assert operations, f"{service}: no operation in its OpenAPI document"
+    schema = schemathesis.openapi.from_url(document_url)
+    operations = [
+        op.ok()
+        for op in schema.exclude(path_regex="^/internal/").get_all_operations()
+        # The merged document says which service answers each operation.
+        if op.ok().definition.raw.get("x-ail-service", service) == service
+    ]
+    assert operations, f"{service}: no operation in the OpenAPI document"
     rounds: list[tuple[Any, GenerationMode, dict[str, str] | None]] = []
     for operation in operations:
         rounds += [(operation, mode, None) for mode in modes]
@@ -188,7 +222,7 @@ def _sweep(
     failures: list[str] = []
     for operation, mode, path_parameters in rounds:
         found = _explore(
-            operation, mode, path_parameters, examples, lambda case: _call(case, base_url, key, demo)
+            operation, mode, path_parameters, examples, lambda case: _call(case, base_url, key, demo, checks)
         )
         failures += [f"{operation.label} ({mode.value}): {p}" for p in found]
     return failures
@@ -203,14 +237,34 @@ def test_no_server_error(
     scratch_draft: str,
     demo: dict[str, Any],
 ) -> None:
-    """As a client sees the platform: through the entry point, positive and negative cases."""
+    """As a client sees the platform: the merged document, through the entry point, positive and
+    negative cases, every answer checked against the document."""
     url_variable, where = SERVICES[service]
-    base_url = entry_url if where == "entry" else stack[url_variable]
+    if where == "entry":
+        document, base_url, checks = (
+            f"{entry_url}/api/v1/openapi.json",
+            entry_url,
+            [not_a_server_error, *CONFORMANCE],
+        )
+    else:
+        document, base_url, checks = (
+            stack[url_variable] + "/openapi.json",
+            stack[url_variable],
+            [not_a_server_error],
+        )
     modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
     failures = _sweep(
-        service, stack, base_url, scratch_key, demo, modes=modes, draft=scratch_draft, examples=EXAMPLES
+        service,
+        document,
+        base_url,
+        scratch_key,
+        demo,
+        modes=modes,
+        draft=scratch_draft,
+        examples=EXAMPLES,
+        checks=checks,
     )
-    assert not failures, f"{len(failures)} server error(s):\n" + "\n\n".join(failures)
+    assert not failures, f"{len(failures)} failure(s):\n" + "\n\n".join(failures)
 
 
 @pytest.mark.parametrize("service", [s for s, (_, where) in SERVICES.items() if where == "entry"])
@@ -221,12 +275,13 @@ def test_no_server_error_straight_to_the_service(
     have refused itself (a NUL in a path, say) reaches the service, as from a caller inside."""
     failures = _sweep(
         service,
-        stack,
+        stack[SERVICES[service][0]] + "/openapi.json",
         stack[SERVICES[service][0]],
         scratch_key,
         demo,
         modes=(GenerationMode.NEGATIVE,),
         draft=None,
         examples=EXAMPLES_DIRECT,
+        checks=[not_a_server_error],
     )
     assert not failures, f"{len(failures)} server error(s):\n" + "\n\n".join(failures)

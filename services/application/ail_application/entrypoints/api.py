@@ -13,7 +13,13 @@ from ail_application.adapters.queries import QueryFilters
 from ail_application.domain import commands
 from ail_application.domain.form import DraftCreate, FormFields
 from ail_application.entrypoints import query_export
-from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id
+from ail_application.entrypoints.common import (
+    AppDeps,
+    IdempotencyKey,
+    idempotent,
+    operation_id,
+    with_location,
+)
 from ail_application.entrypoints.schemas import (
     ApplicationPage,
     ApplicationRow,
@@ -21,7 +27,6 @@ from ail_application.entrypoints.schemas import (
     BatchResults,
     CopyRequest,
     CopyResult,
-    ErrorBody,
     IdList,
     view,
 )
@@ -30,6 +35,7 @@ from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText, Day, IdentifierText, NameText, Page, PageSize, Year
+from ail_shared.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["applications"], generate_unique_id_function=operation_id)
 
@@ -44,14 +50,17 @@ DRAFT_EXAMPLE = {
     "expected_arrival_date": "2026-12-20",
     "goods": [{"spec": "Fe 62% 粉矿", "unit": "070", "quantity": "150000", "unit_price": "105.5"}],
 }
-ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "no such application for this tenant"},
-    409: {"model": ErrorBody, "description": "the application's status forbids this operation"},
-    422: {"model": ErrorBody, "description": "fields in error, all at once: error.details[].field / .reason"},
-}
+# 401, 413 and 422 each route gets from ail_shared.openapi.describe.
+ERRORS = errors(404, 409, e404="no such application for this tenant")
 
 
-@router.post("/applications", status_code=201, response_model=ApplicationView, responses=ERRORS)
+@router.post(
+    "/applications",
+    summary="Create a draft (暂存)",
+    status_code=201,
+    response_model=ApplicationView,
+    responses=ERRORS,
+)
 async def create_application(
     deps: AppDeps,
     tenant: CurrentTenant,
@@ -66,11 +75,13 @@ async def create_application(
         return 201, view(app, deps.ctx)
 
     body = form.model_dump(mode="json", exclude_unset=True)
-    return await idempotent(deps, tenant, idempotency_key, "/api/v1/applications", body, work)
+    response = await idempotent(deps, tenant, idempotency_key, "/api/v1/applications", body, work)
+    return with_location(response, "/api/v1/applications")
 
 
 @router.get(
     "/applications",
+    summary="Query applications (申请单查询)",
     response_model=ApplicationPage,
     responses={
         200: {
@@ -132,7 +143,12 @@ async def query_applications(
     return {"items": items, "total": total, "page": page, "page_size": page_size}
 
 
-@router.get("/applications/{application_id}", response_model=ApplicationView, responses=ERRORS)
+@router.get(
+    "/applications/{application_id}",
+    summary="Read an application",
+    response_model=ApplicationView,
+    responses=ERRORS,
+)
 async def get_application(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
     app = await queries.application(
         deps.pool, application_id=application_id, enterprise_codes=tenant.enterprise_codes
@@ -140,7 +156,9 @@ async def get_application(application_id: UUID, deps: AppDeps, tenant: CurrentTe
     return view(app, deps.ctx)
 
 
-@router.patch("/applications/{application_id}", response_model=ApplicationView, responses=ERRORS)
+@router.patch(
+    "/applications/{application_id}", summary="Edit a draft", response_model=ApplicationView, responses=ERRORS
+)
 async def edit_application(
     application_id: UUID,
     deps: AppDeps,
@@ -155,14 +173,14 @@ async def edit_application(
     return view(app, deps.ctx)
 
 
-@router.delete("/applications/{application_id}", status_code=204, responses=ERRORS)
+@router.delete("/applications/{application_id}", summary="Delete a draft", status_code=204, responses=ERRORS)
 async def delete_application(application_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Response:
     """Final deletion; only in draft, revoked and first_review_rejected."""
     await handle(deps.unit_of_work(), commands.DeleteApplication(tenant, application_id), deps.ctx)
     return Response(status_code=204)
 
 
-@router.post("/applications/batch-delete", response_model=BatchResults)
+@router.post("/applications/batch-delete", summary="Delete several drafts", response_model=BatchResults)
 async def batch_delete(
     deps: AppDeps, tenant: CurrentTenant, body: IdList, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -177,7 +195,11 @@ async def batch_delete(
 
 
 @router.post(
-    "/applications/{application_id}/copies", status_code=201, response_model=CopyResult, responses=ERRORS
+    "/applications/{application_id}/copies",
+    summary="Copy an application",
+    status_code=201,
+    response_model=CopyResult,
+    responses=ERRORS,
 )
 async def copy_application(
     application_id: UUID,
@@ -193,11 +215,17 @@ async def copy_application(
         return 201, {"copies": [view(a, deps.ctx) for a in copies]}
 
     path = f"/api/v1/applications/{application_id}/copies"
-    return await idempotent(deps, tenant, idempotency_key, path, body.model_dump(), work)
+    response = await idempotent(deps, tenant, idempotency_key, path, body.model_dump(), work)
+    # Location: the first copy (each copy's id is in the body).
+    return with_location(response, "/api/v1/applications", key="copies")
 
 
 @router.post(
-    "/applications/{application_id}/submit", status_code=202, response_model=ApplicationView, responses=ERRORS
+    "/applications/{application_id}/submit",
+    summary="Submit an application",
+    status_code=202,
+    response_model=ApplicationView,
+    responses=ERRORS,
 )
 async def submit_application(
     application_id: UUID,

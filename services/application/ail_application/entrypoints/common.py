@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
@@ -15,6 +16,7 @@ from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.auth import Tenant
 from ail_shared.http import RuntimeDep
 from ail_shared.idempotency import idempotent_response
+from ail_shared.openapi import located
 
 IdempotencyKey = Annotated[
     str | None,
@@ -52,6 +54,16 @@ async def idempotent(
         body=body,
         work=lambda conn: work(UnitOfWork(conn)),
     )
+
+
+def with_location(response: JSONResponse, collection: str, *, key: str | None = None) -> JSONResponse:
+    """A 201 names what it created: ``Location: <collection>/<id>``, the id read from the body (so
+    a replayed answer names the same object); ``key`` picks the first of a list (copies)."""
+    if response.status_code != 201:
+        return response
+    body = json.loads(response.body)
+    created = body[key][0] if key else body
+    return located(response, f"{collection}/{created['id']}")
 
 
 def operation_id(route: APIRoute) -> str:

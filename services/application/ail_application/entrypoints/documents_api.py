@@ -18,7 +18,13 @@ from ail_application.domain import commands
 from ail_application.domain.attachments import MAX_BYTES
 from ail_application.domain.model import Application
 from ail_application.entrypoints.api import ERRORS
-from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id
+from ail_application.entrypoints.common import (
+    AppDeps,
+    IdempotencyKey,
+    idempotent,
+    operation_id,
+    with_location,
+)
 from ail_application.entrypoints.schemas import IdList
 from ail_application.service_layer.handlers import handle
 from ail_application.service_layer.unit_of_work import UnitOfWork
@@ -45,7 +51,13 @@ async def _printed(deps: AppDeps, apps: list[Application], accept: str | None) -
     )
 
 
-@router.get("/applications/{application_id}/print", responses={**ERRORS, **PRINTED}, tags=["print"])
+@router.get(
+    "/applications/{application_id}/print",
+    summary="Print an application (PDF)",
+    response_class=Response,
+    responses={**ERRORS, **PRINTED},
+    tags=["print"],
+)
 async def print_application(
     application_id: UUID,
     deps: AppDeps,
@@ -59,7 +71,13 @@ async def print_application(
     return await _printed(deps, [app], accept)
 
 
-@router.post("/applications/print", responses={**ERRORS, **PRINTED}, tags=["print"])
+@router.post(
+    "/applications/print",
+    summary="Print several applications (one PDF)",
+    response_class=Response,
+    responses={**ERRORS, **PRINTED},
+    tags=["print"],
+)
 async def print_applications(
     deps: AppDeps,
     tenant: CurrentTenant,
@@ -89,6 +107,7 @@ class AttachmentView(BaseModel):
 
 @router.post(
     "/applications/{application_id}/attachments",
+    summary="Attach a file",
     status_code=201,
     response_model=AttachmentView,
     responses=ERRORS,
@@ -112,11 +131,13 @@ async def upload_attachment(
 
     body = {"filename": filename, "sha256": hashlib.sha256(content).hexdigest()}
     path = f"/api/v1/applications/{application_id}/attachments"
-    return await idempotent(deps, tenant, idempotency_key, path, body, work)
+    response = await idempotent(deps, tenant, idempotency_key, path, body, work)
+    return with_location(response, path)
 
 
 @router.get(
     "/applications/{application_id}/attachments",
+    summary="List the attachments",
     response_model=list[AttachmentView],
     responses=ERRORS,
     tags=["attachments"],
@@ -129,6 +150,7 @@ async def list_attachments(application_id: UUID, deps: AppDeps, tenant: CurrentT
 
 @router.get(
     "/applications/{application_id}/attachments/{attachment_id}",
+    summary="Download an attachment",
     responses={
         **ERRORS,
         200: {"content": {"application/octet-stream": {}}, "description": "the stored bytes"},
@@ -150,6 +172,7 @@ async def download_attachment(
 
 @router.delete(
     "/applications/{application_id}/attachments/{attachment_id}",
+    summary="Delete an attachment",
     status_code=204,
     responses=ERRORS,
     tags=["attachments"],

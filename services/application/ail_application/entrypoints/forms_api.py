@@ -8,7 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Body, Path, Query
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_application.adapters import queries
 from ail_application.domain import commands
@@ -16,7 +16,13 @@ from ail_application.domain.contracts import ContractInfo, IronOreContract
 from ail_application.domain.key_agri import KeyAgriFiling as Filing
 from ail_application.domain.reference import CODE_TABLES
 from ail_application.entrypoints.api import ERRORS
-from ail_application.entrypoints.common import AppDeps, IdempotencyKey, idempotent, operation_id
+from ail_application.entrypoints.common import (
+    AppDeps,
+    IdempotencyKey,
+    idempotent,
+    operation_id,
+    with_location,
+)
 from ail_application.entrypoints.schemas import ContractView
 from ail_application.service_layer.handlers import handle
 from ail_application.service_layer.unit_of_work import UnitOfWork
@@ -34,6 +40,7 @@ from ail_shared.inputs import (
     QueryText,
     Year,
 )
+from ail_shared.openapi import errors
 
 router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 
@@ -83,6 +90,7 @@ IRON_ORE_EXAMPLE = {
 
 @router.get(
     "/applications/{application_id}/contract",
+    summary="Read the contract of a draft",
     response_model=ContractView,
     responses=ERRORS,
     tags=["contracts"],
@@ -97,6 +105,7 @@ async def get_contract(application_id: UUID, deps: AppDeps, tenant: CurrentTenan
 
 @router.put(
     "/applications/{application_id}/contract",
+    summary="Save the contract of a draft",
     response_model=ContractView,
     responses=ERRORS,
     tags=["contracts"],
@@ -114,6 +123,7 @@ async def put_contract(
 
 @router.get(
     "/applications/{application_id}/iron-ore-contract",
+    summary="Read the iron-ore contract of a draft",
     response_model=IronOreContract,
     responses=ERRORS,
     tags=["contracts"],
@@ -129,6 +139,7 @@ async def get_iron_ore_contract(application_id: UUID, deps: AppDeps, tenant: Cur
 
 @router.put(
     "/applications/{application_id}/iron-ore-contract",
+    summary="Save the iron-ore contract of a draft",
     response_model=IronOreContract,
     responses=ERRORS,
     tags=["contracts"],
@@ -146,6 +157,7 @@ async def put_iron_ore_contract(
 
 @router.delete(
     "/applications/{application_id}/iron-ore-contract",
+    summary="Remove the iron-ore contract of a draft",
     status_code=204,
     responses=ERRORS,
     tags=["contracts"],
@@ -189,7 +201,12 @@ class PrecheckResult(BaseModel):
     answers: list[PrecheckAnswer]
 
 
-@router.post("/prechecks", response_model=PrecheckResult, tags=["pre-check"])
+@router.post(
+    "/prechecks",
+    summary="Pre-check an importer and a commodity (预审)",
+    response_model=PrecheckResult,
+    tags=["pre-check"],
+)
 async def precheck(
     deps: AppDeps,
     tenant: CurrentTenant,
@@ -223,8 +240,21 @@ async def precheck(
 
 
 # -- code tables -------------------------------------------------------------------------------
+class CodeEntry(BaseModel):
+    """One code of a table; a commodity (``commodities``) has its catalogue fields besides."""
+
+    model_config = ConfigDict(extra="allow")
+    code: str = Field(examples=["601"])
+    name_zh: str = Field(examples=["澳大利亚"])
+    letters: str = Field(examples=["adly"], description="拼音首字母")
+    is_default: bool | None = None
+
+
 @router.get(
     "/reference/{table}",
+    summary="Read a code table",
+    response_model=list[CodeEntry],
+    responses=errors(404, e404="no such code table"),
     tags=["reference"],
     description="Code tables: `commodities` (the catalogue, per year, with effective dates and the"
     " overflow tolerance) and " + ", ".join(f"`{t}`" for t in CODE_TABLES) + ".",
@@ -288,7 +318,13 @@ def _filing(filing: Filing) -> dict[str, Any]:
     }
 
 
-@router.post("/key-agri-filings", status_code=201, response_model=KeyAgriFiling, tags=["key-agri"])
+@router.post(
+    "/key-agri-filings",
+    summary="File a key agricultural product (重点农产品备案)",
+    status_code=201,
+    response_model=KeyAgriFiling,
+    tags=["key-agri"],
+)
 async def create_key_agri_filing(
     deps: AppDeps,
     tenant: CurrentTenant,
@@ -307,10 +343,16 @@ async def create_key_agri_filing(
 
     response = await idempotent(deps, tenant, idempotency_key, "/api/v1/key-agri-filings", data, work)
     deps.filing_reporter.wake()
-    return response
+    return with_location(response, "/api/v1/key-agri-filings")
 
 
-@router.get("/key-agri-filings/{filing_id}", response_model=KeyAgriFiling, tags=["key-agri"])
+@router.get(
+    "/key-agri-filings/{filing_id}",
+    summary="Read a key-agri filing",
+    response_model=KeyAgriFiling,
+    responses=errors(404),
+    tags=["key-agri"],
+)
 async def get_key_agri_filing(filing_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
     return _filing(
         await queries.filing(deps.pool, filing_id=filing_id, enterprise_codes=tenant.enterprise_codes)
@@ -318,7 +360,12 @@ async def get_key_agri_filing(filing_id: UUID, deps: AppDeps, tenant: CurrentTen
 
 
 @router.post(
-    "/key-agri-filings/{filing_id}/report", status_code=202, response_model=KeyAgriFiling, tags=["key-agri"]
+    "/key-agri-filings/{filing_id}/report",
+    summary="Report a key-agri filing to MOFCOM again",
+    status_code=202,
+    response_model=KeyAgriFiling,
+    responses=errors(404, 409),
+    tags=["key-agri"],
 )
 async def report_key_agri_filing_again(filing_id: UUID, deps: AppDeps, tenant: CurrentTenant) -> Any:
     """Send a filing whose report failed to MOFCOM again (after correcting the cause). Reporting
@@ -328,7 +375,12 @@ async def report_key_agri_filing_again(filing_id: UUID, deps: AppDeps, tenant: C
     return _filing(filing)
 
 
-@router.get("/key-agri-filings", response_model=list[KeyAgriFiling], tags=["key-agri"])
+@router.get(
+    "/key-agri-filings",
+    summary="List the key-agri filings",
+    response_model=list[KeyAgriFiling],
+    tags=["key-agri"],
+)
 async def list_key_agri_filings(deps: AppDeps, tenant: CurrentTenant, since: Day | None = None) -> Any:
     filings = await queries.filings(deps.pool, enterprise_codes=tenant.enterprise_codes, since=since)
     return [_filing(f) for f in filings]

@@ -14,31 +14,7 @@ from ail_application.domain.model import Application
 from ail_application.domain.validation import validate_for_submission
 from ail_application.service_layer.handlers import Context
 from ail_shared.inputs import BATCH_MAX
-
-
-class Problem(BaseModel):
-    field: str
-    reason: str
-    code: str | None = Field(
-        None, description="stable machine code of the rule (docs/application.md, 'Problem codes')"
-    )
-
-
-class ErrorDetail(BaseModel):
-    code: str = Field(examples=["invalid_input"])
-    message: str = Field(examples=["the application cannot be submitted: 2 problem(s)"])
-    details: list[Problem] = Field(
-        default_factory=list,
-        examples=[
-            [{"field": "goods.0.quantity", "reason": "required"}, {"field": "contract", "reason": "required"}]
-        ],
-    )
-
-
-class ErrorBody(BaseModel):
-    """Every error: what went wrong, and for 422 every field in error at once."""
-
-    error: ErrorDetail
+from ail_shared.openapi import Problem
 
 
 class GoodsLineView(BaseModel):

@@ -10,7 +10,7 @@ answer is replayed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Header
 from fastapi.responses import JSONResponse
@@ -24,6 +24,7 @@ from ail_application.service_layer.unit_of_work import UnitOfWork
 from ail_shared.errors import AilError, InvalidInput
 from ail_shared.http import CurrentTenant, detail
 from ail_shared.inputs import IdentifierText
+from ail_shared.openapi import ErrorDetail
 
 router = APIRouter(prefix="/api/v1", tags=["submission"])
 MAX_IDS = 10_000
@@ -33,6 +34,19 @@ class BatchSubmit(BaseModel):
     ids: list[IdentifierText] = Field(
         min_length=1, max_length=MAX_IDS, examples=[["0b8e4f3c-2a5d-4c61-9f7e-1d2c3b4a5968"]]
     )
+
+
+class BatchItemResult(BaseModel):
+    id: str
+    result: Literal["submitted", "refused"]
+    status: str | None = Field(None, description="the application's status once submitted")
+    error: ErrorDetail | None = Field(None, description="why it was refused (the error body's error)")
+
+
+class BatchSubmitResult(BaseModel):
+    submitted: int
+    refused: int
+    results: list[BatchItemResult]
 
 
 def _error(exc: AilError) -> dict[str, Any]:
@@ -50,7 +64,12 @@ def _result(raw: str, outcome: Application | AilError) -> dict[str, Any]:
     return {"id": raw, "result": "submitted", "status": outcome.status.value}
 
 
-@router.post("/applications/submit", status_code=202)
+@router.post(
+    "/applications/submit",
+    summary="Submit several applications",
+    status_code=202,
+    response_model=BatchSubmitResult,
+)
 async def submit_batch(
     deps: AppDeps,
     tenant: CurrentTenant,

@@ -15,6 +15,14 @@ from ail_customs.deps import CustomsDeps
 from ail_customs.domain.commands import RequestResend
 from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
 from ail_customs.domain.model import License
+from ail_customs.entrypoints.views import (
+    AvailabilityView,
+    ClearancesView,
+    CustomsStatusPage,
+    LicenseHistory,
+    LicenseView,
+    ResendView,
+)
 from ail_customs.service_layer.handlers import COMMAND_HANDLERS
 from ail_shared.calendar import CHINA, china_date
 from ail_shared.errors import FieldProblem, InvalidInput
@@ -29,6 +37,7 @@ from ail_shared.inputs import (
     Year,
     parse_instant,
 )
+from ail_shared.openapi import errors
 
 router = APIRouter(prefix="/api/v1", tags=["customs"])
 LicenseNo = Annotated[IdentifierText, Path(description="license number (许可证号)")]
@@ -54,7 +63,9 @@ def _bound(raw: str | None, field: str, problems: list[FieldProblem], *, end: bo
     return parse_instant(raw, field, problems, zone=CHINA, whole_day_end=end)
 
 
-@router.get("/customs/status")
+@router.get(
+    "/customs/status", response_model=CustomsStatusPage, summary="Query customs status (海关状态查询)"
+)
 async def customs_status(
     pool: Pool,
     tenant: CurrentTenant,
@@ -110,13 +121,22 @@ async def customs_status(
     return plain({"total": total, "page": page, "page_size": page_size, "items": items})
 
 
-@router.post("/licenses/{license_no}/resend", status_code=202)
+@router.post(
+    "/licenses/{license_no}/resend",
+    status_code=202,
+    response_model=ResendView,
+    summary="Send a license to Customs again",
+    responses=errors(404, 409),
+)
 async def resend(
     license_no: LicenseNo,
     pool: Pool,
     tenant: CurrentTenant,
     deps: CustomsDeps,
-    idempotency_key: Annotated[str | None, Header()] = None,
+    idempotency_key: Annotated[
+        str | None,
+        Header(description="Retry-safe writes: the same key replays the first response"),
+    ] = None,
 ) -> Any:
     """Send a license to Customs again after send_failed or store_failed. Idempotent."""
     cmd = RequestResend(
@@ -165,7 +185,9 @@ def today_in_china() -> date:
     return china_date(datetime.now(UTC))
 
 
-@router.get("/licenses/{license_no}")
+@router.get(
+    "/licenses/{license_no}", response_model=LicenseView, summary="Read a license", responses=errors(404)
+)
 async def license_detail(license_no: LicenseNo, pool: Pool, tenant: CurrentTenant) -> Any:
     """A license: its customs status, ledger balances and every ledger entry (uses, reversals,
     refused uses with their reasons)."""
@@ -189,7 +211,12 @@ async def license_detail(license_no: LicenseNo, pool: Pool, tenant: CurrentTenan
     )
 
 
-@router.get("/licenses/{license_no}/availability")
+@router.get(
+    "/licenses/{license_no}/availability",
+    response_model=AvailabilityView,
+    summary="Check whether a license covers a quantity",
+    responses=errors(404),
+)
 async def availability(
     license_no: LicenseNo,
     pool: Pool,
@@ -217,7 +244,12 @@ async def availability(
     )
 
 
-@router.get("/customs/clearances")
+@router.get(
+    "/customs/clearances",
+    response_model=ClearancesView,
+    summary="Clearances of a license (结关数据查询)",
+    responses=errors(404),
+)
 async def clearances(
     pool: Pool, tenant: CurrentTenant, license_no: Annotated[IdentifierText, Query(min_length=1)]
 ) -> Any:
@@ -234,7 +266,12 @@ async def clearances(
     )
 
 
-@router.get("/history")
+@router.get(
+    "/history",
+    response_model=LicenseHistory,
+    summary="History of a license (历史数据查询)",
+    responses=errors(404),
+)
 async def history(
     pool: Pool,
     tenant: CurrentTenant,

@@ -6,20 +6,54 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText
+from ail_shared.openapi import errors
 from ail_stats.deps import StatsDeps
 from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, rows_csv
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
 
 
+class Totals(BaseModel):
+    quantity: str = Field(examples=["150000"], description="a decimal as a string")
+    amount_usd: str = Field(examples=["15825000.00"])
+    count: int
+
+
+class StatsRow(BaseModel):
+    commodity_code: str = Field(examples=["2601110000"])
+    commodity_name: str
+    unit: str = Field(examples=["070"])
+    month: Totals
+    year_to_date: Totals
+
+
+class StatsFilters(BaseModel):
+    issuing_agency: str
+    trade_mode: str
+    commodity_category: str
+    trade_country: str
+
+
+class MonthlyStats(BaseModel):
+    month: str = Field(examples=["2026-11"])
+    filters: StatsFilters
+    enterprises: list[str]
+    rows: list[StatsRow]
+
+
 @router.get(
     "/monthly",
+    response_model=MonthlyStats,
     summary="Monthly and year-to-date figures of approved applications, one row per commodity",
-    responses={200: {"content": {"text/csv": {}}}},
+    responses={
+        200: {"content": {"text/csv": {}}, "description": "JSON; with Accept: text/csv the rows as CSV"},
+        **errors(503, e503="the statistics tables are being recovered: retry after Retry-After seconds"),
+    },
 )
 async def monthly(
     tenant: CurrentTenant,

@@ -8,13 +8,20 @@ from fastapi import APIRouter, Path
 
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.inputs import IdentifierText
+from ail_shared.openapi import errors
 from ail_status.adapters import queries
+from ail_status.entrypoints.views import History, StatusView
 
 router = APIRouter(prefix="/api/v1", tags=["status"])
 ApplicationId = Annotated[IdentifierText, Path(description="the application id")]
 
 
-@router.get("/applications/{application_id}/status")
+@router.get(
+    "/applications/{application_id}/status",
+    response_model=StatusView,
+    summary="Read an application's current status",
+    responses=errors(404),
+)
 async def application_status(application_id: ApplicationId, pool: Pool, tenant: CurrentTenant) -> Any:
     async with pool.acquire() as conn:
         return await queries.application_status(
@@ -22,7 +29,12 @@ async def application_status(application_id: ApplicationId, pool: Pool, tenant: 
         )
 
 
-@router.get("/applications/{application_id}/history")
+@router.get(
+    "/applications/{application_id}/history",
+    response_model=History,
+    summary="Read an application's history",
+    responses=errors(404),
+)
 async def application_history(application_id: ApplicationId, pool: Pool, tenant: CurrentTenant) -> Any:
     """Every lifecycle event of the application in the order it happened: the status it set
     (``status``; null for customs events, which set none), the application's status after it

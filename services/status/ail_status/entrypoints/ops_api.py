@@ -10,7 +10,9 @@ from fastapi import APIRouter, Query
 from ail_shared.errors import FieldProblem, Forbidden, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.inputs import parse_instant
+from ail_shared.openapi import errors
 from ail_status.adapters import queries
+from ail_status.entrypoints.views import TimeInStatus
 
 router = APIRouter(prefix="/api/v1/ops", tags=["operations"])
 MAX_RANGE = timedelta(days=366)
@@ -20,7 +22,13 @@ def _instant(value: str, field: str, problems: list[FieldProblem]) -> datetime |
     return parse_instant(value, field, problems, zone=UTC)
 
 
-@router.get("/time-in-status")
+@router.get(
+    "/time-in-status",
+    response_model=TimeInStatus,
+    response_model_by_alias=True,
+    summary="Time spent in each status (operations)",
+    responses=errors(403, e403="not the operations API key"),
+)
 async def time_in_status(
     pool: Pool,
     tenant: CurrentTenant,

@@ -53,7 +53,17 @@ def frame(seq: int, event_type: str, payload: dict[str, Any]) -> str:
     return f"id: {seq}\nevent: {webhook_type(event_type)}\ndata: {data}\n\n"
 
 
-@router.get("/stream")
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    summary="Stream status changes (server-sent events)",
+    responses={
+        200: {
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "description": "`id: <seq>`, `event: <type>`, `data: <change as JSON>`, one event per change",
+        }
+    },
+)
 async def stream(
     request: Request,
     pool: Pool,

@@ -3,6 +3,7 @@ deliveries made for them."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -14,6 +15,7 @@ from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.idempotency import idempotent_response
 from ail_shared.inputs import Cursor, IdentifierText, Text, UrlText
+from ail_shared.openapi import errors, located
 from ail_status.adapters import queries
 from ail_status.adapters.repository import SCHEMA
 from ail_status.config import MAX_RETRY_PERIOD_SECONDS
@@ -21,20 +23,34 @@ from ail_status.domain import webhooks
 from ail_status.domain.commands import CreateSubscription, DeleteSubscription, Redeliver
 from ail_status.domain.webhooks import Subscription
 from ail_status.entrypoints.deps import StatusDeps
+from ail_status.entrypoints.views import (
+    CreatedSubscriptionView,
+    DeliveryPage,
+    RedeliveryView,
+    SubscriptionList,
+    SubscriptionView,
+)
 from ail_status.service_layer.handlers import CreatedSubscription, handle
 
 router = APIRouter(prefix="/api/v1/subscriptions", tags=["subscriptions"])
 MAX_APPLICATIONS = 1000
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe writes: the same key and body replay the first response",
+    ),
+]
 
 
 class SubscriptionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: UrlText = Field(
+        examples=["https://hooks.example.com/ail"],
         description="https:// URL that receives the webhooks (http:// too in development). Its host"
         " must be a public name or address: loopback, private, link-local, multicast, metadata"
         " addresses, internal names and non-canonical numeric forms are refused, checked again"
-        " before every delivery"
+        " before every delivery",
     )
     application_ids: list[IdentifierText] | None = Field(
         default=None, description="the applications to follow; or set all_applications"
@@ -99,7 +115,13 @@ def _out(sub: Subscription, default_period: int) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201)
+@router.post(
+    "",
+    status_code=201,
+    response_model=CreatedSubscriptionView,
+    summary="Subscribe a webhook",
+    responses=errors(404, e404="an application id this service does not know for your enterprise"),
+)
 async def create_subscription(
     body: SubscriptionIn,
     pool: Pool,
@@ -148,7 +170,7 @@ async def create_subscription(
             return stored
         return {**stored, "secret": deps.ctx.box.decrypt(token, aad=webhooks.aad(stored["id"]))}
 
-    return await idempotent_response(
+    response = await idempotent_response(
         pool,
         schema=SCHEMA,
         tenant=tenant,
@@ -159,9 +181,13 @@ async def create_subscription(
         stored=without_secret,
         replay=with_secret,
     )
+    if response.status_code != 201:
+        return response
+    created_id = json.loads(response.body)["id"]
+    return located(response, f"/api/v1/subscriptions/{created_id}")
 
 
-@router.get("")
+@router.get("", response_model=SubscriptionList, summary="List the subscriptions")
 async def list_subscriptions(pool: Pool, tenant: CurrentTenant, deps: StatusDeps) -> Any:
     period = deps.settings.webhook_retry_period_seconds
     async with pool.acquire() as conn:
@@ -169,7 +195,12 @@ async def list_subscriptions(pool: Pool, tenant: CurrentTenant, deps: StatusDeps
     return {"items": [_out(s, period) for s in subs]}
 
 
-@router.get("/{subscription_id}")
+@router.get(
+    "/{subscription_id}",
+    response_model=SubscriptionView,
+    summary="Read a subscription",
+    responses=errors(404),
+)
 async def get_subscription(
     subscription_id: uuid.UUID, pool: Pool, tenant: CurrentTenant, deps: StatusDeps
 ) -> Any:
@@ -180,7 +211,7 @@ async def get_subscription(
     return _out(sub, deps.settings.webhook_retry_period_seconds)
 
 
-@router.delete("/{subscription_id}", status_code=204)
+@router.delete("/{subscription_id}", status_code=204, summary="Delete a subscription", responses=errors(404))
 async def delete_subscription(
     subscription_id: uuid.UUID, tenant: CurrentTenant, deps: StatusDeps
 ) -> Response:
@@ -212,7 +243,12 @@ def _delivery_out(d: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-@router.get("/{subscription_id}/deliveries")
+@router.get(
+    "/{subscription_id}/deliveries",
+    response_model=DeliveryPage,
+    summary="List a subscription's deliveries",
+    responses=errors(404),
+)
 async def list_deliveries(
     subscription_id: uuid.UUID,
     pool: Pool,
@@ -239,7 +275,13 @@ async def list_deliveries(
     return {"items": out, "next_after": out[-1]["cursor"] if len(out) == limit else None}
 
 
-@router.post("/{subscription_id}/deliveries/{delivery_id}/redeliver", status_code=202)
+@router.post(
+    "/{subscription_id}/deliveries/{delivery_id}/redeliver",
+    status_code=202,
+    response_model=RedeliveryView,
+    summary="Send a delivery again",
+    responses=errors(404, 409),
+)
 async def redeliver(
     subscription_id: uuid.UUID,
     delivery_id: uuid.UUID,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field
 from ail_shared.auth import Tenant
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.idempotency import idempotent_response
+from ail_shared.openapi import errors, located
 from ail_submission.adapters import queries
 from ail_submission.adapters.repository import SCHEMA
 from ail_submission.bootstrap import Deps, deps_of
@@ -23,11 +24,59 @@ from ail_submission.domain.model import ApplicationView
 from ail_submission.service_layer.handlers import ApprovalStatus
 
 router = APIRouter(prefix="/api/v1", tags=["submission"])
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Retry-safe writes: the same key and body replay the first response",
+    ),
+]
 DepsDep = Annotated[Deps, Depends(deps_of)]
 # The caller's credentials, passed on to the application service for an application this
 # service never saw (so another tenant's id stays a 404 there too).
 _PASSED_ON = ("authorization", "x-api-key", "x-enterprise-code")
+
+
+class EkeyView(BaseModel):
+    serial: str = Field(examples=["ee34ea9afbd4c4f0"])
+    subject: str = Field(examples=["CN=北京示例进出口有限公司"])
+    label: str
+    algorithm: str = Field(examples=["SM2"])
+    enterprise_codes: list[str] = Field(description="the caller's enterprises this e-key may sign for")
+    signer_host: str
+    last_seen: str = Field(description="when the signer host last reported it (ISO 8601)")
+    bound: bool = Field(description="bound to the caller's enterprise (POST /api/v1/ekey-bindings)")
+
+
+class EkeyList(BaseModel):
+    items: list[EkeyView]
+
+
+class BindingView(BaseModel):
+    enterprise_code: str = Field(examples=["1100776367555"])
+    ekey_serial: str = Field(examples=["ee34ea9afbd4c4f0"])
+    subject: str
+    bound_at: str = Field(description="ISO 8601")
+    bound_by: str = Field(description="the principal that bound it")
+
+
+class BindingList(BaseModel):
+    items: list[BindingView]
+
+
+class SubmissionState(BaseModel):
+    """An application as the submission service sees it."""
+
+    application_id: UUID
+    status: str = Field(examples=["revoked"])
+    status_reason: str | None = None
+    form_no: str | None = None
+    license_no: str | None = None
+    applied_at: str | None = Field(None, description="ISO 8601")
+
+
+class ApprovalStatusView(SubmissionState):
+    mofcom: dict[str, Any] = Field(description="MOFCOM's answer as it gave it")
 
 
 def credentials_of(request: Request) -> Credentials:
@@ -55,7 +104,7 @@ def application_view(v: ApplicationView) -> dict[str, Any]:
     }
 
 
-@router.get("/ekeys")
+@router.get("/ekeys", response_model=EkeyList, summary="List the caller's present e-keys")
 async def list_ekeys(pool: Pool, tenant: CurrentTenant) -> dict[str, Any]:
     """E-keys plugged into a signer host right now that belong to the caller's enterprise(s)."""
     listed = await queries.present_keys(pool, enterprise_codes=tenant.enterprise_codes)
@@ -80,7 +129,7 @@ class BindingIn(BaseModel):
     ekey_serial: str = Field(min_length=1, max_length=64, examples=["ee34ea9afbd4c4f0"])
 
 
-@router.get("/ekey-bindings")
+@router.get("/ekey-bindings", response_model=BindingList, summary="List the e-key bindings")
 async def list_bindings(pool: Pool, tenant: CurrentTenant) -> dict[str, Any]:
     found = await queries.bindings(pool, enterprise_codes=tenant.enterprise_codes)
     return {"items": [binding_view(b) for b in found]}
@@ -107,7 +156,13 @@ async def _idempotent(
     )
 
 
-@router.post("/ekey-bindings", status_code=201)
+@router.post(
+    "/ekey-bindings",
+    status_code=201,
+    response_model=BindingView,
+    summary="Bind an e-key to the enterprise",
+    responses=errors(503),
+)
 async def bind_ekey(
     body: BindingIn, pool: Pool, tenant: CurrentTenant, deps: DepsDep, idempotency_key: IdempotencyKey = None
 ) -> JSONResponse:
@@ -116,7 +171,7 @@ async def bind_ekey(
     cmd = BindEkey(
         enterprise_code=tenant.enterprise_code, ekey_serial=body.ekey_serial, bound_by=tenant.principal.id
     )
-    return await _idempotent(
+    response = await _idempotent(
         deps,
         pool,
         tenant,
@@ -127,9 +182,16 @@ async def bind_ekey(
         binding_view,
         201,
     )
+    # One binding per e-key: it is listed by GET /api/v1/ekey-bindings (there is no single read).
+    return located(response, "/api/v1/ekey-bindings") if response.status_code == 201 else response
 
 
-@router.post("/applications/{application_id}/revoke")
+@router.post(
+    "/applications/{application_id}/revoke",
+    response_model=SubmissionState,
+    summary="Revoke (撤回) a submitted application",
+    responses=errors(404, 409, 503),
+)
 async def revoke(
     application_id: UUID,
     request: Request,
@@ -148,7 +210,12 @@ async def revoke(
     return await _idempotent(deps, pool, tenant, idempotency_key, path, None, cmd, application_view, 200)
 
 
-@router.post("/applications/{application_id}/approval-status")
+@router.post(
+    "/applications/{application_id}/approval-status",
+    response_model=ApprovalStatusView,
+    summary="Ask MOFCOM for the approval status now",
+    responses=errors(404, 409, 502, 503),
+)
 async def refresh_approval_status(
     application_id: UUID, request: Request, tenant: CurrentTenant, deps: DepsDep
 ) -> dict[str, Any]:

@@ -1,0 +1,148 @@
+"""Response models of the status service's HTTP API (they make its part of the OpenAPI document).
+
+Liberal where the stored rows are (``extra="allow"``: an entry recorded by an older version keeps
+the fields it had); every field the routes write is declared, since a response model drops the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class StatusView(BaseModel):
+    application_id: str = Field(examples=["0b8e4f3c-2a5d-4c61-9f7e-1d2c3b4a5968"])
+    enterprise_code: str = Field(examples=["1100776367555"])
+    serial_no: str | None = None
+    status: str = Field(examples=["first_review_approved"])
+    status_reason: str | None = None
+    form_no: str | None = None
+    license_no: str | None = None
+    customs_status: str | None = None
+    last_event_id: str | None = None
+    last_event_type: str | None = None
+    updated_at: datetime | None = None
+
+
+class EventRef(BaseModel):
+    id: str
+    type: str = Field(examples=["SubmissionAccepted"])
+
+
+class HistoryEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    application_id: str | None = None
+    enterprise_code: str | None = None
+    serial_no: str | None = None
+    status: str | None = Field(None, description="the status this event set; null for customs events")
+    previous_status: str | None = None
+    current_status: str | None = Field(None, description="the application's status after it")
+    customs_status: str | None = None
+    occurred_at: str | None = Field(None, description="when it happened (ISO 8601)")
+    recorded_at: datetime | None = Field(None, description="when this service learned it")
+    event: EventRef | None = None
+    reason: str | None = None
+    opinion: str | None = None
+    form_no: str | None = None
+    license_no: str | None = None
+    details: Any = None
+
+
+class History(BaseModel):
+    application_id: str
+    enterprise_code: str
+    serial_no: str | None = None
+    status: str
+    customs_status: str | None = None
+    form_no: str | None = None
+    license_no: str | None = None
+    entries: list[HistoryEntry]
+
+
+class SubscriptionView(BaseModel):
+    id: str
+    enterprise_code: str
+    url: str = Field(examples=["https://hooks.example.com/ail"])
+    all_applications: bool
+    application_ids: list[str]
+    description: str
+    retry_period_seconds: int
+    created_at: str = Field(description="ISO 8601")
+
+
+class CreatedSubscriptionView(SubscriptionView):
+    secret: str | None = Field(
+        None,
+        examples=["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"],
+        description="the signing secret (Standard Webhooks), shown on creation only",
+    )
+
+
+class SubscriptionList(BaseModel):
+    items: list[SubscriptionView]
+
+
+class DeliveryView(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    cursor: int = Field(description="pass as after= to read the deliveries that follow")
+    application_id: str | None = None
+    event_id: str
+    event_type: str
+    sequence: int | None = None
+    state: str = Field(examples=["delivered"])
+    attempts: int
+    next_attempt_at: datetime | None = None
+    deadline: datetime | None = None
+    created_at: datetime | None = None
+    delivered_at: datetime | None = None
+    failed_at: datetime | None = None
+    last_error: str | None = None
+    redeliveries: int | None = None
+    retry_period_seconds: int | None = None
+    attempt_log: list[dict[str, Any]] | None = Field(None, description="every attempt, oldest first")
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryView]
+    next_after: int | None = Field(None, description="the cursor of the next page; null at the end")
+
+
+class RedeliveryView(BaseModel):
+    id: str
+    state: str = Field(examples=["pending"])
+
+
+class StatusFigures(BaseModel):
+    count: int
+    p50_seconds: float | None = None
+    p90_seconds: float | None = None
+    p99_seconds: float | None = None
+
+
+class DayFigures(StatusFigures):
+    day: str = Field(examples=["2026-12-01"])
+    status: str
+
+
+class SubmitObjective(BaseModel):
+    from_status: str = Field(examples=["submitting"])
+    to_status: str = Field(examples=["pending_first_review"])
+    seconds: float
+    reached: int
+    within: int
+    overdue: int
+    undecided: int
+    returned: int
+    share: float | None = Field(None, description="within / (reached + overdue); null when none decided")
+
+
+class TimeInStatus(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    from_: datetime = Field(alias="from")
+    to: datetime
+    per_status: dict[str, StatusFigures]
+    per_day: list[DayFigures]
+    objective: SubmitObjective
