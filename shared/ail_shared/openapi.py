@@ -94,6 +94,7 @@ TAGS: dict[str, str] = {
     "operations": "For operators: time spent in each status",
     "customs": "Licenses at Customs: detail, availability, clearances, resending",
     "statistics": "Monthly statistics of licenses",
+    "session": "Operators' sign-in to the console: the session cookie, the agency's switch, sign-out",
 }
 
 

@@ -12,7 +12,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Query Applications
+         * Query applications (申请单查询)
          * @description Application query (申请单查询): every filter, paged (10 a page by default), with the total.
          *     With ``Accept: text/csv`` or the XLSX media type: every matching row (not a page) as a file,
          *     the same columns, the total in ``X-Total-Count``.
@@ -20,7 +20,7 @@ export interface paths {
         get: operations["query_applications"];
         put?: never;
         /**
-         * Create Application
+         * Create a draft (暂存)
          * @description Temporary save (暂存) of a new draft: an incomplete form is kept as it is; defaults are
          *     filled (trade mode 10, forex source, commodity usage, currency) and totals computed.
          */
@@ -41,7 +41,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Batch Delete
+         * Delete several drafts
          * @description Deletes each id on its own and gives a result for each.
          */
         post: operations["batch_delete"];
@@ -61,7 +61,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Print Applications
+         * Print several applications (one PDF)
          * @description Batch print: one document, the applications in the order given. Any id not found for this
          *     tenant refuses the whole print (404 naming them). Printing changes nothing, so a retry with
          *     the same Idempotency-Key gives the same document.
@@ -82,8 +82,8 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Submit Batch */
-        post: operations["submit_batch_api_v1_applications_submit_post"];
+        /** Submit several applications */
+        post: operations["submit_batch"];
         delete?: never;
         options?: never;
         head?: never;
@@ -97,19 +97,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Application */
+        /** Read an application */
         get: operations["get_application"];
         put?: never;
         post?: never;
         /**
-         * Delete Application
+         * Delete a draft
          * @description Final deletion; only in draft, revoked and first_review_rejected.
          */
         delete: operations["delete_application"];
         options?: never;
         head?: never;
         /**
-         * Edit Application
+         * Edit a draft
          * @description Temporary save of changes: given fields replace stored ones (``null`` clears one); read-only
          *     fields are refused by name. Allowed in draft, revoked and first_review_rejected.
          */
@@ -126,10 +126,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Refresh Approval Status
+         * Ask MOFCOM for the approval status now
          * @description Ask MOFCOM now (any status but draft) and apply what it says.
          */
-        post: operations["refresh_approval_status_api_v1_applications__application_id__approval_status_post"];
+        post: operations["refresh_approval_status"];
         delete?: never;
         options?: never;
         head?: never;
@@ -143,11 +143,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Attachments */
+        /** List the attachments */
         get: operations["list_attachments"];
         put?: never;
         /**
-         * Upload Attachment
+         * Attach a file
          * @description Electronic-license applications only.
          */
         post: operations["upload_attachment"];
@@ -164,11 +164,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Download Attachment */
+        /** Download an attachment */
         get: operations["download_attachment"];
         put?: never;
         post?: never;
-        /** Delete Attachment */
+        /** Delete an attachment */
         delete: operations["delete_attachment"];
         options?: never;
         head?: never;
@@ -183,12 +183,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Get Contract
+         * Read the contract of a draft
          * @description The contract information; before the first save, the applicant part is pre-filled from
          *     the enterprise's last entry.
          */
         get: operations["get_contract"];
-        /** Put Contract */
+        /** Save the contract of a draft */
         put: operations["put_contract"];
         post?: never;
         delete?: never;
@@ -207,7 +207,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Copy Application
+         * Copy an application
          * @description 1 to 50 copies (any status): new drafts with new serial numbers, no form/license numbers.
          */
         post: operations["copy_application"];
@@ -225,7 +225,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Application History
+         * Read an application's history
          * @description Every lifecycle event of the application in the order it happened: the status it set
          *     (``status``; null for customs events, which set none), the application's status after it
          *     (``current_status``), when (``occurred_at``; ``recorded_at`` is when this service learned
@@ -233,7 +233,7 @@ export interface paths {
          *     form or license number that came with it. An event that arrived late and did not move the
          *     current status is still listed where it happened.
          */
-        get: operations["application_history_api_v1_applications__application_id__history_get"];
+        get: operations["application_history"];
         put?: never;
         post?: never;
         delete?: never;
@@ -249,16 +249,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Iron Ore Contract */
+        /** Read the iron-ore contract of a draft */
         get: operations["get_iron_ore_contract"];
         /**
-         * Put Iron Ore Contract
+         * Save the iron-ore contract of a draft
          * @description Only for HS heading 2601. Line amounts (USD) are computed; importer is the application's.
          */
         put: operations["put_iron_ore_contract"];
         post?: never;
         /**
-         * Delete Iron Ore Contract
+         * Remove the iron-ore contract of a draft
          * @description Removes the iron-ore contract (e.g. after the commodity changed away from heading 2601).
          */
         delete: operations["delete_iron_ore_contract"];
@@ -275,7 +275,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Print Application
+         * Print an application (PDF)
          * @description Print the form, any status.
          */
         get: operations["print_application"];
@@ -297,10 +297,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Revoke
+         * Revoke (撤回) a submitted application
          * @description Withdraw an application; allowed only while it is pending first review (409 otherwise).
          */
-        post: operations["revoke_api_v1_applications__application_id__revoke_post"];
+        post: operations["revoke"];
         delete?: never;
         options?: never;
         head?: never;
@@ -314,8 +314,8 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Application Status */
-        get: operations["application_status_api_v1_applications__application_id__status_get"];
+        /** Read an application's current status */
+        get: operations["application_status"];
         put?: never;
         post?: never;
         delete?: never;
@@ -334,7 +334,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Submit Application
+         * Submit an application
          * @description Validates the whole form (422 with every problem) and hands it to signing and MOFCOM.
          */
         post: operations["submit_application"];
@@ -352,11 +352,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Clearances
+         * Clearances of a license (结关数据查询)
          * @description 结关数据查询: each declaration that used the license, with its goods lines and state
          *     (recorded, refused, amended, invalidated).
          */
-        get: operations["clearances_api_v1_customs_clearances_get"];
+        get: operations["clearances"];
         put?: never;
         post?: never;
         delete?: never;
@@ -373,11 +373,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Customs Status
+         * Query customs status (海关状态查询)
          * @description 海关状态查询 (DOMAIN 8): approved and license-issued applications with their customs status
          *     (``null``/"-" before sending, not_arrived, stored, store_failed, send_failed).
          */
-        get: operations["customs_status_api_v1_customs_status_get"];
+        get: operations["customs_status"];
         put?: never;
         post?: never;
         delete?: never;
@@ -393,15 +393,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Bindings */
-        get: operations["list_bindings_api_v1_ekey_bindings_get"];
+        /** List the e-key bindings */
+        get: operations["list_bindings"];
         put?: never;
         /**
-         * Bind Ekey
+         * Bind an e-key to the enterprise
          * @description Bind one of the enterprise's present e-keys; its certificate is registered with MOFCOM,
          *     which verifies every later submission's signature against it.
          */
-        post: operations["bind_ekey_api_v1_ekey_bindings_post"];
+        post: operations["bind_ekey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -416,10 +416,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Ekeys
+         * List the caller's present e-keys
          * @description E-keys plugged into a signer host right now that belong to the caller's enterprise(s).
          */
-        get: operations["list_ekeys_api_v1_ekeys_get"];
+        get: operations["list_ekeys"];
         put?: never;
         post?: never;
         delete?: never;
@@ -436,12 +436,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Stream
+         * Stream status changes (server-sent events)
          * @description Server-Sent Events: one event per change of the caller's enterprise (an agency names the
          *     enterprise with X-Enterprise-Code). ``event`` is the change type (as the webhook ``type``),
          *     ``data`` the change as JSON (as the webhook ``data``).
          */
-        get: operations["stream_api_v1_events_stream_get"];
+        get: operations["stream"];
         put?: never;
         post?: never;
         delete?: never;
@@ -458,11 +458,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * History
+         * History of a license (历史数据查询)
          * @description 历史数据查询: everything that happened to the license and its application, in time order
          *     (review results, license issued, deliveries to Customs, clearances, reversals).
          */
-        get: operations["history_api_v1_history_get"];
+        get: operations["history"];
         put?: never;
         post?: never;
         delete?: never;
@@ -478,11 +478,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Key Agri Filings */
+        /** List the key-agri filings */
         get: operations["list_key_agri_filings"];
         put?: never;
         /**
-         * Create Key Agri Filing
+         * File a key agricultural product (重点农产品备案)
          * @description Save and report: every field is required (all missing ones are named at once). The
          *     enterprise code comes from the login. The filing is saved (``saved``) and reported to MOFCOM
          *     at once in the background; read it back to see ``reported`` with MOFCOM's receipt number, or
@@ -502,7 +502,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Key Agri Filing */
+        /** Read a key-agri filing */
         get: operations["get_key_agri_filing"];
         put?: never;
         post?: never;
@@ -522,7 +522,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Report Key Agri Filing Again
+         * Report a key-agri filing to MOFCOM again
          * @description Send a filing whose report failed to MOFCOM again (after correcting the cause). Reporting
          *     an already reported filing is refused (409). Safe to retry.
          */
@@ -541,11 +541,11 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * License Detail
+         * Read a license
          * @description A license: its customs status, ledger balances and every ledger entry (uses, reversals,
          *     refused uses with their reasons).
          */
-        get: operations["license_detail_api_v1_licenses__license_no__get"];
+        get: operations["license_detail"];
         put?: never;
         post?: never;
         delete?: never;
@@ -562,10 +562,10 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Availability
+         * Check whether a license covers a quantity
          * @description Can this license cover ``quantity`` in one declaration now? If not, why not.
          */
-        get: operations["availability_api_v1_licenses__license_no__availability_get"];
+        get: operations["availability"];
         put?: never;
         post?: never;
         delete?: never;
@@ -584,10 +584,10 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Resend
+         * Send a license to Customs again
          * @description Send a license to Customs again after send_failed or store_failed. Idempotent.
          */
-        post: operations["resend_api_v1_licenses__license_no__resend_post"];
+        post: operations["resend"];
         delete?: never;
         options?: never;
         head?: never;
@@ -602,7 +602,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Time In Status
+         * Time spent in each status (operations)
          * @description p50/p90/p99 seconds spent in each status, over all days and per day (UTC, by the day the
          *     status was entered), for statuses entered in [from, to) and since left (an application
          *     still in a status is not counted there). ``objective`` checks "a share of submissions reach
@@ -611,7 +611,7 @@ export interface paths {
          *     for less than N (``undecided``) and those sent back to draft (``returned``, e.g. no e-key)
          *     are not in the share and are counted apart.
          */
-        get: operations["time_in_status_api_v1_ops_time_in_status_get"];
+        get: operations["time_in_status"];
         put?: never;
         post?: never;
         delete?: never;
@@ -630,7 +630,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Precheck
+         * Pre-check an importer and a commodity (预审)
          * @description For each commodity: on the catalogue? electronic license allowed? iron ore? key agri?
          *     Changes nothing, so a retry with the same Idempotency-Key gets the same answer.
          */
@@ -649,7 +649,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Reference
+         * Read a code table
          * @description Code tables: `commodities` (the catalogue, per year, with effective dates and the overflow tolerance) and `trade_modes`, `countries`, `forex_sources`, `customs_ports`, `commodity_usages`, `currencies`, `units`, `issuing_agencies`, `contract_types`, `enterprise_natures`, `freight_pricing_methods`, `transport_modes`, `import_change_bands`.
          */
         get: operations["reference"];
@@ -669,20 +669,20 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Current Session
+         * The signed-in operator
          * @description Who is signed in, the enterprises the session may act for, and until when.
          */
         get: operations["current_session"];
         put?: never;
         /**
-         * Sign In
+         * Sign in (the console's session)
          * @description Sign in: answers the session cookie ``ail_session`` (HttpOnly, SameSite=Strict) and the
          *     CSRF token (also in the readable cookie ``ail_csrf``). Wrong passwords are answered slower
          *     each time and lock the account for a while after five in a row.
          */
         post: operations["sign_in"];
         /**
-         * Sign Out
+         * Sign out
          * @description Sign out: the session ends in every service at once; the cookies are cleared.
          */
         delete: operations["sign_out"];
@@ -700,7 +700,7 @@ export interface paths {
         };
         get?: never;
         /**
-         * Switch Enterprise
+         * Switch the enterprise an agency's session acts for
          * @description An agency's switcher: the session acts for this enterprise from now on (as
          *     X-Enterprise-Code does for an agency's key). Idempotent.
          */
@@ -720,7 +720,7 @@ export interface paths {
             cookie?: never;
         };
         /** Monthly and year-to-date figures of approved applications, one row per commodity */
-        get: operations["monthly_api_v1_stats_monthly_get"];
+        get: operations["monthly"];
         put?: never;
         post?: never;
         delete?: never;
@@ -736,18 +736,18 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Subscriptions */
-        get: operations["list_subscriptions_api_v1_subscriptions_get"];
+        /** List the subscriptions */
+        get: operations["list_subscriptions"];
         put?: never;
         /**
-         * Create Subscription
+         * Subscribe a webhook
          * @description Subscribe a webhook URL. The response carries the signing ``secret`` (``whsec_...``); it
          *     is shown this once (and to a retry with the same Idempotency-Key, rebuilt from the encrypted
          *     copy while the subscription exists). An application id this service does not know for your
          *     enterprise (another tenant's, or not submitted yet) is refused with 404; subscribe with
          *     ``all_applications`` to follow new ones.
          */
-        post: operations["create_subscription_api_v1_subscriptions_post"];
+        post: operations["create_subscription"];
         delete?: never;
         options?: never;
         head?: never;
@@ -761,15 +761,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get Subscription */
-        get: operations["get_subscription_api_v1_subscriptions__subscription_id__get"];
+        /** Read a subscription */
+        get: operations["get_subscription"];
         put?: never;
         post?: never;
         /**
-         * Delete Subscription
+         * Delete a subscription
          * @description Cancel a subscription; its pending deliveries are cancelled. Deleting it again gives 404.
          */
-        delete: operations["delete_subscription_api_v1_subscriptions__subscription_id__delete"];
+        delete: operations["delete_subscription"];
         options?: never;
         head?: never;
         patch?: never;
@@ -783,12 +783,12 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * List Deliveries
+         * List a subscription's deliveries
          * @description Deliveries in the order they were queued, each with every attempt (time, duration, HTTP
          *     status and its standard reason, or the error; the receiver's body is never kept). Page with
          *     ``after=<cursor>``.
          */
-        get: operations["list_deliveries_api_v1_subscriptions__subscription_id__deliveries_get"];
+        get: operations["list_deliveries"];
         put?: never;
         post?: never;
         delete?: never;
@@ -807,11 +807,11 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * Redeliver
+         * Send a delivery again
          * @description Send a failed (or an already delivered) delivery again, with a fresh retry period. It
          *     keeps its place in the application's queue and its webhook-id (the event id).
          */
-        post: operations["redeliver_api_v1_subscriptions__subscription_id__deliveries__delivery_id__redeliver_post"];
+        post: operations["redeliver"];
         delete?: never;
         options?: never;
         head?: never;
@@ -827,24 +827,24 @@ export interface components {
          * @description 国内贸易(代理)合同/协议信息; only when imported through an agent.
          */
         AgencyContract: {
-            /** Address */
-            address?: string | null;
+            /** Principal */
+            principal?: string | null;
             /** Agent */
             agent?: string | null;
+            /** Contract No */
+            contract_no?: string | null;
+            /** Signing Date */
+            signing_date?: string | null;
+            /** Expiry Date */
+            expiry_date?: string | null;
             /** Consignee Name */
             consignee_name?: string | null;
             /** Contact */
             contact?: string | null;
-            /** Contract No */
-            contract_no?: string | null;
-            /** Expiry Date */
-            expiry_date?: string | null;
+            /** Address */
+            address?: string | null;
             /** Phone */
             phone?: string | null;
-            /** Principal */
-            principal?: string | null;
-            /** Signing Date */
-            signing_date?: string | null;
             /**
              * Transport Mode
              * @description table `transport_modes`
@@ -858,38 +858,12 @@ export interface components {
          * @description 申领企业信息; pre-filled from the enterprise's last entry.
          */
         ApplicantEnterprise: {
-            /** Address */
-            address?: string | null;
-            /** Business Licence No */
-            business_licence_no?: string | null;
-            /** Contact */
-            contact?: string | null;
-            /** Email */
-            email?: string | null;
             /** Enterprise Code */
             enterprise_code?: string | null;
-            /** Establishment Date */
-            establishment_date?: string | null;
-            /** Fax */
-            fax?: string | null;
-            /**
-             * Fie Approval No
-             * @description 外商投资企业批准证书号
-             */
-            fie_approval_no?: string | null;
-            /**
-             * Foreign Trade Filing No
-             * @description 对外贸易经营者备案登记号
-             */
-            foreign_trade_filing_no?: string | null;
-            /** Mobile */
-            mobile?: string | null;
             /** Name */
             name?: string | null;
-            /** Phone */
-            phone?: string | null;
-            /** Postcode */
-            postcode?: string | null;
+            /** Establishment Date */
+            establishment_date?: string | null;
             /**
              * Registered Capital Wan Yuan
              * @description 注册资本 (万元)
@@ -900,181 +874,320 @@ export interface components {
              * @description 统一社会信用代码, 18 characters
              */
             uscc?: string | null;
+            /** Address */
+            address?: string | null;
+            /** Contact */
+            contact?: string | null;
+            /** Phone */
+            phone?: string | null;
+            /** Mobile */
+            mobile?: string | null;
+            /** Email */
+            email?: string | null;
+            /** Fax */
+            fax?: string | null;
+            /** Postcode */
+            postcode?: string | null;
+            /**
+             * Foreign Trade Filing No
+             * @description 对外贸易经营者备案登记号
+             */
+            foreign_trade_filing_no?: string | null;
+            /**
+             * Fie Approval No
+             * @description 外商投资企业批准证书号
+             */
+            fie_approval_no?: string | null;
+            /** Business Licence No */
+            business_licence_no?: string | null;
         };
         /** ApplicationPage */
         ApplicationPage: {
             /** Items */
             items: components["schemas"]["ApplicationRow"][];
+            /** Total */
+            total: number;
             /** Page */
             page: number;
             /** Page Size */
             page_size: number;
-            /** Total */
-            total: number;
         };
         /** ApplicationRow */
         ApplicationRow: {
-            /** Applied At */
-            applied_at?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Serial No */
+            serial_no: string;
+            /** Form No */
+            form_no?: string | null;
+            /** Status */
+            status: string;
+            /** License No */
+            license_no?: string | null;
             /** Commodity Code */
             commodity_code?: string | null;
             /** Commodity Name */
             commodity_name?: string | null;
+            /** Total Quantity */
+            total_quantity?: number | string | null;
+            /** Unit */
+            unit?: string | null;
+            /** Total Value Usd */
+            total_value_usd?: number | string | null;
+            /** Applied At */
+            applied_at?: string | null;
+            /** Enterprise Code */
+            enterprise_code: string;
+            /** Year */
+            year: number;
+            /** Issuing Agency */
+            issuing_agency?: string | null;
+            /** Trade Mode */
+            trade_mode?: string | null;
+            /** Import User Code */
+            import_user_code?: string | null;
+            /** Import User Name */
+            import_user_name?: string | null;
             /**
              * Created At
              * Format: date-time
              */
             created_at: string;
-            /** Enterprise Code */
-            enterprise_code: string;
-            /** Form No */
-            form_no?: string | null;
-            /**
-             * Id
-             * Format: uuid
-             */
-            id: string;
-            /** Import User Code */
-            import_user_code?: string | null;
-            /** Import User Name */
-            import_user_name?: string | null;
-            /** Issuing Agency */
-            issuing_agency?: string | null;
-            /** License No */
-            license_no?: string | null;
-            /** Serial No */
-            serial_no: string;
-            /** Status */
-            status: string;
-            /** Total Quantity */
-            total_quantity?: number | string | null;
-            /** Total Value Usd */
-            total_value_usd?: number | string | null;
-            /** Trade Mode */
-            trade_mode?: string | null;
-            /** Unit */
-            unit?: string | null;
-            /** Year */
-            year: number;
         };
         /** ApplicationView */
         ApplicationView: {
-            /** Applied At */
-            applied_at?: string | null;
-            /** Commodity Code */
-            commodity_code?: string | null;
-            /** Commodity Name */
-            commodity_name?: string | null;
-            /** Commodity Usage */
-            commodity_usage?: string | null;
-            /** Copied From */
-            copied_from?: string | null;
-            /** Created At */
-            created_at?: string | null;
-            /** Currency */
-            currency?: string | null;
-            /** Customs Ports */
-            customs_ports?: string[] | null;
-            /** Electronic License */
-            electronic_license: boolean;
-            /** Enterprise Code */
-            enterprise_code: string;
-            /** Exchange Rate Date */
-            exchange_rate_date?: string | null;
-            /** Expected Arrival Date */
-            expected_arrival_date?: string | null;
-            /** Forex Source */
-            forex_source?: string | null;
-            /** Form No */
-            form_no?: string | null;
-            /** Goods */
-            goods?: components["schemas"]["GoodsLineView"][];
-            /** Handler Name */
-            handler_name?: string | null;
-            /** Has Contract */
-            has_contract: boolean;
-            /** Has Iron Ore Contract */
-            has_iron_ore_contract: boolean;
             /**
              * Id
              * Format: uuid
              */
             id: string;
-            /** Import User Code */
-            import_user_code?: string | null;
-            /** Import User Name */
-            import_user_name?: string | null;
+            /** Serial No */
+            serial_no: string;
+            /** Enterprise Code */
+            enterprise_code: string;
             /** Importer Code */
             importer_code: string;
             /** Importer Name */
             importer_name: string;
-            /** Issuing Agency */
-            issuing_agency?: string | null;
-            /** License No */
-            license_no?: string | null;
-            /** One Batch One License */
-            one_batch_one_license: boolean;
-            /** Origin Country */
-            origin_country?: string | null;
-            /**
-             * Problems
-             * @description what submission would refuse now (the form's red hints)
-             */
-            problems?: components["schemas"]["Problem"][];
-            /** Remarks */
-            remarks?: string | null;
-            /** Serial No */
-            serial_no: string;
+            /** Year */
+            year: number;
             /** Status */
             status: string;
             /** Status Reason */
             status_reason?: string | null;
+            /** Form No */
+            form_no?: string | null;
+            /** License No */
+            license_no?: string | null;
+            /** Applied At */
+            applied_at?: string | null;
+            /** One Batch One License */
+            one_batch_one_license: boolean;
+            /** Issuing Agency */
+            issuing_agency?: string | null;
+            /** Electronic License */
+            electronic_license: boolean;
+            /** Handler Name */
+            handler_name?: string | null;
+            /** Import User Code */
+            import_user_code?: string | null;
+            /** Import User Name */
+            import_user_name?: string | null;
+            /** Trade Mode */
+            trade_mode?: string | null;
+            /** Trade Country */
+            trade_country?: string | null;
+            /** Forex Source */
+            forex_source?: string | null;
+            /** Origin Country */
+            origin_country?: string | null;
+            /** Customs Ports */
+            customs_ports?: string[] | null;
+            /** Commodity Usage */
+            commodity_usage?: string | null;
+            /** Expected Arrival Date */
+            expected_arrival_date?: string | null;
+            /** Commodity Code */
+            commodity_code?: string | null;
+            /** Commodity Name */
+            commodity_name?: string | null;
+            /** Currency */
+            currency?: string | null;
+            /** Goods */
+            goods?: components["schemas"]["GoodsLineView"][];
+            /** Remarks */
+            remarks?: string | null;
+            /** Unit */
+            unit?: string | null;
             /** Total Quantity */
             total_quantity?: number | string | null;
             /** Total Value */
             total_value?: number | string | null;
             /** Total Value Usd */
             total_value_usd?: number | string | null;
-            /** Trade Country */
-            trade_country?: string | null;
-            /** Trade Mode */
-            trade_mode?: string | null;
-            /** Unit */
-            unit?: string | null;
-            /** Updated At */
-            updated_at?: string | null;
+            /** Exchange Rate Date */
+            exchange_rate_date?: string | null;
             /**
              * Valid Until
              * @description computed: DOMAIN section 9
              */
             valid_until?: string | null;
+            /** Has Contract */
+            has_contract: boolean;
+            /** Has Iron Ore Contract */
+            has_iron_ore_contract: boolean;
+            /** Copied From */
+            copied_from?: string | null;
             /** Version */
             version: number;
-            /** Year */
-            year: number;
+            /** Created At */
+            created_at?: string | null;
+            /** Updated At */
+            updated_at?: string | null;
+            /**
+             * Problems
+             * @description what submission would refuse now (the form's red hints)
+             */
+            problems?: components["schemas"]["Problem"][];
         };
-        /** AttachmentView */
-        AttachmentView: {
+        /** ApprovalStatusView */
+        ApprovalStatusView: {
             /**
              * Application Id
              * Format: uuid
              */
             application_id: string;
-            /** Content Type */
-            content_type: string;
-            /** Created At */
-            created_at: string;
-            /** Filename */
-            filename: string;
+            /**
+             * Status
+             * @example revoked
+             */
+            status: string;
+            /** Status Reason */
+            status_reason?: string | null;
+            /** Form No */
+            form_no?: string | null;
+            /** License No */
+            license_no?: string | null;
+            /**
+             * Applied At
+             * @description ISO 8601
+             */
+            applied_at?: string | null;
+            /**
+             * Mofcom
+             * @description MOFCOM's answer as it gave it
+             */
+            mofcom: {
+                [key: string]: unknown;
+            };
+        };
+        /** AttachmentView */
+        AttachmentView: {
             /**
              * Id
              * Format: uuid
              */
             id: string;
-            /** Sha256 */
-            sha256: string;
+            /**
+             * Application Id
+             * Format: uuid
+             */
+            application_id: string;
+            /** Filename */
+            filename: string;
+            /** Content Type */
+            content_type: string;
             /** Size */
             size: number;
+            /** Sha256 */
+            sha256: string;
+            /** Created At */
+            created_at: string;
+        };
+        /** AvailabilityView */
+        AvailabilityView: {
+            /**
+             * Licensed Quantity
+             * @example 150000
+             */
+            licensed_quantity: string;
+            /**
+             * Unit
+             * @example 070
+             */
+            unit: string;
+            /** Used Quantity */
+            used_quantity: string;
+            /** Remaining Quantity */
+            remaining_quantity: string;
+            /** Uses */
+            uses: number;
+            /**
+             * Max Uses
+             * @description 1 for one batch one license, else 6
+             */
+            max_uses: number;
+            /** Remaining Uses */
+            remaining_uses: number;
+            /** Tolerance Pct */
+            tolerance_pct: string;
+            /**
+             * Tolerance Source
+             * @example catalogue
+             */
+            tolerance_source: string;
+            /**
+             * Ceiling
+             * @description licensed quantity plus the overflow tolerance
+             */
+            ceiling: string;
+            /** Available Quantity */
+            available_quantity: string;
+            /**
+             * Valid Until
+             * @example 2026-12-31
+             */
+            valid_until: string;
+            /** License No */
+            license_no: string;
+            /** Quantity */
+            quantity: string;
+            /**
+             * On
+             * @example 2026-12-01
+             */
+            on: string;
+            /** Can Cover */
+            can_cover: boolean;
+            /**
+             * Reason
+             * @description why not (a refusal code)
+             */
+            reason?: string | null;
+            /** Detail */
+            detail?: string | null;
+            /** Would Be Last Use */
+            would_be_last_use?: boolean | null;
+        };
+        /** BatchItemResult */
+        BatchItemResult: {
+            /** Id */
+            id: string;
+            /**
+             * Result
+             * @enum {string}
+             */
+            result: "submitted" | "refused";
+            /**
+             * Status
+             * @description the application's status once submitted
+             */
+            status?: string | null;
+            /** @description why it was refused (the error body's error) */
+            error?: components["schemas"]["ErrorDetail"] | null;
         };
         /** BatchResult */
         BatchResult: {
@@ -1106,6 +1219,15 @@ export interface components {
              */
             ids: string[];
         };
+        /** BatchSubmitResult */
+        BatchSubmitResult: {
+            /** Submitted */
+            submitted: number;
+            /** Refused */
+            refused: number;
+            /** Results */
+            results: components["schemas"]["BatchItemResult"][];
+        };
         /** BindingIn */
         BindingIn: {
             /**
@@ -1113,6 +1235,36 @@ export interface components {
              * @example ee34ea9afbd4c4f0
              */
             ekey_serial: string;
+        };
+        /** BindingList */
+        BindingList: {
+            /** Items */
+            items: components["schemas"]["BindingView"][];
+        };
+        /** BindingView */
+        BindingView: {
+            /**
+             * Enterprise Code
+             * @example 1100776367555
+             */
+            enterprise_code: string;
+            /**
+             * Ekey Serial
+             * @example ee34ea9afbd4c4f0
+             */
+            ekey_serial: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Bound At
+             * @description ISO 8601
+             */
+            bound_at: string;
+            /**
+             * Bound By
+             * @description the principal that bound it
+             */
+            bound_by: string;
         };
         /** Body_upload_attachment */
         Body_upload_attachment: {
@@ -1122,29 +1274,65 @@ export interface components {
              */
             file: string;
         };
+        /** ClearancesView */
+        ClearancesView: {
+            /** License No */
+            license_no: string;
+            /** Unit */
+            unit: string;
+            ledger: components["schemas"]["LedgerView"];
+            /** Declarations */
+            declarations: components["schemas"]["Row"][];
+        };
+        /**
+         * CodeEntry
+         * @description One code of a table; a commodity (``commodities``) has its catalogue fields besides.
+         */
+        CodeEntry: {
+            /**
+             * Code
+             * @example 601
+             */
+            code: string;
+            /**
+             * Name Zh
+             * @example 澳大利亚
+             */
+            name_zh: string;
+            /**
+             * Letters
+             * @description 拼音首字母
+             * @example adly
+             */
+            letters: string;
+            /** Is Default */
+            is_default?: boolean | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** ContractInfo */
         ContractInfo: {
-            agency_contract?: components["schemas"]["AgencyContract"] | null;
             applicant?: components["schemas"]["ApplicantEnterprise"];
             foreign_contract?: components["schemas"]["ForeignContract"];
+            agency_contract?: components["schemas"]["AgencyContract"] | null;
             other?: components["schemas"]["OtherInfo"];
         };
         /** ContractView */
         ContractView: {
-            agency_contract?: components["schemas"]["AgencyContract"] | null;
             applicant?: components["schemas"]["ApplicantEnterprise"];
             foreign_contract?: components["schemas"]["ForeignContract"];
+            agency_contract?: components["schemas"]["AgencyContract"] | null;
             other?: components["schemas"]["OtherInfo"];
-            /**
-             * Prefilled
-             * @description true: the applicant part comes from the enterprise's last entry
-             */
-            prefilled: boolean;
             /**
              * Saved
              * @description false: nothing saved yet for this application
              */
             saved: boolean;
+            /**
+             * Prefilled
+             * @description true: the applicant part comes from the enterprise's last entry
+             */
+            prefilled: boolean;
         };
         /** CopyRequest */
         CopyRequest: {
@@ -1161,48 +1349,165 @@ export interface components {
             /** Copies */
             copies: components["schemas"]["ApplicationView"][];
         };
+        /** CreatedSubscriptionView */
+        CreatedSubscriptionView: {
+            /** Id */
+            id: string;
+            /** Enterprise Code */
+            enterprise_code: string;
+            /**
+             * Url
+             * @example https://hooks.example.com/ail
+             */
+            url: string;
+            /** All Applications */
+            all_applications: boolean;
+            /** Application Ids */
+            application_ids: string[];
+            /** Description */
+            description: string;
+            /** Retry Period Seconds */
+            retry_period_seconds: number;
+            /**
+             * Created At
+             * @description ISO 8601
+             */
+            created_at: string;
+            /**
+             * Secret
+             * @description the signing secret (Standard Webhooks), shown on creation only
+             * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw
+             */
+            secret?: string | null;
+        };
+        /** CustomsStatusPage */
+        CustomsStatusPage: {
+            /** Total */
+            total: number;
+            /** Page */
+            page: number;
+            /** Page Size */
+            page_size: number;
+            /** Items */
+            items: components["schemas"]["CustomsStatusRow"][];
+        };
+        /** CustomsStatusRow */
+        CustomsStatusRow: {
+            /** Serial No */
+            serial_no?: string | null;
+            /** License No */
+            license_no?: string | null;
+            /** Form No */
+            form_no?: string | null;
+            /** Application Id */
+            application_id?: string | null;
+            /** Commodity Code */
+            commodity_code?: string | null;
+            /** Commodity Name */
+            commodity_name?: string | null;
+            /** Application Status */
+            application_status?: string | null;
+            /** Applied At */
+            applied_at?: string | null;
+            /** Year */
+            year?: number | null;
+            /**
+             * Customs Status
+             * @example stored
+             */
+            customs_status?: string | null;
+            /** Customs Status Label */
+            customs_status_label?: string | null;
+            /** Customs Detail */
+            customs_detail?: string | null;
+            /**
+             * Delivery Rounds
+             * @default 0
+             */
+            delivery_rounds: number;
+            /** Next Auto Resend At */
+            next_auto_resend_at?: string | null;
+        };
+        /** DayFigures */
+        DayFigures: {
+            /** Count */
+            count: number;
+            /** P50 Seconds */
+            p50_seconds?: number | null;
+            /** P90 Seconds */
+            p90_seconds?: number | null;
+            /** P99 Seconds */
+            p99_seconds?: number | null;
+            /**
+             * Day
+             * @example 2026-12-01
+             */
+            day: string;
+            /** Status */
+            status: string;
+        };
+        /** DeliveryPage */
+        DeliveryPage: {
+            /** Items */
+            items: components["schemas"]["DeliveryView"][];
+            /**
+             * Next After
+             * @description the cursor of the next page; null at the end
+             */
+            next_after?: number | null;
+        };
+        /** DeliveryView */
+        DeliveryView: {
+            /** Id */
+            id: string;
+            /**
+             * Cursor
+             * @description pass as after= to read the deliveries that follow
+             */
+            cursor: number;
+            /** Application Id */
+            application_id?: string | null;
+            /** Event Id */
+            event_id: string;
+            /** Event Type */
+            event_type: string;
+            /** Sequence */
+            sequence?: number | null;
+            /**
+             * State
+             * @example delivered
+             */
+            state: string;
+            /** Attempts */
+            attempts: number;
+            /** Next Attempt At */
+            next_attempt_at?: string | null;
+            /** Deadline */
+            deadline?: string | null;
+            /** Created At */
+            created_at?: string | null;
+            /** Delivered At */
+            delivered_at?: string | null;
+            /** Failed At */
+            failed_at?: string | null;
+            /** Last Error */
+            last_error?: string | null;
+            /** Redeliveries */
+            redeliveries?: number | null;
+            /** Retry Period Seconds */
+            retry_period_seconds?: number | null;
+            /**
+             * Attempt Log
+             * @description every attempt, oldest first
+             */
+            attempt_log?: {
+                [key: string]: unknown;
+            }[] | null;
+        } & {
+            [key: string]: unknown;
+        };
         /** DraftCreate */
         DraftCreate: {
-            /**
-             * Commodity Code
-             * @description 14 商品代码, 10-digit HS code on the catalogue
-             */
-            commodity_code?: string | null;
-            /**
-             * Commodity Usage
-             * @description 12 商品用途, table `commodity_usages`
-             */
-            commodity_usage?: string | null;
-            /**
-             * Currency
-             * @description 单价币别, table `currencies`, default USD
-             */
-            currency?: string | null;
-            /**
-             * Customs Ports
-             * @description 11 报关口岸, table `customs_ports`, 1..2 at submission
-             */
-            customs_ports?: string[] | null;
-            /**
-             * Electronic License
-             * @description electronic license (电子许可证); default from the pre-check/catalogue
-             */
-            electronic_license?: boolean | null;
-            /**
-             * Expected Arrival Date
-             * @description 13 预计到港时间
-             */
-            expected_arrival_date?: string | null;
-            /**
-             * Forex Source
-             * @description 9 外汇来源, table `forex_sources`
-             */
-            forex_source?: string | null;
-            /**
-             * Goods
-             * @description 16-21 goods lines, at most 20
-             */
-            goods?: components["schemas"]["GoodsLineInput"][] | null;
             /**
              * Handler Name
              * @description 3 申请单位经办人
@@ -1219,51 +1524,136 @@ export interface components {
              */
             import_user_name?: string | null;
             /**
-             * Issuing Agency
-             * @description 发证机构; default from the catalogue
+             * Trade Mode
+             * @description 7 贸易方式, table `trade_modes`, default 10
              */
-            issuing_agency?: string | null;
-            /**
-             * One Batch One License
-             * @description 是否一批一证; default false
-             */
-            one_batch_one_license?: boolean | null;
-            /**
-             * Origin Country
-             * @description 10 原产地国(地区), table `countries`
-             */
-            origin_country?: string | null;
-            /**
-             * Remarks
-             * @description 23 备注, at most 500 characters
-             */
-            remarks?: string | null;
+            trade_mode?: string | null;
             /**
              * Trade Country
              * @description 8 贸易国(地区), table `countries`
              */
             trade_country?: string | null;
             /**
-             * Trade Mode
-             * @description 7 贸易方式, table `trade_modes`, default 10
+             * Forex Source
+             * @description 9 外汇来源, table `forex_sources`
              */
-            trade_mode?: string | null;
+            forex_source?: string | null;
+            /**
+             * Origin Country
+             * @description 10 原产地国(地区), table `countries`
+             */
+            origin_country?: string | null;
+            /**
+             * Customs Ports
+             * @description 11 报关口岸, table `customs_ports`, 1..2 at submission
+             */
+            customs_ports?: string[] | null;
+            /**
+             * Commodity Usage
+             * @description 12 商品用途, table `commodity_usages`
+             */
+            commodity_usage?: string | null;
+            /**
+             * Expected Arrival Date
+             * @description 13 预计到港时间
+             */
+            expected_arrival_date?: string | null;
+            /**
+             * Commodity Code
+             * @description 14 商品代码, 10-digit HS code on the catalogue
+             */
+            commodity_code?: string | null;
+            /**
+             * Currency
+             * @description 单价币别, table `currencies`, default USD
+             */
+            currency?: string | null;
+            /**
+             * Goods
+             * @description 16-21 goods lines, at most 20
+             */
+            goods?: components["schemas"]["GoodsLineInput"][] | null;
+            /**
+             * Remarks
+             * @description 23 备注, at most 500 characters
+             */
+            remarks?: string | null;
             /**
              * Year
              * @description 年度; default: this year; last, this or next year
              */
             year?: number | null;
+            /**
+             * One Batch One License
+             * @description 是否一批一证; default false
+             */
+            one_batch_one_license?: boolean | null;
+            /**
+             * Issuing Agency
+             * @description 发证机构; default from the catalogue
+             */
+            issuing_agency?: string | null;
+            /**
+             * Electronic License
+             * @description electronic license (电子许可证); default from the pre-check/catalogue
+             */
+            electronic_license?: boolean | null;
         };
-        /** EnterpriseRef */
-        EnterpriseRef: {
-            /** Code */
-            code: string;
-            /** Name */
-            name: string;
+        /** EkeyList */
+        EkeyList: {
+            /** Items */
+            items: components["schemas"]["EkeyView"][];
+        };
+        /** EkeyView */
+        EkeyView: {
+            /**
+             * Serial
+             * @example ee34ea9afbd4c4f0
+             */
+            serial: string;
+            /**
+             * Subject
+             * @example CN=北京示例进出口有限公司
+             */
+            subject: string;
+            /** Label */
+            label: string;
+            /**
+             * Algorithm
+             * @example SM2
+             */
+            algorithm: string;
+            /**
+             * Enterprise Codes
+             * @description the caller's enterprises this e-key may sign for
+             */
+            enterprise_codes: string[];
+            /** Signer Host */
+            signer_host: string;
+            /**
+             * Last Seen
+             * @description when the signer host last reported it (ISO 8601)
+             */
+            last_seen: string;
+            /**
+             * Bound
+             * @description bound to the caller's enterprise (POST /api/v1/ekey-bindings)
+             */
+            bound: boolean;
+        };
+        /** EnterpriseSwitch */
+        EnterpriseSwitch: {
+            /**
+             * Enterprise Code
+             * @description One of the enterprises that authorised the agency
+             * @example 3100123456789
+             */
+            enterprise_code: string;
         };
         /**
          * ErrorBody
-         * @description Every error: what went wrong, and for 422 every field in error at once.
+         * @description Every error: what went wrong, and for 422 every field in error at once
+         *     (``ail_shared.http.error_body`` writes it).
          */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1272,9 +1662,15 @@ export interface components {
         ErrorDetail: {
             /**
              * Code
+             * @description stable machine code of the error
              * @example invalid_input
              */
             code: string;
+            /**
+             * Message
+             * @example the application cannot be submitted: 2 problem(s)
+             */
+            message: string;
             /**
              * Details
              * @example [
@@ -1289,11 +1685,16 @@ export interface components {
              *     ]
              */
             details?: components["schemas"]["Problem"][];
+        };
+        /** EventRef */
+        EventRef: {
+            /** Id */
+            id: string;
             /**
-             * Message
-             * @example the application cannot be submitted: 2 problem(s)
+             * Type
+             * @example SubmissionAccepted
              */
-            message: string;
+            type: string;
         };
         /**
          * ForeignContract
@@ -1302,16 +1703,45 @@ export interface components {
         ForeignContract: {
             /** Contract No */
             contract_no?: string | null;
+            /** Foreign Party Name Zh */
+            foreign_party_name_zh?: string | null;
+            /** Foreign Party Name En */
+            foreign_party_name_en?: string | null;
+            /** Importer Signatory */
+            importer_signatory?: string | null;
+            /** Producer */
+            producer?: string | null;
+            /** Goods Description */
+            goods_description?: string | null;
+            /** Signing Date */
+            signing_date?: string | null;
+            /** Expiry Date */
+            expiry_date?: string | null;
+            /**
+             * Total Quantity
+             * @description the goods' total quantity may be this or less, never more (ail_shared.formrules)
+             */
+            total_quantity?: (number | string) | null;
+            /**
+             * Total Amount
+             * @description in settlement_currency; the goods' total value may be this or less, never more (in USD at the day's rate when the goods are priced in another currency)
+             */
+            total_amount?: (number | string) | null;
+            /**
+             * Settlement Currency
+             * @description table `currencies`
+             */
+            settlement_currency?: string | null;
+            /** Payment Terms */
+            payment_terms?: string | null;
+            /** Port Of Departure */
+            port_of_departure?: string | null;
+            /** Port Of Destination */
+            port_of_destination?: string | null;
             /** Departure Date */
             departure_date?: string | null;
             /** Expected Arrival Date */
             expected_arrival_date?: string | null;
-            /** Expiry Date */
-            expiry_date?: string | null;
-            /** Foreign Party Name En */
-            foreign_party_name_en?: string | null;
-            /** Foreign Party Name Zh */
-            foreign_party_name_zh?: string | null;
             /**
              * Freight Pricing Method
              * @description table `freight_pricing_methods`
@@ -1319,35 +1749,6 @@ export interface components {
             freight_pricing_method?: string | null;
             /** Freight Total Yuan */
             freight_total_yuan?: (number | string) | null;
-            /** Goods Description */
-            goods_description?: string | null;
-            /** Importer Signatory */
-            importer_signatory?: string | null;
-            /** Payment Terms */
-            payment_terms?: string | null;
-            /** Port Of Departure */
-            port_of_departure?: string | null;
-            /** Port Of Destination */
-            port_of_destination?: string | null;
-            /** Producer */
-            producer?: string | null;
-            /**
-             * Settlement Currency
-             * @description table `currencies`
-             */
-            settlement_currency?: string | null;
-            /** Signing Date */
-            signing_date?: string | null;
-            /**
-             * Total Amount
-             * @description in settlement_currency; the goods' total value may be this or less, never more (in USD at the day's rate when the goods are priced in another currency)
-             */
-            total_amount?: (number | string) | null;
-            /**
-             * Total Quantity
-             * @description the goods' total quantity may be this or less, never more (ail_shared.formrules)
-             */
-            total_quantity?: (number | string) | null;
         };
         /**
          * FormFields
@@ -1355,41 +1756,6 @@ export interface components {
          *     the limits of ``ail_shared.inputs`` (docs/limits.md).
          */
         FormFields: {
-            /**
-             * Commodity Code
-             * @description 14 商品代码, 10-digit HS code on the catalogue
-             */
-            commodity_code?: string | null;
-            /**
-             * Commodity Usage
-             * @description 12 商品用途, table `commodity_usages`
-             */
-            commodity_usage?: string | null;
-            /**
-             * Currency
-             * @description 单价币别, table `currencies`, default USD
-             */
-            currency?: string | null;
-            /**
-             * Customs Ports
-             * @description 11 报关口岸, table `customs_ports`, 1..2 at submission
-             */
-            customs_ports?: string[] | null;
-            /**
-             * Expected Arrival Date
-             * @description 13 预计到港时间
-             */
-            expected_arrival_date?: string | null;
-            /**
-             * Forex Source
-             * @description 9 外汇来源, table `forex_sources`
-             */
-            forex_source?: string | null;
-            /**
-             * Goods
-             * @description 16-21 goods lines, at most 20
-             */
-            goods?: components["schemas"]["GoodsLineInput"][] | null;
             /**
              * Handler Name
              * @description 3 申请单位经办人
@@ -1406,34 +1772,63 @@ export interface components {
              */
             import_user_name?: string | null;
             /**
-             * Origin Country
-             * @description 10 原产地国(地区), table `countries`
+             * Trade Mode
+             * @description 7 贸易方式, table `trade_modes`, default 10
              */
-            origin_country?: string | null;
-            /**
-             * Remarks
-             * @description 23 备注, at most 500 characters
-             */
-            remarks?: string | null;
+            trade_mode?: string | null;
             /**
              * Trade Country
              * @description 8 贸易国(地区), table `countries`
              */
             trade_country?: string | null;
             /**
-             * Trade Mode
-             * @description 7 贸易方式, table `trade_modes`, default 10
+             * Forex Source
+             * @description 9 外汇来源, table `forex_sources`
              */
-            trade_mode?: string | null;
+            forex_source?: string | null;
+            /**
+             * Origin Country
+             * @description 10 原产地国(地区), table `countries`
+             */
+            origin_country?: string | null;
+            /**
+             * Customs Ports
+             * @description 11 报关口岸, table `customs_ports`, 1..2 at submission
+             */
+            customs_ports?: string[] | null;
+            /**
+             * Commodity Usage
+             * @description 12 商品用途, table `commodity_usages`
+             */
+            commodity_usage?: string | null;
+            /**
+             * Expected Arrival Date
+             * @description 13 预计到港时间
+             */
+            expected_arrival_date?: string | null;
+            /**
+             * Commodity Code
+             * @description 14 商品代码, 10-digit HS code on the catalogue
+             */
+            commodity_code?: string | null;
+            /**
+             * Currency
+             * @description 单价币别, table `currencies`, default USD
+             */
+            currency?: string | null;
+            /**
+             * Goods
+             * @description 16-21 goods lines, at most 20
+             */
+            goods?: components["schemas"]["GoodsLineInput"][] | null;
+            /**
+             * Remarks
+             * @description 23 备注, at most 500 characters
+             */
+            remarks?: string | null;
         };
         /** GoodsLineInput */
         GoodsLineInput: {
-            /**
-             * Quantity
-             * @description 数量 (> 0 at submission)
-             * @example 150000
-             */
-            quantity?: (number | string) | null;
             /**
              * Spec
              * @description 商品规格/规格型号
@@ -1447,6 +1842,12 @@ export interface components {
              */
             unit?: string | null;
             /**
+             * Quantity
+             * @description 数量 (> 0 at submission)
+             * @example 150000
+             */
+            quantity?: (number | string) | null;
+            /**
              * Unit Price
              * @description 单价 in `currency` (> 0 at submission)
              * @example 105.5
@@ -1455,10 +1856,14 @@ export interface components {
         };
         /** GoodsLineView */
         GoodsLineView: {
-            /** Quantity */
-            quantity?: number | string | null;
             /** Spec */
             spec?: string | null;
+            /** Unit */
+            unit?: string | null;
+            /** Quantity */
+            quantity?: number | string | null;
+            /** Unit Price */
+            unit_price?: number | string | null;
             /**
              * Total Value
              * @description computed: quantity × unit price
@@ -1469,15 +1874,71 @@ export interface components {
              * @description computed at the dated exchange rate
              */
             total_value_usd?: number | string | null;
-            /** Unit */
-            unit?: string | null;
-            /** Unit Price */
-            unit_price?: number | string | null;
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /** History */
+        History: {
+            /** Application Id */
+            application_id: string;
+            /** Enterprise Code */
+            enterprise_code: string;
+            /** Serial No */
+            serial_no?: string | null;
+            /** Status */
+            status: string;
+            /** Customs Status */
+            customs_status?: string | null;
+            /** Form No */
+            form_no?: string | null;
+            /** License No */
+            license_no?: string | null;
+            /** Entries */
+            entries: components["schemas"]["HistoryEntry"][];
+        };
+        /** HistoryEntry */
+        HistoryEntry: {
+            /** Application Id */
+            application_id?: string | null;
+            /** Enterprise Code */
+            enterprise_code?: string | null;
+            /** Serial No */
+            serial_no?: string | null;
+            /**
+             * Status
+             * @description the status this event set; null for customs events
+             */
+            status?: string | null;
+            /** Previous Status */
+            previous_status?: string | null;
+            /**
+             * Current Status
+             * @description the application's status after it
+             */
+            current_status?: string | null;
+            /** Customs Status */
+            customs_status?: string | null;
+            /**
+             * Occurred At
+             * @description when it happened (ISO 8601)
+             */
+            occurred_at?: string | null;
+            /**
+             * Recorded At
+             * @description when this service learned it
+             */
+            recorded_at?: string | null;
+            event?: components["schemas"]["EventRef"] | null;
+            /** Reason */
+            reason?: string | null;
+            /** Opinion */
+            opinion?: string | null;
+            /** Form No */
+            form_no?: string | null;
+            /** License No */
+            license_no?: string | null;
+            /** Details */
+            details?: unknown;
+        } & {
+            [key: string]: unknown;
         };
         /** IdList */
         IdList: {
@@ -1489,45 +1950,10 @@ export interface components {
              */
             ids: string[];
         };
-        /** InternalBindingIn */
-        InternalBindingIn: {
-            /** Certificate Pem */
-            certificate_pem: string;
-            /** Ekey Serial */
-            ekey_serial: string;
-            /** Enterprise Code */
-            enterprise_code: string;
-        };
         /** IronOreContract */
         IronOreContract: {
-            /** Contract No */
-            contract_no?: string | null;
-            /**
-             * Contract Type
-             * @description table `contract_types`: spot / long_term
-             */
-            contract_type?: string | null;
-            /**
-             * Discharge Ports
-             * @description table `customs_ports`, 1..2 at submission
-             */
-            discharge_ports?: string[] | null;
-            /**
-             * Enterprise Nature
-             * @description table `enterprise_natures`: trader / producer
-             */
-            enterprise_nature?: string | null;
-            /** Freight Cfr */
-            freight_cfr?: (number | string) | null;
-            /** Freight Cif */
-            freight_cif?: (number | string) | null;
-            /**
-             * Freight Fob
-             * @description sea freight per kt under FOB
-             */
-            freight_fob?: (number | string) | null;
-            /** Freight Other */
-            freight_other?: (number | string) | null;
+            /** Year */
+            year?: number | null;
             /**
              * Importer Code
              * @description filled from the application; read-only
@@ -1539,52 +1965,73 @@ export interface components {
              */
             importer_name?: string | null;
             /**
-             * Lines
-             * @description at most 20 lines
-             */
-            lines?: components["schemas"]["IronOreLine"][];
-            /**
              * Origin Country
              * @description table `countries`
              */
             origin_country?: string | null;
-            /** Period From */
-            period_from?: string | null;
-            /** Period To */
-            period_to?: string | null;
-            /** Seller Name En */
-            seller_name_en?: string | null;
-            /** Seller Name Zh */
-            seller_name_zh?: string | null;
-            /** Signing Date */
-            signing_date?: string | null;
             /**
              * Trade Country
              * @description table `countries`
              */
             trade_country?: string | null;
-            /** Year */
-            year?: number | null;
+            /** Contract No */
+            contract_no?: string | null;
+            /**
+             * Contract Type
+             * @description table `contract_types`: spot / long_term
+             */
+            contract_type?: string | null;
+            /** Signing Date */
+            signing_date?: string | null;
+            /** Period From */
+            period_from?: string | null;
+            /** Period To */
+            period_to?: string | null;
+            /**
+             * Enterprise Nature
+             * @description table `enterprise_natures`: trader / producer
+             */
+            enterprise_nature?: string | null;
+            /** Seller Name Zh */
+            seller_name_zh?: string | null;
+            /** Seller Name En */
+            seller_name_en?: string | null;
+            /**
+             * Discharge Ports
+             * @description table `customs_ports`, 1..2 at submission
+             */
+            discharge_ports?: string[] | null;
+            /**
+             * Freight Fob
+             * @description sea freight per kt under FOB
+             */
+            freight_fob?: (number | string) | null;
+            /** Freight Cfr */
+            freight_cfr?: (number | string) | null;
+            /** Freight Cif */
+            freight_cif?: (number | string) | null;
+            /** Freight Other */
+            freight_other?: (number | string) | null;
+            /**
+             * Lines
+             * @description at most 20 lines
+             */
+            lines?: components["schemas"]["IronOreLine"][];
         };
         /** IronOreLine */
         IronOreLine: {
-            /**
-             * Amount Usd
-             * @description computed: quantity × unit price; read-only (a given value is replaced)
-             */
-            readonly amount_usd?: number | string | null;
             /**
              * Category
              * @description 品种, e.g. 粉矿 / 块矿 / 球团
              */
             category?: string | null;
+            /** Name */
+            name?: string | null;
             /**
              * Grade Fe Pct
              * @description 品位 Fe %
              */
             grade_fe_pct?: (number | string) | null;
-            /** Name */
-            name?: string | null;
             /**
              * Quantity Kt
              * @description 数量 (千吨)
@@ -1595,87 +2042,190 @@ export interface components {
              * @description 单价 (美元/千吨)
              */
             unit_price_usd_per_kt?: (number | string) | null;
+            /**
+             * Amount Usd
+             * @description computed: quantity × unit price; read-only (a given value is replaced)
+             */
+            readonly amount_usd?: number | string | null;
         };
         /** KeyAgriFiling */
         KeyAgriFiling: {
-            /** Business Address */
-            business_address?: string | null;
-            /** Business Registration No */
-            business_registration_no?: string | null;
-            /** Contact */
-            contact?: string | null;
-            /** Created At */
-            created_at: string;
-            /** Customs Registration No */
-            customs_registration_no?: string | null;
-            /** Enterprise Code */
-            enterprise_code: string;
             /** Enterprise Name */
             enterprise_name?: string | null;
+            /** Customs Registration No */
+            customs_registration_no?: string | null;
+            /** Business Registration No */
+            business_registration_no?: string | null;
+            /** Registered Capital Wan Yuan */
+            registered_capital_wan_yuan?: (number | string) | null;
+            /** Business Address */
+            business_address?: string | null;
+            /** Contact */
+            contact?: string | null;
+            /** Phone */
+            phone?: string | null;
             /**
              * Id
              * Format: uuid
              */
             id: string;
-            /**
-             * Last Error
-             * @description why the last report to MOFCOM failed
-             */
-            last_error?: string | null;
-            /** Phone */
-            phone?: string | null;
-            /**
-             * Receipt No
-             * @description MOFCOM's receipt number once reported
-             */
-            receipt_no?: string | null;
-            /** Registered Capital Wan Yuan */
-            registered_capital_wan_yuan?: (number | string) | null;
-            /**
-             * Report Attempts
-             * @default 0
-             */
-            report_attempts: number;
-            /** Reported At */
-            reported_at?: string | null;
+            /** Enterprise Code */
+            enterprise_code: string;
             /**
              * Status
              * @description saved -> reported, or report_failed (see last_error)
              */
             status: string;
+            /** Created At */
+            created_at: string;
+            /**
+             * Receipt No
+             * @description MOFCOM's receipt number once reported
+             */
+            receipt_no?: string | null;
+            /** Reported At */
+            reported_at?: string | null;
+            /**
+             * Report Attempts
+             * @default 0
+             */
+            report_attempts: number;
+            /**
+             * Last Error
+             * @description why the last report to MOFCOM failed
+             */
+            last_error?: string | null;
         };
         /** KeyAgriFilingIn */
         KeyAgriFilingIn: {
-            /** Business Address */
-            business_address?: string | null;
-            /** Business Registration No */
-            business_registration_no?: string | null;
-            /** Contact */
-            contact?: string | null;
-            /** Customs Registration No */
-            customs_registration_no?: string | null;
             /** Enterprise Name */
             enterprise_name?: string | null;
-            /** Phone */
-            phone?: string | null;
+            /** Customs Registration No */
+            customs_registration_no?: string | null;
+            /** Business Registration No */
+            business_registration_no?: string | null;
             /** Registered Capital Wan Yuan */
             registered_capital_wan_yuan?: (number | string) | null;
+            /** Business Address */
+            business_address?: string | null;
+            /** Contact */
+            contact?: string | null;
+            /** Phone */
+            phone?: string | null;
+        };
+        /** LedgerView */
+        LedgerView: {
+            /**
+             * Licensed Quantity
+             * @example 150000
+             */
+            licensed_quantity: string;
+            /**
+             * Unit
+             * @example 070
+             */
+            unit: string;
+            /** Used Quantity */
+            used_quantity: string;
+            /** Remaining Quantity */
+            remaining_quantity: string;
+            /** Uses */
+            uses: number;
+            /**
+             * Max Uses
+             * @description 1 for one batch one license, else 6
+             */
+            max_uses: number;
+            /** Remaining Uses */
+            remaining_uses: number;
+            /** Tolerance Pct */
+            tolerance_pct: string;
+            /**
+             * Tolerance Source
+             * @example catalogue
+             */
+            tolerance_source: string;
+            /**
+             * Ceiling
+             * @description licensed quantity plus the overflow tolerance
+             */
+            ceiling: string;
+            /** Available Quantity */
+            available_quantity: string;
+            /**
+             * Valid Until
+             * @example 2026-12-31
+             */
+            valid_until: string;
+        };
+        /** LicenseHistory */
+        LicenseHistory: {
+            /** License No */
+            license_no: string;
+            /** Application Id */
+            application_id?: string | null;
+            /** Items */
+            items: components["schemas"]["Row"][];
+        };
+        /** LicenseView */
+        LicenseView: {
+            /** License No */
+            license_no: string;
+            /** Application Id */
+            application_id?: string | null;
+            /** Enterprise Code */
+            enterprise_code: string;
+            /** Form No */
+            form_no?: string | null;
+            /** Commodity Code */
+            commodity_code?: string | null;
+            /** Commodity Name */
+            commodity_name?: string | null;
+            /** One Batch One License */
+            one_batch_one_license: boolean;
+            /** Issued At */
+            issued_at?: string | null;
+            /** Customs Status */
+            customs_status?: string | null;
+            /** Customs Status Label */
+            customs_status_label?: string | null;
+            /** Customs Detail */
+            customs_detail?: string | null;
+            ledger: components["schemas"]["LedgerView"];
+            /**
+             * Entries
+             * @description every ledger entry: uses, reversals, refused uses
+             */
+            entries: components["schemas"]["Row"][];
+        };
+        /** MonthlyStats */
+        MonthlyStats: {
+            /**
+             * Month
+             * @example 2026-11
+             */
+            month: string;
+            filters: components["schemas"]["StatsFilters"];
+            /** Enterprises */
+            enterprises: string[];
+            /** Rows */
+            rows: components["schemas"]["StatsRow"][];
         };
         /**
          * OtherInfo
          * @description 其他信息.
          */
         OtherInfo: {
-            /** Detailed Use */
-            detailed_use?: string | null;
-            /** End User Address */
-            end_user_address?: string | null;
-            /** End User Fax */
-            end_user_fax?: string | null;
             /** End User Name */
             end_user_name?: string | null;
+            /** End User Address */
+            end_user_address?: string | null;
             /** End User Phone */
             end_user_phone?: string | null;
+            /** End User Fax */
+            end_user_fax?: string | null;
+            /** Detailed Use */
+            detailed_use?: string | null;
             /**
              * Import Change Band
              * @description table `import_change_bands`
@@ -1688,16 +2238,18 @@ export interface components {
             commodity_code: string;
             /** Commodity Name */
             commodity_name: string | null;
+            /** On Catalogue */
+            on_catalogue: boolean;
             /** Electronic Allowed */
             electronic_allowed: boolean;
             /** Iron Ore */
             iron_ore: boolean;
-            /** Issuing Agency */
-            issuing_agency?: string | null;
             /** Key Agri */
             key_agri: boolean;
-            /** On Catalogue */
-            on_catalogue: boolean;
+            /** Tolerance Pct */
+            tolerance_pct?: number | string | null;
+            /** Issuing Agency */
+            issuing_agency?: string | null;
             /**
              * Reason
              * @default
@@ -1705,8 +2257,6 @@ export interface components {
             reason: string;
             /** Source */
             source: string;
-            /** Tolerance Pct */
-            tolerance_pct?: number | string | null;
         };
         /** PrecheckCommodity */
         PrecheckCommodity: {
@@ -1720,6 +2270,17 @@ export interface components {
         };
         /** PrecheckRequest */
         PrecheckRequest: {
+            /**
+             * Year
+             * @description a year, 2000..2100
+             * @example 2026
+             */
+            year: number;
+            /**
+             * One Batch One License
+             * @default false
+             */
+            one_batch_one_license: boolean;
             /** Commodities */
             commodities: components["schemas"]["PrecheckCommodity"][];
             /**
@@ -1729,141 +2290,276 @@ export interface components {
              *     ]
              */
             customs_ports: string[];
-            /**
-             * One Batch One License
-             * @default false
-             */
-            one_batch_one_license: boolean;
-            /**
-             * Year
-             * @description a year, 2000..2100
-             * @example 2026
-             */
-            year: number;
         };
         /** PrecheckResult */
         PrecheckResult: {
-            /** Answers */
-            answers: components["schemas"]["PrecheckAnswer"][];
-            /** Customs Ports */
-            customs_ports: string[];
-            /** One Batch One License */
-            one_batch_one_license: boolean;
             /** Year */
             year: number;
+            /** One Batch One License */
+            one_batch_one_license: boolean;
+            /** Customs Ports */
+            customs_ports: string[];
+            /** Answers */
+            answers: components["schemas"]["PrecheckAnswer"][];
         };
-        /** Problem */
+        /**
+         * Problem
+         * @description One field in error (``ail_shared.errors.FieldProblem``).
+         */
         Problem: {
+            /**
+             * Field
+             * @description dotted path into the request
+             * @example goods.0.quantity
+             */
+            field: string;
+            /**
+             * Reason
+             * @example required
+             */
+            reason: string;
             /**
              * Code
              * @description stable machine code of the rule (docs/application.md, 'Problem codes')
+             * @default null
              */
-            code?: string | null;
-            /** Field */
-            field: string;
-            /** Reason */
-            reason: string;
+            code: string | null;
         };
-        /** ReviewResultIn */
-        ReviewResultIn: {
+        /** RedeliveryView */
+        RedeliveryView: {
+            /** Id */
+            id: string;
             /**
-             * Application Id
-             * Format: uuid
+             * State
+             * @example pending
              */
-            application_id: string;
-            /** Form No */
-            form_no: string;
-            /**
-             * Idempotency Key
-             * Format: uuid
-             * @description the submission id we sent to MOFCOM as Idempotency-Key
-             */
-            idempotency_key: string;
+            state: string;
+        };
+        /** ResendView */
+        ResendView: {
             /** License No */
-            license_no?: string | null;
+            license_no: string;
+            /** Customs Status */
+            customs_status?: string | null;
             /**
-             * Opinion
-             * @default
+             * Resend
+             * @description scheduled, or already_scheduled
+             * @example scheduled
              */
-            opinion: string;
-            /**
-             * Result
-             * @enum {string}
-             */
-            result: "passed" | "rejected";
-            /**
-             * Reviewed At
-             * Format: date-time
-             */
-            reviewed_at: string;
-            /**
-             * Stage
-             * @enum {string}
-             */
-            stage: "first" | "second";
+            resend: string;
+        };
+        /**
+         * Row
+         * @description A stored row as the service lists it.
+         */
+        Row: {
+            [key: string]: unknown;
+        };
+        /** SessionEnterprise */
+        SessionEnterprise: {
+            /** Code */
+            code: string;
+            /** Name */
+            name: string;
         };
         /** SessionView */
         SessionView: {
+            /** Username */
+            username: string;
+            /** Display Name */
+            display_name: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "enterprise" | "agency" | "operations";
+            /** Enterprise Code */
+            enterprise_code: string | null;
+            /** Agency Code */
+            agency_code: string | null;
             /**
              * Acting Enterprise
              * @description The enterprise this session acts for: the enterprise's own, or the agency's choice
              */
             acting_enterprise: string | null;
-            /** Agency Code */
-            agency_code: string | null;
-            /**
-             * Csrf Token
-             * @description Sent once, at sign-in; send it back in X-CSRF-Token on every write
-             */
-            csrf_token?: string | null;
-            /** Display Name */
-            display_name: string;
-            /** Enterprise Code */
-            enterprise_code: string | null;
             /**
              * Enterprises
              * @description The enterprises this session may act for
              */
-            enterprises: components["schemas"]["EnterpriseRef"][];
+            enterprises: components["schemas"]["SessionEnterprise"][];
             /**
              * Expires At
              * Format: date-time
              */
             expires_at: string;
             /**
-             * Kind
-             * @enum {string}
+             * Csrf Token
+             * @description Sent once, at sign-in; send it back in X-CSRF-Token on every write
              */
-            kind: "enterprise" | "agency" | "operations";
-            /** Username */
-            username: string;
+            csrf_token?: string | null;
         };
-        /** SignIn */
-        SignIn: {
-            /**
-             * Password
-             * @example demo-password
-             */
-            password: string;
+        /** SignInRequest */
+        SignInRequest: {
             /**
              * Username
              * @example demo-ent-a
              */
             username: string;
+            /**
+             * Password
+             * @example demo-password
+             */
+            password: string;
+        };
+        /** StatsFilters */
+        StatsFilters: {
+            /** Issuing Agency */
+            issuing_agency: string;
+            /** Trade Mode */
+            trade_mode: string;
+            /** Commodity Category */
+            commodity_category: string;
+            /** Trade Country */
+            trade_country: string;
+        };
+        /** StatsRow */
+        StatsRow: {
+            /**
+             * Commodity Code
+             * @example 2601110000
+             */
+            commodity_code: string;
+            /** Commodity Name */
+            commodity_name: string;
+            /**
+             * Unit
+             * @example 070
+             */
+            unit: string;
+            month: components["schemas"]["Totals"];
+            year_to_date: components["schemas"]["Totals"];
+        };
+        /** StatusFigures */
+        StatusFigures: {
+            /** Count */
+            count: number;
+            /** P50 Seconds */
+            p50_seconds?: number | null;
+            /** P90 Seconds */
+            p90_seconds?: number | null;
+            /** P99 Seconds */
+            p99_seconds?: number | null;
+        };
+        /** StatusView */
+        StatusView: {
+            /**
+             * Application Id
+             * @example 0b8e4f3c-2a5d-4c61-9f7e-1d2c3b4a5968
+             */
+            application_id: string;
+            /**
+             * Enterprise Code
+             * @example 1100776367555
+             */
+            enterprise_code: string;
+            /** Serial No */
+            serial_no?: string | null;
+            /**
+             * Status
+             * @example first_review_approved
+             */
+            status: string;
+            /** Status Reason */
+            status_reason?: string | null;
+            /** Form No */
+            form_no?: string | null;
+            /** License No */
+            license_no?: string | null;
+            /** Customs Status */
+            customs_status?: string | null;
+            /** Last Event Id */
+            last_event_id?: string | null;
+            /** Last Event Type */
+            last_event_type?: string | null;
+            /** Updated At */
+            updated_at?: string | null;
+        };
+        /**
+         * SubmissionState
+         * @description An application as the submission service sees it.
+         */
+        SubmissionState: {
+            /**
+             * Application Id
+             * Format: uuid
+             */
+            application_id: string;
+            /**
+             * Status
+             * @example revoked
+             */
+            status: string;
+            /** Status Reason */
+            status_reason?: string | null;
+            /** Form No */
+            form_no?: string | null;
+            /** License No */
+            license_no?: string | null;
+            /**
+             * Applied At
+             * @description ISO 8601
+             */
+            applied_at?: string | null;
+        };
+        /** SubmitObjective */
+        SubmitObjective: {
+            /**
+             * From Status
+             * @example submitting
+             */
+            from_status: string;
+            /**
+             * To Status
+             * @example pending_first_review
+             */
+            to_status: string;
+            /** Seconds */
+            seconds: number;
+            /** Reached */
+            reached: number;
+            /** Within */
+            within: number;
+            /** Overdue */
+            overdue: number;
+            /** Undecided */
+            undecided: number;
+            /** Returned */
+            returned: number;
+            /**
+             * Share
+             * @description within / (reached + overdue); null when none decided
+             */
+            share?: number | null;
         };
         /** SubscriptionIn */
         SubscriptionIn: {
+            /**
+             * Url
+             * @description https:// URL that receives the webhooks (http:// too in development). Its host must be a public name or address: loopback, private, link-local, multicast, metadata addresses, internal names and non-canonical numeric forms are refused, checked again before every delivery
+             * @example https://hooks.example.com/ail
+             */
+            url: string;
+            /**
+             * Application Ids
+             * @description the applications to follow; or set all_applications
+             */
+            application_ids?: string[] | null;
             /**
              * All Applications
              * @description follow every application of the enterprise
              * @default false
              */
             all_applications: boolean;
-            /**
-             * Application Ids
-             * @description the applications to follow; or set all_applications
-             */
-            application_ids?: string[] | null;
             /**
              * Description
              * @description at most 500 characters
@@ -1875,32 +2571,72 @@ export interface components {
              * @description 1..604800: how long a failing delivery is retried from its first attempt; default: the service's setting
              */
             retry_period_seconds?: number | null;
+        };
+        /** SubscriptionList */
+        SubscriptionList: {
+            /** Items */
+            items: components["schemas"]["SubscriptionView"][];
+        };
+        /** SubscriptionView */
+        SubscriptionView: {
+            /** Id */
+            id: string;
+            /** Enterprise Code */
+            enterprise_code: string;
             /**
              * Url
-             * @description https:// URL that receives the webhooks (http:// too in development). Its host must be a public name or address: loopback, private, link-local, multicast, metadata addresses, internal names and non-canonical numeric forms are refused, checked again before every delivery
+             * @example https://hooks.example.com/ail
              */
             url: string;
-        };
-        /** Switch */
-        Switch: {
+            /** All Applications */
+            all_applications: boolean;
+            /** Application Ids */
+            application_ids: string[];
+            /** Description */
+            description: string;
+            /** Retry Period Seconds */
+            retry_period_seconds: number;
             /**
-             * Enterprise Code
-             * @description One of the enterprises that authorised the agency
+             * Created At
+             * @description ISO 8601
              */
-            enterprise_code: string;
+            created_at: string;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /** TimeInStatus */
+        TimeInStatus: {
+            /**
+             * From
+             * Format: date-time
+             */
+            from: string;
+            /**
+             * To
+             * Format: date-time
+             */
+            to: string;
+            /** Per Status */
+            per_status: {
+                [key: string]: components["schemas"]["StatusFigures"];
+            };
+            /** Per Day */
+            per_day: components["schemas"]["DayFigures"][];
+            objective: components["schemas"]["SubmitObjective"];
+        };
+        /** Totals */
+        Totals: {
+            /**
+             * Quantity
+             * @description a decimal as a string
+             * @example 150000
+             */
+            quantity: string;
+            /**
+             * Amount Usd
+             * @example 15825000.00
+             */
+            amount_usd: string;
+            /** Count */
+            count: number;
         };
     };
     responses: never;
@@ -1945,17 +2681,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ApplicationPage"];
-                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                     "text/csv": unknown;
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -1981,10 +2726,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description where the created object is (a path on this API) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["ApplicationView"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such application for this tenant */
@@ -1996,8 +2752,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2043,13 +2808,31 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResults"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2079,9 +2862,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
                     "application/pdf": unknown;
                     "text/html": unknown;
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such application for this tenant */
@@ -2093,8 +2884,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2113,7 +2913,7 @@ export interface operations {
             };
         };
     };
-    submit_batch_api_v1_applications_submit_post: {
+    submit_batch: {
         parameters: {
             query?: never;
             header?: {
@@ -2136,16 +2936,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BatchSubmitResult"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2173,6 +2991,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2182,7 +3009,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2223,6 +3050,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2232,7 +3068,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2279,6 +3115,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2288,8 +3133,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2308,7 +3162,7 @@ export interface operations {
             };
         };
     };
-    refresh_approval_status_api_v1_applications__application_id__approval_status_post: {
+    refresh_approval_status: {
         parameters: {
             query?: never;
             header?: {
@@ -2328,18 +3182,61 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ApprovalStatusView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object's status forbids this operation */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an upstream system (MOFCOM, Customs) refused or failed: try again later */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an upstream system is unavailable: try again later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2367,6 +3264,15 @@ export interface operations {
                     "application/json": components["schemas"]["AttachmentView"][];
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2376,7 +3282,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2419,10 +3325,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description where the created object is (a path on this API) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["AttachmentView"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such application for this tenant */
@@ -2434,8 +3351,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2479,6 +3405,15 @@ export interface operations {
                     "application/octet-stream": unknown;
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2488,7 +3423,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2530,6 +3465,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2539,7 +3483,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2582,6 +3526,15 @@ export interface operations {
                     "application/json": components["schemas"]["ContractView"];
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2591,7 +3544,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2638,6 +3591,15 @@ export interface operations {
                     "application/json": components["schemas"]["ContractView"];
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2647,8 +3609,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2690,10 +3661,21 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description where the created object is (a path on this API) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["CopyResult"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such application for this tenant */
@@ -2705,8 +3687,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2725,7 +3716,7 @@ export interface operations {
             };
         };
     };
-    application_history_api_v1_applications__application_id__history_get: {
+    application_history: {
         parameters: {
             query?: never;
             header?: {
@@ -2746,16 +3737,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["History"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -2783,6 +3792,15 @@ export interface operations {
                     "application/json": components["schemas"]["IronOreContract"];
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2792,7 +3810,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2839,6 +3857,15 @@ export interface operations {
                     "application/json": components["schemas"]["IronOreContract"];
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2848,8 +3875,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2889,6 +3925,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -2898,7 +3943,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2939,9 +3984,17 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
                     "application/pdf": unknown;
                     "text/html": unknown;
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             /** @description no such application for this tenant */
@@ -2953,7 +4006,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2973,10 +4026,11 @@ export interface operations {
             };
         };
     };
-    revoke_api_v1_applications__application_id__revoke_post: {
+    revoke: {
         parameters: {
             query?: never;
             header?: {
+                /** @description Retry-safe writes: the same key and body replay the first response */
                 "Idempotency-Key"?: string | null;
                 /** @description Agencies: the enterprise this request acts for (13-digit code) */
                 "x-enterprise-code"?: string | null;
@@ -2994,21 +4048,57 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SubmissionState"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object's status forbids this operation */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an upstream system is unavailable: try again later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    application_status_api_v1_applications__application_id__status_get: {
+    application_status: {
         parameters: {
             query?: never;
             header?: {
@@ -3029,16 +4119,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["StatusView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3068,6 +4176,15 @@ export interface operations {
                     "application/json": components["schemas"]["ApplicationView"];
                 };
             };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description no such application for this tenant */
             404: {
                 headers: {
@@ -3077,7 +4194,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description the application's status forbids this operation */
+            /** @description the object's status forbids this operation */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -3097,7 +4214,7 @@ export interface operations {
             };
         };
     };
-    clearances_api_v1_customs_clearances_get: {
+    clearances: {
         parameters: {
             query: {
                 license_no: string;
@@ -3117,21 +4234,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ClearancesView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    customs_status_api_v1_customs_status_get: {
+    customs_status: {
         parameters: {
             query?: {
                 year?: number | null;
@@ -3157,21 +4292,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CustomsStatusPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_bindings_api_v1_ekey_bindings_get: {
+    list_bindings: {
         parameters: {
             query?: never;
             header?: {
@@ -3189,26 +4333,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["BindingList"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    bind_ekey_api_v1_ekey_bindings_post: {
+    bind_ekey: {
         parameters: {
             query?: never;
             header?: {
+                /** @description Retry-safe writes: the same key and body replay the first response */
                 "Idempotency-Key"?: string | null;
                 /** @description Agencies: the enterprise this request acts for (13-digit code) */
                 "x-enterprise-code"?: string | null;
@@ -3225,24 +4377,53 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description where the created object is (a path on this API) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["BindingView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an upstream system is unavailable: try again later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_ekeys_api_v1_ekeys_get: {
+    list_ekeys: {
         parameters: {
             query?: never;
             header?: {
@@ -3260,23 +4441,30 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["EkeyList"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    stream_api_v1_events_stream_get: {
+    stream: {
         parameters: {
             query?: {
                 /** @description as Last-Event-ID, for clients that cannot set it */
@@ -3294,27 +4482,36 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description `id: <seq>`, `event: <type>`, `data: <change as JSON>`, one event per change */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/event-stream": string;
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    history_api_v1_history_get: {
+    history: {
         parameters: {
             query: {
                 license_no: string;
@@ -3336,16 +4533,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["LicenseHistory"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3373,13 +4588,22 @@ export interface operations {
                     "application/json": components["schemas"]["KeyAgriFiling"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3405,19 +4629,39 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description where the created object is (a path on this API) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": components["schemas"]["KeyAgriFiling"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3445,13 +4689,31 @@ export interface operations {
                     "application/json": components["schemas"]["KeyAgriFiling"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3479,18 +4741,45 @@ export interface operations {
                     "application/json": components["schemas"]["KeyAgriFiling"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object's status forbids this operation */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    license_detail_api_v1_licenses__license_no__get: {
+    license_detail: {
         parameters: {
             query?: never;
             header?: {
@@ -3511,21 +4800,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["LicenseView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    availability_api_v1_licenses__license_no__availability_get: {
+    availability: {
         parameters: {
             query: {
                 /** @description the quantity to declare, in the license's unit */
@@ -3551,24 +4858,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["AvailabilityView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    resend_api_v1_licenses__license_no__resend_post: {
+    resend: {
         parameters: {
             query?: never;
             header?: {
+                /** @description Retry-safe writes: the same key replays the first response */
                 "idempotency-key"?: string | null;
                 /** @description Agencies: the enterprise this request acts for (13-digit code) */
                 "x-enterprise-code"?: string | null;
@@ -3587,21 +4913,48 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ResendView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object's status forbids this operation */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    time_in_status_api_v1_ops_time_in_status_get: {
+    time_in_status: {
         parameters: {
             query?: {
                 /** @description start (inclusive); default 7 days ago */
@@ -3625,16 +4978,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["TimeInStatus"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not the operations API key */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3666,13 +5037,31 @@ export interface operations {
                     "application/json": components["schemas"]["PrecheckResult"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3697,18 +5086,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    }[];
+                    "application/json": components["schemas"]["CodeEntry"][];
                 };
             };
-            /** @description Validation Error */
+            /** @description no such code table */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3731,7 +5127,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionView"];
                 };
             };
-            /** @description fields in error, all at once: error.details[].field / .reason */
+            /** @description not signed in, or the session ended */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3740,13 +5136,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3760,7 +5156,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["SignIn"];
+                "application/json": components["schemas"]["SignInRequest"];
             };
         };
         responses: {
@@ -3782,16 +5178,25 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description locked after repeated failures */
+            /** @description locked after repeated failed sign-ins */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -3821,7 +5226,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description fields in error, all at once: error.details[].field / .reason */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3830,7 +5235,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description fields in error, all at once: error.details[].field / .reason */
+            /** @description no CSRF token */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3839,13 +5244,13 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
@@ -3862,7 +5267,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["Switch"];
+                "application/json": components["schemas"]["EnterpriseSwitch"];
             };
         };
         responses: {
@@ -3875,7 +5280,7 @@ export interface operations {
                     "application/json": components["schemas"]["SessionView"];
                 };
             };
-            /** @description fields in error, all at once: error.details[].field / .reason */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
                 headers: {
                     [name: string]: unknown;
@@ -3884,7 +5289,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description fields in error, all at once: error.details[].field / .reason */
+            /** @description not an agency, or the enterprise has not authorised it; or no CSRF token */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -3893,18 +5298,27 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description Validation Error */
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    monthly_api_v1_stats_monthly_get: {
+    monthly: {
         parameters: {
             query?: {
                 /** @description YYYY-MM; China local month of the approval */
@@ -3928,28 +5342,46 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description JSON; with Accept: text/csv the rows as CSV */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["MonthlyStats"];
                     "text/csv": unknown;
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the statistics tables are being recovered: retry after Retry-After seconds */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_subscriptions_api_v1_subscriptions_get: {
+    list_subscriptions: {
         parameters: {
             query?: never;
             header?: {
@@ -3967,24 +5399,34 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SubscriptionList"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    create_subscription_api_v1_subscriptions_post: {
+    create_subscription: {
         parameters: {
             query?: never;
             header?: {
+                /** @description Retry-safe writes: the same key and body replay the first response */
                 "Idempotency-Key"?: string | null;
                 /** @description Agencies: the enterprise this request acts for (13-digit code) */
                 "x-enterprise-code"?: string | null;
@@ -4001,24 +5443,53 @@ export interface operations {
             /** @description Successful Response */
             201: {
                 headers: {
+                    /** @description where the created object is (a path on this API) */
+                    Location?: string;
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["CreatedSubscriptionView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an application id this service does not know for your enterprise */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    get_subscription_api_v1_subscriptions__subscription_id__get: {
+    get_subscription: {
         parameters: {
             query?: never;
             header?: {
@@ -4038,21 +5509,39 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SubscriptionView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    delete_subscription_api_v1_subscriptions__subscription_id__delete: {
+    delete_subscription: {
         parameters: {
             query?: never;
             header?: {
@@ -4073,18 +5562,36 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    list_deliveries_api_v1_subscriptions__subscription_id__deliveries_get: {
+    list_deliveries: {
         parameters: {
             query?: {
                 state?: ("pending" | "delivered" | "failed" | "cancelled") | null;
@@ -4110,24 +5617,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["DeliveryPage"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };
     };
-    redeliver_api_v1_subscriptions__subscription_id__deliveries__delivery_id__redeliver_post: {
+    redeliver: {
         parameters: {
             query?: never;
             header?: {
+                /** @description Retry-safe writes: the same key and body replay the first response */
                 "Idempotency-Key"?: string | null;
                 /** @description Agencies: the enterprise this request acts for (13-digit code) */
                 "x-enterprise-code"?: string | null;
@@ -4146,16 +5672,43 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["RedeliveryView"];
                 };
             };
-            /** @description Validation Error */
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object's status forbids this operation */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
         };

@@ -36,6 +36,7 @@ def test_the_console_journey_in_chromium(stack: dict[str, str]) -> None:
     cp = subprocess.run(
         [node, "e2e/run.mjs"], cwd=CONSOLE, env=env, capture_output=True, text=True, timeout=900, check=False
     )
-    results = json.loads((artifacts / "results.json").read_text()) if (artifacts / "results.json").exists() else []
+    summary = artifacts / "results.json"
+    results = json.loads(summary.read_text()) if summary.exists() else []
     assert cp.returncode == 0, f"{cp.stdout}\n{cp.stderr}\nscreenshots: {artifacts}"
     assert all(r["ok"] for r in results) and len(results) >= 15, results

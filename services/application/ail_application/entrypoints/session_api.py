@@ -10,11 +10,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Cookie, Header, Request, Response
 from pydantic import BaseModel, Field
 
-from ail_application.entrypoints.api import ERRORS
 from ail_application.entrypoints.common import operation_id
 from ail_shared.errors import Unauthenticated
 from ail_shared.http import get_runtime
 from ail_shared.inputs import CodeText
+from ail_shared.openapi import errors
 from ail_shared.sessions import (
     CSRF_COOKIE,
     CSRF_HEADER,
@@ -24,7 +24,7 @@ from ail_shared.sessions import (
     SessionStore,
 )
 
-router = APIRouter(prefix="/api/v1", tags=["session"], generate_unique_id_function=operation_id)
+router = APIRouter(prefix="/api/v1", generate_unique_id_function=operation_id)
 
 SessionCookie = Annotated[str | None, Cookie(alias=SESSION_COOKIE, include_in_schema=False)]
 CsrfHeader = Annotated[
@@ -33,16 +33,18 @@ CsrfHeader = Annotated[
 ]
 
 
-class SignIn(BaseModel):
+class SignInRequest(BaseModel):
     username: str = Field(min_length=1, max_length=64, examples=["demo-ent-a"])
     password: str = Field(min_length=1, max_length=256, examples=["demo-password"])
 
 
-class Switch(BaseModel):
-    enterprise_code: CodeText = Field(description="One of the enterprises that authorised the agency")
+class EnterpriseSwitch(BaseModel):
+    enterprise_code: CodeText = Field(
+        description="One of the enterprises that authorised the agency", examples=["3100123456789"]
+    )
 
 
-class EnterpriseRef(BaseModel):
+class SessionEnterprise(BaseModel):
     code: str
     name: str
 
@@ -56,7 +58,7 @@ class SessionView(BaseModel):
     acting_enterprise: str | None = Field(
         description="The enterprise this session acts for: the enterprise's own, or the agency's choice"
     )
-    enterprises: list[EnterpriseRef] = Field(description="The enterprises this session may act for")
+    enterprises: list[SessionEnterprise] = Field(description="The enterprises this session may act for")
     expires_at: datetime
     csrf_token: str | None = Field(
         None, description=f"Sent once, at sign-in; send it back in {CSRF_HEADER} on every write"
@@ -80,7 +82,7 @@ async def _view(store: SessionStore, info: SessionInfo, csrf: str | None = None)
         enterprise_code=a.enterprise_code,
         agency_code=a.agency_code,
         acting_enterprise=acting,
-        enterprises=[EnterpriseRef(code=c, name=names.get(c, c)) for c in a.authorised],
+        enterprises=[SessionEnterprise(code=c, name=names.get(c, c)) for c in a.authorised],
         expires_at=info.expires_at,
         csrf_token=csrf,
     )
@@ -104,12 +106,15 @@ def _set_cookies(request: Request, response: Response, cookie: str, csrf: str) -
 @router.post(
     "/session",
     response_model=SessionView,
-    responses={
-        401: ERRORS[422] | {"description": "wrong user name or password"},
-        429: ERRORS[422] | {"description": "locked after repeated failures"},
-    },
+    summary="Sign in (the console's session)",
+    responses=errors(
+        401, 429, e401="wrong user name or password", e429="locked after repeated failed sign-ins"
+    ),
+    tags=["session"],
 )
-async def sign_in(request: Request, response: Response, body: Annotated[SignIn, Body()]) -> SessionView:
+async def sign_in(
+    request: Request, response: Response, body: Annotated[SignInRequest, Body()]
+) -> SessionView:
     """Sign in: answers the session cookie ``ail_session`` (HttpOnly, SameSite=Strict) and the
     CSRF token (also in the readable cookie ``ail_csrf``). Wrong passwords are answered slower
     each time and lock the account for a while after five in a row."""
@@ -119,16 +124,33 @@ async def sign_in(request: Request, response: Response, body: Annotated[SignIn, 
     return await _view(store, new.info, new.csrf_token)
 
 
-@router.get("/session", response_model=SessionView, responses={401: ERRORS[422]})
+@router.get(
+    "/session",
+    response_model=SessionView,
+    summary="The signed-in operator",
+    responses=errors(401, e401="not signed in, or the session ended"),
+    tags=["session"],
+)
 async def current_session(request: Request, cookie: SessionCookie = None) -> SessionView:
     """Who is signed in, the enterprises the session may act for, and until when."""
     info = await _current(request, cookie, None)
     return await _view(_store(request), info)
 
 
-@router.put("/session/enterprise", response_model=SessionView, responses={401: ERRORS[422], 403: ERRORS[422]})
+@router.put(
+    "/session/enterprise",
+    response_model=SessionView,
+    summary="Switch the enterprise an agency's session acts for",
+    responses=errors(
+        401, 403, e403="not an agency, or the enterprise has not authorised it; or no CSRF token"
+    ),
+    tags=["session"],
+)
 async def switch_enterprise(
-    request: Request, body: Annotated[Switch, Body()], cookie: SessionCookie = None, csrf: CsrfHeader = None
+    request: Request,
+    body: Annotated[EnterpriseSwitch, Body()],
+    cookie: SessionCookie = None,
+    csrf: CsrfHeader = None,
 ) -> SessionView:
     """An agency's switcher: the session acts for this enterprise from now on (as
     X-Enterprise-Code does for an agency's key). Idempotent."""
@@ -137,7 +159,13 @@ async def switch_enterprise(
     return await _view(store, info)
 
 
-@router.delete("/session", status_code=204, responses={401: ERRORS[422], 403: ERRORS[422]})
+@router.delete(
+    "/session",
+    status_code=204,
+    summary="Sign out",
+    responses=errors(401, 403, e403="no CSRF token"),
+    tags=["session"],
+)
 async def sign_out(request: Request, cookie: SessionCookie = None, csrf: CsrfHeader = None) -> Response:
     """Sign out: the session ends in every service at once; the cookies are cleared."""
     await _store(request).sign_out(await _current(request, cookie, csrf))
