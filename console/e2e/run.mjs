@@ -61,7 +61,7 @@ async function signIn(browser, username) {
   await page.getByLabel("用户名").fill(username);
   await page.getByLabel("密码").fill(account(username).password);
   await page.getByRole("button", { name: /登\s*录/ }).click();
-  await page.getByRole("button", { name: "退出" }).waitFor();
+  await page.getByRole("button", { name: /退\s*出/ }).waitFor();
   return { ctx, page };
 }
 
