@@ -227,7 +227,7 @@ export function ApplicationForm() {
         <Descriptions size="small" column={4} style={{ marginTop: 16 }} bordered>
           {ro("serial_no", app.serial_no, "serial-no")}
           <Descriptions.Item label={t("status")}>
-            <Tag color="blue" data-testid="status" aria-live="polite">
+            <Tag color="#0d47a1" data-testid="status" aria-live="polite">
               {label(status)}
             </Tag>
           </Descriptions.Item>

@@ -29,8 +29,8 @@ export function EKeys() {
         columns={[
           { title: t("serial"), dataIndex: "serial" },
           { title: t("name"), dataIndex: "label" },
-          { title: t("host"), dataIndex: "signer_host", render: (h?: string) => (h ? <Tag color="green">{h}</Tag> : <Tag>{t("ekey_absent")}</Tag>) },
-          { title: t("status"), render: (_: unknown, k: { serial: string }) => (isBound(k.serial) ? <Tag color="blue">{t("ekey_bound")}</Tag> : null) },
+          { title: t("host"), dataIndex: "signer_host", render: (h?: string) => (h ? <Tag color="#1b5e20">{h}</Tag> : <Tag>{t("ekey_absent")}</Tag>) },
+          { title: t("status"), render: (_: unknown, k: { serial: string }) => (isBound(k.serial) ? <Tag color="#0d47a1">{t("ekey_bound")}</Tag> : null) },
           {
             title: t("actions"),
             render: (_: unknown, k: { serial: string }) =>

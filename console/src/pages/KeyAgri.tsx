@@ -59,7 +59,7 @@ export function KeyAgri() {
         columns={[
           { title: t("created_at"), dataIndex: "created_at" },
           { title: t("name"), dataIndex: "enterprise_name" },
-          { title: t("status"), dataIndex: "status", render: (s: string, r) => <Tag color={s === "reported" ? "green" : s === "report_failed" ? "red" : "default"}>{s === "reported" ? `${t("reported")} ${r.receipt_no ?? ""}` : s === "report_failed" ? `${t("report_failed")}: ${r.last_error ?? ""}` : s}</Tag> },
+          { title: t("status"), dataIndex: "status", render: (s: string, r) => <Tag color={s === "reported" ? "#1b5e20" : s === "report_failed" ? "#b71c1c" : "default"}>{s === "reported" ? `${t("reported")} ${r.receipt_no ?? ""}` : s === "report_failed" ? `${t("report_failed")}: ${r.last_error ?? ""}` : s}</Tag> },
         ]}
       />
     </Card>

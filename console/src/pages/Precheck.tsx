@@ -95,7 +95,7 @@ export function Precheck() {
               title: t("precheck_answer"),
               render: (_: unknown, a) => (
                 <Space direction="vertical" size={0}>
-                  <Tag color={a.on_catalogue ? "green" : "red"}>{a.on_catalogue ? t("on_catalogue") : t("not_on_catalogue")}</Tag>
+                  <Tag color={a.on_catalogue ? "#1b5e20" : "#b71c1c"}>{a.on_catalogue ? t("on_catalogue") : t("not_on_catalogue")}</Tag>
                   <span>{a.reason}</span>
                 </Space>
               ),

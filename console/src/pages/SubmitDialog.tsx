@@ -48,10 +48,10 @@ export function SubmitDialog({ app, onClose }: { app: Application; onClose: (don
     <Modal open title={t("submit")} onCancel={() => onClose(false)} footer={[<Button key="c" onClick={() => onClose(false)}>{t("cancel")}</Button>, <Button key="s" type="primary" onClick={() => void submit()}>{t("submit")}</Button>]}>
       <Descriptions column={1} size="small" bordered>
         <Descriptions.Item label={t("ekey")}>
-          {bound ? <Tag color="green">{t("ekey_bound")}: {bound.ekey_serial}</Tag> : <Link to="/ekeys">{t("ekey_none")}</Link>}
+          {bound ? <Tag color="#1b5e20">{t("ekey_bound")}: {bound.ekey_serial}</Tag> : <Link to="/ekeys">{t("ekey_none")}</Link>}
         </Descriptions.Item>
         <Descriptions.Item label={t("host")}>
-          {present ? <Tag color="green">{t("ekey_present")}: {present.signer_host}</Tag> : <Tag color="orange">{t("ekey_absent")}</Tag>}
+          {present ? <Tag color="#1b5e20">{t("ekey_present")}: {present.signer_host}</Tag> : <Tag color="#8a4b00">{t("ekey_absent")}</Tag>}
         </Descriptions.Item>
       </Descriptions>
       {error && (
