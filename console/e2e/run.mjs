@@ -67,7 +67,10 @@ async function signIn(browser, username) {
 
 /** A code-table select: type (code, letters or Chinese), Enter picks the first match. */
 async function pick(page, label, typed) {
-  const box = page.getByLabel(label, { exact: true }).first();
+  // Ant Design puts the aria-label on the select's root; the search input is inside it.
+  const found = page.getByLabel(label, { exact: true }).first();
+  await found.waitFor();
+  const box = (await found.evaluate((e) => e.tagName)) === "INPUT" ? found : found.locator("input").first();
   await box.click();
   await box.fill(typed);
   await page.locator(".ant-select-dropdown:visible .ant-select-item-option").first().waitFor();

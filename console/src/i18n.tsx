@@ -1,6 +1,6 @@
 // The one catalogue of the console's strings: zh-CN first, English beside it. Components call
 // t("key"); a key missing in English falls back to Chinese (a test checks both are complete).
-import { createContext, useContext } from "react";
+import { createContext, useCallback, useContext } from "react";
 
 export const catalogue = {
   "zh-CN": {
@@ -292,10 +292,11 @@ export const LangContext = createContext<{ lang: Lang; setLang: (l: Lang) => voi
 
 export function useT(): (key: Key) => string {
   const { lang } = useContext(LangContext);
-  return (key) => catalogue[lang][key] ?? catalogue["zh-CN"][key];
+  // Stable per language: screens list t among their effects' dependencies.
+  return useCallback((key: Key) => catalogue[lang][key] ?? catalogue["zh-CN"][key], [lang]);
 }
 
 export function useStatusLabel(): (status: string) => string {
   const { lang } = useContext(LangContext);
-  return (s) => statusLabels[lang][s] ?? s;
+  return useCallback((s: string) => statusLabels[lang][s] ?? s, [lang]);
 }
