@@ -161,7 +161,7 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
     prefix = "" if st.profile == "dev" else f"AIL_PROFILE={st.profile} "
     some_apps = ", ".join(a.name for a in APPS[:2])
     demo = (
-        f"{rel(st.demo_json)}  (API keys of the demo enterprises and agency)"
+        f"{rel(st.demo_json)}  (API keys and console sign-ins of the demo enterprises and agency)"
         if st.demo_json.exists()
         else "(not written: ail_shared.demo does not exist yet)"
     )
@@ -169,6 +169,7 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
         f"""
 Stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s).
   entry point   {st.url("entry")}   (every /api/v1/... route; /healthz)
+  console       {st.url("entry")}/   (sign in with an account of the demo data)
   demo data     {demo}
   environment   {rel(st.env_file)}  (set -a; . {rel(st.env_file)}; set +a)
   {prefix}./dev status         what runs where

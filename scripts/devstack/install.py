@@ -32,7 +32,14 @@ APT_PACKAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("zbar-tools", ("zbar-tools",)),
 )
 
-APT_COMMANDS = (("java", "openjdk-17-jre-headless"), ("mvn", "maven"), ("node", "nodejs"), ("npm", "npm"))
+APT_COMMANDS = (
+    ("java", "openjdk-17-jre-headless"),
+    ("mvn", "maven"),
+    ("node", "nodejs"),
+    ("npm", "npm"),
+    # the console's browser tests drive Debian's Chromium (no test tool downloads a browser)
+    ("chromium", "chromium"),
+)
 
 
 def pg_bindir() -> Path | None:
@@ -280,6 +287,38 @@ def install_node_tools() -> None:
         run([npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=folder)
 
 
+CONSOLE = REPO / "console"
+CONSOLE_INPUTS = ("src", "index.html", "package-lock.json", "vite.config.ts", "tsconfig.json")
+
+
+def _newest(paths: list[Path]) -> float:
+    return max(
+        (f.stat().st_mtime for p in paths for f in ([p] if p.is_file() else p.rglob("*"))), default=0.0
+    )
+
+
+def install_console() -> None:
+    """The console (console/): ``npm ci`` when node_modules is older than the lock file, then
+    ``vite build`` into console/dist when any source is newer than the build (skipped when
+    current: a build takes a minute or more on a loaded machine). nginx serves the build at /."""
+    if not (CONSOLE / "package-lock.json").exists():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise StackError("npm is missing: apt-get install npm, then run ./dev again")
+    stamp = CONSOLE / "node_modules" / ".package-lock.json"
+    env = {**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
+    if not stamp.exists() or stamp.stat().st_mtime < (CONSOLE / "package-lock.json").stat().st_mtime:
+        say("install", "npm ci in console ...")
+        run([npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=CONSOLE, env=env)
+    built = CONSOLE / "dist" / "index.html"
+    if built.exists() and built.stat().st_mtime >= _newest([CONSOLE / p for p in CONSOLE_INPUTS]):
+        say("install", "console build ... ok (current)")
+        return
+    say("install", "building the console (vite build) ...")
+    run([npm, "run", "build"], cwd=CONSOLE, env=env, timeout=900)
+
+
 def cmd_install() -> None:
     t0 = time.monotonic()
     install_apt()
@@ -288,4 +327,5 @@ def cmd_install() -> None:
     install_kafka_jars()
     install_kafka_tools()
     install_node_tools()
+    install_console()
     say("install", f"done in {time.monotonic() - t0:.1f}s")

@@ -142,15 +142,53 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         '"the service behind this route did not answer in time; retry with the same '
         'Idempotency-Key","details":[]}}\';',
         "        }",
-        "        location / {",
-        '            return 404 \'{"error":{"code":"not_found","message":'
-        '"no route for this path","details":[]}}\';',
-        "        }",
+        *_console_locations(spec),
         "    }",
         "}",
         "",
     ]
     return "\n".join(line for line in out if line != "")
+
+
+NO_ROUTE = (
+    '            return 404 \'{"error":{"code":"not_found","message":'
+    '"no route for this path","details":[]}}\';'
+)
+# The console's pages: same origin as the API (the session cookie is SameSite=Strict). Ant
+# Design writes its styles at run time, hence 'unsafe-inline' for styles only.
+CONSOLE_HEADERS = (
+    "            add_header Content-Security-Policy \"default-src 'self'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data:; frame-ancestors 'self'; base-uri 'none'; form-action 'self'\" always;",
+    '            add_header X-Content-Type-Options "nosniff" always;',
+    '            add_header Referrer-Policy "same-origin" always;',
+)
+
+
+def _console_locations(spec: dict[str, object]) -> list[str]:
+    """``/`` serves the built console (``spec["console"]``, e.g. console/dist) with the SPA
+    fallback to index.html; any other /api/ path stays the API's JSON 404. Without a build,
+    ``/`` is the JSON 404 as before."""
+    root = REPO / str(spec.get("console", ""))
+    api_404 = ["        location /api/ {", NO_ROUTE, "        }"]
+    if not spec.get("console") or not (root / "index.html").is_file():
+        return [*api_404, "        location / {", NO_ROUTE, "        }"]
+    return [
+        *api_404,
+        "        location /assets/ {",
+        f'            root "{root}";',
+        '            add_header Cache-Control "public, max-age=31536000, immutable";',
+        "            default_type application/octet-stream;",
+        "            include /etc/nginx/mime.types;",
+        "        }",
+        "        location / {",
+        f'            root "{root}";',
+        "            include /etc/nginx/mime.types;",
+        "            default_type text/html;",
+        "            try_files $uri /index.html;",
+        '            add_header Cache-Control "no-cache";',
+        *CONSOLE_HEADERS,
+        "        }",
+    ]
 
 
 def nginx_up(st: Stack) -> tuple[subprocess.Popen[bytes] | None, bool]:

@@ -96,7 +96,9 @@ class ApiKeyAuthenticator:
 
     async def principal(self, raw_key: str | None) -> Principal:
         if not raw_key:
-            raise Unauthenticated("missing API key: send 'Authorization: Bearer <key>'")
+            raise Unauthenticated(
+                "missing credentials: send 'Authorization: Bearer <key>', or sign in (POST /api/v1/session)"
+            )
         key_id, secret = split_api_key(raw_key)
         digest = hashlib.sha256(secret.encode()).digest()
         row = await self.pool.fetchrow(PRINCIPAL_OF_KEY, key_id)

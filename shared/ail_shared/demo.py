@@ -2,6 +2,8 @@
 
 Two enterprises, one agency that both authorised, and an operations key. Rerunning keeps the keys
 already written to the output file while they are still valid, so scripts keep working.
+Each of the four also gets a console sign-in (``ail_shared.sessions``): user name and password
+in ``console`` of the output file; a rerun keeps the passwords written there (and unlocks).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,12 +21,20 @@ import asyncpg
 
 from ail_shared.auth import new_api_key, split_api_key
 from ail_shared.db import connect
+from ail_shared.sessions import ensure_account
 
 ENTERPRISES = (
     {"code": "1100776367555", "name": "北京示例进出口有限公司", "uscc": "91110000776367555X"},
     {"code": "3100123456789", "name": "上海示例贸易有限公司", "uscc": "913100001234567890"},
 )
 AGENCY = {"code": "AG0000000001", "name": "中国示例外贸代理有限公司"}
+# Console accounts: (user name, kind, enterprise index or None, display name).
+ACCOUNTS = (
+    ("demo-ent-a", "enterprise", 0, "北京示例 操作员"),
+    ("demo-ent-b", "enterprise", 1, "上海示例 操作员"),
+    ("demo-agency", "agency", None, "代理 操作员"),
+    ("demo-ops", "operations", None, "运维"),
+)
 
 
 async def _key_valid(conn: asyncpg.Connection, raw: str | None) -> bool:
@@ -98,6 +109,22 @@ async def seed(dsn: str, out: Path, entry_url: str) -> dict[str, Any]:
             ops_key = previous.get("operations", {}).get("api_key")
             if not await _key_valid(conn, ops_key):
                 ops_key = await _issue(conn, "operations", label="demo operations")
+            prev_passwords = {
+                a.get("username"): a.get("password") for a in previous.get("console", {}).get("accounts", [])
+            }
+            accounts = []
+            for username, kind, index, display in ACCOUNTS:
+                password = prev_passwords.get(username) or secrets.token_urlsafe(12)
+                await ensure_account(
+                    conn,
+                    username,
+                    password,
+                    kind,  # type: ignore[arg-type]
+                    enterprise=ENTERPRISES[index]["code"] if index is not None else None,
+                    agency=AGENCY["code"] if kind == "agency" else None,
+                    display_name=display,
+                )
+                accounts.append({"username": username, "password": password, "kind": kind})
     finally:
         await conn.close()
     doc = {
@@ -111,6 +138,7 @@ async def seed(dsn: str, out: Path, entry_url: str) -> dict[str, Any]:
         },
         "operations": {"api_key": ops_key},
         "usage": "curl -H 'Authorization: Bearer <api_key>' <entry_url>/api/v1/applications",
+        "console": {"url": f"{entry_url}/", "accounts": accounts},
     }
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, ensure_ascii=False, indent=2))

@@ -53,6 +53,7 @@ from ail_shared.inputs import MAX_BODY_BYTES, finite_problem, text_problem
 from ail_shared.logging import configure_logging, get_logger
 from ail_shared.openapi import describe, operation_id
 from ail_shared.outbox import OutboxRelay, SetAsideHook
+from ail_shared.sessions import CSRF_HEADER, SESSION_COOKIE, SessionStore
 from ail_shared.telemetry import configure_tracing, instrument_app
 
 log = get_logger("ail.http")
@@ -66,6 +67,7 @@ class Runtime:
     schema: str
     pool: asyncpg.Pool | None = None
     auth: ApiKeyAuthenticator | None = None
+    sessions: SessionStore | None = None
     relay: OutboxRelay | None = None
     consumers: list[EventConsumer] = field(default_factory=list)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -113,7 +115,7 @@ def _loc_to_path(loc: tuple[Any, ...]) -> str:
 
 # -- request guard -------------------------------------------------------------------------------
 # Headers a route of ours reads; the others are nginx's and the HTTP stack's business.
-READ_HEADERS = ("X-Enterprise-Code", "Idempotency-Key", "Last-Event-ID", "X-Request-Id")
+READ_HEADERS = ("X-Enterprise-Code", "Idempotency-Key", "Last-Event-ID", "X-Request-Id", "X-CSRF-Token")
 _JSON_DEPTH_MAX = 32  # the deepest model (contract -> part -> field) is 3; lists add 1 each
 
 
@@ -303,6 +305,7 @@ def create_app(
             settings.pg_dsn, min_size=settings.pg_pool_min, max_size=settings.pg_pool_max
         )
         runtime.auth = ApiKeyAuthenticator(runtime.pool)
+        runtime.sessions = SessionStore(runtime.pool)
         if settings.run_outbox_relay:
             runtime.relay = OutboxRelay(
                 dsn=settings.pg_dsn,
@@ -480,12 +483,24 @@ async def get_tenant(
         Header(description="Agencies: the enterprise this request acts for (13-digit code)"),
     ] = None,
 ) -> Tenant:
+    """An API key (``Authorization: Bearer`` or ``X-API-Key``) or, when none is sent, the
+    operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way.
+    A key wins over a cookie, so a machine client is never subject to the browser's CSRF rule."""
     raw = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         raw = authorization[7:]
-    auth = get_runtime(request).auth
-    assert auth is not None
-    return await auth.tenant(raw, x_enterprise_code)
+    runtime = get_runtime(request)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not raw and cookie:
+        assert runtime.sessions is not None
+        return await runtime.sessions.tenant(
+            cookie,
+            method=request.method,
+            csrf_token=request.headers.get(CSRF_HEADER),
+            named_enterprise=x_enterprise_code,
+        )
+    assert runtime.auth is not None
+    return await runtime.auth.tenant(raw, x_enterprise_code)
 
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]

@@ -97,6 +97,7 @@ TAGS: dict[str, str] = {
     "statistics": "Monthly statistics of licenses",
     "licenses": "The license after issue: its PDF, surrender, change or extension by reissue",
     "public": "Without a key: the license check a QR code of the printed license points at",
+    "session": "Operators' sign-in to the console: the session cookie, the agency's switch, sign-out",
 }
 
 

@@ -65,6 +65,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
     from ail_application.entrypoints.forms_api import router as forms
     from ail_application.entrypoints.internal_api import router as internal
     from ail_application.entrypoints.license_api import router as licenses
+    from ail_application.entrypoints.session_api import router as session
     from ail_application.entrypoints.submission_api import router as submission
     from ail_application.service_layer.set_aside import on_event_set_aside
     from ail_shared.http import create_app
@@ -90,10 +91,11 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         description=(
             "Automatic Import License application form (自动进口许可证申请表): pre-check, drafts,"
             " contracts, copies, attachments, print, queries, code tables, key-agri filings."
-            " Authenticate with `Authorization: Bearer <api key>`; agencies name the enterprise"
-            " in `X-Enterprise-Code`. Errors: `{error: {code, message, details: [{field, reason}]}}`."
+            " Authenticate with `Authorization: Bearer <api key>` (agencies name the enterprise"
+            " in `X-Enterprise-Code`), or sign in at `/api/v1/session` (cookie `ail_session`;"
+            " writes carry `X-CSRF-Token`). Errors: `{error: {code, message, details: [{field, reason}]}}`."
         ),
-        routers=[submission, applications, forms, documents, licenses, internal],
+        routers=[submission, applications, forms, documents, licenses, internal, session],
         consumers=consumers,
         on_startup=[install],
         on_shutdown=[uninstall],

@@ -1,0 +1,17 @@
+import { describe, expect, it } from "vitest";
+import { catalogue, statusLabels } from "./i18n";
+
+describe("the string catalogue", () => {
+  it("has every key in both languages, none empty", () => {
+    const zh = Object.keys(catalogue["zh-CN"]).sort();
+    expect(Object.keys(catalogue.en).sort()).toEqual(zh);
+    for (const lang of ["zh-CN", "en"] as const) {
+      for (const [k, v] of Object.entries(catalogue[lang])) expect(v, `${lang}.${k}`).not.toBe("");
+    }
+  });
+  it("names every status in both languages", () => {
+    expect(Object.keys(statusLabels.en).sort()).toEqual(Object.keys(statusLabels["zh-CN"]).sort());
+    expect(statusLabels["zh-CN"].pending_first_review).toBe("待初审");
+    expect(statusLabels["zh-CN"].approved).toBe("复审通过");
+  });
+});

@@ -1,0 +1,66 @@
+// The frame of every screen: menu, the agency's enterprise switcher, language, sign-out.
+import { Button, Layout, Menu, Select, Space, Spin, Typography } from "antd";
+import { Link, Outlet, useLocation } from "react-router-dom";
+import { LangContext, useT } from "../i18n";
+import { useSession } from "../session";
+import { SignIn } from "./SignIn";
+import { useContext } from "react";
+
+export function Shell() {
+  const t = useT();
+  const { lang, setLang } = useContext(LangContext);
+  const { session, signOut, switchTo } = useSession();
+  const loc = useLocation();
+  if (session === undefined) return <Spin style={{ margin: 96 }} />;
+  if (session === null) return <SignIn />;
+  const selected = loc.pathname.startsWith("/ekeys") ? "ekeys" : loc.pathname.startsWith("/key-agri") ? "key-agri" : "apps";
+  return (
+    <Layout style={{ minHeight: "100vh" }}>
+      <Layout.Header style={{ display: "flex", alignItems: "center", gap: 24, background: "#1554ad" }}>
+        <Typography.Text strong style={{ color: "#fff", fontSize: 16, whiteSpace: "nowrap" }}>
+          {t("app_title")}
+        </Typography.Text>
+        <nav aria-label="menu" style={{ flex: 1 }}>
+          <Menu
+            mode="horizontal"
+            theme="dark"
+            selectedKeys={[selected]}
+            style={{ background: "transparent" }}
+            items={[
+              { key: "apps", label: <Link to="/">{t("menu_applications")}</Link> },
+              { key: "ekeys", label: <Link to="/ekeys">{t("menu_ekeys")}</Link> },
+              { key: "key-agri", label: <Link to="/key-agri">{t("menu_key_agri")}</Link> },
+            ]}
+          />
+        </nav>
+        <Space>
+          {session.kind === "agency" ? (
+            <Select
+              aria-label={t("acting_for")}
+              data-testid="enterprise-switcher"
+              style={{ width: 260 }}
+              value={session.acting_enterprise ?? undefined}
+              options={session.enterprises.map((e) => ({ value: e.code, label: `${e.name} (${e.code})` }))}
+              onChange={(code: string) => void switchTo(code).then(() => window.location.assign("/"))}
+            />
+          ) : (
+            <Typography.Text style={{ color: "#fff" }} data-testid="acting-enterprise">
+              {session.enterprises.find((e) => e.code === session.acting_enterprise)?.name ?? session.display_name}
+            </Typography.Text>
+          )}
+          <Button size="small" onClick={() => setLang(lang === "zh-CN" ? "en" : "zh-CN")}>
+            {t("language")}
+          </Button>
+          <Button size="small" onClick={() => void signOut()}>
+            {t("sign_out")}
+          </Button>
+        </Space>
+      </Layout.Header>
+      <Layout.Content style={{ padding: 24 }}>
+        <main>
+          <Outlet />
+        </main>
+      </Layout.Content>
+    </Layout>
+  );
+}
