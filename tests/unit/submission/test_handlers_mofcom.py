@@ -172,7 +172,7 @@ async def test_operations_close_a_parked_submission_with_a_reason() -> None:
     assert row.state == REJECTED and row.reason == "closed_by_operations"
     [rejected] = uow.events(SubmissionRejected)
     assert rejected.reason == "closed_by_operations"
-    assert rejected.detail == "closed by operations: duplicate of another form"
+    assert rejected.detail == "duplicate of another form"
     view = uow.view(sub.application_id)
     assert view.status == "draft" and view.status_reason == "closed_by_operations"
     assert uow.ops() == [(sub.submission_id, "close", "duplicate of another form", "ops-1")]

@@ -229,7 +229,7 @@ class Submission:
         if self.state not in (SIGNED, PARKED):
             return False
         self.state = SIGNED  # reject() ends signed submissions only
-        return self.reject(reason=CLOSED_BY_OPERATIONS, detail=f"closed by operations: {reason}")
+        return self.reject(reason=CLOSED_BY_OPERATIONS, detail=reason)
 
     # ------------------------------------------------------------ review results
 
