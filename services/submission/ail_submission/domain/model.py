@@ -63,7 +63,8 @@ CLOSED_BY_OPERATIONS = "closed_by_operations"
 @dataclass
 class Submission:
     """One submission of an application (an application submitted N times has N of them).
-    ``state``: signing (or waiting_ekey) -> signed -> accepted | rejected, or signing_failed."""
+    ``state``: signing (or waiting_ekey) -> signed -> accepted | rejected, or signing_failed;
+    signed -> parked once the sender's retries are spent (operations resend or close it)."""
 
     submission_id: UUID
     application_id: UUID

@@ -79,8 +79,9 @@ DEFAULT_GRACE = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class SendPolicy:
-    """How often the sender tries MOFCOM before the submission is rejected as unavailable, and
-    how long it waits between rounds (``ail_shared.retry.backoff``)."""
+    """How often the sender tries MOFCOM before the submission is parked for operations (resend
+    or close, ``/api/v1/ops/submissions``), and how long it waits between rounds
+    (``ail_shared.retry.backoff``)."""
 
     max_attempts: int = 40
     base_seconds: float = 0.5
