@@ -12,6 +12,7 @@ from ail_customs.deps import Deps
 from ail_customs.domain.delivery import ResendPolicy
 from ail_customs.entrypoints.api import router
 from ail_customs.entrypoints.consumers import consumers
+from ail_customs.entrypoints.ops_api import router as ops_router
 from ail_customs.service_layer.workers import (
     Delivery,
     ExpirySweep,
@@ -54,7 +55,7 @@ def bootstrap(settings: Settings | None = None, *, customs: CustomsSystem | None
         title="Customs service",
         description="Delivers licenses to Customs; customs status, license usage ledger, clearance"
         " data and history.",
-        routers=[router],
+        routers=[router, ops_router],
         consumers=wire,
         on_startup=[start_workers],
         on_shutdown=[stop_workers],

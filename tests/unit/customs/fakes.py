@@ -220,6 +220,14 @@ class FakeHistory:
         return [e.kind for e in self.entries]
 
 
+class FakeOpsActions:
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str, str, str]] = []  # (license no., action, reason, actor)
+
+    async def record(self, *, license_no: str, action: str, reason: str, actor: str) -> None:
+        self.rows.append((license_no, action, reason, actor))
+
+
 class FakeUnitOfWork:
     """The unit of work over in-memory stores. What a clean exit commits: the tracked aggregates'
     events (``events``) and ``committed``; an exception commits nothing (the stores are restored)."""
@@ -231,6 +239,7 @@ class FakeUnitOfWork:
         self.licenses.declarations = self.declarations
         self.feed = FakeFeed()
         self.history = FakeHistory()
+        self.ops_actions = FakeOpsActions()
         self.events: list[tuple[str, Event]] = []  # (aggregate id, event), in outbox order
         self.committed = 0
         self.rolled_back = 0
@@ -248,6 +257,7 @@ class FakeUnitOfWork:
             "cursors": self.feed.cursors,
             "outcomes": self.feed.outcomes,
             "history": self.history.entries,
+            "ops_actions": self.ops_actions.rows,
         }
 
     def track(self, aggregate: Aggregate) -> None:

@@ -15,7 +15,9 @@ from ail_customs.domain.commands import (
     ApplyFeedPage,
     ClaimDueCancellations,
     ClaimDueLicenses,
+    CloseDelivery,
     ExpireLicenses,
+    OpsResendDelivery,
     RecordCancellation,
     RecordDelivery,
     RequestReissue,
@@ -168,6 +170,8 @@ def test_every_handler_is_in_a_table_keyed_by_its_type() -> None:
         ClaimDueCancellations,
         RecordCancellation,
         ExpireLicenses,
+        OpsResendDelivery,
+        CloseDelivery,
     }
 
 
@@ -379,6 +383,47 @@ async def test_resend_of_another_tenants_license_is_not_found() -> None:
     await stored_license(uow, "send_failed")
     with pytest.raises(NotFound):
         await handle(uow, resend(OTHER))
+
+
+# ------------------------------------------------------------------ operations
+
+
+async def test_operations_close_a_parked_delivery_with_a_reason_the_application_hears() -> None:
+    uow = FakeUnitOfWork()
+    await stored_license(uow, "send_failed")  # rounds spent: parked
+    uow.events.clear()
+    await handle(uow, CloseDelivery(LICENSE_NO, reason="Customs has it on paper", actor="ops-1"))
+    lic = uow.licenses.rows[LICENSE_NO]
+    assert lic.next_delivery_at is None and lic.customs_status == "send_failed"
+    assert uow.ops_actions.rows == [(LICENSE_NO, "close", "Customs has it on paper", "ops-1")]
+    [(_, event)] = uow.events
+    assert isinstance(event, CustomsStored) and event.result == "send_failed"
+    assert event.detail == "delivery closed by operations: Customs has it on paper"
+    assert uow.history.kinds()[-1] == "customs_delivery_closed"
+
+
+async def test_operations_cannot_close_a_delivery_in_flight_or_stored() -> None:
+    for status in ("not_arrived", "stored", None):
+        uow = FakeUnitOfWork()
+        await stored_license(uow, status)
+        with pytest.raises(Conflict):
+            await handle(uow, CloseDelivery(LICENSE_NO, reason="why not", actor="ops-1"))
+        assert uow.ops_actions.rows == []
+
+
+async def test_operations_resend_any_tenants_failed_delivery_now_recorded() -> None:
+    uow = FakeUnitOfWork()
+    await stored_license(uow, "store_failed")
+    wakes = uow.wakes
+    await handle(uow, OpsResendDelivery(LICENSE_NO, reason="Customs fixed their store", actor="ops-1"))
+    lic = uow.licenses.rows[LICENSE_NO]
+    assert lic.next_delivery_at is not None and lic.failed_rounds == 0 and uow.wakes == wakes + 1
+    assert uow.ops_actions.rows == [(LICENSE_NO, "resend", "Customs fixed their store", "ops-1")]
+    with pytest.raises(Conflict):  # due already: nothing recorded twice
+        await handle(uow, OpsResendDelivery(LICENSE_NO, reason="again", actor="ops-1"))
+    assert len(uow.ops_actions.rows) == 1
+    with pytest.raises(NotFound):
+        await handle(uow, OpsResendDelivery("NO-SUCH", reason="again", actor="ops-1"))
 
 
 # ------------------------------------------------------------------ delivery

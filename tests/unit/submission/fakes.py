@@ -258,6 +258,14 @@ class FakeReviewResults:
         return True
 
 
+class FakeOpsActions:
+    def __init__(self) -> None:
+        self.rows: dict[int, tuple[UUID, str, str, str]] = {}
+
+    async def record(self, *, submission_id: UUID, action: str, reason: str, actor: str) -> None:
+        self.rows[len(self.rows)] = (submission_id, action, reason, actor)
+
+
 class FakeUnitOfWork(UnitOfWork):
     """The submission UnitOfWork over in-memory repositories. ``published``: (topic, envelope) of
     every committed unit, in order; ``commits``: how many committed."""
@@ -269,6 +277,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.submissions = FakeSubmissions(self.clock, self.ekeys)  # type: ignore[assignment, arg-type]
         self.applications = FakeApplications()  # type: ignore[assignment]
         self.review_results = FakeReviewResults()  # type: ignore[assignment]
+        self.ops_actions = FakeOpsActions()  # type: ignore[assignment]
         self.published: list[tuple[str, Envelope]] = []
         self.commits = 0
         self.rollbacks = 0
@@ -276,7 +285,8 @@ class FakeUnitOfWork(UnitOfWork):
 
     def _stores(self) -> tuple[Any, ...]:
         s, a, e, r = self.submissions, self.applications, self.ekeys, self.review_results
-        return (s.rows, s.errors, a.rows, e.presence, e.bound, r.rows)  # type: ignore[attr-defined]
+        o = self.ops_actions.rows  # type: ignore[attr-defined]
+        return (s.rows, s.errors, a.rows, e.presence, e.bound, r.rows, o)  # type: ignore[attr-defined]
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._tracked, self._emitted = [], []
@@ -308,6 +318,10 @@ class FakeUnitOfWork(UnitOfWork):
 
     def submission(self, submission_id: UUID) -> Submission:
         return self.submissions.rows[submission_id]  # type: ignore[attr-defined, no-any-return]
+
+    def ops(self) -> list[tuple[UUID, str, str, str]]:
+        """The recorded operations actions: (submission id, action, reason, actor)."""
+        return list(self.ops_actions.rows.values())  # type: ignore[attr-defined]
 
     def view(self, application_id: UUID) -> ApplicationView:
         return self.applications.rows[application_id]  # type: ignore[attr-defined, no-any-return]

@@ -23,11 +23,13 @@ from ail_shared.events import (
 from ail_submission.adapters.mofcom import Accepted, MofcomUnavailable, Refused, Unavailable
 from ail_submission.domain.commands import (
     ClaimDueSubmissions,
+    CloseSubmission,
     ReceiveReviewResult,
     RefreshApprovalStatus,
+    ResendSubmission,
     SendSubmission,
 )
-from ail_submission.domain.model import ACCEPTED, REJECTED, SIGNED, CallbackRefusal, Submission
+from ail_submission.domain.model import ACCEPTED, PARKED, REJECTED, SIGNED, CallbackRefusal, Submission
 from ail_submission.service_layer import handlers
 from tests.unit.submission.fakes import (
     ENTERPRISE,
@@ -170,13 +172,65 @@ async def test_the_next_round_waits_as_long_as_mofcom_asked() -> None:
     assert uow.submission(sub.submission_id).next_attempt_at == uow.clock() + timedelta(seconds=45)
 
 
-async def test_mofcom_unavailable_after_the_last_attempt_rejects_the_submission() -> None:
+async def test_mofcom_unavailable_after_the_last_attempt_parks_the_submission_for_operations() -> None:
     uow, mofcom = FakeUnitOfWork(), FakeMofcom(submits=[Unavailable("timeout")])
     sub = signed(uow, attempts=3)
-    assert await send(uow, sub, mofcom) == "rejected"
+    assert await send(uow, sub, mofcom) == "parked"
+    row = uow.submission(sub.submission_id)
+    assert row.state == PARKED and row.last_error == "timeout" and row.next_attempt_at is None
+    assert uow.events(SubmissionRejected) == []  # an outage is waited out, never a rejection
+    view = uow.view(sub.application_id)
+    assert view.status == "submitting"
+    assert view.status_reason is not None and view.status_reason.startswith("mofcom_unavailable: ")
+    assert "after 3 attempts" in view.status_reason and "parked" in view.status_reason
+    # A parked submission is not claimed again by the sender.
+    uow.clock.advance(hours=1)
+    assert await handlers.claim_due(uow, ClaimDueSubmissions(limit=10, lease_seconds=30)) == []
+
+
+async def test_operations_resend_a_parked_submission_now_with_fresh_retries() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom(submits=[Unavailable("timeout")])
+    sub = signed(uow, attempts=3)
+    await send(uow, sub, mofcom)
+    woken: list[bool] = []
+    cmd = ResendSubmission(sub.submission_id, reason="MOFCOM is back", actor="ops-1")
+    await handlers.resend_submission(uow, cmd, clock=uow.clock, wake_sender=lambda: woken.append(True))
+    row = uow.submission(sub.submission_id)
+    assert (row.state, row.attempts, row.next_attempt_at) == (SIGNED, 0, uow.clock())
+    assert woken == [True]
+    assert uow.ops() == [(sub.submission_id, "resend", "MOFCOM is back", "ops-1")]
+    assert uow.view(sub.application_id).status_reason is None
+    assert await handlers.claim_due(uow, ClaimDueSubmissions(limit=10, lease_seconds=30)) == [
+        sub.submission_id
+    ]
+
+
+async def test_operations_close_a_parked_submission_with_a_reason() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom(submits=[Unavailable("timeout")])
+    sub = signed(uow, attempts=3)
+    await send(uow, sub, mofcom)
+    cmd = CloseSubmission(sub.submission_id, reason="duplicate of another form", actor="ops-1")
+    await handlers.close_submission(uow, cmd)
+    row = uow.submission(sub.submission_id)
+    assert row.state == REJECTED and row.reason == "closed_by_operations"
     [rejected] = uow.events(SubmissionRejected)
-    assert rejected.reason == "mofcom_unavailable" and "after 3 attempts" in rejected.detail
-    assert uow.view(sub.application_id).status == "draft"
+    assert rejected.reason == "closed_by_operations"
+    assert rejected.detail == "duplicate of another form"
+    view = uow.view(sub.application_id)
+    assert view.status == "draft" and view.status_reason == "closed_by_operations"
+    assert uow.ops() == [(sub.submission_id, "close", "duplicate of another form", "ops-1")]
+    # Closed is final: neither action applies again, and nothing is recorded for the refusal.
+    with pytest.raises(Conflict):
+        await handlers.resend_submission(uow, ResendSubmission(sub.submission_id, "again", "ops-1"))
+    with pytest.raises(Conflict):
+        await handlers.close_submission(uow, cmd)
+    assert len(uow.ops()) == 1
+
+
+async def test_operations_actions_on_an_unknown_submission_are_404() -> None:
+    uow = FakeUnitOfWork()
+    with pytest.raises(NotFound):
+        await handlers.close_submission(uow, CloseSubmission(uuid4(), reason="why", actor="ops-1"))
 
 
 async def test_a_submission_answered_already_is_not_sent_again() -> None:

@@ -182,3 +182,37 @@ async def history_of_license(
             raise NotFound(f"license {license_no} not found")
         rows = await conn.fetch(HISTORY, row["application_id"], since, until)
     return row["application_id"], [dict(r) for r in rows]
+
+
+# What operations see of a delivery (GET /api/v1/ops/customs-deliveries): queued (not sent yet,
+# or in its first round), retrying (a round failed, an automatic re-send is scheduled or under
+# way), parked (failed, the automatic rounds spent), closed (operations gave up on it).
+OPS_DELIVERIES = f"""
+SELECT * FROM (
+    SELECT l.license_no, l.application_id, l.enterprise_code, l.form_no, l.commodity_code,
+           l.commodity_name, l.unit, l.quantity, l.valid_until, l.customs_status, l.delivery_rounds,
+           l.failed_rounds, l.next_delivery_at, l.last_delivery_detail, l.updated_at,
+           CASE WHEN l.customs_status IN ('send_failed', 'store_failed') AND l.next_delivery_at IS NULL
+                THEN CASE WHEN last.action = 'close' THEN 'closed' ELSE 'parked' END
+                WHEN l.failed_rounds > 0 THEN 'retrying'
+                ELSE 'queued' END AS ops_state,
+           COALESCE((SELECT jsonb_agg(jsonb_build_object('action', o.action, 'reason', o.reason,
+                     'actor', o.actor, 'at', o.acted_at) ORDER BY o.id)
+                     FROM {SCHEMA}.ops_actions o WHERE o.license_no = l.license_no), '[]'::jsonb) AS actions
+    FROM {SCHEMA}.licenses l
+    LEFT JOIN LATERAL (SELECT o.action FROM {SCHEMA}.ops_actions o WHERE o.license_no = l.license_no
+                       ORDER BY o.id DESC LIMIT 1) last ON true
+    WHERE l.customs_status IS DISTINCT FROM 'stored') t
+WHERE ($1::text IS NULL OR t.ops_state = $1) AND ($3::text IS NULL OR t.license_no = $3)
+ORDER BY t.updated_at DESC LIMIT $2
+"""
+
+
+async def ops_deliveries(
+    pool: asyncpg.Pool, *, state: str | None, limit: int, license_no: str | None = None
+) -> list[dict[str, Any]]:
+    """Deliveries to Customs not stored yet (every tenant's: operations only), newest first,
+    each with what operations did with it (oldest first)."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(OPS_DELIVERIES, state, limit, license_no)
+    return [dict(r) for r in rows]

@@ -81,6 +81,10 @@ class FeedStore(Protocol):
     async def record(self, *, outcomes: Sequence[MessageOutcome]) -> None: ...
 
 
+class OpsActionStore(Protocol):
+    async def record(self, *, license_no: str, action: str, reason: str, actor: str) -> None: ...
+
+
 class HistoryStore(Protocol):
     async def add(self, entry: HistoryEntry) -> None: ...
 
@@ -315,6 +319,22 @@ u AS (
     WHERE license_no = $2 AND EXISTS (SELECT 1 FROM d))
 SELECT count(*) FROM d
 """
+
+
+class OpsActionRepository:
+    """What operations did with a delivery (resend, close): who, when, why."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def record(self, *, license_no: str, action: str, reason: str, actor: str) -> None:
+        await self.conn.execute(
+            f"INSERT INTO {SCHEMA}.ops_actions (license_no, action, reason, actor) VALUES ($1, $2, $3, $4)",
+            license_no,
+            action,
+            reason,
+            actor,
+        )
 
 
 class LicenseRepository:

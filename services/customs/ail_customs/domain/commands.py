@@ -29,6 +29,24 @@ class ClaimDueLicenses:
 
 
 @dataclass(frozen=True)
+class OpsResendDelivery:
+    """Operations: send a license (any tenant's) to Customs again now, with the reason."""
+
+    license_no: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class CloseDelivery:
+    """Operations: give up on delivering a license after send_failed or store_failed."""
+
+    license_no: str
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
 class RecordDelivery:
     """Record what delivery round ``round`` of a license came to (unless a newer round took over)."""
 

@@ -415,6 +415,26 @@ class License:
         self.failed_rounds = 0
         return True
 
+    def close_delivery(self, reason: str) -> None:
+        """Operations give up on delivering it (after send_failed or store_failed): no more
+        automatic re-sends; ``CustomsStored`` with the status it keeps and the reason, so the
+        application's history shows it. Only a failed delivery that is not in flight closes (409)."""
+        if self.customs_status not in (CustomsStatus.SEND_FAILED, CustomsStatus.STORE_FAILED):
+            raise Conflict(
+                f"license {self.license_no} is {self.customs_status or 'not sent yet'}: only a failed"
+                " delivery (send_failed, store_failed) can be closed; wait for the round to end"
+            )
+        self.next_delivery_at = None
+        self.events.append(
+            CustomsStored(
+                application_id=self.application_id,
+                license_no=self.license_no,
+                result=self.customs_status,
+                detail=f"delivery closed by operations: {reason}",
+                attempt=self.delivery_rounds,
+            )
+        )
+
 
 _CLOSING = (LicenseState.SURRENDERED, LicenseState.CANCELLED)
 

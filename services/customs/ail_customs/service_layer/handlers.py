@@ -24,7 +24,9 @@ from ail_customs.domain.commands import (
     ApplyFeedPage,
     ClaimDueCancellations,
     ClaimDueLicenses,
+    CloseDelivery,
     ExpireLicenses,
+    OpsResendDelivery,
     RecordCancellation,
     RecordDelivery,
     RequestReissue,
@@ -37,6 +39,7 @@ from ail_customs.domain.model import CustomsApplication, HistoryEntry, License, 
 from ail_customs.service_layer.clearance import apply_page
 from ail_customs.service_layer.unit_of_work import UnitOfWork
 from ail_shared.consumer import EventHandler, PermanentError
+from ail_shared.errors import Conflict, NotFound
 from ail_shared.events import (
     Envelope,
     Event,
@@ -319,6 +322,68 @@ async def request_resend(uow: UnitOfWork, cmd: RequestResend) -> ResendAnswer:
     return ResendAnswer(lic.license_no, status, scheduled)
 
 
+async def _ops_license(uow: UnitOfWork, license_no: str) -> License:
+    lic = await uow.licenses.get(license_no=license_no, for_update=True)
+    if lic is None:
+        raise NotFound(f"license {license_no} not found: list them with GET /api/v1/ops/customs-deliveries")
+    return lic
+
+
+async def ops_resend_delivery(uow: UnitOfWork, cmd: OpsResendDelivery) -> License:
+    """Operations: send a license to Customs again now (after send_failed or store_failed, also
+    a closed one), with fresh automatic rounds; recorded (who, when, why) with the change."""
+    async with uow:
+        lic = await _ops_license(uow, cmd.license_no)
+        status, now = lic.customs_status, _now()
+        if not lic.request_resend(now):
+            raise Conflict(f"license {lic.license_no} is already due or being delivered: nothing to resend")
+        await uow.licenses.save_delivery(lic)
+        await uow.ops_actions.record(
+            license_no=lic.license_no, action="resend", reason=cmd.reason, actor=cmd.actor
+        )
+        await uow.history.add(
+            HistoryEntry(
+                application_id=lic.application_id,
+                enterprise_code=lic.enterprise_code,
+                license_no=lic.license_no,
+                occurred_at=now,
+                kind="customs_resend_requested",
+                summary=f"re-send to Customs by operations ({cmd.actor}, was {status}): {cmd.reason}",
+                data={"previous_status": status, "by": cmd.actor, "reason": cmd.reason},
+            )
+        )
+        uow.license_due()
+    log.info("ops_resend_delivery", license_no=lic.license_no, actor=cmd.actor)
+    return lic
+
+
+async def close_delivery(uow: UnitOfWork, cmd: CloseDelivery) -> License:
+    """Operations: give up on a failed delivery (no more automatic re-sends). ``CustomsStored``
+    with the reason tells the application's history; recorded (who, when, why) in the same
+    transaction."""
+    async with uow:
+        lic = await _ops_license(uow, cmd.license_no)
+        lic.close_delivery(cmd.reason)
+        await uow.licenses.save_delivery(lic)
+        uow.track(lic)
+        await uow.ops_actions.record(
+            license_no=lic.license_no, action="close", reason=cmd.reason, actor=cmd.actor
+        )
+        await uow.history.add(
+            HistoryEntry(
+                application_id=lic.application_id,
+                enterprise_code=lic.enterprise_code,
+                license_no=lic.license_no,
+                occurred_at=_now(),
+                kind="customs_delivery_closed",
+                summary=f"delivery to Customs closed by operations ({cmd.actor}): {cmd.reason}",
+                data={"status": lic.customs_status, "by": cmd.actor, "reason": cmd.reason},
+            )
+        )
+    log.info("ops_close_delivery", license_no=lic.license_no, actor=cmd.actor)
+    return lic
+
+
 async def claim_due_licenses(uow: UnitOfWork, cmd: ClaimDueLicenses) -> list[License]:
     """One short transaction: the claimed licenses are ``not_arrived`` and leased."""
     async with uow:
@@ -514,6 +579,8 @@ CommandHandler = Callable[[UnitOfWork, Any], Awaitable[Any]]
 
 COMMAND_HANDLERS: Mapping[type[Any], CommandHandler] = {
     RequestResend: request_resend,
+    OpsResendDelivery: ops_resend_delivery,
+    CloseDelivery: close_delivery,
     ClaimDueLicenses: claim_due_licenses,
     RecordDelivery: record_delivery,
     ApplyFeedPage: apply_feed_page,

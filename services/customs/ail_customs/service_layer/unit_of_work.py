@@ -27,6 +27,8 @@ from ail_customs.adapters.repository import (
     HistoryStore,
     LicenseRepository,
     LicenseStore,
+    OpsActionRepository,
+    OpsActionStore,
 )
 from ail_shared import topics
 from ail_shared.unit_of_work import Aggregate, PgUnitOfWork
@@ -48,6 +50,9 @@ class UnitOfWork(Protocol):
 
     @property
     def history(self) -> HistoryStore: ...
+
+    @property
+    def ops_actions(self) -> OpsActionStore: ...
 
     def track(self, aggregate: Aggregate) -> None:
         """Write the aggregate's recorded events to the outbox on commit."""
@@ -71,6 +76,7 @@ class CustomsUnitOfWork(PgUnitOfWork):
     declarations: DeclarationRepository
     feed: FeedRepository
     history: HistoryRepository
+    ops_actions: OpsActionRepository
 
     def __init__(
         self, source: asyncpg.Pool | asyncpg.Connection, *, on_license_due: Callable[[], None] | None = None
@@ -85,6 +91,7 @@ class CustomsUnitOfWork(PgUnitOfWork):
         self.declarations = DeclarationRepository(conn)
         self.feed = FeedRepository(conn)
         self.history = HistoryRepository(conn)
+        self.ops_actions = OpsActionRepository(conn)
         self._due = False
 
     def license_due(self) -> None:

@@ -91,3 +91,40 @@ async def sample_ekey_metrics(pool: asyncpg.Pool) -> None:
     metrics.EKEYS_HELD_BY_HOST.clear()
     for row in hosts:
         metrics.EKEYS_HELD_BY_HOST.labels(str(row["host_id"])).set(int(row["n"]))
+
+
+# What operations see of a send (GET /api/v1/ops/submissions): queued (signed, not tried yet),
+# retrying (MOFCOM did not answer, tried again at next_attempt_at), parked (retries spent),
+# closed (operations gave up on it).
+OPS_STATE = """CASE WHEN s.state = 'parked' THEN 'parked'
+    WHEN s.state = 'signed' AND s.attempts > 0 THEN 'retrying'
+    WHEN s.state = 'signed' THEN 'queued'
+    WHEN s.state = 'rejected' AND s.reason = 'closed_by_operations' THEN 'closed' END"""
+
+
+async def ops_submissions(
+    pool: asyncpg.Pool, *, state: str | None, limit: int, submission_id: UUID | None = None
+) -> list[dict[str, Any]]:
+    """MOFCOM sends that wait, retry, are parked or were closed, newest first, each with what
+    operations did with it (oldest first). The request is shown by size and summary: the
+    signature and certificate stay out."""
+    async with pool.acquire() as conn:
+        rows = await conn.fetch(
+            f"""SELECT * FROM (
+                SELECT s.submission_id, s.application_id, s.enterprise_code, s.serial_no, s.snapshot,
+                       s.form_no, s.attempts, s.last_error, s.next_attempt_at, s.updated_at,
+                       s.ekey_serial, s.algorithm, {OPS_STATE} AS ops_state,
+                       COALESCE((SELECT jsonb_agg(jsonb_build_object('action', o.action, 'reason', o.reason,
+                                 'actor', o.actor, 'at', o.acted_at) ORDER BY o.id)
+                                 FROM {SCHEMA}.ops_actions o WHERE o.submission_id = s.submission_id),
+                                '[]'::jsonb) AS actions
+                FROM {SCHEMA}.submissions s
+                WHERE s.state IN ('signed', 'parked')
+                   OR (s.state = 'rejected' AND s.reason = 'closed_by_operations')) t
+            WHERE ($1::text IS NULL OR t.ops_state = $1) AND ($3::uuid IS NULL OR t.submission_id = $3)
+            ORDER BY t.updated_at DESC LIMIT $2""",
+            state,
+            limit,
+            submission_id,
+        )
+    return [dict(r) for r in rows]

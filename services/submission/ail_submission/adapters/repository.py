@@ -205,6 +205,23 @@ class SubmissionRepository:
         return [_submission(r) for r in rows]
 
 
+class OpsActionRepository:
+    """What operations did with a MOFCOM send (resend, close): who, when, why."""
+
+    def __init__(self, conn: asyncpg.Connection) -> None:
+        self.conn = conn
+
+    async def record(self, *, submission_id: UUID, action: str, reason: str, actor: str) -> None:
+        await self.conn.execute(
+            f"INSERT INTO {SCHEMA}.ops_actions (submission_id, action, reason, actor)"
+            " VALUES ($1, $2, $3, $4)",
+            submission_id,
+            action,
+            reason,
+            actor,
+        )
+
+
 class ApplicationRepository:
     """This service's own view of the applications it has seen submitted."""
 

@@ -105,6 +105,24 @@ class RerouteStrandedRequests:
     older_than_seconds: float
 
 
+@dataclass(frozen=True)
+class ResendSubmission:
+    """Operations: send a parked (or retrying) submission to MOFCOM again now."""
+
+    submission_id: UUID
+    reason: str
+    actor: str
+
+
+@dataclass(frozen=True)
+class CloseSubmission:
+    """Operations: give up on a parked (or retrying) submission, with the reason."""
+
+    submission_id: UUID
+    reason: str
+    actor: str
+
+
 Command = (
     BindEkey
     | BindEkeyByCertificate
@@ -116,4 +134,6 @@ Command = (
     | SendSubmission
     | ResolveWaitingSubmissions
     | RerouteStrandedRequests
+    | ResendSubmission
+    | CloseSubmission
 )

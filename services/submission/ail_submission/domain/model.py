@@ -56,6 +56,7 @@ ACCEPTED = "accepted"
 REJECTED = "rejected"
 SIGNING_FAILED = "signing_failed"
 WAITING_EKEY = "waiting_ekey"  # no signer host announces the e-key right now (domain.ekeys)
+PARKED = "parked"  # MOFCOM did not answer within the sender's retries: waits for operations
 
 EKEY_NOT_PRESENT = "ekey_not_present"
 EKEY_NOT_BOUND = "ekey_not_bound"
@@ -85,10 +86,14 @@ def delayed_reason(sub: Submission) -> str:
     return event_reason(MOFCOM_UNREACHABLE, detail)
 
 
+CLOSED_BY_OPERATIONS = "closed_by_operations"
+
+
 @dataclass
 class Submission:
     """One submission of an application (an application submitted N times has N of them).
-    ``state``: signing (or waiting_ekey) -> signed -> accepted | rejected, or signing_failed."""
+    ``state``: signing (or waiting_ekey) -> signed -> accepted | rejected, or signing_failed;
+    signed -> parked once the sender's retries are spent (operations resend or close it)."""
 
     submission_id: UUID
     application_id: UUID
@@ -252,6 +257,31 @@ class Submission:
             )
         )
         return True
+
+    def park(self, *, error: str) -> str:
+        """The retries are spent: stop sending, keep the submission (nothing goes back to draft)
+        until operations resend or close it. Returns the status reason the application shows."""
+        self.state, self.last_error, self.next_attempt_at, self.lease_until = PARKED, error, None, None
+        return (
+            f"{MOFCOM_UNAVAILABLE}: MOFCOM did not answer after {self.attempts} attempts ({error}); "
+            "parked until operations resend or close it"
+        )
+
+    def resend(self, *, now: datetime) -> bool:
+        """Operations: send a parked (or retrying) submission again now, with a fresh round of
+        retries. False when it is not waiting for MOFCOM (answered, closed, not signed yet)."""
+        if self.state not in (SIGNED, PARKED):
+            return False
+        self.state, self.attempts, self.next_attempt_at, self.lease_until = SIGNED, 0, now, None
+        return True
+
+    def close(self, *, reason: str) -> bool:
+        """Operations: give up on a parked (or retrying) send; the application goes back to draft
+        with the reason (SubmissionRejected, reason closed_by_operations)."""
+        if self.state not in (SIGNED, PARKED):
+            return False
+        self.state = SIGNED  # reject() ends signed submissions only
+        return self.reject(reason=CLOSED_BY_OPERATIONS, detail=reason)
 
     # ------------------------------------------------------------ review results
 

@@ -50,10 +50,12 @@ from ail_submission.domain.commands import (
     BindEkey,
     BindEkeyByCertificate,
     ClaimDueSubmissions,
+    CloseSubmission,
     ReceiveLicenseCancellation,
     ReceiveReviewResult,
     RefreshApprovalStatus,
     RerouteStrandedRequests,
+    ResendSubmission,
     ResolveWaitingSubmissions,
     Result,
     RevokeApplication,
@@ -63,7 +65,6 @@ from ail_submission.domain.commands import (
 from ail_submission.domain.ekeys import Binding
 from ail_submission.domain.model import (
     EKEY_NOT_BOUND,
-    MOFCOM_UNAVAILABLE,
     SIGNED,
     SIGNING,
     ApplicationView,
@@ -82,8 +83,9 @@ DEFAULT_GRACE = timedelta(minutes=10)
 
 @dataclass(frozen=True)
 class SendPolicy:
-    """How often the sender tries MOFCOM before the submission is rejected as unavailable, and
-    how long it waits between rounds (``ail_shared.retry.backoff``)."""
+    """How often the sender tries MOFCOM before the submission is parked for operations (resend
+    or close, ``/api/v1/ops/submissions``), and how long it waits between rounds
+    (``ail_shared.retry.backoff``)."""
 
     max_attempts: int = 40
     base_seconds: float = 0.5
@@ -622,7 +624,7 @@ async def send_submission(
 ) -> str:
     """Send one claimed submission to MOFCOM, outside any transaction (with the submission id
     as its idempotency key, so a retry after a time-out gets the same form no. back), then
-    record the answer with its event. Returns 'accepted', 'rejected', 'retry' or 'skipped'.
+    record the answer with its event. Returns 'accepted', 'rejected', 'retry', 'parked' or 'skipped'.
     The attachments the signed snapshot names go with it (their bytes from the application
     service, checked against the signed sha256 first)."""
     async with uow:
@@ -739,13 +741,15 @@ async def _record_answer(
         sub.reject(reason=outcome.reason, detail=outcome.detail)
         word = "rejected"
     elif sub.attempts >= policy.max_attempts:
-        log.error("mofcom_gave_up", submission_id=str(submission_id), attempts=sub.attempts)
-        sub.reject(
-            reason=MOFCOM_UNAVAILABLE,
-            detail=f"MOFCOM did not answer after {sub.attempts} attempts ({outcome.error}); "
-            "submit again later",
-        )
-        word = "rejected"
+        # An outage is waited out, never turned into a rejection: the send is parked for
+        # operations (GET /api/v1/ops/submissions: resend or close), the application says so.
+        log.error("mofcom_parked", submission_id=str(submission_id), attempts=sub.attempts)
+        reason = sub.park(error=outcome.error)
+        await uow.submissions.save(sub)
+        view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+        if view is not None and view.note(sub, reason):
+            await uow.applications.save(view)
+        return "parked"
     else:
         # The next round no earlier than MOFCOM asked (Retry-After), else the backoff.
         delay = max(policy.delay(sub.attempts), outcome.retry_after or 0.0)
@@ -771,6 +775,69 @@ async def _record_answer(
     return word
 
 
+# ---------------------------------------------------------------- operations
+
+
+def _ops_target(sub: Submission | None, submission_id: UUID) -> Submission:
+    if sub is None:
+        raise NotFound(f"no submission {submission_id}: list them with GET /api/v1/ops/submissions")
+    return sub
+
+
+async def resend_submission(
+    uow: UnitOfWork,
+    cmd: ResendSubmission,
+    *,
+    clock: Clock = now_utc,
+    wake_sender: Callable[[], None] | None = None,
+) -> Submission:
+    """Operations: send a parked (or retrying) submission again now, with a fresh round of
+    retries; the action is recorded (who, when, why) with the change."""
+    async with uow:
+        sub = _ops_target(
+            await uow.submissions.get(submission_id=cmd.submission_id, for_update=True), cmd.submission_id
+        )
+        if not sub.resend(now=clock()):
+            raise Conflict(
+                f"submission {sub.submission_id} is {sub.state}, not waiting for MOFCOM: nothing to resend"
+            )
+        await uow.submissions.save(sub)
+        await uow.ops_actions.record(
+            submission_id=sub.submission_id, action="resend", reason=cmd.reason, actor=cmd.actor
+        )
+        view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+        if view is not None and view.note(sub, None):
+            await uow.applications.save(view)
+    log.info("ops_resend", submission_id=str(sub.submission_id), actor=cmd.actor)
+    if wake_sender is not None:
+        wake_sender()
+    return sub
+
+
+async def close_submission(uow: UnitOfWork, cmd: CloseSubmission) -> Submission:
+    """Operations: give up on a parked (or retrying) send. SubmissionRejected (reason
+    closed_by_operations, the operator's reason in its detail) sends the application back to
+    draft and into its history; the action is recorded (who, when, why) in the same transaction."""
+    async with uow:
+        sub = _ops_target(
+            await uow.submissions.get(submission_id=cmd.submission_id, for_update=True), cmd.submission_id
+        )
+        if not sub.close(reason=cmd.reason):
+            raise Conflict(
+                f"submission {sub.submission_id} is {sub.state}, not waiting for MOFCOM: nothing to close"
+            )
+        await uow.submissions.save(sub)
+        await uow.ops_actions.record(
+            submission_id=sub.submission_id, action="close", reason=cmd.reason, actor=cmd.actor
+        )
+        view = await uow.applications.get(application_id=sub.application_id, for_update=True)
+        if view is not None and view.back_to_draft(sub, sub.reason or ""):
+            await uow.applications.save(view)
+        uow.track(sub)
+    log.info("ops_close", submission_id=str(sub.submission_id), actor=cmd.actor)
+    return sub
+
+
 # ---------------------------------------------------------------- the tables
 
 Handler = Callable[..., Awaitable[Any]]
@@ -786,6 +853,8 @@ COMMAND_HANDLERS: Mapping[type[Any], Handler] = {
     SendSubmission: send_submission,
     ResolveWaitingSubmissions: resolve_waiting,
     RerouteStrandedRequests: reroute_stranded,
+    ResendSubmission: resend_submission,
+    CloseSubmission: close_submission,
 }
 
 EVENT_HANDLERS: Mapping[type[Event], Handler] = {

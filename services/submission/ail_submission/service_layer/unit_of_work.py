@@ -12,6 +12,7 @@ from ail_submission.adapters.repository import (
     SCHEMA,
     ApplicationRepository,
     EkeyRepository,
+    OpsActionRepository,
     ReviewResultRepository,
     SubmissionRepository,
 )
@@ -33,12 +34,14 @@ class UnitOfWork(PgUnitOfWork):
     applications: ApplicationRepository
     ekeys: EkeyRepository
     review_results: ReviewResultRepository
+    ops_actions: OpsActionRepository
 
     def bind(self, conn: asyncpg.Connection) -> None:
         self.submissions = SubmissionRepository(conn)
         self.applications = ApplicationRepository(conn)
         self.ekeys = EkeyRepository(conn)
         self.review_results = ReviewResultRepository(conn)
+        self.ops_actions = OpsActionRepository(conn)
 
     def route(self, aggregate: Aggregate, event: Event) -> tuple[str, str]:
         return route(aggregate, event)

@@ -7,6 +7,7 @@
   (``handlers.send_submission``). When MOFCOM is unavailable the row keeps ``state = 'signed'``
   with ``attempts``, ``last_error`` and a backed-off ``next_attempt_at``; a crash mid-call only
   lets the lease expire, and the retry with the same idempotency key gets the same form no. back.
+  Once its retries are spent the row is ``parked`` for operations (``/api/v1/ops/submissions``).
 * ``EkeyWaiter``: keeps waiting submissions moving (issue 10, item 3). Heartbeats decide most
   waits at once (``handlers.on_heartbeat``); this catches the rest: a submission that began
   waiting while the heartbeat that frees it was being applied (two transactions, neither saw the
