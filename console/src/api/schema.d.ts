@@ -699,6 +699,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ops/customs-deliveries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Deliveries to Customs that are queued, retrying, parked (rounds spent) or closed by operations */
+        get: operations["list_ops_customs_deliveries"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/customs-deliveries/{license_no}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Give up on a failed delivery to Customs, with the reason (no more automatic re-sends) */
+        post: operations["close_ops_customs_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/customs-deliveries/{license_no}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a failed (or closed) delivery to Customs again now, with fresh automatic rounds */
+        post: operations["resend_ops_customs_delivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ops/dead-letters": {
         parameters: {
             query?: never;
@@ -761,6 +812,57 @@ export interface paths {
         put?: never;
         /** Mark one dead letter as skipped, with the reason (it is not applied) */
         post: operations["skip_dead_letter"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/submissions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** MOFCOM sends that are queued, retrying, parked (retries spent) or closed by operations */
+        get: operations["list_ops_submissions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/submissions/{submission_id}/close": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Give up on a parked (or retrying) submission: back to draft, with the reason */
+        post: operations["close_ops_submission"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ops/submissions/{submission_id}/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send a parked (or retrying) submission to MOFCOM again now, with a fresh round of retries */
+        post: operations["resend_ops_submission"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1767,6 +1869,29 @@ export interface components {
             items: components["schemas"]["TopicLetters"][];
         };
         /**
+         * DeliveryLastRequest
+         * @description What is sent to Customs for the license (ail_customs.service_layer.workers.license_message).
+         */
+        DeliveryLastRequest: {
+            /** Size Bytes */
+            size_bytes: number;
+            /** Form No */
+            form_no: string;
+            /** Commodity Code */
+            commodity_code: string;
+            /** Commodity Name */
+            commodity_name: string;
+            /** Quantity */
+            quantity: string;
+            /** Unit */
+            unit: string;
+            /**
+             * Valid Until
+             * Format: date
+             */
+            valid_until: string;
+        };
+        /**
          * DeliveryPage
          * @description A subscription's deliveries in the order they were queued, one page.
          */
@@ -2754,6 +2879,118 @@ export interface components {
             /** Enterprises */
             enterprises: string[];
         };
+        /** OpsAction */
+        OpsAction: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "resend" | "close";
+            /** Reason */
+            reason: string;
+            /** Actor */
+            actor: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+        };
+        /** OpsDelivery */
+        OpsDelivery: {
+            /** License No */
+            license_no: string;
+            /** Application Id */
+            application_id: string;
+            /** Enterprise Code */
+            enterprise_code: string;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "queued" | "retrying" | "parked" | "closed";
+            /** Customs Status */
+            customs_status: string | null;
+            /** Customs Status Label */
+            customs_status_label: string;
+            /**
+             * Attempts
+             * @description delivery rounds so far
+             */
+            attempts: number;
+            /** Failed Rounds */
+            failed_rounds: number;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Next Attempt At
+             * @description the automatic re-send (or the running round's lease end)
+             */
+            next_attempt_at: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            last_request: components["schemas"]["DeliveryLastRequest"];
+            /**
+             * Actions
+             * @description what operations did: action, reason, actor, at
+             */
+            actions: components["schemas"]["OpsAction"][];
+        };
+        /** OpsDeliveryList */
+        OpsDeliveryList: {
+            /** Items */
+            items: components["schemas"]["OpsDelivery"][];
+        };
+        /** OpsSubmission */
+        OpsSubmission: {
+            /**
+             * Submission Id
+             * Format: uuid
+             */
+            submission_id: string;
+            /**
+             * Application Id
+             * Format: uuid
+             */
+            application_id: string;
+            /** Enterprise Code */
+            enterprise_code: string;
+            /** Form No */
+            form_no: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "queued" | "retrying" | "parked" | "closed";
+            /** Attempts */
+            attempts: number;
+            /** Last Error */
+            last_error: string | null;
+            /**
+             * Next Attempt At
+             * @description when the sender tries again (queued, retrying)
+             */
+            next_attempt_at: string | null;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            last_request: components["schemas"]["SendLastRequest"];
+            /**
+             * Actions
+             * @description what operations did: action, reason, actor, at
+             */
+            actions: components["schemas"]["OpsAction"][];
+        };
+        /** OpsSubmissionList */
+        OpsSubmissionList: {
+            /** Items */
+            items: components["schemas"]["OpsSubmission"][];
+        };
         /**
          * OtherInfo
          * @description 其他信息.
@@ -3043,6 +3280,31 @@ export interface components {
          */
         Row: {
             [key: string]: unknown;
+        };
+        /**
+         * SendLastRequest
+         * @description What was (or will be) sent to MOFCOM, without the signature or the certificate.
+         */
+        SendLastRequest: {
+            /**
+             * Size Bytes
+             * @description the canonical form bytes that are signed and sent
+             */
+            size_bytes: number;
+            /** Serial No */
+            serial_no: string;
+            /** Commodity Code */
+            commodity_code: string;
+            /** Commodity Name */
+            commodity_name: string;
+            /** Total Quantity */
+            total_quantity: string;
+            /** Unit */
+            unit: string;
+            /** Ekey Serial */
+            ekey_serial: string | null;
+            /** Algorithm */
+            algorithm: string | null;
         };
         /** SessionEnterprise */
         SessionEnterprise: {
@@ -3434,6 +3696,14 @@ export interface components {
             amount_usd: string;
             /** Count */
             count: number;
+        };
+        /** Why */
+        Why: {
+            /**
+             * Reason
+             * @description why (recorded with who and when)
+             */
+            reason: string;
         };
     };
     responses: never;
@@ -6595,6 +6865,192 @@ export interface operations {
             };
         };
     };
+    list_ops_customs_deliveries: {
+        parameters: {
+            query?: {
+                /** @description only deliveries in this state */
+                state?: ("queued" | "retrying" | "parked" | "closed") | null;
+                limit?: number;
+            };
+            header?: {
+                /** @description Agencies: the enterprise this request acts for (13-digit code) */
+                "x-enterprise-code"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsDeliveryList"];
+                };
+            };
+            /** @description the request cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    close_ops_customs_delivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Agencies: the enterprise this request acts for (13-digit code) */
+                "x-enterprise-code"?: string | null;
+            };
+            path: {
+                /** @description license number (许可证号) */
+                license_no: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Why"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsDelivery"];
+                };
+            };
+            /** @description the request cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resend_ops_customs_delivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Agencies: the enterprise this request acts for (13-digit code) */
+                "x-enterprise-code"?: string | null;
+            };
+            path: {
+                /** @description license number (许可证号) */
+                license_no: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Why"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsDelivery"];
+                };
+            };
+            /** @description the request cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_dead_letters: {
         parameters: {
             query?: {
@@ -6800,6 +7256,190 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Message"];
+                };
+            };
+            /** @description the request cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_ops_submissions: {
+        parameters: {
+            query?: {
+                /** @description only sends in this state */
+                state?: ("queued" | "retrying" | "parked" | "closed") | null;
+                limit?: number;
+            };
+            header?: {
+                /** @description Agencies: the enterprise this request acts for (13-digit code) */
+                "x-enterprise-code"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsSubmissionList"];
+                };
+            };
+            /** @description the request cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    close_ops_submission: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Agencies: the enterprise this request acts for (13-digit code) */
+                "x-enterprise-code"?: string | null;
+            };
+            path: {
+                submission_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Why"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsSubmission"];
+                };
+            };
+            /** @description the request cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the request body is over the limit (docs/limits.md) */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    resend_ops_submission: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Agencies: the enterprise this request acts for (13-digit code) */
+                "x-enterprise-code"?: string | null;
+            };
+            path: {
+                submission_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["Why"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OpsSubmission"];
                 };
             };
             /** @description the request cannot be parsed */

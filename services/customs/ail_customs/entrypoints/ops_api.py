@@ -34,7 +34,7 @@ class OpsAction(BaseModel):
     at: datetime
 
 
-class LastRequest(BaseModel):
+class DeliveryLastRequest(BaseModel):
     """What is sent to Customs for the license (ail_customs.service_layer.workers.license_message)."""
 
     size_bytes: int
@@ -60,7 +60,7 @@ class OpsDelivery(BaseModel):
         description="the automatic re-send (or the running round's lease end)"
     )
     updated_at: datetime
-    last_request: LastRequest
+    last_request: DeliveryLastRequest
     actions: list[OpsAction] = Field(description="what operations did: action, reason, actor, at")
 
 

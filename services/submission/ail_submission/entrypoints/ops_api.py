@@ -34,7 +34,7 @@ class OpsAction(BaseModel):
     at: datetime
 
 
-class LastRequest(BaseModel):
+class SendLastRequest(BaseModel):
     """What was (or will be) sent to MOFCOM, without the signature or the certificate."""
 
     size_bytes: int = Field(description="the canonical form bytes that are signed and sent")
@@ -57,7 +57,7 @@ class OpsSubmission(BaseModel):
     last_error: str | None
     next_attempt_at: datetime | None = Field(description="when the sender tries again (queued, retrying)")
     updated_at: datetime
-    last_request: LastRequest
+    last_request: SendLastRequest
     actions: list[OpsAction] = Field(description="what operations did: action, reason, actor, at")
 
 
