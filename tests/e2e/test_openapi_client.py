@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import re
 import sys
@@ -46,6 +47,10 @@ async def generate(entry_url: str, where: Path) -> Any:
     spec = where / "openapi.json"
     spec.write_bytes(httpx.get(f"{entry_url}/api/v1/openapi.json", timeout=10).content)
     package = f"ail_client_{uuid.uuid4().hex[:8]}"
+    # A PDF is a file like any other to a generated client: the generator knows files only as
+    # application/octet-stream (its own setting for other file types).
+    config = where / "client-config.json"
+    config.write_text(json.dumps({"content_type_overrides": {"application/pdf": "application/octet-stream"}}))
     env = {**os.environ, "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}  # its ruff hook
     proc = await asyncio.create_subprocess_exec(
         str(VENV_BIN / "openapi-python-client"),
@@ -56,6 +61,8 @@ async def generate(entry_url: str, where: Path) -> Any:
         str(where / package),
         "--meta",
         "none",
+        "--config",
+        str(config),
         cwd=where,
         env=env,
         stdout=asyncio.subprocess.PIPE,

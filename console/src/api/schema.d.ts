@@ -2939,10 +2939,28 @@ export interface components {
              */
             actions: components["schemas"]["OpsAction"][];
         };
-        /** OpsDeliveryList */
+        /**
+         * OpsDeliveryList
+         * @description One page of the queue, newest first.
+         */
         OpsDeliveryList: {
             /** Items */
             items: components["schemas"]["OpsDelivery"][];
+            /**
+             * Total
+             * @description how many items match in all (not only on this page)
+             */
+            total: number;
+            /**
+             * Page
+             * @description this page's number, from 1
+             */
+            page: number;
+            /**
+             * Page Size
+             * @description at most this many items on a page
+             */
+            page_size: number;
         };
         /** OpsSubmission */
         OpsSubmission: {
@@ -2986,10 +3004,28 @@ export interface components {
              */
             actions: components["schemas"]["OpsAction"][];
         };
-        /** OpsSubmissionList */
+        /**
+         * OpsSubmissionList
+         * @description One page of the queue, newest first.
+         */
         OpsSubmissionList: {
             /** Items */
             items: components["schemas"]["OpsSubmission"][];
+            /**
+             * Total
+             * @description how many items match in all (not only on this page)
+             */
+            total: number;
+            /**
+             * Page
+             * @description this page's number, from 1
+             */
+            page: number;
+            /**
+             * Page Size
+             * @description at most this many items on a page
+             */
+            page_size: number;
         };
         /**
          * OtherInfo
@@ -3697,7 +3733,12 @@ export interface components {
             /** Count */
             count: number;
         };
-        /** Why */
+        /**
+         * Why
+         * @example {
+         *       "reason": "MOFCOM back since 10:05 (ticket OPS-1234)"
+         *     }
+         */
         Why: {
             /**
              * Reason
@@ -6870,7 +6911,10 @@ export interface operations {
             query?: {
                 /** @description only deliveries in this state */
                 state?: ("queued" | "retrying" | "parked" | "closed") | null;
-                limit?: number;
+                /** @description page number, from 1 */
+                page?: number;
+                /** @description items a page, 1..200 */
+                page_size?: number;
             };
             header?: {
                 /** @description Agencies: the enterprise this request acts for (13-digit code) */
@@ -6901,6 +6945,15 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not the operations key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6958,6 +7011,24 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description already answered, stored or closed: nothing to do */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7024,6 +7095,24 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description already answered, stored or closed: nothing to do */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7301,7 +7390,10 @@ export interface operations {
             query?: {
                 /** @description only sends in this state */
                 state?: ("queued" | "retrying" | "parked" | "closed") | null;
-                limit?: number;
+                /** @description page number, from 1 */
+                page?: number;
+                /** @description items a page, 1..200 */
+                page_size?: number;
             };
             header?: {
                 /** @description Agencies: the enterprise this request acts for (13-digit code) */
@@ -7332,6 +7424,15 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description not the operations key */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7388,6 +7489,24 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description already answered, stored or closed: nothing to do */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7453,6 +7572,24 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description already answered, stored or closed: nothing to do */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -162,7 +162,7 @@ async def test_mofcom_cancellation_reaches_customs_and_the_applicant(
 
     async def in_history() -> list[dict[str, Any]] | None:
         r = await enterprise_a.get(f"/api/v1/applications/{app['id']}/history")
-        items = r.json()["entries"] if r.status_code == 200 else []
+        items = r.json()["items"] if r.status_code == 200 else []
         found = [i for i in items if i["event"]["type"] == "LicenseCancelled"]
         return found or None
 

@@ -26,7 +26,7 @@ async def ops(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.Async
 
 
 async def _entry(ops: httpx.AsyncClient, license_no: str, **params: str) -> dict[str, Any] | None:
-    r = await ops.get(OPS, params={"limit": "500", **params})
+    r = await ops.get(OPS, params={"page_size": "200", **params})
     assert r.status_code == 200, r.text
     found = [d for d in r.json()["items"] if d["license_no"] == license_no]
     return found[0] if found else None

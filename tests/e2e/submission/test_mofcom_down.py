@@ -30,7 +30,7 @@ async def _delayed_entries(client: httpx.AsyncClient, app_id: str) -> list[dict[
     resp = await client.get(f"/api/v1/applications/{app_id}/history")
     if resp.status_code == 404:
         return []
-    return [e for e in resp.json()["entries"] if e["event"]["type"] == "SubmissionDelayed"]
+    return [e for e in resp.json()["items"] if e["event"]["type"] == "SubmissionDelayed"]
 
 
 async def test_mofcom_down_is_said_in_status_reason_and_history_then_it_goes_on(

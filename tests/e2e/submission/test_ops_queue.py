@@ -81,7 +81,7 @@ async def test_operations_see_resend_and_close_mofcom_sends_that_fail(
 
     async def in_history() -> bool:
         h = await enterprise_a.get(f"/api/v1/applications/{close_id}/history")
-        return h.status_code == 200 and any(why in (e.get("reason") or "") for e in h.json()["entries"])
+        return h.status_code == 200 and any(why in (e.get("reason") or "") for e in h.json()["items"])
 
     await eventually(
         in_history, timeout=60, interval=0.5, what="the close reason in the application's history"

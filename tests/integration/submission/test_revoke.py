@@ -108,7 +108,7 @@ async def test_the_revoke_reason_is_kept_and_a_resubmission_shows_no_old_form_no
 
     async def revoked_entry() -> dict[str, Any] | None:
         history = (await enterprise_a.get(f"/api/v1/applications/{app_id}/history")).json()
-        found = [e for e in history["entries"] if e["event"]["type"] == "ApplicationRevoked"]
+        found = [e for e in history["items"] if e["event"]["type"] == "ApplicationRevoked"]
         return found[0] if found else None
 
     entry = await eventually(revoked_entry)

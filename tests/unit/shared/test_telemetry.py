@@ -125,14 +125,14 @@ def test_background_polls_start_no_trace_but_requests_and_events_do() -> None:
     assert names == [("SELECT", SpanKind.CLIENT), ("GET /api/v1/licenses", SpanKind.SERVER)]
 
 
-def test_parked_work_continues_the_trace_it_was_queued_in() -> None:
+def test_parked_work_continues_the_trace_it_was_queued_in(monkeypatch: pytest.MonkeyPatch) -> None:
     memory = InMemorySpanExporter()
     provider = telemetry.build_provider("status")
     provider.add_span_processor(SimpleSpanProcessor(memory))
     tracer = provider.get_tracer("test")
-    from opentelemetry import trace
-
-    trace.set_tracer_provider(provider)  # continue_trace uses the global provider
+    # continue_trace takes its tracer from the global provider, which OpenTelemetry lets a process
+    # set only once (another test of the same worker may have): this test's provider stands in.
+    monkeypatch.setattr(telemetry, "tracer", provider.get_tracer)
     with tracer.start_as_current_span("consume"):
         stored = telemetry.stored_trace_context()
     assert telemetry.trace_id_of(stored)

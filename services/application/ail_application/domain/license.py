@@ -36,7 +36,9 @@ def verification_token(key: bytes, license_no: str) -> str:
 
 
 def token_matches(key: bytes, license_no: str, token: str) -> bool:
-    return hmac.compare_digest(verification_token(key, license_no), token)
+    """Constant-time, on bytes: a token typed by hand may hold any character (compare_digest
+    refuses non-ASCII str, which was a 500 for such a URL)."""
+    return hmac.compare_digest(verification_token(key, license_no).encode(), token.encode())
 
 
 def verification_url(base_url: str, key: bytes, license_no: str) -> str:

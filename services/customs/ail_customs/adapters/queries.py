@@ -203,16 +203,22 @@ SELECT * FROM (
     LEFT JOIN LATERAL (SELECT o.action FROM {SCHEMA}.ops_actions o WHERE o.license_no = l.license_no
                        ORDER BY o.id DESC LIMIT 1) last ON true
     WHERE l.customs_status IS DISTINCT FROM 'stored') t
-WHERE ($1::text IS NULL OR t.ops_state = $1) AND ($3::text IS NULL OR t.license_no = $3)
-ORDER BY t.updated_at DESC LIMIT $2
+WHERE ($1::text IS NULL OR t.ops_state = $1) AND ($2::text IS NULL OR t.license_no = $2)
 """
 
 
 async def ops_deliveries(
-    pool: asyncpg.Pool, *, state: str | None, limit: int, license_no: str | None = None
-) -> list[dict[str, Any]]:
+    pool: asyncpg.Pool, *, state: str | None, limit: int, offset: int = 0, license_no: str | None = None
+) -> tuple[int, list[dict[str, Any]]]:
     """Deliveries to Customs not stored yet (every tenant's: operations only), newest first,
-    each with what operations did with it (oldest first)."""
+    each with what operations did with it (oldest first); and how many match in all."""
     async with pool.acquire() as conn:
-        rows = await conn.fetch(OPS_DELIVERIES, state, limit, license_no)
-    return [dict(r) for r in rows]
+        rows = await conn.fetch(
+            f"{OPS_DELIVERIES} ORDER BY t.updated_at DESC LIMIT $3 OFFSET $4",
+            state,
+            license_no,
+            limit,
+            offset,
+        )
+        total = await conn.fetchval(f"SELECT count(*) FROM ({OPS_DELIVERIES}) c", state, license_no)
+    return int(total), [dict(r) for r in rows]

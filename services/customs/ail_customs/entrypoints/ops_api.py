@@ -10,7 +10,7 @@ from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_customs.adapters import queries
 from ail_customs.deps import CustomsDeps
@@ -19,12 +19,13 @@ from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
 from ail_customs.entrypoints.api import LicenseNo
 from ail_customs.service_layer.handlers import COMMAND_HANDLERS
 from ail_shared.auth import Tenant
-from ail_shared.errors import Forbidden
+from ail_shared.errors import Forbidden, NotFound
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.openapi import errors
+from ail_shared.paging import ListPage, Page
 
 router = APIRouter(prefix="/api/v1/ops/customs-deliveries", tags=["operations"])
 OpsState = Literal["queued", "retrying", "parked", "closed"]
-MAX_LIST = 500
 
 
 class OpsAction(BaseModel):
@@ -64,11 +65,14 @@ class OpsDelivery(BaseModel):
     actions: list[OpsAction] = Field(description="what operations did: action, reason, actor, at")
 
 
-class OpsDeliveryList(BaseModel):
-    items: list[OpsDelivery]
+class OpsDeliveryList(Page[OpsDelivery]):
+    """One page of the queue, newest first."""
 
 
 class Why(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "MOFCOM back since 10:05 (ticket OPS-1234)"}]}
+    )
     reason: str = Field(min_length=3, max_length=1000, description="why (recorded with who and when)")
 
 
@@ -103,31 +107,36 @@ def _view(r: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _one(pool: Pool, license_no: str) -> dict[str, Any]:
-    [row] = await queries.ops_deliveries(pool, state=None, limit=1, license_no=license_no)
-    return _view(row)
+    _, rows = await queries.ops_deliveries(pool, state=None, limit=1, license_no=license_no)
+    if not rows:  # stored meanwhile: no longer in the queue
+        raise NotFound(f"license {license_no} is not in the delivery queue (stored at Customs)")
+    return _view(rows[0])
 
 
 @router.get(
     "",
-    operation_id="list_ops_customs_deliveries",
     summary="Deliveries to Customs that are queued, retrying, parked (rounds spent) or closed by operations",
     response_model=OpsDeliveryList,
+    responses=errors(403, e403="not the operations key"),
 )
 async def list_ops_customs_deliveries(
     pool: Pool,
     tenant: CurrentTenant,
+    paging: ListPage,
     state: Annotated[OpsState | None, Query(description="only deliveries in this state")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100,
 ) -> Any:
     _operations(tenant)
-    return {"items": [_view(r) for r in await queries.ops_deliveries(pool, state=state, limit=limit)]}
+    total, rows = await queries.ops_deliveries(
+        pool, state=state, limit=paging.page_size, offset=paging.offset
+    )
+    return paging.of([_view(r) for r in rows], total)
 
 
 @router.post(
     "/{license_no}/resend",
-    operation_id="resend_ops_customs_delivery",
     summary="Send a failed (or closed) delivery to Customs again now, with fresh automatic rounds",
     response_model=OpsDelivery,
+    responses=errors(404, 409, e409="already answered, stored or closed: nothing to do"),
 )
 async def resend_ops_customs_delivery(
     license_no: LicenseNo, body: Why, pool: Pool, tenant: CurrentTenant, deps: CustomsDeps
@@ -140,9 +149,9 @@ async def resend_ops_customs_delivery(
 
 @router.post(
     "/{license_no}/close",
-    operation_id="close_ops_customs_delivery",
     summary="Give up on a failed delivery to Customs, with the reason (no more automatic re-sends)",
     response_model=OpsDelivery,
+    responses=errors(404, 409, e409="already answered, stored or closed: nothing to do"),
 )
 async def close_ops_customs_delivery(
     license_no: LicenseNo, body: Why, pool: Pool, tenant: CurrentTenant, deps: CustomsDeps

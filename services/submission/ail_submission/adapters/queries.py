@@ -102,29 +102,38 @@ OPS_STATE = """CASE WHEN s.state = 'parked' THEN 'parked'
     WHEN s.state = 'rejected' AND s.reason = 'closed_by_operations' THEN 'closed' END"""
 
 
+OPS_SUBMISSIONS = f"""SELECT * FROM (
+    SELECT s.submission_id, s.application_id, s.enterprise_code, s.serial_no, s.snapshot,
+           s.form_no, s.attempts, s.last_error, s.next_attempt_at, s.updated_at,
+           s.ekey_serial, s.algorithm, {OPS_STATE} AS ops_state,
+           COALESCE((SELECT jsonb_agg(jsonb_build_object('action', o.action, 'reason', o.reason,
+                     'actor', o.actor, 'at', o.acted_at) ORDER BY o.id)
+                     FROM {SCHEMA}.ops_actions o WHERE o.submission_id = s.submission_id),
+                    '[]'::jsonb) AS actions
+    FROM {SCHEMA}.submissions s
+    WHERE s.state IN ('signed', 'parked')
+       OR (s.state = 'rejected' AND s.reason = 'closed_by_operations')) t
+WHERE ($1::text IS NULL OR t.ops_state = $1) AND ($2::uuid IS NULL OR t.submission_id = $2)"""
+
+
 async def ops_submissions(
-    pool: asyncpg.Pool, *, state: str | None, limit: int, submission_id: UUID | None = None
-) -> list[dict[str, Any]]:
+    pool: asyncpg.Pool,
+    *,
+    state: str | None,
+    limit: int,
+    offset: int = 0,
+    submission_id: UUID | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
     """MOFCOM sends that wait, retry, are parked or were closed, newest first, each with what
-    operations did with it (oldest first). The request is shown by size and summary: the
-    signature and certificate stay out."""
+    operations did with it (oldest first); and how many match in all. The request is shown by
+    size and summary: the signature and certificate stay out."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            f"""SELECT * FROM (
-                SELECT s.submission_id, s.application_id, s.enterprise_code, s.serial_no, s.snapshot,
-                       s.form_no, s.attempts, s.last_error, s.next_attempt_at, s.updated_at,
-                       s.ekey_serial, s.algorithm, {OPS_STATE} AS ops_state,
-                       COALESCE((SELECT jsonb_agg(jsonb_build_object('action', o.action, 'reason', o.reason,
-                                 'actor', o.actor, 'at', o.acted_at) ORDER BY o.id)
-                                 FROM {SCHEMA}.ops_actions o WHERE o.submission_id = s.submission_id),
-                                '[]'::jsonb) AS actions
-                FROM {SCHEMA}.submissions s
-                WHERE s.state IN ('signed', 'parked')
-                   OR (s.state = 'rejected' AND s.reason = 'closed_by_operations')) t
-            WHERE ($1::text IS NULL OR t.ops_state = $1) AND ($3::uuid IS NULL OR t.submission_id = $3)
-            ORDER BY t.updated_at DESC LIMIT $2""",
+            f"{OPS_SUBMISSIONS} ORDER BY t.updated_at DESC LIMIT $3 OFFSET $4",
             state,
-            limit,
             submission_id,
+            limit,
+            offset,
         )
-    return [dict(r) for r in rows]
+        total = await conn.fetchval(f"SELECT count(*) FROM ({OPS_SUBMISSIONS}) c", state, submission_id)
+    return int(total), [dict(r) for r in rows]

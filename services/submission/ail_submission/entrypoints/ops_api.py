@@ -10,13 +10,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ail_shared.auth import Tenant
 from ail_shared.calendar import china_date
 from ail_shared.canonical import canonical_json
-from ail_shared.errors import Forbidden
+from ail_shared.errors import Forbidden, NotFound
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.openapi import errors
+from ail_shared.paging import ListPage, Page
 from ail_submission.adapters import queries
 from ail_submission.domain.commands import CloseSubmission, ResendSubmission
 from ail_submission.domain.snapshot import summary
@@ -24,7 +26,6 @@ from ail_submission.entrypoints.api import DepsDep
 
 router = APIRouter(prefix="/api/v1/ops/submissions", tags=["operations"])
 OpsState = Literal["queued", "retrying", "parked", "closed"]
-MAX_LIST = 500
 
 
 class OpsAction(BaseModel):
@@ -61,11 +62,14 @@ class OpsSubmission(BaseModel):
     actions: list[OpsAction] = Field(description="what operations did: action, reason, actor, at")
 
 
-class OpsSubmissionList(BaseModel):
-    items: list[OpsSubmission]
+class OpsSubmissionList(Page[OpsSubmission]):
+    """One page of the queue, newest first."""
 
 
 class Why(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reason": "MOFCOM back since 10:05 (ticket OPS-1234)"}]}
+    )
     reason: str = Field(min_length=3, max_length=1000, description="why (recorded with who and when)")
 
 
@@ -96,31 +100,36 @@ def _view(row: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _one(pool: Pool, submission_id: UUID) -> dict[str, Any]:
-    rows = await queries.ops_submissions(pool, state=None, limit=MAX_LIST, submission_id=submission_id)
+    _, rows = await queries.ops_submissions(pool, state=None, limit=1, submission_id=submission_id)
+    if not rows:  # answered meanwhile: no longer in the queue
+        raise NotFound(f"submission {submission_id} is not in the MOFCOM send queue")
     return _view(rows[0])
 
 
 @router.get(
     "",
-    operation_id="list_ops_submissions",
     summary="MOFCOM sends that are queued, retrying, parked (retries spent) or closed by operations",
     response_model=OpsSubmissionList,
+    responses=errors(403, e403="not the operations key"),
 )
 async def list_ops_submissions(
     pool: Pool,
     tenant: CurrentTenant,
+    paging: ListPage,
     state: Annotated[OpsState | None, Query(description="only sends in this state")] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 100,
 ) -> Any:
     _operations(tenant)
-    return {"items": [_view(r) for r in await queries.ops_submissions(pool, state=state, limit=limit)]}
+    total, rows = await queries.ops_submissions(
+        pool, state=state, limit=paging.page_size, offset=paging.offset
+    )
+    return paging.of([_view(r) for r in rows], total)
 
 
 @router.post(
     "/{submission_id}/resend",
-    operation_id="resend_ops_submission",
     summary="Send a parked (or retrying) submission to MOFCOM again now, with a fresh round of retries",
     response_model=OpsSubmission,
+    responses=errors(404, 409, e409="already answered, stored or closed: nothing to do"),
 )
 async def resend_ops_submission(
     submission_id: UUID, body: Why, pool: Pool, tenant: CurrentTenant, deps: DepsDep
@@ -132,9 +141,9 @@ async def resend_ops_submission(
 
 @router.post(
     "/{submission_id}/close",
-    operation_id="close_ops_submission",
     summary="Give up on a parked (or retrying) submission: back to draft, with the reason",
     response_model=OpsSubmission,
+    responses=errors(404, 409, e409="already answered, stored or closed: nothing to do"),
 )
 async def close_ops_submission(
     submission_id: UUID, body: Why, pool: Pool, tenant: CurrentTenant, deps: DepsDep
