@@ -1229,6 +1229,29 @@ export interface components {
             /** Business Licence No */
             business_licence_no?: string | null;
         };
+        /**
+         * ApplicationPage
+         * @description One page of the application query (申请单查询), with the total.
+         */
+        ApplicationPage: {
+            /** Items */
+            items: components["schemas"]["ApplicationRow"][];
+            /**
+             * Total
+             * @description how many items match in all (not only on this page)
+             */
+            total: number;
+            /**
+             * Page
+             * @description this page's number, from 1
+             */
+            page: number;
+            /**
+             * Page Size
+             * @description at most this many items on a page
+             */
+            page_size: number;
+        };
         /** ApplicationRow */
         ApplicationRow: {
             /**
@@ -1691,6 +1714,29 @@ export interface components {
             is_default?: boolean | null;
         } & {
             [key: string]: unknown;
+        };
+        /**
+         * CodeTablePage
+         * @description One page of a code table.
+         */
+        CodeTablePage: {
+            /** Items */
+            items: components["schemas"]["CodeEntry"][];
+            /**
+             * Total
+             * @description how many items match in all (not only on this page)
+             */
+            total: number;
+            /**
+             * Page
+             * @description this page's number, from 1
+             */
+            page: number;
+            /**
+             * Page Size
+             * @description at most this many items on a page
+             */
+            page_size: number;
         };
         /** ContractInfo */
         ContractInfo: {
@@ -2607,6 +2653,29 @@ export interface components {
             /** Phone */
             phone?: string | null;
         };
+        /**
+         * KeyAgriFilingPage
+         * @description One page of the key-agri filings.
+         */
+        KeyAgriFilingPage: {
+            /** Items */
+            items: components["schemas"]["KeyAgriFiling"][];
+            /**
+             * Total
+             * @description how many items match in all (not only on this page)
+             */
+            total: number;
+            /**
+             * Page
+             * @description this page's number, from 1
+             */
+            page: number;
+            /**
+             * Page Size
+             * @description at most this many items on a page
+             */
+            page_size: number;
+        };
         /** LedgerView */
         LedgerView: {
             /**
@@ -3047,66 +3116,6 @@ export interface components {
              * @description table `import_change_bands`
              */
             import_change_band?: string | null;
-        };
-        /** Page[ApplicationRow] */
-        Page_ApplicationRow_: {
-            /** Items */
-            items: components["schemas"]["ApplicationRow"][];
-            /**
-             * Total
-             * @description how many items match in all (not only on this page)
-             */
-            total: number;
-            /**
-             * Page
-             * @description this page's number, from 1
-             */
-            page: number;
-            /**
-             * Page Size
-             * @description at most this many items on a page
-             */
-            page_size: number;
-        };
-        /** Page[CodeEntry] */
-        Page_CodeEntry_: {
-            /** Items */
-            items: components["schemas"]["CodeEntry"][];
-            /**
-             * Total
-             * @description how many items match in all (not only on this page)
-             */
-            total: number;
-            /**
-             * Page
-             * @description this page's number, from 1
-             */
-            page: number;
-            /**
-             * Page Size
-             * @description at most this many items on a page
-             */
-            page_size: number;
-        };
-        /** Page[KeyAgriFiling] */
-        Page_KeyAgriFiling_: {
-            /** Items */
-            items: components["schemas"]["KeyAgriFiling"][];
-            /**
-             * Total
-             * @description how many items match in all (not only on this page)
-             */
-            total: number;
-            /**
-             * Page
-             * @description this page's number, from 1
-             */
-            page: number;
-            /**
-             * Page Size
-             * @description at most this many items on a page
-             */
-            page_size: number;
         };
         /** PrecheckAnswer */
         PrecheckAnswer: {
@@ -3790,7 +3799,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_ApplicationRow_"];
+                    "application/json": components["schemas"]["ApplicationPage"];
                     "text/csv": unknown;
                     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": unknown;
                 };
@@ -6317,7 +6326,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_KeyAgriFiling_"];
+                    "application/json": components["schemas"]["KeyAgriFilingPage"];
                 };
             };
             /** @description the request cannot be parsed */
@@ -7775,7 +7784,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Page_CodeEntry_"];
+                    "application/json": components["schemas"]["CodeTablePage"];
                 };
             };
             /** @description the request cannot be parsed */

@@ -25,7 +25,7 @@ async def test_a_refused_declaration_is_in_the_history_and_pushed(
 
     async def entry() -> dict[str, Any] | None:
         hist = await history(enterprise_client, app.application_id)
-        found = [e for e in (hist or {}).get("entries", []) if e["event"]["id"] == str(refused.event_id)]
+        found = [e for e in (hist or {}).get("items", []) if e["event"]["id"] == str(refused.event_id)]
         return found[0] if found else None
 
     got = await eventually(entry, what="the ClearanceRefused history entry")

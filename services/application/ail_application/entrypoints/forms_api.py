@@ -279,10 +279,14 @@ class CodeEntry(BaseModel):
     is_default: bool | None = None
 
 
+class CodeTablePage(Page[CodeEntry]):
+    """One page of a code table."""
+
+
 @router.get(
     "/reference/{table}",
     summary="Read a code table",
-    response_model=Page[CodeEntry],
+    response_model=CodeTablePage,
     responses=errors(404, e404="no such code table"),
     tags=["reference"],
     description="Code tables: `commodities` (the catalogue, per year, with effective dates and the"
@@ -338,6 +342,10 @@ class KeyAgriFiling(KeyAgriFilingIn):
     reported_at: str | None = None
     report_attempts: int = 0
     last_error: str | None = Field(None, description="why the last report to MOFCOM failed")
+
+
+class KeyAgriFilingPage(Page[KeyAgriFiling]):
+    """One page of the key-agri filings."""
 
 
 KEY_AGRI_EXAMPLE = {
@@ -425,7 +433,7 @@ async def report_key_agri_filing_again(filing_id: UUID, deps: AppDeps, tenant: C
 @router.get(
     "/key-agri-filings",
     summary="List the key-agri filings",
-    response_model=Page[KeyAgriFiling],
+    response_model=KeyAgriFilingPage,
     tags=["key-agri"],
 )
 async def list_key_agri_filings(

@@ -166,7 +166,8 @@ class ApplicationRow(BaseModel):
     created_at: datetime
 
 
-ApplicationPage = Page[ApplicationRow]
+class ApplicationPage(Page[ApplicationRow]):
+    """One page of the application query (申请单查询), with the total."""
 
 
 class IdList(BaseModel):
