@@ -141,11 +141,11 @@ async def test_a_generated_client_drives_create_query_submit_and_history(
 
         async def history() -> Any:
             got = await history_of.asyncio(client=client, application_id=str(draft.id))
-            return got if isinstance(got, models.History) and got.entries else None
+            return got if isinstance(got, models.History) and got.items else None
 
         seen = await eventually(history, what="the status service's history of the submitted draft")
         assert seen.serial_no == draft.serial_no
-        first = seen.entries[0]
+        first = seen.items[0]
         assert (
             isinstance(first, models.HistoryEntry) and first.event.type_ == "ApplicationSubmitted"
         )  # `type` is `type_` in Python

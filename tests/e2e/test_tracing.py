@@ -11,10 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.integration.status.support import Receiver
 from tests.integration.submission.support import create_draft, wait_status
 from tests.support import dev, eventually
+
+# Serial: it follows every webhook delivery of one application and every line of every log. In the
+# parallel phase one delivery of the application once carried another trace id (seen once, not
+# explained yet: docs/architecture.md, tracing), so it runs alone until that is understood.
+pytestmark = pytest.mark.serial
 
 SERVICES = ("application", "signer", "submission", "status", "customs")
 
