@@ -125,9 +125,10 @@ def history_problems(app: App, f: Facts, outcome: str) -> list[str]:
     for e in entries:
         s = e.get("status")
         kind = _kind(e)
-        if kind == "SigningDeferred":  # a wait for the e-key, in flight: it sets no status
+        if kind in ("SigningDeferred", "SubmissionDelayed"):
+            # A wait in flight (for the e-key; for MOFCOM to answer): it sets no status.
             if licensed:
-                out.append("SigningDeferred listed after the license was issued")
+                out.append(f"{kind} listed after the license was issued")
             continue
         if s is None:  # customs events: after the license; a clearance after Customs stored it
             if not licensed:

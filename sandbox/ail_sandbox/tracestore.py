@@ -36,6 +36,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from ail_sandbox.tracetree import read_trace
+from ail_shared import metrics
 from ail_shared.logging import configure_logging, get_logger
 
 log = get_logger("ail.tracestore")
@@ -127,6 +128,7 @@ def create_app(path: Path | None = None) -> FastAPI:
             raise HTTPException(404, f"no spans of trace {trace_id}")
         return {"trace_id": trace_id, "spans": spans}
 
+    metrics.instrument(app)  # /metrics, like every process of the stack (Prometheus scrapes it)
     return app
 
 

@@ -104,7 +104,9 @@ async def test_a_redriven_dead_letter_is_applied_exactly_once(
         value=env.to_bytes(),
         key=env.aggregate_id.encode(),
         headers=[
+            # The headers the relay wrote on the original record (docs/asyncapi.json), then the DLT's.
             ("event_type", env.event_type.encode()),
+            ("schema_version", env.schema_version.encode()),
             ("event_id", str(env.event_id).encode()),
             ("dlt-reason", b"handler_failed after 2 attempts: RuntimeError('fixed since')"),
             ("dlt-source-topic", topics.SIGNER.encode()),

@@ -39,6 +39,7 @@ EXPECTED = {
     "sandbox-mofcom": {"ail_http_requests"},
     "sandbox-customs": {"ail_http_requests"},
     "lag": {"ail_kafka_group_lag"},
+    "tracestore": {"ail_http_requests"},
 }
 
 

@@ -273,14 +273,16 @@ def test_checks_do_not_mutate_their_input() -> None:
     assert f == before
 
 
-def test_a_wait_for_the_e_key_while_submitting_is_part_of_the_history() -> None:
+@pytest.mark.parametrize("wait_kind", ["SigningDeferred", "SubmissionDelayed"])
+def test_a_wait_while_submitting_is_part_of_the_history(wait_kind: str) -> None:
+    # For the e-key (SigningDeferred) or for MOFCOM to answer (SubmissionDelayed, issue 13 item 9).
     app, f = cleared()
     entries = f.history["items"]  # type: ignore[index]
-    wait = entry(1, "SigningDeferred", None)
+    wait = entry(1, wait_kind, None)
     wait["occurred_at"] = "2026-12-01T08:00:01.5+00:00"
     entries.insert(1, wait)
     assert failing(run(app, f)) == set()
-    late = entry(8, "SigningDeferred", None)
+    late = entry(8, wait_kind, None)
     late["occurred_at"] = "2026-12-01T08:00:08+00:00"
     entries.append(late)
     assert failing(run(app, f)) == {"every history in order (time, lifecycle, complete)"}
