@@ -71,7 +71,9 @@ async function pick(page, label, typed) {
   const found = page.getByLabel(label, { exact: true }).first();
   await found.waitFor();
   const box = (await found.evaluate((e) => e.tagName)) === "INPUT" ? found : found.locator("input").first();
-  await box.click();
+  // A select that already shows a value (a default such as the unit) lays its selection item over
+  // the search input: the click lands on that item, which opens the select just the same.
+  await box.click({ force: true });
   await box.fill(typed);
   await page.locator(".ant-select-dropdown:visible .ant-select-item-option").first().waitFor();
   await box.press("Enter");
@@ -147,7 +149,7 @@ try {
     const { page } = a;
     await page.getByLabel("备注").fill("未暂存的备注");
     await page.getByRole("link", { name: "许可证申请" }).click();
-    await page.getByText("有未暂存的修改，确定离开？").waitFor();
+    await page.locator(".ant-modal-confirm-title").filter({ hasText: "有未暂存的修改，确定离开？" }).waitFor();
     await look(page, "leave-confirm");
     await page.getByRole("button", { name: /确\s*定/ }).click();
     await page.waitForURL(`${entry}/`);
