@@ -24,7 +24,9 @@ const results = [];
 const TIMEOUT = 90_000;
 let shot = 0;
 
+let lastPage = null; // the page of the last screenshot: a failing step leaves one more of it
 async function look(page, name) {
+  lastPage = page;
   shot += 1;
   const file = `${out}/${String(shot).padStart(2, "0")}-${name}.png`;
   await page.screenshot({ path: file, fullPage: true });
@@ -48,6 +50,7 @@ async function step(name, fn) {
     console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
     results.push({ step: name, ok: false, error: String(e?.stack ?? e) });
+    await lastPage?.screenshot({ path: `${out}/failed-${name}.png`, fullPage: true }).catch(() => {});
     console.log(`FAIL ${name}: ${e?.stack ?? e}`);
     throw e;
   }
@@ -77,7 +80,9 @@ async function pick(page, label, typed) {
   await box.fill(typed);
   await page.locator(".ant-select-dropdown:visible .ant-select-item-option").first().waitFor();
   await box.press("Enter");
-  await page.keyboard.press("Escape");
+  // A multiple select stays open after Enter: leaving the field closes it (Escape would also
+  // close the dialog the select sits in).
+  await box.blur();
 }
 
 const browser = await chromium.launch({
@@ -163,7 +168,7 @@ try {
   });
   await step("contract", async () => {
     const { page } = a;
-    await page.getByRole("button", { name: "合同信息表" }).click();
+    await page.getByRole("button", { name: "合同信息表", exact: true }).click();
     const d = page.getByRole("dialog");
     const fill = async (label, v) => { const f = d.getByLabel(label, { exact: true }); if (!(await f.inputValue())) await f.fill(v); };
     await fill("进口用户代码", "1100776367555");
