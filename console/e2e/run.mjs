@@ -70,9 +70,10 @@ async function signIn(browser, username) {
 }
 
 /** A code-table select: type (code, letters or Chinese), Enter picks the first match. */
-async function pick(page, label, typed) {
+async function pick(page, label, typed, scope = page) {
   // Ant Design puts the aria-label on the select's root; the search input is inside it.
-  const found = page.getByLabel(label, { exact: true }).first();
+  // scope: a dialog whose field has the same label as one of the form behind it.
+  const found = scope.getByLabel(label, { exact: true }).first();
   await found.waitFor();
   const box = (await found.evaluate((e) => e.tagName)) === "INPUT" ? found : found.locator("input").first();
   // A select that already shows a value (a default such as the unit) lays its selection item over
@@ -213,6 +214,8 @@ try {
     await d.getByLabel("执行期止").fill(isoIn(330));
     await pick(page, "企业性质", "trader");
     await d.getByLabel("卖方名称(中文)").fill("必和必拓");
+    await pick(page, "原产地国(地区)", "601", d);
+    await pick(page, "贸易国(地区)", "601", d);
     await pick(page, "卸货港", "4200");
     await d.getByRole("button", { name: "添加一行" }).click();
     await d.getByLabel("品种 1").fill("粉矿");
