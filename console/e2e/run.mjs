@@ -282,7 +282,7 @@ try {
     const serial = await draft.locator("a").first().innerText();
     await draft.getByRole("button", { name: /删\s*除/ }).click();
     await page.getByRole("dialog").getByRole("button", { name: /删\s*除/ }).click();
-    await page.getByText(serial).waitFor({ state: "detached" });
+    await page.getByRole("link", { name: serial, exact: true }).waitFor({ state: "detached" });
     await look(page, "deleted");
   });
   await step("revoke", async () => {
