@@ -310,7 +310,7 @@ try {
   });
   await step("agency-switch", async () => {
     const g = await signIn(browser, "demo-agency");
-    const sw = g.page.getByLabel("当前企业");
+    const sw = g.page.getByTestId("enterprise-switcher");
     await sw.click();
     await g.page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter({ hasText: "上海示例" }).click();
     await g.page.waitForLoadState("load");
