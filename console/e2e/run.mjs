@@ -24,14 +24,17 @@ const results = [];
 const TIMEOUT = 90_000;
 let shot = 0;
 
+let lastPage = null; // the page of the last screenshot: a failing step leaves one more of it
 async function look(page, name) {
+  lastPage = page;
   shot += 1;
   const file = `${out}/${String(shot).padStart(2, "0")}-${name}.png`;
   await page.screenshot({ path: file, fullPage: true });
   await page.addScriptTag({ content: AXE });
   const found = await page.evaluate(async () => {
     // eslint-disable-next-line no-undef
-    const r = await axe.run(document, { resultTypes: ["violations"] });
+    // The toasts fade out (opacity): caught mid-fade they fail contrast though they pass at rest.
+    const r = await axe.run({ exclude: [".ant-message"] }, { resultTypes: ["violations"] });
     return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
       .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
   });
@@ -48,6 +51,7 @@ async function step(name, fn) {
     console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   } catch (e) {
     results.push({ step: name, ok: false, error: String(e?.stack ?? e) });
+    await lastPage?.screenshot({ path: `${out}/failed-${name}.png`, fullPage: true }).catch(() => {});
     console.log(`FAIL ${name}: ${e?.stack ?? e}`);
     throw e;
   }
@@ -66,16 +70,21 @@ async function signIn(browser, username) {
 }
 
 /** A code-table select: type (code, letters or Chinese), Enter picks the first match. */
-async function pick(page, label, typed) {
+async function pick(page, label, typed, scope = page) {
   // Ant Design puts the aria-label on the select's root; the search input is inside it.
-  const found = page.getByLabel(label, { exact: true }).first();
+  // scope: a dialog whose field has the same label as one of the form behind it.
+  const found = scope.getByLabel(label, { exact: true }).first();
   await found.waitFor();
   const box = (await found.evaluate((e) => e.tagName)) === "INPUT" ? found : found.locator("input").first();
-  await box.click();
+  // A select that already shows a value (a default such as the unit) lays its selection item over
+  // the search input: the click lands on that item, which opens the select just the same.
+  await box.click({ force: true });
   await box.fill(typed);
   await page.locator(".ant-select-dropdown:visible .ant-select-item-option").first().waitFor();
   await box.press("Enter");
-  await page.keyboard.press("Escape");
+  // A multiple select stays open after Enter: leaving the field closes it (Escape would also
+  // close the dialog the select sits in).
+  await box.blur();
 }
 
 const browser = await chromium.launch({
@@ -147,7 +156,7 @@ try {
     const { page } = a;
     await page.getByLabel("备注").fill("未暂存的备注");
     await page.getByRole("link", { name: "许可证申请" }).click();
-    await page.getByText("有未暂存的修改，确定离开？").waitFor();
+    await page.locator(".ant-modal-confirm-title").filter({ hasText: "有未暂存的修改，确定离开？" }).waitFor();
     await look(page, "leave-confirm");
     await page.getByRole("button", { name: /确\s*定/ }).click();
     await page.waitForURL(`${entry}/`);
@@ -161,7 +170,7 @@ try {
   });
   await step("contract", async () => {
     const { page } = a;
-    await page.getByRole("button", { name: "合同信息表" }).click();
+    await page.getByRole("button", { name: "合同信息表", exact: true }).click();
     const d = page.getByRole("dialog");
     const fill = async (label, v) => { const f = d.getByLabel(label, { exact: true }); if (!(await f.inputValue())) await f.fill(v); };
     await fill("进口用户代码", "1100776367555");
@@ -205,6 +214,8 @@ try {
     await d.getByLabel("执行期止").fill(isoIn(330));
     await pick(page, "企业性质", "trader");
     await d.getByLabel("卖方名称(中文)").fill("必和必拓");
+    await pick(page, "原产地国(地区)", "601", d);
+    await pick(page, "贸易国(地区)", "601", d);
     await pick(page, "卸货港", "4200");
     await d.getByRole("button", { name: "添加一行" }).click();
     await d.getByLabel("品种 1").fill("粉矿");
@@ -234,7 +245,9 @@ try {
     const pdf = page.waitForResponse((r) => r.url().endsWith(`/applications/${appId}/print`));
     await page.getByRole("button", { name: /打\s*印/ }).click();
     const r = await pdf;
-    if (r.status() !== 200 || !r.headers()["content-type"]?.startsWith("application/pdf")) {
+    // The preview frame asks with the browser's Accept (text/html first): the printable page;
+    // a client asking for anything else gets the PDF (docs/application.md).
+    if (r.status() !== 200 || !/^(text\/html|application\/pdf)/.test(r.headers()["content-type"] ?? "")) {
       throw new Error(`print: ${r.status()} ${r.headers()["content-type"]}`);
     }
     await page.waitForTimeout(500);
@@ -269,7 +282,7 @@ try {
     const serial = await draft.locator("a").first().innerText();
     await draft.getByRole("button", { name: /删\s*除/ }).click();
     await page.getByRole("dialog").getByRole("button", { name: /删\s*除/ }).click();
-    await page.getByText(serial).waitFor({ state: "detached" });
+    await page.getByRole("link", { name: serial, exact: true }).waitFor({ state: "detached" });
     await look(page, "deleted");
   });
   await step("revoke", async () => {
@@ -297,7 +310,7 @@ try {
   });
   await step("agency-switch", async () => {
     const g = await signIn(browser, "demo-agency");
-    const sw = g.page.getByLabel("当前企业");
+    const sw = g.page.getByTestId("enterprise-switcher");
     await sw.click();
     await g.page.locator(".ant-select-dropdown:visible .ant-select-item-option").filter({ hasText: "上海示例" }).click();
     await g.page.waitForLoadState("load");

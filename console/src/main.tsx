@@ -23,8 +23,11 @@ function Root() {
       <ConfigProvider locale={lang === "zh-CN" ? zhCN : enUS} theme={{
           // Darker than Ant Design's defaults: links and the menu on the blue header pass WCAG AA
           // contrast (the axe scan of every screen checks it).
-          token: { colorPrimary: "#1554ad", colorLink: "#0d47a1", colorError: "#c62828" },
-          components: { Menu: { darkItemColor: "#ffffff", darkItemBg: "transparent", darkItemSelectedBg: "#0b3d80" } },
+          token: { colorPrimary: "#1554ad", colorLink: "#0d47a1", colorError: "#c62828", colorTextDescription: "#595959",
+            // A submitted form is shown disabled and must still be read (the codes chosen).
+            colorTextDisabled: "#6b6b6b" },
+          components: { Menu: { darkItemColor: "#ffffff", darkItemBg: "transparent", darkItemSelectedBg: "#0b3d80" },
+            Select: { multipleItemColorDisabled: "#4a4a4a" } },
         }}>
         <AntApp>
           <SessionProvider>

@@ -28,6 +28,13 @@ const Problems = ({ problems }: { problems: Problem[] }) =>
     <Alert type="error" showIcon style={{ marginBottom: 12 }} message={<ul style={{ margin: 0 }}>{problems.map((p, i) => <li key={i}><code>{p.field}</code>: {p.reason}</li>)}</ul>} />
   ) : null;
 
+// What the GET answer adds to the input (the PUT refuses them as extra inputs): the form holds
+// the whole answer, so they are taken out before saving.
+const VIEW_ONLY = ["saved", "prefilled", "version", "raw_inputs"];
+function inputOf(v: Values): Values {
+  return Object.fromEntries(Object.entries(v).filter(([k]) => !VIEW_ONLY.includes(k)));
+}
+
 export function ContractDialog({ id, editable, onClose }: Props) {
   const t = useT();
   const { message } = App.useApp();
@@ -43,7 +50,7 @@ export function ContractDialog({ id, editable, onClose }: Props) {
     });
   }, [form, id]);
   const save = async () => {
-    const v = form.getFieldsValue(true) as Values;
+    const v = inputOf(form.getFieldsValue(true) as Values);
     try {
       await call(api.PUT("/api/v1/applications/{application_id}/contract", { params: { path: { application_id: id } }, body: v as never }));
       message.success(t("saved"));
@@ -108,7 +115,7 @@ export function IronOreDialog({ id, editable, onClose }: Props) {
     });
   }, [form, id]);
   const save = async () => {
-    const v = { ...(form.getFieldsValue(true) as Values) };
+    const v = inputOf(form.getFieldsValue(true) as Values);
     delete v.importer_code;
     delete v.importer_name;
     v.lines = ((v.lines as Values[]) ?? []).map(({ amount_usd: _drop, ...rest }) => rest);
