@@ -94,6 +94,7 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync"],
 });
 let exitCode = 0;
+let copiedSerial = ""; // a copy made by the copy step: the revoke step submits it (never another test's draft)
 try {
   let a, appUrl, appId;
   await step("sign-in", async () => {
@@ -271,15 +272,20 @@ try {
   await step("copy-3-and-delete", async () => {
     const { page } = a;
     await page.getByRole("link", { name: "许可证申请" }).click();
-    const before = await page.getByRole("row").count();
     const row = page.getByRole("row").filter({ has: page.locator(`a[href="${appUrl}"]`) });
     await row.getByRole("button", { name: /复\s*制/ }).click();
     await page.getByLabel("份数").fill("3");
+    // The three copies by the API's answer (other tests make drafts of this enterprise at the same
+    // time: counting rows would be racy, and only our own copy may be deleted).
+    const answered = page.waitForResponse((r) => r.url().endsWith("/copies") && r.request().method() === "POST");
     await page.getByRole("dialog").getByRole("button", { name: /确\s*定/ }).click();
-    await page.waitForFunction((n) => document.querySelectorAll("tbody tr").length >= n, before + 2);
+    const { copies } = await (await answered).json();
+    if (copies.length !== 3) throw new Error(`copied ${copies.length}, not 3`);
+    for (const c of copies) await page.getByRole("link", { name: c.serial_no, exact: true }).waitFor();
     await look(page, "copied-3");
-    const draft = page.getByRole("row").filter({ hasText: "暂存" }).first();
-    const serial = await draft.locator("a").first().innerText();
+    const serial = copies[0].serial_no;
+    copiedSerial = copies[1].serial_no; // the revoke step submits this one
+    const draft = page.getByRole("row").filter({ has: page.getByRole("link", { name: serial, exact: true }) });
     await draft.getByRole("button", { name: /删\s*除/ }).click();
     await page.getByRole("dialog").getByRole("button", { name: /删\s*除/ }).click();
     await page.getByRole("link", { name: serial, exact: true }).waitFor({ state: "detached" });
@@ -290,7 +296,7 @@ try {
     // MOFCOM's first review waits long enough to revoke while pending
     await fetch(`${mofcom}/control`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ first_delay: 120 }) });
     try {
-      await page.getByRole("row").filter({ hasText: "暂存" }).first().locator("a").first().click();
+      await page.getByRole("link", { name: copiedSerial, exact: true }).click();
       await page.getByRole("button", { name: /^上\s*报$/ }).click();
       await page.getByRole("dialog").getByRole("button", { name: /^上\s*报$/ }).click();
       await page.getByTestId("status").filter({ hasText: "待初审" }).waitFor({ timeout: 90_000 });

@@ -74,6 +74,14 @@ def test_every_test_module_that_changes_the_shared_stack_is_marked_serial() -> N
     )
 
 
+def test_the_browser_journey_that_sets_mofcom_runs_serial() -> None:
+    # console/e2e/run.mjs is JavaScript: the module check above does not read it.
+    journey = (REPO / "console" / "e2e" / "run.mjs").read_text()
+    test = (REPO / "tests" / "e2e" / "console" / "test_console_browser.py").read_text()
+    if "/control`" in journey:
+        assert SERIAL_MARK.search(test), "the console journey changes MOFCOM's /control: mark it serial"
+
+
 def test_the_check_sees_each_kind_of_stack_change() -> None:
     for line in (
         'dev("kill", "signer")',
