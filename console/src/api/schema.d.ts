@@ -7248,6 +7248,24 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description authenticated, but this principal may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no message at that topic, partition and offset: list them with GET */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description the request body is over the limit (docs/limits.md) */
             413: {
                 headers: {
@@ -7367,6 +7385,24 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authenticated, but this principal may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no message at that topic, partition and offset: list them with GET */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ail_shared.auth import Tenant
 from ail_shared.errors import Forbidden
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
+from ail_shared.openapi import errors
 from ail_status.adapters.dead_letters import DeadLetterStore
 from ail_status.service_layer import dead_letters
 
@@ -113,6 +114,7 @@ async def list_dead_letters(
     "/redrive",
     summary="Send one dead letter back to its original topic (safe to repeat: the inbox dedups)",
     response_model=Message,
+    responses=errors(403, 404, e404="no message at that topic, partition and offset: list them with GET"),
 )
 async def redrive_dead_letter(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
     actor = _operations(tenant)
@@ -152,6 +154,7 @@ async def redrive_dead_letters_by_reason(
     "/skip",
     summary="Mark one dead letter as skipped, with the reason (it is not applied)",
     response_model=Message,
+    responses=errors(403, 404, e404="no message at that topic, partition and offset: list them with GET"),
 )
 async def skip_dead_letter(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
     actor = _operations(tenant)
