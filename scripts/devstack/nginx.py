@@ -169,13 +169,17 @@ def _console_locations(spec: dict[str, object]) -> list[str]:
     fallback to index.html; any other /api/ path stays the API's JSON 404. Without a build,
     ``/`` is the JSON 404 as before."""
     root = REPO / str(spec.get("console", ""))
-    # Any other /api/ path, and every /internal path (service-to-service routes are never served
-    # here), stay the JSON 404: the console's fallback to index.html must not answer them 200.
+    # Any other /api/ path, every /internal path (service-to-service routes are never served here)
+    # and /metrics stay the JSON 404: the console's fallback to index.html must not answer them 200.
     api_404 = [
         "        location /api/ {",
         NO_ROUTE,
         "        }",
         "        location ^~ /internal {",
+        NO_ROUTE,
+        "        }",
+        # /metrics is each process's own port's (no key there): never the entry point's.
+        "        location = /metrics {",
         NO_ROUTE,
         "        }",
     ]
