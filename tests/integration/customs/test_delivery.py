@@ -12,7 +12,16 @@ from typing import Any
 import httpx
 
 from ail_shared import topics
-from tests.integration.customs.support import approve, events_of, issue, licensed, set_mode, wait_status
+from ail_shared.events import ReviewResultReceived, envelope_for
+from tests.integration.customs.support import (
+    approve,
+    events_of,
+    issue,
+    licensed,
+    publish,
+    set_mode,
+    wait_status,
+)
 from tests.support import eventually, read_topic
 
 
@@ -123,6 +132,39 @@ async def test_automatic_resend_after_backoff(
     deliveries = [i for i in r.json()["items"] if i["kind"] == "customs_delivery"]
     assert [d["data"]["result"] for d in deliveries] == ["send_failed", "stored"]
     assert deliveries[0]["data"]["next_auto_resend_at"] is not None
+
+
+async def test_reviews_that_arrive_the_other_way_round_are_listed_in_the_order_made(
+    kafka_producer: Any, enterprise_a: httpx.AsyncClient
+) -> None:
+    # MOFCOM's callbacks out of order (the chaos run's mofcom-out-of-order fault): the second
+    # review reaches the customs service before the first. The history lists the first first.
+    app = await approve(kafka_producer)  # accepted, then the second review (applied_at + 1 day)
+    first = ReviewResultReceived(
+        application_id=app.application_id,
+        form_no=app.form_no,
+        stage="first",
+        result="passed",
+        opinion="初审通过",
+        reviewed_at=app.applied_at + timedelta(hours=2),
+    )
+    await publish(
+        kafka_producer,
+        envelope_for(first, aggregate_id=app.application_id, tenant=app.enterprise_code),
+    )
+
+    async def both() -> list[dict[str, Any]] | None:
+        r = await enterprise_a.get("/api/v1/history", params={"license_no": app.license_no})
+        items = r.json().get("items", []) if r.status_code == 200 else []
+        return items if sum(i["kind"] == "review_result" for i in items) == 2 else None
+
+    items = await eventually(both, what="both reviews in the customs history")
+    assert [i["data"]["stage"] for i in items if i["kind"] == "review_result"] == ["first", "second"]
+    assert [i["kind"] for i in items] == ["submission_accepted", "review_result", "review_result"]
+    times = [datetime.fromisoformat(i["occurred_at"]) for i in items]
+    assert times == sorted(times)
+    recorded = [datetime.fromisoformat(i["recorded_at"]) for i in items if i["kind"] == "review_result"]
+    assert recorded[0] > recorded[1]  # recorded the other way round: the order is by when it happened
 
 
 async def test_status_query_filters_and_paging(kafka_producer: Any, enterprise_a: httpx.AsyncClient) -> None:

@@ -53,15 +53,18 @@ UNION ALL SELECT application_id, enterprise_code FROM {SCHEMA}.applications
 WHERE license_no = $1 AND enterprise_code = ANY($2::text[]) LIMIT 1
 """
 
-# In the order the service recorded the entries (id: one license's entries are written under its
-# lock, one application's events by one consumer), not by occurred_at: an amended declaration's
-# new use happened "at" the original declaration's time but was recorded after its reversal, and
-# the running balances in the summaries are in recording order (issue 13 item 17).
+# The ledger's entries (clearance_*) in the order the ledger recorded them, not by occurred_at:
+# an amended declaration's new use happened "at" the original declaration's time but was recorded
+# after its reversal, and the running balances in the summaries are in recording order (issue 13
+# item 17). Everything else in the order it happened: MOFCOM's first and second review may reach
+# this service the other way round (its callbacks out of order, a redelivery), and the history
+# shows the first review first. Entries from before recorded_at existed (NULL) fall back to
+# occurred_at; id breaks ties (the order of one transaction).
 HISTORY = f"""
 SELECT occurred_at, recorded_at, kind, summary, license_no, data FROM {SCHEMA}.history
 WHERE application_id = $1 AND ($2::timestamptz IS NULL OR occurred_at >= $2)
   AND ($3::timestamptz IS NULL OR occurred_at < $3)
-ORDER BY id
+ORDER BY CASE WHEN kind LIKE 'clearance\\_%' THEN COALESCE(recorded_at, occurred_at) ELSE occurred_at END, id
 """
 
 
