@@ -274,17 +274,27 @@ def install_node_tools() -> None:
     """The pinned npm tools of the project (tools/*/package-lock.json, e.g. the AsyncAPI parser
     the tests validate docs/asyncapi.json with): ``npm ci`` when node_modules is missing or older
     than its lock file."""
-    npm = shutil.which("npm")
     for lock in sorted((REPO / "tools").glob("*/package-lock.json")):
-        folder = lock.parent
-        stamp = folder / "node_modules" / ".package-lock.json"
-        if stamp.exists() and stamp.stat().st_mtime >= lock.stat().st_mtime:
-            say("install", f"{rel(folder)} node modules ... ok")
-            continue
-        if npm is None:
-            raise StackError("npm is missing: apt-get install npm, then run ./dev again")
-        say("install", f"npm ci in {rel(folder)} ...")
-        run([npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=folder)
+        if not _npm_ci(lock.parent):
+            say("install", f"{rel(lock.parent)} node modules ... ok")
+
+
+def _npm() -> str:
+    npm = shutil.which("npm")
+    if npm is None:
+        raise StackError("npm is missing: apt-get install npm, then run ./dev again")
+    return npm
+
+
+def _npm_ci(folder: Path, env: dict[str, str] | None = None) -> bool:
+    """``npm ci`` in ``folder`` when its node_modules is missing or older than its lock file (npm
+    writes node_modules/.package-lock.json at the end of an install). True when it ran."""
+    stamp = folder / "node_modules" / ".package-lock.json"
+    if stamp.exists() and stamp.stat().st_mtime >= (folder / "package-lock.json").stat().st_mtime:
+        return False
+    say("install", f"npm ci in {rel(folder)} ...")
+    run([_npm(), "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=folder, env=env)
+    return True
 
 
 CONSOLE = REPO / "console"
@@ -303,20 +313,14 @@ def install_console() -> None:
     current: a build takes a minute or more on a loaded machine). nginx serves the build at /."""
     if not (CONSOLE / "package-lock.json").exists():
         return
-    npm = shutil.which("npm")
-    if npm is None:
-        raise StackError("npm is missing: apt-get install npm, then run ./dev again")
-    stamp = CONSOLE / "node_modules" / ".package-lock.json"
     env = {**os.environ, "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1"}
-    if not stamp.exists() or stamp.stat().st_mtime < (CONSOLE / "package-lock.json").stat().st_mtime:
-        say("install", "npm ci in console ...")
-        run([npm, "ci", "--no-audit", "--no-fund", "--prefer-offline"], cwd=CONSOLE, env=env)
+    _npm_ci(CONSOLE, env)
     built = CONSOLE / "dist" / "index.html"
     if built.exists() and built.stat().st_mtime >= _newest([CONSOLE / p for p in CONSOLE_INPUTS]):
         say("install", "console build ... ok (current)")
         return
     say("install", "building the console (vite build) ...")
-    run([npm, "run", "build"], cwd=CONSOLE, env=env, timeout=900)
+    run([_npm(), "run", "build"], cwd=CONSOLE, env=env, timeout=900)
 
 
 def cmd_install() -> None:
