@@ -137,6 +137,7 @@ PRODUCERS: tuple[Producer, ...] = (
             "LicenseExpired",
             "LicenseReissueRequested",
             "CustomsCancellationStored",
+            "LicenseReopened",
         ),
     ),
 )
@@ -168,6 +169,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
             "LicenseSurrendered",
             "LicenseCancelled",
             "LicenseExpired",
+            "LicenseReopened",
         ),
         note="makes the draft of a change or extension; keeps the license's state beside the application",
     ),
@@ -209,6 +211,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
             "CustomsCancellationStored",
             "ClearanceRefused",
             "SubmissionDelayed",
+            "LicenseReopened",
         ),
     ),
     ConsumerGroup(

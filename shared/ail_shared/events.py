@@ -297,8 +297,9 @@ class ClearanceRefused(Event):
 
 # ------------------------------------------------ the license after issue (ail_shared.licenses)
 # Published by the customs service, which owns license state, on ail.customs (key: the
-# application id of the license). Each is a transition out of ``valid``; a license in a final
-# state never changes again, so a replayed or duplicate event changes nothing.
+# application id of the license). Each is a transition out of ``valid``, but for
+# ``LicenseReopened`` (used up -> valid, after a use given back); a license in a final state
+# never changes again, so a replayed or duplicate event changes nothing.
 
 
 class LicenseUsedUp(Event):
@@ -307,6 +308,20 @@ class LicenseUsedUp(Event):
     used_quantity: Decimal
     uses: int
     used_up_at: datetime
+
+
+class LicenseReopened(Event):
+    """A used-up license valid again: Customs gave a use back (a declaration amended or
+    invalidated), so the ledger's balance covers more goods; ``used_quantity`` and ``uses`` are
+    the ledger's after the reversal. The one transition into ``valid`` (``used_up`` is the only
+    state the ledger computes)."""
+
+    application_id: str
+    license_no: str
+    declaration_no: str
+    used_quantity: Decimal
+    uses: int
+    reopened_at: datetime
 
 
 class LicenseSurrendered(Event):
@@ -404,6 +419,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LicenseReissueRequested,
         CustomsCancellationStored,
         LicenseCancellationReceived,
+        LicenseReopened,
     )
 }
 

@@ -63,7 +63,7 @@ TOPICS: tuple[Topic, ...] = (
         "status, application",
         "CustomsStored, ClearanceRecorded, ClearanceReversed, ClearanceRefused, LicenseUsedUp,"
         " LicenseSurrendered, LicenseCancelled, LicenseExpired, LicenseReissueRequested,"
-        " CustomsCancellationStored",
+        " CustomsCancellationStored, LicenseReopened",
     ),
     # faust's own changelog topics of the statistics service (app id "ail-stats"); created here
     # as well so that they exist, with their partitions, before the stats worker first writes.

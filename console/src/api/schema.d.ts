@@ -2429,6 +2429,12 @@ export interface components {
             status?: string | null;
             /** Customs Status */
             customs_status?: string | null;
+            /**
+             * License State
+             * @description the license's state (ail_shared.licenses: valid, used_up, surrendered, cancelled, expired); null before the license is issued
+             * @example valid
+             */
+            license_state?: string | null;
             /** Form No */
             form_no?: string | null;
             /** License No */
@@ -3546,6 +3552,12 @@ export interface components {
             license_no?: string | null;
             /** Customs Status */
             customs_status?: string | null;
+            /**
+             * License State
+             * @description the license's state (ail_shared.licenses: valid, used_up, surrendered, cancelled, expired); null before the license is issued
+             * @example valid
+             */
+            license_state?: string | null;
             /** Last Event Id */
             last_event_id?: string | null;
             /** Last Event Type */

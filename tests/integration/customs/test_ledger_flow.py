@@ -26,6 +26,16 @@ def kinds(view: dict[str, Any]) -> list[tuple[str, str]]:
     return [(e["kind"], e["reason"]) for e in view["entries"]]
 
 
+async def license_state_in_status_view(
+    client: httpx.AsyncClient, application_id: str, state: str
+) -> dict[str, Any]:
+    async def check() -> dict[str, Any] | None:
+        r = await client.get(f"/api/v1/applications/{application_id}/status")
+        return r.json() if r.status_code == 200 and r.json().get("license_state") == state else None
+
+    return await eventually(check, what=f"license state {state} in the status view of {application_id}")
+
+
 async def test_the_seventh_use_is_refused(
     kafka_producer: Any, customs_sandbox: httpx.AsyncClient, enterprise_a: httpx.AsyncClient
 ) -> None:
@@ -65,11 +75,16 @@ async def test_one_batch_license_second_use_refused_and_reversal_restores(
     view = await wait_ledger(enterprise_a, no, 2)
     assert kinds(view) == [("use", ""), ("refused", "one_batch_already_used")]
     assert (view["ledger"]["remaining_uses"], view["ledger"]["remaining_quantity"]) == (0, "200")
+    await license_state_in_status_view(enterprise_a, view["application_id"], "used_up")
 
     # Customs invalidates the first declaration: quantity and the use come back (compensating entry).
     r = await customs_sandbox.post(f"/control/declarations/{first['declaration_no']}/invalidate", json={})
     r.raise_for_status()
     view = await wait_ledger(enterprise_a, no, 3)
+    # ... and the used-up license is valid again, announced (LicenseReopened) and shown everywhere.
+    assert view["license_state"] == "valid"
+    status = await license_state_in_status_view(enterprise_a, view["application_id"], "valid")
+    assert status["license_no"] == no
     assert kinds(view)[2] == ("reversal", "invalidated")
     assert view["entries"][0]["quantity"] == "300"  # the use itself is never edited
     assert (

@@ -4,6 +4,7 @@ every event handler, with the forward-only cases."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from uuid import uuid4
 
 import pytest
@@ -19,6 +20,8 @@ from ail_shared.events import (
     ApplicationSubmitted,
     EkeyBound,
     LicenseIssued,
+    LicenseReopened,
+    LicenseUsedUp,
     ReviewResultReceived,
     SigningDeferred,
     SigningFailed,
@@ -343,6 +346,25 @@ async def test_license_issued_sets_the_status_and_license_no_once() -> None:
     await deliver(uow, issued(app))  # a duplicate
     await deliver(uow, review(app, "second", "rejected"))  # late and out of order
     assert uow.applications.stored(app.id).version == version
+
+
+async def test_the_license_state_follows_used_up_and_reopened() -> None:
+    """Issue 15: the application keeps its license's state; a use Customs gives back makes a
+    used-up license valid again (LicenseReopened)."""
+    uow = FakeUnitOfWork()
+    app = await pending(uow)
+    await deliver(uow, review(app, "second", "passed"))
+    await deliver(uow, issued(app))
+    lic = {"application_id": str(app.id), "license_no": "L-1"}
+    handler = handlers.LICENSE_EVENT_HANDLERS
+    used_up = LicenseUsedUp(**lic, used_quantity=Decimal(10), uses=1, used_up_at=APPLIED_AT)
+    await handler[LicenseUsedUp](uow, used_up, envelope_for(used_up, aggregate_id="x", tenant=ENTERPRISE))
+    assert uow.applications.stored(app.id).license_state == "used_up"
+    reopened = LicenseReopened(
+        **lic, declaration_no="D1", used_quantity=Decimal(0), uses=0, reopened_at=APPLIED_AT
+    )
+    await handler[LicenseReopened](uow, reopened, envelope_for(reopened, aggregate_id="x", tenant=ENTERPRISE))
+    assert uow.applications.stored(app.id).license_state == "valid"
 
 
 async def test_nothing_moves_a_failed_submission_out_of_draft() -> None:

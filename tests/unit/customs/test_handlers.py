@@ -38,12 +38,14 @@ from ail_shared.events import (
     Event,
     LicenseCancellationReceived,
     LicenseIssued,
+    LicenseReopened,
     ReviewResultReceived,
     SubmissionAccepted,
     decode_envelope,
     envelope_for,
     parse_payload,
 )
+from ail_shared.licenses import LicenseState
 from ail_shared.lifecycle import ApplicationStatus
 from tests.unit.customs.fakes import FakeCustoms, FakeUnitOfWork
 
@@ -560,11 +562,17 @@ async def test_an_invalidated_declaration_gives_back_its_quantity_and_use() -> N
     lic = uow.licenses.rows[LICENSE_NO]
     assert (lic.used_quantity, lic.uses, lic.ledger_entries) == (Decimal(0), 0, 2)
     assert uow.declarations.rows["D1"].state == "invalidated"
-    reversed_ = uow.events[-1][1]
+    reversed_, reopened = uow.events[-2][1], uow.events[-1][1]
     assert isinstance(reversed_, ClearanceReversed) and (reversed_.kind, reversed_.quantity) == (
         "invalidated",
         Decimal("300"),
     )
+    # The one-batch license was used up by its one use; the use given back makes it valid again,
+    # and that is announced after the reversal (the application and the status view follow it).
+    assert uow.event_types()[-3:] == ["LicenseUsedUp", "ClearanceReversed", "LicenseReopened"]
+    assert isinstance(reopened, LicenseReopened)
+    assert (reopened.declaration_no, reopened.used_quantity, reopened.uses) == ("D1", Decimal(0), 0)
+    assert lic.state == LicenseState.VALID
     # nothing is given back twice
     await feed(uow, {**declared(3, "0"), "kind": "invalidated", "declaration_no": "D1", "lines": []})
     assert outcome_of(uow, "m3")[0] == "ignored"

@@ -21,6 +21,8 @@ from ail_shared.events import (
     Envelope,
     Event,
     LicenseIssued,
+    LicenseReopened,
+    LicenseUsedUp,
     ReviewResultReceived,
     SigningDeferred,
     SigningFailed,
@@ -363,6 +365,42 @@ async def test_clearance_recorded_and_reversed_are_history_facts() -> None:
     assert entry(uow, rec)["details"] == {"declaration_no": "D1", "quantity": "5", "port": "0101"}
     assert entry(uow, rev)["details"] == {"declaration_no": "D1", "quantity": "5", "kind": "invalidated"}
     assert entry(uow, rev)["status"] is None
+
+
+async def test_the_view_follows_the_license_state_and_shows_an_issued_license_valid() -> None:
+    """Issue 15: the status view carries the license's state as the customs service announces
+    it; an issued license it has said nothing of yet is valid; a use given back reopens it."""
+    uow = await fold((submitted(), 1), (accepted(), 2), (review("second", "passed"), 4))
+    assert uow.store.views[APP].license_state_now is None  # approved, no license yet
+    await apply(uow, issued(), 5)
+    v = uow.store.views[APP]
+    assert (v.license_state, v.license_state_now) == (None, "valid")
+    used_up = LicenseUsedUp(
+        application_id=APP, license_no="26AA000001", used_quantity=Decimal(5), uses=1, used_up_at=at(7)
+    )
+    await apply(uow, used_up, 7)
+    assert uow.store.views[APP].license_state_now == "used_up"
+    reopened = LicenseReopened(
+        application_id=APP,
+        license_no="26AA000001",
+        declaration_no="D1",
+        used_quantity=Decimal(0),
+        uses=0,
+        reopened_at=at(8),
+    )
+    e = await apply(uow, reopened, 8)
+    v = uow.store.views[APP]
+    assert (v.status, v.license_state_now) == (S.LICENSE_ISSUED, "valid")
+    got = entry(uow, e)
+    assert got["status"] is None and got["event"]["type"] == "LicenseReopened"
+    assert got["details"] == {
+        "license_state": "valid",
+        "declaration_no": "D1",
+        "used_quantity": "0",
+        "uses": 0,
+    }
+    await apply(uow, stored(), 9)  # a later customs event without a state keeps it
+    assert uow.store.views[APP].license_state == "valid"
 
 
 async def test_an_event_of_an_earlier_submission_is_history_only() -> None:

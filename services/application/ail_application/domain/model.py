@@ -172,7 +172,8 @@ class Application:
         return new
 
     def license_state_changed(self, *, license_no: str, state: str) -> bool:
-        """The license of this application changed state (only ever out of valid)."""
+        """The license of this application changed state (out of valid; back to valid only from
+        used up, when Customs gave a use back: ``LicenseReopened``)."""
         if self.license_no != license_no or self.license_state == state:
             return False
         self.license_state = state

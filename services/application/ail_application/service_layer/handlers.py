@@ -46,6 +46,7 @@ from ail_shared.events import (
     LicenseExpired,
     LicenseIssued,
     LicenseReissueRequested,
+    LicenseReopened,
     LicenseSurrendered,
     LicenseUsedUp,
     ReviewResultReceived,
@@ -500,6 +501,7 @@ async def on_reissue_requested(uow: UnitOfWork, event: LicenseReissueRequested, 
 
 _LICENSE_STATE_OF: dict[type[Event], LicenseState] = {
     LicenseUsedUp: LicenseState.USED_UP,
+    LicenseReopened: LicenseState.VALID,
     LicenseSurrendered: LicenseState.SURRENDERED,
     LicenseCancelled: LicenseState.CANCELLED,
     LicenseExpired: LicenseState.EXPIRED,
@@ -508,7 +510,7 @@ _LICENSE_STATE_OF: dict[type[Event], LicenseState] = {
 
 async def on_license_state(
     uow: UnitOfWork,
-    event: LicenseUsedUp | LicenseSurrendered | LicenseCancelled | LicenseExpired,
+    event: LicenseUsedUp | LicenseReopened | LicenseSurrendered | LicenseCancelled | LicenseExpired,
     env: Envelope,
 ) -> None:
     state = _LICENSE_STATE_OF[type(event)]
@@ -526,6 +528,7 @@ EventHandler = Callable[[UnitOfWork, Any, Envelope], Awaitable[None]]
 LICENSE_EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
     LicenseReissueRequested: on_reissue_requested,
     LicenseUsedUp: on_license_state,
+    LicenseReopened: on_license_state,
     LicenseSurrendered: on_license_state,
     LicenseCancelled: on_license_state,
     LicenseExpired: on_license_state,

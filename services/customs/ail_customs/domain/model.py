@@ -9,7 +9,8 @@ caller passes ``now``).
   ``ClearanceRecorded``, ``ClearanceRefused`` and ``ClearanceReversed``; the unit of work writes
   them to the outbox with the license's new state. It also holds the license's own state
   (``ail_shared.licenses``: valid, used up, surrendered, cancelled, expired) and records each
-  transition (``LicenseUsedUp``, ``LicenseSurrendered``, ``LicenseCancelled``, ``LicenseExpired``)
+  transition (``LicenseUsedUp``, ``LicenseReopened``, ``LicenseSurrendered``, ``LicenseCancelled``,
+  ``LicenseExpired``)
   and the cancellation's delivery to Customs (``CustomsCancellationStored``).
 """
 
@@ -35,6 +36,7 @@ from ail_shared.events import (
     LicenseCancelled,
     LicenseExpired,
     LicenseIssued,
+    LicenseReopened,
     LicenseSurrendered,
     LicenseUsedUp,
 )
@@ -366,6 +368,9 @@ class License:
             # A use given back reopens a license that was used up only by its balance: it is a
             # state the ledger computes (surrendered, cancelled, expired stay final).
             self.state, self.state_changed_at, self.unused_quantity = LicenseState.VALID, at, None
+            reopened = True
+        else:
+            reopened = False
         self.events.append(
             ClearanceReversed(
                 application_id=self.application_id,
@@ -376,6 +381,19 @@ class License:
                 reversed_at=at,
             )
         )
+        if reopened:
+            # After the reversal: whoever keeps the license's state (the application, the status
+            # view) hears it is valid again, in the order it happened.
+            self.events.append(
+                LicenseReopened(
+                    application_id=self.application_id,
+                    license_no=self.license_no,
+                    declaration_no=declaration_no,
+                    used_quantity=self.used_quantity,
+                    uses=self.uses,
+                    reopened_at=at,
+                )
+            )
         return entry
 
     # ------------------------------------------------------------------ delivery to Customs

@@ -13,6 +13,7 @@ import asyncpg
 from ail_shared.errors import NotFound
 from ail_status.adapters.repository import SCHEMA
 from ail_status.adapters.subscriptions import DELIVERY_COLUMNS, S, SubscriptionRepository
+from ail_status.domain.model import license_state_now
 from ail_status.domain.webhooks import Subscription
 
 # Time in status: each status an application entered (repeats of the same status collapsed),
@@ -67,7 +68,7 @@ async def application_status(
 ) -> dict[str, Any]:
     row = await conn.fetchrow(
         f"SELECT application_id, enterprise_code, serial_no, status, status_reason, form_no,"
-        f" license_no, customs_status, last_event_id, last_event_type, updated_at"
+        f" license_no, customs_status, license_state, last_event_id, last_event_type, updated_at"
         f" FROM {SCHEMA}.applications WHERE application_id = $1"
         " AND enterprise_code = ANY($2::text[])",
         application_id,
@@ -78,7 +79,9 @@ async def application_status(
             f"application {application_id} not found (the status service knows an"
             " application once it has been submitted)"
         )
-    return {k: (str(v) if k == "last_event_id" else v) for k, v in dict(row).items()}
+    out = {k: (str(v) if k == "last_event_id" else v) for k, v in dict(row).items()}
+    out["license_state"] = license_state_now(out["status"], out["license_state"])
+    return out
 
 
 async def history(conn: asyncpg.Connection, *, application_id: str) -> list[dict[str, Any]]:

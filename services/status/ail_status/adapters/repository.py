@@ -20,8 +20,8 @@ DELIVERIES_CHANNEL = f"{SCHEMA}_deliveries"
 SAVE_APPLICATION = f"""
 INSERT INTO {SCHEMA}.applications AS a (application_id, enterprise_code, serial_no, status,
     status_reason, form_no, license_no, customs_status, last_event_id, last_event_type, updated_at,
-    submission_id, submission_seen_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $19, $20)
+    submission_id, submission_seen_at, license_state)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $19, $20, $23)
 ON CONFLICT (application_id) DO UPDATE SET
     status = EXCLUDED.status, status_reason = EXCLUDED.status_reason,
     serial_no = COALESCE(EXCLUDED.serial_no, a.serial_no),
@@ -30,6 +30,8 @@ ON CONFLICT (application_id) DO UPDATE SET
                       ELSE COALESCE(EXCLUDED.license_no, a.license_no) END,
     customs_status = CASE WHEN $21 THEN EXCLUDED.customs_status
                           ELSE COALESCE(EXCLUDED.customs_status, a.customs_status) END,
+    license_state = CASE WHEN $21 THEN EXCLUDED.license_state
+                         ELSE COALESCE(EXCLUDED.license_state, a.license_state) END,
     last_event_id = EXCLUDED.last_event_id, last_event_type = EXCLUDED.last_event_type,
     updated_at = EXCLUDED.updated_at,
     submission_id = CASE WHEN $21 THEN EXCLUDED.submission_id
@@ -95,6 +97,7 @@ def _to_view(row: asyncpg.Record) -> ApplicationView:
         form_no=row["form_no"],
         license_no=row["license_no"],
         customs_status=row["customs_status"],
+        license_state=row["license_state"],
         last_event_id=row["last_event_id"],
         last_event_type=row["last_event_type"],
         updated_at=row["updated_at"],
@@ -150,6 +153,7 @@ class StatusRepository:
             # The event's trace (the consumer continues it): the webhook delivery, later and in
             # a worker, continues it and sends its traceparent (ail_shared.telemetry).
             stored_trace_context(),
+            v.license_state,
         )
         assert row is not None
         return Recorded(sequence=int(row["seq"]), deliveries=int(row["deliveries"]))

@@ -52,6 +52,7 @@ from ail_shared.events import (
     LicenseExpired,
     LicenseIssued,
     LicenseReissueRequested,
+    LicenseReopened,
     LicenseSurrendered,
     LicenseUsedUp,
     ReviewResultReceived,
@@ -61,6 +62,7 @@ from ail_shared.events import (
     SubmissionDelayed,
     SubmissionRejected,
 )
+from ail_shared.licenses import LicenseState
 from ail_shared.lifecycle import (
     AFTER_ACCEPTED,
     AFTER_FAILED,
@@ -101,6 +103,7 @@ class Fact:
     form_no: str | None = None
     license_no: str | None = None
     customs_status: str | None = None
+    license_state: str | None = None  # the license's state after it (ail_shared.licenses)
     details: dict[str, Any] = field(default_factory=dict)
     submission_id: str | None = None  # the submission it belongs to, when the event names it
     happened_at: datetime | None = None  # the authority's time; None: the event's own time
@@ -214,6 +217,9 @@ def describe(event: Event) -> Fact | None:
         # The license after issue (ail_shared.licenses): history facts, pushed like the rest.
         case LicenseUsedUp(license_no=lic, used_quantity=q, uses=uses, used_up_at=at):
             return _license_fact(lic, "used_up", at, {"used_quantity": str(q), "uses": uses})
+        case LicenseReopened(license_no=lic, declaration_no=decl, used_quantity=q, uses=uses, reopened_at=at):
+            details = {"declaration_no": decl, "used_quantity": str(q), "uses": uses}
+            return _license_fact(lic, "valid", at, details)
         case LicenseSurrendered(license_no=lic, reason=why, unused_quantity=q, surrendered_at=at):
             return _license_fact(lic, "surrendered", at, {"reason": why, "unused_quantity": str(q)}, why)
         case LicenseCancelled(
@@ -266,6 +272,7 @@ def _license_fact(
         None,
         reason=reason or None,
         license_no=license_no,
+        license_state=state,
         details={"license_state": state, **details},
         happened_at=at,
         implies=STATUS_IMPLIED_BY_CUSTOMS,
@@ -333,11 +340,18 @@ class ApplicationView:
     form_no: str | None = None
     license_no: str | None = None
     customs_status: str | None = None
+    # The license's state as the customs service last announced it; None: no announcement yet
+    # (an issued license starts valid: ``license_state_now``).
+    license_state: str | None = None
     last_event_id: UUID | None = None
     last_event_type: str | None = None
     updated_at: datetime | None = None
     submission_id: str | None = None  # the submission the view shows (the forward rule's memory)
     submission_seen_at: datetime | None = None  # and since when
+
+    @property
+    def license_state_now(self) -> str | None:
+        return license_state_now(self.status, self.license_state)
 
     def forward_view(self) -> View:
         return View(self.status, self.submission_id, self.form_no, self.submission_seen_at)
@@ -378,6 +392,14 @@ class Change:
 
 class TenantMismatch(Exception):
     """An event names another enterprise than the application's view: it can never be applied."""
+
+
+def license_state_now(status: S | str, announced: str | None) -> str | None:
+    """The license's state shown with the view: what the customs service last announced, and
+    ``valid`` for an issued license it has announced nothing of yet (every license starts valid)."""
+    if announced is not None:
+        return announced
+    return LicenseState.VALID.value if S(status) is S.LICENSE_ISSUED else None
 
 
 def apply(view: ApplicationView | None, fact: Fact, ref: EventRef) -> Change:
@@ -425,6 +447,10 @@ def apply(view: ApplicationView | None, fact: Fact, ref: EventRef) -> Change:
         license_no=license_no if new or old is None else (license_no or old.license_no),
         customs_status=(
             fact.customs_status if new or old is None else (fact.customs_status or old.customs_status)
+        ),
+        # The license events of one application come in order on one partition (ail.customs).
+        license_state=(
+            fact.license_state if new or old is None else (fact.license_state or old.license_state)
         ),
         last_event_id=kept.last_event_id if kept is not None else ref.event_id,
         last_event_type=kept.last_event_type if kept is not None else ref.event_type,

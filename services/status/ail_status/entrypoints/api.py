@@ -58,6 +58,7 @@ async def application_history(
         serial_no=current["serial_no"],
         status=current["status"],
         customs_status=current["customs_status"],
+        license_state=current["license_state"],
         form_no=current["form_no"],
         license_no=current["license_no"],
     )

@@ -23,6 +23,12 @@ class StatusView(BaseModel):
     form_no: str | None = None
     license_no: str | None = None
     customs_status: str | None = None
+    license_state: str | None = Field(
+        None,
+        description="the license's state (ail_shared.licenses: valid, used_up, surrendered, cancelled,"
+        " expired); null before the license is issued",
+        examples=["valid"],
+    )
     last_event_id: str | None = None
     last_event_type: str | None = None
     updated_at: datetime | None = None
@@ -60,6 +66,12 @@ class History(Page[HistoryEntry]):
     serial_no: str | None = None
     status: str | None = None
     customs_status: str | None = None
+    license_state: str | None = Field(
+        None,
+        description="the license's state (ail_shared.licenses: valid, used_up, surrendered, cancelled,"
+        " expired); null before the license is issued",
+        examples=["valid"],
+    )
     form_no: str | None = None
     license_no: str | None = None
 

@@ -35,6 +35,7 @@ from ail_shared.events import (
     LicenseExpired,
     LicenseIssued,
     LicenseReissueRequested,
+    LicenseReopened,
     LicenseSurrendered,
     LicenseUsedUp,
     ReviewResultReceived,
@@ -118,6 +119,7 @@ LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
     LicenseReissueRequested,
     CustomsCancellationStored,
     ClearanceRefused,
+    LicenseReopened,
 )
 
 # One use case for every lifecycle event: what differs per type is the fact it records
