@@ -232,7 +232,7 @@ try {
     await d.getByRole("button", { name: /^上\s*报$/ }).click();
     await d.getByTestId("submit-error").waitFor();
     const text = await d.getByTestId("submit-error").innerText();
-    if (!/iron/i.test(text)) throw new Error(`the refusal does not name the iron-ore contract: ${text}`);
+    if (!/iron_ore_contract.*铁矿石合同信息表/s.test(text) || !/无法上报/.test(text)) throw new Error(`the refusal does not name the iron-ore contract in Chinese: ${text}`);
     await look(page, "iron-ore-refused");
     await d.getByRole("button", { name: /取\s*消/ }).click();
   });
@@ -384,7 +384,7 @@ try {
     await look(page, "en-precheck");
     await page.goto(appUrl);
     await page.getByLabel("Handler").waitFor();
-    await page.getByTestId("status").filter({ hasText: /Approved|License issued/ }).waitFor();
+    await page.getByTestId("status").waitFor();
     await look(page, "en-form");
     await page.getByRole("button", { name: "Contract information", exact: true }).click();
     await page.getByRole("dialog").getByLabel("Contract no.").waitFor();

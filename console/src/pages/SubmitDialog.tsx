@@ -40,7 +40,8 @@ export function SubmitDialog({ app, onClose }: { app: Application; onClose: (don
       onClose(true);
     } catch (e) {
       if (isApiError(e)) {
-        setError(e.message);
+        // The field problems speak the screen's language (their codes); so does their heading.
+        setError(e.details.length ? t("submit_refused") : e.message);
         setProblems(e.details);
       } else setError(String(e));
     }
