@@ -385,6 +385,7 @@ try {
     await page.goto(appUrl);
     await page.getByLabel("Handler").waitFor();
     await page.getByTestId("status").waitFor();
+    await page.getByTestId("unit").filter({ hasText: " " }).waitFor(); // the unit's name loaded
     await look(page, "en-form");
     await page.getByRole("button", { name: "Contract information", exact: true }).click();
     await page.getByRole("dialog").getByLabel("Contract no.").waitFor();
@@ -394,7 +395,7 @@ try {
     await page.getByRole("button", { name: /Save and report/ }).waitFor();
     await look(page, "en-key-agri");
     const left = await page.locator("body").innerText();
-    await page.getByRole("button", { name: /^中文$/ }).click(); // back, for whoever runs next
+    await page.getByRole("button", { name: /^中\s*文$/ }).click(); // back, for whoever runs next
     await page.getByRole("button", { name: /退\s*出/ }).waitFor();
     if (/[\u4e00-\u9fff]{2,}/.test(left.replace(/北京示例进出口有限公司|上海示例贸易有限公司|中文/g, ""))) {
       // Enterprise names are data; anything else in Chinese is an untranslated string.
