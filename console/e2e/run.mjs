@@ -122,6 +122,30 @@ try {
     await row.getByText("已绑定").waitFor();
     await look(page, "ekeys");
   });
+  await step("ekey-unbind", async () => {
+    // Unbind (with its confirmation), then bind again: the journey submits with this key. A 409
+    // (another test's submission signed with the key still on its way to MOFCOM) is retried.
+    const { page } = a;
+    const row = page.getByRole("row", { name: /demo-ekey-1/ });
+    const bindButton = row.getByRole("button", { name: /^绑\s*定$/ });
+    for (let i = 0; ; i++) {
+      await row.getByRole("button", { name: /解\s*绑/ }).click();
+      const confirm = page.locator(".ant-modal-confirm").filter({ hasText: "确定解绑这把电子钥匙？" });
+      await confirm.waitFor();
+      if (i === 0) await look(page, "ekey-unbind-confirm");
+      const answered = page.waitForResponse((r) => r.url().includes("/api/v1/ekey-bindings/") && r.request().method() === "DELETE");
+      await confirm.getByRole("button", { name: /解\s*绑/ }).click();
+      const r = await answered;
+      if (r.status() === 200) break;
+      if (r.status() !== 409 || i >= 20) throw new Error(`unbind: ${r.status()} ${await r.text()}`);
+      await page.waitForTimeout(3000);
+    }
+    await bindButton.waitFor();
+    if (await row.getByText("已绑定").count()) throw new Error("still shown as bound after unbinding");
+    await look(page, "ekey-unbound");
+    await bindButton.click();
+    await row.getByText("已绑定").waitFor();
+  });
   await step("precheck", async () => {
     const { page } = a;
     await page.goto("/applications/new");
@@ -151,6 +175,11 @@ try {
     await page.getByRole("button", { name: /暂\s*存/ }).click();
     await page.getByText("已暂存").first().waitFor();
     await page.waitForFunction(() => document.querySelector('[data-testid="total-usd"]')?.textContent?.trim());
+    await page.getByTestId("unit").filter({ hasText: "070 吨" }).waitFor(); // the unit by its name, as in the goods table
+    // The problems beside the fields (the contract is still missing) speak the screen's language.
+    const explained = await page.locator(".ant-form-item-explain-error, [data-testid=problems] li").allInnerTexts();
+    const english = explained.filter((x) => /required|not in code table|must be|is not a/i.test(x.replace(/^[a-z_.0-9]+: /, "")));
+    if (english.length) throw new Error(`English problem text on the Chinese screen: ${english.join(" | ")}`);
     await look(page, "form-saved");
   });
   await step("leave-and-return", async () => {
@@ -186,6 +215,9 @@ try {
     await fill("合同有效期", isoIn(300));
     await fill("总数量", "200000");
     await fill("合同总金额", "21100000");
+    const starred = async (label) => d.locator(".ant-form-item-required").filter({ hasText: new RegExp(`^${label}$`) }).count();
+    if (await starred("电子邮箱")) throw new Error("the e-mail field shows a required star, the API does not require it");
+    if (!(await starred("联系人"))) throw new Error("the contact field lost its required star");
     await look(page, "contract");
     await pick(page, "结算币别", "USD");
     await pick(page, "进口量变化", "within_10");
@@ -200,7 +232,7 @@ try {
     await d.getByRole("button", { name: /^上\s*报$/ }).click();
     await d.getByTestId("submit-error").waitFor();
     const text = await d.getByTestId("submit-error").innerText();
-    if (!/iron/i.test(text)) throw new Error(`the refusal does not name the iron-ore contract: ${text}`);
+    if (!/iron_ore_contract.*铁矿石合同信息表/s.test(text) || !/无法上报/.test(text)) throw new Error(`the refusal does not name the iron-ore contract in Chinese: ${text}`);
     await look(page, "iron-ore-refused");
     await d.getByRole("button", { name: /取\s*消/ }).click();
   });
@@ -268,6 +300,11 @@ try {
     await page.getByTestId("status").filter({ hasText: /复审通过|已发证/ }).waitFor({ timeout: 90_000 });
     await page.waitForFunction(() => document.querySelector('[data-testid="license-no"]')?.textContent?.trim(), null, { timeout: 90_000 });
     await look(page, "approved-live");
+    const kept = await page.evaluate((id) => localStorage.getItem(`ail.unsaved.${id}`), appId);
+    if (kept) throw new Error(`a local copy is kept after submit: ${kept}`);
+    const shown = await page.getByLabel("备注").inputValue();
+    const saved = (await (await page.request.get(`/api/v1/applications/${appId}`)).json()).remarks ?? "";
+    if (shown !== saved) throw new Error(`the submitted form shows remark ${JSON.stringify(shown)}, submitted ${JSON.stringify(saved)}`);
   });
   await step("copy-3-and-delete", async () => {
     const { page } = a;
@@ -331,6 +368,40 @@ try {
     await page.getByRole("link", { name: "重农信息备案" }).click();
     await page.getByRole("button", { name: /保存并上报/ }).waitFor();
     await look(page, "key-agri");
+  });
+  await step("english", async () => {
+    // The main screens in English (the switch in the header); the language is kept per browser.
+    const { page } = a;
+    await page.goto("/");
+    await page.getByRole("button", { name: /^English$/ }).click();
+    await page.getByRole("button", { name: /Sign out/ }).waitFor();
+    await look(page, "en-applications");
+    await page.getByRole("link", { name: "My IC card · MOFCOM e-keys" }).click();
+    await page.getByRole("row", { name: /demo-ekey-1/ }).getByText("Bound").waitFor();
+    await look(page, "en-ekeys");
+    await page.goto("/applications/new");
+    await page.getByRole("button", { name: /Next/ }).waitFor();
+    await look(page, "en-precheck");
+    await page.goto(appUrl);
+    await page.getByLabel("Handler").waitFor();
+    await page.getByTestId("status").waitFor();
+    await page.getByTestId("unit").filter({ hasText: " " }).waitFor(); // the unit's name loaded
+    await look(page, "en-form");
+    await page.getByRole("button", { name: "Contract information", exact: true }).click();
+    await page.getByRole("dialog").getByLabel("Contract no.").waitFor();
+    await look(page, "en-contract");
+    await page.getByRole("dialog").getByRole("button", { name: /Cancel/ }).click();
+    await page.getByRole("link", { name: "Key agricultural filing" }).click();
+    await page.getByRole("button", { name: /Save and report/ }).waitFor();
+    await look(page, "en-key-agri");
+    // The screen's own words (labels, headings, column titles, buttons, menu), not its data.
+    const left = (await page.locator("label, h1, th, button, .ant-menu-title-content").allInnerTexts()).join(" ");
+    await page.getByRole("button", { name: /^中\s*文$/ }).click(); // back, for whoever runs next
+    await page.getByRole("button", { name: /退\s*出/ }).waitFor();
+    if (/[\u4e00-\u9fff]{2,}/.test(left.replace(/中\s*文/g, ""))) {
+      // The language switch names Chinese in Chinese; anything else is an untranslated string.
+      throw new Error(`Chinese left on the English key-agri screen: ${left.match(/[\u4e00-\u9fff]{2,}/g)?.join(" ")}`);
+    }
   });
 } catch {
   exitCode = 1;

@@ -67,6 +67,7 @@ export const catalogue = {
     saved: "已暂存",
     submit: "上报",
     submitted: "已上报",
+    submit_refused: "无法上报，请修改以下问题",
     revoke: "撤销",
     refresh_status: "查询审批状态",
     copy: "复制",
@@ -110,6 +111,19 @@ export const catalogue = {
     unsaved_restored: "已恢复上次未暂存的输入",
     confirm_delete: "确定删除？",
     problems: "请修改以下问题",
+    problem_required: "必填",
+    problem_not_in_code_table: "不在代码表中，请从下拉列表选择",
+    problem_invalid_format: "格式不正确",
+    problem_invalid_date: "不是有效日期 (YYYY-MM-DD)",
+    problem_date_order: "日期先后顺序不对",
+    problem_not_positive: "须为大于 0 的数",
+    problem_count_out_of_range: "个数超出允许范围",
+    problem_duplicate: "重复",
+    problem_no_exchange_rate: "该币别当日无汇率",
+    problem_contract_required: "请先填写合同信息表",
+    problem_iron_ore_contract_required: "请先填写铁矿石合同信息表",
+    problem_iron_ore_contract_not_applicable: "该商品无需铁矿石合同信息表",
+    problem_unparseable: "无法识别，已按原样保留：请重新填写",
     live: "实时状态",
     ekey: "电子钥匙",
     ekey_bound: "已绑定",
@@ -118,11 +132,19 @@ export const catalogue = {
     ekey_none: "未绑定电子钥匙：请先在“我的IC卡”绑定",
     bind: "绑定",
     unbind: "解绑",
+    unbind_confirm: "确定解绑这把电子钥匙？",
+    unbind_effect: "商务部将撤销其证书；再次上报前须重新绑定一把电子钥匙。",
+    unbound: "已解绑",
     serial: "序列号",
     host: "签名主机",
     report: "保存并上报",
     reported: "已上报",
     report_failed: "上报失败",
+    enterprise_name: "企业名称",
+    business_registration_no: "工商登记号",
+    customs_registration_no: "海关注册编码",
+    registered_capital_wan_yuan: "注册资本(万元)",
+    business_address: "经营地址",
     actions: "操作",
     created_at: "创建时间",
     select_placeholder: "输入代码、拼音首字母或中文",
@@ -200,6 +222,7 @@ export const catalogue = {
     saved: "Saved",
     submit: "Submit",
     submitted: "Submitted",
+    submit_refused: "Cannot submit: please correct",
     revoke: "Revoke",
     refresh_status: "Query approval status",
     copy: "Copy",
@@ -243,6 +266,19 @@ export const catalogue = {
     unsaved_restored: "Your unsaved input was restored",
     confirm_delete: "Delete?",
     problems: "Please correct",
+    problem_required: "Required",
+    problem_not_in_code_table: "Not in the code table: pick from the list",
+    problem_invalid_format: "Wrong format",
+    problem_invalid_date: "Not a date (YYYY-MM-DD)",
+    problem_date_order: "The dates are in the wrong order",
+    problem_not_positive: "Must be a number greater than 0",
+    problem_count_out_of_range: "Too many or too few",
+    problem_duplicate: "Duplicate",
+    problem_no_exchange_rate: "No exchange rate for this currency today",
+    problem_contract_required: "Fill in the contract information first",
+    problem_iron_ore_contract_required: "Fill in the iron-ore contract first",
+    problem_iron_ore_contract_not_applicable: "This commodity needs no iron-ore contract",
+    problem_unparseable: "Could not be read, kept as typed: enter it again",
     live: "Live status",
     ekey: "E-key",
     ekey_bound: "Bound",
@@ -251,11 +287,19 @@ export const catalogue = {
     ekey_none: "No e-key bound: bind one under My IC card first",
     bind: "Bind",
     unbind: "Unbind",
+    unbind_confirm: "Unbind this e-key?",
+    unbind_effect: "MOFCOM withdraws its certificate; bind an e-key again before the next submission.",
+    unbound: "Unbound",
     serial: "Serial",
     host: "Signer host",
     report: "Save and report",
     reported: "Reported",
     report_failed: "Report failed",
+    enterprise_name: "Enterprise name",
+    business_registration_no: "Business registration no.",
+    customs_registration_no: "Customs registration no.",
+    registered_capital_wan_yuan: "Registered capital (10,000 yuan)",
+    business_address: "Business address",
     actions: "Actions",
     created_at: "Created",
     select_placeholder: "Code, pinyin initials or Chinese",
@@ -301,4 +345,18 @@ export function useT(): (key: Key) => string {
 export function useStatusLabel(): (status: string) => string {
   const { lang } = useContext(LangContext);
   return useCallback((s: string) => statusLabels[lang][s] ?? s, [lang]);
+}
+
+/** A problem the API reports, in the screen's language: its ``code`` through the catalogue
+ * (problem_<code>), else the API's own text (the form rules' codes already speak Chinese). */
+export function useProblemText(): (p: { reason: string; code?: string | null }) => string {
+  const t = useT();
+  const { lang } = useContext(LangContext);
+  return useCallback(
+    (p: { reason: string; code?: string | null }) => {
+      const key = `problem_${p.code ?? ""}`;
+      return key in catalogue[lang] ? t(key as Key) : p.reason;
+    },
+    [t, lang],
+  );
 }

@@ -25,7 +25,9 @@ function Root() {
           // contrast (the axe scan of every screen checks it).
           token: { colorPrimary: "#1554ad", colorLink: "#0d47a1", colorError: "#c62828", colorTextDescription: "#595959",
             // A submitted form is shown disabled and must still be read (the codes chosen).
-            colorTextDisabled: "#6b6b6b" },
+            colorTextDisabled: "#6b6b6b",
+            // Placeholders of empty fields (an empty pre-check) pass contrast too.
+            colorTextPlaceholder: "#6b6b6b" },
           components: { Menu: { darkItemColor: "#ffffff", darkItemBg: "transparent", darkItemSelectedBg: "#0b3d80" },
             Select: { multipleItemColorDisabled: "#4a4a4a" } },
         }}>

@@ -109,6 +109,7 @@ PRODUCERS: tuple[Producer, ...] = (
             "ApplicationRevoked",
             "LicenseIssued",
             "EkeyBound",
+            "EkeyUnbound",
             "LicenseCancellationReceived",
             "SubmissionDelayed",
         ),
@@ -156,6 +157,7 @@ CONSUMER_GROUPS: tuple[ConsumerGroup, ...] = (
             "ApplicationRevoked",
             "LicenseIssued",
             "EkeyBound",
+            "EkeyUnbound",
             "SubmissionDelayed",
         ),
     ),
@@ -259,7 +261,7 @@ def topic_events() -> dict[str, tuple[str, ...]]:
 
 
 def _key_schema(topic: topics.Topic, event_type: str) -> dict[str, Any]:
-    key = "enterprise code" if event_type == "EkeyBound" else topic.key
+    key = "enterprise code" if event_type in ("EkeyBound", "EkeyUnbound") else topic.key
     return {"type": "string", "description": f"{key} (UTF-8); the envelope's aggregate_id"}
 
 

@@ -247,6 +247,18 @@ class EkeyBound(Event):
     bound_by: str = ""
 
 
+class EkeyUnbound(Event):
+    """An enterprise withdrew its e-key binding (DELETE /api/v1/ekey-bindings/{serial}); MOFCOM
+    was told the certificate is withdrawn. Key: enterprise code. ``bound_at`` names the binding
+    it ends, so a replica drops only that one (never a newer binding of the same enterprise)."""
+
+    enterprise_code: str
+    ekey_serial: str
+    bound_at: datetime
+    unbound_at: datetime
+    unbound_by: str = ""
+
+
 class CustomsStored(Event):
     application_id: str
     license_no: str
@@ -408,6 +420,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ApplicationRevoked,
         LicenseIssued,
         EkeyBound,
+        EkeyUnbound,
         CustomsStored,
         ClearanceRecorded,
         ClearanceReversed,

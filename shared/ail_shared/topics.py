@@ -43,7 +43,7 @@ TOPICS: tuple[Topic, ...] = (
         "submission",
         "application, status, customs, stats",
         "SubmissionAccepted, SubmissionRejected, ReviewResultReceived, ApplicationRevoked, LicenseIssued, "
-        "EkeyBound (key: enterprise code), LicenseCancellationReceived, SubmissionDelayed",
+        "EkeyBound, EkeyUnbound (key: enterprise code), LicenseCancellationReceived, SubmissionDelayed",
     ),
     Topic(SIGNER_REQUESTS, 6, "e-key serial", "submission", "signer", "SignatureRequested"),
     Topic(

@@ -464,6 +464,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/ekey-bindings/{ekey_serial}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Unbind an e-key from the enterprise
+         * @description Withdraw the binding (解绑): MOFCOM withdraws the certificate, and submitting is refused
+         *     (409) until the enterprise binds an e-key again. 409 while submissions signed with the key
+         *     are on their way to MOFCOM; 404 for an e-key not bound to the caller's enterprise. Safe to
+         *     retry: once withdrawn, the same request answers the recorded withdrawal.
+         */
+        delete: operations["unbind_ekey"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/ekeys": {
         parameters: {
             query?: never;
@@ -3755,6 +3778,41 @@ export interface components {
             count: number;
         };
         /**
+         * UnbindingView
+         * @description A withdrawn binding, as recorded (a repeated DELETE answers the same record).
+         */
+        UnbindingView: {
+            /**
+             * Enterprise Code
+             * @example 1100776367555
+             */
+            enterprise_code: string;
+            /**
+             * Ekey Serial
+             * @example ee34ea9afbd4c4f0
+             */
+            ekey_serial: string;
+            /** Subject */
+            subject: string;
+            /**
+             * Bound At
+             * @description when the withdrawn binding was made (ISO 8601)
+             */
+            bound_at: string;
+            /** Bound By */
+            bound_by: string;
+            /**
+             * Unbound At
+             * @description ISO 8601
+             */
+            unbound_at: string;
+            /**
+             * Unbound By
+             * @description the principal that withdrew it
+             */
+            unbound_by: string;
+        };
+        /**
          * Why
          * @example {
          *       "reason": "MOFCOM back since 10:05 (ticket OPS-1234)"
@@ -6118,6 +6176,94 @@ export interface operations {
             };
             /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an upstream system is unavailable: try again later */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unbind_ekey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Agencies: the enterprise this request acts for (13-digit code) */
+                "x-enterprise-code"?: string | null;
+            };
+            path: {
+                ekey_serial: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnbindingView"];
+                };
+            };
+            /** @description the request cannot be parsed */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description no such object for this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description the object's status forbids this operation */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description fields in error, all at once: error.details[].field / .reason */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description an upstream system (MOFCOM, Customs) refused or failed: try again later */
+            502: {
                 headers: {
                     [name: string]: unknown;
                 };

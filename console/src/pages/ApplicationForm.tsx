@@ -1,14 +1,16 @@
 // 自动进口许可证申请表, box by box. Everything the form shows comes from the API's answer
 // (defaults, totals, USD, valid_until, problems); 暂存 saves what is typed, however incomplete.
-// Unsaved input is also kept in localStorage until it is saved, so nothing typed is lost.
+// Unsaved input is also kept in localStorage until it is saved, so nothing typed is lost; once
+// the application is submitted (no longer a draft) the form shows what was submitted, and a
+// local copy left over is dropped (it can never be saved any more).
 import {
   Alert, App, Button, Card, Col, Descriptions, Form, Input, Modal, Row, Space, Table, Tag, Typography,
 } from "antd";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { useBlocker, useNavigate, useParams } from "react-router-dom";
 import { api, call, isApiError, type Application, type Problem } from "../api/client";
-import { CodeSelect } from "../components/CodeSelect";
-import { useStatusLabel, useT, type Key } from "../i18n";
+import { CodeSelect, loadTable } from "../components/CodeSelect";
+import { useProblemText, useStatusLabel, useT, type Key } from "../i18n";
 import { AttachmentsDialog } from "./AttachmentsDialog";
 import { ContractDialog, IronOreDialog } from "./ContractDialogs";
 import { NotFound } from "./NotFound";
@@ -46,6 +48,7 @@ export function ApplicationForm() {
   const { id = "" } = useParams();
   const t = useT();
   const label = useStatusLabel();
+  const problemText = useProblemText();
   const nav = useNavigate();
   const { message, modal } = App.useApp();
   const [form] = Form.useForm<Values>();
@@ -55,12 +58,17 @@ export function ApplicationForm() {
   const [dialog, setDialog] = useState<null | "contract" | "iron" | "files" | "submit" | "print">(null);
   const [live, setLive] = useState<{ status?: string; form_no?: string; license_no?: string }>({});
   const appRef = useRef<Application | null>(null);
+  const [unitName, setUnitName] = useState<string>("");
 
   const show = useCallback(
     (a: Application, restoreUnsaved = false) => {
       appRef.current = a;
       setApp(a);
       let values = valuesOf(a);
+      if (a.status !== "draft") {
+        localStorage.removeItem(unsavedKey(a.id));
+        setDirty(false);
+      }
       const kept = localStorage.getItem(unsavedKey(a.id));
       if (restoreUnsaved && kept) {
         values = { ...values, ...JSON.parse(kept) };
@@ -71,9 +79,9 @@ export function ApplicationForm() {
       form.setFieldsValue(values);
       const ps = (a.problems ?? []) as Problem[];
       setProblems(ps);
-      form.setFields(ps.map((p) => ({ name: pathOf(p.field), errors: [p.reason] })));
+      form.setFields(ps.map((p) => ({ name: pathOf(p.field), errors: [problemText(p)] })));
     },
-    [form, message, t],
+    [form, message, t, problemText],
   );
 
   const load = useCallback(
@@ -89,6 +97,16 @@ export function ApplicationForm() {
   useEffect(() => {
     void load(true);
   }, [load]);
+
+  // The unit as the goods table shows it (070 吨): its name from the code table.
+  const unit = app?.unit;
+  useEffect(() => {
+    let live = true;
+    if (unit) void loadTable("units").then((rows) => live && setUnitName(rows.find((r) => r.code === unit)?.name_zh ?? ""));
+    return () => {
+      live = false;
+    };
+  }, [unit]);
 
   // Live status (SSE): every change of this enterprise; ours updates the header at once.
   useEffect(() => {
@@ -154,7 +172,7 @@ export function ApplicationForm() {
     } catch (e) {
       if (isApiError(e)) {
         setProblems(e.details);
-        form.setFields(e.details.map((p) => ({ name: pathOf(p.field), errors: [p.reason] })));
+        form.setFields(e.details.map((p) => ({ name: pathOf(p.field), errors: [problemText(p)] })));
         message.error(e.message);
       } else message.error(String(e));
     }
@@ -238,7 +256,7 @@ export function ApplicationForm() {
           {ro("issuing_agency", app.issuing_agency)}
           {ro("valid_until", app.valid_until, "valid-until")}
           {ro("commodity_name", app.commodity_name)}
-          {ro("unit", app.unit)}
+          {ro("unit", app.unit ? `${app.unit} ${unitName}`.trim() : null, "unit")}
           {ro("total_quantity", app.total_quantity, "total-quantity")}
           {ro("total_value_usd", app.total_value_usd, "total-usd")}
         </Descriptions>
@@ -253,7 +271,7 @@ export function ApplicationForm() {
             <ul style={{ margin: 0 }}>
               {problems.map((p, i) => (
                 <li key={i}>
-                  <code>{p.field}</code>: {p.reason}
+                  <code>{p.field}</code>: {problemText(p)}
                 </li>
               ))}
             </ul>
@@ -320,7 +338,20 @@ export function ApplicationForm() {
       {dialog === "contract" && <ContractDialog id={id} editable={editable} onClose={() => { setDialog(null); void load(); }} />}
       {dialog === "iron" && <IronOreDialog id={id} editable={editable} onClose={() => { setDialog(null); void load(); }} />}
       {dialog === "files" && <AttachmentsDialog id={id} editable={editable} onClose={() => setDialog(null)} />}
-      {dialog === "submit" && <SubmitDialog app={app} onClose={(done) => { setDialog(null); if (done) void load(); }} />}
+      {dialog === "submit" && (
+        <SubmitDialog
+          app={app}
+          onClose={(done) => {
+            setDialog(null);
+            if (done) {
+              // Submitted: what was saved is what was sent; nothing typed since can be saved now.
+              localStorage.removeItem(unsavedKey(id));
+              setDirty(false);
+              void load();
+            }
+          }}
+        />
+      )}
       <Modal open={dialog === "print"} title={t("print_preview")} width={900} footer={null} onCancel={() => setDialog(null)} destroyOnClose>
         <iframe title={t("print_preview")} data-testid="print-frame" src={`/api/v1/applications/${id}/print`} style={{ width: "100%", height: 640, border: 0 }} />
       </Modal>

@@ -1,10 +1,20 @@
 // 合同信息表 and the iron-ore contract table (heading 2601) as dialogs. The applicant block of a
 // new contract comes pre-filled from the enterprise's last entry (the API's answer).
+// The red star marks what the API requires at submission (the *_REQUIRED lists of
+// services/application/ail_application/domain/validation.py; tests/unit/test_console_required.py
+// keeps them equal); every other field may stay empty, and the API checks the format of what is given.
+export const APPLICANT_REQUIRED = ["enterprise_code", "name", "uscc", "address", "contact", "phone"];
+export const FOREIGN_REQUIRED = ["contract_no", "signing_date", "expiry_date", "total_quantity", "total_amount", "settlement_currency"];
+export const IRON_ORE_REQUIRED = [
+  "origin_country", "trade_country", "contract_no", "contract_type", "signing_date", "period_from", "period_to",
+  "enterprise_nature", "seller_name_zh",
+];
+const REQUIRED: Record<string, string[]> = { applicant: APPLICANT_REQUIRED, foreign_contract: FOREIGN_REQUIRED, other: [] };
 import { Alert, App, Button, Col, Form, Input, Modal, Row, Table, Typography } from "antd";
 import { useEffect, useState } from "react";
 import { api, call, isApiError, type Problem } from "../api/client";
 import { CodeSelect } from "../components/CodeSelect";
-import { useT, type Key } from "../i18n";
+import { useProblemText, useT, type Key } from "../i18n";
 import { pathOf } from "./ApplicationForm";
 
 type Props = { id: string; editable: boolean; onClose: () => void };
@@ -13,20 +23,23 @@ type Values = Record<string, any>;
 
 function useProblems(form: ReturnType<typeof Form.useForm<Values>>[0]) {
   const [problems, setProblems] = useState<Problem[]>([]);
+  const text = useProblemText();
   const report = (e: unknown, message: (s: string) => void) => {
     if (isApiError(e)) {
       setProblems(e.details);
-      form.setFields(e.details.map((p) => ({ name: pathOf(p.field), errors: [p.reason] })));
+      form.setFields(e.details.map((p) => ({ name: pathOf(p.field), errors: [text(p)] })));
       message(e.message);
     } else message(String(e));
   };
   return { problems, report };
 }
 
-const Problems = ({ problems }: { problems: Problem[] }) =>
-  problems.length ? (
-    <Alert type="error" showIcon style={{ marginBottom: 12 }} message={<ul style={{ margin: 0 }}>{problems.map((p, i) => <li key={i}><code>{p.field}</code>: {p.reason}</li>)}</ul>} />
+function Problems({ problems }: { problems: Problem[] }) {
+  const text = useProblemText();
+  return problems.length ? (
+    <Alert type="error" showIcon style={{ marginBottom: 12 }} message={<ul style={{ margin: 0 }}>{problems.map((p, i) => <li key={i}><code>{p.field}</code>: {text(p)}</li>)}</ul>} />
   ) : null;
+}
 
 // What the GET answer adds to the input (the PUT refuses them as extra inputs): the form holds
 // the whole answer, so they are taken out before saving.
@@ -61,7 +74,7 @@ export function ContractDialog({ id, editable, onClose }: Props) {
   };
   const f = (group: string, name: string, labelKey: Key, node: JSX.Element = <Input />) => (
     <Col span={8}>
-      <Form.Item label={t(labelKey)} name={[group, name]} required>
+      <Form.Item label={t(labelKey)} name={[group, name]} required={REQUIRED[group]?.includes(name) ?? false}>
         {node}
       </Form.Item>
     </Col>
@@ -129,7 +142,7 @@ export function IronOreDialog({ id, editable, onClose }: Props) {
   };
   const f = (name: string, labelKey: Key, node: JSX.Element = <Input />, readOnly = false) => (
     <Col span={8}>
-      <Form.Item label={t(labelKey)} name={name} required={!readOnly}>
+      <Form.Item label={t(labelKey)} name={name} required={!readOnly && IRON_ORE_REQUIRED.includes(name)}>
         {readOnly ? <Input disabled /> : node}
       </Form.Item>
     </Col>

@@ -2,14 +2,15 @@
 import { Alert, App, Button, Card, Col, Form, Input, Row, Table, Tag, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { api, call, isApiError, type Schemas } from "../api/client";
-import { useT } from "../i18n";
+import { useT, type Key } from "../i18n";
 
 type Filing = Schemas["KeyAgriFiling"];
 const FIELDS = ["enterprise_name", "business_registration_no", "customs_registration_no", "registered_capital_wan_yuan", "business_address", "contact", "phone"] as const;
-const LABELS: Record<(typeof FIELDS)[number], string> = {
-  enterprise_name: "企业名称 / Enterprise", business_registration_no: "工商登记号 / Business reg. no.",
-  customs_registration_no: "海关注册编码 / Customs reg. no.", registered_capital_wan_yuan: "注册资本(万元) / Capital",
-  business_address: "经营地址 / Address", contact: "联系人 / Contact", phone: "电话 / Phone",
+// The labels are catalogue keys of the same names (i18n.tsx), in the screen's language.
+const LABELS: Record<(typeof FIELDS)[number], Key> = {
+  enterprise_name: "enterprise_name", business_registration_no: "business_registration_no",
+  customs_registration_no: "customs_registration_no", registered_capital_wan_yuan: "registered_capital_wan_yuan",
+  business_address: "business_address", contact: "contact", phone: "phone",
 };
 
 export function KeyAgri() {
@@ -42,7 +43,7 @@ export function KeyAgri() {
         <Row gutter={12}>
           {FIELDS.map((f) => (
             <Col span={8} key={f}>
-              <Form.Item label={LABELS[f]} name={f} required>
+              <Form.Item label={t(LABELS[f])} name={f} required>
                 <Input />
               </Form.Item>
             </Col>

@@ -4,7 +4,7 @@ import { Alert, App, Button, Descriptions, Modal, Tag } from "antd";
 import { useEffect, useState } from "react";
 import { Link } from "react-router-dom";
 import { api, call, isApiError, type Application, type Problem } from "../api/client";
-import { useT } from "../i18n";
+import { useProblemText, useT } from "../i18n";
 
 type EKey = { serial: string; label?: string; signer_host?: string | null; bound?: boolean; enterprise_codes?: string[] };
 type Binding = { ekey_serial: string; enterprise_code: string };
@@ -26,6 +26,7 @@ export function useEKeys(enterprise: string | undefined) {
 
 export function SubmitDialog({ app, onClose }: { app: Application; onClose: (done: boolean) => void }) {
   const t = useT();
+  const problemText = useProblemText();
   const { message } = App.useApp();
   const { keys, bindings } = useEKeys(app.enterprise_code);
   const [problems, setProblems] = useState<Problem[]>([]);
@@ -39,7 +40,8 @@ export function SubmitDialog({ app, onClose }: { app: Application; onClose: (don
       onClose(true);
     } catch (e) {
       if (isApiError(e)) {
-        setError(e.message);
+        // The field problems speak the screen's language (their codes); so does their heading.
+        setError(e.details.length ? t("submit_refused") : e.message);
         setProblems(e.details);
       } else setError(String(e));
     }
@@ -56,7 +58,7 @@ export function SubmitDialog({ app, onClose }: { app: Application; onClose: (don
       </Descriptions>
       {error && (
         <Alert style={{ marginTop: 12 }} type="error" showIcon data-testid="submit-error" message={error}
-          description={problems.length ? <ul style={{ margin: 0 }}>{problems.map((p, i) => <li key={i}><code>{p.field}</code>: {p.reason}</li>)}</ul> : undefined} />
+          description={problems.length ? <ul style={{ margin: 0 }}>{problems.map((p, i) => <li key={i}><code>{p.field}</code>: {problemText(p)}</li>)}</ul> : undefined} />
       )}
     </Modal>
   );

@@ -1,6 +1,8 @@
 """HTTP API of the MOFCOM sandbox.
 
-MOFCOM's side:   POST /mofcom/eligibility, POST /mofcom/certificates, POST /mofcom/submissions
+MOFCOM's side:   POST /mofcom/eligibility, POST /mofcom/certificates,
+                 DELETE /mofcom/certificates/{enterprise_code}/{ekey_serial} (withdrawn: later
+                 submissions signed with it are refused), POST /mofcom/submissions
                  (Idempotency-Key header), GET /mofcom/submissions/{form_no},
                  GET /mofcom/submissions?idempotency_key=, POST /mofcom/submissions/{form_no}/revoke.
                  Review results are pushed to ``callback_url`` (the submission service's
@@ -8,7 +10,8 @@ MOFCOM's side:   POST /mofcom/eligibility, POST /mofcom/certificates, POST /mofc
                  ``AIL_MOFCOM_CALLBACK_SECRET`` (``ail_shared.auth.callback_headers``).
 Tests' side:     POST /control (faults and review rules, partial update), POST /control/reset,
                  GET /control, GET /control/received (submissions received and created per
-                 idempotency key), GET /control/applications/{application_id}.
+                 idempotency key), GET /control/applications/{application_id},
+                 GET /control/certificates?enterprise_code= (registered and withdrawn ones).
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class State:
 
     def reset_data(self) -> None:
         self.certificates: dict[tuple[str, str], str] = {}
+        self.withdrawn: list[dict[str, str]] = []  # withdrawals, in the order made (tests read them)
         self.by_key: dict[str, Submission] = {}
         self.by_form: dict[str, Submission] = {}
         self.received: dict[str, int] = defaultdict(int)
@@ -292,6 +296,27 @@ def create_app() -> FastAPI:
         state.certificates[(body.enterprise_code, body.ekey_serial)] = body.certificate_pem
         state.save_certificates()
         return {"registered": True, "enterprise_code": body.enterprise_code, "subject": subject}
+
+    @app.delete("/mofcom/certificates/{enterprise_code}/{ekey_serial}")
+    async def withdraw_certificate(enterprise_code: str, ekey_serial: str) -> Any:
+        # A withdrawn certificate verifies nothing more: a submission signed with it is refused
+        # as certificate_not_registered, until the e-key is bound (registered) again.
+        if state.certificates.pop((enterprise_code, ekey_serial), None) is None:
+            return _error(
+                404,
+                "certificate_not_registered",
+                f"no certificate registered for e-key {ekey_serial} of {enterprise_code}",
+            )
+        state.withdrawn.append(
+            {
+                "enterprise_code": enterprise_code,
+                "ekey_serial": ekey_serial,
+                "at": datetime.now(UTC).isoformat(),
+            }
+        )
+        state.save_certificates()
+        log.info("certificate_withdrawn", enterprise_code=enterprise_code, ekey_serial=ekey_serial)
+        return {"withdrawn": True, "enterprise_code": enterprise_code, "ekey_serial": ekey_serial}
 
     @app.post("/mofcom/submissions", status_code=201)
     async def submit(
@@ -542,6 +567,13 @@ def create_app() -> FastAPI:
         url = state.control.callback_url.rsplit("/", 1)[0] + "/license-cancellations"
         await post_with_retries(message, url)
         return {"cancelled": True, **message}
+
+    @app.get("/control/certificates")
+    async def certificates(enterprise_code: str) -> dict[str, Any]:
+        return {
+            "registered": sorted(s for (e, s) in state.certificates if e == enterprise_code),
+            "withdrawn": [w for w in state.withdrawn if w["enterprise_code"] == enterprise_code],
+        }
 
     @app.get("/control/applications/{application_id}")
     async def by_application(application_id: str) -> dict[str, Any]:

@@ -137,6 +137,9 @@ class FakeEkeyBindings:
     async def save(self, *, binding: EkeyBinding) -> None:
         self.rows[binding.enterprise_code] = binding
 
+    async def delete(self, *, enterprise_code: str) -> None:
+        self.rows.pop(enterprise_code, None)
+
 
 class FakeKeyAgriFilings:
     """``now`` is the fake database clock; a failed round is due again once ``now`` passes it."""

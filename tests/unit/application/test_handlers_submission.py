@@ -19,6 +19,7 @@ from ail_shared.events import (
     ApplicationRevoked,
     ApplicationSubmitted,
     EkeyBound,
+    EkeyUnbound,
     LicenseIssued,
     LicenseReopened,
     LicenseUsedUp,
@@ -404,6 +405,37 @@ async def test_a_later_binding_replaces_an_earlier_one_and_a_late_older_one_chan
     assert uow.ekey_bindings.rows[ENTERPRISE].ekey_serial == "EK-2"
 
 
+def unbound(bound_at: datetime, serial: str) -> EkeyUnbound:
+    return EkeyUnbound(
+        enterprise_code=ENTERPRISE,
+        ekey_serial=serial,
+        bound_at=bound_at,
+        unbound_at=bound_at + timedelta(hours=2),
+        unbound_by="user-1",
+    )
+
+
+async def test_ekey_unbound_drops_the_binding_and_submit_is_refused_saying_to_bind_one() -> None:
+    """Issue 18: after unbinding, a submit is a 409 that says to bind an e-key."""
+    uow = FakeUnitOfWork()
+    app = await complete_draft(uow, bound=False)
+    await deliver(uow, bound(STORED_AT, "EK-1"))
+    await deliver(uow, unbound(STORED_AT, "EK-1"))
+    assert ENTERPRISE not in uow.ekey_bindings.rows
+    with pytest.raises(Conflict) as refused:
+        await handlers.handle(uow, c.SubmitApplication(TENANT, app.id), CTX)
+    assert "bind one with POST /api/v1/ekey-bindings" in refused.value.message
+    assert uow.applications.stored(app.id).status is S.DRAFT
+
+
+async def test_an_unbinding_of_an_earlier_binding_leaves_a_later_one() -> None:
+    uow = FakeUnitOfWork()
+    await deliver(uow, bound(STORED_AT + timedelta(hours=1), "EK-2"))
+    await deliver(uow, unbound(STORED_AT, "EK-1"))  # another key's, and older
+    await deliver(uow, unbound(STORED_AT, "EK-2"))  # this key's, but an earlier binding of it
+    assert uow.ekey_bindings.rows[ENTERPRISE].ekey_serial == "EK-2"
+
+
 def test_every_event_the_consumer_subscribes_to_has_a_handler() -> None:
     assert set(handlers.EVENT_HANDLERS) == {
         SigningFailed,
@@ -414,6 +446,7 @@ def test_every_event_the_consumer_subscribes_to_has_a_handler() -> None:
         ApplicationRevoked,
         LicenseIssued,
         EkeyBound,
+        EkeyUnbound,
         SubmissionDelayed,
     }
 

@@ -22,7 +22,7 @@ from ail_shared.events import Envelope, Event, HeldKey, envelope_for, parse_payl
 from ail_submission.adapters.mofcom import Accepted, AttachmentFile, Outcome, Refused, Unavailable
 from ail_submission.domain.certificates import enterprise_codes_of, subject_of
 from ail_submission.domain.commands import Credentials
-from ail_submission.domain.ekeys import Binding, PresentKey, Sighting
+from ail_submission.domain.ekeys import Binding, PresentKey, Sighting, Unbinding
 from ail_submission.domain.model import SIGNED, SIGNING, WAITING_EKEY, ApplicationView, Submission
 from ail_submission.service_layer.unit_of_work import UnitOfWork
 
@@ -98,6 +98,15 @@ class FakeSubmissions:
         rows.sort(key=lambda s: s.waiting_since or self.clock())
         return [copy.deepcopy(s) for s in rows[:limit]]
 
+    async def in_flight(self, *, enterprise_code: str, ekey_serial: str) -> int:
+        return sum(
+            1
+            for s in self.rows.values()
+            if s.enterprise_code == enterprise_code
+            and s.ekey_serial == ekey_serial
+            and s.state in (SIGNING, WAITING_EKEY, SIGNED)
+        )
+
     async def stranded(self, *, older_than_seconds: float, limit: int = 500) -> list[Submission]:
         now = self.clock()
         rows = [
@@ -154,6 +163,7 @@ class FakeEkeys:
         self.clock = clock
         self.presence: dict[tuple[str, str], Presence] = {}
         self.bound: dict[str, Binding] = {}
+        self.unbindings: dict[int, Unbinding] = {}  # in the order recorded
 
     async def record_heartbeat(
         self, *, host_id: str, keys: Sequence[HeldKey], sent_at: datetime, ttl: float
@@ -234,6 +244,36 @@ class FakeEkeys:
         )
         return self.bound[enterprise_code]
 
+    async def binding_of(
+        self, *, enterprise_codes: Sequence[str], ekey_serial: str, for_update: bool = False
+    ) -> Binding | None:
+        found = [
+            b for c, b in sorted(self.bound.items()) if c in enterprise_codes and b.ekey_serial == ekey_serial
+        ]
+        return found[0] if found else None
+
+    async def unbind(self, *, binding: Binding, unbound_by: str) -> Unbinding:
+        del self.bound[binding.enterprise_code]
+        record = Unbinding(
+            enterprise_code=binding.enterprise_code,
+            ekey_serial=binding.ekey_serial,
+            subject=binding.subject,
+            bound_at=binding.bound_at,
+            bound_by=binding.bound_by,
+            unbound_at=self.clock(),
+            unbound_by=unbound_by,
+        )
+        self.unbindings[len(self.unbindings)] = record
+        return record
+
+    async def last_unbinding(self, *, enterprise_codes: Sequence[str], ekey_serial: str) -> Unbinding | None:
+        found = [
+            u
+            for u in self.unbindings.values()
+            if u.enterprise_code in enterprise_codes and u.ekey_serial == ekey_serial
+        ]
+        return found[-1] if found else None
+
 
 class FakeReviewResults:
     def __init__(self) -> None:
@@ -286,7 +326,8 @@ class FakeUnitOfWork(UnitOfWork):
     def _stores(self) -> tuple[Any, ...]:
         s, a, e, r = self.submissions, self.applications, self.ekeys, self.review_results
         o = self.ops_actions.rows  # type: ignore[attr-defined]
-        return (s.rows, s.errors, a.rows, e.presence, e.bound, r.rows, o)  # type: ignore[attr-defined]
+        u = e.unbindings  # type: ignore[attr-defined]
+        return (s.rows, s.errors, a.rows, e.presence, e.bound, r.rows, o, u)  # type: ignore[attr-defined]
 
     async def __aenter__(self) -> FakeUnitOfWork:
         self._tracked, self._emitted = [], []
@@ -419,6 +460,7 @@ class FakeMofcom:
     submits: list[Outcome] = field(default_factory=lambda: [Accepted("26110077636755500001", T0)])
     registrations: list[Accepted | Refused | Unavailable] = field(default_factory=lambda: [Accepted("", T0)])
     statuses: list[dict[str, Any] | Refused | Unavailable] = field(default_factory=lambda: [{"results": []}])
+    withdrawals: list[Accepted | Refused | Unavailable] = field(default_factory=lambda: [Accepted("", T0)])
     revokes: list[dict[str, Any] | Refused | Unavailable] = field(
         default_factory=lambda: [{"revoked_at": "2026-11-20T03:00:00+00:00"}]
     )
@@ -475,6 +517,15 @@ class FakeMofcom:
             )
         )
         answer: Accepted | Refused | Unavailable = self._next(self.registrations)
+        return answer
+
+    async def withdraw_certificate(
+        self, *, enterprise_code: str, ekey_serial: str
+    ) -> Accepted | Refused | Unavailable:
+        self.calls.append(
+            ("withdraw_certificate", {"enterprise_code": enterprise_code, "ekey_serial": ekey_serial})
+        )
+        answer: Accepted | Refused | Unavailable = self._next(self.withdrawals)
         return answer
 
     async def status(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable:

@@ -11,11 +11,11 @@ import pytest
 
 from ail_shared import topics
 from ail_shared.errors import Conflict, InvalidInput, NotFound
-from ail_shared.events import ApplicationRevoked, EkeyBound
+from ail_shared.events import ApplicationRevoked, EkeyBound, EkeyUnbound
 from ail_shared.lifecycle import ApplicationStatus
 from ail_submission.adapters.mofcom import Accepted, MofcomUnavailable, Refused, Unavailable
-from ail_submission.domain.commands import BindEkey, BindEkeyByCertificate, RevokeApplication
-from ail_submission.domain.model import ACCEPTED, Submission
+from ail_submission.domain.commands import BindEkey, BindEkeyByCertificate, RevokeApplication, UnbindEkey
+from ail_submission.domain.model import ACCEPTED, SIGNED, Submission
 from ail_submission.service_layer import handlers
 from tests.unit.submission.fakes import (
     ENTERPRISE,
@@ -93,6 +93,60 @@ async def test_binding_while_mofcom_is_away_is_a_503_and_binds_nothing() -> None
             mofcom=FakeMofcom(registrations=[Unavailable("timeout")]),
         )
     assert away.value.status_code == 503 and uow.ekeys.bound == {}  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- UnbindEkey (issue 18)
+
+
+def unbind(enterprise: str = ENTERPRISE, serial: str = SERIAL) -> UnbindEkey:
+    return UnbindEkey(enterprise_codes=(enterprise,), ekey_serial=serial, unbound_by="user-2")
+
+
+async def test_unbinding_withdraws_the_certificate_records_it_and_announces_it() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom()
+    uow.bind_key()
+    record = await handlers.unbind_ekey(uow, unbind(), mofcom=mofcom)
+    assert mofcom.called("withdraw_certificate") == [{"enterprise_code": ENTERPRISE, "ekey_serial": SERIAL}]
+    assert uow.ekeys.bound == {}  # type: ignore[attr-defined]
+    assert record.unbound_by == "user-2" and record.bound_by == "test"
+    [event] = uow.events(EkeyUnbound)
+    assert (event.ekey_serial, event.bound_at, event.unbound_by) == (SERIAL, record.bound_at, "user-2")
+    assert uow.topics_of(EkeyUnbound) == [(topics.SUBMISSION, ENTERPRISE)]
+
+
+async def test_unbinding_again_answers_the_recorded_withdrawal_and_asks_mofcom_nothing_more() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom()
+    uow.bind_key()
+    first = await handlers.unbind_ekey(uow, unbind(), mofcom=mofcom)
+    again = await handlers.unbind_ekey(uow, unbind(), mofcom=mofcom)
+    assert again == first
+    assert len(mofcom.called("withdraw_certificate")) == 1 and len(uow.events(EkeyUnbound)) == 1
+
+
+async def test_another_enterprises_binding_is_not_found_and_stays() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom()
+    uow.bind_key(enterprise="3100123456789")
+    with pytest.raises(NotFound):
+        await handlers.unbind_ekey(uow, unbind(), mofcom=mofcom)
+    assert "3100123456789" in uow.ekeys.bound and mofcom.calls == []  # type: ignore[attr-defined]
+
+
+async def test_unbinding_while_mofcom_is_away_is_a_503_and_the_key_stays_bound() -> None:
+    uow = FakeUnitOfWork()
+    uow.bind_key()
+    with pytest.raises(MofcomUnavailable):
+        await handlers.unbind_ekey(uow, unbind(), mofcom=FakeMofcom(withdrawals=[Unavailable("timeout")]))
+    assert ENTERPRISE in uow.ekeys.bound and uow.published == []  # type: ignore[attr-defined]
+
+
+async def test_unbinding_a_key_whose_signed_submissions_are_on_their_way_is_a_409() -> None:
+    uow, mofcom = FakeUnitOfWork(), FakeMofcom()
+    uow.bind_key()
+    uow.put(a_submission(SIGNED, ekey_serial=SERIAL))
+    with pytest.raises(Conflict) as busy:
+        await handlers.unbind_ekey(uow, unbind(), mofcom=mofcom)
+    assert "on their way to MOFCOM" in str(busy.value)
+    assert ENTERPRISE in uow.ekeys.bound and mofcom.calls == []  # type: ignore[attr-defined]
 
 
 # ---------------------------------------------------------------- BindEkeyByCertificate

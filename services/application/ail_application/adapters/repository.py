@@ -278,6 +278,7 @@ ON CONFLICT (enterprise_code) DO UPDATE SET ekey_serial = EXCLUDED.ekey_serial,
     subject = EXCLUDED.subject, certificate_pem = EXCLUDED.certificate_pem, bound_at = EXCLUDED.bound_at
 WHERE {SCHEMA}.ekey_bindings.bound_at <= EXCLUDED.bound_at
 """
+BINDING_DELETE = f"DELETE FROM {SCHEMA}.ekey_bindings WHERE enterprise_code = $1"
 
 
 class EkeyBindingRepository:
@@ -301,6 +302,9 @@ class EkeyBindingRepository:
         await self.conn.execute(
             BINDING_SAVE, b.enterprise_code, b.ekey_serial, b.subject, b.certificate_pem, b.bound_at
         )
+
+    async def delete(self, *, enterprise_code: str) -> None:
+        await self.conn.execute(BINDING_DELETE, enterprise_code)
 
 
 # -- key-agri filings ----------------------------------------------------------------------------

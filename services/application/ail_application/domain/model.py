@@ -491,6 +491,12 @@ class EkeyBinding:
         return current is None or current.bound_at <= self.bound_at
 
 
+def unbinding_ends(current: EkeyBinding | None, *, ekey_serial: str, bound_at: datetime) -> bool:
+    """EkeyUnbound ends the binding it names (serial and bound_at): a binding made later (a
+    rebind) is not the one withdrawn and stays."""
+    return current is not None and current.ekey_serial == ekey_serial and current.bound_at <= bound_at
+
+
 def ensure_ekey_bound(enterprise_code: str, binding: EkeyBinding | None) -> None:
     """Submit precondition: the enterprise has bound an e-key (POST /api/v1/ekey-bindings)."""
     if binding is None:

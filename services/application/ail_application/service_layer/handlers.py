@@ -30,6 +30,7 @@ from ail_application.domain.model import (
     EkeyBinding,
     ensure_ekey_bound,
     serial_no,
+    unbinding_ends,
 )
 from ail_application.domain.reference import ReferenceData
 from ail_application.service_layer.unit_of_work import UnitOfWork
@@ -40,6 +41,7 @@ from ail_shared.errors import AilError, FieldProblem, InvalidInput, NotFound, Pr
 from ail_shared.events import (
     ApplicationRevoked,
     EkeyBound,
+    EkeyUnbound,
     Envelope,
     Event,
     LicenseCancelled,
@@ -474,6 +476,14 @@ async def on_ekey_bound(uow: UnitOfWork, event: EkeyBound, env: Envelope) -> Non
             await uow.ekey_bindings.save(binding=binding)
 
 
+async def on_ekey_unbound(uow: UnitOfWork, event: EkeyUnbound, env: Envelope) -> None:
+    """The enterprise withdrew its binding: submit is refused again until it binds one."""
+    async with uow:
+        current = await uow.ekey_bindings.get(enterprise_code=event.enterprise_code, for_update=True)
+        if unbinding_ends(current, ekey_serial=event.ekey_serial, bound_at=event.bound_at):
+            await uow.ekey_bindings.delete(enterprise_code=event.enterprise_code)
+
+
 # -- events: the license after issue (ail.customs; the customs service owns license state) -------
 async def on_reissue_requested(uow: UnitOfWork, event: LicenseReissueRequested, env: Envelope) -> None:
     """A change or extension was asked for: the draft ``new_application_id``, a copy of the
@@ -544,4 +554,5 @@ EVENT_HANDLERS: Mapping[type[Event], EventHandler] = {
     ApplicationRevoked: on_revoked,
     LicenseIssued: on_license_issued,
     EkeyBound: on_ekey_bound,
+    EkeyUnbound: on_ekey_unbound,
 }

@@ -77,6 +77,10 @@ class Mofcom(Protocol):
         self, *, enterprise_code: str, ekey_serial: str, certificate_pem: str
     ) -> Accepted | Refused | Unavailable: ...
 
+    async def withdraw_certificate(
+        self, *, enterprise_code: str, ekey_serial: str
+    ) -> Accepted | Refused | Unavailable: ...
+
     async def status(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable: ...
 
     async def revoke(self, *, form_no: str, reason: str = "") -> dict[str, Any] | Refused | Unavailable: ...
@@ -191,6 +195,18 @@ class HttpMofcom:
             return resp
         if resp.status_code == 200:
             return Accepted("", datetime.now().astimezone(), resp.json())
+        return self._refused(resp)
+
+    async def withdraw_certificate(
+        self, *, enterprise_code: str, ekey_serial: str
+    ) -> Accepted | Refused | Unavailable:
+        """Tell MOFCOM the e-key's certificate no longer signs for the enterprise. A certificate
+        MOFCOM does not hold (404: withdrawn already, by a retry) counts as withdrawn."""
+        resp = await self._call("DELETE", f"/mofcom/certificates/{enterprise_code}/{ekey_serial}")
+        if isinstance(resp, Unavailable):
+            return resp
+        if resp.status_code in (200, 404):
+            return Accepted("", datetime.now().astimezone(), resp.json() if resp.content else {})
         return self._refused(resp)
 
     async def status(self, *, form_no: str) -> dict[str, Any] | Refused | Unavailable:

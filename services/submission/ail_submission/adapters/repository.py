@@ -13,8 +13,8 @@ import asyncpg
 from ail_shared.events import HeldKey
 from ail_shared.telemetry import stored_trace_context
 from ail_submission.domain.certificates import enterprise_codes_of, subject_of
-from ail_submission.domain.ekeys import Binding, PresentKey, Sighting
-from ail_submission.domain.model import WAITING_EKEY, ApplicationView, Submission
+from ail_submission.domain.ekeys import Binding, PresentKey, Sighting, Unbinding
+from ail_submission.domain.model import SIGNED, SIGNING, WAITING_EKEY, ApplicationView, Submission
 
 SCHEMA = "submission"
 
@@ -85,6 +85,18 @@ def _binding(row: asyncpg.Record) -> Binding:
         certificate_pem=row["certificate_pem"],
         bound_at=row["bound_at"],
         bound_by=row["bound_by"],
+    )
+
+
+def _unbinding(row: asyncpg.Record) -> Unbinding:
+    return Unbinding(
+        enterprise_code=row["enterprise_code"],
+        ekey_serial=row["ekey_serial"],
+        subject=row["subject"],
+        bound_at=row["bound_at"],
+        bound_by=row["bound_by"],
+        unbound_at=row["unbound_at"],
+        unbound_by=row["unbound_by"],
     )
 
 
@@ -171,6 +183,18 @@ class SubmissionRepository:
             limit,
         )
         return [_submission(r) for r in rows]
+
+    async def in_flight(self, *, enterprise_code: str, ekey_serial: str) -> int:
+        """Submissions of the enterprise being signed with this e-key, waiting for it, or signed
+        and not yet answered by MOFCOM (which checks their signature against its certificate)."""
+        count: int = await self.conn.fetchval(
+            f"""SELECT count(*) FROM {SCHEMA}.submissions
+            WHERE enterprise_code = $1 AND ekey_serial = $2 AND state = ANY($3::text[])""",
+            enterprise_code,
+            ekey_serial,
+            [SIGNING, WAITING_EKEY, SIGNED],
+        )
+        return count
 
     async def stranded(self, *, older_than_seconds: float, limit: int = 500) -> list[Submission]:
         """Signature requests sent to a host that no longer announces the key (it may be gone for
@@ -380,6 +404,49 @@ class EkeyRepository:
         )
         assert row is not None  # INSERT ... RETURNING always returns the row
         return _binding(row)
+
+    async def binding_of(
+        self, *, enterprise_codes: Sequence[str], ekey_serial: str, for_update: bool = False
+    ) -> Binding | None:
+        """The binding of this e-key to one of these enterprises (None: none of theirs)."""
+        row = await self.conn.fetchrow(
+            f"SELECT * FROM {SCHEMA}.ekey_bindings WHERE enterprise_code = ANY($1::text[])"
+            " AND ekey_serial = $2 ORDER BY enterprise_code LIMIT 1" + (" FOR UPDATE" if for_update else ""),
+            list(enterprise_codes),
+            ekey_serial,
+        )
+        return None if row is None else _binding(row)
+
+    async def unbind(self, *, binding: Binding, unbound_by: str) -> Unbinding:
+        """Remove the binding and record its withdrawal, in the caller's transaction."""
+        await self.conn.execute(
+            f"DELETE FROM {SCHEMA}.ekey_bindings WHERE enterprise_code = $1 AND ekey_serial = $2",
+            binding.enterprise_code,
+            binding.ekey_serial,
+        )
+        row = await self.conn.fetchrow(
+            f"""INSERT INTO {SCHEMA}.ekey_unbindings
+                (enterprise_code, ekey_serial, subject, bound_at, bound_by, unbound_by)
+            VALUES ($1, $2, $3, $4, $5, $6) RETURNING *""",
+            binding.enterprise_code,
+            binding.ekey_serial,
+            binding.subject,
+            binding.bound_at,
+            binding.bound_by,
+            unbound_by,
+        )
+        assert row is not None  # INSERT ... RETURNING always returns the row
+        return _unbinding(row)
+
+    async def last_unbinding(self, *, enterprise_codes: Sequence[str], ekey_serial: str) -> Unbinding | None:
+        """The latest withdrawal of this e-key's binding by one of these enterprises."""
+        row = await self.conn.fetchrow(
+            f"""SELECT * FROM {SCHEMA}.ekey_unbindings
+            WHERE enterprise_code = ANY($1::text[]) AND ekey_serial = $2 ORDER BY id DESC LIMIT 1""",
+            list(enterprise_codes),
+            ekey_serial,
+        )
+        return None if row is None else _unbinding(row)
 
 
 class ReviewResultRepository:

@@ -25,6 +25,16 @@ class BindEkey:
 
 
 @dataclass(frozen=True)
+class UnbindEkey:
+    """Withdraw the binding of an e-key to one of the caller's enterprises; MOFCOM withdraws its
+    certificate. A repeated request answers the recorded withdrawal."""
+
+    enterprise_codes: tuple[str, ...]
+    ekey_serial: str
+    unbound_by: str
+
+
+@dataclass(frozen=True)
 class BindEkeyByCertificate:
     """Operations and demo data: bind an e-key by its certificate, present or not."""
 
@@ -125,6 +135,7 @@ class CloseSubmission:
 
 Command = (
     BindEkey
+    | UnbindEkey
     | BindEkeyByCertificate
     | RevokeApplication
     | RefreshApprovalStatus

@@ -125,6 +125,19 @@ class Binding:
     bound_by: str
 
 
+@dataclass(frozen=True)
+class Unbinding:
+    """A binding the enterprise withdrew (DELETE /api/v1/ekey-bindings/{serial}), as recorded."""
+
+    enterprise_code: str
+    ekey_serial: str
+    subject: str
+    bound_at: datetime
+    bound_by: str
+    unbound_at: datetime
+    unbound_by: str
+
+
 def reroute(
     serial: str,
     sightings: list[Sighting],

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Body, Depends, Header, Request
+from fastapi import APIRouter, Body, Depends, Header, Path, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,8 +20,14 @@ from ail_shared.paging import ListPage, Page
 from ail_submission.adapters import queries
 from ail_submission.adapters.repository import SCHEMA
 from ail_submission.bootstrap import Deps, deps_of
-from ail_submission.domain.commands import BindEkey, Credentials, RefreshApprovalStatus, RevokeApplication
-from ail_submission.domain.ekeys import Binding
+from ail_submission.domain.commands import (
+    BindEkey,
+    Credentials,
+    RefreshApprovalStatus,
+    RevokeApplication,
+    UnbindEkey,
+)
+from ail_submission.domain.ekeys import Binding, Unbinding
 from ail_submission.domain.model import ApplicationView
 from ail_submission.service_layer.handlers import ApprovalStatus
 
@@ -66,6 +72,18 @@ class BindingList(Page[BindingView]):
     """The caller's e-key bindings, one page."""
 
 
+class UnbindingView(BaseModel):
+    """A withdrawn binding, as recorded (a repeated DELETE answers the same record)."""
+
+    enterprise_code: str = Field(examples=["1100776367555"])
+    ekey_serial: str = Field(examples=["ee34ea9afbd4c4f0"])
+    subject: str
+    bound_at: str = Field(description="when the withdrawn binding was made (ISO 8601)")
+    bound_by: str
+    unbound_at: str = Field(description="ISO 8601")
+    unbound_by: str = Field(description="the principal that withdrew it")
+
+
 class SubmissionState(BaseModel):
     """An application as the submission service sees it."""
 
@@ -92,6 +110,18 @@ def binding_view(b: Binding) -> dict[str, Any]:
         "subject": b.subject,
         "bound_at": b.bound_at.isoformat(),
         "bound_by": b.bound_by,
+    }
+
+
+def unbinding_view(u: Unbinding) -> dict[str, Any]:
+    return {
+        "enterprise_code": u.enterprise_code,
+        "ekey_serial": u.ekey_serial,
+        "subject": u.subject,
+        "bound_at": u.bound_at.isoformat(),
+        "bound_by": u.bound_by,
+        "unbound_at": u.unbound_at.isoformat(),
+        "unbound_by": u.unbound_by,
     }
 
 
@@ -186,6 +216,27 @@ async def bind_ekey(
     )
     # One binding per e-key: it is listed by GET /api/v1/ekey-bindings (there is no single read).
     return located(response, "/api/v1/ekey-bindings") if response.status_code == 201 else response
+
+
+@router.delete(
+    "/ekey-bindings/{ekey_serial}",
+    response_model=UnbindingView,
+    summary="Unbind an e-key from the enterprise",
+    responses=errors(404, 409, 502, 503),
+)
+async def unbind_ekey(
+    ekey_serial: Annotated[str, Path(min_length=1, max_length=64, examples=["ee34ea9afbd4c4f0"])],
+    tenant: CurrentTenant,
+    deps: DepsDep,
+) -> dict[str, Any]:
+    """Withdraw the binding (解绑): MOFCOM withdraws the certificate, and submitting is refused
+    (409) until the enterprise binds an e-key again. 409 while submissions signed with the key
+    are on their way to MOFCOM; 404 for an e-key not bound to the caller's enterprise. Safe to
+    retry: once withdrawn, the same request answers the recorded withdrawal."""
+    cmd = UnbindEkey(
+        enterprise_codes=tenant.enterprise_codes, ekey_serial=ekey_serial, unbound_by=tenant.principal.id
+    )
+    return unbinding_view(await deps.handle(cmd))
 
 
 class RevokeIn(BaseModel):

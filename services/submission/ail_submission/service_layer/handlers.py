@@ -26,6 +26,7 @@ from ail_shared.events import (
     ApplicationSubmitted,
     EkeyBound,
     EkeyHeartbeat,
+    EkeyUnbound,
     Envelope,
     Event,
     SigningFailed,
@@ -61,8 +62,9 @@ from ail_submission.domain.commands import (
     RevokeApplication,
     SendSubmission,
     Stage,
+    UnbindEkey,
 )
-from ail_submission.domain.ekeys import Binding
+from ail_submission.domain.ekeys import Binding, Unbinding
 from ail_submission.domain.model import (
     EKEY_NOT_BOUND,
     SIGNED,
@@ -377,6 +379,62 @@ async def bind_ekey(uow: UnitOfWork, cmd: BindEkey, *, mofcom: Mofcom) -> Bindin
             subject=key.subject,
             bound_by=cmd.bound_by,
         )
+
+
+async def unbind_ekey(uow: UnitOfWork, cmd: UnbindEkey, *, mofcom: Mofcom) -> Unbinding:
+    """Withdraw the binding of an e-key to one of the caller's enterprises: MOFCOM withdraws the
+    certificate first (if it does not answer: 503, nothing changed, try again), then the binding
+    is removed, its withdrawal recorded and EkeyUnbound announced, in one transaction. Refused
+    (409) while submissions signed with the key are on their way: MOFCOM would refuse them.
+    Another enterprise's binding is a 404; a repeated request answers the recorded withdrawal."""
+    async with uow:
+        binding = await uow.ekeys.binding_of(
+            enterprise_codes=cmd.enterprise_codes, ekey_serial=cmd.ekey_serial, for_update=True
+        )
+        if binding is None:
+            done = await uow.ekeys.last_unbinding(
+                enterprise_codes=cmd.enterprise_codes, ekey_serial=cmd.ekey_serial
+            )
+            if done is None:
+                raise NotFound(
+                    f"no binding of e-key {cmd.ekey_serial}: list them with GET /api/v1/ekey-bindings"
+                )
+            return done
+        waiting = await uow.submissions.in_flight(
+            enterprise_code=binding.enterprise_code, ekey_serial=binding.ekey_serial
+        )
+        if waiting:
+            raise Conflict(
+                f"{waiting} submission(s) signed with e-key {binding.ekey_serial} are on their way to "
+                "MOFCOM, which checks their signature against this key's certificate: unbind once they "
+                "are answered (their status is no longer 上报中 / submitting)"
+            )
+        withdrawn = await mofcom.withdraw_certificate(
+            enterprise_code=binding.enterprise_code, ekey_serial=binding.ekey_serial
+        )
+        if isinstance(withdrawn, Unavailable):
+            raise MofcomUnavailable(
+                f"MOFCOM did not answer ({withdrawn.error}); the e-key is still bound: try again"
+            )
+        if isinstance(withdrawn, Refused):
+            raise MofcomRefused(
+                f"MOFCOM refused to withdraw the certificate ({withdrawn.reason}: {withdrawn.detail})"
+            )
+        record = await uow.ekeys.unbind(binding=binding, unbound_by=cmd.unbound_by)
+        uow.emit(
+            topics.SUBMISSION,
+            EkeyUnbound(
+                enterprise_code=record.enterprise_code,
+                ekey_serial=record.ekey_serial,
+                bound_at=record.bound_at,
+                unbound_at=record.unbound_at,
+                unbound_by=record.unbound_by,
+            ),
+            aggregate_id=record.enterprise_code,
+            tenant=record.enterprise_code,
+        )
+        log.info("ekey_unbound", enterprise_code=record.enterprise_code, ekey_serial=record.ekey_serial)
+        return record
 
 
 async def bind_ekey_by_certificate(uow: UnitOfWork, cmd: BindEkeyByCertificate, *, mofcom: Mofcom) -> Binding:
@@ -844,6 +902,7 @@ Handler = Callable[..., Awaitable[Any]]
 
 COMMAND_HANDLERS: Mapping[type[Any], Handler] = {
     BindEkey: bind_ekey,
+    UnbindEkey: unbind_ekey,
     BindEkeyByCertificate: bind_ekey_by_certificate,
     RevokeApplication: revoke,
     RefreshApprovalStatus: refresh_approval_status,
