@@ -151,7 +151,9 @@ export function Queries() {
   };
 
   const one = chosen.length === 1 ? chosen[0] : null;
-  const drafts = chosen.length > 0 && chosen.every((r) => r.status === "draft");
+  // Delete and submit take any selection: the API refuses, row by row with the reason, what a
+  // row's status forbids (DOMAIN: delete also revoked and rejected ones, submit revoked ones).
+  const some = chosen.length > 0;
   const statusOptions = Object.keys(statusLabels["zh-CN"]).map((s) => ({ value: s, label: label(s) }));
   const fmt = (v: unknown) => (v === null || v === undefined || v === "" ? "-" : String(v));
   return (
@@ -227,10 +229,10 @@ export function Queries() {
         <Button disabled={!one} onClick={() => one && nav(`/applications/${one.id}`)}>
           {t("q_view")}
         </Button>
-        <Button disabled={!drafts} onClick={remove}>
+        <Button disabled={!some} onClick={remove}>
           {t("q_delete")}
         </Button>
-        <Button disabled={!drafts} onClick={submit}>
+        <Button disabled={!some} onClick={submit}>
           {t("q_declare")}
         </Button>
         <Button disabled={!one || !PENDING.includes(one.status)} onClick={revoke}>
@@ -250,12 +252,12 @@ export function Queries() {
           {error}
         </Typography.Paragraph>
       )}
+      <div data-testid="query-results">
       <Table<AppRow>
         rowKey="id"
         size="small"
         loading={loading}
         dataSource={rows}
-        data-testid="query-results"
         rowSelection={{
           selectedRowKeys: [...selected.keys()],
           preserveSelectedRowKeys: true,
@@ -294,6 +296,7 @@ export function Queries() {
           { title: t("q_applied_at"), dataIndex: "applied_at", render: (v?: string | null) => (v ? v.slice(0, 10) : "-") },
         ]}
       />
+      </div>
       {batch && (
         <Modal
           open
@@ -322,10 +325,10 @@ export function Queries() {
               <Typography.Paragraph data-testid="batch-summary" style={{ marginTop: 12 }}>
                 {t("q_done")}: {batch.results.filter((r) => r.ok).length} · {t("q_refused")}: {batch.results.filter((r) => !r.ok).length}
               </Typography.Paragraph>
+              <div data-testid="batch-results">
               <Table<RowResult>
                 rowKey="id"
                 size="small"
-                data-testid="batch-results"
                 dataSource={batch.results}
                 pagination={false}
                 scroll={{ y: 320 }}
@@ -339,6 +342,7 @@ export function Queries() {
                   { title: t("q_reason"), dataIndex: "reason", render: (v?: string | null) => v ?? "" },
                 ]}
               />
+              </div>
             </>
           )}
         </Modal>

@@ -154,6 +154,7 @@ export function Stats() {
           {error}
         </Typography.Paragraph>
       )}
+      <div data-testid="stats-table">
       <Table<StatsRow>
         rowKey={(r) => `${r.commodity_code}/${r.unit}`}
         size="small"
@@ -161,7 +162,6 @@ export function Stats() {
         loading={loading}
         dataSource={rows}
         pagination={false}
-        data-testid="stats-table"
         columns={[
           { title: t("s_no"), key: "no", render: (_: unknown, __: StatsRow, i: number) => i + 1 },
           { title: t("commodity_name"), dataIndex: "commodity_name" },
@@ -170,6 +170,7 @@ export function Stats() {
           { title: t("s_ytd"), children: [num("year_to_date", "quantity"), num("year_to_date", "amount_usd"), num("year_to_date", "count")] },
         ]}
       />
+      </div>
       <Typography.Title level={2} style={{ fontSize: 16, marginTop: 24 }}>
         {t("s_chart")}
       </Typography.Title>
