@@ -6,7 +6,7 @@ import type { Dayjs } from "dayjs";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { Link, useNavigate } from "react-router-dom";
 import { api, asError, call, isApiError, raw, type Schemas } from "../api/client";
-import { CodeSelect } from "../components/CodeSelect";
+import { CodeSelect, loadTable } from "../components/CodeSelect";
 import { statusLabels, useStatusLabel, useT } from "../i18n";
 import { fromDelete, fromSubmit, runBatch, type Progress as BatchProgress, type RowResult } from "../queries/batch";
 import { download, XLSX } from "../queries/download";
@@ -65,6 +65,10 @@ export function Queries() {
   const [selected, setSelected] = useState<Map<string, AppRow>>(new Map());
   const [batch, setBatch] = useState<Batch | null>(null);
   const [pdf, setPdf] = useState<string | null>(null);
+  const [units, setUnits] = useState<Map<string, string>>(new Map());
+  useEffect(() => {
+    void loadTable("units").then((u) => setUnits(new Map(u.map((r) => [r.code, r.name_zh]))));
+  }, []);
 
   const load = useCallback(async () => {
     setLoading(true);
@@ -291,7 +295,7 @@ export function Queries() {
           { title: t("license_no"), dataIndex: "license_no", render: fmt },
           { title: t("commodity_name"), dataIndex: "commodity_name", render: fmt },
           { title: t("q_quantity"), dataIndex: "total_quantity", align: "right", render: fmt },
-          { title: t("unit"), dataIndex: "unit", render: fmt },
+          { title: t("unit"), dataIndex: "unit", render: (v?: string | null) => (v ? (units.get(v) ?? v) : "-") },
           { title: t("q_amount_usd"), dataIndex: "total_value_usd", align: "right", render: fmt },
           { title: t("q_applied_at"), dataIndex: "applied_at", render: (v?: string | null) => (v ? v.slice(0, 10) : "-") },
         ]}
@@ -337,7 +341,8 @@ export function Queries() {
                   {
                     title: t("q_result"),
                     dataIndex: "ok",
-                    render: (ok: boolean) => <Tag color={ok ? "green" : "red"}>{ok ? t("q_done") : t("q_refused")}</Tag>,
+                    // Solid dark colours: white text on them passes WCAG AA (the light presets do not).
+                    render: (ok: boolean) => <Tag color={ok ? "#1b5e20" : "#b71c1c"}>{ok ? t("q_done") : t("q_refused")}</Tag>,
                   },
                   { title: t("q_reason"), dataIndex: "reason", render: (v?: string | null) => v ?? "" },
                 ]}
