@@ -14,6 +14,8 @@ export function Shell() {
   if (session === undefined) return <Spin style={{ margin: 96 }} />;
   if (session === null) return <SignIn />;
   const selected = loc.pathname.startsWith("/ekeys") ? "ekeys" : loc.pathname.startsWith("/key-agri") ? "key-agri" : "apps";
+  // issue 19: the query and statistics screens have their own menu entries.
+  const menuKey = ["queries", "stats"].find((k) => loc.pathname.startsWith(`/${k}`)) ?? selected;
   return (
     <Layout style={{ minHeight: "100vh" }}>
       <Layout.Header style={{ display: "flex", alignItems: "center", gap: 24, background: "#1554ad" }}>
@@ -24,12 +26,14 @@ export function Shell() {
           <Menu
             mode="horizontal"
             theme="dark"
-            selectedKeys={[selected]}
+            selectedKeys={[menuKey]}
             style={{ background: "transparent" }}
             items={[
               { key: "apps", label: <Link to="/">{t("menu_applications")}</Link> },
               { key: "ekeys", label: <Link to="/ekeys">{t("menu_ekeys")}</Link> },
               { key: "key-agri", label: <Link to="/key-agri">{t("menu_key_agri")}</Link> },
+              { key: "queries", label: <Link to="/queries">{t("menu_queries")}</Link> },
+              { key: "stats", label: <Link to="/stats">{t("menu_stats")}</Link> },
             ]}
           />
         </nav>
