@@ -20,7 +20,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from ail_shared import topics
-from ail_shared.events import Envelope, utcnow
+from ail_shared.events import ApplicationSigned, envelope_for
 from ail_shared.kafka import make_producer
 from tests.support import REPO, dev, stack_env
 
@@ -113,24 +113,26 @@ def test_a_service_killed_by_the_os_is_back_and_healthy_within_30_s_by_itself(st
 
 
 def _produce_probes(env: dict[str, str]) -> None:
-    """``PROBES`` events of a type no consumer handles (each consumer reads past them; nothing
-    is applied or dead-lettered), on a topic NAME consumes."""
+    """``PROBES`` events on a topic NAME consumes, that change nothing anywhere: signatures of
+    submissions nobody made (status ignores ApplicationSigned, submission finds no submission).
+    Real, documented events: test_asyncapi_live reads every topic and checks each one."""
 
     async def send() -> None:
         producer = make_producer(env["AIL_KAFKA_BOOTSTRAP"])
         await producer.start()
         try:
             for _ in range(PROBES):
-                probe = Envelope(
-                    event_id=uuid.uuid4(),
-                    event_type="LagProbe",
-                    schema_version="1.0",
-                    occurred_at=utcnow(),
-                    aggregate_id="lag-probe",
-                    tenant="",
-                    payload={},
+                probe = f"lag-probe-{uuid.uuid4()}"
+                signed = ApplicationSigned(
+                    application_id=probe,
+                    submission_id=str(uuid.uuid4()),
+                    ekey_serial="lag-probe",
+                    algorithm="ECDSA-P256-SHA256",
+                    signature="",
+                    certificate_pem="",
                 )
-                await producer.send_and_wait(LAG_TOPIC, value=probe.to_bytes(), key=b"lag-probe")
+                envelope = envelope_for(signed, aggregate_id=probe, tenant="")
+                await producer.send_and_wait(LAG_TOPIC, value=envelope.to_bytes(), key=probe.encode())
         finally:
             await producer.stop()
 
