@@ -67,3 +67,10 @@ def test_actions_after_every_event_or_before_any_come_last_in_the_order_made() -
     assert [h.get("operations", {}).get("action") for h in history] == [None, "redrive", "skip"]
     alone = with_operations_actions([], [_action(T0, "skip")])
     assert alone[0]["current_status"] is None and alone[0]["operations"]["action"] == "skip"
+
+
+def test_an_entry_without_a_readable_time_does_not_place_an_action() -> None:
+    old = {"status": "submitting", "current_status": "submitting", "event": None}
+    naive = {**_entry(T0, "draft", "SigningFailed"), "occurred_at": "2026-12-01T10:00:00"}
+    history = with_operations_actions([old, naive], [_action(T0 - timedelta(minutes=1), "skip")])
+    assert [h.get("operations", {}).get("action") for h in history] == [None, "skip", None]

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -497,13 +497,23 @@ def with_operations_actions(
     out: list[dict[str, Any]] = []
     pending = sorted(actions, key=lambda a: a.at)
     for entry in entries:
-        happened = datetime.fromisoformat(entry["occurred_at"])
-        while pending and pending[0].at < happened:
+        happened = _instant(entry.get("occurred_at"))
+        while pending and happened is not None and pending[0].at < happened:
             out.append(_operations_entry(pending.pop(0), out[-1] if out else None))
         out.append(entry)
     while pending:
         out.append(_operations_entry(pending.pop(0), out[-1] if out else None))
     return out
+
+
+def _instant(raw: Any) -> datetime | None:
+    """An entry's ``occurred_at`` (ISO 8601; UTC when it names no offset), or None when it has
+    none (an entry of an older version may lack it: it does not place an action)."""
+    try:
+        at = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 def _operations_entry(a: OperationsAction, before: dict[str, Any] | None) -> dict[str, Any]:
