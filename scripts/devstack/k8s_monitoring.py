@@ -1,6 +1,6 @@
 """Writes deploy/k8s/90-monitoring.yaml from deploy/prometheus/alerts.yml (the one rules file):
 the same rule groups as a PrometheusRule, and a ServiceMonitor per service (a PodMonitor for
-the signer DaemonSet, which has no Service). Run ``.venv/bin/python -m
+the signer DaemonSet, which has no Service), and one for the consumer-lag exporter. Run ``.venv/bin/python -m
 scripts.devstack.k8s_monitoring`` after changing the rules; tests/unit/test_monitoring.py fails
 while the two differ. (Run with the project's .venv: it needs PyYAML.)"""
 
@@ -16,6 +16,8 @@ from .common import REPO
 RULES = REPO / "deploy" / "prometheus" / "alerts.yml"
 OUT = REPO / "deploy" / "k8s" / "90-monitoring.yaml"
 SERVICES = ("application", "submission", "status", "customs", "stats")
+# The consumer-lag exporter (ail_shared.lag): a Deployment and Service like the services.
+EXPORTERS = ("lag",)
 HEADER = (
     "# Generated from deploy/prometheus/alerts.yml by `python -m scripts.devstack.k8s_monitoring`;\n"
     "# do not edit (tests/unit/test_monitoring.py checks the rules are the same).\n"
@@ -34,7 +36,7 @@ def documents(rules: dict[str, Any]) -> list[dict[str, Any]]:
             "spec": {"groups": rules["groups"]},
         }
     ]
-    for name in SERVICES:
+    for name in (*SERVICES, *EXPORTERS):
         docs.append(
             {
                 "apiVersion": "monitoring.coreos.com/v1",
@@ -61,7 +63,7 @@ def documents(rules: dict[str, Any]) -> list[dict[str, Any]]:
     )
     # Prometheus (namespace monitoring) may reach port 8000 of every service: the namespace
     # denies ingress by default (80-network-policies.yaml); these add to its policies.
-    for name in (*SERVICES, "signer"):
+    for name in (*SERVICES, "signer", *EXPORTERS):
         docs.append(
             {
                 "apiVersion": "networking.k8s.io/v1",

@@ -1,24 +1,36 @@
 """The stack's supervisor (scripts/devstack/supervisor.py): a service that dies on its own under
 ``./dev up`` is back and healthy within 30 s by itself, and ``./dev status`` counts the restart;
-one stopped on purpose with ``./dev kill`` stays down until ``./dev start``."""
+one stopped on purpose with ``./dev kill`` stays down until ``./dev start``. While it is down,
+the events produced for it are its consumer group's lag on the stack's lag exporter (issue 14,
+must show), which falls back to 0 once it is started."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
 import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
+from ail_shared import topics
+from ail_shared.events import ApplicationSigned, envelope_for
+from ail_shared.kafka import make_producer
 from tests.support import REPO, dev, stack_env
 
 pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
 NAME = "status"  # any service will do; this one holds no test's state between requests
 DEADLINE = 30.0  # the issue: "back and healthy within 30 s by itself"
+GROUP = "status.lifecycle"  # NAME's consumer group
+LAG_TOPIC = topics.SIGNER  # one of the topics it consumes
+PROBES = 5  # events produced while it is down
 
 
 @pytest.fixture
@@ -100,6 +112,55 @@ def test_a_service_killed_by_the_os_is_back_and_healthy_within_30_s_by_itself(st
     assert _restart_logged(stack, new), "the restart is a JSON line of logs/supervisor.log"
 
 
+def _produce_probes(env: dict[str, str]) -> None:
+    """``PROBES`` events on a topic NAME consumes, that change nothing anywhere: signatures of
+    submissions nobody made (status ignores ApplicationSigned, submission finds no submission).
+    Real, documented events: test_asyncapi_live reads every topic and checks each one."""
+
+    async def send() -> None:
+        producer = make_producer(env["AIL_KAFKA_BOOTSTRAP"])
+        await producer.start()
+        try:
+            for _ in range(PROBES):
+                probe = f"lag-probe-{uuid.uuid4()}"
+                signed = ApplicationSigned(
+                    application_id=probe,
+                    submission_id=str(uuid.uuid4()),
+                    ekey_serial="lag-probe",
+                    algorithm="ECDSA-P256-SHA256",
+                    signature="",
+                    certificate_pem="",
+                )
+                envelope = envelope_for(signed, aggregate_id=probe, tenant="")
+                await producer.send_and_wait(LAG_TOPIC, value=envelope.to_bytes(), key=probe.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def _exported_lag(env: dict[str, str]) -> float:
+    """GROUP's lag on LAG_TOPIC (all partitions) as the stack's lag exporter says it."""
+    text = httpx.get(env["AIL_LAG_URL"] + "/metrics", timeout=20.0).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(text)
+        if family.name == "ail_kafka_group_lag"
+        for s in family.samples
+        if s.labels["group"] == GROUP and s.labels["topic"] == LAG_TOPIC
+    )
+
+
+def _wait_lag(env: dict[str, str], ok: Callable[[float], bool], what: str, timeout: float = 60.0) -> float:
+    deadline = time.monotonic() + timeout
+    lag = _exported_lag(env)
+    while not ok(lag):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}; lag now {lag}"
+        time.sleep(0.5)
+        lag = _exported_lag(env)
+    return lag
+
+
 def test_a_service_killed_with_dev_kill_stays_down_until_dev_start(stack: dict[str, str]) -> None:
     restarts = int(_status_row(NAME)["RESTARTS"])
     dev("kill", NAME)
@@ -113,9 +174,15 @@ def test_a_service_killed_with_dev_kill_stays_down_until_dev_start(stack: dict[s
     row = _status_row(NAME)
     assert row["STATE"] == "held", row
     assert row["HEALTHY"] == "not running", row
+    # Its consumer is down: what is produced for it now is lag, seen from outside.
+    before = _exported_lag(stack)
+    _produce_probes(stack)
+    grown = _wait_lag(stack, lambda lag: lag >= before + PROBES, f"{GROUP}'s lag to grow by {PROBES}")
+    assert grown >= PROBES
 
     dev("start", NAME)
     assert _healthy(stack)
+    _wait_lag(stack, lambda lag: lag == 0, f"{GROUP}'s lag back to 0 after ./dev start")
     row = _status_row(NAME)
     assert row["STATE"] == "up" and row["HEALTHY"] == "yes", row
     assert int(row["RESTARTS"]) == restarts, "a start asked for is not a restart"

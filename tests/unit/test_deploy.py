@@ -93,6 +93,8 @@ def test_the_broker_message_limit_is_one_value_everywhere() -> None:
 
 SERVICES = ("application", "submission", "status", "customs", "signer", "stats")
 PLATFORM = {*SERVICES, "migrate"}
+# The consumer-lag exporter (ail_shared.lag): reads Kafka's offsets, no database, no credential.
+EXPORTERS = {"lag"}
 # Who may call each workload, and why (80-network-policies.yaml carries the same table).
 CALLERS: dict[str, set[str]] = {
     "application": {"ns:ingress-nginx", "app:submission"},  # public API; revoke's status lookup
@@ -101,12 +103,13 @@ CALLERS: dict[str, set[str]] = {
     "customs": {"ns:ingress-nginx"},
     "stats": {"ns:ingress-nginx"},
     "signer": {"ns:ail-ops"},  # /api/v1/signer/keys, internal
-    "kafka": {*(f"app:{a}" for a in PLATFORM), "pods:strimzi.io/cluster=ail", "ns:strimzi"},
+    "kafka": {*(f"app:{a}" for a in PLATFORM | EXPORTERS), "pods:strimzi.io/cluster=ail", "ns:strimzi"},
     "postgres": {*(f"app:{a}" for a in PLATFORM), "pods:cnpg.io/cluster=ail-db", "ns:cnpg-system"},
 }
 # Prometheus (namespace monitoring) scrapes /metrics of every service (90-monitoring.yaml).
 for _service in SERVICES:
     CALLERS[_service] = CALLERS[_service] | {"ns:monitoring"}
+CALLERS["lag"] = {"ns:monitoring"}  # only Prometheus
 # The callers of each service's internal routes (every route the entry point does not route).
 INTERNAL_CALLERS = {"submission": {"ns:mofcom-gateway", "ns:ail-ops"}, "signer": {"ns:ail-ops"}}
 
@@ -169,7 +172,7 @@ def test_every_workload_has_a_policy_and_only_its_callers_get_in() -> None:
         for d in _k8s_docs()
         if d["kind"] in ("Deployment", "DaemonSet", "Job")
     }
-    assert workloads == PLATFORM
+    assert workloads == PLATFORM | EXPORTERS
     allowed = _allowed()
     assert set(allowed) == set(CALLERS), "every service, Kafka and PostgreSQL have a policy"
     for target, callers in CALLERS.items():
@@ -199,14 +202,20 @@ def test_strimzi_listener_admits_only_the_platform() -> None:
     kafka = next(d for d in _k8s_docs() if d["kind"] == "Kafka")
     (listener,) = kafka["spec"]["kafka"]["listeners"]
     peers = set().union(*(_peers(p) for p in listener["networkPolicyPeers"]))
-    assert peers == {f"app:{a}" for a in PLATFORM}
+    assert peers == {f"app:{a}" for a in PLATFORM | EXPORTERS}
 
 
 def test_every_service_gets_the_internal_credential() -> None:
     for d in _k8s_docs():
-        if d["kind"] in ("Deployment", "DaemonSet"):
+        if d["kind"] in ("Deployment", "DaemonSet") and d["metadata"]["name"] not in EXPORTERS:
             (c,) = d["spec"]["template"]["spec"]["containers"]
             assert {"secretRef": {"name": "ail-internal"}} in c["envFrom"], d["metadata"]["name"]
+    # the lag exporter calls no service: it gets no credential (nor the database's)
+    for d in _k8s_docs():
+        if d["kind"] == "Deployment" and d["metadata"]["name"] in EXPORTERS:
+            (c,) = d["spec"]["template"]["spec"]["containers"]
+            assert c["envFrom"] == [{"configMapRef": {"name": "ail-config"}}] and "env" in c
+            assert not any("valueFrom" in e for e in c["env"]), d["metadata"]["name"]
 
 
 INTERNAL_PATHS = [

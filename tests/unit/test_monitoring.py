@@ -67,7 +67,30 @@ def test_k8s_prometheus_rule_is_the_rules_file() -> None:
         for d in docs
         if d["kind"] in ("ServiceMonitor", "PodMonitor")
     }
-    assert monitored == {"application", "submission", "status", "customs", "stats", "signer"}
+    assert monitored == {"application", "submission", "status", "customs", "stats", "signer", "lag"}
+
+
+def test_every_service_monitor_selects_a_service_of_a_deployment() -> None:
+    """A ServiceMonitor selects Services by their labels (not pods'), and names the job after the
+    Service's ``app`` label: without it Prometheus scrapes nothing. The lag exporter is one of
+    them, so AilConsumerLagGrowing has data in the cluster too."""
+    docs = [
+        d
+        for f in sorted((REPO / "deploy" / "k8s").glob("*.yaml"))
+        for d in yaml.safe_load_all(f.read_text())
+        if d
+    ]
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
+        app = monitor["spec"]["selector"]["matchLabels"]["app"]
+        service = services[app]
+        assert service["metadata"].get("labels", {}).get("app") == app, app
+        assert service["spec"]["selector"] == {"app": app}
+        (container,) = deployments[app]["spec"]["template"]["spec"]["containers"]
+        assert {"containerPort": 8000} in container["ports"], app
+    (lag,) = deployments["lag"]["spec"]["template"]["spec"]["containers"]
+    assert lag["command"] == ["python", "-m", "ail_shared.lag"]
 
 
 # A PromQL identifier that is a metric name: not a function, keyword or label (labels are

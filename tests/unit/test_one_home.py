@@ -60,6 +60,20 @@ def test_the_china_time_zone_is_built_once() -> None:
     assert built == ["shared/ail_shared/calendar.py"]
 
 
+def test_the_operations_check_and_action_models_live_in_ail_shared_ops() -> None:
+    """Issue 14: the operations-role check, ``OpsAction`` and ``Why`` were written three times
+    (the send queue, the delivery queue, the dead letters); one home now."""
+    home = "shared/ail_shared/ops.py"
+    role = re.compile(r"principal\.kind\s*!=\s*[\"']operations[\"']")
+    model = re.compile(r"^class (OpsAction|Why)\b", re.M)
+    copies = [
+        _rel(p)
+        for p in _modules(*CODE)
+        if _rel(p) != home and (role.search(t := p.read_text(encoding="utf-8")) or model.search(t))
+    ]
+    assert copies == []
+
+
 def test_the_status_rank_is_read_only_by_the_lifecycle() -> None:
     readers = [
         _rel(p)

@@ -240,7 +240,10 @@ export interface paths {
          *     (``current_status``), when (``occurred_at``; ``recorded_at`` is when this service learned
          *     it), the causing event (``event.id``, ``event.type``), the reason or review opinion, and the
          *     form or license number that came with it. An event that arrived late and did not move the
-         *     current status is still listed where it happened. The entries are the page's ``items`` (``page``,
+         *     current status is still listed where it happened. What operations did with a dead-lettered
+         *     message of the application (redrive, skip) is listed where it happened too: ``operations``
+         *     says what, who (``actor``), when (``at``) and why (``reason``); ``event`` is that message's
+         *     event, and the entry sets no status. The entries are the page's ``items`` (``page``,
          *     ``page_size``, ``total``: docs/architecture.md "Lists").
          */
         get: operations["application_history"];
@@ -2506,6 +2509,8 @@ export interface components {
             license_no?: string | null;
             /** Details */
             details?: unknown;
+            /** @description an operations action on a dead-lettered message of this application (who, when, why); null for a lifecycle event */
+            operations?: components["schemas"]["OperationsActionRef"] | null;
         } & {
             [key: string]: unknown;
         };
@@ -2976,6 +2981,40 @@ export interface components {
             filters: components["schemas"]["StatsFilters"];
             /** Enterprises */
             enterprises: string[];
+        };
+        /** OperationsActionRef */
+        OperationsActionRef: {
+            /**
+             * Action
+             * @enum {string}
+             */
+            action: "redrive" | "skip";
+            /**
+             * Actor
+             * @description who: the operations principal
+             */
+            actor: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Reason
+             * @description why, as the operator wrote it
+             */
+            reason: string;
+            /**
+             * Dead Letter Topic
+             * @example ail.signer.dlt
+             */
+            dead_letter_topic: string;
+            /** Partition */
+            partition: number;
+            /** Offset */
+            offset: number;
+            /** Source Topic */
+            source_topic: string;
         };
         /** OpsAction */
         OpsAction: {

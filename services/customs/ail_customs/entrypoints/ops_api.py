@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from ail_customs.adapters import queries
 from ail_customs.deps import CustomsDeps
@@ -18,21 +18,14 @@ from ail_customs.domain.commands import CloseDelivery, OpsResendDelivery
 from ail_customs.domain.delivery import CUSTOMS_STATUS_LABEL
 from ail_customs.entrypoints.api import LicenseNo
 from ail_customs.service_layer.handlers import COMMAND_HANDLERS
-from ail_shared.auth import Tenant
-from ail_shared.errors import Forbidden, NotFound
+from ail_shared.errors import NotFound
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.openapi import errors
+from ail_shared.ops import OpsAction, OpsState, Why, operations_actor
 from ail_shared.paging import ListPage, Page
 
 router = APIRouter(prefix="/api/v1/ops/customs-deliveries", tags=["operations"])
-OpsState = Literal["queued", "retrying", "parked", "closed"]
-
-
-class OpsAction(BaseModel):
-    action: Literal["resend", "close"]
-    reason: str
-    actor: str
-    at: datetime
+REFUSED = "the Customs delivery queue is"
 
 
 class DeliveryLastRequest(BaseModel):
@@ -67,19 +60,6 @@ class OpsDelivery(BaseModel):
 
 class OpsDeliveryList(Page[OpsDelivery]):
     """One page of the queue, newest first."""
-
-
-class Why(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "MOFCOM back since 10:05 (ticket OPS-1234)"}]}
-    )
-    reason: str = Field(min_length=3, max_length=1000, description="why (recorded with who and when)")
-
-
-def _operations(tenant: Tenant) -> str:
-    if tenant.principal.kind != "operations":
-        raise Forbidden("the Customs delivery queue is for operations staff: use the operations API key")
-    return tenant.principal.id
 
 
 def _view(r: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +105,7 @@ async def list_ops_customs_deliveries(
     paging: ListPage,
     state: Annotated[OpsState | None, Query(description="only deliveries in this state")] = None,
 ) -> Any:
-    _operations(tenant)
+    operations_actor(tenant, refused=REFUSED)
     total, rows = await queries.ops_deliveries(
         pool, state=state, limit=paging.page_size, offset=paging.offset
     )
@@ -141,7 +121,7 @@ async def list_ops_customs_deliveries(
 async def resend_ops_customs_delivery(
     license_no: LicenseNo, body: Why, pool: Pool, tenant: CurrentTenant, deps: CustomsDeps
 ) -> Any:
-    actor = _operations(tenant)
+    actor = operations_actor(tenant, refused=REFUSED)
     cmd = OpsResendDelivery(license_no=license_no, reason=body.reason, actor=actor)
     await COMMAND_HANDLERS[OpsResendDelivery](deps.uow(), cmd)
     return await _one(pool, license_no)
@@ -156,7 +136,7 @@ async def resend_ops_customs_delivery(
 async def close_ops_customs_delivery(
     license_no: LicenseNo, body: Why, pool: Pool, tenant: CurrentTenant, deps: CustomsDeps
 ) -> Any:
-    actor = _operations(tenant)
+    actor = operations_actor(tenant, refused=REFUSED)
     cmd = CloseDelivery(license_no=license_no, reason=body.reason, actor=actor)
     await COMMAND_HANDLERS[CloseDelivery](deps.uow(), cmd)
     return await _one(pool, license_no)

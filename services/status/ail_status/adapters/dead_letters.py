@@ -18,6 +18,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from ail_shared import topics
 from ail_shared.consumer import dead_letter_topic
+from ail_shared.errors import EventError
+from ail_shared.events import Envelope, decode_envelope
 from ail_shared.kafka import make_producer
 
 SCHEMA = "status"
@@ -45,6 +47,13 @@ class DeadLetter:
     @property
     def reason(self) -> str:
         return self.headers.get("dlt-reason", "")
+
+    def envelope(self) -> Envelope | None:
+        """The envelope the bytes carry, or None (not one: a poison message)."""
+        try:
+            return decode_envelope(self.value)
+        except EventError:
+            return None
 
     @property
     def source_topic(self) -> str:
@@ -197,9 +206,13 @@ async def actions(conn: asyncpg.Connection, topic: str) -> dict[tuple[int, int],
 async def record_action(
     conn: asyncpg.Connection, letter: DeadLetter, *, action: str, reason: str, actor: str
 ) -> dict[str, Any]:
+    # The application the message belongs to (its envelope's aggregate and tenant), so that the
+    # action shows in that application's history (queries.history).
+    env = letter.envelope()
     row = await conn.fetchrow(
         f"INSERT INTO {SCHEMA}.ops_actions (dlt_topic, dlt_partition, dlt_offset, source_topic, message_key,"
-        " action, reason, actor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING acted_at",
+        " action, reason, actor, aggregate_id, tenant, event_id, event_type)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING acted_at",
         letter.topic,
         letter.partition,
         letter.offset,
@@ -208,6 +221,10 @@ async def record_action(
         action,
         reason,
         actor,
+        env.aggregate_id if env else None,
+        env.tenant if env else None,
+        str(env.event_id) if env else None,
+        env.event_type if env else None,
     )
     assert row is not None
     return {"action": action, "reason": reason, "actor": actor, "at": row["acted_at"].isoformat()}

@@ -13,7 +13,7 @@ import asyncpg
 from ail_shared.errors import NotFound
 from ail_status.adapters.repository import SCHEMA
 from ail_status.adapters.subscriptions import DELIVERY_COLUMNS, S, SubscriptionRepository
-from ail_status.domain.model import license_state_now
+from ail_status.domain import model
 from ail_status.domain.webhooks import Subscription
 
 # Time in status: each status an application entered (repeats of the same status collapsed),
@@ -80,17 +80,49 @@ async def application_status(
             " application once it has been submitted)"
         )
     out = {k: (str(v) if k == "last_event_id" else v) for k, v in dict(row).items()}
-    out["license_state"] = license_state_now(out["status"], out["license_state"])
+    out["license_state"] = model.license_state_now(out["status"], out["license_state"])
     return out
 
 
-async def history(conn: asyncpg.Connection, *, application_id: str) -> list[dict[str, Any]]:
+async def history(
+    conn: asyncpg.Connection, *, application_id: str, enterprise_code: str
+) -> list[dict[str, Any]]:
+    """The application's lifecycle events in the order they happened, with what operations did
+    with its dead-lettered messages (``domain.model.with_operations_actions``). An action shows
+    only when the message names the application's own enterprise (a message claiming another
+    tenant is not shown to either)."""
     rows = await conn.fetch(
         f"SELECT payload, recorded_at FROM {SCHEMA}.changes WHERE application_id = $1"
         " ORDER BY occurred_at, seq",
         application_id,
     )
-    return [{**r["payload"], "recorded_at": r["recorded_at"]} for r in rows]
+    actions = await conn.fetch(
+        f"SELECT action, actor, acted_at, reason, dlt_topic, dlt_partition, dlt_offset, source_topic,"
+        f" event_id, event_type FROM {SCHEMA}.ops_actions WHERE aggregate_id = $1 AND tenant = $2"
+        " ORDER BY acted_at, id",
+        application_id,
+        enterprise_code,
+    )
+    return model.with_operations_actions(
+        [{**r["payload"], "recorded_at": r["recorded_at"]} for r in rows],
+        [
+            model.OperationsAction(
+                application_id=application_id,
+                enterprise_code=enterprise_code,
+                action=a["action"],
+                actor=a["actor"],
+                at=a["acted_at"],
+                reason=a["reason"],
+                topic=a["dlt_topic"],
+                partition=a["dlt_partition"],
+                offset=a["dlt_offset"],
+                source_topic=a["source_topic"],
+                event_id=a["event_id"],
+                event_type=a["event_type"],
+            )
+            for a in actions
+        ],
+    )
 
 
 async def last_seq(conn: asyncpg.Connection, *, enterprise_code: str) -> int:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -492,3 +492,82 @@ def apply(view: ApplicationView | None, fact: Fact, ref: EventRef) -> Change:
 def webhook_type(event_type: str) -> str:
     """``SubmissionAccepted`` -> ``application.submission_accepted`` (Standard Webhooks type)."""
     return "application." + re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
+
+
+@dataclass(frozen=True)
+class OperationsAction:
+    """What operations did with a dead-lettered message of an application (redrive or skip):
+    who, when, why, and which message (its place in the dead-letter topic, its event)."""
+
+    application_id: str
+    enterprise_code: str
+    action: str  # redrive | skip
+    actor: str
+    at: datetime
+    reason: str
+    topic: str  # the dead-letter topic
+    partition: int
+    offset: int
+    source_topic: str
+    event_id: str | None
+    event_type: str | None
+
+
+def with_operations_actions(
+    entries: list[dict[str, Any]], actions: list[OperationsAction]
+) -> list[dict[str, Any]]:
+    """The history with each operations action placed where it happened: after the entries that
+    happened by then (entries in history order, actions in the order made). An action sets no
+    status: its entry carries the status the application had (the entry before it), ``event`` is
+    the message it acted on and ``operations`` says who did what, when and why."""
+    out: list[dict[str, Any]] = []
+    pending = sorted(actions, key=lambda a: a.at)
+    for entry in entries:
+        happened = _instant(entry.get("occurred_at"))
+        while pending and happened is not None and pending[0].at < happened:
+            out.append(_operations_entry(pending.pop(0), out[-1] if out else None))
+        out.append(entry)
+    while pending:
+        out.append(_operations_entry(pending.pop(0), out[-1] if out else None))
+    return out
+
+
+def _instant(raw: Any) -> datetime | None:
+    """An entry's ``occurred_at`` (ISO 8601; UTC when it names no offset), or None when it has
+    none (an entry of an older version may lack it: it does not place an action)."""
+    try:
+        at = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        return None
+    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+
+
+def _operations_entry(a: OperationsAction, before: dict[str, Any] | None) -> dict[str, Any]:
+    status = before.get("current_status") if before else None
+    return {
+        "application_id": a.application_id,
+        "enterprise_code": a.enterprise_code,
+        "serial_no": before.get("serial_no") if before else None,
+        "status": None,
+        "previous_status": status,
+        "current_status": status,
+        "customs_status": None,
+        "occurred_at": a.at.isoformat(),
+        "recorded_at": a.at,
+        "event": {"id": a.event_id, "type": a.event_type} if a.event_id and a.event_type else None,
+        "reason": a.reason,
+        "opinion": None,
+        "form_no": None,
+        "license_no": None,
+        "details": None,
+        "operations": {
+            "action": a.action,
+            "actor": a.actor,
+            "at": a.at,
+            "reason": a.reason,
+            "dead_letter_topic": a.topic,
+            "partition": a.partition,
+            "offset": a.offset,
+            "source_topic": a.source_topic,
+        },
+    }

@@ -44,13 +44,18 @@ async def application_history(
     (``current_status``), when (``occurred_at``; ``recorded_at`` is when this service learned
     it), the causing event (``event.id``, ``event.type``), the reason or review opinion, and the
     form or license number that came with it. An event that arrived late and did not move the
-    current status is still listed where it happened. The entries are the page's ``items`` (``page``,
+    current status is still listed where it happened. What operations did with a dead-lettered
+    message of the application (redrive, skip) is listed where it happened too: ``operations``
+    says what, who (``actor``), when (``at``) and why (``reason``); ``event`` is that message's
+    event, and the entry sets no status. The entries are the page's ``items`` (``page``,
     ``page_size``, ``total``: docs/architecture.md "Lists")."""
     async with pool.acquire() as conn:
         current = await queries.application_status(
             conn, application_id=application_id, enterprise_codes=tenant.enterprise_codes
         )
-        entries = await queries.history(conn, application_id=application_id)
+        entries = await queries.history(
+            conn, application_id=application_id, enterprise_code=current["enterprise_code"]
+        )
     return paging.whole(
         entries,
         application_id=application_id,

@@ -8,15 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from ail_shared.auth import Tenant
-from ail_shared.errors import Forbidden
 from ail_shared.http import CurrentTenant, Pool, RuntimeDep
 from ail_shared.openapi import errors
+from ail_shared.ops import Reason, operations_actor
 from ail_status.adapters.dead_letters import DeadLetterStore
 from ail_status.service_layer import dead_letters
 
 router = APIRouter(prefix="/api/v1/ops/dead-letters", tags=["operations"])
 MAX_PER_PARTITION = 500
+REFUSED = "dead letters are"
 
 
 class Message(BaseModel):
@@ -60,7 +60,7 @@ class Action(BaseModel):
     )
     partition: int = Field(ge=0, le=10_000)
     offset: int = Field(ge=0)
-    reason: str = Field(min_length=3, max_length=1000, description="why (recorded with who and when)")
+    reason: Reason
 
 
 class RedriveByReason(BaseModel):
@@ -75,17 +75,11 @@ class RedriveByReason(BaseModel):
     reason_prefix: str = Field(
         min_length=1, max_length=500, description="redrive open messages whose reason starts so"
     )
-    reason: str = Field(min_length=3, max_length=1000, description="why (recorded with who and when)")
+    reason: Reason
 
 
 class Redriven(BaseModel):
     items: list[Message]
-
-
-def _operations(tenant: Tenant) -> str:
-    if tenant.principal.kind != "operations":
-        raise Forbidden("dead letters are for operations staff: use the operations API key")
-    return tenant.principal.id
 
 
 def _store(rt: RuntimeDep) -> DeadLetterStore:
@@ -105,7 +99,7 @@ async def list_dead_letters(
     state: Annotated[Literal["open", "redriven", "skipped"] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PER_PARTITION, description="last N per partition")] = 100,
 ) -> Any:
-    _operations(tenant)
+    operations_actor(tenant, refused=REFUSED)
     items = await dead_letters.list_dead_letters(pool, _store(rt), topic=topic, state=state, limit=limit)
     return {"items": items}
 
@@ -117,7 +111,7 @@ async def list_dead_letters(
     responses=errors(403, 404, e404="no message at that topic, partition and offset: list them with GET"),
 )
 async def redrive_dead_letter(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
-    actor = _operations(tenant)
+    actor = operations_actor(tenant, refused=REFUSED)
     return await dead_letters.redrive(
         pool,
         _store(rt),
@@ -137,7 +131,7 @@ async def redrive_dead_letter(body: Action, pool: Pool, tenant: CurrentTenant, r
 async def redrive_dead_letters_by_reason(
     body: RedriveByReason, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep
 ) -> Any:
-    actor = _operations(tenant)
+    actor = operations_actor(tenant, refused=REFUSED)
     items = await dead_letters.redrive_reason(
         pool,
         _store(rt),
@@ -157,7 +151,7 @@ async def redrive_dead_letters_by_reason(
     responses=errors(403, 404, e404="no message at that topic, partition and offset: list them with GET"),
 )
 async def skip_dead_letter(body: Action, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep) -> Any:
-    actor = _operations(tenant)
+    actor = operations_actor(tenant, refused=REFUSED)
     return await dead_letters.skip(
         pool,
         _store(rt),

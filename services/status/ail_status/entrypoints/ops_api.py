@@ -7,10 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from ail_shared.errors import FieldProblem, Forbidden, InvalidInput
+from ail_shared.errors import FieldProblem, InvalidInput
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.inputs import parse_instant
 from ail_shared.openapi import errors
+from ail_shared.ops import operations_actor
 from ail_status.adapters import queries
 from ail_status.entrypoints.views import TimeInStatus
 
@@ -45,8 +46,7 @@ async def time_in_status(
     ``overdue`` are submissions still in flight for longer than N; submissions still in flight
     for less than N (``undecided``) and those sent back to draft (``returned``, e.g. no e-key)
     are not in the share and are counted apart."""
-    if tenant.principal.kind != "operations":
-        raise Forbidden("time in status is for operations staff: use the operations API key")
+    operations_actor(tenant, refused="time in status is")
     problems: list[FieldProblem] = []
     now = datetime.now(UTC)
     end = _instant(to, "to", problems) if to else now

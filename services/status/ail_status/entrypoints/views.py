@@ -7,7 +7,7 @@ the fields it had); every field the routes write is declared, since a response m
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -39,6 +39,17 @@ class EventRef(BaseModel):
     type: str = Field(examples=["SubmissionAccepted"])
 
 
+class OperationsActionRef(BaseModel):
+    action: Literal["redrive", "skip"]
+    actor: str = Field(description="who: the operations principal")
+    at: datetime
+    reason: str = Field(description="why, as the operator wrote it")
+    dead_letter_topic: str = Field(examples=["ail.signer.dlt"])
+    partition: int
+    offset: int
+    source_topic: str
+
+
 class HistoryEntry(BaseModel):
     model_config = ConfigDict(extra="allow")
     application_id: str | None = None
@@ -56,6 +67,11 @@ class HistoryEntry(BaseModel):
     form_no: str | None = None
     license_no: str | None = None
     details: Any = None
+    operations: OperationsActionRef | None = Field(
+        None,
+        description="an operations action on a dead-lettered message of this application"
+        " (who, when, why); null for a lifecycle event",
+    )
 
 
 class History(Page[HistoryEntry]):

@@ -6,18 +6,18 @@ why) and shown with the send."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from ail_shared.auth import Tenant
 from ail_shared.calendar import china_date
 from ail_shared.canonical import canonical_json
-from ail_shared.errors import Forbidden, NotFound
+from ail_shared.errors import NotFound
 from ail_shared.http import CurrentTenant, Pool
 from ail_shared.openapi import errors
+from ail_shared.ops import OpsAction, OpsState, Why, operations_actor
 from ail_shared.paging import ListPage, Page
 from ail_submission.adapters import queries
 from ail_submission.domain.commands import CloseSubmission, ResendSubmission
@@ -25,14 +25,7 @@ from ail_submission.domain.snapshot import summary
 from ail_submission.entrypoints.api import DepsDep
 
 router = APIRouter(prefix="/api/v1/ops/submissions", tags=["operations"])
-OpsState = Literal["queued", "retrying", "parked", "closed"]
-
-
-class OpsAction(BaseModel):
-    action: Literal["resend", "close"]
-    reason: str
-    actor: str
-    at: datetime
+REFUSED = "the MOFCOM send queue is"
 
 
 class SendLastRequest(BaseModel):
@@ -64,19 +57,6 @@ class OpsSubmission(BaseModel):
 
 class OpsSubmissionList(Page[OpsSubmission]):
     """One page of the queue, newest first."""
-
-
-class Why(BaseModel):
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"reason": "MOFCOM back since 10:05 (ticket OPS-1234)"}]}
-    )
-    reason: str = Field(min_length=3, max_length=1000, description="why (recorded with who and when)")
-
-
-def _operations(tenant: Tenant) -> str:
-    if tenant.principal.kind != "operations":
-        raise Forbidden("the MOFCOM send queue is for operations staff: use the operations API key")
-    return tenant.principal.id
 
 
 def _view(row: dict[str, Any]) -> dict[str, Any]:
@@ -118,7 +98,7 @@ async def list_ops_submissions(
     paging: ListPage,
     state: Annotated[OpsState | None, Query(description="only sends in this state")] = None,
 ) -> Any:
-    _operations(tenant)
+    operations_actor(tenant, refused=REFUSED)
     total, rows = await queries.ops_submissions(
         pool, state=state, limit=paging.page_size, offset=paging.offset
     )
@@ -134,7 +114,7 @@ async def list_ops_submissions(
 async def resend_ops_submission(
     submission_id: UUID, body: Why, pool: Pool, tenant: CurrentTenant, deps: DepsDep
 ) -> Any:
-    actor = _operations(tenant)
+    actor = operations_actor(tenant, refused=REFUSED)
     await deps.handle(ResendSubmission(submission_id=submission_id, reason=body.reason, actor=actor))
     return await _one(pool, submission_id)
 
@@ -148,6 +128,6 @@ async def resend_ops_submission(
 async def close_ops_submission(
     submission_id: UUID, body: Why, pool: Pool, tenant: CurrentTenant, deps: DepsDep
 ) -> Any:
-    actor = _operations(tenant)
+    actor = operations_actor(tenant, refused=REFUSED)
     await deps.handle(CloseSubmission(submission_id=submission_id, reason=body.reason, actor=actor))
     return await _one(pool, submission_id)
