@@ -6920,6 +6920,8 @@ export interface operations {
             query?: {
                 /** @description only deliveries in this state */
                 state?: ("queued" | "retrying" | "parked" | "closed") | null;
+                /** @description only this license (the console's search box) */
+                license_no?: string | null;
                 /** @description page number, from 1 */
                 page?: number;
                 /** @description items a page, 1..200 */
@@ -7194,6 +7196,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description authenticated, but this principal may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
@@ -7322,6 +7333,15 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authenticated, but this principal may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -44,10 +44,6 @@ export function Clearances() {
     form.setFieldsValue({ license_no: licenseNo });
     if (licenseNo) void load(licenseNo, 1);
   }, [licenseNo, load, form]);
-  const lineColumns = (lines: Line[]) => {
-    const keys = [...new Set(lines.flatMap((l) => Object.keys(l)))];
-    return keys.map((k) => ({ title: k, dataIndex: k, render: (v: unknown) => (typeof v === "object" ? JSON.stringify(v) : String(v ?? "")) }));
-  };
   return (
     <>
       <Title>{t("menu_clearances")}</Title>
@@ -79,7 +75,12 @@ export function Clearances() {
                   rowKey={(_, i) => String(i)}
                   pagination={false}
                   dataSource={d.lines ?? []}
-                  columns={[{ title: "#", render: (_: unknown, __: Line, i: number) => i + 1 }, ...lineColumns(d.lines ?? [])]}
+                  columns={[
+                    { title: "#", dataIndex: "line_no" },
+                    { title: t("commodity_code"), dataIndex: "commodity_code" },
+                    { title: t("quantity"), dataIndex: "quantity" },
+                    { title: t("unit"), dataIndex: "unit" },
+                  ]}
                 />
               ),
             }}

@@ -2,9 +2,9 @@
 // towards MOFCOM and the delivery queue towards Customs (resend / close with a reason), and the
 // dead-letter topics (redrive / skip with a reason). Each is wrapped in OpsOnly; the API
 // refuses every other account as well (403).
-import { App, Button, Card, DatePicker, Descriptions, Form, InputNumber, Select, Space, Table, Tag, Typography } from "antd";
+import { App, Button, Card, DatePicker, Descriptions, Form, Input, InputNumber, Select, Space, Table, Tag, Typography } from "antd";
 import dayjs, { type Dayjs } from "dayjs";
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, call, type Schemas } from "../../api/client";
 import { useStatusLabel, useT } from "../../i18n";
 import { errorText, OpsOnly, Title, useReasonAction, when } from "./common";
@@ -152,8 +152,8 @@ function StateFilter({ value, onChange, states }: { value?: string; onChange: (s
 
 const fetchSubmissions = (state: string | undefined, page: number) =>
   call(api.GET("/api/v1/ops/submissions", { params: { query: { state, page, page_size: 20 } as never } }));
-const fetchDeliveries = (state: string | undefined, page: number) =>
-  call(api.GET("/api/v1/ops/customs-deliveries", { params: { query: { state, page, page_size: 20 } as never } }));
+const fetchDeliveries = (licenseNo: string) => (state: string | undefined, page: number) =>
+  call(api.GET("/api/v1/ops/customs-deliveries", { params: { query: { state, page, page_size: 20, license_no: licenseNo || undefined } as never } }));
 
 function SubmissionsPage() {
   const t = useT();
@@ -211,7 +211,9 @@ function SubmissionsPage() {
 
 function DeliveriesPage() {
   const t = useT();
-  const q = useQueue<Delivery>(fetchDeliveries);
+  const [licenseNo, setLicenseNo] = useState("");
+  const fetcher = useMemo(() => fetchDeliveries(licenseNo), [licenseNo]);
+  const q = useQueue<Delivery>(fetcher);
   const { ask, modal } = useReasonAction();
   const act = (d: Delivery, action: "resend" | "close") =>
     ask(`${t(action === "resend" ? "p2_resend" : "p2_close")} ${d.license_no}`, async (reason) => {
@@ -227,6 +229,14 @@ function DeliveriesPage() {
       <Title>{t("p2_delivery_queue")}</Title>
       <Space style={{ marginBottom: 16 }}>
         <StateFilter value={q.state} onChange={q.setState} states={STATES} />
+        <Input.Search
+          aria-label={t("license_no")}
+          placeholder={t("license_no")}
+          allowClear
+          enterButton={t("p2_query")}
+          style={{ width: 300 }}
+          onSearch={(v) => { setLicenseNo(v.trim()); q.setPage(1); }}
+        />
         <Button onClick={() => void q.load()}>{t("p2_refresh")}</Button>
       </Space>
       <Table<Delivery>
