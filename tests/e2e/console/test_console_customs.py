@@ -126,14 +126,18 @@ async def test_customs_push_and_operations_in_chromium(
     )
 
     async def dead_letter_listed() -> bool:
-        r = await ops.get("/api/v1/ops/dead-letters", params={"topic": f"{topics.SIGNER}.dlt", "state": "open"})
+        r = await ops.get(
+            "/api/v1/ops/dead-letters", params={"topic": f"{topics.SIGNER}.dlt", "state": "open"}
+        )
         return r.status_code == 200 and dlt_key in r.text
 
     await eventually(dead_letter_listed, timeout=30, interval=0.5, what="our dead letter listed")
 
     # The console's search of the Customs queue: one license, ours (added for the page).
     r = await ops.get("/api/v1/ops/customs-deliveries", params={"license_no": failed.license_no})
-    assert r.status_code == 200 and [d["license_no"] for d in r.json()["items"]] == [failed.license_no], r.text
+    assert r.status_code == 200 and [d["license_no"] for d in r.json()["items"]] == [failed.license_no], (
+        r.text
+    )
     r = await ops.get("/api/v1/ops/customs-deliveries", params={"license_no": stored.license_no})
     assert r.status_code == 200 and r.json()["total"] == 0, r.text  # stored: not in the queue
 
@@ -184,11 +188,13 @@ async def test_customs_push_and_operations_in_chromium(
             and json.loads(b)["data"].get("application_id") == hooked.application_id
         ]
 
-    async def redelivered() -> list[tuple[dict[str, str], dict[str, Any]]] | None:
+    async def redelivered() -> list[tuple[dict[str, str], dict[str, Any]]]:
         found = ours()
-        return found if len({h["webhook-id"] for h, _ in found}) < len(found) else None
+        return found if len({h["webhook-id"] for h, _ in found}) < len(found) else []
 
-    deliveries = await eventually(redelivered, timeout=30, interval=0.3, what="the delivery and its redelivery")
+    deliveries = await eventually(
+        redelivered, timeout=30, interval=0.3, what="the delivery and its redelivery"
+    )
     assert all(verified(secret, h, b) for h, b in got), "a delivery whose signature does not verify"
     assert not verified("whsec_" + base64.b64encode(b"x" * 32).decode(), *got[0]), "any secret verifies"
     assert declared["declaration_no"] in json.dumps(deliveries[0][1])
@@ -196,7 +202,11 @@ async def test_customs_push_and_operations_in_chromium(
     # What the operations pages did is recorded in the API.
     r = await ops.get("/api/v1/ops/customs-deliveries", params={"license_no": failed.license_no})
     [closed] = r.json()["items"]
-    assert closed["state"] == "closed" and any("closed by the console" in a["reason"] for a in closed["actions"])
-    r = await ops.get("/api/v1/ops/dead-letters", params={"topic": f"{topics.SIGNER}.dlt", "state": "skipped"})
+    assert closed["state"] == "closed" and any(
+        "closed by the console" in a["reason"] for a in closed["actions"]
+    )
+    r = await ops.get(
+        "/api/v1/ops/dead-letters", params={"topic": f"{topics.SIGNER}.dlt", "state": "skipped"}
+    )
     [letter] = [m for t in r.json()["items"] for m in t["messages"] if m["key"] == dlt_key]
     assert letter["state"] == "skipped" and letter["actions"][-1]["reason"].startswith("c19 e2e: skipped")
