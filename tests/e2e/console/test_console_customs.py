@@ -199,6 +199,11 @@ async def test_customs_push_and_operations_in_chromium(
     assert not verified("whsec_" + base64.b64encode(b"x" * 32).decode(), *got[0]), "any secret verifies"
     assert declared["declaration_no"] in json.dumps(deliveries[0][1])
 
+    # The subscription made by the page, deleted (its deliveries are done).
+    subs = (await enterprise_a.get("/api/v1/subscriptions", params={"page_size": "100"})).json()["items"]
+    for sub in [s for s in subs if s["url"] == hook_url]:
+        assert (await enterprise_a.delete(f"/api/v1/subscriptions/{sub['id']}")).status_code == 204
+
     # What the operations pages did is recorded in the API.
     r = await ops.get("/api/v1/ops/customs-deliveries", params={"license_no": failed.license_no})
     [closed] = r.json()["items"]

@@ -70,7 +70,7 @@ function Deliveries({ sub }: { sub: Sub }) {
               columns={[
                 { title: "#", render: (_: unknown, a: Attempt, i: number) => a.attempt_no ?? i + 1 },
                 { title: t("p2_occurred_at"), dataIndex: "started_at", render: when },
-                { title: t("p2_duration"), dataIndex: "duration_ms", render: (v?: number | null) => (v === undefined || v === null ? "-" : `${v} ms`) },
+                { title: t("p2_duration"), dataIndex: "duration_ms", render: (v?: number | null) => (v === undefined || v === null ? "-" : `${Math.round(v)} ms`) },
                 { title: t("p2_http_status"), dataIndex: "status_code", render: (v?: number | null) => v ?? "-" },
                 { title: t("p2_last_error"), dataIndex: "error", render: (v?: string | null) => v || "-" },
               ]}
