@@ -78,7 +78,7 @@ function TimeInStatusPage() {
       </Form>
       {data ? (
         <Space direction="vertical" size="large" style={{ width: "100%" }}>
-          <Descriptions bordered size="small" column={4} title={t("p2_objective")} data-testid="objective">
+          <Descriptions bordered size="small" column={4} data-testid="objective">
             <Descriptions.Item label={t("p2_objective")} span={2}>
               {`${label(data.objective.from_status)} → ${label(data.objective.to_status)} ≤ ${formatSeconds(data.objective.seconds)}`}
             </Descriptions.Item>
