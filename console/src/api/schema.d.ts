@@ -7117,6 +7117,8 @@ export interface operations {
             query?: {
                 /** @description only deliveries in this state */
                 state?: ("queued" | "retrying" | "parked" | "closed") | null;
+                /** @description only this license (the console's search box) */
+                license_no?: string | null;
                 /** @description page number, from 1 */
                 page?: number;
                 /** @description items a page, 1..200 */
@@ -7391,6 +7393,15 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
+            /** @description authenticated, but this principal may not do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
             /** @description fields in error, all at once: error.details[].field / .reason */
             422: {
                 headers: {
@@ -7519,6 +7530,15 @@ export interface operations {
             };
             /** @description no API key or session, or one that is not valid: send `Authorization: Bearer <key>` */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description authenticated, but this principal may not do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,10 +1,11 @@
 // The frame of every screen: menu, the agency's enterprise switcher, language, sign-out.
 import { Button, Layout, Menu, Select, Space, Spin, Typography } from "antd";
-import { Link, Outlet, useLocation } from "react-router-dom";
+import { Link, Navigate, Outlet, useLocation } from "react-router-dom";
 import { LangContext, useT } from "../i18n";
 import { useSession } from "../session";
 import { SignIn } from "./SignIn";
 import { useContext } from "react";
+import { part2Menu } from "./part2/menu";
 
 export function Shell() {
   const t = useT();
@@ -13,9 +14,15 @@ export function Shell() {
   const loc = useLocation();
   if (session === undefined) return <Spin style={{ margin: 96 }} />;
   if (session === null) return <SignIn />;
-  const selected = loc.pathname.startsWith("/ekeys") ? "ekeys" : loc.pathname.startsWith("/key-agri") ? "key-agri" : "apps";
+  // issue 19: customs, push, operations (their own menu entries; the operations menu only for
+  // operations accounts, which have no enterprise screens).
+  const part2 = part2Menu(loc.pathname, session.kind === "operations", t);
+  if (session.kind === "operations" && loc.pathname === "/") return <Navigate to="/ops/time-in-status" replace />;
   // issue 19: the query and statistics screens have their own menu entries.
-  const menuKey = ["queries", "stats"].find((k) => loc.pathname.startsWith(`/${k}`)) ?? selected;
+  const selected =
+    part2.selected ??
+    ["queries", "stats"].find((k) => loc.pathname.startsWith(`/${k}`)) ??
+    (loc.pathname.startsWith("/ekeys") ? "ekeys" : loc.pathname.startsWith("/key-agri") ? "key-agri" : "apps");
   return (
     <Layout style={{ minHeight: "100vh" }}>
       <Layout.Header style={{ display: "flex", alignItems: "center", gap: 24, background: "#1554ad" }}>
@@ -26,14 +33,15 @@ export function Shell() {
           <Menu
             mode="horizontal"
             theme="dark"
-            selectedKeys={[menuKey]}
+            selectedKeys={[selected]}
             style={{ background: "transparent" }}
-            items={[
+            items={part2.only ?? [
               { key: "apps", label: <Link to="/">{t("menu_applications")}</Link> },
               { key: "ekeys", label: <Link to="/ekeys">{t("menu_ekeys")}</Link> },
               { key: "key-agri", label: <Link to="/key-agri">{t("menu_key_agri")}</Link> },
               { key: "queries", label: <Link to="/queries">{t("menu_queries")}</Link> },
               { key: "stats", label: <Link to="/stats">{t("menu_stats")}</Link> },
+              ...part2.items,
             ]}
           />
         </nav>

@@ -20,6 +20,7 @@ from ail_customs.entrypoints.api import LicenseNo
 from ail_customs.service_layer.handlers import COMMAND_HANDLERS
 from ail_shared.errors import NotFound
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.inputs import IdentifierText
 from ail_shared.openapi import errors
 from ail_shared.ops import OpsAction, OpsState, Why, operations_actor
 from ail_shared.paging import ListPage, Page
@@ -104,10 +105,13 @@ async def list_ops_customs_deliveries(
     tenant: CurrentTenant,
     paging: ListPage,
     state: Annotated[OpsState | None, Query(description="only deliveries in this state")] = None,
+    license_no: Annotated[
+        IdentifierText | None, Query(description="only this license (the console's search box)")
+    ] = None,
 ) -> Any:
     operations_actor(tenant, refused=REFUSED)
     total, rows = await queries.ops_deliveries(
-        pool, state=state, limit=paging.page_size, offset=paging.offset
+        pool, state=state, limit=paging.page_size, offset=paging.offset, license_no=license_no or None
     )
     return paging.of([_view(r) for r in rows], total)
 

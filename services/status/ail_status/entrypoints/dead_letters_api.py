@@ -90,6 +90,7 @@ def _store(rt: RuntimeDep) -> DeadLetterStore:
     "",
     summary="The dead-letter topics with their messages, reasons and original bytes",
     response_model=DeadLetterList,
+    responses=errors(403),
 )
 async def list_dead_letters(
     pool: Pool,
@@ -127,6 +128,7 @@ async def redrive_dead_letter(body: Action, pool: Pool, tenant: CurrentTenant, r
     "/redrive-by-reason",
     summary="Send every open dead letter of a topic whose reason starts with a prefix back to its topic",
     response_model=Redriven,
+    responses=errors(403),
 )
 async def redrive_dead_letters_by_reason(
     body: RedriveByReason, pool: Pool, tenant: CurrentTenant, rt: RuntimeDep

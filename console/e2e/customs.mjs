@@ -1,0 +1,273 @@
+// Issue 19 (customs, push, operations) in headless Chromium (Debian's /usr/bin/chromium driven by
+// playwright-core) against the running stack through the entry point. Run by
+// tests/e2e/console/test_console_customs.py, which makes the data first (its own licenses, their
+// declarations at the Customs sandbox, a dead letter of its own) and passes it in AIL_C19_DATA:
+//   {stored, failed, hooked: {license_no, application_id, serial_no, declarations?}, hook_url, dlt_key}
+// Each step saves a screenshot in $AIL_CONSOLE_ARTIFACTS and scans the screen with axe-core (no
+// serious or critical violation). The secret shown once is written to secret.txt there, for the
+// test to check the webhook's signature.
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { chromium } from "playwright-core";
+
+const require = createRequire(import.meta.url);
+const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+const entry = process.env.AIL_ENTRY_URL;
+const customs = process.env.AIL_CUSTOMS_URL;
+const demo = JSON.parse(readFileSync(process.env.AIL_DEMO_FILE, "utf8"));
+const data = JSON.parse(process.env.AIL_C19_DATA);
+const out = process.env.AIL_CONSOLE_ARTIFACTS ?? "e2e-artifacts";
+const only = process.env.AIL_CONSOLE_STEPS?.split(",");
+mkdirSync(out, { recursive: true });
+const account = (u) => demo.console.accounts.find((a) => a.username === u);
+const TIMEOUT = 60_000;
+const results = [];
+let shot = 0;
+let lastPage = null;
+
+async function look(page, name) {
+  lastPage = page;
+  shot += 1;
+  await page.waitForLoadState("networkidle").catch(() => {});
+  await page.screenshot({ path: `${out}/${String(shot).padStart(2, "0")}-${name}.png`, fullPage: true });
+  await page.addScriptTag({ content: AXE });
+  const found = await page.evaluate(async () => {
+    // eslint-disable-next-line no-undef
+    const r = await axe.run({ exclude: [".ant-message"] }, { resultTypes: ["violations"] });
+    return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
+  });
+  if (found.length) throw new Error(`axe on ${name}: ${found.join("; ")}`);
+}
+
+async function step(name, fn) {
+  if (only && !only.includes(name)) return;
+  const t0 = Date.now();
+  try {
+    await fn();
+    results.push({ step: name, ok: true, seconds: (Date.now() - t0) / 1000 });
+    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    results.push({ step: name, ok: false, error: String(e?.stack ?? e) });
+    await lastPage?.screenshot({ path: `${out}/failed-${name}.png`, fullPage: true }).catch(() => {});
+    console.log(`FAIL ${name}: ${e?.stack ?? e}`);
+    throw e;
+  }
+}
+
+async function signIn(browser, username) {
+  const ctx = await browser.newContext({ bypassCSP: true, baseURL: entry, locale: "zh-CN", viewport: { width: 1400, height: 900 } });
+  ctx.setDefaultTimeout(TIMEOUT);
+  const page = await ctx.newPage();
+  await page.goto("/");
+  await page.getByLabel("用户名").fill(username);
+  await page.getByLabel("密码").fill(account(username).password);
+  await page.getByRole("button", { name: /登\s*录/ }).click();
+  await page.getByRole("button", { name: /退\s*出/ }).waitFor();
+  lastPage = page;
+  return { ctx, page };
+}
+
+/** The API's answer to a GET made by the page itself (its session cookie): what the screen should show. */
+const apiGet = (page, path) =>
+  page.evaluate(async (p) => {
+    const r = await fetch(p, { credentials: "same-origin" });
+    return { status: r.status, body: await r.json().catch(() => null) };
+  }, path);
+
+function expect(cond, what) {
+  if (!cond) throw new Error(what);
+}
+
+/** Ask for a reason in the operations' modal and confirm. */
+async function giveReason(page, reason) {
+  const d = page.getByRole("dialog");
+  await d.getByLabel("原因").fill(reason);
+  await d.getByRole("button", { name: /确\s*定/ }).click();
+}
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+let exitCode = 0;
+try {
+  const a = await signIn(browser, "demo-ent-a");
+  const { page } = a;
+  await step("customs-status", async () => {
+    await page.goto("/customs/status");
+    await page.getByRole("table").waitFor();
+    for (const [no, label] of [[data.stored.license_no, "海关入库成功"], [data.failed.license_no, "海关入库失败"]]) {
+      await page.getByLabel("许可证号", { exact: true }).fill(no);
+      await page.getByRole("button", { name: /查\s*询/ }).click();
+      const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: no, exact: true }) });
+      await row.getByTestId("customs-status").filter({ hasText: label }).waitFor();
+      const api = await apiGet(page, `/api/v1/customs/status?license_no=${no}`);
+      const it = api.body.items[0];
+      expect(it.customs_status_label === label, `API says ${it.customs_status_label}, page ${label}`);
+      if (it.customs_detail) await row.getByText(it.customs_detail, { exact: false }).first().waitFor();
+      await look(page, `customs-status-${label}`);
+    }
+  });
+  await step("license-availability", async () => {
+    const no = data.stored.license_no;
+    await page.getByRole("button", { name: /重\s*置/ }).click();
+    await page.getByLabel("许可证号", { exact: true }).fill(no);
+    await page.getByRole("button", { name: /查\s*询/ }).click();
+    await page.getByRole("link", { name: no, exact: true }).click();
+    await page.waitForURL(`**/customs/licenses/${no}`);
+    const api = await apiGet(page, `/api/v1/licenses/${no}`);
+    await page.getByTestId("remaining").filter({ hasText: api.body.ledger.remaining_quantity }).waitFor();
+    await page.getByTestId("remaining-uses").filter({ hasText: String(api.body.ledger.remaining_uses) }).waitFor();
+    await page.getByTestId("valid-until").filter({ hasText: api.body.ledger.valid_until }).waitFor();
+    await page.getByLabel("数量", { exact: true }).fill("10");
+    await page.getByRole("button", { name: /检\s*查/ }).click();
+    await page.getByTestId("availability").filter({ hasText: "可以使用" }).waitFor();
+    await page.getByLabel("数量", { exact: true }).fill("999999999");
+    await page.getByRole("button", { name: /检\s*查/ }).click();
+    await page.getByTestId("availability").filter({ hasText: "不能使用" }).waitFor();
+    await look(page, "license-availability");
+  });
+  await step("clearances", async () => {
+    const no = data.stored.license_no;
+    await page.getByRole("link", { name: "结关数据查询" }).first().click();
+    await page.waitForURL(`**/customs/clearances?license_no=${no}`);
+    const api = await apiGet(page, `/api/v1/customs/clearances?license_no=${no}`);
+    expect(api.body.items.length === data.stored.declarations.length, `API lists ${api.body.items.length} declarations`);
+    for (const d of data.stored.declarations) {
+      await page.getByTestId("declarations").getByRole("cell", { name: d, exact: true }).waitFor();
+      await page.getByRole("table", { name: `商品明细 ${d}` }).waitFor(); // goods lines, expanded
+    }
+    await look(page, "clearances");
+  });
+  await step("history", async () => {
+    const no = data.stored.license_no;
+    await page.goto(`/customs/history?license_no=${no}`);
+    const api = await apiGet(page, `/api/v1/history?license_no=${no}`);
+    const rows = page.getByTestId("history").locator("tbody tr.ant-table-row");
+    await page.waitForFunction((n) => document.querySelectorAll('[data-testid="history"] tbody tr.ant-table-row').length === n, api.body.items.length);
+    for (const d of data.stored.declarations) await page.getByTestId("history").getByText(d, { exact: false }).first().waitFor();
+    expect((await rows.count()) === api.body.total, `history rows ${await rows.count()} != API ${api.body.total}`);
+    // by time: a range before anything happened shows nothing
+    await page.goto(`/customs/history?license_no=${no}&from=2001-01-01&to=2001-01-02`);
+    await page.getByTestId("history").locator(".ant-empty-description").waitFor();
+    await look(page, "history-empty-range");
+    await page.goto(`/customs/history?license_no=${no}`);
+    await page.getByTestId("history").getByText(data.stored.declarations[0], { exact: false }).first().waitFor();
+    await look(page, "history");
+  });
+  await step("push", async () => {
+    await page.goto("/push");
+    await page.getByTestId("live-state").filter({ hasText: "已连接" }).waitFor();
+    await page.getByRole("button", { name: "新建订阅" }).click();
+    const d = page.getByRole("dialog");
+    await d.getByLabel("推送地址 (Webhook URL)").fill(data.hook_url);
+    await d.getByLabel("指定申请单").check();
+    await d.getByLabel("申请单ID（逗号或换行分隔）").fill(data.hooked.application_id);
+    await d.getByLabel("说明").fill(`c19 e2e ${data.hooked.license_no}`);
+    await look(page, "push-new-subscription");
+    await d.getByRole("button", { name: /确\s*定/ }).click();
+    const secret = (await page.getByTestId("subscription-secret").innerText()).trim();
+    expect(secret.startsWith("whsec_"), `secret shown: ${secret}`);
+    writeFileSync(`${out}/secret.txt`, secret);
+    await look(page, "push-secret-once");
+    await page.getByRole("dialog").getByRole("button", { name: /确\s*定/ }).click();
+    await page.getByTestId("deliveries").waitFor();
+    // A declaration on that license: a clearance, pushed to the subscription and the live feed.
+    const r = await fetch(`${customs}/control/declarations`, {
+      method: "POST", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ license_no: data.hooked.license_no, lines: [{ quantity: "7" }] }),
+    });
+    expect(r.ok, `declaration at the Customs sandbox: ${r.status}`);
+    const declared = await r.json();
+    writeFileSync(`${out}/declared.json`, JSON.stringify(declared));
+    await page.getByTestId("live-feed").getByText("clearance_recorded").first().waitFor({ timeout: 90_000 });
+    const row = page.getByTestId("deliveries").getByRole("row").filter({ hasText: "ClearanceRecorded" });
+    await row.getByText("delivered", { exact: true }).waitFor({ timeout: 90_000 });
+    await row.getByRole("button", { name: /展开行|Expand row/ }).click();
+    await page.getByRole("table", { name: "尝试记录" }).getByRole("cell", { name: /^2\d\d$/ }).first().waitFor();
+    await look(page, "push-delivered-live");
+    await row.getByRole("button", { name: "重新推送" }).click();
+    await page.getByText("已重新排队").first().waitFor();
+  });
+  await step("ops-refused-to-enterprise", async () => {
+    for (const p of ["/ops/time-in-status", "/ops/submissions", "/ops/customs-deliveries", "/ops/dead-letters"]) {
+      await page.goto(p);
+      await page.getByTestId("forbidden").waitFor();
+      const api = await apiGet(page, `/api/v1${p}`);
+      expect(api.status === 403, `${p} answered ${api.status} to an enterprise session`);
+    }
+    expect(!(await page.getByRole("link", { name: "死信" }).count()), "the operations menu is shown to an enterprise");
+    await look(page, "ops-refused");
+  });
+  await a.ctx.close();
+
+  const o = await signIn(browser, "demo-ops");
+  await step("ops-time-in-status", async () => {
+    await o.page.waitForURL("**/ops/time-in-status");
+    await o.page.getByTestId("per-status").waitFor();
+    await o.page.getByTestId("objective-share").waitFor();
+    await look(o.page, "ops-time-in-status");
+  });
+  await step("ops-submissions", async () => {
+    await o.page.getByRole("link", { name: "商务部发送队列" }).click();
+    await o.page.getByTestId("submission-queue").waitFor();
+    await look(o.page, "ops-submissions");
+  });
+  await step("ops-customs-deliveries", async () => {
+    const { page: p } = o;
+    const no = data.failed.license_no;
+    await p.getByRole("link", { name: "海关发送队列" }).click();
+    await p.getByRole("searchbox", { name: "许可证号" }).fill(no);
+    await p.getByRole("searchbox", { name: "许可证号" }).press("Enter");
+    const row = p.getByTestId("delivery-queue").getByRole("row").filter({ hasText: no });
+    await row.getByText("海关入库失败").waitFor();
+    await look(p, "ops-customs-deliveries");
+    const why = `c19 e2e: closed by the console ${no}`;
+    // A round may be under way (409): the API says so; try again once it has ended.
+    for (let i = 0; i < 20; i++) {
+      await row.getByRole("button", { name: /关\s*闭/ }).click();
+      const answered = p.waitForResponse((r) => r.url().endsWith(`/customs-deliveries/${no}/close`));
+      await giveReason(p, why);
+      const res = await answered;
+      if (res.status() === 200) break;
+      expect(res.status() === 409, `close answered ${res.status()}`);
+      await p.getByRole("dialog").getByRole("button", { name: /取\s*消/ }).click();
+      await p.waitForTimeout(1500);
+    }
+    await row.getByText("closed", { exact: true }).waitFor();
+    await row.getByTestId("ops-actions").getByText(why, { exact: false }).waitFor();
+    await look(p, "ops-customs-delivery-closed");
+  });
+  await step("ops-dead-letters", async () => {
+    const { page: p } = o;
+    await p.getByRole("link", { name: "死信" }).click();
+    const row = p.getByRole("row").filter({ hasText: data.dlt_key }).first();
+    await row.waitFor();
+    await look(p, "ops-dead-letters");
+    const why = `c19 e2e: skipped by the console ${data.dlt_key}`;
+    const answered = p.waitForResponse((r) => r.url().endsWith("/dead-letters/skip"));
+    await row.getByRole("button", { name: /跳\s*过/ }).click();
+    await giveReason(p, why);
+    const res = await answered;
+    expect(res.status() === 200, `skip answered ${res.status()}`);
+    const skipped = await res.json();
+    expect(skipped.state === "skipped" && skipped.actions.some((x) => x.reason === why), `skip: ${JSON.stringify(skipped)}`);
+    writeFileSync(`${out}/skipped.json`, JSON.stringify(skipped));
+    await p.getByRole("dialog").waitFor({ state: "hidden" });
+    // The list shows it under skipped, with the recorded reason.
+    await p.getByLabel("状态").click({ force: true }); // the shown value lies over the search input
+    await p.locator(".ant-select-dropdown:visible .ant-select-item-option").filter({ hasText: "skipped" }).click();
+    await p.getByTestId("ops-actions").getByText(why, { exact: false }).first().waitFor();
+    await look(p, "ops-dead-letter-skipped");
+  });
+  await o.ctx.close();
+} catch {
+  exitCode = 1;
+} finally {
+  await browser.close();
+  writeFileSync(`${out}/results.json`, JSON.stringify(results, null, 1));
+}
+process.exit(exitCode);

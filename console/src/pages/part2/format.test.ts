@@ -1,0 +1,50 @@
+import { describe, expect, it } from "vitest";
+import {
+  addToFeed, canRedeliver, CHANGE_TYPES, customsTone, formatSeconds, formatShare, overObjective, parseIds,
+  reasonProblem, snakeType,
+} from "./format";
+
+describe("the customs, push and operations helpers", () => {
+  it("gives every customs status a tag colour, none for not sent yet", () => {
+    for (const s of ["not_arrived", "stored", "store_failed", "send_failed"]) expect(customsTone(s)).toMatch(/^#/);
+    expect(customsTone(null)).toBeUndefined();
+    expect(customsTone("stored")).not.toBe(customsTone("store_failed"));
+  });
+  it("formats seconds for people", () => {
+    expect(formatSeconds(null)).toBe("-");
+    expect(formatSeconds(4.26)).toBe("4.3 s");
+    expect(formatSeconds(185)).toBe("3 min 5 s");
+    expect(formatSeconds(7800)).toBe("2 h 10 min");
+    expect(formatSeconds(3 * 86400 + 4 * 3600)).toBe("3 d 4 h");
+  });
+  it("marks a percentile over the objective only", () => {
+    expect(overObjective(61, 60)).toBe(true);
+    expect(overObjective(60, 60)).toBe(false);
+    expect(overObjective(null, 60)).toBe(false);
+    expect(overObjective(100, null)).toBe(false);
+    expect(formatShare(0.9876)).toBe("98.8 %");
+    expect(formatShare(null)).toBe("-");
+  });
+  it("asks for a reason the API accepts", () => {
+    expect(reasonProblem("  ab ")).toBe("too_short");
+    expect(reasonProblem("x".repeat(1001))).toBe("too_long");
+    expect(reasonProblem("fixed in 1.4.2")).toBeNull();
+  });
+  it("reads typed application ids once each", () => {
+    expect(parseIds("a, b\nc，a ;d")).toEqual(["a", "b", "c", "d"]);
+    expect(parseIds("  ")).toEqual([]);
+  });
+  it("keeps the live feed newest first, each change once, bounded", () => {
+    let feed = addToFeed([], { id: "1", type: "t", data: {}, at: 1 });
+    feed = addToFeed(feed, { id: "2", type: "t", data: {}, at: 2 });
+    feed = addToFeed(feed, { id: "2", type: "t", data: {}, at: 3 });
+    expect(feed.map((f) => f.id)).toEqual(["2", "1"]);
+    for (let i = 3; i < 10; i++) feed = addToFeed(feed, { id: String(i), type: "t", data: {}, at: i }, 5);
+    expect(feed.map((f) => f.id)).toEqual(["9", "8", "7", "6", "5"]);
+  });
+  it("names the stream's event types as the docs do", () => {
+    expect(snakeType("ClearanceRecorded")).toBe("application.clearance_recorded");
+    expect(CHANGE_TYPES).toContain("application.customs_stored");
+    expect(canRedeliver("failed") && canRedeliver("delivered") && !canRedeliver("pending")).toBe(true);
+  });
+});

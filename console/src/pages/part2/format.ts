@@ -1,0 +1,83 @@
+// Pure helpers of the customs, push and operations screens (issue 19): no React, no fetch, so
+// Vitest checks them directly.
+
+/** Customs statuses (docs/customs.md) and the colour of their tag: dark enough for white text
+ * (the axe scan checks contrast); null is "not sent yet". */
+export const CUSTOMS_TONE: Record<string, string> = {
+  not_arrived: "#5c5c5c",
+  stored: "#1b5e20",
+  store_failed: "#b71c1c",
+  send_failed: "#8a4b00",
+};
+
+export function customsTone(status: string | null | undefined): string | undefined {
+  return status ? CUSTOMS_TONE[status] : undefined;
+}
+
+/** Seconds as people read them: 42 s, 3 min 5 s, 2 h 10 min, 3 d 4 h; null/undefined: "-". */
+export function formatSeconds(s: number | null | undefined): string {
+  if (s === null || s === undefined || Number.isNaN(s)) return "-";
+  if (s < 60) return `${Math.round(s * 10) / 10} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
+  const h = Math.floor(m / 60);
+  if (h < 24) return `${h} h ${m - h * 60} min`;
+  const d = Math.floor(h / 24);
+  return `${d} d ${h - d * 24} h`;
+}
+
+/** Whether a percentile is over the objective (the screen marks it). */
+export function overObjective(value: number | null | undefined, objectiveSeconds: number | null | undefined): boolean {
+  return value !== null && value !== undefined && !!objectiveSeconds && value > objectiveSeconds;
+}
+
+/** The share within the objective as a percentage with one decimal, or "-" when nothing decided. */
+export function formatShare(share: number | null | undefined): string {
+  return share === null || share === undefined ? "-" : `${(Math.round(share * 1000) / 10).toFixed(1)} %`;
+}
+
+/** A recorded reason for an operations action: the API wants 3..1000 characters (trimmed here). */
+export function reasonProblem(reason: string): "too_short" | "too_long" | null {
+  const r = reason.trim();
+  if (r.length < 3) return "too_short";
+  if (r.length > 1000) return "too_long";
+  return null;
+}
+
+/** The application ids typed for a subscription: split on commas, spaces or new lines, each once. */
+export function parseIds(text: string): string[] {
+  return [...new Set(text.split(/[\s,，;；]+/).map((s) => s.trim()).filter(Boolean))];
+}
+
+export type FeedItem = { id: string; type: string; data: Record<string, unknown>; at: number };
+
+/** The live feed keeps the newest first, each change once (a reconnect with Last-Event-ID may
+ * still repeat the last one), at most `max` of them. */
+export function addToFeed(feed: FeedItem[], item: FeedItem, max = 50): FeedItem[] {
+  if (item.id && feed.some((f) => f.id === item.id)) return feed;
+  return [item, ...feed].slice(0, max);
+}
+
+/** Which deliveries may be redelivered: a failed or delivered one (docs/status.md). */
+export function canRedeliver(state: string): boolean {
+  return state === "failed" || state === "delivered";
+}
+
+/** The webhook / stream event types of the changes (docs/status.md: `application.` + the event
+ * type in snake case): EventSource delivers a named event only to a listener of that name. */
+export const CHANGE_TYPES = [
+  "ApplicationSubmitted", "ApplicationSigned", "SigningFailed", "SigningDeferred", "SubmissionAccepted",
+  "SubmissionRejected", "SubmissionDelayed", "ReviewResultReceived", "ApplicationRevoked", "LicenseIssued",
+  "CustomsStored", "ClearanceRecorded", "ClearanceReversed", "ClearanceRefused", "LicenseUsedUp",
+  "LicenseSurrendered", "LicenseCancelled", "LicenseExpired", "LicenseReissueRequested",
+  "CustomsCancellationStored", "LicenseCancellationReceived",
+].map(snakeType);
+
+export function snakeType(eventType: string): string {
+  return "application." + eventType.replace(/(?<!^)(?=[A-Z])/g, "_").toLowerCase();
+}
+
+/** A China date (YYYY-MM-DD) or undefined for an empty field: what the query parameters want. */
+export function dateParam(v: { format: (f: string) => string } | null | undefined): string | undefined {
+  return v ? v.format("YYYY-MM-DD") : undefined;
+}
