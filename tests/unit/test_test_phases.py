@@ -53,7 +53,9 @@ def test_a_stack_changing_dev_call_is_refused_in_the_parallel_phase(monkeypatch:
 # What changes the shared stack for every test running beside it: a ./dev verb that stops, starts
 # or holds a component, a second copy of a service (it joins the consumer group), a restart of a
 # service by hand, or a sandbox setting that is global (MOFCOM's /control, Customs' default mode).
-# A reset to the defaults is not on the list: the parallel tests all expect the defaults.
+# A reset to the defaults is not on the list: the parallel tests all expect the defaults. Nor is
+# a MOFCOM scope (/control/scopes, tests.support.MofcomScopes): it changes MOFCOM for the
+# submissions that match it only, and a reset leaves it alone.
 STACK_CHANGING_CALLS = re.compile(
     r"""\bdev\(\s*"(kill|hold|start|restart|down|up|reset)"|SignerProcess\(|restart_stats\(|customs_with\(|\.kill9\("""
     r"""|\.post\(\s*"/control",|"/control/default\""""
@@ -95,3 +97,18 @@ def test_the_check_sees_each_kind_of_stack_change() -> None:
         assert STACK_CHANGING_CALLS.search(line), line
     for line in ('dev("status", check=False)', 'await c.post("/control/reset")', 'c.get("/control")'):
         assert not STACK_CHANGING_CALLS.search(line), line
+
+
+def test_a_mofcom_scope_is_allowed_in_the_parallel_phase_and_the_global_control_is_not() -> None:
+    for line in (
+        'await mofcom_scopes.add({"first_delay": 60}, application_id=app_id)',
+        'await c.post("/control/scopes", json={"match": match, "control": control})',
+        'await self.client.patch(f"/control/scopes/{scope_id}", json=control)',
+        'await self.client.delete(f"/control/scopes/{scope_id}")',
+    ):
+        assert not STACK_CHANGING_CALLS.search(line), line
+    for line in (
+        'await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 1.0}})',
+        'await mofcom.post(\n        "/control",\n        json={"first_delay": 120},\n    )',
+    ):
+        assert STACK_CHANGING_CALLS.search(line), line

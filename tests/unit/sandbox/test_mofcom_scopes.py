@@ -9,7 +9,7 @@ import asyncio
 import base64
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,9 +77,8 @@ async def sandbox() -> AsyncIterator[Sandbox]:
     app.state.clients["c"] = httpx.AsyncClient(transport=httpx.MockTransport(receive))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://sandbox") as c:
         box = Sandbox(c, state, key)
-        r = await c.post(
-            "/mofcom/certificates", json={"enterprise_code": CODE, "ekey_serial": "k1", "certificate_pem": pem}
-        )
+        cert = {"enterprise_code": CODE, "ekey_serial": "k1", "certificate_pem": pem}
+        r = await c.post("/mofcom/certificates", json=cert)
         assert r.status_code == 200, r.text
         r = await c.post("/control", json={"first_delay": 0, "second_delay": 0, "callback_url": GLOBAL_URL})
         assert r.status_code == 200, r.text
@@ -102,10 +101,8 @@ async def test_a_scoped_review_rule_decides_only_the_matching_submission(sandbox
     assert (await sandbox.submit(mine)).status_code == 201
     assert (await sandbox.submit(theirs)).status_code == 201
 
-    async def decided() -> bool:
-        return {sandbox.status(mine), sandbox.status(theirs)} <= {"approved", "second_review_rejected"}
-
-    await eventually(decided, timeout=5, interval=0.01, what="both reviews")
+    decided = {"approved", "second_review_rejected"}
+    await until(lambda: {sandbox.status(mine), sandbox.status(theirs)} <= decided, "both reviews")
     assert sandbox.status(mine) == "second_review_rejected"
     assert sandbox.status(theirs) == "approved"
 
@@ -116,11 +113,9 @@ async def test_a_scope_matches_a_field_of_the_signed_snapshot(sandbox: Sandbox) 
     mine, theirs = _id(), _id()
     assert (await sandbox.submit(mine, remarks=marker)).status_code == 201
     assert (await sandbox.submit(theirs, remarks="another test's")).status_code == 201
-    await eventually(
-        lambda: _async(sandbox.status(theirs) == "approved" and sandbox.status(mine) != "pending_first_review"),
-        timeout=5,
-        interval=0.01,
-        what="both first reviews",
+    await until(
+        lambda: sandbox.status(theirs) == "approved" and sandbox.status(mine) != "pending_first_review",
+        "both first reviews",
     )
     assert sandbox.status(mine) == "first_review_rejected"
 
@@ -163,11 +158,9 @@ async def test_scoped_callbacks_go_where_and_as_often_as_the_scope_says(sandbox:
     )
     await sandbox.submit(mine)
     await sandbox.submit(theirs)
-    await eventually(
-        lambda: _async(len(sandbox.delivered(mine)) == 4 and len(sandbox.delivered(theirs)) == 2),
-        timeout=5,
-        interval=0.01,
-        what="every result delivered",
+    await until(
+        lambda: len(sandbox.delivered(mine)) == 4 and len(sandbox.delivered(theirs)) == 2,
+        "every result delivered",
     )
     assert sandbox.delivered(mine) == [(scoped_url, "second")] * 2 + [(scoped_url, "first")] * 2
     assert sandbox.delivered(theirs) == [(GLOBAL_URL, "first"), (GLOBAL_URL, "second")]
@@ -178,9 +171,7 @@ async def test_what_a_scope_leaves_out_is_the_global_controls(sandbox: Sandbox) 
     mine = _id()
     await sandbox.scope({"application_id": mine}, {"second_reject_rate": 1.0})
     await sandbox.submit(mine)
-    await eventually(
-        lambda: _async(sandbox.status(mine) != "pending_first_review"), timeout=5, interval=0.01, what="review"
-    )
+    await until(lambda: sandbox.status(mine) != "pending_first_review", "the first review")
     assert sandbox.status(mine) == "first_review_rejected"
 
 
@@ -242,5 +233,10 @@ async def test_a_bad_change_leaves_the_scope_as_it_was(sandbox: Sandbox) -> None
     assert missing.status_code == 404 and "GET /control/scopes" in missing.json()["error"]["message"]
 
 
-async def _async(value: bool) -> bool:
-    return value
+async def until(check: Callable[[], bool], what: str) -> None:
+    """The reviews run in the sandbox's tasks, delays 0: a few event-loop turns."""
+
+    async def poll() -> bool:
+        return check()
+
+    await eventually(poll, timeout=5, interval=0.01, what=what)
