@@ -19,7 +19,10 @@ def test_the_whole_suite_runs_in_a_parallel_phase_then_a_serial_one(monkeypatch:
     assert [name for name, _ in phases] == ["pytest parallel", "pytest serial"]
     parallel, serial = (a for _, a in phases)
     assert parallel[:2] == ["-m", "not serial"] and "-n" in parallel and parallel[-1] == "-q"
-    assert serial == ["-m", "serial", "-q"]
+    assert serial == ["-m", "serial", "--durations=15", "-q"]
+    # Each phase ends with its slowest tests; a --durations of the caller's comes later and wins.
+    assert "--durations=15" in parallel
+    assert cli.pytest_phases(["--durations=0"])[1][1][-1] == "--durations=0"
 
 
 @pytest.mark.parametrize(
@@ -31,7 +34,7 @@ def test_a_chosen_selection_runs_as_given_in_one_phase(args: list[str]) -> None:
 
 def test_workers_0_runs_the_whole_suite_in_one_serial_phase(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIL_TEST_WORKERS", "0")
-    assert cli.pytest_phases([]) == [("pytest", [])]
+    assert cli.pytest_phases([]) == [("pytest", ["--durations=15"])]
 
 
 @pytest.mark.parametrize(
