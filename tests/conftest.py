@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 
 from ail_shared.db import create_pool
 from ail_shared.kafka import make_producer
-from tests.support import api_client, stack_env
+from tests.support import MofcomScopes, api_client, stack_env
 from tests.support import demo as load_demo
 
 # Property tests judge behaviour, never speed: on a loaded 2-core CI machine input generation and
@@ -105,3 +105,15 @@ async def customs_sandbox(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncCli
     """The Customs sandbox's control API (the MOFCOM sandbox's is ``mofcom_sandbox``)."""
     async with httpx.AsyncClient(base_url=stack["AIL_CUSTOMS_URL"], timeout=10) as c:
         yield c
+
+
+@pytest.fixture
+async def mofcom_scopes(stack: dict[str, str]) -> AsyncIterator[MofcomScopes]:
+    """MOFCOM's behaviour for this test's own submissions (tests.support.MofcomScopes); the
+    scopes are deleted afterwards. Safe in the parallel phase, unlike the global ``/control``."""
+    async with httpx.AsyncClient(base_url=stack["AIL_MOFCOM_URL"], timeout=10.0) as c:
+        scopes = MofcomScopes(c)
+        try:
+            yield scopes
+        finally:
+            await scopes.remove_all()

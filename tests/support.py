@@ -136,6 +136,37 @@ def require_serial(what: str) -> None:
         )
 
 
+class MofcomScopes:
+    """MOFCOM changed for this test's own submissions only: the sandbox's ``/control/scopes``
+    (sandbox/ail_sandbox/mofcom/control.py). Unlike the global ``POST /control`` it leaves the
+    tests running beside this one alone, so a test that uses only scopes may run in the parallel
+    phase. Match on what only this test's submissions carry (its ``application_id``, usually).
+    The ``mofcom_scopes`` fixture deletes the scopes after the test.
+
+    Mind what a scope cannot confine: a fault that trips state OUR services share (a sender's
+    slots held by hanging requests, a binding of a demo enterprise) still needs a serial test."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+        self.ids: list[str] = []
+
+    async def add(self, control: dict[str, Any], **match: str) -> str:
+        r = await self.client.post("/control/scopes", json={"match": match, "control": control})
+        assert r.status_code == 201, r.text
+        scope_id = str(r.json()["id"])
+        self.ids.append(scope_id)
+        return scope_id
+
+    async def change(self, scope_id: str, control: dict[str, Any]) -> None:
+        r = await self.client.patch(f"/control/scopes/{scope_id}", json=control)
+        assert r.status_code == 200, r.text
+
+    async def remove_all(self) -> None:
+        for scope_id in self.ids:
+            await self.client.delete(f"/control/scopes/{scope_id}")
+        self.ids.clear()
+
+
 def dev(*args: str, timeout: float = 180.0, check: bool = True) -> str:
     """Run ``./dev ARGS`` against the stack under test (same profile and port base), e.g.
     ``dev("kill", "postgres")`` then ``dev("start", "postgres")`` for an outage test. Raises

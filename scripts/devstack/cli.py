@@ -40,6 +40,11 @@ def pytest_targets(args: list[str]) -> list[str]:
     return ["tests"]
 
 
+# The whole suite prints its slowest tests at the end of each phase: where CI's time goes (a
+# --durations in ARGS comes later on the command line and wins).
+DURATIONS = "--durations=15"
+
+
 def pytest_phases(args: list[str]) -> list[tuple[str, list[str]]]:
     """How ``./dev test`` runs pytest: the whole suite in two phases, or ARGS as given.
 
@@ -47,17 +52,20 @@ def pytest_phases(args: list[str]) -> list[tuple[str, list[str]]]:
     marked ``serial`` on ``AIL_TEST_WORKERS`` pytest-xdist workers (default 3; the tests mostly
     wait for the event flow, so more workers than cores pays), one test file per worker at a
     time, all against the one stack; then the ``serial`` tests (they kill, hold or restart
-    components) alone. ``AIL_TEST_WORKERS=0`` runs the whole suite in one serial phase."""
+    components) alone. ``AIL_TEST_WORKERS=0`` runs the whole suite in one serial phase. Each
+    phase of the whole suite ends with its 15 slowest tests (``DURATIONS``)."""
     workers = os.environ.get("AIL_TEST_WORKERS", "3")
     whole = pytest_targets(args) == ["tests"] and not any(
         a == "-m" or a.startswith("-m") or a == "-n" or a.startswith("-n") or a.startswith("--numprocesses")
         for a in args
     )
-    if not whole or workers in ("", "0", "1"):
+    if not whole:
         return [("pytest", args)]
+    if workers in ("", "0", "1"):
+        return [("pytest", [DURATIONS, *args])]
     return [
-        ("pytest parallel", ["-m", "not serial", "-n", workers, "--dist", "loadfile", *args]),
-        ("pytest serial", ["-m", "serial", *args]),
+        ("pytest parallel", ["-m", "not serial", "-n", workers, "--dist", "loadfile", DURATIONS, *args]),
+        ("pytest serial", ["-m", "serial", DURATIONS, *args]),
     ]
 
 

@@ -19,7 +19,10 @@ def test_the_whole_suite_runs_in_a_parallel_phase_then_a_serial_one(monkeypatch:
     assert [name for name, _ in phases] == ["pytest parallel", "pytest serial"]
     parallel, serial = (a for _, a in phases)
     assert parallel[:2] == ["-m", "not serial"] and "-n" in parallel and parallel[-1] == "-q"
-    assert serial == ["-m", "serial", "-q"]
+    assert serial == ["-m", "serial", "--durations=15", "-q"]
+    # Each phase ends with its slowest tests; a --durations of the caller's comes later and wins.
+    assert "--durations=15" in parallel
+    assert cli.pytest_phases(["--durations=0"])[1][1][-1] == "--durations=0"
 
 
 @pytest.mark.parametrize(
@@ -31,7 +34,7 @@ def test_a_chosen_selection_runs_as_given_in_one_phase(args: list[str]) -> None:
 
 def test_workers_0_runs_the_whole_suite_in_one_serial_phase(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AIL_TEST_WORKERS", "0")
-    assert cli.pytest_phases([]) == [("pytest", [])]
+    assert cli.pytest_phases([]) == [("pytest", ["--durations=15"])]
 
 
 @pytest.mark.parametrize(
@@ -53,7 +56,9 @@ def test_a_stack_changing_dev_call_is_refused_in_the_parallel_phase(monkeypatch:
 # What changes the shared stack for every test running beside it: a ./dev verb that stops, starts
 # or holds a component, a second copy of a service (it joins the consumer group), a restart of a
 # service by hand, or a sandbox setting that is global (MOFCOM's /control, Customs' default mode).
-# A reset to the defaults is not on the list: the parallel tests all expect the defaults.
+# A reset to the defaults is not on the list: the parallel tests all expect the defaults. Nor is
+# a MOFCOM scope (/control/scopes, tests.support.MofcomScopes): it changes MOFCOM for the
+# submissions that match it only, and a reset leaves it alone.
 STACK_CHANGING_CALLS = re.compile(
     r"""\bdev\(\s*"(kill|hold|start|restart|down|up|reset)"|SignerProcess\(|restart_stats\(|customs_with\(|\.kill9\("""
     r"""|\.post\(\s*"/control",|"/control/default\""""
@@ -95,3 +100,18 @@ def test_the_check_sees_each_kind_of_stack_change() -> None:
         assert STACK_CHANGING_CALLS.search(line), line
     for line in ('dev("status", check=False)', 'await c.post("/control/reset")', 'c.get("/control")'):
         assert not STACK_CHANGING_CALLS.search(line), line
+
+
+def test_a_mofcom_scope_is_allowed_in_the_parallel_phase_and_the_global_control_is_not() -> None:
+    for line in (
+        'await mofcom_scopes.add({"first_delay": 60}, application_id=app_id)',
+        'await c.post("/control/scopes", json={"match": match, "control": control})',
+        'await self.client.patch(f"/control/scopes/{scope_id}", json=control)',
+        'await self.client.delete(f"/control/scopes/{scope_id}")',
+    ):
+        assert not STACK_CHANGING_CALLS.search(line), line
+    for line in (
+        'await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 1.0}})',
+        'await mofcom.post(\n        "/control",\n        json={"first_delay": 120},\n    )',
+    ):
+        assert STACK_CHANGING_CALLS.search(line), line

@@ -11,7 +11,10 @@ MOFCOM's side:   POST /mofcom/eligibility, POST /mofcom/certificates,
 Tests' side:     POST /control (faults and review rules, partial update), POST /control/reset,
                  GET /control, GET /control/received (submissions received and created per
                  idempotency key), GET /control/applications/{application_id},
-                 GET /control/certificates?enterprise_code= (registered and withdrawn ones).
+                 GET /control/certificates?enterprise_code= (registered and withdrawn ones); scopes,
+                 the same settings for the matching submissions only (ail_sandbox.mofcom.control):
+                 POST /control/scopes, GET /control/scopes[/{id}], PATCH and DELETE
+                 /control/scopes/{id}.
 """
 
 from __future__ import annotations
@@ -26,13 +29,22 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import httpx
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 
+from ail_sandbox.mofcom.control import (
+    MAX_SCOPES,
+    Control,
+    Scope,
+    ScopeIn,
+    Scopes,
+    facts_of,
+    overlay,
+)
 from ail_sandbox.mofcom.filings import install_filing_routes
 from ail_sandbox.mofcom.rules import (
     CATALOGUE,
@@ -70,35 +82,6 @@ def _asks_again(resp: httpx.Response) -> bool:
         return False
 
 
-class Faults(BaseModel):
-    error_rate: float = Field(0.0, ge=0, le=1, description="share of requests answered 500")
-    timeout_rate: float = Field(0.0, ge=0, le=1, description="share of requests that hang")
-    hang_seconds: float = Field(8.0, ge=0, description="how long a hanging request hangs (then 504)")
-    process_before_timeout: bool = Field(
-        True, description="a hanging submission is taken in before hanging (the caller never hears)"
-    )
-    slow_ms: int = Field(0, ge=0, description="delay added to every faulted-path request")
-    paths: list[str] = Field(default_factory=lambda: ["/mofcom/submissions"])
-    duplicate_rate: float = Field(0.0, ge=0, le=1, description="share of results delivered twice")
-    out_of_order: bool = Field(False, description="deliver the second review's result before the first's")
-
-
-class Control(BaseModel):
-    faults: Faults = Field(default_factory=Faults)
-    first_delay: float = 3.0
-    second_delay: float = 3.0
-    contract_totals_rule: Literal["cover", "equal", "off"] = Field(
-        "cover",
-        description="cover: the rule (ail_shared.formrules, goods not above the contract);"
-        " fault modes: equal (a stricter MOFCOM), off",
-    )
-    first_reject_rate: float = 0.0
-    second_reject_rate: float = 0.0
-    non_electronic: list[str] = Field(default_factory=list)
-    callback_url: str = ""
-    seed: int | None = None
-
-
 class State:
     def __init__(self) -> None:
         # Review delays: a few seconds in the dev profile, half a second in test profiles.
@@ -113,6 +96,8 @@ class State:
         )
         self.default_control = self.control.model_copy(deep=True)
         self.rng = random.Random()
+        # Not cleared by /control/reset: the tests running beside the one that resets own them.
+        self.scopes = Scopes()
         self.reset_data()
         self._load_certificates()
 
@@ -178,16 +163,35 @@ class State:
         tmp.write_text(json.dumps(rows))
         tmp.replace(path)
 
-    def rules(self) -> ReviewRules:
-        c = self.control
+    def control_for(self, facts: dict[str, str]) -> tuple[Control, random.Random]:
+        """The control in force for a request or submission with these facts (a matching
+        scope's fields over the global control), and the random numbers it draws from."""
+        if not self.scopes:
+            return self.control, self.rng
+        control, scope = self.scopes.control_for(self.control, facts)
+        return control, (scope.rng if scope is not None and scope.rng is not None else self.rng)
+
+    def rules(self, control: Control | None = None, rng: random.Random | None = None) -> ReviewRules:
+        c = control or self.control
         return ReviewRules(
             first_delay=c.first_delay,
             second_delay=c.second_delay,
             contract_totals_rule=c.contract_totals_rule,
             first_reject_rate=c.first_reject_rate,
             second_reject_rate=c.second_reject_rate,
-            rng=self.rng,
+            rng=rng or self.rng,
         )
+
+
+def submission_facts(sub: Submission) -> dict[str, str]:
+    """What a scope matches in a submission MOFCOM holds: its snapshot's top-level fields and ids."""
+    return facts_of(
+        sub.snapshot,
+        application_id=sub.application_id,
+        enterprise_code=sub.enterprise_code,
+        idempotency_key=sub.idempotency_key,
+        form_no=sub.form_no,
+    )
 
 
 def _error(http_status: int, code: str, message: str, /, **extra: Any) -> JSONResponse:
@@ -240,16 +244,44 @@ def create_app() -> FastAPI:
     app = FastAPI(title="MOFCOM sandbox", lifespan=lifespan)
     metrics.instrument(app)  # /metrics, like every service (ail_shared.metrics)
     app.state.sandbox = state
+    app.state.clients = client_holder  # the callback client ("c"); a unit test may put its own here
+
+    async def request_facts(request: Request) -> dict[str, str]:
+        """What a scope matches in a request to MOFCOM's API: the body's top-level fields (and
+        the signed snapshot's, for a submission), the Idempotency-Key, or, for a revoke, the
+        submission it names. (Starlette hands the body read here on to the route.)"""
+        path = request.url.path
+        key = request.headers.get("Idempotency-Key")
+        parts = path.strip("/").split("/")
+        if len(parts) == 4 and parts[:2] == ["mofcom", "submissions"] and parts[3] == "revoke":
+            sub = state.by_form.get(parts[2])
+            return submission_facts(sub) if sub is not None else {"form_no": parts[2]}
+        try:
+            body = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return facts_of(idempotency_key=key)
+        if not isinstance(body, dict):
+            return facts_of(idempotency_key=key)
+        snapshot: dict[str, Any] | None = None
+        if path == "/mofcom/submissions" and isinstance(body.get("payload"), str):
+            with contextlib.suppress(ValueError):
+                snapshot = decode_payload(body["payload"])[1]
+        return facts_of(snapshot, body, idempotency_key=key)
 
     @app.middleware("http")
     async def misbehave(request: Request, call_next: Any) -> Any:
-        f = state.control.faults
         path = request.url.path
-        if not any(path.startswith(p) for p in f.paths) or request.method == "GET":
+        if request.method == "GET":
+            return await call_next(request)
+        control, rng = state.control, state.rng
+        if state.scopes and path.startswith("/mofcom/"):
+            control, rng = state.control_for(await request_facts(request))
+        f = control.faults
+        if not any(path.startswith(p) for p in f.paths):
             return await call_next(request)
         if f.slow_ms:
             await asyncio.sleep(f.slow_ms / 1000)
-        roll = state.rng.random()
+        roll = rng.random()
         if roll < f.error_rate:
             log.info("fault_500", path=path)
             return _error(500, "internal_error", "sandbox: injected 500")
@@ -269,7 +301,8 @@ def create_app() -> FastAPI:
 
     @app.post("/mofcom/eligibility")
     async def check_eligibility(body: EligibilityIn) -> dict[str, Any]:
-        non_electronic = set(state.control.non_electronic)
+        control, _ = state.control_for(facts_of(enterprise_code=body.enterprise_code))
+        non_electronic = set(control.non_electronic)
         return {
             "results": [
                 eligibility(c, non_electronic=non_electronic, year=body.year) for c in body.commodity_codes
@@ -431,7 +464,9 @@ def create_app() -> FastAPI:
     # ------------------------------------------------------------------ reviews and results
 
     async def review(sub: Submission) -> None:
-        rules = state.rules()
+        # The rules in force when MOFCOM takes the submission in (a matching scope's, if any).
+        facts = submission_facts(sub)
+        rules = state.rules(*state.control_for(facts))
         held: list[dict[str, Any]] = []
         await asyncio.sleep(rules.first_delay)
         if sub.status != "pending_first_review":
@@ -439,8 +474,8 @@ def create_app() -> FastAPI:
         ok, opinion = rules.first_review(sub.snapshot, on=china_date(datetime.now(UTC)))
         sub.status = "pending_second_review" if ok else "first_review_rejected"
         first = result(sub, "first", ok, opinion)
-        if not ok or not state.control.faults.out_of_order:
-            await deliver(first)
+        if not ok or not state.control_for(facts)[0].faults.out_of_order:
+            await deliver(first, facts)
         else:
             held.append(first)
         if not ok:
@@ -454,9 +489,9 @@ def create_app() -> FastAPI:
                 sub.applied_at.year, str(sub.snapshot.get("issuing_agency") or ""), state.license_seq
             )
         sub.status = "approved" if ok else "second_review_rejected"
-        await deliver(result(sub, "second", ok, opinion))
+        await deliver(result(sub, "second", ok, opinion), facts)
         for r in held:
-            await deliver(r)
+            await deliver(r, facts)
 
     def result(sub: Submission, stage: str, ok: bool, opinion: str) -> dict[str, Any]:
         r = {
@@ -472,26 +507,31 @@ def create_app() -> FastAPI:
         sub.results.append(r)
         return r
 
-    async def deliver(r: dict[str, Any]) -> None:
-        times = 2 if state.rng.random() < state.control.faults.duplicate_rate else 1
+    async def deliver(r: dict[str, Any], facts: dict[str, str]) -> None:
+        control, rng = state.control_for(facts)
+        times = 2 if rng.random() < control.faults.duplicate_rate else 1
         for _ in range(times):
-            await post_with_retries(r)
+            await post_with_retries(r, facts=facts)
 
     callback_secret = os.environ.get("AIL_MOFCOM_CALLBACK_SECRET", "")
     # Results go out a few at a time: a burst of reviews must not swamp the receiver (or us).
     deliveries = asyncio.Semaphore(int(os.environ.get("AIL_MOFCOM_CALLBACK_CONCURRENCY", "8")))
 
-    async def post_with_retries(r: dict[str, Any], url: str | None = None) -> None:
+    async def post_with_retries(
+        r: dict[str, Any], url: str | None = None, *, facts: dict[str, str] | None = None
+    ) -> None:
+        def target() -> str:
+            return url or state.control_for(facts or {})[0].callback_url
+
         async def send() -> httpx.Response:
             # Signed as MOFCOM (timestamp + body, HMAC-SHA256): the submission service refuses an
             # unsigned or stale callback. Signed at each attempt, so a retry after minutes is not
-            # refused as stale; the URL is read at each attempt, so a test may move it.
+            # refused as stale; the URL is read at each attempt (global control or the
+            # submission's scope), so a test may move it.
             body = json.dumps(r, ensure_ascii=False).encode()
             headers = {"Content-Type": "application/json", **callback_headers(callback_secret, body)}
             async with deliveries:
-                return await client_holder["c"].post(
-                    url or state.control.callback_url, content=body, headers=headers
-                )
+                return await client_holder["c"].post(target(), content=body, headers=headers)
 
         try:
             resp = await retry.call_http(
@@ -509,9 +549,7 @@ def create_app() -> FastAPI:
             state.deliveries += 1
             return
         # Refused for good (a signed result that does not fit): a retry would be refused again.
-        log.warning(
-            "callback_refused", url=state.control.callback_url, status=resp.status_code, body=resp.text[:300]
-        )
+        log.warning("callback_refused", url=target(), status=resp.status_code, body=resp.text[:300])
 
     # ------------------------------------------------------------------ control (tests)
 
@@ -533,6 +571,8 @@ def create_app() -> FastAPI:
 
     @app.post("/control/reset")
     async def reset(data: bool = False) -> dict[str, Any]:
+        """The global control back to the defaults (and, with ``data``, MOFCOM's data). The
+        scopes stay: the tests that run beside the one that resets own them."""
         state.control = state.default_control.model_copy(deep=True)
         if data:
             state.reset_data()
@@ -564,8 +604,9 @@ def create_app() -> FastAPI:
             "reason": str(body.get("reason") or "许可证已被发证机构注销"),
             "cancelled_at": sub.license_cancelled_at.isoformat(),
         }
-        url = state.control.callback_url.rsplit("/", 1)[0] + "/license-cancellations"
-        await post_with_retries(message, url)
+        facts = submission_facts(sub)
+        url = state.control_for(facts)[0].callback_url.rsplit("/", 1)[0] + "/license-cancellations"
+        await post_with_retries(message, url, facts=facts)
         return {"cancelled": True, **message}
 
     @app.get("/control/certificates")
@@ -599,6 +640,70 @@ def create_app() -> FastAPI:
         if not found:
             return _error(404, "not_found", f"no attachment {attachment_id} of form no. {form}")
         return Response(found[0]["content"], media_type=found[0]["content_type"])
+
+    # ------------------------------------------------------------------ scopes (tests)
+
+    def invalid(exc: ValidationError | ValueError) -> JSONResponse:
+        if isinstance(exc, ValidationError):
+            details = [
+                {"field": ".".join(str(p) for p in e["loc"]), "reason": e["msg"], "code": e["type"]}
+                for e in exc.errors()
+            ]
+        else:
+            details = [{"field": "control", "reason": str(exc), "code": "unknown_field"}]
+        message = "; ".join(f"{d['field']}: {d['reason']}" for d in details)
+        return _error(422, "invalid_scope", f"fix the scope and send it again: {message}", details=details)
+
+    def scope_not_found(scope_id: str) -> JSONResponse:
+        return _error(404, "not_found", f"no scope {scope_id} (GET /control/scopes lists them)")
+
+    @app.post("/control/scopes", status_code=201)
+    async def add_scope(body: dict[str, Any]) -> Any:
+        """MOFCOM's behaviour for the matching submissions only: ``{"match": {field: value, ...},
+        "control": {the fields of POST /control that differ}}``; answers the scope with its id."""
+        try:
+            given = ScopeIn.model_validate(body)
+            overlay(state.default_control, given.control)  # every field checked now, not at use
+        except (ValidationError, ValueError) as exc:
+            return invalid(exc)
+        if len(state.scopes.by_id) >= MAX_SCOPES:
+            return _error(
+                409, "too_many_scopes", f"{MAX_SCOPES} scopes are set: DELETE /control/scopes/{{id}} yours"
+            )
+        scope = Scope(given.match, given.control)
+        state.scopes.add(scope)
+        log.info("control_scope_added", scope=scope.view())
+        return JSONResponse(scope.view(), status_code=201)
+
+    @app.get("/control/scopes")
+    async def list_scopes() -> dict[str, Any]:
+        return {"items": [s.view() for s in state.scopes.by_id.values()]}
+
+    @app.get("/control/scopes/{scope_id}")
+    async def get_scope(scope_id: str) -> Any:
+        scope = state.scopes.by_id.get(scope_id)
+        return scope.view() if scope is not None else scope_not_found(scope_id)
+
+    @app.patch("/control/scopes/{scope_id}")
+    async def change_scope(scope_id: str, body: dict[str, Any]) -> Any:
+        """A partial update of the scope's control (as ``POST /control`` updates the global one)."""
+        scope = state.scopes.by_id.get(scope_id)
+        if scope is None:
+            return scope_not_found(scope_id)
+        try:
+            overlay(overlay(state.default_control, scope.control), body)
+        except (ValidationError, ValueError) as exc:
+            return invalid(exc)
+        scope.change(body)
+        log.info("control_scope_changed", scope=scope.view())
+        return scope.view()
+
+    @app.delete("/control/scopes/{scope_id}", status_code=204)
+    async def remove_scope(scope_id: str) -> Response:
+        if state.scopes.remove(scope_id) is None:
+            return scope_not_found(scope_id)
+        log.info("control_scope_removed", scope_id=scope_id)
+        return Response(status_code=204)
 
     install_filing_routes(app)
     return app

@@ -2,7 +2,8 @@
 point: while MOFCOM fails, the sends show in /api/v1/ops/submissions with their attempts and
 error; operations resend one (recorded, sent again, accepted once MOFCOM is back) and close
 another with a reason (recorded, shown in the list and in the application's history, back to
-draft). Operations only: 403 for an enterprise key, 401 without one."""
+draft). Operations only: 403 for an enterprise key, 401 without one. MOFCOM fails this test's
+two applications only (scopes): it runs in the parallel phase."""
 
 from __future__ import annotations
 
@@ -14,20 +15,9 @@ import httpx
 import pytest
 
 from tests.integration.submission.support import create_drafts, get_app, wait_for_ekey
-from tests.support import api_client, eventually
-
-# The MOFCOM sandbox is held failing: nothing else may submit meanwhile.
-pytestmark = pytest.mark.serial
+from tests.support import MofcomScopes, api_client, eventually
 
 OPS = "/api/v1/ops/submissions"
-
-
-@pytest.fixture
-async def mofcom(stack: dict[str, str]) -> AsyncIterator[httpx.AsyncClient]:
-    """The MOFCOM sandbox's control API; its faults are reset afterwards."""
-    async with httpx.AsyncClient(base_url=stack["AIL_MOFCOM_URL"], timeout=10.0) as c:
-        yield c
-        await c.post("/control/reset")
 
 
 @pytest.fixture
@@ -44,11 +34,16 @@ async def _entry(ops: httpx.AsyncClient, app_id: str, **params: str) -> dict[str
 
 
 async def test_operations_see_resend_and_close_mofcom_sends_that_fail(
-    ops: httpx.AsyncClient, enterprise_a: httpx.AsyncClient, mofcom: httpx.AsyncClient, stack: dict[str, str]
+    ops: httpx.AsyncClient,
+    enterprise_a: httpx.AsyncClient,
+    mofcom_scopes: MofcomScopes,
+    stack: dict[str, str],
 ) -> None:
     await wait_for_ekey(enterprise_a, stack["AIL_DEMO_EKEY_SERIALS"].split(",")[0], timeout=60)
-    assert (await mofcom.post("/control", json={"faults": {"error_rate": 1.0}})).status_code == 200
     resend_id, close_id = await create_drafts(enterprise_a, 2)
+    failing = {"faults": {"error_rate": 1.0}}
+    resend_scope = await mofcom_scopes.add(failing, application_id=resend_id)
+    await mofcom_scopes.add(failing, application_id=close_id)
     r = await enterprise_a.post("/api/v1/applications/submit", json={"ids": [resend_id, close_id]})
     assert r.status_code == 202, r.text
 
@@ -92,7 +87,7 @@ async def test_operations_see_resend_and_close_mofcom_sends_that_fail(
     # Resend the other once MOFCOM is back: recorded, sent again now, accepted.
     resending = await retrying(resend_id)
     assert resending is not None
-    await mofcom.post("/control", json={"faults": {"error_rate": 0.0}})
+    await mofcom_scopes.change(resend_scope, {"faults": {"error_rate": 0.0}})
     r = await ops.post(f"{OPS}/{resending['submission_id']}/resend", json={"reason": "MOFCOM is back"})
     assert r.status_code == 200, r.text
     assert [a["action"] for a in r.json()["actions"]] == ["resend"]

@@ -7,11 +7,8 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 
-from tests.support import eventually
-
-pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+from tests.support import MofcomScopes, eventually
 
 BODY = {
     "enterprise_name": "北京示例进出口有限公司",
@@ -54,19 +51,20 @@ async def test_saved_filing_is_reported_once_with_a_receipt(
 
 
 async def test_mofcom_failure_is_visible_and_the_filing_is_reported_after_it(
-    enterprise_a_direct: httpx.AsyncClient, stack: dict[str, str]
+    enterprise_a_direct: httpx.AsyncClient, stack: dict[str, str], mofcom_scopes: MofcomScopes
 ) -> None:
+    # MOFCOM fails this filing only (a scope matching its address, which no other test's has).
+    body = {**BODY, "business_address": f"{BODY['business_address']} {uuid.uuid4().hex[:8]}"}
+    scope = await mofcom_scopes.add(
+        {"faults": {"error_rate": 1.0, "paths": [PATH]}}, business_address=body["business_address"]
+    )
     async with httpx.AsyncClient(base_url=stack["AIL_MOFCOM_URL"]) as mofcom:
-        before = (await mofcom.get("/control")).json()
-        await mofcom.post("/control", json={"faults": {"error_rate": 1.0, "paths": [PATH]}})
-        try:
-            r = await enterprise_a_direct.post("/api/v1/key-agri-filings", json=BODY)
-            assert r.status_code == 201, r.text
-            failed = await _filing_when(enterprise_a_direct, r.json()["id"], "report_failed")
-            assert "500" in failed["last_error"] and failed["report_attempts"] >= 1
-            assert failed["receipt_no"] is None
-        finally:
-            await mofcom.post("/control", json={"faults": before["faults"]})
+        r = await enterprise_a_direct.post("/api/v1/key-agri-filings", json=body)
+        assert r.status_code == 201, r.text
+        failed = await _filing_when(enterprise_a_direct, r.json()["id"], "report_failed")
+        assert "500" in failed["last_error"] and failed["report_attempts"] >= 1
+        assert failed["receipt_no"] is None
+        await mofcom_scopes.change(scope, {"faults": {"error_rate": 0.0}})
         # MOFCOM is back: the operator sends it again (the worker would also retry by itself).
         resent = await enterprise_a_direct.post(f"/api/v1/key-agri-filings/{failed['id']}/report")
         assert resent.status_code == 202, resent.text

@@ -1,5 +1,7 @@
 """One application from draft to license_issued, and each way it can be turned back: through the
-entry point, the real broker, the signer (SoftHSM2 e-key) and the MOFCOM sandbox."""
+entry point, the real broker, the signer (SoftHSM2 e-key) and the MOFCOM sandbox. MOFCOM is
+changed for each test's own application only (scopes): the module runs in the parallel phase,
+but for the two tests that change a demo enterprise's e-key binding (serial)."""
 
 from __future__ import annotations
 
@@ -14,9 +16,7 @@ import httpx
 import pytest
 
 from tests.integration.submission.support import create_draft, get_app, valid_form, wait_status
-from tests.support import eventually, read_topic
-
-pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+from tests.support import MofcomScopes, eventually, read_topic
 
 FORM_NO = re.compile(r"^\d{2}1100776367555\d{6}$")
 LICENSE_NO = re.compile(r"^\d{2}[A-Z]+\d{4,}$")
@@ -66,12 +66,12 @@ async def test_happy_path_reaches_license_issued(
 
 
 async def test_first_review_rejects_contract_totals_that_do_not_match_goods(
-    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_scopes: MofcomScopes
 ) -> None:
     """A stricter MOFCOM (the sandbox's "equal" fault mode): goods drawing on part of a contract
     are rejected at first review, the opinion its code and then Chinese text."""
-    await mofcom_sandbox.post("/control", json={"contract_totals_rule": "equal"})
     app_id = await create_draft(enterprise_a, quantity_off_by=Decimal(1))
+    await mofcom_scopes.add({"contract_totals_rule": "equal"}, application_id=app_id)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(
         enterprise_a, app_id, "first_review_rejected", "pending_second_review", "license_issued"
@@ -82,10 +82,10 @@ async def test_first_review_rejects_contract_totals_that_do_not_match_goods(
 
 
 async def test_first_review_random_rejection(
-    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_scopes: MofcomScopes
 ) -> None:
-    await mofcom_sandbox.post("/control", json={"first_reject_rate": 1.0})
     app_id = await create_draft(enterprise_a)
+    await mofcom_scopes.add({"first_reject_rate": 1.0}, application_id=app_id)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(
         enterprise_a, app_id, "first_review_rejected", "pending_second_review", "license_issued"
@@ -94,16 +94,19 @@ async def test_first_review_random_rejection(
 
 
 async def test_second_review_rejection(
-    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_scopes: MofcomScopes
 ) -> None:
-    await mofcom_sandbox.post("/control", json={"second_reject_rate": 1.0})
     app_id = await create_draft(enterprise_a)
+    await mofcom_scopes.add({"second_reject_rate": 1.0}, application_id=app_id)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(enterprise_a, app_id, "second_review_rejected", "license_issued")
     assert app["status"] == "second_review_rejected"
     assert app["license_no"] is None and "复审不通过" in app["status_reason"]
 
 
+# Serial: it points enterprise B's binding at an unplugged e-key for a while, and every other test
+# that submits for enterprise B would wait for that e-key meanwhile.
+@pytest.mark.serial
 async def test_missing_ekey_returns_to_draft_with_reason_and_keeps_every_field(
     enterprise_b: httpx.AsyncClient,
     enterprise_b_ekey: str,
@@ -147,6 +150,8 @@ async def test_missing_ekey_returns_to_draft_with_reason_and_keeps_every_field(
     )
 
 
+# Serial: it deletes enterprise A's binding for a moment (any other test's submit would be refused).
+@pytest.mark.serial
 async def test_submit_without_a_bound_ekey_is_refused_up_front(
     enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, db: asyncpg.Pool
 ) -> None:
@@ -172,9 +177,11 @@ async def test_payload_changed_after_signing_is_refused_by_the_sandbox(
     enterprise_a_ekey: str,
     db: asyncpg.Pool,
     mofcom_sandbox: httpx.AsyncClient,
+    mofcom_scopes: MofcomScopes,
 ) -> None:
-    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 1.0}})  # hold it after signing
     app_id = await create_draft(enterprise_a)
+    # MOFCOM fails this application's sends: it is held signed, after signing.
+    scope = await mofcom_scopes.add({"faults": {"error_rate": 1.0}}, application_id=app_id)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
 
     async def signed_and_tried() -> Any:
@@ -190,7 +197,7 @@ async def test_payload_changed_after_signing_is_refused_by_the_sandbox(
         " WHERE submission_id = $1",
         row["submission_id"],
     )
-    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
+    await mofcom_scopes.change(scope, {"faults": {"error_rate": 0.0}})
     app = await wait_status(enterprise_a, app_id, "draft", "pending_first_review", timeout=60)
     assert app["status"] == "draft" and app["status_reason"].startswith("signature_invalid")
     assert app["goods"][0]["quantity"] == "1000"  # the application's own form is untouched
@@ -228,11 +235,12 @@ async def test_duplicate_and_out_of_order_results_never_move_backwards(
     enterprise_a: httpx.AsyncClient,
     enterprise_a_ekey: str,
     mofcom_sandbox: httpx.AsyncClient,
+    mofcom_scopes: MofcomScopes,
     kafka_bootstrap: str,
     db: asyncpg.Pool,
 ) -> None:
-    await mofcom_sandbox.post("/control", json={"faults": {"duplicate_rate": 1.0, "out_of_order": True}})
     app_id = await create_draft(enterprise_a)
+    await mofcom_scopes.add({"faults": {"duplicate_rate": 1.0, "out_of_order": True}}, application_id=app_id)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(enterprise_a, app_id, "license_issued")
 

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-import pytest
 
 from ail_shared.auth import (
     CALLBACK_SIGNATURE_HEADER,
@@ -20,12 +19,13 @@ from ail_shared.auth import (
     sign_callback,
 )
 from tests.integration.submission.support import create_draft, get_app, wait_status
+from tests.support import MofcomScopes
 
-pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
-
-async def _pending(client: httpx.AsyncClient, db: asyncpg.Pool) -> tuple[str, str, str]:
+async def _pending(client: httpx.AsyncClient, db: asyncpg.Pool, scopes: MofcomScopes) -> tuple[str, str, str]:
     app_id = await create_draft(client)
+    # MOFCOM reviews this one slowly, so it stays pending_first_review throughout.
+    await scopes.add({"first_delay": 120}, application_id=app_id)
     assert (await client.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(client, app_id, "pending_first_review")
     sub_id = await db.fetchval(
@@ -55,14 +55,12 @@ async def test_forged_mofcom_callbacks_are_refused_and_issue_nothing(
     enterprise_b: httpx.AsyncClient,
     enterprise_a_ekey: str,
     enterprise_b_ekey: str,
-    mofcom_sandbox: httpx.AsyncClient,
+    mofcom_scopes: MofcomScopes,
     db: asyncpg.Pool,
     stack: dict[str, str],
 ) -> None:
-    # MOFCOM reviews slowly here, so both applications stay pending_first_review throughout.
-    await mofcom_sandbox.post("/control", json={"first_delay": 120})
-    app_a, sub_a, form_a = await _pending(enterprise_a, db)
-    app_b, sub_b, form_b = await _pending(enterprise_b, db)
+    app_a, sub_a, form_a = await _pending(enterprise_a, db, mofcom_scopes)
+    app_b, sub_b, form_b = await _pending(enterprise_b, db, mofcom_scopes)
     secret = stack["AIL_MOFCOM_CALLBACK_SECRET"]
     url = stack["AIL_SUBMISSION_URL"] + "/internal/mofcom/results"
 
@@ -114,7 +112,7 @@ async def test_forged_mofcom_callbacks_are_refused_and_issue_nothing(
 
 
 async def test_mofcom_results_signed_by_the_sandbox_still_issue_the_license(
-    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str
 ) -> None:
     app_id = await create_draft(enterprise_a)
     assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202

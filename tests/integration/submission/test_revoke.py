@@ -1,5 +1,6 @@
 """Revoke (撤销) is allowed only from pending_first_review; every other status is refused with 409
-naming the status."""
+naming the status. MOFCOM is changed for this module's own applications only (scopes), so it runs
+in the parallel phase."""
 
 from __future__ import annotations
 
@@ -14,43 +15,48 @@ from ail_shared.errors import Conflict
 from ail_shared.lifecycle import ApplicationStatus
 from ail_submission.domain.model import ApplicationView
 from tests.integration.submission.support import create_draft, wait_status
-from tests.support import eventually
-
-pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
+from tests.support import MofcomScopes, eventually
 
 
-async def _submitted(client: httpx.AsyncClient, *, mismatch: bool = False) -> str:
+async def _submitted(
+    client: httpx.AsyncClient,
+    scopes: MofcomScopes | None = None,
+    control: dict[str, Any] | None = None,
+    *,
+    mismatch: bool = False,
+) -> str:
+    """A new application submitted, MOFCOM set for it (``control``) before it gets there."""
     app_id = await create_draft(client, quantity_off_by=Decimal(1) if mismatch else Decimal(0))
+    if scopes is not None and control:
+        await scopes.add(control, application_id=app_id)
     resp = await client.post(f"/api/v1/applications/{app_id}/submit")
     assert resp.status_code == 202, resp.text
     return app_id
 
 
 async def test_revoke_only_from_pending_first_review(
-    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    mofcom_sandbox: httpx.AsyncClient,
+    mofcom_scopes: MofcomScopes,
 ) -> None:
     at: dict[str, str] = {}
-    # The sandbox takes its review delays when it accepts a submission: wait for each.
-    await mofcom_sandbox.post("/control", json={"first_delay": 60})
-    at["pending_first_review"] = await _submitted(enterprise_a)
-    await wait_status(enterprise_a, at["pending_first_review"], "pending_first_review")
-    await mofcom_sandbox.post("/control", json={"first_delay": 0.2, "second_delay": 60})
-    at["pending_second_review"] = await _submitted(enterprise_a)
-    await wait_status(enterprise_a, at["pending_second_review"], "pending_second_review")
-    await mofcom_sandbox.post("/control", json={"second_delay": 0.2})
+    # Each application its own MOFCOM (a scope): all are on their way at once.
+    at["pending_first_review"] = await _submitted(enterprise_a, mofcom_scopes, {"first_delay": 60})
+    at["pending_second_review"] = await _submitted(
+        enterprise_a, mofcom_scopes, {"first_delay": 0.2, "second_delay": 60}
+    )
     at["license_issued"] = await _submitted(enterprise_a)
     # Our validation and the sandbox's default rule agree (ail_shared.formrules): a first-review
     # rejection for the contract's totals takes the sandbox's "equal" fault mode.
-    await mofcom_sandbox.post("/control", json={"contract_totals_rule": "equal"})
-    at["first_review_rejected"] = await _submitted(enterprise_a, mismatch=True)
+    at["first_review_rejected"] = await _submitted(
+        enterprise_a, mofcom_scopes, {"contract_totals_rule": "equal"}, mismatch=True
+    )
+    at["second_review_rejected"] = await _submitted(enterprise_a, mofcom_scopes, {"second_reject_rate": 1.0})
+    at["submitting"] = await _submitted(enterprise_a, mofcom_scopes, {"faults": {"error_rate": 1.0}})
+    at["draft"] = await create_draft(enterprise_a)
     for status, app_id in at.items():
         await wait_status(enterprise_a, app_id, status)
-    await mofcom_sandbox.post("/control", json={"second_reject_rate": 1.0})
-    at["second_review_rejected"] = await _submitted(enterprise_a)
-    await wait_status(enterprise_a, at["second_review_rejected"], "second_review_rejected")
-    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 1.0}})
-    at["submitting"] = await _submitted(enterprise_a)
-    at["draft"] = await create_draft(enterprise_a)
 
     for status, app_id in at.items():
         if status == "pending_first_review":
@@ -59,7 +65,6 @@ async def test_revoke_only_from_pending_first_review(
         assert resp.status_code == 409, (status, resp.text)
         assert f"is {status}" in resp.json()["error"]["message"], resp.text
 
-    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
     app_id = at["pending_first_review"]
     resp = await enterprise_a.post(f"/api/v1/applications/{app_id}/revoke")
     assert resp.status_code == 200, resp.text
@@ -86,13 +91,17 @@ def test_revoke_rule_for_every_status(status: ApplicationStatus) -> None:
 
 
 async def test_the_revoke_reason_is_kept_and_a_resubmission_shows_no_old_form_no(
-    enterprise_a: httpx.AsyncClient, enterprise_a_ekey: str, mofcom_sandbox: httpx.AsyncClient
+    enterprise_a: httpx.AsyncClient,
+    enterprise_a_ekey: str,
+    mofcom_sandbox: httpx.AsyncClient,
+    mofcom_scopes: MofcomScopes,
 ) -> None:
     """Issue 13, item 11: the reason the applicant gives is in the application's status reason,
     its history (the event) and at MOFCOM. Item 12: submitted again, it shows no form no. until
     MOFCOM answers (the revoked form's number is not the new submission's)."""
-    await mofcom_sandbox.post("/control", json={"first_delay": 60})
-    app_id = await _submitted(enterprise_a)
+    app_id = await create_draft(enterprise_a)
+    scope = await mofcom_scopes.add({"first_delay": 60}, application_id=app_id)
+    assert (await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")).status_code == 202
     app = await wait_status(enterprise_a, app_id, "pending_first_review")
     too_long = await enterprise_a.post(f"/api/v1/applications/{app_id}/revoke", json={"reason": "x" * 501})
     assert too_long.status_code == 422 and "reason" in too_long.text, too_long.text
@@ -116,7 +125,7 @@ async def test_the_revoke_reason_is_kept_and_a_resubmission_shows_no_old_form_no
     assert entry["details"]["revoke_reason"] == "合同取消，改期进口"
 
     # Item 12: MOFCOM does not answer, so the resubmission stays in flight.
-    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 1.0}})
+    await mofcom_scopes.change(scope, {"faults": {"error_rate": 1.0}})
     resp = await enterprise_a.post(f"/api/v1/applications/{app_id}/submit")
     assert resp.status_code == 202, resp.text
     in_flight = await wait_status(enterprise_a, app_id, "submitting")
@@ -125,6 +134,6 @@ async def test_the_revoke_reason_is_kept_and_a_resubmission_shows_no_old_form_no
         await enterprise_a.get("/api/v1/applications", params={"serial_no": in_flight["serial_no"]})
     ).json()
     assert [row["form_no"] for row in listed["items"]] == [None], listed
-    await mofcom_sandbox.post("/control", json={"faults": {"error_rate": 0.0}})
+    await mofcom_scopes.change(scope, {"faults": {"error_rate": 0.0}})
     answered = await wait_status(enterprise_a, app_id, "pending_first_review")
     assert answered["form_no"] and answered["form_no"] != app["form_no"]
