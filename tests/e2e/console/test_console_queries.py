@@ -6,7 +6,8 @@ query filters by it and other tests' drafts of the same enterprise never count.
 In the browser: a query with filters matches the API's answer (rows and total); 20 selected
 drafts submitted at once show their progress and end with 20 results; a batch delete removes
 the selected drafts only (an unselected draft and a selected pending one stay, the latter
-refused with its reason); revoke of one pending application; batch print gives a PDF; the
+refused with its reason); revoke of one pending application (its first review held by a MOFCOM
+scope for that application only); batch print gives a PDF; the
 monthly table equals the API's figures for the month. Here: the exported XLSX and CSV (every
 page of the query) hold exactly the rows the API lists. Screenshots and an axe-core scan per
 screen: .devstack/<profile>/artifacts/console-queries/ (not committed)."""
@@ -29,7 +30,7 @@ import openpyxl
 import pytest
 
 from tests.integration.submission.support import create_drafts, valid_form, wait_for_ekey
-from tests.support import REPO, eventually
+from tests.support import REPO, MofcomScopes, eventually
 
 CONSOLE = REPO / "console"
 DRAFTS = 24
@@ -71,7 +72,7 @@ async def _listed(client: httpx.AsyncClient, name: str) -> list[dict[str, Any]]:
 # one (seen: 5 minutes at load 28 on 2 cores), hence more than the default 300 s.
 @pytest.mark.timeout(600)
 async def test_queries_and_statistics_in_chromium(
-    stack: dict[str, str], enterprise_a: httpx.AsyncClient, db: asyncpg.Pool
+    stack: dict[str, str], enterprise_a: httpx.AsyncClient, db: asyncpg.Pool, mofcom_scopes: MofcomScopes
 ) -> None:
     node = shutil.which("node")
     if not (CONSOLE / "dist" / "index.html").exists() or not (CONSOLE / "node_modules").exists():
@@ -82,6 +83,10 @@ async def test_queries_and_statistics_in_chromium(
     name = f"查询测试 q19-{token}"
     ids = await create_drafts(enterprise_a, DRAFTS, valid_form(import_user_name=name))
     assert len(await _listed(enterprise_a, name)) == DRAFTS
+    # One of them stays 待初审 until the page revokes it: MOFCOM holds its first review (a scope
+    # of the sandbox for that application only; the neighbours' reviews are not held).
+    held = ids[1]
+    await mofcom_scopes.add({"first_delay": 600}, application_id=held)
 
     artifacts = Path(stack["AIL_DEMO_FILE"]).parent / "artifacts" / "console-queries"
     shutil.rmtree(artifacts, ignore_errors=True)
@@ -91,6 +96,7 @@ async def test_queries_and_statistics_in_chromium(
         "AIL_CONSOLE_ARTIFACTS": str(artifacts),
         "AIL_QUERY_NAME": name,
         "AIL_QUERY_IDS": json.dumps(ids),
+        "AIL_QUERY_HELD": held,
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
     }
     cp = subprocess.run(
