@@ -6,67 +6,13 @@
 // Each step saves a screenshot in $AIL_CONSOLE_ARTIFACTS and scans the screen with axe-core (no
 // serious or critical violation). The secret shown once is written to secret.txt there, for the
 // test to check the webhook's signature.
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { writeFileSync } from "node:fs";
+import { launch, look as lookAt, out, signIn, step, writeResults } from "./lib.mjs";
 
-const require = createRequire(import.meta.url);
-const AXE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
-const entry = process.env.AIL_ENTRY_URL;
 const customs = process.env.AIL_CUSTOMS_URL;
-const demo = JSON.parse(readFileSync(process.env.AIL_DEMO_FILE, "utf8"));
 const data = JSON.parse(process.env.AIL_C19_DATA);
-const out = process.env.AIL_CONSOLE_ARTIFACTS ?? "e2e-artifacts";
-const only = process.env.AIL_CONSOLE_STEPS?.split(",");
-mkdirSync(out, { recursive: true });
-const account = (u) => demo.console.accounts.find((a) => a.username === u);
-const TIMEOUT = 60_000;
-const results = [];
-let shot = 0;
-let lastPage = null;
-
-async function look(page, name) {
-  lastPage = page;
-  shot += 1;
-  await page.waitForLoadState("networkidle").catch(() => {});
-  await page.screenshot({ path: `${out}/${String(shot).padStart(2, "0")}-${name}.png`, fullPage: true });
-  await page.addScriptTag({ content: AXE });
-  const found = await page.evaluate(async () => {
-    // eslint-disable-next-line no-undef
-    const r = await axe.run({ exclude: [".ant-message"] }, { resultTypes: ["violations"] });
-    return r.violations.filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join(" | ")}`);
-  });
-  if (found.length) throw new Error(`axe on ${name}: ${found.join("; ")}`);
-}
-
-async function step(name, fn) {
-  if (only && !only.includes(name)) return;
-  const t0 = Date.now();
-  try {
-    await fn();
-    results.push({ step: name, ok: true, seconds: (Date.now() - t0) / 1000 });
-    console.log(`ok   ${name} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-  } catch (e) {
-    results.push({ step: name, ok: false, error: String(e?.stack ?? e) });
-    await lastPage?.screenshot({ path: `${out}/failed-${name}.png`, fullPage: true }).catch(() => {});
-    console.log(`FAIL ${name}: ${e?.stack ?? e}`);
-    throw e;
-  }
-}
-
-async function signIn(browser, username) {
-  const ctx = await browser.newContext({ bypassCSP: true, baseURL: entry, locale: "zh-CN", viewport: { width: 1400, height: 900 } });
-  ctx.setDefaultTimeout(TIMEOUT);
-  const page = await ctx.newPage();
-  await page.goto("/");
-  await page.getByLabel("用户名").fill(username);
-  await page.getByLabel("密码").fill(account(username).password);
-  await page.getByRole("button", { name: /登\s*录/ }).click();
-  await page.getByRole("button", { name: /退\s*出/ }).waitFor();
-  lastPage = page;
-  return { ctx, page };
-}
+// These screens fill themselves in after they show (queries, the live feed): settle first.
+const look = (page, name) => lookAt(page, name, { idle: true });
 
 /** The API's answer to a GET made by the page itself (its session cookie): what the screen should show. */
 const apiGet = (page, path) =>
@@ -86,12 +32,7 @@ async function giveReason(page, reason) {
   await d.getByRole("button", { name: /确\s*定/ }).click();
 }
 
-const browser = await chromium.launch({
-  executablePath: "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync"],
-});
+const browser = await launch();
 let exitCode = 0;
 try {
   const a = await signIn(browser, "demo-ent-a");
@@ -268,6 +209,6 @@ try {
   exitCode = 1;
 } finally {
   await browser.close();
-  writeFileSync(`${out}/results.json`, JSON.stringify(results, null, 1));
+  writeResults();
 }
 process.exit(exitCode);

@@ -1,7 +1,8 @@
 // What an end-to-end script of the console needs around its steps: Debian's Chromium driven by
 // playwright-core (no browser download), a signed-in context per role, a screenshot and an
 // axe-core scan (no serious or critical violation) per screen, and results.json of the steps.
-// Used by e2e/queries.mjs (issue 19); e2e/run.mjs (issue 18) has the same helpers inline.
+// Used by e2e/queries.mjs and e2e/customs.mjs (issue 19); e2e/run.mjs (issue 18) still has the same
+// helpers inline.
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
@@ -19,9 +20,12 @@ export const results = [];
 let shot = 0;
 let lastPage = null; // the page of the last screenshot: a failing step leaves one more of it
 
-export async function look(page, name) {
+/** Screenshot and axe scan of the screen; ``idle``: first wait (at most 10 s) until the page's
+ * requests have settled (a screen that fills itself in after it shows). */
+export async function look(page, name, { idle = false } = {}) {
   lastPage = page;
   shot += 1;
+  if (idle) await page.waitForLoadState("networkidle", { timeout: 10_000 }).catch(() => {});
   const file = `${out}/${String(shot).padStart(2, "0")}-${name}.png`;
   await page.screenshot({ path: file, fullPage: true });
   await page.addScriptTag({ content: AXE });
@@ -74,5 +78,6 @@ export async function signIn(browser, username) {
   await page.getByLabel("密码").fill(account.password);
   await page.getByRole("button", { name: /登\s*录/ }).click();
   await page.getByRole("button", { name: /退\s*出/ }).waitFor();
+  lastPage = page;
   return { ctx, page };
 }
