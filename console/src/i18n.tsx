@@ -317,6 +317,7 @@ export const catalogue = {
     p2_state_all: "全部",
     p2_forbidden: "此页面仅供运维人员使用",
     p2_no_data: "暂无数据",
+    p2_dlt_search: "按键或原因查找",
   },
   en: {
     app_title: "Automatic Import License",
@@ -632,6 +633,7 @@ export const catalogue = {
     p2_state_all: "All",
     p2_forbidden: "This page is for operations staff",
     p2_no_data: "No data",
+    p2_dlt_search: "Find by key or reason",
   },
 } as const;
 

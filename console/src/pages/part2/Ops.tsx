@@ -279,6 +279,9 @@ function DeadLettersPage() {
   const [state, setState] = useState<string | undefined>("open");
   const [topics, setTopics] = useState<TopicLetters[]>([]);
   const [loading, setLoading] = useState(false);
+  // A message found by its key or reason among many (a topic may hold hundreds of them).
+  const [needle, setNeedle] = useState("");
+  const matching = (m: Letter) => !needle || [m.key, m.reason].some((v) => (v ?? "").includes(needle));
   const { ask, modal } = useReasonAction();
   const load = useCallback(async () => {
     setLoading(true);
@@ -305,6 +308,13 @@ function DeadLettersPage() {
       <Title>{t("p2_dead_letters")}</Title>
       <Space style={{ marginBottom: 16 }}>
         <StateFilter value={state} onChange={setState} states={["open", "redriven", "skipped"]} />
+        <Input.Search
+          allowClear
+          aria-label={t("p2_dlt_search")}
+          placeholder={t("p2_dlt_search")}
+          style={{ width: 280 }}
+          onChange={(e) => setNeedle(e.target.value.trim())}
+        />
         <Button onClick={() => void load()} loading={loading}>{t("p2_refresh")}</Button>
       </Space>
       <Space direction="vertical" size="large" style={{ width: "100%" }}>
@@ -313,7 +323,7 @@ function DeadLettersPage() {
             <Table<Letter>
               rowKey={(m) => `${m.partition}-${m.offset}`}
               size="small"
-              dataSource={tp.messages}
+              dataSource={tp.messages.filter(matching)}
               pagination={{ pageSize: 10, showSizeChanger: false }}
               scroll={{ x: true }}
               expandable={{ expandedRowRender: (m) => <pre style={{ whiteSpace: "pre-wrap", margin: 0 }}>{m.value_text ?? m.value_base64}</pre> }}
