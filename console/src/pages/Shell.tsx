@@ -25,7 +25,7 @@ export function Shell() {
     (loc.pathname.startsWith("/ekeys") ? "ekeys" : loc.pathname.startsWith("/key-agri") ? "key-agri" : "apps");
   return (
     <Layout style={{ minHeight: "100vh" }}>
-      <Layout.Header style={{ display: "flex", alignItems: "center", gap: 24, background: "#1554ad" }}>
+      <Layout.Header style={{ display: "flex", alignItems: "center", gap: 24, background: "#1554ad", height: "auto", minHeight: 64 }}>
         <Typography.Text strong style={{ color: "#fff", fontSize: 16, whiteSpace: "nowrap" }}>
           {t("app_title")}
         </Typography.Text>
@@ -34,7 +34,11 @@ export function Shell() {
             mode="horizontal"
             theme="dark"
             selectedKeys={[selected]}
-            style={{ background: "transparent" }}
+            // Every entry stays a visible link: when they do not fit in one line (English labels
+            // are longer) the menu wraps instead of folding entries into "…" (its folded entries
+            // are aria-hidden yet focusable: an accessibility fault axe reports as serious).
+            disabledOverflow
+            style={{ background: "transparent", flexWrap: "wrap" }}
             items={part2.only ?? [
               { key: "apps", label: <Link to="/">{t("menu_applications")}</Link> },
               { key: "ekeys", label: <Link to="/ekeys">{t("menu_ekeys")}</Link> },
