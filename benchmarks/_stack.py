@@ -58,17 +58,25 @@ def stack_roots(env: dict[str, str]) -> dict[str, int]:
     return roots
 
 
-def stack_cpu(env: dict[str, str]) -> float:
-    """CPU seconds (user + system) used so far by every process of the stack and their children
-    (PostgreSQL backends, nginx workers), each counted once; a child that exited counts in its
+def stack_cpu_by_name(env: dict[str, str]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each process of the stack (``stack_roots``)
+    with its children (PostgreSQL backends, nginx workers); a child that exited counts in its
     parent's cutime/cstime once waited for (the postmaster reaps its backends)."""
     stats = _proc_table()
-    wanted = {pid for pid in stack_roots(env).values() if pid in stats}
+    owner = {pid: name for name, pid in stack_roots(env).items() if pid in stats}
     changed = True
     while changed:
         changed = False
         for pid, (ppid, _) in stats.items():
-            if ppid in wanted and pid not in wanted:
-                wanted.add(pid)
+            if ppid in owner and pid not in owner:
+                owner[pid] = owner[ppid]
                 changed = True
-    return sum(stats[pid][1] for pid in wanted)
+    used: dict[str, float] = {}
+    for pid, name in owner.items():
+        used[name] = used.get(name, 0.0) + stats[pid][1]
+    return used
+
+
+def stack_cpu(env: dict[str, str]) -> float:
+    """CPU seconds used so far by every process of the stack together (``stack_cpu_by_name``)."""
+    return sum(stack_cpu_by_name(env).values())

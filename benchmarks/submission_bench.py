@@ -39,7 +39,7 @@ import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._stack import stack_cpu, stack_env  # noqa: E402
+from benchmarks._stack import stack_cpu, stack_cpu_by_name, stack_env  # noqa: E402
 from tests.integration.application.support import complete_contract, complete_form  # noqa: E402
 
 DONE = (
@@ -205,10 +205,12 @@ async def run(*, n: int, concurrency: int, hold: str = "global", idle_s: float =
             idle0, t_idle = stack_cpu(env), time.perf_counter()
             await asyncio.sleep(idle_s)
             idle_rate = (stack_cpu(env) - idle0) / (time.perf_counter() - t_idle)
-            cpu0, t0 = stack_cpu(env), time.perf_counter()
+            by0, t0 = stack_cpu_by_name(env), time.perf_counter()
             single = await run_single(client, pool, single_ids, concurrency)
             batch = await run_batch(client, pool, batch_ids)
-            used, elapsed = stack_cpu(env) - cpu0, time.perf_counter() - t0
+            by1, elapsed = stack_cpu_by_name(env), time.perf_counter() - t0
+            by_name = {name: by1[name] - by0.get(name, 0.0) for name in by1}
+            used = sum(by_name.values())
         finally:
             if hold == "scopes":
                 for scope_id in scopes:
@@ -222,12 +224,19 @@ async def run(*, n: int, concurrency: int, hold: str = "global", idle_s: float =
         "gross_ms_per_submission": used / count * 1000,
         "idle_cpu_per_s": idle_rate,
         "seconds": elapsed,
+        # Gross, per process of the stack (idle use not subtracted): where the CPU goes.
+        "gross_ms_by_process": {
+            name: round(secs / count * 1000, 2)
+            for name, secs in sorted(by_name.items(), key=lambda kv: -kv[1])
+            if secs > 0
+        },
     }
     print(
         f"CPU per submission, all stack processes: {cpu['ms_per_submission']:.1f} ms"
         f" ({cpu['gross_ms_per_submission']:.1f} ms before subtracting the idle"
         f" {idle_rate:.2f} CPU-s/s; load average {os.getloadavg()[0]:.1f})"
     )
+    print("  by process (gross ms per submission): " + json.dumps(cpu["gross_ms_by_process"]))
     return {"single": single, "batch": batch, "cpu": cpu}
 
 
