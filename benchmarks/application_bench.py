@@ -29,8 +29,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "shared"))
 sys.path.insert(0, str(REPO / "services" / "application"))
 
+from ail_application.adapters.queries import LIST_COLUMNS, QueryFilters, build_query  # noqa: E402
 from ail_application.adapters.reference_data import load  # noqa: E402
-from ail_application.adapters.repository import LIST_COLUMNS, QueryFilters, build_query  # noqa: E402
 from ail_application.domain.form import DraftCreate  # noqa: E402
 from ail_application.domain.model import Application, serial_no  # noqa: E402
 from ail_shared.auth import new_api_key  # noqa: E402
@@ -91,7 +91,8 @@ async def run_concurrently(n: int, concurrency: int, one: Any) -> float:
     return time.perf_counter() - started
 
 
-async def bench_drafts(url: str, key: str, pool: asyncpg.Pool, n: int, concurrency: int) -> None:
+async def bench_drafts(url: str, key: str, pool: asyncpg.Pool, n: int, concurrency: int) -> dict[str, float]:
+    """Prints and returns drafts/s through the API and by raw INSERT (api_per_s, raw_per_s)."""
     headers = {"Authorization": f"Bearer {key}"}
     async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
         await client.post("/api/v1/applications", json=DRAFT)  # warm-up: connections, caches
@@ -151,6 +152,7 @@ async def bench_drafts(url: str, key: str, pool: asyncpg.Pool, n: int, concurren
     print(f"  via API (POST /api/v1/applications, Idempotency-Key): {n / api_s:8.1f} drafts/s")
     print(f"  raw asyncpg INSERT of the same rows:                    {n / raw_s:8.1f} drafts/s")
     print(f"  API / raw: {raw_s / api_s:.2f}")
+    return {"api_per_s": n / api_s, "raw_per_s": n / raw_s}
 
 
 SEED = """
@@ -199,7 +201,8 @@ async def seed(dsn: str, rows: int) -> None:
         await conn.close()
 
 
-async def bench_query(url: str, key: str, pool: asyncpg.Pool, n: int) -> None:
+async def bench_query(url: str, key: str, pool: asyncpg.Pool, n: int) -> dict[str, float]:
+    """Prints and returns p50/p99 ms of the filtered page via the API and as direct SQL."""
     params = {
         "status": "approved",
         "trade_mode": "10",
@@ -238,6 +241,13 @@ async def bench_query(url: str, key: str, pool: asyncpg.Pool, n: int) -> None:
         f"  direct SQL: p50 {statistics.median(sql_ms):7.2f} ms  p99 {pct(sql_ms, 99):7.2f} ms"
         "  (count + page)"
     )
+    return {
+        "total": total,
+        "api_p50_ms": statistics.median(api_ms),
+        "api_p99_ms": pct(api_ms, 99),
+        "sql_p50_ms": statistics.median(sql_ms),
+        "sql_p99_ms": pct(sql_ms, 99),
+    }
 
 
 async def main() -> None:

@@ -46,7 +46,7 @@ SEED = """
 INSERT INTO customs.licenses (license_no, application_id, enterprise_code, form_no, commodity_code,
     commodity_name, unit, quantity, one_batch_one_license, issued_at, valid_until, tolerance_pct,
     tolerance_source, customs_status, delivery_rounds, next_delivery_at)
-SELECT 'BENCH' || lpad(g::text, 7, '0'), 'bench-app-' || g, $1, 'bench-form-' || g, '2601111000',
+SELECT $3 || lpad(g::text, 7, '0'), $3 || '-app-' || g, $1, $3 || '-form-' || g, '2601111000',
     '铁矿砂', '千克', 100000, (g % 10 = 0), now() - interval '1 day', current_date + 150, 5,
     'hs_prefix_table', 'stored', 1, NULL
 FROM generate_series(1, $2) AS g
@@ -54,11 +54,13 @@ ON CONFLICT (license_no) DO NOTHING
 """
 
 
-async def seed(dsn: str, enterprise: str, n: int) -> None:
+async def seed(dsn: str, enterprise: str, n: int, prefix: str = "BENCH") -> None:
+    """``n`` licenses ``{prefix}0000001`` ... of ``enterprise`` (a short prefix: a run of its own
+    passes a fresh one, so its licenses are its own)."""
     conn = await connect(dsn)
     try:
         t0 = time.perf_counter()
-        status = await conn.execute(SEED, enterprise, n)
+        status = await conn.execute(SEED, enterprise, n, prefix)
         await conn.execute("ANALYZE customs.licenses")
         total = await conn.fetchval("SELECT count(*) FROM customs.licenses")
         print(
@@ -151,8 +153,10 @@ async def in_process_rate(dsn: str, n_licenses: int, pages: int = 4, size: int =
 
 
 async def availability_p99(
-    entry_url: str, api_key: str, n_licenses: int, checks: int, concurrency: int
-) -> None:
+    entry_url: str, api_key: str, n_licenses: int, checks: int, concurrency: int, prefix: str = "BENCH"
+) -> dict[str, float]:
+    """Prints and returns the checks' per_s, p50/p95/p99 ms and errors against ``entry_url``
+    (the entry point, or the customs service itself for the baseline without nginx)."""
     latencies: list[float] = []
     errors = 0
     queue: asyncio.Queue[int] = asyncio.Queue()
@@ -166,7 +170,7 @@ async def availability_p99(
                 queue.get_nowait()
             except asyncio.QueueEmpty:
                 return
-            no = f"BENCH{random.randint(1, n_licenses):07d}"
+            no = f"{prefix}{random.randint(1, n_licenses):07d}"
             t = time.perf_counter()
             r = await client.get(f"/api/v1/licenses/{no}/availability", params={"quantity": "100"})
             latencies.append(time.perf_counter() - t)
@@ -177,16 +181,23 @@ async def availability_p99(
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(base_url=entry_url, headers=headers, timeout=30, limits=limits) as client:
         for _ in range(50):  # warm up (API key cache, connections)
-            await client.get("/api/v1/licenses/BENCH0000001/availability", params={"quantity": "1"})
+            await client.get(f"/api/v1/licenses/{prefix}0000001/availability", params={"quantity": "1"})
         t0 = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(concurrency)))
         elapsed = time.perf_counter() - t0
     q = statistics.quantiles(latencies, n=100)
     print(
-        f"availability:  {checks} checks, {concurrency} concurrent, via the entry point: "
+        f"availability:  {checks} checks, {concurrency} concurrent, via {entry_url}: "
         f"p50 {q[49] * 1000:.1f} ms, p95 {q[94] * 1000:.1f} ms, p99 {q[98] * 1000:.1f} ms, "
         f"{checks / elapsed:,.0f} checks/s, {errors} errors"
     )
+    return {
+        "per_s": checks / elapsed,
+        "p50_ms": q[49] * 1000,
+        "p95_ms": q[94] * 1000,
+        "p99_ms": q[98] * 1000,
+        "errors": errors,
+    }
 
 
 async def main() -> None:

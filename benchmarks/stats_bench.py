@@ -104,10 +104,17 @@ async def main() -> int:
     ap.add_argument("--profile", default=os.environ.get("AIL_PROFILE", "test"))
     ap.add_argument("--timeout", type=float, default=180.0)
     args = ap.parse_args()
-    env = stack_env(args.profile)
+    await run(stack_env(args.profile), approvals=args.approvals, queries=args.queries, timeout=args.timeout)
+    return 0
+
+
+async def run(env: dict[str, str], *, approvals: int, queries: int, timeout: float) -> dict[str, Any]:
+    """Prints and returns {"folded_per_s", "folded", "approvals", "stats service": {p50_ms,
+    p99_ms}, "entry (nginx)": {...}}."""
+    result: dict[str, Any] = {"approvals": approvals}
     rng = random.Random(42)
     enterprise, key = await fresh_enterprise(env["AIL_PG_DSN"])
-    envelopes = [approval(rng, enterprise) for _ in range(args.approvals)]
+    envelopes = [approval(rng, enterprise) for _ in range(approvals)]
 
     async with httpx.AsyncClient(base_url=env["AIL_STATS_URL"], timeout=10) as stats:
         before = (await counters(stats))["fold"]["counted"]
@@ -123,23 +130,24 @@ async def main() -> int:
         finally:
             await producer.stop()
         published = time.perf_counter() - t0
-        deadline = time.monotonic() + args.timeout
+        deadline = time.monotonic() + timeout
         while True:
             body = await counters(stats)
             done = body["fold"]["counted"] - before
-            if done >= args.approvals or time.monotonic() > deadline:
+            if done >= approvals or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
         folded = time.perf_counter() - t0
         keys = body.get("table_keys")
 
-    print(f"approvals published: {args.approvals} in {published:.2f}s")
+    print(f"approvals published: {approvals} in {published:.2f}s")
     print(
         f"approvals folded:    {done} in {folded:.2f}s (from the first publish) -> "
         f"{done / folded:.0f} approvals/s"
     )
-    if done < args.approvals:
-        print(f"WARNING: only {done} of {args.approvals} folded within {args.timeout:.0f}s")
+    result |= {"folded": done, "folded_per_s": done / folded}
+    if done < approvals:
+        print(f"WARNING: only {done} of {approvals} folded within {timeout:.0f}s")
 
     headers = {"Authorization": f"Bearer {key}"}
     for name, url in (("stats service", env["AIL_STATS_URL"]), ("entry (nginx)", env["AIL_ENTRY_URL"])):
@@ -147,7 +155,7 @@ async def main() -> int:
             for _ in range(20):  # warm up (API key cache, connections)
                 await c.get("/api/v1/stats/monthly", params={"month": "2025-06"})
             lat = []
-            for i in range(args.queries):
+            for i in range(queries):
                 params = {"month": f"2025-{rng.randint(1, 12):02d}"}
                 if i % 2:
                     params["trade_mode"] = rng.choice(["0110", "1210"])
@@ -161,7 +169,8 @@ async def main() -> int:
                 f"monthly query via {name}: n={len(lat)} p50={statistics.median(lat):.2f}ms "
                 f"p99={p99:.2f}ms max={lat[-1]:.2f}ms (table keys in the worker: {keys})"
             )
-    return 0
+            result[name] = {"p50_ms": statistics.median(lat), "p99_ms": p99}
+    return result
 
 
 if __name__ == "__main__":

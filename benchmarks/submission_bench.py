@@ -14,6 +14,8 @@ demo data; the signer must run):
   time;
 * batch: one ``POST /api/v1/applications/submit`` with every id.
 
+Then the CPU every process of the stack used per submission (both modes, idle use subtracted).
+
 The sandbox's first review is held back (first_delay 120 s) during the run so that review
 traffic does not mix in, and reset afterwards.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import time
@@ -36,7 +39,7 @@ import asyncpg
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from benchmarks._stack import stack_env  # noqa: E402
+from benchmarks._stack import stack_cpu, stack_cpu_by_name, stack_env  # noqa: E402
 from tests.integration.application.support import complete_contract, complete_form  # noqa: E402
 
 DONE = (
@@ -86,7 +89,8 @@ async def watch(pool: asyncpg.Pool, ids: list[str], seen: dict[str, float], dead
         await asyncio.sleep(0.02)
 
 
-def figures(name: str, started: dict[str, float], seen: dict[str, float], t0: float) -> None:
+def figures(name: str, started: dict[str, float], seen: dict[str, float], t0: float) -> dict[str, float]:
+    """Prints the mode's line; returns its figures (submissions, per second, p50/p99/max ms)."""
     lat = sorted((seen[i] - started[i]) * 1000 for i in seen)
     n = len(lat)
     if not n:
@@ -100,9 +104,18 @@ def figures(name: str, started: dict[str, float], seen: dict[str, float], t0: fl
         f"{name:7s} {n:5d} submissions in {total:6.2f} s = {n / total:7.1f} /s   "
         f"latency p50 {statistics.median(lat):7.0f} ms   p99 {p99:7.0f} ms   max {lat[-1]:7.0f} ms"
     )
+    return {
+        "n": n,
+        "per_s": n / total,
+        "p50_ms": statistics.median(lat),
+        "p99_ms": p99,
+        "max_ms": lat[-1],
+    }
 
 
-async def run_single(client: httpx.AsyncClient, pool: asyncpg.Pool, ids: list[str], concurrency: int) -> None:
+async def run_single(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, ids: list[str], concurrency: int
+) -> dict[str, float]:
     started: dict[str, float] = {}
     seen: dict[str, float] = {}
     sem = asyncio.Semaphore(concurrency)
@@ -118,10 +131,10 @@ async def run_single(client: httpx.AsyncClient, pool: asyncpg.Pool, ids: list[st
     watcher = asyncio.create_task(watch(pool, ids, seen, t0 + 300))
     await asyncio.gather(*(one(i) for i in ids))
     await watcher
-    figures("single", started, seen, t0)
+    return figures("single", started, seen, t0)
 
 
-async def run_batch(client: httpx.AsyncClient, pool: asyncpg.Pool, ids: list[str]) -> None:
+async def run_batch(client: httpx.AsyncClient, pool: asyncpg.Pool, ids: list[str]) -> dict[str, float]:
     seen: dict[str, float] = {}
     t0 = time.perf_counter()
     watcher = asyncio.create_task(watch(pool, ids, seen, t0 + 300))
@@ -131,10 +144,10 @@ async def run_batch(client: httpx.AsyncClient, pool: asyncpg.Pool, ids: list[str
     if resp.status_code != 202 or body["submitted"] != len(ids):
         raise SystemExit(f"batch: HTTP {resp.status_code} {json.dumps(body)[:500]}")
     await watcher
-    figures("batch", dict.fromkeys(ids, t0), seen, t0)
-    print(
-        f"        (the batch call itself answered 202 for {len(ids)} ids in {(answered - t0) * 1000:.0f} ms)"
-    )
+    out = figures("batch", dict.fromkeys(ids, t0), seen, t0)
+    out["call_ms"] = (answered - t0) * 1000
+    print(f"        (the batch call itself answered 202 for {len(ids)} ids in {out['call_ms']:.0f} ms)")
+    return out
 
 
 async def main() -> None:
@@ -147,12 +160,23 @@ async def main() -> None:
     await run(n=args.n, concurrency=args.concurrency)
 
 
-async def run(*, n: int, concurrency: int) -> None:
+async def run(*, n: int, concurrency: int, hold: str = "global", idle_s: float = 3.0) -> dict[str, Any]:
+    """Both modes; returns {"single": figures, "batch": figures, "cpu": CPU per submission}.
+
+    ``hold`` how MOFCOM's first review is held back: ``global`` (``POST /control``, for everyone:
+    a quiet bench stack only) or ``scopes`` (one ``/control/scopes`` entry per application, so
+    that tests running beside it are left alone; for small ``n``).
+
+    CPU per submission: every process of the stack (``_stack.stack_cpu``: services, sandboxes,
+    Kafka, PostgreSQL, nginx) from before the first submit until the last one is seen, less
+    what the stack burns while idle (measured for ``idle_s`` just before), over the
+    submissions of both modes."""
     env = stack_env()
     demo: dict[str, Any] = json.loads(Path(env["AIL_DEMO_FILE"]).read_text())
     key = next(e["api_key"] for e in demo["enterprises"] if e["code"] == "1100776367555")
     headers = {"Authorization": f"Bearer {key}"}
     pool = await asyncpg.create_pool(env["AIL_PG_DSN"], min_size=1, max_size=4)
+    scopes: list[str] = []
     async with (
         httpx.AsyncClient(base_url=env["AIL_ENTRY_URL"], headers=headers, timeout=60) as client,
         httpx.AsyncClient(base_url=env["AIL_MOFCOM_URL"], timeout=10) as sandbox,
@@ -163,17 +187,57 @@ async def run(*, n: int, concurrency: int) -> None:
             raise SystemExit(
                 "the demo enterprise's e-key must be bound and present: ./dev up runs the signer"
             )
-        await sandbox.post("/control", json={"first_delay": 120})
         try:
             print(f"end-to-end: HTTP submit -> pending_first_review, n={n} per mode", flush=True)
             print(f"preparing {2 * n} drafts (not timed) ...", flush=True)
             single_ids = await make_drafts(client, n)
             batch_ids = await make_drafts(client, n)
-            await run_single(client, pool, single_ids, concurrency)
-            await run_batch(client, pool, batch_ids)
+            if hold == "scopes":
+                for app_id in single_ids + batch_ids:
+                    r = await sandbox.post(
+                        "/control/scopes",
+                        json={"match": {"application_id": app_id}, "control": {"first_delay": 120}},
+                    )
+                    r.raise_for_status()
+                    scopes.append(str(r.json()["id"]))
+            else:
+                await sandbox.post("/control", json={"first_delay": 120})
+            idle0, t_idle = stack_cpu(env), time.perf_counter()
+            await asyncio.sleep(idle_s)
+            idle_rate = (stack_cpu(env) - idle0) / (time.perf_counter() - t_idle)
+            by0, t0 = stack_cpu_by_name(env), time.perf_counter()
+            single = await run_single(client, pool, single_ids, concurrency)
+            batch = await run_batch(client, pool, batch_ids)
+            by1, elapsed = stack_cpu_by_name(env), time.perf_counter() - t0
+            by_name = {name: by1[name] - by0.get(name, 0.0) for name in by1}
+            used = sum(by_name.values())
         finally:
-            await sandbox.post("/control/reset")
+            if hold == "scopes":
+                for scope_id in scopes:
+                    await sandbox.delete(f"/control/scopes/{scope_id}")
+            else:
+                await sandbox.post("/control/reset")
             await pool.close()
+    count = int(single["n"] + batch["n"])
+    cpu = {
+        "ms_per_submission": max(0.0, used - idle_rate * elapsed) / count * 1000,
+        "gross_ms_per_submission": used / count * 1000,
+        "idle_cpu_per_s": idle_rate,
+        "seconds": elapsed,
+        # Gross, per process of the stack (idle use not subtracted): where the CPU goes.
+        "gross_ms_by_process": {
+            name: round(secs / count * 1000, 2)
+            for name, secs in sorted(by_name.items(), key=lambda kv: -kv[1])
+            if secs > 0
+        },
+    }
+    print(
+        f"CPU per submission, all stack processes: {cpu['ms_per_submission']:.1f} ms"
+        f" ({cpu['gross_ms_per_submission']:.1f} ms before subtracting the idle"
+        f" {idle_rate:.2f} CPU-s/s; load average {os.getloadavg()[0]:.1f})"
+    )
+    print("  by process (gross ms per submission): " + json.dumps(cpu["gross_ms_by_process"]))
+    return {"single": single, "batch": batch, "cpu": cpu}
 
 
 if __name__ == "__main__":

@@ -160,8 +160,18 @@ async def main() -> int:
     ap.add_argument("--seconds", type=float, default=10.0, help="paced phase: duration")
     ap.add_argument("--timeout", type=float, default=120.0, help="give up waiting for deliveries after this")
     args = ap.parse_args()
-    env = stack_env()
+    result = await run(
+        stack_env(), events=args.events, rate=args.rate, seconds=args.seconds, timeout=args.timeout
+    )
+    return 0 if result["ok"] else 1
 
+
+async def run(
+    env: dict[str, str], *, events: int, rate: float, seconds: float, timeout: float
+) -> dict[str, Any]:
+    """Both phases; prints them and returns {"ok", "burst": {per_s, p50_ms, p99_ms, delivered,
+    events}, "paced": {...}, "duplicates"}. ``ok`` is false when a delivery did not arrive in time."""
+    result: dict[str, Any] = {"ok": False}
     receiver = Receiver()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
@@ -203,45 +213,52 @@ async def main() -> int:
         await producer.flush()
         if not await wait_for(receiver, {str(e.event_id) for e in warm}, 30):
             print("warm-up deliveries did not arrive within 30 s: is the status service running?")
-            return 1
+            return result
 
         # 1. burst
-        apps = max(1, args.events // 3)
+        apps = max(1, events // 3)
         burst = [e for _ in range(apps) for e in lifecycle(enterprise, str(uuid.uuid4()))]
         ids = {str(e.event_id) for e in burst}
         t0 = time.time()
         await publish(burst)
         await producer.flush()
         t_published = time.time()
-        ok &= await wait_for(receiver, ids, args.timeout)
+        ok &= await wait_for(receiver, ids, timeout)
         got = [receiver.arrivals[i] for i in ids if i in receiver.arrivals]
         t_last = max(got) if got else time.time()
         lat = [receiver.arrivals[i] - published[i] for i in ids if i in receiver.arrivals]
         print(f"burst: {len(burst)} events ({apps} applications x 3), published in {t_published - t0:.2f} s")
-        rate = len(got) / (t_last - t0)
-        print(f"  delivered {len(got)}/{len(burst)} in {t_last - t0:.2f} s -> {rate:.0f} deliveries/s")
+        per_s = len(got) / (t_last - t0)
+        print(f"  delivered {len(got)}/{len(burst)} in {t_last - t0:.2f} s -> {per_s:.0f} deliveries/s")
+        result["burst"] = {"events": len(burst), "delivered": len(got), "per_s": per_s}
         if lat:
             print(
                 f"  event->delivery latency under the burst: p50 {percentile(lat, 0.5) * 1000:.0f} ms,"
                 f" p99 {percentile(lat, 0.99) * 1000:.0f} ms, max {max(lat) * 1000:.0f} ms"
             )
+            result["burst"] |= {"p50_ms": percentile(lat, 0.5) * 1000, "p99_ms": percentile(lat, 0.99) * 1000}
 
         # 2. paced
         paced_ids: set[str] = set()
-        n = int(args.rate * args.seconds)
+        n = int(rate * seconds)
         start = time.monotonic()
         for i in range(n):
             e = lifecycle(enterprise, str(uuid.uuid4()))[0]  # each a new application's first event
             paced_ids.add(str(e.event_id))
             await publish([e])
             await producer.flush()
-            delay = start + (i + 1) / args.rate - time.monotonic()
+            delay = start + (i + 1) / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-        ok &= await wait_for(receiver, paced_ids, args.timeout)
+        ok &= await wait_for(receiver, paced_ids, timeout)
         lat = [receiver.arrivals[i] - published[i] for i in paced_ids if i in receiver.arrivals]
-        print(f"paced: {n} events at {args.rate:.0f}/s for {args.seconds:.0f} s, delivered {len(lat)}/{n}")
+        print(f"paced: {n} events at {rate:.0f}/s for {seconds:.0f} s, delivered {len(lat)}/{n}")
+        result["paced"] = {"events": n, "delivered": len(lat), "rate": rate}
         if lat:
+            result["paced"] |= {
+                "p50_ms": percentile(lat, 0.5) * 1000,
+                "p99_ms": percentile(lat, 0.99) * 1000,
+            }
             print(
                 f"  event->delivery latency: p50 {percentile(lat, 0.5) * 1000:.0f} ms,"
                 f" p90 {percentile(lat, 0.9) * 1000:.0f} ms, p99 {percentile(lat, 0.99) * 1000:.0f} ms,"
@@ -253,6 +270,7 @@ async def main() -> int:
         print(
             f"duplicates received: {receiver.duplicates}; {len(receiver.sample)} sampled signatures verified"
         )
+        result["duplicates"] = receiver.duplicates
     finally:
         await producer.stop()
         async with httpx.AsyncClient(
@@ -261,7 +279,8 @@ async def main() -> int:
             await c.delete(f"/api/v1/subscriptions/{sub['id']}")
         server.should_exit = True
         await server_task
-    return 0 if ok else 1
+    result["ok"] = ok
+    return result
 
 
 if __name__ == "__main__":
