@@ -142,6 +142,8 @@ try {
     }
     await bindButton.waitFor();
     if (await row.getByText("已绑定").count()) throw new Error("still shown as bound after unbinding");
+    // The confirmation fades out: caught mid-fade its text fails the contrast check.
+    await page.locator(".ant-modal-confirm").first().waitFor({ state: "hidden" });
     await look(page, "ekey-unbound");
     await bindButton.click();
     await row.getByText("已绑定").waitFor();

@@ -13,8 +13,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import asyncpg
+import httpx
 import pytest
 
+from tests.e2e.console.support import bind_demo_ekey
 from tests.support import REPO
 
 # Serial: the revoke step holds MOFCOM's first review for a while (its global /control), which
@@ -24,7 +27,9 @@ pytestmark = pytest.mark.serial
 CONSOLE = REPO / "console"
 
 
-def test_the_console_journey_in_chromium(stack: dict[str, str]) -> None:
+async def test_the_console_journey_in_chromium(
+    stack: dict[str, str], enterprise_a: httpx.AsyncClient, db: asyncpg.Pool
+) -> None:
     node = shutil.which("node")
     if not (CONSOLE / "dist" / "index.html").exists() or not (CONSOLE / "node_modules").exists():
         pytest.fail("the console is not built: ./dev install (npm ci and vite build in console/)")
@@ -37,9 +42,20 @@ def test_the_console_journey_in_chromium(stack: dict[str, str]) -> None:
         "AIL_CONSOLE_ARTIFACTS": str(artifacts),
         "PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD": "1",
     }
-    cp = subprocess.run(
-        [node, "e2e/run.mjs"], cwd=CONSOLE, env=env, capture_output=True, text=True, timeout=900, check=False
-    )
+    try:
+        cp = subprocess.run(
+            [node, "e2e/run.mjs"],
+            cwd=CONSOLE,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    finally:
+        # The journey unbinds enterprise A's demo e-key and binds it again: if it stopped in
+        # between, the tests after it (which submit with that key) would all be refused.
+        await bind_demo_ekey(enterprise_a, stack, db)
     summary = artifacts / "results.json"
     results = json.loads(summary.read_text()) if summary.exists() else []
     assert cp.returncode == 0, f"{cp.stdout}\n{cp.stderr}\nscreenshots: {artifacts}"

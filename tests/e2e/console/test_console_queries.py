@@ -29,28 +29,12 @@ import httpx
 import openpyxl
 import pytest
 
-from tests.integration.submission.support import create_drafts, valid_form, wait_for_ekey
-from tests.support import REPO, MofcomScopes, eventually
+from tests.e2e.console.support import bind_demo_ekey
+from tests.integration.submission.support import create_drafts, valid_form
+from tests.support import REPO, MofcomScopes
 
 CONSOLE = REPO / "console"
 DRAFTS = 24
-
-
-async def _bind_ekey(client: httpx.AsyncClient, stack: dict[str, str], db: asyncpg.Pool) -> None:
-    """Enterprise A's e-key bound (a submit is signed with it) and known to the application service."""
-    serial = stack["AIL_DEMO_EKEY_SERIALS"].split(",")[0]
-    await wait_for_ekey(client, serial)
-    resp = await client.post("/api/v1/ekey-bindings", json={"ekey_serial": serial})
-    assert resp.status_code == 201, resp.text
-
-    async def known() -> Any:
-        return await db.fetchval(
-            "SELECT 1 FROM application.ekey_bindings WHERE enterprise_code = '1100776367555'"
-            " AND ekey_serial = $1",
-            serial,
-        )
-
-    await eventually(known, what="the application service learns the binding")
 
 
 async def _listed(client: httpx.AsyncClient, name: str) -> list[dict[str, Any]]:
@@ -78,7 +62,7 @@ async def test_queries_and_statistics_in_chromium(
     if not (CONSOLE / "dist" / "index.html").exists() or not (CONSOLE / "node_modules").exists():
         pytest.fail("the console is not built: ./dev install (npm ci and vite build in console/)")
     assert node and Path("/usr/bin/chromium").exists(), "node and Debian's chromium are needed: ./dev install"
-    await _bind_ekey(enterprise_a, stack, db)
+    await bind_demo_ekey(enterprise_a, stack, db)
     token = uuid.uuid4().hex[:12]
     name = f"查询测试 q19-{token}"
     ids = await create_drafts(enterprise_a, DRAFTS, valid_form(import_user_name=name))
