@@ -169,7 +169,16 @@ try {
 
   await step("revoke-one", async () => {
     // The test holds MOFCOM's first review of one of the run's applications (AIL_QUERY_HELD: a
-    // scope of the MOFCOM sandbox, for that application only), so it is still 待初审 here.
+    // scope of the MOFCOM sandbox, for that application only), so it stays 待初审 once it gets
+    // there. Under load the batch submit's signing and sending may not have reached it yet (CI
+    // saw 上报中): wait for the API to say pending_first_review, as a user would, then list.
+    const deadline = Date.now() + 120_000;
+    let before;
+    while ((before = (await ours(page)).get(held)?.status) !== "pending_first_review") {
+      check(Date.now() < deadline, `the held application is still ${before} after 120 s`);
+      check(before === "submitting" || before === "draft", `the held application went to ${before}`);
+      await page.waitForTimeout(500);
+    }
     await search(page);
     await pageSize(page, 50);
     const serial = serialOf.get(held);
