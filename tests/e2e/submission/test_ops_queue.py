@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -92,12 +93,29 @@ async def test_operations_see_resend_and_close_mofcom_sends_that_fail(
     assert app["status_reason"].startswith("closed_by_operations")
 
     # Resend the other once MOFCOM is back: recorded, sent again now, accepted.
+    # Resend while MOFCOM still fails: were the fault lifted first, the sender's own retry could
+    # be accepted before the resend reaches it (CI saw the 409 "nothing to resend"). The resend is
+    # recorded and sent at once (another failed attempt); then MOFCOM comes back.
     resending = await retrying(resend_id)
     assert resending is not None
-    await mofcom_scopes.change(resend_scope, {"faults": {"error_rate": 0.0}})
     r = await ops.post(f"{OPS}/{resending['submission_id']}/resend", json={"reason": "MOFCOM is back"})
     assert r.status_code == 200, r.text
     assert [a["action"] for a in r.json()["actions"]] == ["resend"]
+
+    resent_at = datetime.fromisoformat(r.json()["actions"][0]["at"])
+
+    async def tried_again() -> bool:
+        # The resend starts a fresh round (attempts from 0): its first attempt has failed.
+        e = await _entry(ops, resend_id)
+        return (
+            e is not None
+            and e["attempts"] >= 1
+            and datetime.fromisoformat(e["updated_at"]) > resent_at
+            and bool(e["last_error"])
+        )
+
+    await eventually(tried_again, timeout=60, interval=0.5, what="the resent send attempted again")
+    await mofcom_scopes.change(resend_scope, {"faults": {"error_rate": 0.0}})
 
     async def accepted() -> bool:
         return (await get_app(enterprise_a, resend_id))["status"] not in ("submitting", "draft")
