@@ -100,6 +100,11 @@ class SubscriptionView(BaseModel):
     application_ids: list[str]
     description: str
     retry_period_seconds: int
+    event_types: list[str] | None = Field(
+        None,
+        examples=[["application.license_issued"]],
+        description="the webhook types it receives; null: every type",
+    )
     created_at: str = Field(description="ISO 8601")
 
 
