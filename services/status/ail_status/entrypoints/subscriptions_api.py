@@ -31,6 +31,7 @@ from ail_status.entrypoints.views import (
     RedeliveryView,
     SubscriptionList,
     SubscriptionView,
+    WebhookTypeText,
 )
 from ail_status.service_layer.handlers import CreatedSubscription, handle
 
@@ -58,12 +59,11 @@ class SubscriptionIn(BaseModel):
         default=None, description="the applications to follow; or set all_applications"
     )
     all_applications: bool = Field(default=False, description="follow every application of the enterprise")
-    event_types: list[IdentifierText] | None = Field(
+    event_types: list[WebhookTypeText] | None = Field(
         default=None,
         examples=[["application.license_issued", "application.clearance_recorded"]],
-        description="the webhook types to receive, each once: "
-        + ", ".join(WEBHOOK_TYPES)
-        + "; absent or null: every type (also those added later)",
+        description="the webhook types to receive, each once; absent or null: every type (also"
+        " those added later)",
     )
     # Ranges are checked in _problems, so that one answer names every problem.
     description: Text = Field(default="", description="at most 500 characters")
