@@ -1,10 +1,10 @@
 // 状态推送: the enterprise's webhook subscriptions (URL, which applications, the secret shown
 // once), each one's deliveries with their attempts and redeliver, and a live feed of the
 // enterprise's status changes (the SSE stream, the same changes the webhooks carry).
-import { Alert, App, Button, Card, Form, Input, InputNumber, List, Modal, Popconfirm, Radio, Space, Table, Tag, Typography } from "antd";
+import { Alert, App, Button, Card, Checkbox, Form, Input, InputNumber, List, Modal, Popconfirm, Radio, Space, Table, Tag, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { api, call, type Schemas } from "../../api/client";
-import { useStatusLabel, useT } from "../../i18n";
+import { useStatusLabel, useT, useWebhookTypeLabel, WEBHOOK_TYPES, type WebhookType } from "../../i18n";
 import { useSession } from "../../session";
 import { errorText, Title, when } from "./common";
 import { addToFeed, canRedeliver, CHANGE_TYPES, parseIds, type FeedItem } from "./format";
@@ -12,7 +12,15 @@ import { addToFeed, canRedeliver, CHANGE_TYPES, parseIds, type FeedItem } from "
 type Sub = Schemas["SubscriptionView"];
 type Delivery = Schemas["DeliveryView"];
 type Attempt = { attempt_no?: number; started_at?: string; duration_ms?: number | null; status_code?: number | null; error?: string | null };
-type NewSub = { url: string; scope: "all" | "some"; ids?: string; description?: string; retry?: number };
+type NewSub = {
+  url: string;
+  scope: "all" | "some";
+  ids?: string;
+  events: "all" | "some";
+  event_types?: WebhookType[];
+  description?: string;
+  retry?: number;
+};
 
 const DELIVERY_TONE: Record<string, string> = { delivered: "#1b5e20", failed: "#b71c1c", pending: "#5c5c5c" };
 
@@ -153,6 +161,8 @@ export function Push() {
   const [problems, setProblems] = useState<string[]>([]);
   const [form] = Form.useForm<NewSub>();
   const scope = Form.useWatch("scope", form);
+  const events = Form.useWatch("events", form);
+  const typeLabel = useWebhookTypeLabel();
   const load = useCallback(async () => {
     const r = await call(api.GET("/api/v1/subscriptions", { params: { query: { page_size: 100 } } }));
     setSubs(r.items);
@@ -171,6 +181,8 @@ export function Push() {
           body: {
             url: v.url.trim(),
             ...(v.scope === "all" ? { all_applications: true } : { application_ids: ids, all_applications: false }),
+            // "all" sends no event_types: every type, those added later too (docs/status.md)
+            ...(v.events === "some" ? { event_types: v.event_types ?? [] } : {}),
             description: v.description ?? "",
             ...(v.retry ? { retry_period_seconds: v.retry } : {}),
           },
@@ -213,7 +225,17 @@ export function Push() {
               title: t("p2_scope"),
               render: (_: unknown, s) => (s.all_applications ? t("p2_all_applications") : `${t("p2_some_applications")} (${s.application_ids.length})`),
             },
-            { title: t("p2_events"), render: () => t("p2_events_all") },
+            {
+              title: t("p2_events"),
+              render: (_: unknown, s) =>
+                s.event_types ? (
+                  <Space size={[0, 4]} wrap data-testid="subscription-events">
+                    {s.event_types.map((tp) => <Tag key={tp} title={tp}>{typeLabel(tp)}</Tag>)}
+                  </Space>
+                ) : (
+                  <span data-testid="subscription-events">{t("p2_events_all")}</span>
+                ),
+            },
             { title: t("p2_description"), dataIndex: "description" },
             { title: t("created_at"), dataIndex: "created_at", render: when },
             {
@@ -241,13 +263,27 @@ export function Push() {
         onOk={() => form.submit()}
         destroyOnClose
       >
-        <Form form={form} layout="vertical" initialValues={{ scope: "all" }} onFinish={(v) => void create(v)}>
+        <Form form={form} layout="vertical" initialValues={{ scope: "all", events: "all" }} onFinish={(v) => void create(v)}>
           <Form.Item name="url" label={t("p2_webhook_url")} rules={[{ required: true }]}>
             <Input placeholder="https://example.com/ail-webhook" />
           </Form.Item>
-          <Form.Item label={t("p2_events")}>
-            <Typography.Text>{t("p2_events_all")}</Typography.Text>
+          <Form.Item name="events" label={t("p2_events")}>
+            <Radio.Group>
+              <Radio value="all">{t("p2_events_all")}</Radio>
+              <Radio value="some">{t("p2_events_some")}</Radio>
+            </Radio.Group>
           </Form.Item>
+          {events === "some" ? (
+            <Form.Item name="event_types" label={t("p2_events_pick")} rules={[{ required: true, type: "array", min: 1 }]}>
+              <Checkbox.Group style={{ display: "grid", gridTemplateColumns: "1fr 1fr", rowGap: 4 }}>
+                {WEBHOOK_TYPES.map((tp) => (
+                  <Checkbox key={tp} value={tp}>
+                    {typeLabel(tp)} <code style={{ fontSize: 11 }}>{tp.replace(/^application\./, "")}</code>
+                  </Checkbox>
+                ))}
+              </Checkbox.Group>
+            </Form.Item>
+          ) : null}
           <Form.Item name="scope" label={t("p2_scope")}>
             <Radio.Group>
               <Radio value="all">{t("p2_all_applications")}</Radio>
