@@ -7677,6 +7677,8 @@ export interface operations {
             query?: {
                 /** @description only sends in this state */
                 state?: ("queued" | "retrying" | "parked" | "closed") | null;
+                /** @description only the sends of this serial number (流水号) */
+                serial_no?: string | null;
                 /** @description page number, from 1 */
                 page?: number;
                 /** @description items a page, 1..200 */

@@ -150,14 +150,16 @@ function StateFilter({ value, onChange, states }: { value?: string; onChange: (s
   );
 }
 
-const fetchSubmissions = (state: string | undefined, page: number) =>
-  call(api.GET("/api/v1/ops/submissions", { params: { query: { state, page, page_size: 20 } as never } }));
+const fetchSubmissions = (serialNo: string) => (state: string | undefined, page: number) =>
+  call(api.GET("/api/v1/ops/submissions", { params: { query: { state, page, page_size: 20, serial_no: serialNo || undefined } as never } }));
 const fetchDeliveries = (licenseNo: string) => (state: string | undefined, page: number) =>
   call(api.GET("/api/v1/ops/customs-deliveries", { params: { query: { state, page, page_size: 20, license_no: licenseNo || undefined } as never } }));
 
 function SubmissionsPage() {
   const t = useT();
-  const q = useQueue<Submission>(fetchSubmissions);
+  const [serialNo, setSerialNo] = useState("");
+  const fetcher = useMemo(() => fetchSubmissions(serialNo), [serialNo]);
+  const q = useQueue<Submission>(fetcher);
   const { ask, modal } = useReasonAction();
   const act = (s: Submission, action: "resend" | "close") =>
     ask(`${t(action === "resend" ? "p2_resend" : "p2_close")} ${s.form_no ?? s.last_request.serial_no}`, async (reason) => {
@@ -173,6 +175,14 @@ function SubmissionsPage() {
       <Title>{t("p2_submission_queue")}</Title>
       <Space style={{ marginBottom: 16 }}>
         <StateFilter value={q.state} onChange={q.setState} states={STATES} />
+        <Input.Search
+          aria-label={t("serial_no")}
+          placeholder={t("serial_no")}
+          allowClear
+          enterButton={t("p2_query")}
+          style={{ width: 300 }}
+          onSearch={(v) => { setSerialNo(v.trim()); q.setPage(1); }}
+        />
         <Button onClick={() => void q.load()}>{t("p2_refresh")}</Button>
       </Space>
       <Table<Submission>
