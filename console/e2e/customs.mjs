@@ -156,6 +156,10 @@ try {
     const declared = await r.json();
     writeFileSync(`${out}/declared.json`, JSON.stringify(declared));
     await page.getByTestId("live-feed").getByText("clearance_recorded").first().waitFor({ timeout: 90_000 });
+    // The line says what it is about: the declaration, not the application's status.
+    const line = page.getByTestId("live-feed").getByRole("listitem").filter({ hasText: declared.declaration_no });
+    await line.getByTestId("feed-subject").filter({ hasText: "报关单号" }).waitFor();
+    expect(!(await line.getByText("已发证").count()), "the clearance line shows the application's status");
     const row = page.getByTestId("deliveries").getByRole("row").filter({ hasText: "ClearanceRecorded" });
     await row.getByText("delivered", { exact: true }).waitFor({ timeout: 90_000 });
     await row.getByRole("button", { name: /展开行|Expand row/ }).click();

@@ -658,6 +658,18 @@ export const statusLabels: Record<Lang, Record<string, string>> = {
   },
 };
 
+/** Customs statuses of a license (the manual's words; docs/customs.md) and the license's states
+ * (ail_shared.licenses), for changes that carry them (the live feed). */
+export const customsStatusLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { not_arrived: "暂未到达海关", stored: "海关入库成功", store_failed: "海关入库失败", send_failed: "发往海关失败" },
+  en: { not_arrived: "Not at Customs yet", stored: "Stored at Customs", store_failed: "Customs failed to store it", send_failed: "Could not be sent to Customs" },
+};
+
+export const licenseStateLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { valid: "有效", used_up: "已用完", surrendered: "已交回", cancelled: "已注销", expired: "已过期" },
+  en: { valid: "Valid", used_up: "Used up", surrendered: "Surrendered", cancelled: "Cancelled", expired: "Expired" },
+};
+
 /** The webhook types a subscription may choose (the status service's list, in its order: the API
  * schema's enum, so a type added there and missing here fails the type check). */
 export type WebhookType = NonNullable<components["schemas"]["SubscriptionView"]["event_types"]>[number];
@@ -710,6 +722,16 @@ export const webhookTypeLabels: Record<Lang, Record<WebhookType, string>> = {
 };
 
 export const WEBHOOK_TYPES = Object.keys(webhookTypeLabels["zh-CN"]) as WebhookType[];
+
+export function useCustomsStatusLabel(): (status: string) => string {
+  const { lang } = useContext(LangContext);
+  return useCallback((s: string) => customsStatusLabels[lang][s] ?? s, [lang]);
+}
+
+export function useLicenseStateLabel(): (state: string) => string {
+  const { lang } = useContext(LangContext);
+  return useCallback((s: string) => licenseStateLabels[lang][s] ?? s, [lang]);
+}
 
 export function useWebhookTypeLabel(): (type: string) => string {
   const { lang } = useContext(LangContext);

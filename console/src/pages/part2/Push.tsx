@@ -4,10 +4,10 @@
 import { Alert, App, Button, Card, Checkbox, Form, Input, InputNumber, List, Modal, Popconfirm, Radio, Space, Table, Tag, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { api, call, type Schemas } from "../../api/client";
-import { useStatusLabel, useT, useWebhookTypeLabel, WEBHOOK_TYPES, type WebhookType } from "../../i18n";
+import { useCustomsStatusLabel, useLicenseStateLabel, useStatusLabel, useT, useWebhookTypeLabel, WEBHOOK_TYPES, type WebhookType } from "../../i18n";
 import { useSession } from "../../session";
 import { errorText, Title, when } from "./common";
-import { addToFeed, canRedeliver, CHANGE_TYPES, parseIds, type FeedItem } from "./format";
+import { addToFeed, canRedeliver, CHANGE_TYPES, feedSubject, parseIds, type FeedItem } from "./format";
 
 type Sub = Schemas["SubscriptionView"];
 type Delivery = Schemas["DeliveryView"];
@@ -103,9 +103,25 @@ function Deliveries({ sub }: { sub: Sub }) {
   );
 }
 
-function LiveFeed() {
+/** What one feed line is about (``feedSubject``): the status a change sets, or what a fact that
+ * sets none records (a customs status, a declaration, the license's state). */
+function FeedSubjectText({ data }: { data: Record<string, unknown> }) {
   const t = useT();
   const label = useStatusLabel();
+  const customs = useCustomsStatusLabel();
+  const licenseState = useLicenseStateLabel();
+  const s = feedSubject(data);
+  const text =
+    s.kind === "status" ? label(s.value)
+      : s.kind === "customs" ? customs(s.value)
+        : s.kind === "license_state" ? `${t("p2_license_state")}: ${licenseState(s.value)}`
+          : s.kind === "declaration" ? `${t("p2_declaration_no")} ${s.value}${s.quantity ? ` · ${s.quantity}` : ""}`
+            : null;
+  return text ? <span data-testid="feed-subject">{text}</span> : null;
+}
+
+function LiveFeed() {
+  const t = useT();
   const { session } = useSession();
   const [feed, setFeed] = useState<FeedItem[]>([]);
   const [open, setOpen] = useState(false);
@@ -139,7 +155,7 @@ function LiveFeed() {
               <span>{new Date(f.at).toLocaleTimeString("zh-CN", { hour12: false })}</span>
               <Tag>{f.type.replace(/^application\./, "")}</Tag>
               <span>{String(f.data.serial_no ?? f.data.application_id ?? "")}</span>
-              {f.data.current_status ? <span>{label(String(f.data.current_status))}</span> : null}
+              <FeedSubjectText data={f.data} />
               {f.data.license_no ? <span>{String(f.data.license_no)}</span> : null}
               {f.data.reason ? <span>{String(f.data.reason)}</span> : null}
             </Space>

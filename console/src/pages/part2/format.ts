@@ -81,3 +81,22 @@ export function snakeType(eventType: string): string {
 export function dateParam(v: { format: (f: string) => string } | null | undefined): string | undefined {
   return v ? v.format("YYYY-MM-DD") : undefined;
 }
+
+/** What a live-feed line is about. A change that sets a status: that status. A fact that sets
+ * none (Customs storing the license, a declaration, the license's own events) is about what it
+ * records, not about the application's status, which it leaves as it was (docs/status.md). */
+export type FeedSubject =
+  | { kind: "status" | "customs" | "license_state"; value: string }
+  | { kind: "declaration"; value: string; quantity?: string }
+  | { kind: "none" };
+
+export function feedSubject(data: Record<string, unknown>): FeedSubject {
+  const details = (data.details ?? {}) as Record<string, unknown>;
+  if (typeof data.status === "string" && data.status) return { kind: "status", value: data.status };
+  if (typeof data.customs_status === "string" && data.customs_status) return { kind: "customs", value: data.customs_status };
+  if (typeof details.license_state === "string" && details.license_state) return { kind: "license_state", value: details.license_state };
+  if (typeof details.declaration_no === "string" && details.declaration_no) {
+    return { kind: "declaration", value: details.declaration_no, ...(details.quantity ? { quantity: String(details.quantity) } : {}) };
+  }
+  return { kind: "none" };
+}
