@@ -7,7 +7,7 @@ import { api, call, type Schemas } from "../../api/client";
 import { useCustomsStatusLabel, useLicenseStateLabel, useStatusLabel, useT, useWebhookTypeLabel, WEBHOOK_TYPES, type WebhookType } from "../../i18n";
 import { useSession } from "../../session";
 import { errorText, Title, when } from "./common";
-import { addToFeed, canRedeliver, CHANGE_TYPES, feedSubject, parseIds, type FeedItem } from "./format";
+import { addToFeed, canRedeliver, feedSubject, parseIds, type FeedItem } from "./format";
 
 type Sub = Schemas["SubscriptionView"];
 type Delivery = Schemas["DeliveryView"];
@@ -132,7 +132,9 @@ function LiveFeed() {
       const data = JSON.parse(ev.data) as Record<string, unknown>;
       setFeed((f) => addToFeed(f, { id: ev.lastEventId, type: ev.type, data, at: Date.now() }));
     };
-    for (const tp of CHANGE_TYPES) es.addEventListener(tp, onEvent as EventListener);
+    // EventSource hands a named event only to a listener of that name: one per webhook type (the
+    // status service's list, so none is missed: LicenseReopened was, in a hand-made list).
+    for (const tp of WEBHOOK_TYPES) es.addEventListener(tp, onEvent as EventListener);
     es.onmessage = onEvent;
     es.onopen = () => setOpen(true);
     es.onerror = () => setOpen(false);

@@ -63,16 +63,8 @@ export function canRedeliver(state: string): boolean {
   return state === "failed" || state === "delivered";
 }
 
-/** The webhook / stream event types of the changes (docs/status.md: `application.` + the event
- * type in snake case): EventSource delivers a named event only to a listener of that name. */
-export const CHANGE_TYPES = [
-  "ApplicationSubmitted", "ApplicationSigned", "SigningFailed", "SigningDeferred", "SubmissionAccepted",
-  "SubmissionRejected", "SubmissionDelayed", "ReviewResultReceived", "ApplicationRevoked", "LicenseIssued",
-  "CustomsStored", "ClearanceRecorded", "ClearanceReversed", "ClearanceRefused", "LicenseUsedUp",
-  "LicenseSurrendered", "LicenseCancelled", "LicenseExpired", "LicenseReissueRequested",
-  "CustomsCancellationStored", "LicenseCancellationReceived",
-].map(snakeType);
-
+/** `application.` + the event type in snake case (docs/status.md): the webhook and stream event
+ * type of a change. The types themselves: `WEBHOOK_TYPES` (i18n.tsx, typed by the API schema). */
 export function snakeType(eventType: string): string {
   return "application." + eventType.replace(/(?<!^)(?=[A-Z])/g, "_").toLowerCase();
 }
