@@ -29,7 +29,7 @@ function expect(cond, what) {
 /** The part-2 screens in English (issue 19): visit each, screenshot it, and collect the Chinese
  * left in the screen's own words (labels, headings, column titles, buttons, menus, card titles,
  * options; not its data). The language switch names Chinese in Chinese: that one is expected. */
-const CHROME = "label, h1, h2, h3, th, button, .ant-menu-title-content, .ant-card-head-title, .ant-descriptions-item-label, .ant-radio-wrapper, .ant-checkbox-wrapper, .ant-empty-description, .ant-pagination-total-text, .ant-select-selection-item, .ant-select-selection-placeholder, .ant-tabs-tab, .ant-alert-message";
+const CHROME = "label, h1, h2, h3, th, button, .ant-menu-title-content, .ant-card-head-title, .ant-descriptions-item-label, .ant-radio-wrapper, .ant-checkbox-wrapper, .ant-empty-description, .ant-pagination-total-text, .ant-select-selection-item, .ant-select-selection-placeholder, .ant-tabs-tab, .ant-alert-message, .ant-tag, [data-testid=license-state]";
 async function englishScreens(page, screens) {
   await page.goto("/");
   await page.getByRole("button", { name: /^English$/ }).click();
@@ -39,10 +39,12 @@ async function englishScreens(page, screens) {
     await page.goto(path);
     await ready(page);
     await look(page, `en-${name}`);
-    const words = (await page.locator(CHROME).allInnerTexts()).join(" ").replace(/中\s*文/g, "");
+    const placeholders = await page.locator("input[placeholder], textarea[placeholder]").evaluateAll((els) => els.map((el) => el.getAttribute("placeholder")));
+    const words = [...(await page.locator(CHROME).allInnerTexts()), ...placeholders].join(" ").replace(/中\s*文/g, "");
     const chinese = [...new Set(words.match(/[\u4e00-\u9fff][\u4e00-\u9fff\s（）()·、，：:]*/g) ?? [])];
     if (chinese.length) left.push(`${path}: ${chinese.join(" | ")}`);
   }
+  await page.goto("/"); // (a screen may have left a dialog open)
   await page.getByRole("button", { name: /^中\s*文$/ }).click(); // back (kept in this browser only)
   if (left.length) throw new Error(`Chinese left on the English screens:\n${left.join("\n")}`);
   return `${screens.length} screens in English`;

@@ -7,7 +7,7 @@ import dayjs, { type Dayjs } from "dayjs";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, call, type Schemas } from "../../api/client";
 import { useStatusLabel, useT } from "../../i18n";
-import { errorText, OpsOnly, Title, useReasonAction, when } from "./common";
+import { CustomsTag, errorText, OpsOnly, Title, useReasonAction, when } from "./common";
 import { formatSeconds, formatShare, overObjective } from "./format";
 
 type TimeInStatus = Schemas["TimeInStatus"];
@@ -262,7 +262,7 @@ function DeliveriesPage() {
           { title: t("form_no"), render: (_: unknown, d) => d.last_request.form_no },
           { title: t("p2_enterprise"), dataIndex: "enterprise_code" },
           { title: t("p2_state"), dataIndex: "state", render: (v: string) => <Tag color={STATE_TONE[v]}>{v}</Tag> },
-          { title: t("p2_customs_status"), dataIndex: "customs_status_label" },
+          { title: t("p2_customs_status"), render: (_: unknown, d) => <CustomsTag status={d.customs_status} label={d.customs_status_label} /> },
           { title: t("p2_attempts"), render: (_: unknown, d) => `${d.attempts} / ${d.failed_rounds}` },
           { title: t("p2_last_error"), dataIndex: "last_error", render: (v: string | null) => v || "-" },
           { title: t("p2_next_attempt"), dataIndex: "next_attempt_at", render: when },
