@@ -2,7 +2,8 @@
 // playwright-core) against the running stack through the entry point. Run by
 // tests/e2e/console/test_console_customs.py, which makes the data first (its own licenses, their
 // declarations at the Customs sandbox, a dead letter of its own) and passes it in AIL_C19_DATA:
-//   {stored, failed, hooked: {license_no, application_id, serial_no, declarations?}, hook_url, dlt_key}
+//   {stored, failed, hooked: {license_no, application_id, serial_no, declarations?}, hook_url, dlt_key,
+//    parked: {application_id, serial_no}, redrive: {key, topic}}
 // Each step saves a screenshot in $AIL_CONSOLE_ARTIFACTS and scans the screen with axe-core (no
 // serious or critical violation). The secret shown once is written to secret.txt there, for the
 // test to check the webhook's signature.
@@ -23,6 +24,30 @@ const apiGet = (page, path) =>
 
 function expect(cond, what) {
   if (!cond) throw new Error(what);
+}
+
+/** The part-2 screens in English (issue 19): visit each, screenshot it, and collect the Chinese
+ * left in the screen's own words (labels, headings, column titles, buttons, menus, card titles,
+ * options; not its data). The language switch names Chinese in Chinese: that one is expected. */
+const CHROME = "label, h1, h2, h3, th, button, .ant-menu-title-content, .ant-card-head-title, .ant-descriptions-item-label, .ant-radio-wrapper, .ant-checkbox-wrapper, .ant-empty-description, .ant-pagination-total-text, .ant-select-selection-item, .ant-select-selection-placeholder, .ant-tabs-tab, .ant-alert-message, .ant-tag, [data-testid=license-state]";
+async function englishScreens(page, screens) {
+  await page.goto("/");
+  await page.getByRole("button", { name: /^English$/ }).click();
+  await page.getByRole("button", { name: /Sign out/ }).waitFor();
+  const left = [];
+  for (const [name, path, ready] of screens) {
+    await page.goto(path);
+    await ready(page);
+    await look(page, `en-${name}`);
+    const placeholders = await page.locator("input[placeholder], textarea[placeholder]").evaluateAll((els) => els.map((el) => el.getAttribute("placeholder")));
+    const words = [...(await page.locator(CHROME).allInnerTexts()), ...placeholders].join(" ").replace(/中\s*文/g, "");
+    const chinese = [...new Set(words.match(/[\u4e00-\u9fff][\u4e00-\u9fff\s（）()·、，：:]*/g) ?? [])];
+    if (chinese.length) left.push(`${path}: ${chinese.join(" | ")}`);
+  }
+  await page.goto("/"); // (a screen may have left a dialog open)
+  await page.getByRole("button", { name: /^中\s*文$/ }).click(); // back (kept in this browser only)
+  if (left.length) throw new Error(`Chinese left on the English screens:\n${left.join("\n")}`);
+  return `${screens.length} screens in English`;
 }
 
 /** Ask for a reason in the operations' modal and confirm. */
@@ -108,6 +133,9 @@ try {
     await d.getByLabel("指定申请单").check();
     await d.getByLabel("申请单ID（逗号或换行分隔）").fill(data.hooked.application_id);
     await d.getByLabel("说明").fill(`c19 e2e ${data.hooked.license_no}`);
+    // Only the clearances (the webhook type): the test's receiver then gets nothing else.
+    await d.getByLabel("指定事件").check();
+    await d.getByRole("checkbox", { name: /clearance_recorded/ }).check();
     await look(page, "push-new-subscription");
     await d.getByRole("button", { name: /确\s*定/ }).click();
     const secret = (await page.getByTestId("subscription-secret").innerText()).trim();
@@ -116,6 +144,11 @@ try {
     await look(page, "push-secret-once");
     await page.getByRole("dialog").getByRole("button", { name: /确\s*定/ }).click();
     await page.getByTestId("deliveries").waitFor();
+    // The list shows the chosen type, as the API has it.
+    const made = page.getByTestId("subscriptions").getByRole("row").filter({ hasText: `c19 e2e ${data.hooked.license_no}` });
+    await made.getByTestId("subscription-events").getByText("结关", { exact: true }).waitFor();
+    const listed = (await apiGet(page, "/api/v1/subscriptions?page_size=100")).body.items.filter((x) => x.url === data.hook_url);
+    expect(listed.length === 1 && JSON.stringify(listed[0].event_types) === '["application.clearance_recorded"]', `subscriptions: ${JSON.stringify(listed)}`);
     // A declaration on that license: a clearance, pushed to the subscription and the live feed.
     const r = await fetch(`${customs}/control/declarations`, {
       method: "POST", headers: { "content-type": "application/json" },
@@ -125,6 +158,10 @@ try {
     const declared = await r.json();
     writeFileSync(`${out}/declared.json`, JSON.stringify(declared));
     await page.getByTestId("live-feed").getByText("clearance_recorded").first().waitFor({ timeout: 90_000 });
+    // The line says what it is about: the declaration, not the application's status.
+    const line = page.getByTestId("live-feed").getByRole("listitem").filter({ hasText: declared.declaration_no });
+    await line.getByTestId("feed-subject").filter({ hasText: "报关单号" }).waitFor();
+    expect(!(await line.getByText("已发证").count()), "the clearance line shows the application's status");
     const row = page.getByTestId("deliveries").getByRole("row").filter({ hasText: "ClearanceRecorded" });
     await row.getByText("delivered", { exact: true }).waitFor({ timeout: 90_000 });
     await row.getByRole("button", { name: /展开行|Expand row/ }).click();
@@ -156,6 +193,29 @@ try {
     await o.page.getByRole("link", { name: "商务部发送队列" }).click();
     await o.page.getByTestId("submission-queue").waitFor();
     await look(o.page, "ops-submissions");
+  });
+  await step("ops-submission-resend", async () => {
+    // Our own parked send (its retries spent while MOFCOM failed it; MOFCOM answers it again now).
+    const { page: p } = o;
+    const no = data.parked.serial_no;
+    await p.getByRole("searchbox", { name: "流水号" }).fill(no);
+    await p.getByRole("searchbox", { name: "流水号" }).press("Enter");
+    const row = p.getByTestId("submission-queue").getByRole("row").filter({ hasText: no });
+    await row.getByText("parked", { exact: true }).waitFor();
+    await look(p, "ops-submission-parked");
+    const why = `c19 e2e: resent by the console ${no}`;
+    const answered = p.waitForResponse((r) => r.url().endsWith("/resend") && r.request().method() === "POST");
+    await row.getByRole("button", { name: /重\s*发/ }).click();
+    await giveReason(p, why);
+    const res = await answered;
+    expect(res.status() === 200, `resend answered ${res.status()}`);
+    const resent = await res.json();
+    expect(resent.application_id === data.parked.application_id && resent.actions.some((x) => x.action === "resend" && x.reason === why), `resend: ${JSON.stringify(resent)}`);
+    writeFileSync(`${out}/resent.json`, JSON.stringify(resent));
+    await p.getByRole("dialog").waitFor({ state: "hidden" });
+    // Sent again at once: no longer parked (MOFCOM accepts it and it leaves the queue).
+    await row.getByText("parked", { exact: true }).waitFor({ state: "detached" });
+    await look(p, "ops-submission-resent");
   });
   await step("ops-customs-deliveries", async () => {
     const { page: p } = o;
@@ -206,7 +266,57 @@ try {
     await p.getByTestId("ops-actions").getByText(why, { exact: false }).first().waitFor();
     await look(p, "ops-dead-letter-skipped");
   });
+  await step("ops-dead-letter-redrive", async () => {
+    // Our own dead letter of a valid event (its consumer failed on it once): redriven to its
+    // topic, where the status service applies it (the test checks: once).
+    const { page: p } = o;
+    await p.goto("/ops/dead-letters");
+    await p.getByLabel("按键或原因查找").fill(data.redrive.key);
+    const row = p.getByTestId(`dlt-${data.redrive.topic}`).getByRole("row").filter({ hasText: data.redrive.key }).first();
+    await row.waitFor();
+    const why = `c19 e2e: redriven by the console ${data.redrive.key}`;
+    const answered = p.waitForResponse((r) => r.url().endsWith("/dead-letters/redrive"));
+    await row.getByRole("button", { name: /重新投递/ }).click();
+    await giveReason(p, why);
+    const res = await answered;
+    expect(res.status() === 200, `redrive answered ${res.status()}`);
+    const redriven = await res.json();
+    expect(redriven.state === "redriven" && redriven.actions.some((x) => x.action === "redrive" && x.reason === why), `redrive: ${JSON.stringify(redriven)}`);
+    writeFileSync(`${out}/redriven.json`, JSON.stringify(redriven));
+    await p.getByRole("dialog").waitFor({ state: "hidden" });
+    await p.getByLabel("状态").click({ force: true });
+    await p.locator(".ant-select-dropdown:visible .ant-select-item-option").filter({ hasText: "redriven" }).click();
+    await p.getByTestId("ops-actions").getByText(why, { exact: false }).first().waitFor();
+    await look(p, "ops-dead-letter-redriven");
+  });
+  await step("english-ops", () =>
+    englishScreens(o.page, [
+      ["ops-time-in-status", "/ops/time-in-status", (p) => p.getByTestId("per-status").waitFor()],
+      ["ops-submissions", "/ops/submissions", (p) => p.getByTestId("submission-queue").waitFor()],
+      ["ops-customs-deliveries", "/ops/customs-deliveries", (p) => p.getByTestId("delivery-queue").waitFor()],
+      ["ops-dead-letters", "/ops/dead-letters", (p) => p.getByRole("button", { name: "Refresh" }).waitFor()],
+    ]),
+  );
   await o.ctx.close();
+
+  const e = await signIn(browser, "demo-ent-a");
+  await step("english-part2", () => {
+    const no = data.stored.license_no;
+    return englishScreens(e.page, [
+      ["queries", "/queries", (p) => p.getByRole("table").first().waitFor()],
+      ["stats", "/stats", (p) => p.getByRole("table").first().waitFor()],
+      ["customs-status", "/customs/status", (p) => p.getByRole("table").first().waitFor()],
+      ["license", `/customs/licenses/${no}`, (p) => p.getByTestId("remaining").waitFor()],
+      ["clearances", `/customs/clearances?license_no=${no}`, (p) => p.getByTestId("declarations").waitFor()],
+      ["history", `/customs/history?license_no=${no}`, (p) => p.getByTestId("history").waitFor()],
+      ["push", "/push", async (p) => {
+        await p.getByTestId("live-state").waitFor();
+        await p.getByRole("button", { name: "New subscription" }).click();
+        await p.getByRole("dialog").getByRole("radio", { name: "These events" }).check();
+      }],
+    ]);
+  });
+  await e.ctx.close();
 } catch {
   exitCode = 1;
 } finally {

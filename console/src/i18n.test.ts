@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { catalogue, statusLabels } from "./i18n";
+import { catalogue, customsStatusLabels, licenseStateLabels, statusLabels, WEBHOOK_TYPES, webhookTypeLabels } from "./i18n";
 
 describe("the string catalogue", () => {
   it("has every key in both languages, none empty", () => {
@@ -13,5 +13,14 @@ describe("the string catalogue", () => {
     expect(Object.keys(statusLabels.en).sort()).toEqual(Object.keys(statusLabels["zh-CN"]).sort());
     expect(statusLabels["zh-CN"].pending_first_review).toBe("待初审");
     expect(statusLabels["zh-CN"].approved).toBe("复审通过");
+    for (const labels of [customsStatusLabels, licenseStateLabels]) {
+      expect(Object.keys(labels.en).sort()).toEqual(Object.keys(labels["zh-CN"]).sort());
+    }
+    expect(customsStatusLabels["zh-CN"].stored).toBe("海关入库成功");
+  });
+  it("names every webhook type a subscription may choose, in both languages", () => {
+    expect(Object.keys(webhookTypeLabels.en)).toEqual(WEBHOOK_TYPES);
+    expect(WEBHOOK_TYPES).toContain("application.clearance_recorded");
+    expect(new Set(Object.values(webhookTypeLabels["zh-CN"])).size).toBe(WEBHOOK_TYPES.length);
   });
 });

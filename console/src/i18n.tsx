@@ -1,6 +1,7 @@
 // The one catalogue of the console's strings: zh-CN first, English beside it. Components call
 // t("key"); a key missing in English falls back to Chinese (a test checks both are complete).
 import { createContext, useCallback, useContext } from "react";
+import type { components } from "./api/schema";
 
 export const catalogue = {
   "zh-CN": {
@@ -257,6 +258,9 @@ export const catalogue = {
     p2_webhook_url: "推送地址 (Webhook URL)",
     p2_events: "推送事件",
     p2_events_all: "全部状态变化（申报、审批、发证、海关入库、结关）",
+    p2_events_some: "指定事件",
+    p2_grouping_example: "矿产品",
+    p2_events_pick: "选择事件",
     p2_scope: "申请单范围",
     p2_all_applications: "全部申请单（含以后的新申请单）",
     p2_some_applications: "指定申请单",
@@ -573,6 +577,9 @@ export const catalogue = {
     p2_webhook_url: "Webhook URL",
     p2_events: "Events",
     p2_events_all: "Every status change (submission, reviews, license, customs, clearances)",
+    p2_events_some: "These events",
+    p2_grouping_example: "A grouping name, in Chinese as the catalogue has it",
+    p2_events_pick: "Choose the events",
     p2_scope: "Applications",
     p2_all_applications: "All applications (new ones too)",
     p2_some_applications: "These applications",
@@ -652,6 +659,86 @@ export const statusLabels: Record<Lang, Record<string, string>> = {
     second_review_rejected: "Second review rejected", approved: "Approved", license_issued: "License issued",
   },
 };
+
+/** Customs statuses of a license (the manual's words; docs/customs.md) and the license's states
+ * (ail_shared.licenses), for changes that carry them (the live feed). */
+export const customsStatusLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { not_arrived: "暂未到达海关", stored: "海关入库成功", store_failed: "海关入库失败", send_failed: "发往海关失败" },
+  en: { not_arrived: "Not at Customs yet", stored: "Stored at Customs", store_failed: "Customs failed to store it", send_failed: "Could not be sent to Customs" },
+};
+
+export const licenseStateLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { valid: "有效", used_up: "已用完", surrendered: "已交回", cancelled: "已注销", expired: "已过期" },
+  en: { valid: "Valid", used_up: "Used up", surrendered: "Surrendered", cancelled: "Cancelled", expired: "Expired" },
+};
+
+/** The webhook types a subscription may choose (the status service's list, in its order: the API
+ * schema's enum, so a type added there and missing here fails the type check). */
+export type WebhookType = NonNullable<components["schemas"]["SubscriptionView"]["event_types"]>[number];
+
+export const webhookTypeLabels: Record<Lang, Record<WebhookType, string>> = {
+  "zh-CN": {
+    "application.application_submitted": "申报",
+    "application.signing_deferred": "等待电子钥匙",
+    "application.signing_failed": "签名失败",
+    "application.submission_delayed": "商务部暂未应答",
+    "application.submission_rejected": "商务部拒收",
+    "application.submission_accepted": "商务部受理",
+    "application.application_revoked": "撤销",
+    "application.review_result_received": "审批结果",
+    "application.license_issued": "发证",
+    "application.customs_stored": "海关入库",
+    "application.clearance_recorded": "结关",
+    "application.clearance_reversed": "结关撤回",
+    "application.license_used_up": "许可证用完",
+    "application.license_surrendered": "许可证交回",
+    "application.license_cancelled": "许可证注销",
+    "application.license_expired": "许可证过期",
+    "application.license_reissue_requested": "申请换证",
+    "application.customs_cancellation_stored": "海关注销入库",
+    "application.clearance_refused": "结关被拒",
+    "application.license_reopened": "许可证恢复",
+  },
+  en: {
+    "application.application_submitted": "Submitted",
+    "application.signing_deferred": "Waiting for the e-key",
+    "application.signing_failed": "Signing failed",
+    "application.submission_delayed": "MOFCOM not answering",
+    "application.submission_rejected": "Refused by MOFCOM",
+    "application.submission_accepted": "Accepted by MOFCOM",
+    "application.application_revoked": "Revoked",
+    "application.review_result_received": "Review result",
+    "application.license_issued": "License issued",
+    "application.customs_stored": "Stored at Customs",
+    "application.clearance_recorded": "Clearance recorded",
+    "application.clearance_reversed": "Clearance reversed",
+    "application.license_used_up": "License used up",
+    "application.license_surrendered": "License surrendered",
+    "application.license_cancelled": "License cancelled",
+    "application.license_expired": "License expired",
+    "application.license_reissue_requested": "Reissue requested",
+    "application.customs_cancellation_stored": "Cancellation stored at Customs",
+    "application.clearance_refused": "Clearance refused",
+    "application.license_reopened": "License reopened",
+  },
+};
+
+export const WEBHOOK_TYPES = Object.keys(webhookTypeLabels["zh-CN"]) as WebhookType[];
+
+export function useCustomsStatusLabel(): (status: string) => string {
+  const { lang } = useContext(LangContext);
+  return useCallback((s: string) => customsStatusLabels[lang][s] ?? s, [lang]);
+}
+
+export function useLicenseStateLabel(): (state: string) => string {
+  const { lang } = useContext(LangContext);
+  return useCallback((s: string) => licenseStateLabels[lang][s] ?? s, [lang]);
+}
+
+export function useWebhookTypeLabel(): (type: string) => string {
+  const { lang } = useContext(LangContext);
+  return useCallback((tp: string) => (webhookTypeLabels[lang] as Record<string, string>)[tp] ?? tp, [lang]);
+}
 
 export const LangContext = createContext<{ lang: Lang; setLang: (l: Lang) => void }>({
   lang: "zh-CN",

@@ -1835,6 +1835,14 @@ export interface components {
             /** Retry Period Seconds */
             retry_period_seconds: number;
             /**
+             * Event Types
+             * @description the webhook types it receives; null: every type
+             * @example [
+             *       "application.license_issued"
+             *     ]
+             */
+            event_types?: ("application.application_submitted" | "application.signing_deferred" | "application.signing_failed" | "application.submission_delayed" | "application.submission_rejected" | "application.submission_accepted" | "application.application_revoked" | "application.review_result_received" | "application.license_issued" | "application.customs_stored" | "application.clearance_recorded" | "application.clearance_reversed" | "application.license_used_up" | "application.license_surrendered" | "application.license_cancelled" | "application.license_expired" | "application.license_reissue_requested" | "application.customs_cancellation_stored" | "application.clearance_refused" | "application.license_reopened")[] | null;
+            /**
              * Created At
              * @description ISO 8601
              */
@@ -3704,6 +3712,15 @@ export interface components {
              */
             all_applications: boolean;
             /**
+             * Event Types
+             * @description the webhook types to receive, each once; absent or null: every type (also those added later)
+             * @example [
+             *       "application.license_issued",
+             *       "application.clearance_recorded"
+             *     ]
+             */
+            event_types?: ("application.application_submitted" | "application.signing_deferred" | "application.signing_failed" | "application.submission_delayed" | "application.submission_rejected" | "application.submission_accepted" | "application.application_revoked" | "application.review_result_received" | "application.license_issued" | "application.customs_stored" | "application.clearance_recorded" | "application.clearance_reversed" | "application.license_used_up" | "application.license_surrendered" | "application.license_cancelled" | "application.license_expired" | "application.license_reissue_requested" | "application.customs_cancellation_stored" | "application.clearance_refused" | "application.license_reopened")[] | null;
+            /**
              * Description
              * @description at most 500 characters
              * @default
@@ -3757,6 +3774,14 @@ export interface components {
             description: string;
             /** Retry Period Seconds */
             retry_period_seconds: number;
+            /**
+             * Event Types
+             * @description the webhook types it receives; null: every type
+             * @example [
+             *       "application.license_issued"
+             *     ]
+             */
+            event_types?: ("application.application_submitted" | "application.signing_deferred" | "application.signing_failed" | "application.submission_delayed" | "application.submission_rejected" | "application.submission_accepted" | "application.application_revoked" | "application.review_result_received" | "application.license_issued" | "application.customs_stored" | "application.clearance_recorded" | "application.clearance_reversed" | "application.license_used_up" | "application.license_surrendered" | "application.license_cancelled" | "application.license_expired" | "application.license_reissue_requested" | "application.customs_cancellation_stored" | "application.clearance_refused" | "application.license_reopened")[] | null;
             /**
              * Created At
              * @description ISO 8601
@@ -7652,6 +7677,8 @@ export interface operations {
             query?: {
                 /** @description only sends in this state */
                 state?: ("queued" | "retrying" | "parked" | "closed") | null;
+                /** @description only the sends of this serial number (流水号) */
+                serial_no?: string | null;
                 /** @description page number, from 1 */
                 page?: number;
                 /** @description items a page, 1..200 */

@@ -121,7 +121,7 @@ export function Stats() {
           </Col>
           <Col span={5}>
             <Form.Item name="commodity_grouping" label={t("s_grouping")} htmlFor="s-grouping">
-              <Input id="s-grouping" allowClear placeholder="矿产品" />
+              <Input id="s-grouping" allowClear placeholder={t("p2_grouping_example")} />
             </Form.Item>
           </Col>
           <Col span={5}>

@@ -8,8 +8,12 @@ and its declarations as the API has them; a webhook subscription made in the pag
 delivery signed as docs/status.md says (the receiver here, on 127.0.0.1, checks the signature with
 the secret the page showed once) and its redelivery; the live feed shows the change; the
 operations pages are refused to an enterprise account (page and API) and work for operations:
-time in status, both queues, closing our failed delivery and skipping our dead letter with a
-recorded reason. Screenshots: .devstack/<profile>/artifacts/console-customs/ (not committed)."""
+time in status, both queues, closing our failed delivery, resending our parked MOFCOM send
+(accepted then), skipping one dead letter of ours and redriving another (applied once), each
+with a recorded reason. The subscription made in the page chooses its webhook type (the
+clearances): nothing else reaches the receiver. The part-2 screens are visited in English too
+(no Chinese left in their own words). Screenshots:
+.devstack/<profile>/artifacts/console-customs/ (not committed)."""
 
 from __future__ import annotations
 
@@ -29,12 +33,15 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
 from ail_shared import topics
 from tests.integration.customs.support import declare, licensed, wait_ledger, wait_status
-from tests.support import REPO, api_client, eventually
+from tests.integration.status.support import App, fresh_enterprise
+from tests.integration.submission.support import create_drafts, get_app, wait_for_ekey
+from tests.support import REPO, MofcomScopes, api_client, eventually
 
 CONSOLE = REPO / "console"
 
@@ -71,6 +78,77 @@ async def ops(entry_url: str, demo: dict[str, Any]) -> AsyncIterator[httpx.Async
         yield c
 
 
+OPS_SENDS = "/api/v1/ops/submissions"
+
+
+async def _send(ops: httpx.AsyncClient, app_id: str, state: str) -> dict[str, Any] | None:
+    r = await ops.get(OPS_SENDS, params={"state": state, "page_size": "200"})
+    assert r.status_code == 200, r.text
+    found = [s for s in r.json()["items"] if s["application_id"] == app_id]
+    return found[0] if found else None
+
+
+async def parked_send(
+    enterprise_a: httpx.AsyncClient,
+    ops: httpx.AsyncClient,
+    scopes: MofcomScopes,
+    db: asyncpg.Pool,
+    stack: dict[str, str],
+) -> dict[str, str]:
+    """A MOFCOM send of our own parked for operations: MOFCOM fails this application only (a
+    scope), and once the sender has tried, its retries are spent at once (40 real attempts take
+    minutes): its next failure parks it through the sender's own code. MOFCOM then answers it
+    again, so the console's resend gets it accepted."""
+    await wait_for_ekey(enterprise_a, stack["AIL_DEMO_EKEY_SERIALS"].split(",")[0], timeout=60)
+    [app_id] = await create_drafts(enterprise_a, 1)
+    scope = await scopes.add({"faults": {"error_rate": 1.0}}, application_id=app_id)
+    r = await enterprise_a.post("/api/v1/applications/submit", json={"ids": [app_id]})
+    assert r.status_code == 202, r.text
+
+    async def retrying() -> dict[str, Any] | None:
+        e = await _send(ops, app_id, "retrying")
+        return e if e and e["attempts"] >= 1 else None
+
+    sent = await eventually(retrying, timeout=90, interval=0.5, what="our send retrying")
+    await db.execute(
+        "UPDATE submission.submissions SET attempts = $2, next_attempt_at = now()"
+        " WHERE submission_id = $1 AND state = 'signed'",
+        uuid.UUID(sent["submission_id"]),
+        int(stack.get("AIL_SENDER_MAX_ATTEMPTS", "40")),
+    )
+    parked = await eventually(
+        lambda: _send(ops, app_id, "parked"), timeout=60, interval=0.5, what="our send parked"
+    )
+    await scopes.change(scope, {"faults": {"error_rate": 0.0}})
+    return {
+        "application_id": app_id,
+        "submission_id": sent["submission_id"],
+        "serial_no": parked["last_request"]["serial_no"],
+    }
+
+
+async def dead_letter_to_redrive(kafka_producer: Any, db: asyncpg.Pool) -> tuple[str, Any]:
+    """A valid event a consumer dead-lettered once (a bug since fixed): a customs fact of an
+    application of a fresh enterprise, which the status service applies once redriven."""
+    env = App((await fresh_enterprise(db)).code).customs_stored()
+    await kafka_producer.send_and_wait(
+        f"{topics.CUSTOMS}.dlt",
+        value=env.to_bytes(),
+        key=env.aggregate_id.encode(),
+        headers=[
+            ("event_type", env.event_type.encode()),
+            ("schema_version", env.schema_version.encode()),
+            ("event_id", str(env.event_id).encode()),
+            ("dlt-reason", b"handler_failed after 2 attempts: RuntimeError('fixed since')"),
+            ("dlt-source-topic", topics.CUSTOMS.encode()),
+            ("dlt-source-partition", b"0"),
+            ("dlt-source-offset", b"0"),
+            ("dlt-consumer", b"status.lifecycle"),
+        ],
+    )
+    return env.aggregate_id, env
+
+
 def verified(secret: str, headers: dict[str, str], body: bytes) -> bool:
     """docs/status.md, "How a receiver verifies a delivery", by hand."""
     key = base64.b64decode(secret.removeprefix("whsec_"))
@@ -89,6 +167,8 @@ async def test_customs_push_and_operations_in_chromium(
     enterprise_a: httpx.AsyncClient,
     ops: httpx.AsyncClient,
     receiver: tuple[str, list[tuple[dict[str, str], bytes]]],
+    mofcom_scopes: MofcomScopes,
+    db: asyncpg.Pool,
 ) -> None:
     node = shutil.which("node")
     if not (CONSOLE / "dist" / "index.html").exists() or not (CONSOLE / "node_modules").exists():
@@ -98,11 +178,13 @@ async def test_customs_push_and_operations_in_chromium(
 
     # Our own data: a stored license with two declarations, one Customs refuses to store, one
     # stored (the subscription's), and a dead letter with a key of ours.
-    stored, failed, hooked = await asyncio.gather(
+    stored, failed, hooked, parked = await asyncio.gather(
         licensed(kafka_producer, customs_sandbox),
         licensed(kafka_producer, customs_sandbox, mode="failed"),
         licensed(kafka_producer, customs_sandbox),
+        parked_send(enterprise_a, ops, mofcom_scopes, db, stack),
     )
+    redrive_key, redrive_env = await dead_letter_to_redrive(kafka_producer, db)
     await asyncio.gather(
         wait_status(enterprise_a, stored.license_no, "stored"),
         wait_status(enterprise_a, hooked.license_no, "stored"),
@@ -133,6 +215,14 @@ async def test_customs_push_and_operations_in_chromium(
 
     await eventually(dead_letter_listed, timeout=30, interval=0.5, what="our dead letter listed")
 
+    async def redrive_listed() -> bool:
+        r = await ops.get(
+            "/api/v1/ops/dead-letters", params={"topic": f"{topics.CUSTOMS}.dlt", "state": "open"}
+        )
+        return r.status_code == 200 and redrive_key in r.text
+
+    await eventually(redrive_listed, timeout=30, interval=0.5, what="the dead letter to redrive listed")
+
     # The console's search of the Customs queue: one license, ours (added for the page).
     r = await ops.get("/api/v1/ops/customs-deliveries", params={"license_no": failed.license_no})
     assert r.status_code == 200 and [d["license_no"] for d in r.json()["items"]] == [failed.license_no], (
@@ -152,6 +242,8 @@ async def test_customs_push_and_operations_in_chromium(
         "hooked": {"license_no": hooked.license_no, "application_id": hooked.application_id},
         "hook_url": hook_url,
         "dlt_key": dlt_key,
+        "parked": {"application_id": parked["application_id"], "serial_no": parked["serial_no"]},
+        "redrive": {"key": redrive_key, "topic": f"{topics.CUSTOMS}.dlt"},
     }
     env = {
         **os.environ,
@@ -173,7 +265,7 @@ async def test_customs_push_and_operations_in_chromium(
     summary = artifacts / "results.json"
     results = json.loads(summary.read_text()) if summary.exists() else []
     assert cp.returncode == 0, f"{cp.stdout}\n{cp.stderr}\nscreenshots: {artifacts}"
-    assert all(r["ok"] for r in results) and len(results) >= 10, results
+    assert all(r["ok"] for r in results) and len(results) >= 14, results
 
     # The subscription made in the page got the clearance of our license, signed with the secret
     # the page showed once; the redelivery asked in the page came again with the same webhook-id.
@@ -196,6 +288,9 @@ async def test_customs_push_and_operations_in_chromium(
         redelivered, timeout=30, interval=0.3, what="the delivery and its redelivery"
     )
     assert all(verified(secret, h, b) for h, b in got), "a delivery whose signature does not verify"
+    # The subscription chose the clearances: its application's other changes (its license's
+    # customs storage, ...) never came.
+    assert {json.loads(b)["type"] for _, b in got} == {"application.clearance_recorded"}, got
     assert not verified("whsec_" + base64.b64encode(b"x" * 32).decode(), *got[0]), "any secret verifies"
     assert declared["declaration_no"] in json.dumps(deliveries[0][1])
 
@@ -215,3 +310,28 @@ async def test_customs_push_and_operations_in_chromium(
     )
     [letter] = [m for t in r.json()["items"] for m in t["messages"] if m["key"] == dlt_key]
     assert letter["state"] == "skipped" and letter["actions"][-1]["reason"].startswith("c19 e2e: skipped")
+
+    # The parked send resent in the page: recorded, sent again, accepted by MOFCOM.
+    resent = json.loads((artifacts / "resent.json").read_text())
+    assert resent["submission_id"] == parked["submission_id"]
+
+    async def accepted() -> bool:
+        app = await get_app(enterprise_a, parked["application_id"])
+        return app["status"] not in ("submitting", "draft")
+
+    await eventually(accepted, timeout=60, interval=0.5, what="the resent application accepted by MOFCOM")
+
+    # The dead letter redriven in the page: applied by the status service, once.
+    async def applied() -> int | None:
+        n = await db.fetchval(
+            "SELECT count(*) FROM status.inbox WHERE event_id = $1 AND consumer LIKE 'status.lifecycle%'",
+            redrive_env.event_id,
+        )
+        return int(n) if n else None
+
+    assert await eventually(applied, timeout=60, interval=0.5, what="the redriven event applied") == 1
+    r = await ops.get(
+        "/api/v1/ops/dead-letters", params={"topic": f"{topics.CUSTOMS}.dlt", "state": "redriven"}
+    )
+    [letter] = [m for t in r.json()["items"] for m in t["messages"] if m["key"] == redrive_key]
+    assert [a["action"] for a in letter["actions"]] == ["redrive"]

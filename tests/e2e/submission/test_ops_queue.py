@@ -60,6 +60,9 @@ async def test_operations_see_resend_and_close_mofcom_sends_that_fail(
         req = e["last_request"]
         assert req["size_bytes"] > 100 and req["commodity_code"] and req["ekey_serial"]
         assert "signature" not in req and "certificate_pem" not in req
+        # The console's search: the sends of one serial number, this one only.
+        r = await ops.get(OPS, params={"serial_no": req["serial_no"]})
+        assert r.status_code == 200 and [s["application_id"] for s in r.json()["items"]] == [app_id], r.text
 
     # Close one, with a reason: recorded, listed, and the application back to draft with it.
     closing = await retrying(close_id)

@@ -1,13 +1,23 @@
 """Subscriptions: tenant isolation, validation (every problem at once), the secret shown once,
-idempotent creation, cancellation."""
+idempotent creation, cancellation, the webhook types a subscription chooses."""
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 import httpx
 
-from tests.integration.status.support import App, Enterprise, Publisher, history, own_entries
+from tests.integration.status.support import (
+    App,
+    Enterprise,
+    Publisher,
+    Receiver,
+    history,
+    own_entries,
+    subscribe,
+)
 from tests.support import eventually
 
 
@@ -105,3 +115,70 @@ async def test_secret_shown_once_idempotent_create_and_delete(enterprise_client:
     assert (await enterprise_client.get(f"/api/v1/subscriptions/{sub['id']}")).status_code == 404
     assert (await enterprise_client.delete(f"/api/v1/subscriptions/{sub['id']}")).status_code == 404
     assert (await enterprise_client.get("/api/v1/subscriptions")).json()["items"] == []
+
+
+async def test_a_subscription_for_chosen_event_types_gets_only_those(
+    publisher: Publisher, enterprise: Enterprise, enterprise_client: httpx.AsyncClient, receiver: Receiver
+) -> None:
+    reviews = await subscribe(
+        enterprise_client,
+        url=receiver.url,
+        all_applications=True,
+        event_types=["application.review_result_received"],
+    )
+    every = await subscribe(enterprise_client, url=receiver.url, all_applications=True)
+    assert reviews["event_types"] == ["application.review_result_received"] and every["event_types"] is None
+    got = (await enterprise_client.get(f"/api/v1/subscriptions/{reviews['id']}")).json()
+    assert got["event_types"] == ["application.review_result_received"]
+
+    app = App(enterprise.code)
+    envs = [
+        app.submitted(),
+        app.accepted(),
+        app.review("first", "passed"),
+        app.review("second", "passed", "同意"),
+        app.license_issued(),
+    ]
+    await publisher.publish(*envs)
+    ids = {str(e.event_id) for e in envs}
+
+    async def delivered(sub: dict[str, Any], n: int) -> bool:
+        r = await enterprise_client.get(f"/api/v1/subscriptions/{sub['id']}/deliveries")
+        mine = [d for d in r.json()["items"] if d["event_id"] in ids]
+        return len(mine) == n and all(d["state"] == "delivered" for d in mine)
+
+    async def done() -> bool:
+        return await delivered(every, len(envs)) and await delivered(reviews, 2)
+
+    # The other types have happened (and were delivered to the subscription for every type)...
+    await eventually(done, timeout=60, what="the changes delivered to both subscriptions")
+    # ...while the one for reviews got the two review results only (other services, reacting to
+    # these events, may add changes of their own: none of them is a review result either).
+    r = await enterprise_client.get(f"/api/v1/subscriptions/{reviews['id']}/deliveries")
+    items = r.json()["items"]
+    assert {d["event_type"] for d in items} == {"ReviewResultReceived"}, items
+    assert [d["event_id"] for d in items] == [str(envs[2].event_id), str(envs[3].event_id)]
+    sent = [json.loads(x.body) for x in receiver.accepted()]
+    for_reviews = [b for b in sent if b["data"]["event"]["id"] in {d["event_id"] for d in items}]
+    assert len(for_reviews) == 4  # the two review results, to both subscriptions
+    assert {b["data"]["event"]["id"] for b in sent} >= ids
+
+
+async def test_bad_event_types_are_named_one_by_one(enterprise_client: httpx.AsyncClient) -> None:
+    r = await enterprise_client.post(
+        "/api/v1/subscriptions",
+        json={
+            "url": "http://127.0.0.1:9/hook",
+            "all_applications": True,
+            "event_types": ["application.license_issued", "LicenseIssued", "application.license_issued"],
+        },
+    )
+    assert r.status_code == 422, r.text
+    details = r.json()["error"]["details"]
+    assert [d["field"] for d in details] == ["event_types", "event_types.1"]
+    assert "application.clearance_recorded" in details[1]["reason"]  # names the allowed ones
+    r = await enterprise_client.post(
+        "/api/v1/subscriptions",
+        json={"url": "http://127.0.0.1:9/hook", "all_applications": True, "event_types": []},
+    )
+    assert r.status_code == 422 and r.json()["error"]["details"][0]["field"] == "event_types"

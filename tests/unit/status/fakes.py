@@ -1,6 +1,7 @@
 """Fakes of the status service's unit of work: in-memory views, change log, subscriptions and
 deliveries, behaving as ``adapters/repository.py`` and ``adapters/subscriptions.py`` do (a change
-queues one delivery per live subscription of the enterprise that follows the application, and
+queues one delivery per live subscription of the enterprise that follows the application and
+wants the change's webhook type, and
 wakes the streams and the delivery worker). A unit of work that leaves with an exception rolls
 the store back, as the transaction would."""
 
@@ -18,7 +19,7 @@ from ail_shared.errors import NotFound
 from ail_shared.events import Envelope, Event, envelope_for
 from ail_shared.secretbox import SecretBox
 from ail_status.adapters.repository import Recorded
-from ail_status.domain.model import ApplicationView, Change
+from ail_status.domain.model import ApplicationView, Change, webhook_type
 from ail_status.domain.webhooks import Attempt, Claimed, RetryPolicy, Subscription
 from ail_status.service_layer.handlers import Context
 
@@ -92,6 +93,8 @@ class FakeViews:
             if fs.deleted or sub.enterprise_code != v.enterprise_code:
                 continue
             if not (sub.all_applications or v.application_id in sub.application_ids):
+                continue
+            if not sub.wants(webhook_type(change.event_type)):
                 continue
             s.deliveries.append(
                 FakeDelivery(

@@ -4,6 +4,7 @@ forward-only rule along one submission."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -40,6 +41,7 @@ from ail_status.domain.commands import (
     RecordDeliveryOutcomes,
     Redeliver,
 )
+from ail_status.domain.model import WEBHOOK_TYPES
 from ail_status.domain.webhooks import Attempt, Claimed
 from ail_status.service_layer import handlers
 from ail_status.service_layer.handlers import EVENT_HANDLERS, LIFECYCLE_EVENTS, handle
@@ -173,7 +175,11 @@ def entry(uow: FakeUnitOfWork, e: Envelope) -> dict[str, object]:
 
 
 def subscribe(
-    store: Store, *, all_applications: bool = True, application_ids: tuple[str, ...] = ()
+    store: Store,
+    *,
+    all_applications: bool = True,
+    application_ids: tuple[str, ...] = (),
+    event_types: tuple[str, ...] | None = None,
 ) -> uuid.UUID:
     sub_id = uuid.uuid4()
     store.subscriptions[sub_id] = FakeSubscription(
@@ -187,6 +193,7 @@ def subscribe(
             retry_period_seconds=None,
             created_by="key-1",
             created_at=NOW,
+            event_types=event_types,
         ),
         token="v1:k1:x",
     )
@@ -438,6 +445,43 @@ async def test_a_subscription_to_chosen_applications_gets_only_theirs() -> None:
     assert uow.store.pushed(mine) == [] and uow.store.notified == [f"changes:{ENTERPRISE}"]
 
 
+async def test_a_subscription_to_chosen_event_types_gets_only_those() -> None:
+    uow = FakeUnitOfWork()
+    reviews = subscribe(uow.store, event_types=("application.review_result_received",))
+    every = subscribe(uow.store)
+    await apply(uow, submitted(), 1)
+    await apply(uow, accepted(), 2)
+    first = await apply(uow, review("first", "passed"), 3)
+    second = await apply(uow, review("second", "passed"), 4)
+    await apply(uow, issued(), 5)
+    assert uow.store.pushed(reviews) == [first.event_id, second.event_id]
+    assert len(uow.store.pushed(every)) == 5
+
+
+def test_a_subscription_wants_its_types_and_none_means_all() -> None:
+    sub = webhooks.Subscription(
+        id=uuid.uuid4(),
+        enterprise_code=ENTERPRISE,
+        url="https://hooks.example.com/ail",
+        all_applications=True,
+        application_ids=(),
+        description="",
+        retry_period_seconds=None,
+        created_by="key-1",
+        created_at=NOW,
+    )
+    assert sub.event_types is None and all(sub.wants(t) for t in WEBHOOK_TYPES)
+    chosen = dataclasses.replace(sub, event_types=("application.license_issued",))
+    assert chosen.wants("application.license_issued")
+    assert not chosen.wants("application.submission_accepted")
+
+
+def test_the_webhook_types_are_those_of_the_lifecycle_events() -> None:
+    assert len(WEBHOOK_TYPES) == len(set(WEBHOOK_TYPES)) == len(LIFECYCLE_EVENTS)
+    assert "application.clearance_recorded" in WEBHOOK_TYPES
+    assert "application.signing_deferred" in WEBHOOK_TYPES
+
+
 # ------------------------------------------------------------------ commands
 
 
@@ -463,7 +507,17 @@ async def test_create_subscription_stores_the_secret_encrypted() -> None:
     assert fs.token != created.secret and ctx.box.is_token(fs.token)
     assert ctx.box.decrypt(fs.token, aad=webhooks.aad(created.subscription.id)) == created.secret
     assert fs.subscription.application_ids == (APP,) and fs.subscription.created_at == NOW
+    assert fs.subscription.event_types is None  # not chosen: every type
     assert uow.committed
+
+
+async def test_create_subscription_keeps_the_chosen_event_types() -> None:
+    uow = FakeUnitOfWork()
+    cmd = dataclasses.replace(create_cmd(), event_types=("application.license_issued",))
+    created = await handle(uow, cmd, context())
+    assert uow.store.subscriptions[created.subscription.id].subscription.event_types == (
+        "application.license_issued",
+    )
 
 
 async def test_create_subscription_refuses_unknown_applications_and_stores_nothing() -> None:

@@ -17,9 +17,15 @@ from ail_shared.secretbox import SecretBox, generate_key_ring
 from ail_status.adapters.webhook_client import HttpxWebhookSender, Outcome
 from ail_status.config import Settings
 from ail_status.domain import webhooks
+from ail_status.domain.model import WEBHOOK_TYPES
 from ail_status.domain.webhooks import Claimed, RetryPolicy, decide
 from ail_status.entrypoints.stream_api import frame
-from ail_status.entrypoints.subscriptions_api import url_problems
+from ail_status.entrypoints.subscriptions_api import (
+    SubscriptionIn,
+    _problems,
+    event_type_problems,
+    url_problems,
+)
 from ail_status.service_layer.workers import DeliveryWorker, WorkerConfig
 from tests.unit.status.fakes import FakeDelivery, FakeUnitOfWork, context
 
@@ -365,3 +371,28 @@ async def test_outcomes_are_recorded_again_after_a_deadlock() -> None:
     await worker._flush()
     assert uow.subscriptions.fail_recording == [] and len(uow.store.attempts) == 1
     assert uow.store.deliveries[0].state == "delivered" and worker.delivered == 1 and worker._results == []
+
+
+def test_event_types_absent_means_every_type_and_valid_ones_pass() -> None:
+    assert event_type_problems(None) == []
+    assert event_type_problems(["application.license_issued", "application.clearance_recorded"]) == []
+    assert event_type_problems(list(WEBHOOK_TYPES)) == []
+
+
+def test_bad_event_types_name_every_problem_at_once() -> None:
+    problems = event_type_problems(
+        ["application.license_issued", "LicenseIssued", "application.license_issued", "application.nope"]
+    )
+    fields = [p.field for p in problems]
+    assert fields == ["event_types", "event_types.1", "event_types.3"]
+    assert "more than once" in problems[0].reason
+    assert "'LicenseIssued'" in problems[1].reason and "application.clearance_recorded" in problems[1].reason
+    (empty,) = event_type_problems([])
+    assert empty.field == "event_types" and "leave event_types out" in empty.reason
+    too_many = event_type_problems([*WEBHOOK_TYPES, "application.license_issued"])
+    assert too_many[0].field == "event_types" and f"at most {len(WEBHOOK_TYPES)}" in too_many[0].reason
+
+
+def test_event_type_problems_come_with_the_others() -> None:
+    body = SubscriptionIn(url="https://hooks.example.com/x", event_types=["x"], retry_period_seconds=0)
+    assert {p.field for p in _problems(body)} == {"event_types.0", "application_ids", "retry_period_seconds"}

@@ -7,7 +7,7 @@ import { Link } from "react-router-dom";
 import { api, call, type Schemas } from "../../api/client";
 import { useStatusLabel, useT } from "../../i18n";
 import { useSession } from "../../session";
-import { CustomsTag, errorText, Title, when } from "./common";
+import { CustomsTag, errorText, LicenseStateText, Title, when } from "./common";
 import { dateParam } from "./format";
 import { App } from "antd";
 
@@ -104,7 +104,7 @@ export function CustomsStatus() {
           { title: t("p2_customs_detail"), dataIndex: "customs_detail", render: (v: string | null) => v || "-" },
           { title: t("p2_delivery_rounds"), dataIndex: "delivery_rounds" },
           { title: t("p2_next_resend"), dataIndex: "next_auto_resend_at", render: when },
-          { title: t("p2_license_state"), render: (_: unknown, r) => r.license_state_label ?? r.license_state ?? "-" },
+          { title: t("p2_license_state"), render: (_: unknown, r) => <LicenseStateText state={r.license_state} label={r.license_state_label} /> },
         ]}
       />
     </>

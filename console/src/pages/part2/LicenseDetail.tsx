@@ -7,7 +7,7 @@ import { Link, useParams } from "react-router-dom";
 import { api, call, isApiError, type Schemas } from "../../api/client";
 import { useT } from "../../i18n";
 import { NotFound } from "../NotFound";
-import { CustomsTag, errorText, Title, when } from "./common";
+import { CustomsTag, errorText, LicenseStateText, Title, when } from "./common";
 import { dateParam } from "./format";
 
 type License = Schemas["LicenseView"];
@@ -83,7 +83,7 @@ export function LicenseDetail() {
           <Descriptions.Item label={t("p2_customs_detail")}>{lic.customs_detail || "-"}</Descriptions.Item>
           <Descriptions.Item label={t("p2_next_resend")}>{when(nextResend)}</Descriptions.Item>
           <Descriptions.Item label={t("p2_license_state")}>
-            {lic.license_state_label ?? lic.license_state ?? "-"} {lic.license_state_reason ?? ""}
+            <LicenseStateText state={lic.license_state} label={lic.license_state_label} /> {lic.license_state_reason ?? ""}
           </Descriptions.Item>
         </Descriptions>
         <LedgerFigures ledger={lic.ledger} />

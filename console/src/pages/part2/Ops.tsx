@@ -7,7 +7,7 @@ import dayjs, { type Dayjs } from "dayjs";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, call, type Schemas } from "../../api/client";
 import { useStatusLabel, useT } from "../../i18n";
-import { errorText, OpsOnly, Title, useReasonAction, when } from "./common";
+import { CustomsTag, errorText, OpsOnly, Title, useReasonAction, when } from "./common";
 import { formatSeconds, formatShare, overObjective } from "./format";
 
 type TimeInStatus = Schemas["TimeInStatus"];
@@ -150,14 +150,16 @@ function StateFilter({ value, onChange, states }: { value?: string; onChange: (s
   );
 }
 
-const fetchSubmissions = (state: string | undefined, page: number) =>
-  call(api.GET("/api/v1/ops/submissions", { params: { query: { state, page, page_size: 20 } as never } }));
+const fetchSubmissions = (serialNo: string) => (state: string | undefined, page: number) =>
+  call(api.GET("/api/v1/ops/submissions", { params: { query: { state, page, page_size: 20, serial_no: serialNo || undefined } as never } }));
 const fetchDeliveries = (licenseNo: string) => (state: string | undefined, page: number) =>
   call(api.GET("/api/v1/ops/customs-deliveries", { params: { query: { state, page, page_size: 20, license_no: licenseNo || undefined } as never } }));
 
 function SubmissionsPage() {
   const t = useT();
-  const q = useQueue<Submission>(fetchSubmissions);
+  const [serialNo, setSerialNo] = useState("");
+  const fetcher = useMemo(() => fetchSubmissions(serialNo), [serialNo]);
+  const q = useQueue<Submission>(fetcher);
   const { ask, modal } = useReasonAction();
   const act = (s: Submission, action: "resend" | "close") =>
     ask(`${t(action === "resend" ? "p2_resend" : "p2_close")} ${s.form_no ?? s.last_request.serial_no}`, async (reason) => {
@@ -173,6 +175,14 @@ function SubmissionsPage() {
       <Title>{t("p2_submission_queue")}</Title>
       <Space style={{ marginBottom: 16 }}>
         <StateFilter value={q.state} onChange={q.setState} states={STATES} />
+        <Input.Search
+          aria-label={t("serial_no")}
+          placeholder={t("serial_no")}
+          allowClear
+          enterButton={t("p2_query")}
+          style={{ width: 300 }}
+          onSearch={(v) => { setSerialNo(v.trim()); q.setPage(1); }}
+        />
         <Button onClick={() => void q.load()}>{t("p2_refresh")}</Button>
       </Space>
       <Table<Submission>
@@ -252,7 +262,7 @@ function DeliveriesPage() {
           { title: t("form_no"), render: (_: unknown, d) => d.last_request.form_no },
           { title: t("p2_enterprise"), dataIndex: "enterprise_code" },
           { title: t("p2_state"), dataIndex: "state", render: (v: string) => <Tag color={STATE_TONE[v]}>{v}</Tag> },
-          { title: t("p2_customs_status"), dataIndex: "customs_status_label" },
+          { title: t("p2_customs_status"), render: (_: unknown, d) => <CustomsTag status={d.customs_status} label={d.customs_status_label} /> },
           { title: t("p2_attempts"), render: (_: unknown, d) => `${d.attempts} / ${d.failed_rounds}` },
           { title: t("p2_last_error"), dataIndex: "last_error", render: (v: string | null) => v || "-" },
           { title: t("p2_next_attempt"), dataIndex: "next_attempt_at", render: when },

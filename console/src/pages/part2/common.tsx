@@ -2,7 +2,7 @@
 import { App, Input, Modal, Result, Tag, Typography } from "antd";
 import { useState, type ReactNode } from "react";
 import { isApiError } from "../../api/client";
-import { useT } from "../../i18n";
+import { useCustomsStatusLabel, useLicenseStateLabel, useT } from "../../i18n";
 import { useSession } from "../../session";
 import { customsTone, reasonProblem } from "./format";
 
@@ -10,9 +10,21 @@ export function Title({ children, level = 1 }: { children: ReactNode; level?: 1 
   return <Typography.Title level={level} style={{ fontSize: level === 1 ? 20 : 16 }}>{children}</Typography.Title>;
 }
 
+/** A license's customs status: in the screen's language (the API's label is the manual's
+ * Chinese), the API's label for a status the console does not know. */
 export function CustomsTag({ status, label }: { status?: string | null; label?: string | null }) {
+  const customs = useCustomsStatusLabel();
   if (!status) return <Tag>{label || "-"}</Tag>;
-  return <Tag color={customsTone(status)} data-testid="customs-status">{label || status}</Tag>;
+  const known = customs(status);
+  return <Tag color={customsTone(status)} data-testid="customs-status">{known !== status ? known : label || status}</Tag>;
+}
+
+/** A license's state (valid, used up, ...) in the screen's language, else the API's label. */
+export function LicenseStateText({ state, label }: { state?: string | null; label?: string | null }) {
+  const licenseState = useLicenseStateLabel();
+  if (!state) return <span data-testid="license-state">{label || "-"}</span>;
+  const known = licenseState(state);
+  return <span data-testid="license-state">{known !== state ? known : label || state}</span>;
 }
 
 /** Local date and time of an ISO timestamp, as the console shows times. */

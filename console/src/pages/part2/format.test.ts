@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  addToFeed, canRedeliver, CHANGE_TYPES, customsTone, formatSeconds, formatShare, overObjective, parseIds,
+  addToFeed, canRedeliver, customsTone, feedSubject, formatSeconds, formatShare, overObjective, parseIds,
   reasonProblem, snakeType,
 } from "./format";
 
@@ -44,7 +44,15 @@ describe("the customs, push and operations helpers", () => {
   });
   it("names the stream's event types as the docs do", () => {
     expect(snakeType("ClearanceRecorded")).toBe("application.clearance_recorded");
-    expect(CHANGE_TYPES).toContain("application.customs_stored");
     expect(canRedeliver("failed") && canRedeliver("delivered") && !canRedeliver("pending")).toBe(true);
+  });
+  it("says what a live-feed line is about: the status it sets, else what the fact records", () => {
+    const base = { current_status: "license_issued", status: null, details: {} };
+    expect(feedSubject({ ...base, status: "license_issued" })).toEqual({ kind: "status", value: "license_issued" });
+    // Customs storing the license: its customs status, not the application's status
+    expect(feedSubject({ ...base, customs_status: "stored" })).toEqual({ kind: "customs", value: "stored" });
+    expect(feedSubject({ ...base, details: { license_state: "used_up" } })).toEqual({ kind: "license_state", value: "used_up" });
+    expect(feedSubject({ ...base, details: { declaration_no: "2200001", quantity: "7" } })).toEqual({ kind: "declaration", value: "2200001", quantity: "7" });
+    expect(feedSubject(base)).toEqual({ kind: "none" });
   });
 });

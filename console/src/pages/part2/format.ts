@@ -63,16 +63,8 @@ export function canRedeliver(state: string): boolean {
   return state === "failed" || state === "delivered";
 }
 
-/** The webhook / stream event types of the changes (docs/status.md: `application.` + the event
- * type in snake case): EventSource delivers a named event only to a listener of that name. */
-export const CHANGE_TYPES = [
-  "ApplicationSubmitted", "ApplicationSigned", "SigningFailed", "SigningDeferred", "SubmissionAccepted",
-  "SubmissionRejected", "SubmissionDelayed", "ReviewResultReceived", "ApplicationRevoked", "LicenseIssued",
-  "CustomsStored", "ClearanceRecorded", "ClearanceReversed", "ClearanceRefused", "LicenseUsedUp",
-  "LicenseSurrendered", "LicenseCancelled", "LicenseExpired", "LicenseReissueRequested",
-  "CustomsCancellationStored", "LicenseCancellationReceived",
-].map(snakeType);
-
+/** `application.` + the event type in snake case (docs/status.md): the webhook and stream event
+ * type of a change. The types themselves: `WEBHOOK_TYPES` (i18n.tsx, typed by the API schema). */
 export function snakeType(eventType: string): string {
   return "application." + eventType.replace(/(?<!^)(?=[A-Z])/g, "_").toLowerCase();
 }
@@ -80,4 +72,23 @@ export function snakeType(eventType: string): string {
 /** A China date (YYYY-MM-DD) or undefined for an empty field: what the query parameters want. */
 export function dateParam(v: { format: (f: string) => string } | null | undefined): string | undefined {
   return v ? v.format("YYYY-MM-DD") : undefined;
+}
+
+/** What a live-feed line is about. A change that sets a status: that status. A fact that sets
+ * none (Customs storing the license, a declaration, the license's own events) is about what it
+ * records, not about the application's status, which it leaves as it was (docs/status.md). */
+export type FeedSubject =
+  | { kind: "status" | "customs" | "license_state"; value: string }
+  | { kind: "declaration"; value: string; quantity?: string }
+  | { kind: "none" };
+
+export function feedSubject(data: Record<string, unknown>): FeedSubject {
+  const details = (data.details ?? {}) as Record<string, unknown>;
+  if (typeof data.status === "string" && data.status) return { kind: "status", value: data.status };
+  if (typeof data.customs_status === "string" && data.customs_status) return { kind: "customs", value: data.customs_status };
+  if (typeof details.license_state === "string" && details.license_state) return { kind: "license_state", value: details.license_state };
+  if (typeof details.declaration_no === "string" && details.declaration_no) {
+    return { kind: "declaration", value: details.declaration_no, ...(details.quantity ? { quantity: String(details.quantity) } : {}) };
+  }
+  return { kind: "none" };
 }

@@ -9,7 +9,7 @@ import asyncpg
 
 from ail_shared.lifecycle import ApplicationStatus
 from ail_shared.telemetry import stored_trace_context
-from ail_status.domain.model import ApplicationView, Change
+from ail_status.domain.model import ApplicationView, Change, webhook_type
 
 SCHEMA = "status"
 CHANGES_CHANNEL = f"{SCHEMA}_changes"  # NOTIFY payload: enterprise code
@@ -41,7 +41,8 @@ ON CONFLICT (application_id) DO UPDATE SET
 
 # Everything an event changes, in one statement (one round trip): the lifecycle view, the next
 # number of the enterprise's sequence (locks the enterprise's counter row until commit), the
-# change log row, a delivery for each matching subscription, and the wake-ups (sent at commit).
+# change log row, a delivery for each matching subscription (its applications and webhook types:
+# ``Subscription.wants``), and the wake-ups (sent at commit).
 RECORD = f"""
 WITH app AS ({SAVE_APPLICATION} RETURNING 1),
 seq AS (
@@ -66,6 +67,8 @@ seq AS (
         THEN 'infinity'::timestamptz ELSE clock_timestamp() END
     FROM ch, {SCHEMA}.subscriptions s
     WHERE s.enterprise_code = $2 AND s.deleted_at IS NULL
+      -- $24: the change's webhook type; a subscription without event_types wants every type
+      AND (s.event_types IS NULL OR $24 = ANY(s.event_types))
       AND (s.all_applications OR EXISTS (
             SELECT 1 FROM {SCHEMA}.subscription_applications sa
             WHERE sa.subscription_id = s.id AND sa.application_id = $1))
@@ -154,6 +157,7 @@ class StatusRepository:
             # a worker, continues it and sends its traceparent (ail_shared.telemetry).
             stored_trace_context(),
             v.license_state,
+            webhook_type(change.event_type),
         )
         assert row is not None
         return Recorded(sequence=int(row["seq"]), deliveries=int(row["deliveries"]))

@@ -78,7 +78,7 @@ DELIVERY_COLUMNS = """d.id AS row_id, d.public_id, d.application_id, d.event_id,
 
 
 SUBSCRIPTION_COLUMNS = """id, enterprise_code, url, all_applications, description,
-    retry_period_seconds, created_by, created_at"""
+    retry_period_seconds, created_by, created_at, event_types"""
 
 
 def _to_subscription(row: asyncpg.Record, application_ids: list[str]) -> Subscription:
@@ -92,6 +92,7 @@ def _to_subscription(row: asyncpg.Record, application_ids: list[str]) -> Subscri
         retry_period_seconds=row["retry_period_seconds"],
         created_by=row["created_by"],
         created_at=row["created_at"],
+        event_types=tuple(row["event_types"]) if row["event_types"] is not None else None,
     )
 
 
@@ -106,8 +107,8 @@ class SubscriptionRepository:
         sub = subscription
         await self.conn.execute(
             f"INSERT INTO {S}.subscriptions (id, enterprise_code, url, secret, all_applications,"
-            " description, retry_period_seconds, created_by, created_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            " description, retry_period_seconds, created_by, created_at, event_types)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             sub.id,
             sub.enterprise_code,
             sub.url,
@@ -117,6 +118,7 @@ class SubscriptionRepository:
             sub.retry_period_seconds,
             sub.created_by,
             sub.created_at,
+            list(sub.event_types) if sub.event_types is not None else None,
         )
         await self.conn.executemany(
             f"INSERT INTO {S}.subscription_applications (subscription_id, application_id) VALUES ($1, $2)",

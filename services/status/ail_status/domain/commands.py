@@ -22,6 +22,7 @@ class CreateSubscription(Command):
     description: str
     retry_period_seconds: int | None
     created_by: str
+    event_types: tuple[str, ...] | None = None  # checked by the route; None: every webhook type
 
 
 @dataclass(frozen=True)

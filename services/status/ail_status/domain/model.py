@@ -494,6 +494,36 @@ def webhook_type(event_type: str) -> str:
     return "application." + re.sub(r"(?<!^)(?=[A-Z])", "_", event_type).lower()
 
 
+# The lifecycle events the service records, lists and pushes (one use case for all of them:
+# ``service_layer/handlers.py``'s EVENT_HANDLERS); ``describe`` says what each records.
+LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
+    ApplicationSubmitted,
+    SigningDeferred,
+    SigningFailed,
+    SubmissionDelayed,
+    SubmissionRejected,
+    SubmissionAccepted,
+    ApplicationRevoked,
+    ReviewResultReceived,
+    LicenseIssued,
+    CustomsStored,
+    ClearanceRecorded,
+    ClearanceReversed,
+    LicenseUsedUp,
+    LicenseSurrendered,
+    LicenseCancelled,
+    LicenseExpired,
+    LicenseReissueRequested,
+    CustomsCancellationStored,
+    ClearanceRefused,
+    LicenseReopened,
+)
+
+# The webhook types a subscription may choose (``event_types``): one per lifecycle event, in the
+# order above. A new lifecycle event is a new type here by itself.
+WEBHOOK_TYPES: tuple[str, ...] = tuple(webhook_type(e.__name__) for e in LIFECYCLE_EVENTS)
+
+
 @dataclass(frozen=True)
 class OperationsAction:
     """What operations did with a dead-lettered message of an application (redrive or skip):

@@ -33,7 +33,8 @@ from ail_shared.retry import backoff
 
 @dataclass(frozen=True)
 class Subscription:
-    """A push subscription: a webhook URL for chosen applications or all of an enterprise."""
+    """A push subscription: a webhook URL for chosen applications or all of an enterprise, and
+    for chosen webhook types or all of them."""
 
     id: UUID
     enterprise_code: str
@@ -44,6 +45,13 @@ class Subscription:
     retry_period_seconds: int | None  # None: the service's default
     created_by: str
     created_at: datetime
+    # The webhook types it receives (``domain.model.WEBHOOK_TYPES``); None: every type.
+    event_types: tuple[str, ...] | None = None
+
+    def wants(self, webhook_type: str) -> bool:
+        """Whether a change of this webhook type is queued for the subscription (the rule the
+        recording SQL applies: ``adapters/repository.py``, RECORD)."""
+        return self.event_types is None or webhook_type in self.event_types
 
 
 @dataclass(frozen=True)

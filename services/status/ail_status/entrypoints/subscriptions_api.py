@@ -22,6 +22,7 @@ from ail_status.adapters.repository import SCHEMA
 from ail_status.config import MAX_RETRY_PERIOD_SECONDS
 from ail_status.domain import webhooks
 from ail_status.domain.commands import CreateSubscription, DeleteSubscription, Redeliver
+from ail_status.domain.model import WEBHOOK_TYPES
 from ail_status.domain.webhooks import Subscription
 from ail_status.entrypoints.deps import StatusDeps
 from ail_status.entrypoints.views import (
@@ -30,6 +31,7 @@ from ail_status.entrypoints.views import (
     RedeliveryView,
     SubscriptionList,
     SubscriptionView,
+    WebhookTypeText,
 )
 from ail_status.service_layer.handlers import CreatedSubscription, handle
 
@@ -57,6 +59,12 @@ class SubscriptionIn(BaseModel):
         default=None, description="the applications to follow; or set all_applications"
     )
     all_applications: bool = Field(default=False, description="follow every application of the enterprise")
+    event_types: list[WebhookTypeText] | None = Field(
+        default=None,
+        examples=[["application.license_issued", "application.clearance_recorded"]],
+        description="the webhook types to receive, each once; absent or null: every type (also"
+        " those added later)",
+    )
     # Ranges are checked in _problems, so that one answer names every problem.
     description: Text = Field(default="", description="at most 500 characters")
     retry_period_seconds: int | None = Field(
@@ -74,8 +82,29 @@ async def url_problems(url: str, policy: netguard.Policy, resolver: netguard.Res
     return []
 
 
-def _problems(body: SubscriptionIn) -> list[FieldProblem]:
+def event_type_problems(event_types: list[str] | None) -> list[FieldProblem]:
+    """What is wrong with a subscription's ``event_types`` (None: every type, nothing wrong)."""
+    if event_types is None:
+        return []
+    if not event_types:
+        return [
+            FieldProblem("event_types", "name at least one webhook type, or leave event_types out for all")
+        ]
     problems: list[FieldProblem] = []
+    if len(event_types) > len(WEBHOOK_TYPES):
+        problems.append(FieldProblem("event_types", f"at most {len(WEBHOOK_TYPES)} webhook types"))
+    if len(set(event_types)) != len(event_types):
+        problems.append(FieldProblem("event_types", "lists a webhook type more than once"))
+    problems += [
+        FieldProblem(f"event_types.{i}", f"unknown webhook type {t!r}; one of: {', '.join(WEBHOOK_TYPES)}")
+        for i, t in enumerate(event_types)
+        if t not in WEBHOOK_TYPES
+    ]
+    return problems
+
+
+def _problems(body: SubscriptionIn) -> list[FieldProblem]:
+    problems: list[FieldProblem] = event_type_problems(body.event_types)
     ids = body.application_ids
     if body.all_applications and ids:
         problems.append(FieldProblem("application_ids", "give either application_ids or all_applications"))
@@ -112,6 +141,7 @@ def _out(sub: Subscription, default_period: int) -> dict[str, Any]:
         "application_ids": list(sub.application_ids),
         "description": sub.description,
         "retry_period_seconds": sub.retry_period_seconds or default_period,
+        "event_types": list(sub.event_types) if sub.event_types is not None else None,
         "created_at": sub.created_at.isoformat(),
     }
 
@@ -148,6 +178,7 @@ async def create_subscription(
         description=body.description,
         retry_period_seconds=body.retry_period_seconds,
         created_by=tenant.principal.id,
+        event_types=tuple(body.event_types) if body.event_types is not None else None,
     )
 
     async def work(conn: Any) -> tuple[int, Any]:

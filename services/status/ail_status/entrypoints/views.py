@@ -7,11 +7,13 @@ the fields it had); every field the routes write is declared, since a response m
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
+from ail_shared.inputs import IdentifierText
 from ail_shared.paging import Page
+from ail_status.domain.model import WEBHOOK_TYPES
 
 
 class StatusView(BaseModel):
@@ -92,6 +94,14 @@ class History(Page[HistoryEntry]):
     license_no: str | None = None
 
 
+# A webhook type: the schema lists the allowed ones (clients build their choices from it); the
+# route checks them itself (``subscriptions_api.event_type_problems``) so that one answer names
+# every wrong entry with the allowed ones.
+WebhookTypeText = Annotated[
+    IdentifierText, WithJsonSchema({"type": "string", "enum": list(WEBHOOK_TYPES), "maxLength": 64})
+]
+
+
 class SubscriptionView(BaseModel):
     id: str
     enterprise_code: str
@@ -100,6 +110,11 @@ class SubscriptionView(BaseModel):
     application_ids: list[str]
     description: str
     retry_period_seconds: int
+    event_types: list[WebhookTypeText] | None = Field(
+        None,
+        examples=[["application.license_issued"]],
+        description="the webhook types it receives; null: every type",
+    )
     created_at: str = Field(description="ISO 8601")
 
 

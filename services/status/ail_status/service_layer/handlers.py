@@ -22,28 +22,8 @@ from typing import Any
 from ail_shared.consumer import EventHandler, PermanentError
 from ail_shared.errors import Conflict, NotFound
 from ail_shared.events import (
-    ApplicationRevoked,
-    ApplicationSubmitted,
-    ClearanceRecorded,
-    ClearanceRefused,
-    ClearanceReversed,
-    CustomsCancellationStored,
-    CustomsStored,
     Envelope,
     Event,
-    LicenseCancelled,
-    LicenseExpired,
-    LicenseIssued,
-    LicenseReissueRequested,
-    LicenseReopened,
-    LicenseSurrendered,
-    LicenseUsedUp,
-    ReviewResultReceived,
-    SigningDeferred,
-    SigningFailed,
-    SubmissionAccepted,
-    SubmissionDelayed,
-    SubmissionRejected,
 )
 from ail_shared.logging import get_logger
 from ail_shared.retry import now_utc
@@ -57,6 +37,7 @@ from ail_status.domain.commands import (
     RecordDeliveryOutcomes,
     Redeliver,
 )
+from ail_status.domain.model import LIFECYCLE_EVENTS
 from ail_status.domain.webhooks import Claimed, Subscription
 from ail_status.service_layer.unit_of_work import StatusUnitOfWork
 
@@ -98,29 +79,6 @@ async def record_lifecycle_event(uow: StatusUnitOfWork, event: Event, env: Envel
             raise PermanentError(str(exc)) from exc
         await uow.views.record(change)
 
-
-LIFECYCLE_EVENTS: tuple[type[Event], ...] = (
-    ApplicationSubmitted,
-    SigningDeferred,
-    SigningFailed,
-    SubmissionDelayed,
-    SubmissionRejected,
-    SubmissionAccepted,
-    ApplicationRevoked,
-    ReviewResultReceived,
-    LicenseIssued,
-    CustomsStored,
-    ClearanceRecorded,
-    ClearanceReversed,
-    LicenseUsedUp,
-    LicenseSurrendered,
-    LicenseCancelled,
-    LicenseExpired,
-    LicenseReissueRequested,
-    CustomsCancellationStored,
-    ClearanceRefused,
-    LicenseReopened,
-)
 
 # One use case for every lifecycle event: what differs per type is the fact it records
 # (``domain.model.describe``).
@@ -167,6 +125,7 @@ async def create_subscription(
             retry_period_seconds=cmd.retry_period_seconds,
             created_by=cmd.created_by,
             created_at=ctx.clock(),
+            event_types=cmd.event_types,
         )
         await uow.subscriptions.add(sub, secret_token=ctx.box.encrypt(secret, aad=webhooks.aad(sub.id)))
     return CreatedSubscription(sub, secret)

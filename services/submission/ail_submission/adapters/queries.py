@@ -113,7 +113,8 @@ OPS_SUBMISSIONS = f"""SELECT * FROM (
     FROM {SCHEMA}.submissions s
     WHERE s.state IN ('signed', 'parked')
        OR (s.state = 'rejected' AND s.reason = 'closed_by_operations')) t
-WHERE ($1::text IS NULL OR t.ops_state = $1) AND ($2::uuid IS NULL OR t.submission_id = $2)"""
+WHERE ($1::text IS NULL OR t.ops_state = $1) AND ($2::uuid IS NULL OR t.submission_id = $2)
+  AND ($3::text IS NULL OR t.serial_no = $3)"""
 
 
 async def ops_submissions(
@@ -123,17 +124,22 @@ async def ops_submissions(
     limit: int,
     offset: int = 0,
     submission_id: UUID | None = None,
+    serial_no: str | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """MOFCOM sends that wait, retry, are parked or were closed, newest first, each with what
-    operations did with it (oldest first); and how many match in all. The request is shown by
-    size and summary: the signature and certificate stay out."""
+    operations did with it (oldest first); and how many match in all (``serial_no``: the sends
+    of one application's serial number). The request is shown by size and summary: the
+    signature and certificate stay out."""
     async with pool.acquire() as conn:
         rows = await conn.fetch(
-            f"{OPS_SUBMISSIONS} ORDER BY t.updated_at DESC LIMIT $3 OFFSET $4",
+            f"{OPS_SUBMISSIONS} ORDER BY t.updated_at DESC LIMIT $4 OFFSET $5",
             state,
             submission_id,
+            serial_no,
             limit,
             offset,
         )
-        total = await conn.fetchval(f"SELECT count(*) FROM ({OPS_SUBMISSIONS}) c", state, submission_id)
+        total = await conn.fetchval(
+            f"SELECT count(*) FROM ({OPS_SUBMISSIONS}) c", state, submission_id, serial_no
+        )
     return int(total), [dict(r) for r in rows]

@@ -16,6 +16,7 @@ from ail_shared.calendar import china_date
 from ail_shared.canonical import canonical_json
 from ail_shared.errors import NotFound
 from ail_shared.http import CurrentTenant, Pool
+from ail_shared.inputs import IdentifierText
 from ail_shared.openapi import errors
 from ail_shared.ops import OpsAction, OpsState, Why, operations_actor
 from ail_shared.paging import ListPage, Page
@@ -97,10 +98,13 @@ async def list_ops_submissions(
     tenant: CurrentTenant,
     paging: ListPage,
     state: Annotated[OpsState | None, Query(description="only sends in this state")] = None,
+    serial_no: Annotated[
+        IdentifierText | None, Query(description="only the sends of this serial number (流水号)")
+    ] = None,
 ) -> Any:
     operations_actor(tenant, refused=REFUSED)
     total, rows = await queries.ops_submissions(
-        pool, state=state, limit=paging.page_size, offset=paging.offset
+        pool, state=state, limit=paging.page_size, offset=paging.offset, serial_no=serial_no or None
     )
     return paging.of([_view(r) for r in rows], total)
 
