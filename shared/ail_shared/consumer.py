@@ -40,6 +40,7 @@ from ail_shared.kafka import make_consumer, make_producer
 from ail_shared.logging import get_logger
 from ail_shared.retry import backoff
 from ail_shared.telemetry import context_from_kafka_headers, continue_trace
+from ail_shared.unit_of_work import batch_scope
 
 log = get_logger("ail.consumer")
 
@@ -73,6 +74,11 @@ def bind_handlers(
 def handled_names(handlers: Handlers) -> set[str]:
     """The ``event_type`` names of the envelopes a consumer applies (others are skipped)."""
     return {event_type.__name__ for event_type in handlers}
+
+
+class BatchUnitFailed(Exception):
+    """A unit of work failed inside a batch whose handler went on: the batch is rolled back and
+    applied one event at a time (each unit of work with its savepoint)."""
 
 
 class PermanentError(Exception):
@@ -214,10 +220,17 @@ class EventConsumer:
                 events=[(env.event_id, env.event_type) for env, _, _ in items],
             )
             results = []
-            for env, event, rec in items:
-                new = env.event_id in fresh
-                fresh.discard(env.event_id)  # the same event twice in a batch: applied once
-                results.append(await self._apply_in(conn, env, event, rec, claimed=new))
+            # Units of work on the batch's transaction take no savepoint (ail_shared.unit_of_work):
+            # one that failed, even if its handler went on, fails the batch (one at a time then).
+            with batch_scope(conn) as scope:
+                for env, event, rec in items:
+                    new = env.event_id in fresh
+                    fresh.discard(env.event_id)  # the same event twice in a batch: applied once
+                    results.append(await self._apply_in(conn, env, event, rec, claimed=new))
+                    if scope.failed is not None:
+                        raise BatchUnitFailed(
+                            f"a unit of work of {env.event_type} {env.event_id} failed inside the batch"
+                        ) from scope.failed
             return results
 
     async def _apply_in(

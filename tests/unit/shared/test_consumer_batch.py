@@ -16,8 +16,9 @@ import pytest
 from aiokafka import TopicPartition
 
 import ail_shared.consumer as consumer_module
-from ail_shared.consumer import EventConsumer, PermanentError
+from ail_shared.consumer import EventConsumer, PermanentError, bind_handlers
 from ail_shared.events import Envelope, Event, SubmissionAccepted, envelope_for, utcnow
+from ail_shared.unit_of_work import PgUnitOfWork
 
 
 @dataclass
@@ -216,3 +217,99 @@ async def test_a_poison_event_in_a_poll_is_dead_lettered_alone(monkeypatch: pyte
     assert kafka.dead_letters == [envs["bad"].to_bytes()]
     last = {tp: off for commit in kafka.commits for tp, off in commit.items()}
     assert last == {TopicPartition("t", 0): 2, TopicPartition("t", 1): 3, TopicPartition("t", 2): 1}
+
+
+# ------------------------------------------------- units of work inside a batch (no savepoints)
+
+
+class Savepoint:
+    """What ``conn.transaction()`` returns when a unit of work opens its savepoint."""
+
+    def __init__(self, conn: FakeConn) -> None:
+        self.conn = conn
+
+    async def start(self) -> None:
+        assert self.conn.tx is not None
+        self.conn.tx.statements.append("SAVEPOINT")
+        self.mark = len(self.conn.tx.applied)
+
+    async def commit(self) -> None:
+        assert self.conn.tx is not None
+        self.conn.tx.statements.append("RELEASE")
+
+    async def rollback(self) -> None:
+        assert self.conn.tx is not None
+        self.conn.tx.statements.append("ROLLBACK TO")
+        del self.conn.tx.applied[self.mark :]
+
+
+class SavepointConn(FakeConn):
+    def transaction(self) -> Any:
+        if self.tx is not None and self.tx.outcome == "open":
+            return Savepoint(self)
+        return super().transaction()
+
+
+class SavepointDb(FakeDb):
+    @contextlib.asynccontextmanager
+    async def _acquire(self) -> AsyncIterator[FakeConn]:
+        yield SavepointConn(self)
+
+
+class Uow(PgUnitOfWork):
+    schema = "s"
+
+
+def _uow_run(
+    monkeypatch: pytest.MonkeyPatch, polls: list[dict[TopicPartition, list[Rec]]]
+) -> tuple[FakeDb, FakeKafka]:
+    """A handler on a unit of work that writes a half, fails, and goes on (it catches the
+    failure): what it wrote in the failed unit of work must never commit."""
+    db = SavepointDb()
+    kafka = FakeKafka(polls)
+
+    async def handler(uow: Uow, event: SubmissionAccepted, env: Envelope) -> None:
+        try:
+            async with uow:
+                uow.connection.tx.applied.append(f"{event.application_id} half")  # type: ignore[attr-defined]
+                if event.application_id == "swallowed":
+                    raise ValueError("the second half fails")
+                uow.connection.tx.applied.append(f"{event.application_id} whole")  # type: ignore[attr-defined]
+        except ValueError:
+            pass  # the handler goes on (records nothing else)
+
+    consumer = EventConsumer(
+        name="test.batch",
+        topics=["t"],
+        handlers=bind_handlers({SubmissionAccepted: handler}, Uow),
+        pool=db,
+        schema="s",
+        bootstrap="127.0.0.1:1",
+    )
+    kafka.owner = consumer
+    monkeypatch.setattr(consumer_module, "make_consumer", lambda *a, **k: kafka)
+    monkeypatch.setattr(consumer_module, "make_producer", lambda *a, **k: kafka)
+    return db, kafka
+
+
+async def test_units_of_work_in_a_batch_take_no_savepoint(monkeypatch: pytest.MonkeyPatch) -> None:
+    batch, _ = _poll(["a1", "a2"], ["b1"])
+    db, kafka = _uow_run(monkeypatch, [batch])
+    assert kafka.owner is not None
+    await kafka.owner._run_once()
+    assert len(db.transactions) == 1
+    assert db.transactions[0].statements == ["claim_many"]  # no SAVEPOINT / RELEASE per event
+    assert db.committed() == ["a1 half", "a1 whole", "a2 half", "a2 whole", "b1 half", "b1 whole"]
+
+
+async def test_a_failed_unit_of_work_whose_handler_goes_on_never_commits_its_half(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    batch, _ = _poll(["a1", "swallowed", "a3"])
+    db, kafka = _uow_run(monkeypatch, [batch])
+    assert kafka.owner is not None
+    await kafka.owner._run_once()
+    # The batch rolled back; one at a time, the failed unit of work rolled back to its savepoint.
+    assert db.transactions[0].outcome == "rolled back"
+    assert db.committed() == ["a1 half", "a1 whole", "a3 half", "a3 whole"]
+    assert kafka.dead_letters == []  # the handler handled its failure: the event is applied
