@@ -271,10 +271,10 @@ def _uow_run(
     async def handler(uow: Uow, event: SubmissionAccepted, env: Envelope) -> None:
         try:
             async with uow:
-                uow.connection.tx.applied.append(f"{event.application_id} half")  # type: ignore[attr-defined]
+                uow.connection.tx.applied.append(f"{event.application_id} half")
                 if event.application_id == "swallowed":
                     raise ValueError("the second half fails")
-                uow.connection.tx.applied.append(f"{event.application_id} whole")  # type: ignore[attr-defined]
+                uow.connection.tx.applied.append(f"{event.application_id} whole")
         except ValueError:
             pass  # the handler goes on (records nothing else)
 
