@@ -182,8 +182,13 @@ class EventConsumer:
         schema: str,
         bootstrap: str,
         max_attempts: int = 5,
+        on_applied: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
+        # Called once the events of a batch are committed (and only if one was applied): wakes
+        # the worker that takes up what they queued (e.g. a license to deliver) at once instead
+        # of at its next poll (issue 16: "woken on commit everywhere").
+        self.on_applied = on_applied
         self.topics = topics
         self.handlers = dict(handlers)
         self.pool = pool
@@ -462,6 +467,8 @@ class EventConsumer:
             return outcome
 
     async def _finish(self, consumer: Any, dlt: Any, outcome: BatchOutcome) -> None:
+        if outcome.applied and self.on_applied is not None:
+            self.on_applied()  # the database has committed them: what they queued is visible
         for dl in outcome.dead_letters:
             await send_dead_letter(dlt, dl, consumer_name=self.name)
         if outcome.commits:

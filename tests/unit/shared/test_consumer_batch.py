@@ -313,3 +313,18 @@ async def test_a_failed_unit_of_work_whose_handler_goes_on_never_commits_its_hal
     assert db.transactions[0].outcome == "rolled back"
     assert db.committed() == ["a1 half", "a1 whole", "a3 half", "a3 whole"]
     assert kafka.dead_letters == []  # the handler handled its failure: the event is applied
+
+
+async def test_the_worker_is_woken_after_the_commit_of_a_poll_that_applied_something(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first, envs = _poll(["a1", "a2"])
+    again = {tp: [Rec(r.value, r.offset + 2, r.partition) for r in recs] for tp, recs in first.items()}
+    db, kafka = _run(monkeypatch, [first, again])
+    assert kafka.owner is not None
+    woken: list[list[str]] = []
+    kafka.owner.on_applied = lambda: woken.append(db.committed())
+    await kafka.owner._run_once()
+    # Once, for the poll that applied two events, when they were already committed; not for the
+    # redelivery that applied nothing.
+    assert woken == [["a1", "a2"]]
