@@ -41,7 +41,7 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     availability check). No pooled connection takes session state: LISTEN and the session
     advisory lock are on connections of their own (``connect``: the outbox relay, the status
     service's notifications), nothing pooled runs a session ``SET``, cursors are transaction-bound;
-    ``tests/unit/test_pool_session_state.py`` checks the code for it. asyncpg still rolls back a
+    ``tests/unit/shared/test_pool_session_state.py`` checks the code for it. asyncpg still rolls back a
     transaction left open and drops listeners before calling this, so nothing leaks across uses."""
 
 
