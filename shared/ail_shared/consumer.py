@@ -40,6 +40,7 @@ from ail_shared.kafka import make_consumer, make_producer
 from ail_shared.logging import get_logger
 from ail_shared.retry import backoff
 from ail_shared.telemetry import context_from_kafka_headers, continue_trace
+from ail_shared.unit_of_work import batch_scope
 
 log = get_logger("ail.consumer")
 
@@ -73,6 +74,11 @@ def bind_handlers(
 def handled_names(handlers: Handlers) -> set[str]:
     """The ``event_type`` names of the envelopes a consumer applies (others are skipped)."""
     return {event_type.__name__ for event_type in handlers}
+
+
+class BatchUnitFailed(Exception):
+    """A unit of work failed inside a batch whose handler went on: the batch is rolled back and
+    applied one event at a time (each unit of work with its savepoint)."""
 
 
 class PermanentError(Exception):
@@ -162,6 +168,10 @@ def _tally(out: BatchOutcome, result: str) -> None:
 class EventConsumer:
     """Consumes ``topics`` as group ``name`` and applies events with ``handlers``."""
 
+    # Apply a poll's records of every partition in one transaction (True), or each partition's
+    # in its own (a subclass whose batch step handles one partition at a time: the signer's).
+    merge_partitions = True
+
     def __init__(
         self,
         *,
@@ -172,8 +182,13 @@ class EventConsumer:
         schema: str,
         bootstrap: str,
         max_attempts: int = 5,
+        on_applied: Callable[[], None] | None = None,
     ) -> None:
         self.name = name
+        # Called once the events of a batch are committed (and only if one was applied): wakes
+        # the worker that takes up what they queued (e.g. a license to deliver) at once instead
+        # of at its next poll (issue 16: "woken on commit everywhere").
+        self.on_applied = on_applied
         self.topics = topics
         self.handlers = dict(handlers)
         self.pool = pool
@@ -199,10 +214,35 @@ class EventConsumer:
             return await self._apply_in(conn, env, event, rec)
 
     async def _apply_all(self, items: list[tuple[Envelope, Event, Record]]) -> list[str]:
+        """Every event of a polled batch in one transaction; their inbox records claimed in one
+        statement first (``inbox.claim_many``), so a batch costs one BEGIN, one claim and one
+        COMMIT however many events it has, plus each handler's own statements."""
         async with self.pool.acquire() as conn, conn.transaction():
-            return [await self._apply_in(conn, env, event, rec) for env, event, rec in items]
+            fresh = await inbox.claim_many(
+                conn,
+                schema=self.schema,
+                consumer=self.name,
+                events=[(env.event_id, env.event_type) for env, _, _ in items],
+            )
+            results = []
+            # Units of work on the batch's transaction take no savepoint (ail_shared.unit_of_work):
+            # one that failed, even if its handler went on, fails the batch (one at a time then).
+            with batch_scope(conn) as scope:
+                for env, event, rec in items:
+                    new = env.event_id in fresh
+                    fresh.discard(env.event_id)  # the same event twice in a batch: applied once
+                    results.append(await self._apply_in(conn, env, event, rec, claimed=new))
+                    if scope.failed is not None:
+                        raise BatchUnitFailed(
+                            f"a unit of work of {env.event_type} {env.event_id} failed inside the batch"
+                        ) from scope.failed
+            return results
 
-    async def _apply_in(self, conn: asyncpg.Connection, env: Envelope, event: Event, rec: Record) -> str:
+    async def _apply_in(
+        self, conn: asyncpg.Connection, env: Envelope, event: Event, rec: Record, claimed: bool | None = None
+    ) -> str:
+        """Apply one event on ``conn`` (in its transaction). ``claimed``: whether the caller has
+        already claimed its inbox record (True: new, False: seen before); None: claim it here."""
         handler = self.handlers[type(event)]
         carrier = env.trace_context or context_from_kafka_headers(rec.headers)
         with continue_trace(
@@ -226,13 +266,15 @@ class EventConsumer:
                 "event_type": env.event_type,
                 "event_id": str(env.event_id),
             }
-            if not await inbox.claim(
-                conn,
-                schema=self.schema,
-                consumer=self.name,
-                event_id=env.event_id,
-                event_type=env.event_type,
-            ):
+            if claimed is None:
+                claimed = await inbox.claim(
+                    conn,
+                    schema=self.schema,
+                    consumer=self.name,
+                    event_id=env.event_id,
+                    event_type=env.event_type,
+                )
+            if not claimed:
                 log.debug("event_duplicate", **where)
                 return "duplicate"
             await handler(conn, env, event)
@@ -268,8 +310,18 @@ class EventConsumer:
             handled = handled_names(self.handlers)
             while not self._stopping.is_set():
                 batch = await consumer.getmany(timeout_ms=500, max_records=500)
-                for tp, records in batch.items():
-                    await self._process_with_retries(consumer, dlt, tp, records, handled)
+                # One transaction for the whole poll, every partition's records together (issue
+                # 16, fix 2): each partition's records keep their order, and partitions are
+                # independent of each other, so applying them in one transaction changes no
+                # order rule; a failure falls back to one record at a time (the bad one alone
+                # is dead-lettered).
+                if self.merge_partitions:
+                    records = [rec for recs in batch.values() for rec in recs]
+                    if records:
+                        await self._process_with_retries(consumer, dlt, None, records, handled)
+                else:
+                    for tp, recs in batch.items():
+                        await self._process_with_retries(consumer, dlt, tp, recs, handled)
                 await self._commit_positions(consumer)
         finally:
             with contextlib.suppress(Exception):
@@ -346,8 +398,10 @@ class EventConsumer:
             self.waiting_since = None
 
     async def _process_with_retries(
-        self, consumer: Any, dlt: Any, tp: TopicPartition, records: list[Any], handled: set[str]
+        self, consumer: Any, dlt: Any, tp: TopicPartition | None, records: list[Any], handled: set[str]
     ) -> None:
+        """Apply ``records`` (one partition's, ``tp``, or a whole poll's, ``tp`` None) in one
+        transaction; on a failure that is not an outage, one record at a time."""
         if len(records) > 1:
             attempt = 0
             while True:
@@ -358,7 +412,8 @@ class EventConsumer:
                     raise
                 except Exception as exc:  # noqa: BLE001 - an outage waits; else find the bad event
                     if is_transient(exc):
-                        await self.wait_out_outage(exc, attempt, partition=tp.partition, records=len(records))
+                        partitions = sorted({rec.partition for rec in records})
+                        await self.wait_out_outage(exc, attempt, partitions=partitions, records=len(records))
                         continue
                     log.info(
                         "consumer_batch_fallback", consumer=self.name, size=len(records), error=repr(exc)
@@ -412,6 +467,8 @@ class EventConsumer:
             return outcome
 
     async def _finish(self, consumer: Any, dlt: Any, outcome: BatchOutcome) -> None:
+        if outcome.applied and self.on_applied is not None:
+            self.on_applied()  # the database has committed them: what they queued is visible
         for dl in outcome.dead_letters:
             await send_dead_letter(dlt, dl, consumer_name=self.name)
         if outcome.commits:
@@ -419,7 +476,8 @@ class EventConsumer:
             await consumer.commit(offsets)
             self._committed.update(offsets)
         if outcome.commits:
-            # A batch is one partition's records (one topic); the dead letters carry their own.
+            # A batch is one poll's records (one topic per consumer here); the dead letters carry
+            # their own.
             topics = sorted({t for t, _ in outcome.commits})
             metrics.consumer_batch(
                 self.name,

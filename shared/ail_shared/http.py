@@ -296,7 +296,9 @@ def create_app(
     on_set_aside: SetAsideHook | None = None,
 ) -> FastAPI:
     configure_logging(settings.service_name, settings.log_level)
-    configure_tracing(settings.service_name, settings.otel_exporter, settings.otel_endpoint)
+    configure_tracing(
+        settings.service_name, settings.otel_exporter, settings.otel_endpoint, settings.otel_db_span_ratio
+    )
     runtime = Runtime(settings=settings, schema=schema)
 
     @contextlib.asynccontextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from uuid import UUID
 
 import asyncpg
@@ -23,3 +24,23 @@ async def claim(
         event_type,
     )
     return row is not None
+
+
+async def claim_many(
+    conn: asyncpg.Connection, *, schema: str, consumer: str, events: Sequence[tuple[UUID, str]]
+) -> set[UUID]:
+    """The ids among ``events`` (event id, event type) that are new for this consumer, all now
+    recorded: ``claim`` for a whole batch in one statement (one round trip, issue 16). Same rule:
+    inside the transaction that applies them. An id twice in ``events`` is claimed once (the
+    caller applies its first occurrence only)."""
+    if not events:
+        return set()
+    rows = await conn.fetch(
+        f"INSERT INTO {schema}.inbox (consumer, event_id, event_type)"
+        " SELECT $1, e.id, e.type FROM unnest($2::uuid[], $3::text[]) AS e(id, type)"
+        " ON CONFLICT DO NOTHING RETURNING event_id",
+        consumer,
+        [event_id for event_id, _ in events],
+        [event_type for _, event_type in events],
+    )
+    return {r["event_id"] for r in rows}

@@ -78,7 +78,12 @@ async def test_one_submission_is_one_trace_across_every_service(
             names = {(s["service"], s["name"]) for s in spans}
             webhook = any(s == "status" and n == "deliver webhook" for s, n in names)
             customs = any(s == "customs" and n == "deliver to Customs" for s, n in names)
-            return spans if set(SERVICES) <= services_of(spans) and webhook and customs else None
+            # Each service exports on its own schedule (every second): a consumer span may be in
+            # the store before the span it continues (seen: "MOFCOM review result" a moment after
+            # the consumers of its events). Wait for the tree to be whole, then check it below.
+            ids = {s["span_id"] for s in spans} | {traceparent["traceparent"].split("-")[2]}
+            whole = all(s["parent_span_id"] in ids for s in spans)
+            return spans if set(SERVICES) <= services_of(spans) and webhook and customs and whole else None
 
         spans = await eventually(
             complete, timeout=30, interval=0.5, what=f"trace {trace_id} in every service"

@@ -125,6 +125,38 @@ def test_background_polls_start_no_trace_but_requests_and_events_do() -> None:
     assert names == [("SELECT", SpanKind.CLIENT), ("GET /api/v1/licenses", SpanKind.SERVER)]
 
 
+def test_statement_spans_are_dropped_or_sampled_but_every_root_span_stays() -> None:
+    """Issue 16, fix 3: the per-statement PostgreSQL spans follow ``db_span_ratio`` (by trace,
+    all or none); the request's and the event's spans, and an HTTP call's, are always kept."""
+    pg = {"db.system": "postgresql", "db.statement": "SELECT 1"}
+
+    def run(ratio: float, traces: int) -> list[tuple[str, SpanKind]]:
+        memory = InMemorySpanExporter()
+        provider = telemetry.build_provider("customs", db_span_ratio=ratio)
+        provider.add_span_processor(SimpleSpanProcessor(memory))
+        tracer = provider.get_tracer("test")
+        for _ in range(traces):
+            with tracer.start_as_current_span("GET /api/v1/licenses", kind=SpanKind.SERVER):
+                for _ in range(3):
+                    with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes=pg):
+                        pass
+                with tracer.start_as_current_span("POST", kind=SpanKind.CLIENT):
+                    pass
+            with tracer.start_as_current_span("ail.application process", kind=SpanKind.CONSUMER):
+                pass
+        return [(s.name, s.kind) for s in memory.get_finished_spans()]
+
+    light = run(0.0, 5)
+    assert ("SELECT", SpanKind.CLIENT) not in light
+    assert light.count(("GET /api/v1/licenses", SpanKind.SERVER)) == 5
+    assert light.count(("ail.application process", SpanKind.CONSUMER)) == 5
+    assert light.count(("POST", SpanKind.CLIENT)) == 5
+    every = run(1.0, 5)
+    assert every.count(("SELECT", SpanKind.CLIENT)) == 15
+    some = run(0.5, 200).count(("SELECT", SpanKind.CLIENT))
+    assert some % 3 == 0 and 0 < some < 600  # whole traces' statements, not every trace's
+
+
 def test_parked_work_continues_the_trace_it_was_queued_in(monkeypatch: pytest.MonkeyPatch) -> None:
     memory = InMemorySpanExporter()
     provider = telemetry.build_provider("status")

@@ -476,3 +476,24 @@ async def test_the_application_service_not_answering_is_waited_out() -> None:
     apps.files[(sub.application_id, "a-1")] = ApplicationServiceUnavailable("down")
     assert await send_with(uow, sub, mofcom, apps) == "retry"
     assert mofcom.called("submit") == [] and uow.submission(sub.submission_id).state == SIGNED
+
+
+async def test_the_sender_sends_the_claimed_submission_without_reading_it_again() -> None:
+    """Issue 16: the claim returns the submissions themselves; the send takes one unit of work
+    (recording the answer), not two (reading the row first, then recording)."""
+    uow = FakeUnitOfWork()
+    sub = signed(uow, attempts=0)
+    claimed = await handlers.claim_due(uow, ClaimDueSubmissions(limit=10, lease_seconds=30, rows=True))
+    assert [s.submission_id for s in claimed] == [sub.submission_id]
+    before = uow.commits
+    mofcom = FakeMofcom(submits=[Accepted(form_no=FORM, applied_at=T0)])
+    outcome = await handlers.send_submission(
+        uow,
+        SendSubmission(sub.submission_id, claimed=claimed[0]),
+        mofcom=mofcom,
+        send_policy=POLICY,
+        clock=uow.clock,
+    )
+    assert outcome == "accepted"
+    assert uow.commits - before == 1
+    assert uow.submission(sub.submission_id).state == ACCEPTED

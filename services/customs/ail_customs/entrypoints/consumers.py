@@ -19,5 +19,7 @@ def consumers(deps: Deps) -> list[EventConsumer]:
             pool=deps.runtime.db(),
             schema=SCHEMA,
             bootstrap=deps.settings.kafka_bootstrap,
+            # A license issued is due for delivery to Customs: the worker goes at once.
+            on_applied=deps.delivery.wake,
         )
     ]

@@ -36,6 +36,9 @@ CHUNK = 100  # requests per signing job and per database transaction
 
 
 class SignatureRequestConsumer(EventConsumer):
+    # The pipeline commits one partition's position per batch: it is given one partition's records.
+    merge_partitions = False
+
     def __init__(
         self, *, host: SignerHost, uow: Callable[[Any], SignerUnitOfWork], pool: Any, **kwargs: Any
     ) -> None:
@@ -50,8 +53,9 @@ class SignatureRequestConsumer(EventConsumer):
         self.uow = uow  # on a connection (the fallback) or on the pool (the pipeline)
 
     async def _process_with_retries(
-        self, consumer: Any, dlt: Any, tp: TopicPartition, records: list[Any], handled: set[str]
+        self, consumer: Any, dlt: Any, tp: TopicPartition | None, records: list[Any], handled: set[str]
     ) -> None:
+        assert tp is not None  # merge_partitions is off
         attempt = 0
         while True:
             attempt += 1

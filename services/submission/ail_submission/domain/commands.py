@@ -3,10 +3,13 @@ do (``service_layer.handlers.COMMAND_HANDLERS``). Data only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from uuid import UUID
+
+if TYPE_CHECKING:
+    from ail_submission.domain.model import Submission
 
 Stage = Literal["first", "second"]
 Result = Literal["passed", "rejected"]
@@ -92,6 +95,9 @@ class ClaimDueSubmissions:
 
     limit: int
     lease_seconds: float
+    # Return the claimed submissions themselves, not their ids: the sender sends each as the
+    # claim returned it, without reading it again (issue 16: one transaction less per send).
+    rows: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,9 @@ class SendSubmission:
     """Send one claimed submission to MOFCOM and record its answer."""
 
     submission_id: UUID
+    # The submission as the claim returned it (``ClaimDueSubmissions(rows=True)``): read again
+    # from the database when None.
+    claimed: Submission | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,7 @@ hosts' heartbeats (which e-keys are plugged in where). Wiring only: the handlers
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ail_shared import topics
@@ -21,7 +22,9 @@ def consumers(runtime: Runtime, *, deps: Deps) -> list[EventConsumer]:
     pool, bootstrap = runtime.db(), runtime.settings.kafka_bootstrap
     handlers = bind_handlers(deps.event_handlers(), UnitOfWork)
 
-    def consumer(name: str, topic: str, *types: type) -> EventConsumer:
+    def consumer(
+        name: str, topic: str, *types: type, on_applied: Callable[[], None] | None = None
+    ) -> EventConsumer:
         return EventConsumer(
             name=name,
             topics=[topic],
@@ -29,6 +32,7 @@ def consumers(runtime: Runtime, *, deps: Deps) -> list[EventConsumer]:
             pool=pool,
             schema=SCHEMA,
             bootstrap=bootstrap,
+            on_applied=on_applied,
         )
 
     # Several members of one consumer group share the six partitions, so submissions of
@@ -41,7 +45,14 @@ def consumers(runtime: Runtime, *, deps: Deps) -> list[EventConsumer]:
             for _ in range(members)
         ),
         *(
-            consumer("submission.signer", topics.SIGNER, ApplicationSigned, SigningFailed)
+            # A signature applied makes its submission due: the sender goes once it is committed.
+            consumer(
+                "submission.signer",
+                topics.SIGNER,
+                ApplicationSigned,
+                SigningFailed,
+                on_applied=deps.wake_sender,
+            )
             for _ in range(members)
         ),
     ]

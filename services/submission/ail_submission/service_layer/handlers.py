@@ -662,13 +662,12 @@ async def receive_license_cancellation(uow: UnitOfWork, cmd: ReceiveLicenseCance
 # ---------------------------------------------------------------- the sender
 
 
-async def claim_due(uow: UnitOfWork, cmd: ClaimDueSubmissions) -> list[UUID]:
-    """Lease the signed submissions due to be sent (their attempt is counted)."""
+async def claim_due(uow: UnitOfWork, cmd: ClaimDueSubmissions) -> list[UUID] | list[Submission]:
+    """Lease the signed submissions due to be sent (their attempt is counted); their ids, or
+    the submissions themselves with ``cmd.rows``."""
     async with uow:
-        return [
-            s.submission_id
-            for s in await uow.submissions.claim_due(limit=cmd.limit, lease_seconds=cmd.lease_seconds)
-        ]
+        claimed = await uow.submissions.claim_due(limit=cmd.limit, lease_seconds=cmd.lease_seconds)
+    return claimed if cmd.rows else [s.submission_id for s in claimed]
 
 
 async def send_submission(
@@ -685,8 +684,10 @@ async def send_submission(
     record the answer with its event. Returns 'accepted', 'rejected', 'retry', 'parked' or 'skipped'.
     The attachments the signed snapshot names go with it (their bytes from the application
     service, checked against the signed sha256 first)."""
-    async with uow:
-        sub = await uow.submissions.get(submission_id=cmd.submission_id)
+    sub = cmd.claimed
+    if sub is None:
+        async with uow:
+            sub = await uow.submissions.get(submission_id=cmd.submission_id)
     if sub is None or sub.state != SIGNED:
         return "skipped"
     # The send runs in the sender's task, long after the submit: it continues the trace the

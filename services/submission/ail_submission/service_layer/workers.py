@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
-from uuid import UUID
 
 from ail_shared.logging import get_logger
 from ail_shared.workers import Worker
@@ -31,6 +30,7 @@ from ail_submission.domain.commands import (
     ResolveWaitingSubmissions,
     SendSubmission,
 )
+from ail_submission.domain.model import Submission
 
 log = get_logger("ail.submission.workers")
 
@@ -72,11 +72,11 @@ class Sender:
         if free <= 0:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
             return 0
-        claimed: list[UUID] = await self.handle(
-            ClaimDueSubmissions(limit=free, lease_seconds=self.lease_seconds)
+        claimed: list[Submission] = await self.handle(
+            ClaimDueSubmissions(limit=free, lease_seconds=self.lease_seconds, rows=True)
         )
-        for submission_id in claimed:
-            task = asyncio.create_task(self._send(submission_id))
+        for sub in claimed:
+            task = asyncio.create_task(self._send(sub))
             self._inflight.add(task)
             task.add_done_callback(self._inflight.discard)
         if not claimed:
@@ -85,12 +85,12 @@ class Sender:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
         return 0
 
-    async def _send(self, submission_id: UUID) -> None:
+    async def _send(self, sub: Submission) -> None:
         try:
-            if await self.handle(SendSubmission(submission_id)) == "accepted":
+            if await self.handle(SendSubmission(sub.submission_id, claimed=sub)) == "accepted":
                 self.sent += 1
         except Exception as exc:  # noqa: BLE001 - the lease expires and the row is sent again
-            log.error("sender_error", submission_id=str(submission_id), error=repr(exc))
+            log.error("sender_error", submission_id=str(sub.submission_id), error=repr(exc))
 
 
 class EkeyWaiter:
