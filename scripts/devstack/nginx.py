@@ -19,6 +19,21 @@ def nginx_pid(st: Stack) -> int | None:
     return read_pidfile(st.pidfile("nginx"), "nginx")
 
 
+def upstream(st: Stack, service: str) -> list[str]:
+    """The upstream block of SERVICE: every replica of it (issue 16), round robin. A replica that
+    refuses the connection (killed, restarting) is skipped for the next 2 s and the request goes
+    to another at once (proxy_next_upstream's default "error timeout": a request not yet sent,
+    POST included); one already sent to a replica that dies is a 502 the client retries."""
+    copies = st.replicas_of(service)
+    fails = " max_fails=1 fail_timeout=2s" if len(copies) > 1 else ""
+    return [
+        f"    upstream svc_{service.replace('-', '_')} {{",
+        *(f"        server 127.0.0.1:{st.port(a.name)}{fails};" for a in copies),
+        "        keepalive 16;",
+        "    }",
+    ]
+
+
 def nginx_conf(st: Stack, workers_as: str | None) -> str:
     spec = json.loads((REPO / "deploy" / "nginx" / "routes.json").read_text())
     routes = spec["routes"]
@@ -69,12 +84,7 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         "    proxy_send_timeout 120s;",
     ]
     for s in services:
-        out += [
-            f"    upstream svc_{s.replace('-', '_')} {{",
-            f"        server 127.0.0.1:{st.port(s)};",
-            "        keepalive 16;",
-            "    }",
-        ]
+        out += upstream(st, s)
     out += [
         "    server {",
         f"        listen 127.0.0.1:{st.port('entry')};",

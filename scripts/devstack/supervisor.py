@@ -36,11 +36,18 @@ from .envfile import process_env
 from .kafka import kafka_pid, kafka_up
 from .nginx import nginx_pid, nginx_up
 from .postgres import pg_pid, postgres_up
-from .procs import http_status, launch, pid_alive, port_open, read_pidfile
-from .table import APP_HEALTH_TIMEOUT, APPS_BY_NAME, Stack
+from .procs import http_status, launch, pid_alive, pid_environ, port_open, read_pidfile
+from .table import ALL_APPS_BY_NAME, APP_HEALTH_TIMEOUT, APPS_BY_NAME, Stack
 
 INFRA = ("kafka", "postgres", "nginx")
-COMPONENTS = ("kafka", "postgres", *APPS_BY_NAME, "nginx")
+COMPONENTS = ("kafka", "postgres", *APPS_BY_NAME, "nginx")  # one replica of each service
+
+
+def components(st: Stack) -> tuple[str, ...]:
+    """What the supervisor of ST watches: COMPONENTS plus the extra replicas (AIL_REPLICAS)."""
+    return ("kafka", "postgres", *(a.name for a in st.apps), "nginx")
+
+
 POLICY = Backoff()
 POLL = 0.5  # seconds between looks at a running component
 STOP_GRACE = 5.0
@@ -104,13 +111,18 @@ def ensure_supervisor(st: Stack, skip: tuple[str, ...] = ()) -> None:
     """Start the profile's supervisor unless it runs; wake it either way (a component released
     by ``./dev start`` or ``./dev up`` is started at once, without the rest of its backoff)."""
     pid = supervisor_pid(st)
+    if pid and (pid_environ(pid, "AIL_REPLICAS") or "1") != str(st.replicas):
+        # It watches another replica count (./dev up --replicas N, ./dev scale N): a new one
+        # takes over (the processes run on; it finds them by their pid files).
+        stop_supervisor(st, "supervisor")
+        pid = None
     if pid:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGUSR1)
             return
     argv = [sys.executable, str(REPO / "scripts" / "devstack" / "__main__.py"), "supervise"]
     argv += [f"--skip={n}" for n in skip]
-    env = dict(os.environ, AIL_PROFILE=st.profile, AIL_PORT_BASE=str(st.base))
+    env = dict(os.environ, AIL_PROFILE=st.profile, AIL_PORT_BASE=str(st.base), AIL_REPLICAS=str(st.replicas))
     env.pop(LOCK_HELD_VAR, None)  # the daemon outlives the ./dev test that holds the lock
     proc = launch("supervisor", argv, env, st.logfile("supervisor"), st.pidfile("supervisor"))
     say("supervisor", f"started (pid {proc.pid}); it restarts what stops on its own")
@@ -204,7 +216,7 @@ class Watch(threading.Thread):
             return pg_pid(self.st)
         if self.name == "nginx":
             return nginx_pid(self.st)
-        return app_pid(self.st, APPS_BY_NAME[self.name])
+        return app_pid(self.st, ALL_APPS_BY_NAME[self.name])
 
     def healthy(self) -> bool:
         if self.name in ("kafka", "postgres"):
@@ -224,9 +236,14 @@ class Watch(threading.Thread):
         if self.name == "nginx":
             proc, _ = nginx_up(st)
             return proc
-        app = APPS_BY_NAME[self.name]
+        app = ALL_APPS_BY_NAME[self.name]
         port = st.port(app.name)
-        env = process_env(st, {"AIL_HTTP_PORT": str(port), "AIL_SERVICE_NAME": app.name})
+        # Every replica of a service has the service's name (its consumer groups, metrics job and
+        # traces are the service's); AIL_INSTANCE tells the copies apart (logs).
+        env = process_env(
+            st,
+            {"AIL_HTTP_PORT": str(port), "AIL_SERVICE_NAME": app.service_name, "AIL_INSTANCE": app.name},
+        )
         argv = [str(st.venv_python), "-m", app.module]
         return launch(app.name, argv, env, st.logfile(app.name), st.pidfile(app.name))
 
@@ -335,7 +352,7 @@ class Watch(threading.Thread):
 def serve(st: Stack, skip: list[str]) -> int:
     """``supervise`` (run by ensure_supervisor, never by hand): the daemon's main."""
     sup_dir(st).mkdir(parents=True, exist_ok=True)
-    return Supervisor(st, [n for n in COMPONENTS if n not in skip]).serve()
+    return Supervisor(st, [n for n in components(st) if n not in skip]).serve()
 
 
 def wait_started(st: Stack, name: str, exits_before: int, timeout: float = APP_HEALTH_TIMEOUT) -> None:
@@ -346,7 +363,7 @@ def wait_started(st: Stack, name: str, exits_before: int, timeout: float = APP_H
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if http_status(port) == 200:
-            pid = app_pid(st, APPS_BY_NAME[name])
+            pid = app_pid(st, ALL_APPS_BY_NAME[name])
             if time.monotonic() - t0 > 0.5:
                 say(name, f"healthy in {time.monotonic() - t0:.1f}s (pid {pid}, :{port})")
             else:
