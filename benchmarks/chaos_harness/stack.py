@@ -38,6 +38,11 @@ class Stack:
         return self.env["AIL_PROFILE"]
 
     @property
+    def replicas(self) -> int:
+        """Copies of each service the stack runs (``./dev up --replicas N``, ``./dev scale N``)."""
+        return int(self.env.get("AIL_REPLICAS") or 1)
+
+    @property
     def enterprises(self) -> list[str]:
         """The enterprises the demo agency acts for (each has a bound demo e-key)."""
         return list(self.demo["agency"]["acts_for"])

@@ -240,10 +240,12 @@ class Watch(threading.Thread):
         port = st.port(app.name)
         # Every replica of a service has the service's name (its consumer groups, metrics job and
         # traces are the service's); AIL_INSTANCE tells the copies apart (logs).
-        env = process_env(
-            st,
-            {"AIL_HTTP_PORT": str(port), "AIL_SERVICE_NAME": app.service_name, "AIL_INSTANCE": app.name},
-        )
+        extra = {"AIL_HTTP_PORT": str(port), "AIL_SERVICE_NAME": app.service_name, "AIL_INSTANCE": app.name}
+        peers = [st.url(a.name) for a in st.replicas_of(app.service_name) if a.name != app.name]
+        if app.service_name == "stats":
+            # Each stats worker holds only its partitions: a query gathers the others' shards.
+            extra["AIL_STATS_PEERS"] = ",".join(peers)
+        env = process_env(st, extra)
         argv = [str(st.venv_python), "-m", app.module]
         return launch(app.name, argv, env, st.logfile(app.name), st.pidfile(app.name))
 
