@@ -94,6 +94,10 @@ def check_ports(st: Stack) -> None:
         port = st.port(name)
         if not running[name] and not port_free(port):
             conflicts.append(f"  port {port} ({name}) is in use by {port_owner(port)}")
+    for service in REPLICATED:  # nginx's listeners in front of each service's replicas
+        port = st.front_port(service)
+        if not running["entry"] and not port_free(port):
+            conflicts.append(f"  port {port} (nginx, in front of {service}) is in use by {port_owner(port)}")
     if conflicts:
         raise StackError(
             f"cannot start profile '{st.profile}' on port base {st.base}:\n"

@@ -12,7 +12,7 @@ import subprocess
 from .common import REPO, StackError, rel, run, say
 from .postgres import PG_USER, as_root, ensure_pg_user, pg_user_can_reach
 from .procs import http_status, launch, read_pidfile
-from .table import APPS_BY_NAME, Stack
+from .table import APPS_BY_NAME, REPLICATED, Stack
 
 
 def nginx_pid(st: Stack) -> int | None:
@@ -154,10 +154,36 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         "        }",
         *_console_locations(spec),
         "    }",
+        *internal_fronts(st, services),
         "}",
         "",
     ]
     return "\n".join(line for line in out if line != "")
+
+
+def internal_fronts(st: Stack, routed: list[str]) -> list[str]:
+    """With several replicas (issue 16), one loopback listener per service in front of all its
+    replicas, for the calls services and sandboxes make to each other (the submission service to
+    the application service's internal routes, MOFCOM's callbacks to the submission service):
+    what a Kubernetes Service is to its pods. The processes get these URLs when the stack runs
+    several replicas (``Stack.service_urls``); the env file keeps the replicas' own. Written
+    with one replica too: a process started while there were two keeps its URLs after
+    ``./dev scale 1``."""
+    out: list[str] = []
+    for s in REPLICATED:
+        if s not in routed:
+            out += upstream(st, s)
+        out += [
+            "    server {",
+            f"        listen 127.0.0.1:{st.front_port(s)};",
+            "        server_name _;",
+            "        client_max_body_size 20m;",
+            "        location / {",
+            f"            proxy_pass http://svc_{s.replace('-', '_')};",
+            "        }",
+            "    }",
+        ]
+    return out
 
 
 NO_ROUTE = (

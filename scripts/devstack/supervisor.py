@@ -240,7 +240,12 @@ class Watch(threading.Thread):
         port = st.port(app.name)
         # Every replica of a service has the service's name (its consumer groups, metrics job and
         # traces are the service's); AIL_INSTANCE tells the copies apart (logs).
-        extra = {"AIL_HTTP_PORT": str(port), "AIL_SERVICE_NAME": app.service_name, "AIL_INSTANCE": app.name}
+        extra = {
+            **st.service_urls(),
+            "AIL_HTTP_PORT": str(port),
+            "AIL_SERVICE_NAME": app.service_name,
+            "AIL_INSTANCE": app.name,
+        }
         peers = [st.url(a.name) for a in st.replicas_of(app.service_name) if a.name != app.name]
         if app.service_name == "stats":
             # Each stats worker holds only its partitions: a query gathers the others' shards.

@@ -58,6 +58,9 @@ APPS_BY_NAME = {a.name: a for a in APPS}
 REPLICATED = ("application", "submission", "status", "customs", "signer", "stats")
 MAX_REPLICAS = 4  # the offsets of a fifth copy (141..) would still be free, but 2 cores hold 2
 REPLICA_PORT_STEP = 10
+# With several replicas, nginx listens in front of all replicas of a service on offset + 50
+# (151..156; nginx.internal_fronts): the URL the other processes call it at.
+FRONT_PORT_STEP = 50
 
 
 def replica_of(app: App, k: int) -> App:
@@ -203,6 +206,18 @@ class Stack:
         if name in ALL_APPS_BY_NAME:
             return self.base + ALL_APPS_BY_NAME[name].offset
         return self.base + PORT_OFFSETS[name]
+
+    def front_port(self, service: str) -> int:
+        return self.base + APPS_BY_NAME[service].offset + FRONT_PORT_STEP
+
+    def service_urls(self) -> dict[str, str]:
+        """The URL variables a process of the stack is started with: with several replicas a
+        service's points at nginx in front of all of them (``nginx.internal_fronts``), so a call
+        from one service to another goes round a replica that is down; otherwise (and in the
+        env file, which tests read to reach replica 1 itself) each process's own."""
+        if self.replicas < 2:
+            return {}
+        return {APPS_BY_NAME[s].url_var: f"http://127.0.0.1:{self.front_port(s)}" for s in REPLICATED}
 
     def url(self, name: str) -> str:
         return f"http://127.0.0.1:{self.port(name)}"

@@ -94,3 +94,15 @@ def test_prometheus_has_one_job_per_service_with_every_replica_a_target() -> Non
     assert jobs["submission"] == "'127.0.0.1:22102', '127.0.0.1:22112'"
     assert jobs["sandbox-mofcom"] == "'127.0.0.1:22201'"
     assert "submission-2" not in jobs  # a replica is an instance of its service's job
+
+
+def test_other_processes_call_a_replicated_service_through_nginx_in_front_of_its_replicas() -> None:
+    assert _stack(1).service_urls() == {}  # one replica: each process's own URL, as before
+    urls = _stack(2).service_urls()
+    assert urls["AIL_APPLICATION_URL"] == "http://127.0.0.1:22151"
+    assert urls["AIL_SUBMISSION_URL"] == "http://127.0.0.1:22152"
+    fronts = "\n".join(nginx.internal_fronts(_stack(2), list(SERVICES)))
+    assert "listen 127.0.0.1:22152;" in fronts and "proxy_pass http://svc_submission;" in fronts
+    st = _stack(table.MAX_REPLICAS)
+    taken = {st.port(a.name) for a in st.apps} | {st.port(n) for n in table.PORT_OFFSETS}
+    assert not taken & {st.front_port(s) for s in SERVICES}
