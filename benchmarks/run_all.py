@@ -53,7 +53,7 @@ from benchmarks import (  # noqa: E402
     submission_bench,
     webhook_bench,
 )
-from benchmarks._stack import stack_env  # noqa: E402
+from benchmarks._stack import stack_env, stack_replicas  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -343,15 +343,6 @@ PHASES: dict[str, tuple[Phase, tuple[str, ...]]] = {
 # ------------------------------------------------------------------ table
 
 
-def stack_replicas(env: dict[str, str]) -> int:
-    """Copies of each service the stack runs (issue 16: the figures with one and with two
-    replicas are two runs, on a stack of each; benchmarks/compare_runs.py sets them side by side)."""
-    try:
-        return int(env.get("AIL_REPLICAS") or 1)
-    except ValueError:
-        return 1
-
-
 def table(rows: list[Row]) -> str:
     head = ("path", "figure", "baseline (same run)", "goal", "met?", "load")
     body = [
@@ -386,6 +377,8 @@ def main() -> int:
         ap.error(f"unknown phases {unknown}; choose from {', '.join(PHASES)}")
     started = datetime.now(UTC)
     load_before = os.getloadavg()
+    # Issue 16: the figures with one and with two replicas are two runs, on a stack of each
+    # (./dev scale N between them); benchmarks/compare_runs.py sets them side by side.
     replicas = stack_replicas(env)
     print(
         f"run_all{' --quick' if args.quick else ''}: {os.cpu_count()} CPUs, load average"

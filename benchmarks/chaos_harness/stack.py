@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._stack import REPO, stack_env
+from benchmarks._stack import REPO, stack_env, stack_replicas
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
@@ -40,7 +40,7 @@ class Stack:
     @property
     def replicas(self) -> int:
         """Copies of each service the stack runs (``./dev up --replicas N``, ``./dev scale N``)."""
-        return int(self.env.get("AIL_REPLICAS") or 1)
+        return stack_replicas(self.env)
 
     @property
     def enterprises(self) -> list[str]:

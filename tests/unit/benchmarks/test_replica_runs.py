@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from benchmarks._stack import stack_replicas
 from benchmarks.chaos_harness.faults import Chaos
 from benchmarks.compare_runs import compare
-from benchmarks.run_all import stack_replicas
 
 COMPONENTS = ("application", "submission", "status", "customs", "signer", "stats", "kafka", "postgres")
 
