@@ -119,6 +119,6 @@ async def test_the_peers_adapter_sends_the_credential_and_skips_a_peer_that_fail
         await peers.aclose()
     assert shards == [_shard([3, 4, 5], (_key(4), _rec(5, 30)))]
     up = next(r for r in seen if r.url.host == "up")
-    assert up.url.path == "/internal/stats/shards"
-    assert up.url.params.get_list("enterprise") == [ENTERPRISE, "3100123456789"]
-    assert up.url.params["year"] == "2026" and up.headers["X-AIL-Service-Token"] == "tok"
+    assert up.method == "POST" and up.url.path == "/internal/stats/shards"
+    assert json.loads(up.content) == {"year": "2026", "enterprises": [ENTERPRISE, "3100123456789"]}
+    assert up.headers["X-AIL-Service-Token"] == "tok"

@@ -1,6 +1,6 @@
 """The other replicas of the statistics service (issue 16, scale out): each faust worker holds
 only the partitions the consumer group gave it (memory store, no standby), so a query answered
-by one replica asks the others for their shards over ``GET /internal/stats/shards`` (the service
+by one replica asks the others for their shards over ``POST /internal/stats/shards`` (the service
 credential) and merges them (``domain.figures.merge_shards``).
 
 ``AIL_STATS_PEERS``: the base URLs of the other replicas, comma-separated (``./dev up
@@ -45,9 +45,9 @@ class StatsPeers:
 
     async def _shard(self, url: str, enterprises: Sequence[str], year: str) -> Shard | None:
         try:
-            resp = await self.client.get(
+            resp = await self.client.post(
                 f"{url}/internal/stats/shards",
-                params=[("year", year), *(("enterprise", e) for e in enterprises)],
+                json={"year": year, "enterprises": list(enterprises)},
                 headers={SERVICE_CREDENTIAL_HEADER: self.internal_token},
             )
             if resp.status_code != 200:

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ail_shared.auth import ServiceCredential
-from ail_shared.errors import FieldProblem, Forbidden, InvalidInput
+from ail_shared.errors import Forbidden, InvalidInput
 from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText
 from ail_shared.openapi import errors
@@ -170,17 +170,19 @@ class ShardOut(BaseModel):
     figures: list[ShardFigure]
 
 
-@internal.get("/shards", response_model=ShardOut, summary="This replica's figures (issue 16)")
-async def shards(
-    deps: StatsDeps,
-    year: Annotated[CodeText, Query(json_schema_extra={"pattern": YEAR_RE.pattern})] = "",
-    enterprise: Annotated[list[CodeText] | None, Query(max_length=1000)] = None,
-) -> JSONResponse:
+class ShardQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    year: str = Field(pattern=YEAR_RE.pattern, examples=["2026"])
+    enterprises: list[CodeText] = Field(max_length=100_000, description="the asking tenant's enterprises")
+
+
+@internal.post("/shards", response_model=ShardOut, summary="This replica's figures (issue 16)")
+async def shards(deps: StatsDeps, body: ShardQuery) -> JSONResponse:
     """The figures of these enterprises in YEAR from the partitions this worker owns: what the
-    replica answering a monthly query merges (``service_layer.handlers.gather_figures``)."""
-    if not YEAR_RE.match(year):
-        raise InvalidInput("1 query parameter(s) invalid", [FieldProblem("year", "required, as YYYY")])
-    shard = deps.stats_app.local_shard(list(enterprise or []), year)
+    replica answering a monthly query merges (``service_layer.handlers.gather_figures``). A
+    POST so that an agency's many enterprises fit (a body, not a URL); it changes nothing."""
+    shard = deps.stats_app.local_shard(body.enterprises, body.year)
     return JSONResponse(
         {
             "partitions": sorted(shard.partitions),
