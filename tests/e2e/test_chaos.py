@@ -15,16 +15,19 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
-from tests.support import REPO, dev, stack_env
+from tests.integration.stats.support import build_set, make_tenants, publish, total_count
+from tests.support import REPO, dev, eventually, stack_env
 
 REPLICAS = int(os.environ.get("AIL_CHAOS_REPLICAS", "2"))
 
@@ -135,6 +138,28 @@ def test_the_relay_leadership_passes_to_the_other_replica_and_nginx_routes_round
         )
     finally:
         dev("start", target, timeout=300)
+
+
+@pytest.mark.timeout(300)
+async def test_every_stats_answer_through_the_entry_point_is_the_whole_sum(
+    chaos_stack: dict[str, str], db: asyncpg.Pool
+) -> None:
+    """Each stats replica holds only its partitions' figures: whichever replica nginx asks, the
+    answer is the sum over all of them (the replica merges the others' shards)."""
+    if REPLICAS < 2:
+        pytest.skip("AIL_CHAOS_REPLICAS=1: one stats replica")
+    tenants = await make_tenants(db, 1)
+    s = build_set(random.Random(16), tenants.enterprises, 60, (2025,))  # spread over every partition
+    await publish(chaos_stack["AIL_KAFKA_BOOTSTRAP"], s.messages)
+    headers = {"Authorization": f"Bearer {tenants.agency_key}"}
+    async with httpx.AsyncClient(base_url=chaos_stack["AIL_ENTRY_URL"], headers=headers, timeout=30) as c:
+
+        async def all_counted() -> bool:
+            return await total_count(c, (2025, 2026)) == len(s.approvals)
+
+        await eventually(all_counted, timeout=120, interval=0.5, what=f"{len(s.approvals)} approvals counted")
+        # Round robin: consecutive answers come from both replicas; each is the whole sum.
+        assert [await total_count(c, (2025, 2026)) for _ in range(6)] == [len(s.approvals)] * 6
 
 
 @pytest.mark.timeout(900)
