@@ -30,14 +30,14 @@ def stack_env() -> dict[str, str]:
 
 def stack_replicas(env: dict[str, str]) -> int:
     """Copies of each service the stack runs now: its stack.json (``./dev scale N`` rewrites
-    it while the variables a test run exported stay as they were), else AIL_REPLICAS, else 1."""
+    it while the variables a test run exported stay as they were), else the variable, else 1."""
     try:
         recorded = json.loads((Path(env.get("AIL_DEVSTACK_DIR", "")) / "stack.json").read_text())
-        return int(recorded.get("AIL_REPLICAS") or 1)
+        return int(recorded.get("AIL_STACK_REPLICAS") or 1)
     except (OSError, ValueError, TypeError, AttributeError):
         pass
     try:
-        return int(env.get("AIL_REPLICAS") or 1)
+        return int(env.get("AIL_STACK_REPLICAS") or 1)
     except ValueError:
         return 1
 

@@ -33,6 +33,13 @@ from .supervisor import serve
 from .table import Stack, parse_replicas
 
 
+def requested_replicas() -> int | None:
+    """AIL_REPLICAS, the count ``up`` and ``test`` start the services with (unset: the count the
+    stack runs, else 1). Other commands ignore it: they act on the stack as it runs."""
+    raw = os.environ.get("AIL_REPLICAS")
+    return parse_replicas(raw) if raw else None
+
+
 def replicas_option(args: list[str]) -> tuple[int | None, list[str]]:
     """``--replicas N`` (or ``--replicas=N``) out of ARGS: the count, and the other arguments."""
     n: int | None = None
@@ -98,6 +105,7 @@ def cmd_test(args: list[str]) -> int:
     keep = "--keep" in args or os.environ.get("AIL_KEEP_STACK", "") in ("1", "true", "yes")
     args = [a for a in args if a != "--keep"]
     st = Stack.from_env(for_test=True)
+    st.replicas = requested_replicas() or st.replicas
     timings: list[tuple[str, float]] = []
 
     def phase(name: str, t0: float) -> None:
@@ -206,8 +214,7 @@ def main(argv: list[str]) -> int:
         lock = st.state.parent / f".{st.profile}.lock"
         if cmd == "up":
             replicas, rest = replicas_option(rest)
-            if replicas is not None:
-                st.replicas = replicas
+            st.replicas = replicas or requested_replicas() or st.replicas
             with file_lock(lock, f"profile '{st.profile}'"):
                 cmd_up(st, install="--no-install" not in rest)
         elif cmd == "scale":

@@ -49,6 +49,7 @@ from .table import (
     DEMO_MODULE,
     PORT_OFFSETS,
     PY_STEPS,
+    REPLICAS_KEY,
     REPLICATED,
     Stack,
 )
@@ -237,7 +238,7 @@ def cmd_scale(st: Stack) -> None:
     env = read_env(st)
     replica_vars = {a.url_var for a in ALL_APPS_BY_NAME.values() if a.replica > 1}
     env = {k: v for k, v in env.items() if k not in replica_vars}
-    env["AIL_REPLICAS"] = str(st.replicas)
+    env[REPLICAS_KEY] = str(st.replicas)
     env.update({a.url_var: st.url(a.name) for a in st.apps})
     write_env(st, env)
     check_ports(st)

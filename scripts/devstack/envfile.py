@@ -9,7 +9,7 @@ import os
 import shlex
 
 from .install import softhsm_module
-from .table import EKEYS, USER_PIN, Stack
+from .table import EKEYS, REPLICAS_KEY, USER_PIN, Stack
 
 
 def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
@@ -23,7 +23,7 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
         "AIL_ENTRY_URL": st.url("entry"),
         # Issue 16: copies of each service (`./dev up --replicas N`); replica k > 1 of a service
         # is the process NAME-k, its own URL in ..._URL_k (replica 1 keeps the plain variable).
-        "AIL_REPLICAS": str(st.replicas),
+        REPLICAS_KEY: str(st.replicas),
     }
     for app in st.apps:
         env[app.url_var] = st.url(app.name)

@@ -93,10 +93,9 @@ def find_prometheus() -> str:
 def main() -> int:
     own_port = int(os.environ["AIL_HTTP_PORT"])
     profile = os.environ.get("AIL_PROFILE", "dev")
-    st = Stack(profile, int(os.environ["AIL_PORT_BASE"]), 1)
-    # The count the stack runs now (./dev scale rewrites stack.json; this process's AIL_REPLICAS
-    # is the one it was started with), so a restarted Prometheus scrapes every replica.
-    st.replicas = st.recorded_replicas() or 1
+    # Its replica count from stack.json (./dev scale rewrites it), so a restarted Prometheus
+    # scrapes every replica the stack runs now.
+    st = Stack(profile, int(os.environ["AIL_PORT_BASE"]))
     home = st.state / "prometheus"
     (home / "data").mkdir(parents=True, exist_ok=True)
     conf = config_path(st)

@@ -44,11 +44,12 @@ COMPONENTS = ("kafka", "postgres", *APPS_BY_NAME, "nginx")  # one replica of eac
 
 
 def components(st: Stack) -> tuple[str, ...]:
-    """What the supervisor of ST watches: COMPONENTS plus the extra replicas (AIL_REPLICAS)."""
+    """What the supervisor of ST watches: COMPONENTS plus the extra replicas (``st.replicas``)."""
     return ("kafka", "postgres", *(a.name for a in st.apps), "nginx")
 
 
 POLICY = Backoff()
+SUPERVISED = "AIL_SUPERVISED_REPLICAS"  # in the daemon's environment: the count it was started for
 POLL = 0.5  # seconds between looks at a running component
 STOP_GRACE = 5.0
 
@@ -111,7 +112,7 @@ def ensure_supervisor(st: Stack, skip: tuple[str, ...] = ()) -> None:
     """Start the profile's supervisor unless it runs; wake it either way (a component released
     by ``./dev start`` or ``./dev up`` is started at once, without the rest of its backoff)."""
     pid = supervisor_pid(st)
-    if pid and (pid_environ(pid, "AIL_REPLICAS") or "1") != str(st.replicas):
+    if pid and (pid_environ(pid, SUPERVISED) or "1") != str(st.replicas):
         # It watches another replica count (./dev up --replicas N, ./dev scale N): a new one
         # takes over (the processes run on; it finds them by their pid files).
         stop_supervisor(st, "supervisor")
@@ -122,7 +123,8 @@ def ensure_supervisor(st: Stack, skip: tuple[str, ...] = ()) -> None:
             return
     argv = [sys.executable, str(REPO / "scripts" / "devstack" / "__main__.py"), "supervise"]
     argv += [f"--skip={n}" for n in skip]
-    env = dict(os.environ, AIL_PROFILE=st.profile, AIL_PORT_BASE=str(st.base), AIL_REPLICAS=str(st.replicas))
+    env = dict(os.environ, AIL_PROFILE=st.profile, AIL_PORT_BASE=str(st.base))
+    env[SUPERVISED] = str(st.replicas)  # what it watches (read back above; it reads stack.json)
     env.pop(LOCK_HELD_VAR, None)  # the daemon outlives the ./dev test that holds the lock
     proc = launch("supervisor", argv, env, st.logfile("supervisor"), st.pidfile("supervisor"))
     say("supervisor", f"started (pid {proc.pid}); it restarts what stops on its own")

@@ -58,6 +58,7 @@ APPS_BY_NAME = {a.name: a for a in APPS}
 REPLICATED = ("application", "submission", "status", "customs", "signer", "stats")
 MAX_REPLICAS = 4  # the offsets of a fifth copy (141..) would still be free, but 2 cores hold 2
 REPLICA_PORT_STEP = 10
+REPLICAS_KEY = "AIL_STACK_REPLICAS"  # the count the stack runs, in its env file and stack.json
 # With several replicas, nginx listens in front of all replicas of a service on offset + 50
 # (151..156; nginx.internal_fronts): the URL the other processes call it at.
 FRONT_PORT_STEP = 50
@@ -153,11 +154,12 @@ class Stack:
         self.env_file = self.state / "env"
         self.stack_json = self.state / "stack.json"
         self.demo_json = self.state / "demo.json"
-        # How many copies of each service (REPLICATED) run: AIL_REPLICAS, else what the stack
-        # was made with (stack.json), else 1. `./dev up --replicas N` sets it.
+        # How many copies of each service (REPLICATED) run: what the stack runs now (stack.json,
+        # AIL_STACK_REPLICAS), else 1. Only `up` and `test` take a new count (--replicas N or
+        # AIL_REPLICAS, cli.py), and `scale`: an AIL_REPLICAS a test run exported when it began
+        # must not undo a `./dev scale` made since.
         if replicas is None:
-            raw = os.environ.get("AIL_REPLICAS")
-            replicas = parse_replicas(raw) if raw else (self.recorded_replicas() or 1)
+            replicas = self.recorded_replicas() or 1
         self.replicas = replicas
 
     @property
@@ -172,7 +174,7 @@ class Stack:
     def recorded_replicas(self) -> int | None:
         try:
             recorded = json.loads(self.stack_json.read_text())
-            return int(recorded["AIL_REPLICAS"])
+            return int(recorded[REPLICAS_KEY])
         except (OSError, ValueError, KeyError, TypeError):
             return None
 

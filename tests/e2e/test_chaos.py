@@ -57,7 +57,7 @@ ARGS = [
 
 def _replicas(stack: dict[str, str]) -> int:
     recorded = json.loads((Path(stack["AIL_DEVSTACK_DIR"]) / "stack.json").read_text())
-    return int(recorded.get("AIL_REPLICAS") or 1)
+    return int(recorded.get("AIL_STACK_REPLICAS") or 1)
 
 
 @pytest.fixture(scope="module")

@@ -106,3 +106,15 @@ def test_other_processes_call_a_replicated_service_through_nginx_in_front_of_its
     st = _stack(table.MAX_REPLICAS)
     taken = {st.port(a.name) for a in st.apps} | {st.port(n) for n in table.PORT_OFFSETS}
     assert not taken & {st.front_port(s) for s in SERVICES}
+
+
+def test_only_up_and_test_read_ail_replicas_the_rest_act_on_the_stack_as_it_runs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A test run exports the env file of when it began; a `./dev scale 2` since must win.
+    monkeypatch.setenv("AIL_REPLICAS", "2")
+    assert table.Stack("test-unit-replicas-none", 22000).replicas == 1  # nothing recorded
+    cli = devstack_module("cli")
+    assert cli.requested_replicas() == 2
+    assert cli.replicas_option(["--no-install", "--replicas", "3"]) == (3, ["--no-install"])
+    assert cli.replicas_option(["--replicas=2"]) == (2, [])

@@ -52,4 +52,4 @@ def test_two_runs_side_by_side_headed_by_their_replica_count() -> None:
     out = compare([_doc(1, "60/s"), _doc(2, "58/s")]).splitlines()
     assert out[0] == "| path | 1 replica(s), 2 CPUs, load 1.0 | 2 replica(s), 2 CPUs, load 1.0 |"
     assert out[2] == "| the same, batch submit | 60/s (NO) | 58/s (NO) |"
-    assert stack_replicas({"AIL_REPLICAS": "2"}) == 2 and stack_replicas({}) == 1
+    assert stack_replicas({"AIL_STACK_REPLICAS": "2"}) == 2 and stack_replicas({}) == 1
