@@ -192,7 +192,7 @@ USAGE = """./dev COMMAND
   reset              down, then delete the profile's state
 
 Environment: AIL_PROFILE (default dev; ./dev test uses test), AIL_PORT_BASE (default 18000
-for dev, 28000 for test*), AIL_REPLICAS (copies of each service, 1..4; recorded like the base).
+for dev, 28000 for test*), AIL_REPLICAS (copies of each service for up and test, 1..4).
 State: .devstack/<profile>/. A supervisor per profile restarts a service, sandbox, Kafka,
 PostgreSQL or nginx that stops on its own (backoff 1 s doubling to 30 s; logs/supervisor.log).
 """
