@@ -26,7 +26,7 @@ from .install import cmd_install
 from .kafka import KAFKA_STOP_GRACE, kafka_pid, kafka_up
 from .nginx import nginx_pid, nginx_up
 from .postgres import pg_children, pg_pid, pg_psql_base, postgres_down, postgres_up
-from .procs import pid_alive, port_free, port_owner, stop_pids
+from .procs import pid_alive, pid_environ, port_free, port_owner, stop_pids
 from .softhsm import softhsm_up
 from .supervisor import (
     INFRA,
@@ -182,6 +182,8 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
     waits["nginx"] = lambda: _infra_up(st, "nginx")
     say("up", f"waiting for {', '.join(waits)} to answer /healthz ...")
     raise_collected(parallel(waits))
+    if "stats" in present:
+        restart_stale_stats(st)
 
     if module_present(mods, DEMO_MODULE, "demo", "demo data"):
         run_py_step(st, "demo", DEMO_MODULE, ["--out", str(st.demo_json)])
@@ -224,6 +226,22 @@ def stop_extra_replicas(st: Stack) -> None:
         stop_pids(pids, APP_STOP_GRACE, "scale")
 
 
+def restart_stale_stats(st: Stack) -> None:
+    """A stats replica started before the count changed knows other peers (AIL_STATS_PEERS, read
+    at start): it would answer with its own partitions' figures only, or ask a replica that is
+    gone. Restarted, it gathers from every replica there is."""
+    stale = {
+        a.name: pid
+        for a in st.replicas_of("stats")
+        if (pid := app_pid(st, a)) and (pid_environ(pid, "AIL_STATS_PEERS") or "") != st.stats_peers(a.name)
+    }
+    if stale:
+        for n in stale:
+            hold(st, n, "new stats peers")
+        stop_pids(stale, APP_STOP_GRACE, "scale")
+        raise_collected(parallel(_apps_up(st, list(stale))))
+
+
 def cmd_scale(st: Stack) -> None:
     """``./dev scale N``: run ST.replicas copies of each service on a running stack, without the
     rest of ``up`` (migrations, topics, demo data): the environment file records the count, the
@@ -247,6 +265,7 @@ def cmd_scale(st: Stack) -> None:
     waits = _apps_up(st, names)  # restarts the supervisor when it watched another count
     say("scale", f"waiting for {', '.join(names)} to answer /healthz ...")
     raise_collected(parallel(waits))
+    restart_stale_stats(st)
     _infra_up(st, "nginx")  # the upstreams list every replica now (a reload when they changed)
     reload_config(st)
     say("scale", f"profile '{st.profile}' runs {st.replicas} replica(s) of each service")

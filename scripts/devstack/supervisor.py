@@ -248,10 +248,9 @@ class Watch(threading.Thread):
             "AIL_SERVICE_NAME": app.service_name,
             "AIL_INSTANCE": app.name,
         }
-        peers = [st.url(a.name) for a in st.replicas_of(app.service_name) if a.name != app.name]
         if app.service_name == "stats":
             # Each stats worker holds only its partitions: a query gathers the others' shards.
-            extra["AIL_STATS_PEERS"] = ",".join(peers)
+            extra["AIL_STATS_PEERS"] = st.stats_peers(app.name)
         env = process_env(st, extra)
         argv = [str(st.venv_python), "-m", app.module]
         return launch(app.name, argv, env, st.logfile(app.name), st.pidfile(app.name))

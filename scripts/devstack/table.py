@@ -209,6 +209,10 @@ class Stack:
             return self.base + ALL_APPS_BY_NAME[name].offset
         return self.base + PORT_OFFSETS[name]
 
+    def stats_peers(self, name: str) -> str:
+        """AIL_STATS_PEERS of the stats replica NAME: the other replicas' URLs, comma-separated."""
+        return ",".join(self.url(a.name) for a in self.replicas_of("stats") if a.name != name)
+
     def front_port(self, service: str) -> int:
         return self.base + APPS_BY_NAME[service].offset + FRONT_PORT_STEP
 
