@@ -236,9 +236,12 @@ def restart_stale_stats(st: Stack) -> None:
         if (pid := app_pid(st, a)) and (pid_environ(pid, "AIL_STATS_PEERS") or "") != st.stats_peers(a.name)
     }
     if stale:
+        exits = {n: int(read_status(st, n).get("exits", 0)) for n in stale}
         for n in stale:
             hold(st, n, "new stats peers")
         stop_pids(stale, APP_STOP_GRACE, "scale")
+        for n in stale:  # counted by the supervisor first, or the start would take it for a failure
+            _exit_seen(st, n, exits[n])
         raise_collected(parallel(_apps_up(st, list(stale))))
 
 
