@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -25,6 +26,20 @@ def stack_env() -> dict[str, str]:
                     env[k] = v.strip().strip("'\"")
             return env
     sys.exit("no running stack found: start one with ./dev up (or ./dev test --keep)")
+
+
+def stack_replicas(env: dict[str, str]) -> int:
+    """Copies of each service the stack runs now: its stack.json (``./dev scale N`` rewrites
+    it while the variables a test run exported stay as they were), else the variable, else 1."""
+    try:
+        recorded = json.loads((Path(env.get("AIL_DEVSTACK_DIR", "")) / "stack.json").read_text())
+        return int(recorded.get("AIL_STACK_REPLICAS") or 1)
+    except (OSError, ValueError, TypeError, AttributeError):
+        pass
+    try:
+        return int(env.get("AIL_STACK_REPLICAS") or 1)
+    except ValueError:
+        return 1
 
 
 def _proc_table() -> dict[int, tuple[int, float]]:

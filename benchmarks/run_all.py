@@ -53,7 +53,7 @@ from benchmarks import (  # noqa: E402
     submission_bench,
     webhook_bench,
 )
-from benchmarks._stack import stack_env  # noqa: E402
+from benchmarks._stack import stack_env, stack_replicas  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -377,11 +377,15 @@ def main() -> int:
         ap.error(f"unknown phases {unknown}; choose from {', '.join(PHASES)}")
     started = datetime.now(UTC)
     load_before = os.getloadavg()
+    # Issue 16: the figures with one and with two replicas are two runs, on a stack of each
+    # (./dev scale N between them); benchmarks/compare_runs.py sets them side by side.
+    replicas = stack_replicas(env)
     print(
         f"run_all{' --quick' if args.quick else ''}: {os.cpu_count()} CPUs, load average"
         f" {' '.join(f'{x:.1f}' for x in load_before)}, stack {env.get('AIL_PROFILE', '?')}",
         flush=True,
     )
+    print(f"replicas: {replicas} of each service (./dev up --replicas N)", flush=True)
     rows: dict[str, Row] = {}
     figures: dict[str, Any] = {}
     seconds: dict[str, float] = {}
@@ -400,6 +404,7 @@ def main() -> int:
         seconds[name] = round(time.perf_counter() - t0, 1)
     ordered = [rows[key] for key, _, _ in ROWS if key in rows]
     print()
+    print(f"{replicas} replica(s) of each service, {os.cpu_count()} CPUs")
     print(table(ordered))
     print(f"\nphases took {json.dumps(seconds)} s; load average now {os.getloadavg()[0]:.1f}")
     out = args.json or (
@@ -412,6 +417,7 @@ def main() -> int:
         "load_before": load_before,
         "load_after": os.getloadavg(),
         "profile": env.get("AIL_PROFILE"),
+        "replicas": replicas,
         "seconds": seconds,
         "rows": [{"path": PATHS[r.key], "goal": GOALS[r.key], **r.__dict__} for r in ordered],
         "figures": figures,

@@ -97,6 +97,17 @@ async def counters(c: httpx.AsyncClient) -> dict[str, Any]:
     return body
 
 
+async def counted(env: dict[str, str]) -> int:
+    """Approvals folded by every stats replica together (issue 16: each folds its partitions;
+    replica k > 1 is at AIL_STATS_URL_k)."""
+    urls = [env["AIL_STATS_URL"], *(env[k] for k in sorted(env) if k.startswith("AIL_STATS_URL_"))]
+    total = 0
+    for url in urls:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as c:
+            total += int((await counters(c))["fold"]["counted"])
+    return total
+
+
 async def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--approvals", type=int, default=5000)
@@ -117,7 +128,7 @@ async def run(env: dict[str, str], *, approvals: int, queries: int, timeout: flo
     envelopes = [approval(rng, enterprise) for _ in range(approvals)]
 
     async with httpx.AsyncClient(base_url=env["AIL_STATS_URL"], timeout=10) as stats:
-        before = (await counters(stats))["fold"]["counted"]
+        before = await counted(env)
         producer = make_producer(env["AIL_KAFKA_BOOTSTRAP"])
         await producer.start()
         t0 = time.perf_counter()
@@ -132,13 +143,12 @@ async def run(env: dict[str, str], *, approvals: int, queries: int, timeout: flo
         published = time.perf_counter() - t0
         deadline = time.monotonic() + timeout
         while True:
-            body = await counters(stats)
-            done = body["fold"]["counted"] - before
+            done = await counted(env) - before
             if done >= approvals or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.05)
         folded = time.perf_counter() - t0
-        keys = body.get("table_keys")
+        keys = (await counters(stats)).get("table_keys")
 
     print(f"approvals published: {approvals} in {published:.2f}s")
     print(

@@ -117,7 +117,7 @@ def demo(env: dict[str, str]) -> dict[str, Any]:
 
 
 # ./dev verbs that stop, start or hold components of the shared stack: only serial tests use them.
-STACK_CHANGING = frozenset({"kill", "hold", "start", "restart", "down", "up", "reset"})
+STACK_CHANGING = frozenset({"kill", "hold", "start", "restart", "down", "up", "reset", "scale"})
 
 
 def require_serial(what: str) -> None:

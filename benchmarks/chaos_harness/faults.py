@@ -32,6 +32,9 @@ CUSTOMS_FAULTS = {
 }
 
 
+SERVICES = ("application", "submission", "status", "customs", "signer", "stats")  # replicated
+
+
 @dataclass
 class Kill:
     component: str
@@ -69,12 +72,17 @@ class Chaos:
         fault_on: float,
         fault_off: float,
         log: Callable[[str], None],
+        replicas: int = 1,
     ) -> Chaos:
+        """With several REPLICAS of each service, a kill of a service is the SIGKILL of one of
+        its replicas (``NAME-k``, k at random): the others go on serving while it is down."""
         kills = []
         for _ in range(rounds):  # each component once per round, in a random order
             order = list(components)
             rng.shuffle(order)
-            kills += [Kill(c, round(rng.uniform(*downtime), 1), round(rng.uniform(*gap), 1)) for c in order]
+            for c in order:
+                name = f"{c}-{rng.randint(1, replicas)}" if replicas > 1 and c in SERVICES else c
+                kills.append(Kill(name, round(rng.uniform(*downtime), 1), round(rng.uniform(*gap), 1)))
         return cls(stack, kills, faults, fault_on, fault_off, log)
 
     @property

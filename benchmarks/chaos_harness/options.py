@@ -35,6 +35,8 @@ class Options:
     seed: int | None = None
     webhooks: bool = True
     report: str | None = None
+    replicas: int = 0  # copies of each service to run for the chaos (./dev scale); 0: as it is
+    scale_back: bool = False  # after the run, back to the replica count the stack had
 
 
 def _range(text: str) -> tuple[float, float]:
@@ -105,9 +107,19 @@ def parse(argv: list[str] | None, description: str) -> Options:
     ap.add_argument("--seed", type=int, default=None, help="random seed (downtimes, gaps, quantities)")
     ap.add_argument("--no-webhooks", action="store_true", help="do not subscribe a webhook receiver")
     ap.add_argument("--report", default=None, help="also write the checks and figures as JSON to this file")
+    ap.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="run N copies of each service for the run (./dev scale N; default: as the stack runs);"
+        " with several, each kill of a service SIGKILLs one replica of it (NAME-k), so the others serve",
+    )
+    ap.add_argument(
+        "--scale-back", action="store_true", help="after the run, back to the replica count of before"
+    )
     a = ap.parse_args(argv)
-    if a.n < 1 or a.batch < 1 or a.batch > 50 or a.kills < 0:
-        ap.error("-n must be >= 1, --batch 1..50, --kills >= 0")
+    if a.n < 1 or a.batch < 1 or a.batch > 50 or a.kills < 0 or not 0 <= a.replicas <= 4:
+        ap.error("-n must be >= 1, --batch 1..50, --kills >= 0, --replicas 0..4")
     return Options(
         n=a.n,
         kills=a.kills,
@@ -124,4 +136,6 @@ def parse(argv: list[str] | None, description: str) -> Options:
         seed=a.seed,
         webhooks=not a.no_webhooks,
         report=a.report,
+        replicas=a.replicas,
+        scale_back=a.scale_back,
     )

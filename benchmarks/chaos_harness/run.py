@@ -34,7 +34,17 @@ class Run:
         self.driver = Driver(self.stack, self.rng, self.tag)
         self.observer = Observer(self.stack, datetime.now(UTC))
         self.receiver = Receiver() if opts.webhooks else None
-        self.chaos = Chaos.plan(
+        self.replicas_before = self.stack.replicas
+        self.chaos = self._plan()
+        self.driving_done = False
+        self.kills_done = opts.kills == 0
+        self.resends = 0
+        self.subs: list[tuple[str, str]] = []
+        self.pending_deliveries: int | None = 0
+
+    def _plan(self) -> Chaos:
+        opts = self.opts
+        return Chaos.plan(
             self.stack,
             self.rng,
             components=opts.components,
@@ -45,12 +55,19 @@ class Run:
             fault_on=opts.fault_on,
             fault_off=opts.fault_off,
             log=self.say,
+            replicas=self.stack.replicas,
         )
-        self.driving_done = False
-        self.kills_done = opts.kills == 0
-        self.resends = 0
-        self.subs: list[tuple[str, str]] = []
-        self.pending_deliveries: int | None = 0
+
+    async def scale(self, n: int) -> None:
+        """``./dev scale N`` (waits until every replica is healthy); the stack's env file then
+        names the replicas, so the harness reads it again."""
+        self.say(f"./dev scale {n} ...")
+        rc, out = await self.stack.dev("scale", str(n), timeout=900.0)
+        if rc != 0:
+            raise SystemExit(f"./dev scale {n} failed (exit {rc}):\n{out[-3000:]}")
+        self.stack = Stack.find()
+        self.driver.stack = self.observer.stack = self.stack
+        self.say(f"the stack runs {self.stack.replicas} replica(s) of each service")
 
     def say(self, msg: str) -> None:
         print(f"[chaos {time.monotonic() - self.t0:7.1f}s] {msg}", flush=True)
@@ -143,8 +160,20 @@ class Run:
 
     async def main(self) -> int:
         opts = self.opts
+        if opts.replicas and opts.replicas != self.stack.replicas:
+            await self.scale(opts.replicas)
+            self.chaos = self._plan()
+        try:
+            return await self._main()
+        finally:
+            if opts.scale_back and self.stack.replicas != self.replicas_before:
+                await self.scale(self.replicas_before)
+
+    async def _main(self) -> int:
+        opts = self.opts
         self.say(
             f"stack '{self.stack.profile}' ({self.stack.env['AIL_ENTRY_URL']}), run {self.tag}, n={opts.n},"
+            f" {self.stack.replicas} replica(s) of each service,"
             f" kills {opts.kills}x{len(opts.components)}, faults {','.join(opts.faults) or 'none'};"
             f" {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}"
         )
@@ -276,6 +305,7 @@ class Run:
             "settle_seconds": round(settle_s, 1),
             "total_seconds": round(total_s, 1),
             "kills_done": self.chaos.kills_done,
+            "replicas": self.stack.replicas,
             "kills": [
                 (k.component, round(k.downtime, 1), round(k.back_at - k.killed_at, 1))
                 for k in self.chaos.kills

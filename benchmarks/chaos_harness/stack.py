@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._stack import REPO, stack_env
+from benchmarks._stack import REPO, stack_env, stack_replicas
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 
@@ -36,6 +36,11 @@ class Stack:
     @property
     def profile(self) -> str:
         return self.env["AIL_PROFILE"]
+
+    @property
+    def replicas(self) -> int:
+        """Copies of each service the stack runs (``./dev up --replicas N``, ``./dev scale N``)."""
+        return stack_replicas(self.env)
 
     @property
     def enterprises(self) -> list[str]:

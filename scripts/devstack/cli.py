@@ -19,6 +19,7 @@ from .commands import (
     cmd_psql,
     cmd_reset,
     cmd_restart,
+    cmd_scale,
     cmd_start,
     cmd_trace,
     cmd_up,
@@ -29,7 +30,29 @@ from .install import cmd_install
 from .kafkatools import cmd_kafka_groups
 from .status import cmd_status
 from .supervisor import serve
-from .table import Stack
+from .table import Stack, parse_replicas
+
+
+def requested_replicas() -> int | None:
+    """AIL_REPLICAS, the count ``up`` and ``test`` start the services with (unset: the count the
+    stack runs, else 1). Other commands ignore it: they act on the stack as it runs."""
+    raw = os.environ.get("AIL_REPLICAS")
+    return parse_replicas(raw) if raw else None
+
+
+def replicas_option(args: list[str]) -> tuple[int | None, list[str]]:
+    """``--replicas N`` (or ``--replicas=N``) out of ARGS: the count, and the other arguments."""
+    n: int | None = None
+    rest: list[str] = []
+    it = iter(args)
+    for a in it:
+        if a == "--replicas":
+            n = parse_replicas(next(it, ""), "--replicas")
+        elif a.startswith("--replicas="):
+            n = parse_replicas(a.split("=", 1)[1], "--replicas")
+        else:
+            rest.append(a)
+    return n, rest
 
 
 def pytest_targets(args: list[str]) -> list[str]:
@@ -82,6 +105,7 @@ def cmd_test(args: list[str]) -> int:
     keep = "--keep" in args or os.environ.get("AIL_KEEP_STACK", "") in ("1", "true", "yes")
     args = [a for a in args if a != "--keep"]
     st = Stack.from_env(for_test=True)
+    st.replicas = requested_replicas() or st.replicas
     timings: list[tuple[str, float]] = []
 
     def phase(name: str, t0: float) -> None:
@@ -145,7 +169,10 @@ def cmd_test(args: list[str]) -> int:
 USAGE = """./dev COMMAND
 
   install            install what is missing (Debian packages, uv, .venv, Kafka jars)
-  up                 install, then start the whole stack (idempotent)
+  up [--replicas N]  install, then start the whole stack (idempotent); N copies of each
+                     service (default: AIL_REPLICAS, else the stack's recorded count, else 1)
+  scale N            run N copies of each service on the running stack (nginx and
+                     Prometheus follow); replica k > 1 of a service is the process NAME-k
   down               stop the stack
   status             what runs, on which port, healthy or not; restarts, last exit code
   logs NAME [-f]     show (or follow) a log: kafka, postgres, nginx, nginx-access, or a process
@@ -153,7 +180,8 @@ USAGE = """./dev COMMAND
   test [ARGS...]     install, start a private test stack, run pytest ARGS, stop it
                      (--keep or AIL_KEEP_STACK=1 leaves it running)
   kill NAME...       SIGKILL components (kafka, postgres, nginx or a process name): a crash;
-                     they stay down (held) until `start NAME` or `up`
+                     they stay down (held) until `start NAME` or `up`. A service's name
+                     means all its replicas, NAME-1 / NAME-2 one (also for start/hold/restart)
   start NAME...      start only those components again and wait until they are healthy
   hold NAME...       the supervisor leaves them alone (for a test that runs one by hand)
                      until `start NAME` or `up`
@@ -164,9 +192,9 @@ USAGE = """./dev COMMAND
   reset              down, then delete the profile's state
 
 Environment: AIL_PROFILE (default dev; ./dev test uses test), AIL_PORT_BASE (default 18000
-for dev, 28000 for test*). State: .devstack/<profile>/. A supervisor per profile restarts a
-service, sandbox, Kafka, PostgreSQL or nginx that stops on its own (backoff 1 s doubling to 30 s;
-logs/supervisor.log).
+for dev, 28000 for test*), AIL_REPLICAS (copies of each service for up and test, 1..4).
+State: .devstack/<profile>/. A supervisor per profile restarts a service, sandbox, Kafka,
+PostgreSQL or nginx that stops on its own (backoff 1 s doubling to 30 s; logs/supervisor.log).
 """
 
 
@@ -185,8 +213,19 @@ def main(argv: list[str]) -> int:
         st = Stack.from_env()
         lock = st.state.parent / f".{st.profile}.lock"
         if cmd == "up":
+            replicas, rest = replicas_option(rest)
+            st.replicas = replicas or requested_replicas() or st.replicas
             with file_lock(lock, f"profile '{st.profile}'"):
                 cmd_up(st, install="--no-install" not in rest)
+        elif cmd == "scale":
+            if len(rest) != 1:
+                raise StackError("./dev scale N: how many copies of each service (1..4)")
+            st.replicas = parse_replicas(rest[0], "./dev scale")
+            if os.environ.get(LOCK_HELD_VAR) == st.profile:
+                cmd_scale(st)  # run by a test under ./dev test, which holds the lock
+            else:
+                with file_lock(lock, f"profile '{st.profile}'"):
+                    cmd_scale(st)
         elif cmd == "down":
             with file_lock(lock, f"profile '{st.profile}'"):
                 cmd_down(st)

@@ -26,7 +26,7 @@ from .install import cmd_install
 from .kafka import KAFKA_STOP_GRACE, kafka_pid, kafka_up
 from .nginx import nginx_pid, nginx_up
 from .postgres import pg_children, pg_pid, pg_psql_base, postgres_down, postgres_up
-from .procs import pid_alive, port_free, port_owner, stop_pids
+from .procs import pid_alive, pid_environ, port_free, port_owner, stop_pids
 from .softhsm import softhsm_up
 from .supervisor import (
     INFRA,
@@ -41,6 +41,7 @@ from .supervisor import (
     wait_started,
 )
 from .table import (
+    ALL_APPS_BY_NAME,
     APP_STOP_GRACE,
     APPS,
     APPS_BY_NAME,
@@ -48,10 +49,34 @@ from .table import (
     DEMO_MODULE,
     PORT_OFFSETS,
     PY_STEPS,
+    REPLICAS_KEY,
+    REPLICATED,
     Stack,
 )
 
 KNOWN = ("kafka", "postgres", "nginx", *APPS_BY_NAME)
+
+
+def known(st: Stack) -> tuple[str, ...]:
+    """The components of ST by their process names (KNOWN plus the extra replicas)."""
+    return ("kafka", "postgres", "nginx", *(a.name for a in st.apps))
+
+
+def expand(st: Stack, names: list[str]) -> list[str]:
+    """Process names for the names given to kill/start/hold/restart: a replicated service's name
+    means every replica of it (`submission`: the service is down), `submission-1` its first
+    (the process `submission`), `submission-2` its second."""
+    out: list[str] = []
+    for n in names:
+        base, _, k = n.rpartition("-")
+        if n in REPLICATED:
+            found = [a.name for a in st.replicas_of(n)]
+        elif base in REPLICATED and k == "1":
+            found = [base]
+        else:
+            found = [n]
+        out += [f for f in found if f not in out]
+    return out
 
 
 def check_ports(st: Stack) -> None:
@@ -62,14 +87,18 @@ def check_ports(st: Stack) -> None:
         "entry": nginx_pid(st) is not None,
     }
     running["kafka-controller"] = running["kafka"]
-    for app in APPS:
+    for app in st.apps:
         running[app.name] = app_pid(st, app) is not None
-    names = list(PORT_OFFSETS) + [a.name for a in APPS]
+    names = list(PORT_OFFSETS) + [a.name for a in st.apps]
     conflicts = []
     for name in names:
         port = st.port(name)
         if not running[name] and not port_free(port):
             conflicts.append(f"  port {port} ({name}) is in use by {port_owner(port)}")
+    for service in REPLICATED:  # nginx's listeners in front of each service's replicas
+        port = st.front_port(service)
+        if not running["entry"] and not port_free(port):
+            conflicts.append(f"  port {port} (nginx, in front of {service}) is in use by {port_owner(port)}")
     if conflicts:
         raise StackError(
             f"cannot start profile '{st.profile}' on port base {st.base}:\n"
@@ -110,7 +139,11 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
     if install:
         cmd_install()
     st.mkdirs()
-    say("up", f"profile '{st.profile}', port base {st.base}, state in {rel(st.state)}")
+    say(
+        "up",
+        f"profile '{st.profile}', port base {st.base}, {st.replicas} replica(s) of each service, "
+        f"state in {rel(st.state)}",
+    )
     check_ports(st)
     mods = probe_modules(st)
 
@@ -137,17 +170,20 @@ def cmd_up(st: Stack, *, install: bool = True, quiet_summary: bool = False) -> N
         if module_present(mods, module, name, f"`python -m {module}`"):
             run_py_step(st, name, module)
 
-    present = [a.name for a in APPS if module_present(mods, a.module, a.name, f"process {a.name}")]
-    for app in APPS:
+    present = [a.name for a in st.apps if module_present(mods, a.module, a.name, f"process {a.name}")]
+    for app in st.apps:
         if app.name in present and (pid := app_hung(st, app)):
             warn(app.name, f"pid {pid} is running but /healthz does not answer 200; restarting it")
             hold(st, app.name, "hung: ./dev up restarts it")
             stop_pids({app.name: pid}, APP_STOP_GRACE, app.name)
-    skip = tuple(a.name for a in APPS if a.name not in present)
+    stop_extra_replicas(st)
+    skip = tuple(a.name for a in st.apps if a.name not in present)
     waits = _apps_up(st, present, skip)
     waits["nginx"] = lambda: _infra_up(st, "nginx")
     say("up", f"waiting for {', '.join(waits)} to answer /healthz ...")
     raise_collected(parallel(waits))
+    if "stats" in present:
+        restart_stale_stats(st)
 
     if module_present(mods, DEMO_MODULE, "demo", "demo data"):
         run_py_step(st, "demo", DEMO_MODULE, ["--out", str(st.demo_json)])
@@ -180,9 +216,68 @@ Stack '{st.profile}' is up in {total:.1f}s (infrastructure {t_infra:.1f}s).
     )
 
 
+def stop_extra_replicas(st: Stack) -> None:
+    """Hold down and stop the replicas above ST's count (after ``--replicas 1`` or ``scale 1``)."""
+    extra = [a for a in ALL_APPS_BY_NAME.values() if a.name not in {b.name for b in st.apps}]
+    for a in extra:
+        hold(st, a.name, f"scaled to {st.replicas} replica(s)")
+    pids = {a.name: p for a in extra if (p := app_pid(st, a))}
+    if pids:
+        stop_pids(pids, APP_STOP_GRACE, "scale")
+
+
+def restart_stale_stats(st: Stack) -> None:
+    """A stats replica started before the count changed knows other peers (AIL_STATS_PEERS, read
+    at start): it would answer with its own partitions' figures only, or ask a replica that is
+    gone. Restarted, it gathers from every replica there is."""
+    stale = {
+        a.name: pid
+        for a in st.replicas_of("stats")
+        if (pid := app_pid(st, a)) and (pid_environ(pid, "AIL_STATS_PEERS") or "") != st.stats_peers(a.name)
+    }
+    if stale:
+        exits = {n: int(read_status(st, n).get("exits", 0)) for n in stale}
+        for n in stale:
+            hold(st, n, "new stats peers")
+        stop_pids(stale, APP_STOP_GRACE, "scale")
+        for n in stale:  # counted by the supervisor first, or the start would take it for a failure
+            _exit_seen(st, n, exits[n])
+        raise_collected(parallel(_apps_up(st, list(stale))))
+
+
+def cmd_scale(st: Stack) -> None:
+    """``./dev scale N``: run ST.replicas copies of each service on a running stack, without the
+    rest of ``up`` (migrations, topics, demo data): the environment file records the count, the
+    supervisor watches the new set, nginx's upstreams and Prometheus's targets list them."""
+    from .envfile import read_env
+    from .prometheus import reload_config
+
+    if not st.env_file.exists():
+        raise StackError(
+            f"profile '{st.profile}' has no {rel(st.env_file)}: ./dev up --replicas {st.replicas}"
+        )
+    env = read_env(st)
+    replica_vars = {a.url_var for a in ALL_APPS_BY_NAME.values() if a.replica > 1}
+    env = {k: v for k, v in env.items() if k not in replica_vars}
+    env[REPLICAS_KEY] = str(st.replicas)
+    env.update({a.url_var: st.url(a.name) for a in st.apps})
+    write_env(st, env)
+    check_ports(st)
+    stop_extra_replicas(st)
+    names = [a.name for a in st.apps]
+    waits = _apps_up(st, names)  # restarts the supervisor when it watched another count
+    say("scale", f"waiting for {', '.join(names)} to answer /healthz ...")
+    raise_collected(parallel(waits))
+    restart_stale_stats(st)
+    _infra_up(st, "nginx")  # the upstreams list every replica now (a reload when they changed)
+    reload_config(st)
+    say("scale", f"profile '{st.profile}' runs {st.replicas} replica(s) of each service")
+
+
 def cmd_down(st: Stack) -> None:
     stop_supervisor(st, "down")  # first: nothing may start again while the rest stops
-    apps = {a.name: p for a in APPS if (p := app_pid(st, a))}
+    # Every replica, whatever the recorded count (one left over from a scale must stop too).
+    apps = {a.name: p for a in ALL_APPS_BY_NAME.values() if (p := app_pid(st, a))}
     if apps:
         stop_pids(apps, APP_STOP_GRACE, "down")
     if pid := nginx_pid(st):
@@ -205,10 +300,12 @@ def cmd_reset(st: Stack) -> None:
 
 
 def cmd_restart(st: Stack, names: list[str]) -> None:
-    unknown = [n for n in names if n not in APPS_BY_NAME]
+    names = expand(st, names)
+    processes = {a.name: a for a in st.apps}
+    unknown = [n for n in names if n not in processes]
     if unknown:
-        raise StackError(f"unknown process {', '.join(unknown)}; one of: " + ", ".join(APPS_BY_NAME))
-    targets = [APPS_BY_NAME[n] for n in names] if names else list(APPS)
+        raise StackError(f"unknown process {', '.join(unknown)}; one of: " + ", ".join(processes))
+    targets = [processes[n] for n in names] if names else list(st.apps)
     for a in targets:
         hold(st, a.name, "./dev restart")  # stopped on purpose: `up` below starts it again
     pids = {a.name: p for a in targets if (p := app_pid(st, a))}
@@ -224,20 +321,24 @@ def component_pid(st: Stack, name: str) -> int | None:
         return pg_pid(st)
     if name == "nginx":
         return nginx_pid(st)
-    return app_pid(st, APPS_BY_NAME[name])
+    return app_pid(st, ALL_APPS_BY_NAME[name])
 
 
-def _check_components(names: list[str]) -> None:
-    unknown = [n for n in names if n not in KNOWN]
+def _check_components(st: Stack, names: list[str]) -> list[str]:
+    """The process names NAMES stand for (``expand``); an error for a name the stack lacks."""
+    have = known(st)
+    out = expand(st, names)
+    unknown = [n for n in out if n not in have]
     if unknown or not names:
-        raise StackError(f"name one or more of: {', '.join(KNOWN)} (got {', '.join(unknown) or 'none'})")
+        raise StackError(f"name one or more of: {', '.join(have)} (got {', '.join(unknown) or 'none'})")
+    return out
 
 
 def cmd_kill(st: Stack, names: list[str]) -> None:
     """SIGKILL the named components (no grace, as a crash would): for fault tests and the chaos
     harness. They are held down (the supervisor leaves them) until ``./dev start NAME`` or
-    ``./dev up``."""
-    _check_components(names)
+    ``./dev up``. A service's name kills every replica of it; ``NAME-k`` one."""
+    names = _check_components(st, names)
     for name in names:
         with component_lock(st, name):
             hold(st, name, "./dev kill")
@@ -286,7 +387,7 @@ def _kill(st: Stack, name: str) -> None:
 def cmd_hold(st: Stack, names: list[str]) -> None:
     """Hold components down without stopping them: the supervisor leaves them alone (down, or
     run by hand, as some tests do) until ``./dev start NAME`` or ``./dev up``."""
-    _check_components(names)
+    names = _check_components(st, names)
     for name in names:
         with component_lock(st, name):
             hold(st, name, "./dev hold")
@@ -296,14 +397,14 @@ def cmd_hold(st: Stack, names: list[str]) -> None:
 def cmd_start(st: Stack, names: list[str]) -> None:
     """Start only the named components (no migrations, topics or demo data), and wait until each
     is healthy: the way back after ``./dev kill`` or an outage test."""
-    _check_components(names)
+    names = _check_components(st, names)
     if supervisor_pid(st) is None:
         # A supervisor started here must not bring up the rest of a stopped stack: what does
         # not run now stays down until it is named (or ./dev up).
-        for n in KNOWN:
+        for n in known(st):
             if n not in names and component_pid(st, n) is None:
                 hold(st, n, "not running when ./dev start started the supervisor")
-    apps = [n for n in names if n in APPS_BY_NAME]
+    apps = [n for n in names if n in ALL_APPS_BY_NAME]
     waits: dict[str, Callable[[], object]] = {}
     for name in names:
         if name in INFRA:

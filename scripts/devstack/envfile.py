@@ -9,7 +9,7 @@ import os
 import shlex
 
 from .install import softhsm_module
-from .table import APPS, EKEYS, USER_PIN, Stack
+from .table import EKEYS, REPLICAS_KEY, USER_PIN, Stack
 
 
 def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
@@ -21,8 +21,11 @@ def stack_env(st: Stack, serials: dict[str, str]) -> dict[str, str]:
         "AIL_PG_DSN": f"postgresql://ail@127.0.0.1:{st.port('postgres')}/ail",
         "AIL_KAFKA_BOOTSTRAP": f"127.0.0.1:{st.port('kafka')}",
         "AIL_ENTRY_URL": st.url("entry"),
+        # Issue 16: copies of each service (`./dev up --replicas N`); replica k > 1 of a service
+        # is the process NAME-k, its own URL in ..._URL_k (replica 1 keeps the plain variable).
+        REPLICAS_KEY: str(st.replicas),
     }
-    for app in APPS:
+    for app in st.apps:
         env[app.url_var] = st.url(app.name)
     env.update(
         {

@@ -12,11 +12,26 @@ import subprocess
 from .common import REPO, StackError, rel, run, say
 from .postgres import PG_USER, as_root, ensure_pg_user, pg_user_can_reach
 from .procs import http_status, launch, read_pidfile
-from .table import APPS_BY_NAME, Stack
+from .table import APPS_BY_NAME, REPLICATED, Stack
 
 
 def nginx_pid(st: Stack) -> int | None:
     return read_pidfile(st.pidfile("nginx"), "nginx")
+
+
+def upstream(st: Stack, service: str) -> list[str]:
+    """The upstream block of SERVICE: every replica of it (issue 16), round robin. A replica that
+    refuses the connection (killed, restarting) is skipped for the next 2 s and the request goes
+    to another at once (proxy_next_upstream's default "error timeout": a request not yet sent,
+    POST included); one already sent to a replica that dies is a 502 the client retries."""
+    copies = st.replicas_of(service)
+    fails = " max_fails=1 fail_timeout=2s" if len(copies) > 1 else ""
+    return [
+        f"    upstream svc_{service.replace('-', '_')} {{",
+        *(f"        server 127.0.0.1:{st.port(a.name)}{fails};" for a in copies),
+        "        keepalive 16;",
+        "    }",
+    ]
 
 
 def nginx_conf(st: Stack, workers_as: str | None) -> str:
@@ -69,12 +84,7 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         "    proxy_send_timeout 120s;",
     ]
     for s in services:
-        out += [
-            f"    upstream svc_{s.replace('-', '_')} {{",
-            f"        server 127.0.0.1:{st.port(s)};",
-            "        keepalive 16;",
-            "    }",
-        ]
+        out += upstream(st, s)
     out += [
         "    server {",
         f"        listen 127.0.0.1:{st.port('entry')};",
@@ -144,10 +154,36 @@ def nginx_conf(st: Stack, workers_as: str | None) -> str:
         "        }",
         *_console_locations(spec),
         "    }",
+        *internal_fronts(st, services),
         "}",
         "",
     ]
     return "\n".join(line for line in out if line != "")
+
+
+def internal_fronts(st: Stack, routed: list[str]) -> list[str]:
+    """With several replicas (issue 16), one loopback listener per service in front of all its
+    replicas, for the calls services and sandboxes make to each other (the submission service to
+    the application service's internal routes, MOFCOM's callbacks to the submission service):
+    what a Kubernetes Service is to its pods. The processes get these URLs when the stack runs
+    several replicas (``Stack.service_urls``); the env file keeps the replicas' own. Written
+    with one replica too: a process started while there were two keeps its URLs after
+    ``./dev scale 1``."""
+    out: list[str] = []
+    for s in REPLICATED:
+        if s not in routed:
+            out += upstream(st, s)
+        out += [
+            "    server {",
+            f"        listen 127.0.0.1:{st.front_port(s)};",
+            "        server_name _;",
+            "        client_max_body_size 20m;",
+            "        location / {",
+            f"            proxy_pass http://svc_{s.replace('-', '_')};",
+            "        }",
+            "    }",
+        ]
+    return out
 
 
 NO_ROUTE = (

@@ -23,6 +23,7 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 from .common import REPO
 from .table import APPS, Stack
@@ -49,14 +50,40 @@ def config(st: Stack, own_port: int) -> str:
         "scrape_configs:",
     ]
     for app in APPS:
-        port = prometheus_port(own_port) if app.name == "prometheus" else st.port(app.name)
+        # One job per service, every replica of it a target (instance = its host:port), as a
+        # Kubernetes pod monitor gives: sum by job is the service, `up` per instance a replica.
+        if app.name == "prometheus":
+            targets = [f"'127.0.0.1:{prometheus_port(own_port)}'"]
+        else:
+            targets = [f"'127.0.0.1:{st.port(a.name)}'" for a in st.replicas_of(app.name)]
         lines += [
             f"  - job_name: {app.name}",
             "    metrics_path: /metrics",
             "    static_configs:",
-            f"      - targets: ['127.0.0.1:{port}']",
+            f"      - targets: [{', '.join(targets)}]",
         ]
     return "\n".join(lines) + "\n"
+
+
+def config_path(st: Stack) -> Path:
+    return st.state / "prometheus" / "prometheus.yml"
+
+
+def reload_config(st: Stack) -> None:
+    """Rewrite the configuration for ST's replicas and have a running Prometheus load it
+    (``./dev scale``); nothing to do when it does not run (it writes its own on start)."""
+    path = config_path(st)
+    if not path.parent.exists():
+        return
+    path.write_text(config(st, st.port("prometheus")))
+    conn = http.client.HTTPConnection("127.0.0.1", prometheus_port(st.port("prometheus")), timeout=10.0)
+    try:
+        conn.request("POST", "/-/reload")
+        conn.getresponse().read()
+    except (OSError, http.client.HTTPException):
+        pass  # not running: the wrapper writes the new configuration when it starts
+    finally:
+        conn.close()
 
 
 def find_prometheus() -> str:
@@ -66,10 +93,12 @@ def find_prometheus() -> str:
 def main() -> int:
     own_port = int(os.environ["AIL_HTTP_PORT"])
     profile = os.environ.get("AIL_PROFILE", "dev")
+    # Its replica count from stack.json (./dev scale rewrites it), so a restarted Prometheus
+    # scrapes every replica the stack runs now.
     st = Stack(profile, int(os.environ["AIL_PORT_BASE"]))
     home = st.state / "prometheus"
     (home / "data").mkdir(parents=True, exist_ok=True)
-    conf = home / "prometheus.yml"
+    conf = config_path(st)
     conf.write_text(config(st, own_port))
     port = prometheus_port(own_port)
     child = subprocess.Popen(

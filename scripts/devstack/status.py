@@ -11,7 +11,7 @@ from .postgres import pg_pid, pg_psql_base
 from .procs import http_status, port_open
 from .softhsm import softhsm_tokens
 from .supervisor import is_held, read_status, supervisor_pid
-from .table import APPS, EKEYS, Stack
+from .table import EKEYS, Stack
 
 HEADER = ("COMPONENT", "PID", "PORT", "HEALTHY", "STATE", "RESTARTS", "LAST EXIT")
 
@@ -96,7 +96,7 @@ def cmd_status(st: Stack) -> int:
             *supervised(st, "nginx", pid),
         )
     )
-    for app in APPS:
+    for app in st.apps:  # every replica its own row (`submission`, then `submission-2`, ...)
         pid = app_pid(st, app)
         healthy = ("yes" if http_status(st.port(app.name)) == 200 else "no") if pid else "not running"
         rows.append(
@@ -106,7 +106,10 @@ def cmd_status(st: Stack) -> int:
     rows.append(
         ("supervisor", str(pid or "-"), "-", "yes" if pid else "no", "up" if pid else "down", "-", "-")
     )
-    print(f"profile '{st.profile}', port base {st.base}, state {rel(st.state)}")
+    print(
+        f"profile '{st.profile}', port base {st.base}, {st.replicas} replica(s) of each service, "
+        f"state {rel(st.state)}"
+    )
     widths = [max(len(r[i]) for r in [*rows, HEADER]) for i in range(len(HEADER))]
     for r in [HEADER, *rows]:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip())

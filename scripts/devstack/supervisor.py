@@ -37,11 +37,19 @@ from .kafka import kafka_pid, kafka_up
 from .nginx import nginx_pid, nginx_up
 from .postgres import pg_pid, postgres_up
 from .procs import http_status, launch, pid_alive, port_open, read_pidfile
-from .table import APP_HEALTH_TIMEOUT, APPS_BY_NAME, Stack
+from .table import ALL_APPS_BY_NAME, APP_HEALTH_TIMEOUT, APPS_BY_NAME, Stack
 
 INFRA = ("kafka", "postgres", "nginx")
-COMPONENTS = ("kafka", "postgres", *APPS_BY_NAME, "nginx")
+COMPONENTS = ("kafka", "postgres", *APPS_BY_NAME, "nginx")  # one replica of each service
+
+
+def components(st: Stack) -> tuple[str, ...]:
+    """What the supervisor of ST watches: COMPONENTS plus the extra replicas (``st.replicas``)."""
+    return ("kafka", "postgres", *(a.name for a in st.apps), "nginx")
+
+
 POLICY = Backoff()
+SUPERVISED = "AIL_SUPERVISED_REPLICAS"  # in the daemon's environment: the count it was started for
 POLL = 0.5  # seconds between looks at a running component
 STOP_GRACE = 5.0
 
@@ -104,6 +112,9 @@ def ensure_supervisor(st: Stack, skip: tuple[str, ...] = ()) -> None:
     """Start the profile's supervisor unless it runs; wake it either way (a component released
     by ``./dev start`` or ``./dev up`` is started at once, without the rest of its backoff)."""
     pid = supervisor_pid(st)
+    # A new replica count (./dev up --replicas N, ./dev scale N) is in stack.json already: the
+    # running daemon reads it (Supervisor.follow_replicas) and watches the new replicas too, so
+    # it stays the parent of what it started (and knows how those end).
     if pid:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGUSR1)
@@ -111,6 +122,7 @@ def ensure_supervisor(st: Stack, skip: tuple[str, ...] = ()) -> None:
     argv = [sys.executable, str(REPO / "scripts" / "devstack" / "__main__.py"), "supervise"]
     argv += [f"--skip={n}" for n in skip]
     env = dict(os.environ, AIL_PROFILE=st.profile, AIL_PORT_BASE=str(st.base))
+    env[SUPERVISED] = str(st.replicas)  # the count it was started for (it follows stack.json)
     env.pop(LOCK_HELD_VAR, None)  # the daemon outlives the ./dev test that holds the lock
     proc = launch("supervisor", argv, env, st.logfile("supervisor"), st.pidfile("supervisor"))
     say("supervisor", f"started (pid {proc.pid}); it restarts what stops on its own")
@@ -136,8 +148,9 @@ def stop_supervisor(st: Stack, tag: str) -> None:
 
 
 class Supervisor:
-    def __init__(self, st: Stack, names: list[str]) -> None:
+    def __init__(self, st: Stack, names: list[str], skip: tuple[str, ...] = ()) -> None:
         self.st = st
+        self.skip = skip
         self.stop = threading.Event()
         self._out = threading.Lock()
         self.watches = [Watch(self, n) for n in names]
@@ -153,6 +166,21 @@ class Supervisor:
         }
         with self._out:
             print(json.dumps(line, ensure_ascii=False), flush=True)
+
+    def follow_replicas(self) -> None:
+        """Watch the replicas of a new count in stack.json (``./dev scale``). A replica above the
+        count keeps its watch: ``./dev scale`` holds it down, so it stays stopped."""
+        n = self.st.recorded_replicas() or 1
+        if n == self.st.replicas:
+            return
+        self.st.replicas = n
+        have = {w.name for w in self.watches}
+        for name in components(self.st):
+            if name not in have and name not in self.skip:
+                w = Watch(self, name)
+                self.watches.append(w)
+                w.start()
+                self.log("watch_added", component=name, replicas=n)
 
     def wake_all(self) -> None:
         for w in self.watches:
@@ -175,6 +203,7 @@ class Supervisor:
             w.start()
         while not self.stop.is_set():
             time.sleep(POLL)  # signal handlers run in this thread
+            self.follow_replicas()
         self.log("supervisor_stopping", pid=os.getpid())
         return 0
 
@@ -204,7 +233,7 @@ class Watch(threading.Thread):
             return pg_pid(self.st)
         if self.name == "nginx":
             return nginx_pid(self.st)
-        return app_pid(self.st, APPS_BY_NAME[self.name])
+        return app_pid(self.st, ALL_APPS_BY_NAME[self.name])
 
     def healthy(self) -> bool:
         if self.name in ("kafka", "postgres"):
@@ -224,9 +253,20 @@ class Watch(threading.Thread):
         if self.name == "nginx":
             proc, _ = nginx_up(st)
             return proc
-        app = APPS_BY_NAME[self.name]
+        app = ALL_APPS_BY_NAME[self.name]
         port = st.port(app.name)
-        env = process_env(st, {"AIL_HTTP_PORT": str(port), "AIL_SERVICE_NAME": app.name})
+        # Every replica of a service has the service's name (its consumer groups, metrics job and
+        # traces are the service's); AIL_INSTANCE tells the copies apart (logs).
+        extra = {
+            **st.service_urls(),
+            "AIL_HTTP_PORT": str(port),
+            "AIL_SERVICE_NAME": app.service_name,
+            "AIL_INSTANCE": app.name,
+        }
+        if app.service_name == "stats":
+            # Each stats worker holds only its partitions: a query gathers the others' shards.
+            extra["AIL_STATS_PEERS"] = st.stats_peers(app.name)
+        env = process_env(st, extra)
         argv = [str(st.venv_python), "-m", app.module]
         return launch(app.name, argv, env, st.logfile(app.name), st.pidfile(app.name))
 
@@ -335,7 +375,7 @@ class Watch(threading.Thread):
 def serve(st: Stack, skip: list[str]) -> int:
     """``supervise`` (run by ensure_supervisor, never by hand): the daemon's main."""
     sup_dir(st).mkdir(parents=True, exist_ok=True)
-    return Supervisor(st, [n for n in COMPONENTS if n not in skip]).serve()
+    return Supervisor(st, [n for n in components(st) if n not in skip], tuple(skip)).serve()
 
 
 def wait_started(st: Stack, name: str, exits_before: int, timeout: float = APP_HEALTH_TIMEOUT) -> None:
@@ -346,7 +386,7 @@ def wait_started(st: Stack, name: str, exits_before: int, timeout: float = APP_H
     t0 = time.monotonic()
     while time.monotonic() - t0 < timeout:
         if http_status(port) == 200:
-            pid = app_pid(st, APPS_BY_NAME[name])
+            pid = app_pid(st, ALL_APPS_BY_NAME[name])
             if time.monotonic() - t0 > 0.5:
                 say(name, f"healthy in {time.monotonic() - t0:.1f}s (pid {pid}, :{port})")
             else:

@@ -60,7 +60,7 @@ def test_a_stack_changing_dev_call_is_refused_in_the_parallel_phase(monkeypatch:
 # a MOFCOM scope (/control/scopes, tests.support.MofcomScopes): it changes MOFCOM for the
 # submissions that match it only, and a reset leaves it alone.
 STACK_CHANGING_CALLS = re.compile(
-    r"""\bdev\(\s*"(kill|hold|start|restart|down|up|reset)"|SignerProcess\(|restart_stats\(|customs_with\(|\.kill9\("""
+    r"""\bdev\(\s*"(kill|hold|start|restart|down|up|reset|scale)"|SignerProcess\(|restart_stats\(|customs_with\(|\.kill9\("""
     r"""|\.post\(\s*"/control",|"/control/default\""""
 )
 SERIAL_MARK = re.compile(r"^pytestmark\s*=.*pytest\.mark\.serial", re.MULTILINE)
@@ -91,6 +91,7 @@ def test_the_check_sees_each_kind_of_stack_change() -> None:
     for line in (
         'dev("kill", "signer")',
         'dev("hold", "stats")',
+        'dev("scale", "2", timeout=900)',
         'SignerProcess(stack, hsm, "h2", log)',
         "await restart_stats(env)",
         "proc.kill9()",

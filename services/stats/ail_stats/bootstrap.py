@@ -12,9 +12,10 @@ from fastapi.responses import JSONResponse
 from ail_shared import metrics
 from ail_shared.http import Runtime, create_app
 from ail_stats.adapters.faust_app import APP_ID, StatsApp, changelog_topics
+from ail_stats.adapters.peers import StatsPeers
 from ail_stats.config import SCHEMA, Settings
 from ail_stats.deps import Deps
-from ail_stats.entrypoints.api import router
+from ail_stats.entrypoints.api import internal, router
 from ail_stats.entrypoints.consumers import fold_agent
 
 
@@ -26,7 +27,10 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         session_timeout=settings.stats_session_timeout,
         partitions=settings.stats_partitions,
     )
-    deps = Deps(settings=settings, stats_app=stats_app, fold=fold_agent(stats_app))
+    peers = None
+    if settings.peer_urls():
+        peers = StatsPeers(settings.peer_urls(), internal_token=settings.internal_token.get_secret_value())
+    deps = Deps(settings=settings, stats_app=stats_app, fold=fold_agent(stats_app), peers=peers)
 
     async def start_worker(rt: Runtime) -> None:
         await stats_app.start(folded=lambda: deps.fold.stats.counted)
@@ -54,13 +58,15 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
 
     async def stop_worker(rt: Runtime) -> None:
         await stats_app.stop()
+        if peers is not None:
+            await peers.aclose()
 
     app = create_app(
         settings=settings,
         schema=SCHEMA,
         title="Statistics service",
         description="Monthly and year-to-date statistics of approved applications (faust-streaming).",
-        routers=[router],
+        routers=[router, internal],
         on_startup=[start_worker],
         on_shutdown=[stop_worker],
     )

@@ -22,8 +22,14 @@ class Settings(ServiceSettings):
     stats_partitions: int = 6
     # How long the broker waits before it drops a worker that died without leaving the group.
     stats_session_timeout: float = 6.0  # the broker's group.min.session.timeout.ms is 6 s
+    # The other replicas' base URLs, comma-separated (issue 16; adapters/peers.py): a query
+    # merges their partitions' figures with this worker's. Empty: this is the only replica.
+    stats_peers: str = ""
     # The stats service writes nothing to PostgreSQL (auth only): no outbox to relay.
     run_outbox_relay: bool = False
+
+    def peer_urls(self) -> list[str]:
+        return [u.strip() for u in self.stats_peers.split(",") if u.strip()]
 
     def datadir(self) -> str:
         if self.stats_datadir:

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from ail_stats.adapters.faust_app import StatsApp
+from ail_stats.adapters.peers import StatsPeers
 from ail_stats.config import Settings
 from ail_stats.entrypoints.consumers import Fold
 
@@ -18,6 +19,7 @@ class Deps:
     settings: Settings
     stats_app: StatsApp  # the faust app and its tables
     fold: Fold  # the agent's counters (/healthz)
+    peers: StatsPeers | None = None  # the other replicas (AIL_STATS_PEERS); None: the only one
 
 
 def get_deps(request: Request) -> Deps:

@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import faust
@@ -37,6 +37,7 @@ from ail_shared.errors import ConfigError
 from ail_shared.failpoints import failpoint
 from ail_shared.kafka import make_producer
 from ail_shared.logging import get_logger
+from ail_stats.domain.figures import Shard
 
 log = get_logger("ail.stats.faust")
 
@@ -130,6 +131,20 @@ class FigureTable:
                 value = self.table.get(key)
                 if value is not None:
                     out.append(value)
+        return out
+
+    def keyed_records(
+        self, enterprises: tuple[str, ...] | list[str], year: str
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """``records`` with their table keys (whose first element is the source partition):
+        what a replica hands its peers (``domain.figures.merge_shards``)."""
+        index = self._index()
+        out = []
+        for enterprise in enterprises:
+            for key in index.get((enterprise, year), ()):
+                value = self.table.get(key)
+                if value is not None:
+                    out.append((key, value))
         return out
 
     def _index(self) -> dict[tuple[str, str], list[str]]:
@@ -242,3 +257,18 @@ class StatsApp:
         if not app.tables.recovery.completed.is_set():  # type: ignore[attr-defined]  # TableManager
             return False
         return bool(app.consumer.assignment())
+
+    def held_partitions(self) -> frozenset[int]:
+        """The partitions of the source topic this worker owns and has recovered (none while it
+        recovers or rebalances): the shards it answers for, beside the other replicas."""
+        if not self.ready():
+            return frozenset()
+        return frozenset(
+            tp.partition for tp in self.app.consumer.assignment() if tp.topic == topics.SUBMISSION
+        )
+
+    def local_shard(self, enterprises: Sequence[str], year: str) -> Shard:
+        """This worker's part of a query (``service_layer.handlers.gather_figures``)."""
+        held = self.held_partitions()
+        figures = self.figures.keyed_records(list(enterprises), year) if held else []
+        return Shard(held, tuple(figures))

@@ -40,6 +40,7 @@ from ail_shared.events import ApplicationSummary, ReviewResultReceived
 from ail_shared.lifecycle import ApplicationStatus, status_after_review
 
 MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+YEAR_RE = re.compile(r"^\d{4}$")
 
 
 class NotCountable(ValueError):
@@ -339,3 +340,43 @@ def rows_csv(rows: Iterable[Row]) -> str:
             ]
         )
     return buf.getvalue()
+
+
+# ------------------------------------------------------------------- replicas (issue 16)
+
+
+@dataclass(frozen=True)
+class Shard:
+    """What one stats replica holds: the source partitions it owns (recovered, not rebalancing)
+    and, of the asked enterprises and year, its figures as (table key, record). A faust worker
+    with the memory store holds only its own partitions' keys, so with two replicas each one
+    has about half of every answer."""
+
+    partitions: frozenset[int]
+    figures: tuple[tuple[str, Mapping[str, Any]], ...]
+
+
+@dataclass(frozen=True)
+class Gathered:
+    records: list[Mapping[str, Any]]
+    missing: tuple[int, ...]  # partitions no replica answered for: the answer would be short
+
+
+def merge_shards(shards: Iterable[Shard], partitions: int) -> Gathered:
+    """The figures of every partition, from whichever replicas hold them. A key carries its
+    source partition first (``figure_key``), so each key comes from the one replica owning that
+    partition; while a rebalance hands a partition over two replicas may both have it, and the
+    record folded furthest (``upto``, the source offset) wins. A key of a partition its sender
+    does not own (revoked, not yet dropped) is left out."""
+    best: dict[str, Mapping[str, Any]] = {}
+    held: set[int] = set()
+    for shard in shards:
+        held |= shard.partitions
+        for key, record in shard.figures:
+            if int(json.loads(key)[0]) not in shard.partitions:
+                continue
+            old = best.get(key)
+            if old is None or int(record.get("upto", -1)) > int(old.get("upto", -1)):
+                best[key] = record
+    missing = tuple(p for p in range(partitions) if p not in held)
+    return Gathered(list(best.values()), missing)

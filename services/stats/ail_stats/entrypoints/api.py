@@ -8,6 +8,7 @@ from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ail_shared.auth import ServiceCredential
 from ail_shared.errors import Forbidden, InvalidInput
 from ail_shared.http import CurrentTenant
 from ail_shared.inputs import CodeText
@@ -15,9 +16,20 @@ from ail_shared.openapi import errors
 from ail_shared.paging import ListPage, Page
 from ail_shared.vocabulary import COMMODITY_CATEGORIES, COMMODITY_GROUPINGS
 from ail_stats.deps import StatsDeps
-from ail_stats.domain.figures import MONTH_RE, MonthlyQuery, monthly_rows, query_problems, rows_csv
+from ail_stats.domain.figures import (
+    MONTH_RE,
+    YEAR_RE,
+    MonthlyQuery,
+    monthly_rows,
+    query_problems,
+    rows_csv,
+)
+from ail_stats.service_layer.handlers import gather_figures
 
 router = APIRouter(prefix="/api/v1/stats", tags=["statistics"])
+# Issue 16: what one replica asks the others (adapters/peers.py); the service credential, never
+# routed by the entry point.
+internal = APIRouter(prefix="/internal/stats", tags=["internal"], dependencies=[ServiceCredential])
 
 
 class Totals(BaseModel):
@@ -109,8 +121,10 @@ async def monthly(
     problems = query_problems(query, COMMODITY_CATEGORIES, COMMODITY_GROUPINGS)
     if problems:
         raise InvalidInput(f"{len(problems)} query parameter(s) invalid", problems)
-    tables = deps.stats_app
-    if not tables.ready():
+    gathered = await gather_figures(deps.stats_app, deps.peers, tenant.enterprise_codes, query.year)
+    if gathered.missing:
+        # This worker (or, with several replicas, the one holding these partitions) recovers its
+        # tables, or a replica is down and its partitions not yet taken over: never a short sum.
         return JSONResponse(
             {
                 "error": {
@@ -123,8 +137,7 @@ async def monthly(
             status_code=503,
             headers={"Retry-After": "2"},
         )
-    records = tables.figures.records(tenant.enterprise_codes, query.year)
-    rows = monthly_rows(records, query, tenant.enterprise_codes)
+    rows = monthly_rows(gathered.records, query, tenant.enterprise_codes)
     if accept and "text/csv" in accept.lower():
         return Response(
             rows_csv(rows),
@@ -144,4 +157,35 @@ async def monthly(
             },
             enterprises=list(tenant.enterprise_codes),
         )
+    )
+
+
+class ShardFigure(BaseModel):
+    key: str = Field(description="the figures table key: JSON, the source partition first")
+    record: dict[str, object]
+
+
+class ShardOut(BaseModel):
+    partitions: list[int] = Field(description="source partitions this replica owns, recovered")
+    figures: list[ShardFigure]
+
+
+class ShardQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    year: str = Field(pattern=YEAR_RE.pattern, examples=["2026"])
+    enterprises: list[CodeText] = Field(max_length=100_000, description="the asking tenant's enterprises")
+
+
+@internal.post("/shards", response_model=ShardOut, summary="This replica's figures (issue 16)")
+async def shards(deps: StatsDeps, body: ShardQuery) -> JSONResponse:
+    """The figures of these enterprises in YEAR from the partitions this worker owns: what the
+    replica answering a monthly query merges (``service_layer.handlers.gather_figures``). A
+    POST so that an agency's many enterprises fit (a body, not a URL); it changes nothing."""
+    shard = deps.stats_app.local_shard(body.enterprises, body.year)
+    return JSONResponse(
+        {
+            "partitions": sorted(shard.partitions),
+            "figures": [{"key": k, "record": dict(r)} for k, r in shard.figures],
+        }
     )

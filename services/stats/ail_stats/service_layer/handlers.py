@@ -11,11 +11,19 @@ after a crash) or ``ignored`` (not an approval). An event that can never be coun
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Literal, Protocol
 
 from ail_shared.events import Envelope, Event, ReviewResultReceived
-from ail_stats.domain.figures import contribution, decide, figure_key, is_approval
+from ail_stats.domain.figures import (
+    Gathered,
+    Shard,
+    contribution,
+    decide,
+    figure_key,
+    is_approval,
+    merge_shards,
+)
 from ail_stats.service_layer.unit_of_work import UnitOfWork
 
 Outcome = Literal["counted", "duplicate", "already_folded", "ignored"]
@@ -47,3 +55,32 @@ async def on_review_result(uow: UnitOfWork, event: ReviewResultReceived, env: En
 EVENT_HANDLERS: Mapping[type[Event], Handler] = {
     ReviewResultReceived: on_review_result,
 }
+
+
+# ------------------------------------------------------------- the query, over replicas
+
+
+class Tables(Protocol):
+    """What the query needs of this worker (``adapters.faust_app.StatsApp``)."""
+
+    partitions: int
+
+    def held_partitions(self) -> frozenset[int]: ...
+
+    def local_shard(self, enterprises: Sequence[str], year: str) -> Shard: ...
+
+
+class Peers(Protocol):
+    async def shards(self, enterprises: Sequence[str], year: str) -> list[Shard]: ...
+
+
+async def gather_figures(
+    tables: Tables, peers: Peers | None, enterprises: Sequence[str], year: str
+) -> Gathered:
+    """The figures of ENTERPRISES in YEAR over every partition: this worker's shard and, with
+    several replicas (issue 16), the others' (``merge_shards``). ``missing`` names partitions no
+    replica answered for (one is recovering or down): the caller answers 503, never a short sum."""
+    shards = [tables.local_shard(enterprises, year)]
+    if peers is not None and len(shards[0].partitions) < tables.partitions:
+        shards += await peers.shards(enterprises, year)
+    return merge_shards(shards, tables.partitions)
