@@ -124,14 +124,7 @@ class FigureTable:
 
     def records(self, enterprises: tuple[str, ...] | list[str], year: str) -> list[dict[str, Any]]:
         """The figures of these enterprises in this year (values read live from the table)."""
-        index = self._index()
-        out = []
-        for enterprise in enterprises:
-            for key in index.get((enterprise, year), ()):
-                value = self.table.get(key)
-                if value is not None:
-                    out.append(value)
-        return out
+        return [value for _, value in self.keyed_records(enterprises, year)]
 
     def keyed_records(
         self, enterprises: tuple[str, ...] | list[str], year: str
