@@ -1,7 +1,7 @@
 """The chaos harness, small: 200 complete applications (HTTP submit to a clearance at Customs)
 while every service, the signer, Kafka and PostgreSQL are SIGKILLed once each (in a random
 order, back after 1-3 s) and every sandbox fault mode comes on for a while. Issue 16: with
-``AIL_CHAOS_REPLICAS=2`` (not the suite's default: see REPLICAS), two replicas of every service
+two replicas of every service (the suite's default, see REPLICAS; ``AIL_CHAOS_REPLICAS=1``: one)
 (``./dev scale 2`` for this module, back to the stack's count after), each kill of a service
 SIGKILLs one of its replicas, and the outbox relay's leadership is seen to pass to the other
 replica when its leader dies. Every check of the harness must hold: nothing stuck without a
@@ -30,11 +30,12 @@ import pytest
 from tests.integration.stats.support import build_set, make_tenants, publish, total_count
 from tests.support import REPO, dev, eventually, stack_env
 
-# One replica in the suite for now: with two, a CI run (session 7) found the statistics off by
-# 13 figures (a before-snapshot counted ~300 approvals too many: two replicas' shards of one
-# partition merged during a rebalance, most likely); until that is fixed, AIL_CHAOS_REPLICAS=2
-# runs the two-replica checks by hand.
-REPLICAS = int(os.environ.get("AIL_CHAOS_REPLICAS", "1"))
+# Two replicas of every service in the suite. Known: one CI run of three (session 7) found the
+# statistics off with two (13 differences: see docs/stats.md, "Known fault"); the run with one
+# replica found the lag exporter timing out after Kafka's kill (every sample over 10 s) in the
+# metrics tests that follow, which the scale back to one replica hides by restarting it. Both are
+# open; AIL_CHAOS_REPLICAS=1 runs this on one.
+REPLICAS = int(os.environ.get("AIL_CHAOS_REPLICAS", "2"))
 
 pytestmark = pytest.mark.serial  # it changes the shared stack (tests/support.require_serial)
 
