@@ -4,13 +4,14 @@ reading back what reached Kafka."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -188,6 +189,28 @@ def dev(*args: str, timeout: float = 180.0, check: bool = True) -> str:
     if check and cp.returncode != 0:
         raise RuntimeError(f"./dev {' '.join(args)} exited {cp.returncode}:\n{cp.stdout}\n{cp.stderr}")
     return cp.stdout
+
+
+def stack_replicas(stack: dict[str, str]) -> int:
+    """How many copies of each service the stack runs now (``./dev up --replicas``, ``scale``)."""
+    recorded = json.loads((Path(stack["AIL_DEVSTACK_DIR"]) / "stack.json").read_text())
+    return int(recorded.get("AIL_STACK_REPLICAS") or 1)
+
+
+@contextlib.contextmanager
+def scaled(replicas: int) -> Iterator[dict[str, str]]:
+    """The test stack with ``replicas`` copies of every service (``./dev scale``); as before
+    afterwards. For a module fixture of a serial module."""
+    stack = stack_env()
+    assert stack is not None, "the test stack is not running"
+    before = stack_replicas(stack)
+    if before != replicas:
+        dev("scale", str(replicas), timeout=900)
+    try:
+        yield stack
+    finally:
+        if before != replicas:
+            dev("scale", str(before), timeout=600)
 
 
 def service_headers(env: dict[str, str] | None = None) -> dict[str, str]:

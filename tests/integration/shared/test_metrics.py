@@ -174,6 +174,57 @@ async def test_lag_is_zero_when_caught_up_and_grows_while_the_consumer_is_down(
     await _commit_at_end(kafka_bootstrap, group, topic)  # no lag left behind for the stack's alerts
 
 
+async def test_exact_lags_of_many_groups_skip_markers_and_aborted_records(kafka_bootstrap: str) -> None:
+    """Groups at different positions on one partition: each lag counts only the records a
+    read_committed consumer would still get (commit markers and an aborted transaction's
+    records not counted), read once for every group together."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    topic = await create_topic(kafka_bootstrap, partitions=1, prefix="test.lagmany")
+    tp = TopicPartition(topic, 0)
+    await _produce_in_transactions(kafka_bootstrap, topic, partitions=1, per_partition=5)
+    producer = make_producer(kafka_bootstrap, transactional_id=f"test-metrics-{uuid.uuid4().hex[:8]}")
+    await producer.start()
+    try:
+        await producer.begin_transaction()
+        for i in range(2):
+            await producer.send_and_wait(topic, _accepted(90 + i).to_bytes(), key=b"k", partition=0)
+        await producer.abort_transaction()
+        async with producer.transaction():
+            await producer.send(topic, _accepted(99).to_bytes(), key=b"k", partition=0)
+    finally:
+        await producer.stop()
+    reader = AIOKafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=None, isolation_level="read_committed",
+        enable_auto_commit=False,
+    )  # fmt: skip
+    await reader.start()
+    try:
+        reader.assign([tp])
+        await reader.seek_to_beginning(tp)
+        data: list[int] = []
+        while len(data) < 6:
+            batch = await reader.getmany(tp, timeout_ms=1000)
+            data += [r.offset for r in batch.get(tp, [])]
+        end = (await reader.end_offsets([tp]))[tp]
+    finally:
+        await reader.stop()
+    assert len(data) == 6 and end > data[-1] + 1, (data, end)  # 6 records, and markers between
+    # group -> where it committed, and the records still ahead of it
+    at = {"a": (data[0], 6), "b": (data[3], 3), "c": (data[4] + 1, 1), "d": (end, 0)}
+    groups = {f"test-lagmany-{k}-{uuid.uuid4().hex[:6]}": v for k, v in at.items()}
+    for group, (offset, _) in groups.items():
+        c = AIOKafkaConsumer(bootstrap_servers=kafka_bootstrap, group_id=group, enable_auto_commit=False)
+        await c.start()
+        try:
+            c.assign([tp])
+            await c.commit({tp: offset})
+        finally:
+            await c.stop()
+    lags = {pl.group: pl.lag for pl in await metrics.group_lags(kafka_bootstrap, sorted(groups))}
+    assert lags == {g: ahead for g, (_, ahead) in groups.items()}, (lags, groups)
+
+
 async def _commit_at_end(bootstrap: str, group: str, topic: str) -> None:
     from aiokafka import AIOKafkaConsumer, TopicPartition
 
