@@ -101,12 +101,33 @@ class ApprovalTable:
 
 
 class FigureTable:
-    """``figures``: figure key -> totals; with an (enterprise, year) index for the queries."""
+    """``figures``: figure key -> totals; with an (enterprise, year) index for the queries.
+
+    The index follows the agent's writes (``put``). What recovery does to the table it does
+    behind the adapter's back: it writes the changelog's keys, and faust's memory store then
+    drops the keys of partitions this worker no longer holds (``on_recovery_completed``, after
+    every rebalance). So each completed recovery (faust's ``on_recover`` callback) marks the
+    index stale, and the next query rebuilds it from the table. (Before session 8 the index
+    trusted the table's size: a rebalance that dropped keys and folds that added as many left
+    it stale, and the figures of keys it missed were left out of the answer.)"""
 
     def __init__(self, table: Any) -> None:
         self.table = table
-        self._by_tenant_year: dict[tuple[str, str], list[str]] = {}
-        self._indexed = -1
+        # (enterprise, year) -> its figure keys, in insertion order (a dict used as a set)
+        self._by_tenant_year: dict[tuple[str, str], dict[str, None]] = {}
+        self._stale = True
+        self._size = -1  # the table's size when the index last matched it
+        on_recover = getattr(table, "on_recover", None)
+        if on_recover is not None:  # a faust table (the unit tests use a dict)
+
+            async def recovered() -> None:
+                self.recovered()
+
+            on_recover(recovered)
+
+    def recovered(self) -> None:
+        """Recovery wrote or dropped keys: rebuild the index at the next query."""
+        self._stale = True
 
     def __len__(self) -> int:
         return len(self.table)
@@ -116,10 +137,10 @@ class FigureTable:
         return value
 
     def put(self, key: str, record: dict[str, Any]) -> None:
-        if key not in self.table and self._indexed == len(self.table):
+        if key not in self.table and not self._stale and self._size == len(self.table):
             enterprise, month = record["dims"][0], record["dims"][1]
-            self._by_tenant_year.setdefault((enterprise, month[:4]), []).append(key)
-            self._indexed += 1
+            self._by_tenant_year.setdefault((enterprise, month[:4]), {})[key] = None
+            self._size += 1
         self.table[key] = record
 
     def records(self, enterprises: tuple[str, ...] | list[str], year: str) -> list[dict[str, Any]]:
@@ -133,23 +154,23 @@ class FigureTable:
         what a replica hands its peers (``domain.figures.merge_shards``)."""
         index = self._index()
         out = []
-        for enterprise in enterprises:
+        for enterprise in dict.fromkeys(enterprises):
             for key in index.get((enterprise, year), ()):
                 value = self.table.get(key)
                 if value is not None:
                     out.append((key, value))
         return out
 
-    def _index(self) -> dict[tuple[str, str], list[str]]:
-        """(enterprise, year) -> figure keys. Keys are never deleted, so a table holding more
-        keys than the index (recovery wrote them, not the agent) means: rebuild."""
+    def _index(self) -> dict[tuple[str, str], dict[str, None]]:
+        """(enterprise, year) -> figure keys; rebuilt from the table after a recovery, or when
+        the table's size says something else wrote to it."""
         size = len(self.table)
-        if size != self._indexed:
-            index: dict[tuple[str, str], list[str]] = {}
+        if self._stale or size != self._size:
+            index: dict[tuple[str, str], dict[str, None]] = {}
             for key in list(self.table.keys()):
                 _, enterprise, month, *_ = json.loads(key)
-                index.setdefault((enterprise, month[:4]), []).append(key)
-            self._by_tenant_year, self._indexed = index, size
+                index.setdefault((enterprise, month[:4]), {})[key] = None
+            self._by_tenant_year, self._size, self._stale = index, size, False
         return self._by_tenant_year
 
 
