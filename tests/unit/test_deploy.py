@@ -37,9 +37,9 @@ def test_every_route_is_in_the_compose_entry_and_the_ingress_in_the_same_order()
 def test_manifests_parse_and_run_modules_that_exist() -> None:
     docs = _k8s_docs()
     kinds = {d["kind"] for d in docs}
-    assert {"Deployment", "DaemonSet", "Job", "Kafka", "Cluster", "Ingress"} <= kinds
+    assert {"Deployment", "StatefulSet", "DaemonSet", "Job", "Kafka", "Cluster", "Ingress"} <= kinds
     for d in docs:
-        if d["kind"] in ("Deployment", "DaemonSet"):
+        if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet"):
             for c in d["spec"]["template"]["spec"]["containers"]:
                 module = c["command"][2]
                 assert importlib.util.find_spec(module.split(".")[0]) is not None, module
@@ -101,7 +101,7 @@ CALLERS: dict[str, set[str]] = {
     "submission": {"ns:ingress-nginx", "ns:mofcom-gateway", "ns:ail-ops"},  # API, callbacks, ops
     "status": {"ns:ingress-nginx"},
     "customs": {"ns:ingress-nginx"},
-    "stats": {"ns:ingress-nginx"},
+    "stats": {"ns:ingress-nginx", "app:stats"},  # public API; the other replicas' shard requests
     "signer": {"ns:ail-ops"},  # /api/v1/signer/keys, internal
     "kafka": {*(f"app:{a}" for a in PLATFORM | EXPORTERS), "pods:strimzi.io/cluster=ail", "ns:strimzi"},
     "postgres": {*(f"app:{a}" for a in PLATFORM), "pods:cnpg.io/cluster=ail-db", "ns:cnpg-system"},
@@ -111,7 +111,11 @@ for _service in SERVICES:
     CALLERS[_service] = CALLERS[_service] | {"ns:monitoring"}
 CALLERS["lag"] = {"ns:monitoring"}  # only Prometheus
 # The callers of each service's internal routes (every route the entry point does not route).
-INTERNAL_CALLERS = {"submission": {"ns:mofcom-gateway", "ns:ail-ops"}, "signer": {"ns:ail-ops"}}
+INTERNAL_CALLERS = {
+    "submission": {"ns:mofcom-gateway", "ns:ail-ops"},
+    "signer": {"ns:ail-ops"},
+    "stats": {"app:stats"},  # POST /internal/stats/shards
+}
 
 
 def _policies() -> list[dict]:
@@ -170,7 +174,7 @@ def test_every_workload_has_a_policy_and_only_its_callers_get_in() -> None:
     workloads = {
         d["spec"]["template"]["metadata"]["labels"]["app"]
         for d in _k8s_docs()
-        if d["kind"] in ("Deployment", "DaemonSet", "Job")
+        if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job")
     }
     assert workloads == PLATFORM | EXPORTERS
     allowed = _allowed()
@@ -207,7 +211,7 @@ def test_strimzi_listener_admits_only_the_platform() -> None:
 
 def test_every_service_gets_the_internal_credential() -> None:
     for d in _k8s_docs():
-        if d["kind"] in ("Deployment", "DaemonSet") and d["metadata"]["name"] not in EXPORTERS:
+        if d["kind"] in ("Deployment", "StatefulSet", "DaemonSet") and d["metadata"]["name"] not in EXPORTERS:
             (c,) = d["spec"]["template"]["spec"]["containers"]
             assert {"secretRef": {"name": "ail-internal"}} in c["envFrom"], d["metadata"]["name"]
     # the lag exporter calls no service: it gets no credential (nor the database's)

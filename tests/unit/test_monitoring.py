@@ -81,7 +81,10 @@ def test_every_service_monitor_selects_a_service_of_a_deployment() -> None:
         if d
     ]
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
-    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Deployment"}
+    deployments = {d["metadata"]["name"]: d for d in docs if d["kind"] in ("Deployment", "StatefulSet")}
+    # One Service per app label: a second (stats' headless stats-peers) would be scraped twice.
+    labelled = [d["metadata"].get("labels", {}).get("app") for d in services.values()]
+    assert len([a for a in labelled if a]) == len({a for a in labelled if a}), labelled
     for monitor in (d for d in docs if d["kind"] == "ServiceMonitor"):
         app = monitor["spec"]["selector"]["matchLabels"]["app"]
         service = services[app]

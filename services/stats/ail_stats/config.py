@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from urllib.parse import urlsplit
 
 from pydantic_settings import SettingsConfigDict
 
@@ -25,14 +26,25 @@ class Settings(ServiceSettings):
     # The other replicas' base URLs, comma-separated (issue 16; adapters/peers.py): a query
     # merges their partitions' figures with this worker's. Empty: this is the only replica.
     stats_peers: str = ""
+    # This replica's name (a StatefulSet pod's name, e.g. stats-0): an entry of AIL_STATS_PEERS
+    # whose host is that name (or starts with "name.") is this replica and is left out, so every
+    # pod of a StatefulSet can be given the same list of all of them (deploy/k8s).
+    stats_self: str = ""
     # The stats service writes nothing to PostgreSQL (auth only): no outbox to relay.
     run_outbox_relay: bool = False
 
     def peer_urls(self) -> list[str]:
-        return [u.strip() for u in self.stats_peers.split(",") if u.strip()]
+        urls = [u.strip() for u in self.stats_peers.split(",") if u.strip()]
+        if not self.stats_self:
+            return urls
+        return [u for u in urls if not _names(urlsplit(u).hostname or "", self.stats_self)]
 
     def datadir(self) -> str:
         if self.stats_datadir:
             return self.stats_datadir
         base = os.environ.get("AIL_DEVSTACK_DIR") or tempfile.gettempdir()
         return os.path.join(base, "run", f"stats-faust-{self.http_port}")
+
+
+def _names(host: str, name: str) -> bool:
+    return host == name or host.startswith(f"{name}.")

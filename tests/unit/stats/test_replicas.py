@@ -122,3 +122,20 @@ async def test_the_peers_adapter_sends_the_credential_and_skips_a_peer_that_fail
     assert up.method == "POST" and up.url.path == "/internal/stats/shards"
     assert json.loads(up.content) == {"year": "2026", "enterprises": [ENTERPRISE, "3100123456789"]}
     assert up.headers["X-AIL-Service-Token"] == "tok"
+
+
+def test_a_statefulset_pod_given_every_replica_leaves_itself_out() -> None:
+    from ail_stats.config import Settings
+
+    every = ",".join(f"http://stats-{i}.stats-peers.ail.svc.cluster.local:8000" for i in range(3))
+    me = Settings(stats_peers=every, stats_self="stats-1")
+    assert me.peer_urls() == [
+        "http://stats-0.stats-peers.ail.svc.cluster.local:8000",
+        "http://stats-2.stats-peers.ail.svc.cluster.local:8000",
+    ]
+    # stats-1 is not stats-10's prefix; without a name the list is taken as it is (./dev)
+    assert len(Settings(stats_peers="http://stats-10.x:8000", stats_self="stats-1").peer_urls()) == 1
+    assert Settings(stats_peers="http://127.0.0.1:28116, http://127.0.0.1:28126").peer_urls() == [
+        "http://127.0.0.1:28116",
+        "http://127.0.0.1:28126",
+    ]
