@@ -8,7 +8,7 @@
 // serious or critical violation). The secret shown once is written to secret.txt there, for the
 // test to check the webhook's signature.
 import { writeFileSync } from "node:fs";
-import { launch, look as lookAt, out, signIn, step, writeResults } from "./lib.mjs";
+import { launch, look as lookAt, out, signIn, step, tick, writeResults } from "./lib.mjs";
 
 const customs = process.env.AIL_CUSTOMS_URL;
 const data = JSON.parse(process.env.AIL_C19_DATA);
@@ -135,7 +135,7 @@ try {
     await d.getByLabel("说明").fill(`c19 e2e ${data.hooked.license_no}`);
     // Only the clearances (the webhook type): the test's receiver then gets nothing else.
     await d.getByLabel("指定事件").check();
-    await d.getByRole("checkbox", { name: /clearance_recorded/ }).check();
+    await tick(d.getByRole("checkbox", { name: /clearance_recorded/ }));
     await look(page, "push-new-subscription");
     await d.getByRole("button", { name: /确\s*定/ }).click();
     const secret = (await page.getByTestId("subscription-secret").innerText()).trim();

@@ -55,6 +55,23 @@ export async function step(name, fn) {
   }
 }
 
+/** Tick a checkbox and see it ticked. A click on a box that has just appeared (an Ant Design
+ * Checkbox.Group inside a Form.Item shown by the previous choice) can be lost while the form
+ * registers the field on a loaded machine: Playwright's check() then fails with "did not change
+ * its state" (seen in CI, session 8). Click again until it shows ticked, as a person would. */
+export async function tick(locator, tries = 5) {
+  for (let i = 0; i < tries; i++) {
+    if (await locator.isChecked()) return;
+    await locator.click();
+    const until = Date.now() + 2_000;
+    while (Date.now() < until) {
+      if (await locator.isChecked()) return;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  throw new Error(`the checkbox stays unticked after ${tries} clicks: ${locator}`);
+}
+
 export function writeResults() {
   writeFileSync(`${out}/results.json`, JSON.stringify(results, null, 2));
 }
