@@ -332,10 +332,19 @@ try {
   });
   await step("revoke", async () => {
     const { page } = a;
-    // MOFCOM's first review waits long enough to revoke while pending
-    await fetch(`${mofcom}/control`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ first_delay: 120 }) });
+    await page.getByRole("link", { name: copiedSerial, exact: true }).click();
+    await page.waitForURL(/\/applications\/[0-9a-f-]{36}$/);
+    const heldId = new URL(page.url()).pathname.split("/").pop();
+    // MOFCOM's first review of this application only waits long enough to revoke it while
+    // pending (a scope of the sandbox: the tests running beside this one are not slowed).
+    const made = await fetch(`${mofcom}/control/scopes`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ match: { application_id: heldId }, control: { first_delay: 120 } }),
+    });
+    if (made.status !== 201) throw new Error(`MOFCOM scope: ${made.status} ${await made.text()}`);
+    const scope = (await made.json()).id;
     try {
-      await page.getByRole("link", { name: copiedSerial, exact: true }).click();
       await page.getByRole("button", { name: /^上\s*报$/ }).click();
       await page.getByRole("dialog").getByRole("button", { name: /^上\s*报$/ }).click();
       await page.getByTestId("status").filter({ hasText: "待初审" }).waitFor({ timeout: 90_000 });
@@ -343,7 +352,7 @@ try {
       await page.getByTestId("status").filter({ hasText: "已撤销" }).waitFor({ timeout: 90_000 });
       await look(page, "revoked");
     } finally {
-      await fetch(`${mofcom}/control/reset`, { method: "POST" });
+      await fetch(`${mofcom}/control/scopes/${scope}`, { method: "DELETE" });
     }
   });
   await step("other-enterprise", async () => {

@@ -20,8 +20,9 @@ import pytest
 from tests.e2e.console.support import bind_demo_ekey
 from tests.support import REPO
 
-# Serial: the revoke step holds MOFCOM's first review for a while (its global /control), which
-# would slow every other test's submissions in the parallel phase.
+# Serial: the e-key step unbinds demo enterprise A's e-key for a moment (every other test submits
+# with it). The revoke step holds MOFCOM's first review of its own application only (a scope of
+# the sandbox's /control/scopes).
 pytestmark = pytest.mark.serial
 
 CONSOLE = REPO / "console"
