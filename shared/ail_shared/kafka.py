@@ -28,9 +28,6 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 }
 
 
-FETCH_MAX_WAIT_MS = 100
-
-
 def make_producer(bootstrap: str, **overrides: Any) -> AIOKafkaProducer:
     return AIOKafkaProducer(bootstrap_servers=bootstrap, **{**PRODUCER_DEFAULTS, **overrides})
 
@@ -44,13 +41,6 @@ def make_consumer(bootstrap: str, *topics: str, group_id: str | None, **override
         "max_poll_records": 500,
         "fetch_max_bytes": 16 * 1024 * 1024,
         "max_partition_fetch_bytes": 4 * 1024 * 1024,
-        # How long the broker may hold a fetch that has no data (aiokafka's default is 500 ms).
-        # aiokafka keeps one fetch in flight per broker, and a partition whose records were
-        # just handed over is not in it: its next event waits until that fetch of the member's
-        # other partitions answers, up to this long, on every consumer hop of a submission
-        # (issue 16, paced submit). 100 ms bounds that wait; the cost is up to 10 empty fetches
-        # a second per idle member.
-        "fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
     }
     options.update(overrides)
     return AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, **options)
