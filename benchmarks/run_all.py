@@ -60,6 +60,8 @@ from benchmarks._stack import stack_env, stack_replicas  # noqa: E402
 class Sizes:
     submissions: int  # per mode (single, batch)
     concurrency: int
+    paced_submit_seconds: float  # paced single submits at half the single rate, counted ...
+    paced_submit_warmup: float  # ... after this many seconds of sends
     drafts: int
     rows: int  # applications behind the filtered page
     queries: int
@@ -78,6 +80,8 @@ class Sizes:
 FULL = Sizes(
     submissions=300,
     concurrency=16,
+    paced_submit_seconds=30,
+    paced_submit_warmup=5,
     drafts=400,
     rows=1_000_000,
     queries=200,
@@ -95,6 +99,8 @@ FULL = Sizes(
 QUICK = Sizes(
     submissions=3,
     concurrency=3,
+    paced_submit_seconds=1,
+    paced_submit_warmup=0.5,
     drafts=10,
     rows=500,
     queries=5,
@@ -112,7 +118,11 @@ QUICK = Sizes(
 
 # The issue's table, in its order: (key, path, goal). The key names the row in the JSON.
 ROWS = (
-    ("submit_single", "HTTP submit -> pending_first_review, single", "p50 <= 200 ms and p99 <= 1 s"),
+    (
+        "submit_single",
+        "HTTP submit -> pending_first_review, single, at half the sustainable rate",
+        "p50 <= 200 ms and p99 <= 1 s",
+    ),
     ("submit_batch", "the same, batch submit", ">= 200 submissions/s"),
     ("cpu_per_submission", "CPU per submission, all processes together", "<= 5 ms"),
     ("drafts", "drafts through the API vs raw insert", ">= 30%"),
@@ -152,20 +162,29 @@ def submission(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], d
             concurrency=s.concurrency,
             hold="scopes" if quick else "global",
             idle_s=s.idle_s,
+            paced_seconds=s.paced_submit_seconds,
+            warmup_s=s.paced_submit_warmup,
         )
     )
-    single, batch, cpu = got["single"], got["batch"], got["cpu"]
+    single, batch, cpu, paced = got["single"], got["batch"], got["cpu"], got["paced"]
 
     def fig(f: dict[str, float]) -> str:
         return f"{f['per_s']:.0f}/s, p50 {f['p50_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms (n={f['n']:.0f})"
 
+    # Row 1 of the issue is a latency at half the sustainable rate: the paced figure (open loop
+    # at half the rate the single mode sustained); the single mode's own figure (a backlog of
+    # every submission fired at once) is its baseline.
+    missing = f", {paced['missing']} not seen" if paced["missing"] else ""
     rows = [
         row(
             "submit_single",
-            fig(single) + f", {s.concurrency} in flight",
-            "-",
-            single["p50_ms"] <= 200 and single["p99_ms"] <= 1000,
-            single["p50_ms"],
+            f"paced {paced['rate']:.1f}/s (half of {single['per_s']:.0f}/s;"
+            f" done {paced['done_per_s']:.1f}/s):"
+            f" p50 {paced['p50_ms']:.0f} ms, p90 {paced['p90_ms']:.0f} ms, p99 {paced['p99_ms']:.0f} ms"
+            f" (n={paced['n']}{missing})",
+            f"at once, {s.concurrency} in flight: " + fig(single),
+            paced["p50_ms"] <= 200 and paced["p99_ms"] <= 1000 and not paced["missing"],
+            paced["p50_ms"],
         ),
         row(
             "submit_batch",

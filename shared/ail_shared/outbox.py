@@ -198,6 +198,11 @@ class OutboxRelay:
             self.bootstrap,
             transactional_id=f"ail-outbox-{self.schema}",
             transaction_timeout_ms=60000,
+            # No linger (issue 16, paced submit): the relay hands a whole batch to the producer
+            # without yielding, then waits for every acknowledgement before it commits, so the
+            # records are already batched; lingering only held each batch back 5 ms more, on
+            # each of the four relay hops of a submission.
+            linger_ms=0,
             **self.producer_options,
         )
 
