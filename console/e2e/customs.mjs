@@ -205,6 +205,9 @@ try {
     await page.getByLabel("数量", { exact: true }).fill("999999999");
     await page.getByRole("button", { name: /检\s*查/ }).click();
     await page.getByTestId("availability").filter({ hasText: "不能使用" }).waitFor();
+    // The refusal's code and the ledger entries' kinds in Chinese (they were the API's words).
+    const words = [...(await page.getByTestId("availability").locator(".ant-alert-message").allInnerTexts()), ...(await page.getByTestId("ledger-kind").allInnerTexts())];
+    expect(!latin(words.join(" ")).length, `English on the license page: ${words.join(" | ")}`);
     await look(page, "license-availability");
   });
   await step("clearances", async () => {
@@ -217,6 +220,8 @@ try {
       await page.getByTestId("declarations").getByRole("cell", { name: d, exact: true }).waitFor();
       await page.getByRole("table", { name: `商品明细 ${d}` }).waitFor(); // goods lines, expanded
     }
+    const states = await page.getByTestId("declaration-state").allInnerTexts();
+    expect(states.length && !latin(states.join(" ")).length, `declaration states: ${states.join(" | ")}`);
     await look(page, "clearances");
   });
   await step("history", async () => {

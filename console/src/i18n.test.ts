@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import {
   catalogue, customsStatusLabels, deliveryStateLabels, durationUnits, letterReasonLabels, letterStateLabels, licenseStateLabels,
-  opsActionLabels, queueStateLabels, statusLabels, WEBHOOK_TYPES, webhookTypeLabels,
+  opsActionLabels, queueStateLabels, statusLabels, WEBHOOK_TYPES, webhookTypeLabels, declarationStateLabels, ledgerKindLabels,
+  ledgerReasonLabels,
 } from "./i18n";
 
 describe("the string catalogue", () => {
@@ -28,7 +29,10 @@ describe("the string catalogue", () => {
   });
   it("names the operations pages' states, actions and reasons in both languages, the Chinese in Chinese", () => {
     // session 8: the Chinese dead-letter page showed open / redriven / skipped as the API has them
-    for (const labels of [queueStateLabels, letterStateLabels, opsActionLabels, letterReasonLabels, deliveryStateLabels, durationUnits]) {
+    for (const labels of [
+      queueStateLabels, letterStateLabels, opsActionLabels, letterReasonLabels, deliveryStateLabels, durationUnits,
+      declarationStateLabels, ledgerKindLabels, ledgerReasonLabels,
+    ]) {
       const zh = labels["zh-CN"] as Record<string, string>;
       expect(Object.keys(labels.en).sort()).toEqual(Object.keys(zh).sort());
       for (const [k, v] of Object.entries(zh)) expect(v, k).toMatch(/^[^A-Za-z]*[\u4e00-\u9fff][^A-Za-z]*$/);

@@ -738,6 +738,47 @@ export const deliveryStateLabels: Record<Lang, Record<string, string>> = {
   en: { pending: "Pending", delivered: "Delivered", failed: "Failed", cancelled: "Cancelled" },
 };
 
+/** A customs declaration's state (结关数据查询; docs/customs.md). */
+export const declarationStateLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { recorded: "已核销", refused: "已拒绝", amended: "已修改", invalidated: "已作废" },
+  en: { recorded: "Recorded", refused: "Refused", amended: "Amended", invalidated: "Invalidated" },
+};
+
+/** A ledger entry's kind and reason (ail_customs.domain.ledger: EntryKind, Refusal; a reversal's
+ * reason is amended / invalidated); the refusal codes are also the availability check's reasons. */
+export const ledgerKindLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { use: "核销", reversal: "冲回", refused: "拒绝核销" },
+  en: { use: "Use", reversal: "Reversal", refused: "Refused" },
+};
+export const ledgerReasonLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": {
+    invalid_quantity: "数量无效",
+    license_expired: "许可证已过期",
+    not_yet_valid: "许可证尚未生效",
+    one_batch_already_used: "一批一证，已使用过",
+    uses_exhausted: "使用次数已用完",
+    quantity_exhausted: "剩余数量不足",
+    exceeds_tolerance: "超出溢装上限",
+    license_surrendered: "许可证已交回",
+    license_cancelled: "许可证已注销",
+    amended: "报关单修改",
+    invalidated: "报关单作废",
+  },
+  en: {
+    invalid_quantity: "Invalid quantity",
+    license_expired: "License expired",
+    not_yet_valid: "Not valid yet",
+    one_batch_already_used: "One batch, one license: already used",
+    uses_exhausted: "No uses left",
+    quantity_exhausted: "Not enough quantity left",
+    exceeds_tolerance: "Over the tolerance",
+    license_surrendered: "License surrendered",
+    license_cancelled: "License cancelled",
+    amended: "Declaration amended",
+    invalidated: "Declaration invalidated",
+  },
+};
+
 /** Units of a duration (time in status): what formatSeconds writes after each figure. */
 export type DurationUnits = { s: string; min: string; h: string; d: string };
 export const durationUnits: Record<Lang, DurationUnits> = {
