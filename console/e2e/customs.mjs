@@ -231,6 +231,8 @@ try {
     const rows = page.getByTestId("history").locator("tbody tr.ant-table-row");
     await page.waitForFunction((n) => document.querySelectorAll('[data-testid="history"] tbody tr.ant-table-row').length === n, api.body.items.length);
     for (const d of data.stored.declarations) await page.getByTestId("history").getByText(d, { exact: false }).first().waitFor();
+    const kinds = await page.getByTestId("history-kind").allInnerTexts();
+    expect(kinds.length && !latin(kinds.join(" ")).length, `history kinds: ${kinds.join(" | ")}`);
     expect((await rows.count()) === api.body.total, `history rows ${await rows.count()} != API ${api.body.total}`);
     // by time: a range before anything happened shows nothing
     await page.goto(`/customs/history?license_no=${no}&from=2001-01-01&to=2001-01-02`);

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   catalogue, customsStatusLabels, deliveryStateLabels, durationUnits, letterReasonLabels, letterStateLabels, licenseStateLabels,
   opsActionLabels, queueStateLabels, statusLabels, WEBHOOK_TYPES, webhookTypeLabels, declarationStateLabels, ledgerKindLabels,
-  ledgerReasonLabels,
+  ledgerReasonLabels, historyKindLabels,
 } from "./i18n";
 
 describe("the string catalogue", () => {
@@ -31,7 +31,7 @@ describe("the string catalogue", () => {
     // session 8: the Chinese dead-letter page showed open / redriven / skipped as the API has them
     for (const labels of [
       queueStateLabels, letterStateLabels, opsActionLabels, letterReasonLabels, deliveryStateLabels, durationUnits,
-      declarationStateLabels, ledgerKindLabels, ledgerReasonLabels,
+      declarationStateLabels, ledgerKindLabels, ledgerReasonLabels, historyKindLabels,
     ]) {
       const zh = labels["zh-CN"] as Record<string, string>;
       expect(Object.keys(labels.en).sort()).toEqual(Object.keys(zh).sort());

@@ -779,6 +779,49 @@ export const ledgerReasonLabels: Record<Lang, Record<string, string>> = {
   },
 };
 
+/** The kinds of a license's history (历史数据查询; ail_customs' history rows). Its summaries are
+ * the service's own English text and are shown as they are. */
+export const historyKindLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": {
+    submission_accepted: "商务部受理",
+    review_result: "审批结果",
+    license_issued: "发证",
+    license_replaces: "换发许可证",
+    license_reissue_requested: "申请换证",
+    license_valid: "许可证恢复有效",
+    license_used_up: "许可证用完",
+    license_surrendered: "许可证交回",
+    license_cancelled: "许可证注销",
+    license_expired: "许可证过期",
+    customs_delivery: "发往海关",
+    customs_resend_requested: "申请重发海关",
+    customs_delivery_closed: "海关发送已关闭",
+    customs_cancellation: "海关注销",
+    clearance_recorded: "结关",
+    clearance_refused: "结关被拒",
+    clearance_reversed: "结关撤回",
+  },
+  en: {
+    submission_accepted: "Accepted by MOFCOM",
+    review_result: "Review result",
+    license_issued: "License issued",
+    license_replaces: "Replacement license",
+    license_reissue_requested: "Reissue requested",
+    license_valid: "License valid again",
+    license_used_up: "License used up",
+    license_surrendered: "License surrendered",
+    license_cancelled: "License cancelled",
+    license_expired: "License expired",
+    customs_delivery: "Sent to Customs",
+    customs_resend_requested: "Resend to Customs asked",
+    customs_delivery_closed: "Customs delivery closed",
+    customs_cancellation: "Cancellation at Customs",
+    clearance_recorded: "Clearance recorded",
+    clearance_refused: "Clearance refused",
+    clearance_reversed: "Clearance reversed",
+  },
+};
+
 /** Units of a duration (time in status): what formatSeconds writes after each figure. */
 export type DurationUnits = { s: string; min: string; h: string; d: string };
 export const durationUnits: Record<Lang, DurationUnits> = {
