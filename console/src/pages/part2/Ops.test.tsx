@@ -44,10 +44,13 @@ const inLang = (lang: Lang, page: JSX.Element) =>
   render(<LangContext.Provider value={{ lang, setLang: () => undefined }}><App>{page}</App></LangContext.Provider>);
 const texts = (id: string) => screen.getAllByTestId(id).map((e) => e.textContent);
 
-describe("the operations pages in the screen's language", () => {
+// A first render of Ant Design's table under a loaded machine (a stack beside it) takes seconds.
+const SLOW = { timeout: 30_000 };
+
+describe("the operations pages in the screen's language", SLOW, () => {
   it("name a dead letter's state, reason and action in Chinese on the Chinese screen", async () => {
     inLang("zh-CN", <OpsDeadLetters />);
-    await waitFor(() => expect(screen.getAllByTestId("ops-state")).toHaveLength(3));
+    await waitFor(() => expect(screen.getAllByTestId("ops-state")).toHaveLength(3), SLOW);
     expect(texts("ops-state")).toEqual(["待处理", "已重新投递", "已跳过"]);
     expect(texts("dlt-reason")).toEqual(["处理失败 · 已尝试 2 次", "无法解码", "处理程序拒绝"]);
     expect(texts("ops-action")).toEqual(["重新投递", "跳过"]);
@@ -55,13 +58,13 @@ describe("the operations pages in the screen's language", () => {
   });
   it("and in English on the English one", async () => {
     inLang("en", <OpsDeadLetters />);
-    await waitFor(() => expect(screen.getAllByTestId("ops-state")).toHaveLength(3));
+    await waitFor(() => expect(screen.getAllByTestId("ops-state")).toHaveLength(3), SLOW);
     expect(texts("ops-state")).toEqual(["Open", "Redriven", "Skipped"]);
     expect(texts("dlt-reason")).toEqual(["Handler failed · after 2 attempts", "Undecodable", "Refused by the handler"]);
   });
   it("name the queue's states and actions in Chinese", async () => {
     inLang("zh-CN", <OpsSubmissions />);
-    await waitFor(() => expect(screen.getAllByTestId("ops-state")).toHaveLength(4));
+    await waitFor(() => expect(screen.getAllByTestId("ops-state")).toHaveLength(4), SLOW);
     expect(texts("ops-state")).toEqual(["排队中", "重试中", "已搁置（待人工处理）", "已关闭"]);
     expect(texts("ops-action")).toEqual(["关闭"]);
   });
