@@ -20,12 +20,30 @@ export const results = [];
 let shot = 0;
 let lastPage = null; // the page of the last screenshot: a failing step leaves one more of it
 
+/** Waits (at most 10 s) until no drop-down, popup menu, tooltip or popover is open or still
+ * fading out: a screenshot caught with one over the screen shows a state no reader understands
+ * (session 8: the dead-letter screenshot had the state filter's list still open). */
+export async function popupsClosed(page) {
+  await page
+    .waitForFunction(
+      () => ![...document.querySelectorAll(".ant-select-dropdown, .ant-picker-dropdown, .ant-dropdown, .ant-menu-submenu-popup, .ant-tooltip, .ant-popover")]
+        .some((el) => el.getClientRects().length > 0 && getComputedStyle(el).visibility !== "hidden"),
+      null,
+      { timeout: 10_000 },
+    )
+    .catch(() => {
+      throw new Error("a drop-down or popup is still open over the screen");
+    });
+}
+
 /** Screenshot and axe scan of the screen; ``idle``: first wait (at most 10 s) until the page's
- * requests have settled (a screen that fills itself in after it shows). */
-export async function look(page, name, { idle = false } = {}) {
+ * requests have settled (a screen that fills itself in after it shows); ``closed``: first wait
+ * until no drop-down or popup is open (popupsClosed). */
+export async function look(page, name, { idle = false, closed = false } = {}) {
   lastPage = page;
   shot += 1;
   if (idle) await page.waitForLoadState("networkidle", { timeout: 10_000 }).catch(() => {});
+  if (closed) await popupsClosed(page);
   const file = `${out}/${String(shot).padStart(2, "0")}-${name}.png`;
   await page.screenshot({ path: file, fullPage: true });
   await page.addScriptTag({ content: AXE });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { catalogue, customsStatusLabels, licenseStateLabels, statusLabels, WEBHOOK_TYPES, webhookTypeLabels } from "./i18n";
+import {
+  catalogue, customsStatusLabels, deliveryStateLabels, durationUnits, letterReasonLabels, letterStateLabels, licenseStateLabels,
+  opsActionLabels, queueStateLabels, statusLabels, WEBHOOK_TYPES, webhookTypeLabels, declarationStateLabels, ledgerKindLabels,
+  ledgerReasonLabels, historyKindLabels,
+} from "./i18n";
 
 describe("the string catalogue", () => {
   it("has every key in both languages, none empty", () => {
@@ -22,5 +26,19 @@ describe("the string catalogue", () => {
     expect(Object.keys(webhookTypeLabels.en)).toEqual(WEBHOOK_TYPES);
     expect(WEBHOOK_TYPES).toContain("application.clearance_recorded");
     expect(new Set(Object.values(webhookTypeLabels["zh-CN"])).size).toBe(WEBHOOK_TYPES.length);
+  });
+  it("names the operations pages' states, actions and reasons in both languages, the Chinese in Chinese", () => {
+    // session 8: the Chinese dead-letter page showed open / redriven / skipped as the API has them
+    for (const labels of [
+      queueStateLabels, letterStateLabels, opsActionLabels, letterReasonLabels, deliveryStateLabels, durationUnits,
+      declarationStateLabels, ledgerKindLabels, ledgerReasonLabels, historyKindLabels,
+    ]) {
+      const zh = labels["zh-CN"] as Record<string, string>;
+      expect(Object.keys(labels.en).sort()).toEqual(Object.keys(zh).sort());
+      for (const [k, v] of Object.entries(zh)) expect(v, k).toMatch(/^[^A-Za-z]*[\u4e00-\u9fff][^A-Za-z]*$/);
+    }
+    expect(Object.keys(queueStateLabels.en).sort()).toEqual(["closed", "parked", "queued", "retrying"]);
+    expect(Object.keys(letterStateLabels.en).sort()).toEqual(["open", "redriven", "skipped"]);
+    expect(letterStateLabels["zh-CN"].skipped).toBe("已跳过");
   });
 });

@@ -160,6 +160,7 @@ export const catalogue = {
     saved_at: "暂存于",
     // issue 19: queries and statistics
     menu_queries: "申请单查询",
+    q_title: "申请单查询",
     menu_stats: "申请单统计",
     q_status: "申请状态",
     q_all: "全部",
@@ -322,6 +323,8 @@ export const catalogue = {
     p2_forbidden: "此页面仅供运维人员使用",
     p2_no_data: "暂无数据",
     p2_dlt_search: "按键或原因查找",
+    p2_partition_offset: "分区/偏移量",
+    menu_more: "更多",
   },
   en: {
     app_title: "Automatic Import License",
@@ -478,7 +481,8 @@ export const catalogue = {
     print_preview: "Print preview",
     saved_at: "Saved at",
     // issue 19: queries and statistics
-    menu_queries: "Application query",
+    menu_queries: "Query",
+    q_title: "Application query",
     menu_stats: "Statistics",
     q_status: "Status",
     q_all: "All",
@@ -518,7 +522,7 @@ export const catalogue = {
     s_count: "Applications",
     s_chart: "Amount a month (USD)",
     // issue 19: customs, push, operations
-    menu_customs: "Customs and push",
+    menu_customs: "Customs · push",
     menu_customs_status: "Customs status",
     menu_clearances: "Clearance data",
     menu_history: "History",
@@ -641,6 +645,8 @@ export const catalogue = {
     p2_forbidden: "This page is for operations staff",
     p2_no_data: "No data",
     p2_dlt_search: "Find by key or reason",
+    p2_partition_offset: "Partition/offset",
+    menu_more: "More",
   },
 } as const;
 
@@ -670,6 +676,157 @@ export const customsStatusLabels: Record<Lang, Record<string, string>> = {
 export const licenseStateLabels: Record<Lang, Record<string, string>> = {
   "zh-CN": { valid: "有效", used_up: "已用完", surrendered: "已交回", cancelled: "已注销", expired: "已过期" },
   en: { valid: "Valid", used_up: "Used up", surrendered: "Surrendered", cancelled: "Cancelled", expired: "Expired" },
+};
+
+/** The operations pages' values (issue 19; session 8: they were shown as the API's English
+ * words on the Chinese screens). Typed by the API schema's enums where it has one, so a value the
+ * API adds fails the type check until it has labels here. */
+type QueueState = components["schemas"]["OpsSubmission"]["state"] | components["schemas"]["OpsDelivery"]["state"];
+type LetterState = components["schemas"]["Message"]["state"];
+
+/** The queues towards MOFCOM and Customs (docs/submission.md, docs/customs.md). */
+export const queueStateLabels: Record<Lang, Record<QueueState, string>> = {
+  "zh-CN": { queued: "排队中", retrying: "重试中", parked: "已搁置（待人工处理）", closed: "已关闭" },
+  en: { queued: "Queued", retrying: "Retrying", parked: "Parked (needs operations)", closed: "Closed" },
+};
+
+/** A dead letter's state (docs/status.md). */
+export const letterStateLabels: Record<Lang, Record<LetterState, string>> = {
+  "zh-CN": { open: "待处理", redriven: "已重新投递", skipped: "已跳过" },
+  en: { open: "Open", redriven: "Redriven", skipped: "Skipped" },
+};
+
+/** What operations did, as the API records it (the queues: resend / close; dead letters:
+ * redrive / skip). */
+export const opsActionLabels: Record<Lang, Record<components["schemas"]["OpsAction"]["action"] | "redrive" | "skip", string>> = {
+  "zh-CN": { resend: "重发", close: "关闭", redrive: "重新投递", skip: "跳过" },
+  en: { resend: "Resend", close: "Close", redrive: "Redrive", skip: "Skip" },
+};
+
+/** The codes a dead letter's reason starts with (its `dlt-reason` up to the first ':' and first
+ * word, as ail_shared.metrics.dead_letter_reason reads it): ail_shared.consumer's
+ * handler_refused / handler_failed, ail_shared.errors' EventError codes, the statistics fold's
+ * not_countable. A code not listed shows the reason as the API has it. */
+export const letterReasonLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": {
+    handler_refused: "处理程序拒绝",
+    handler_failed: "处理失败",
+    event_error: "事件无效",
+    undecodable_event: "无法解码",
+    unsupported_schema_version: "不支持的事件版本",
+    not_countable: "无法计入统计",
+  },
+  en: {
+    handler_refused: "Refused by the handler",
+    handler_failed: "Handler failed",
+    event_error: "Invalid event",
+    undecodable_event: "Undecodable",
+    unsupported_schema_version: "Unsupported event version",
+    not_countable: "Not countable",
+  },
+};
+
+/** "after n attempts" of handler_failed, in the screen's language. */
+export const attemptsText: Record<Lang, (n: number) => string> = {
+  "zh-CN": (n) => `已尝试 ${n} 次`,
+  en: (n) => `after ${n} attempts`,
+};
+
+/** A webhook delivery's state (docs/status.md). */
+export const deliveryStateLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { pending: "待推送", delivered: "已送达", failed: "推送失败", cancelled: "已取消" },
+  en: { pending: "Pending", delivered: "Delivered", failed: "Failed", cancelled: "Cancelled" },
+};
+
+/** A customs declaration's state (结关数据查询; docs/customs.md). */
+export const declarationStateLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { recorded: "已核销", refused: "已拒绝", amended: "已修改", invalidated: "已作废" },
+  en: { recorded: "Recorded", refused: "Refused", amended: "Amended", invalidated: "Invalidated" },
+};
+
+/** A ledger entry's kind and reason (ail_customs.domain.ledger: EntryKind, Refusal; a reversal's
+ * reason is amended / invalidated); the refusal codes are also the availability check's reasons. */
+export const ledgerKindLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": { use: "核销", reversal: "冲回", refused: "拒绝核销" },
+  en: { use: "Use", reversal: "Reversal", refused: "Refused" },
+};
+export const ledgerReasonLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": {
+    invalid_quantity: "数量无效",
+    license_expired: "许可证已过期",
+    not_yet_valid: "许可证尚未生效",
+    one_batch_already_used: "一批一证，已使用过",
+    uses_exhausted: "使用次数已用完",
+    quantity_exhausted: "剩余数量不足",
+    exceeds_tolerance: "超出溢装上限",
+    license_surrendered: "许可证已交回",
+    license_cancelled: "许可证已注销",
+    amended: "报关单修改",
+    invalidated: "报关单作废",
+  },
+  en: {
+    invalid_quantity: "Invalid quantity",
+    license_expired: "License expired",
+    not_yet_valid: "Not valid yet",
+    one_batch_already_used: "One batch, one license: already used",
+    uses_exhausted: "No uses left",
+    quantity_exhausted: "Not enough quantity left",
+    exceeds_tolerance: "Over the tolerance",
+    license_surrendered: "License surrendered",
+    license_cancelled: "License cancelled",
+    amended: "Declaration amended",
+    invalidated: "Declaration invalidated",
+  },
+};
+
+/** The kinds of a license's history (历史数据查询; ail_customs' history rows). Its summaries are
+ * the service's own English text and are shown as they are. */
+export const historyKindLabels: Record<Lang, Record<string, string>> = {
+  "zh-CN": {
+    submission_accepted: "商务部受理",
+    review_result: "审批结果",
+    license_issued: "发证",
+    license_replaces: "换发许可证",
+    license_reissue_requested: "申请换证",
+    license_valid: "许可证恢复有效",
+    license_used_up: "许可证用完",
+    license_surrendered: "许可证交回",
+    license_cancelled: "许可证注销",
+    license_expired: "许可证过期",
+    customs_delivery: "发往海关",
+    customs_resend_requested: "申请重发海关",
+    customs_delivery_closed: "海关发送已关闭",
+    customs_cancellation: "海关注销",
+    clearance_recorded: "结关",
+    clearance_refused: "结关被拒",
+    clearance_reversed: "结关撤回",
+  },
+  en: {
+    submission_accepted: "Accepted by MOFCOM",
+    review_result: "Review result",
+    license_issued: "License issued",
+    license_replaces: "Replacement license",
+    license_reissue_requested: "Reissue requested",
+    license_valid: "License valid again",
+    license_used_up: "License used up",
+    license_surrendered: "License surrendered",
+    license_cancelled: "License cancelled",
+    license_expired: "License expired",
+    customs_delivery: "Sent to Customs",
+    customs_resend_requested: "Resend to Customs asked",
+    customs_delivery_closed: "Customs delivery closed",
+    customs_cancellation: "Cancellation at Customs",
+    clearance_recorded: "Clearance recorded",
+    clearance_refused: "Clearance refused",
+    clearance_reversed: "Clearance reversed",
+  },
+};
+
+/** Units of a duration (time in status): what formatSeconds writes after each figure. */
+export type DurationUnits = { s: string; min: string; h: string; d: string };
+export const durationUnits: Record<Lang, DurationUnits> = {
+  "zh-CN": { s: "秒", min: "分", h: "小时", d: "天" },
+  en: { s: "s", min: "min", h: "h", d: "d" },
 };
 
 /** The webhook types a subscription may choose (the status service's list, in its order: the API
@@ -738,6 +895,17 @@ export function useLicenseStateLabel(): (state: string) => string {
 export function useWebhookTypeLabel(): (type: string) => string {
   const { lang } = useContext(LangContext);
   return useCallback((tp: string) => (webhookTypeLabels[lang] as Record<string, string>)[tp] ?? tp, [lang]);
+}
+
+/** A value of one of the tables above in the screen's language; the value itself when the table
+ * does not list it (a value the console does not know yet). */
+export function useLabels(labels: Record<Lang, Record<string, string>>): (value: string) => string {
+  const { lang } = useContext(LangContext);
+  return useCallback((v: string) => labels[lang][v] ?? v, [labels, lang]);
+}
+
+export function useLang(): Lang {
+  return useContext(LangContext).lang;
 }
 
 export const LangContext = createContext<{ lang: Lang; setLang: (l: Lang) => void }>({

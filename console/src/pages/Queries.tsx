@@ -163,7 +163,7 @@ export function Queries() {
   return (
     <>
       <Typography.Title level={1} style={{ fontSize: 20, marginTop: 0 }}>
-        {t("menu_queries")}
+        {t("q_title")}
       </Typography.Title>
       <Form form={form} layout="vertical" onFinish={search} data-testid="query-form">
         <Row gutter={16}>

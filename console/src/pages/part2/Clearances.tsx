@@ -4,7 +4,7 @@ import { App, Button, Form, Input, Space, Table, Tag } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import { api, call, type Schemas } from "../../api/client";
-import { useT } from "../../i18n";
+import { declarationStateLabels, useLabels, useT } from "../../i18n";
 import { errorText, Title, when } from "./common";
 import { LedgerFigures } from "./LicenseDetail";
 
@@ -18,6 +18,7 @@ const STATE_TONE: Record<string, string> = { recorded: "#1b5e20", refused: "#b71
 
 export function Clearances() {
   const t = useT();
+  const declarationState = useLabels(declarationStateLabels);
   const { message } = App.useApp();
   const [params, setParams] = useSearchParams();
   const licenseNo = params.get("license_no") ?? "";
@@ -89,7 +90,7 @@ export function Clearances() {
               { title: t("p2_declared_at"), dataIndex: "declared_at", render: when },
               { title: t("p2_port"), dataIndex: "port" },
               { title: t("quantity"), dataIndex: "quantity", render: (q: string) => `${q} ${view.unit ?? ""}` },
-              { title: t("p2_state"), dataIndex: "state", render: (s: string) => <Tag color={STATE_TONE[s]}>{s}</Tag> },
+              { title: t("p2_state"), dataIndex: "state", render: (s: string) => <Tag color={STATE_TONE[s]} data-testid="declaration-state">{declarationState(s)}</Tag> },
               { title: t("p2_refusal_reason"), dataIndex: "refusal_reason", render: (v: string | null) => v || "-" },
               { title: t("p2_revision"), dataIndex: "revision" },
             ]}

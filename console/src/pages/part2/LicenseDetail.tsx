@@ -5,7 +5,7 @@ import type { Dayjs } from "dayjs";
 import { useCallback, useEffect, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 import { api, call, isApiError, type Schemas } from "../../api/client";
-import { useT } from "../../i18n";
+import { ledgerKindLabels, ledgerReasonLabels, useLabels, useT } from "../../i18n";
 import { NotFound } from "../NotFound";
 import { CustomsTag, errorText, LicenseStateText, Title, when } from "./common";
 import { dateParam } from "./format";
@@ -35,6 +35,8 @@ export function LedgerFigures({ ledger }: { ledger: Ledger }) {
 export function LicenseDetail() {
   const { no = "" } = useParams();
   const t = useT();
+  const ledgerKind = useLabels(ledgerKindLabels);
+  const ledgerReason = useLabels(ledgerReasonLabels);
   const { message } = App.useApp();
   const [lic, setLic] = useState<License | null | undefined>(undefined);
   const [nextResend, setNextResend] = useState<string | null>(null);
@@ -107,7 +109,7 @@ export function LicenseDetail() {
               style={{ marginTop: 12 }}
               data-testid="availability"
               type={answer.can_cover ? "success" : "error"}
-              message={answer.can_cover ? t("p2_can_cover") : `${t("p2_cannot_cover")}: ${answer.reason ?? ""}`}
+              message={answer.can_cover ? t("p2_can_cover") : `${t("p2_cannot_cover")}: ${answer.reason ? ledgerReason(answer.reason) : ""}`}
               description={
                 <>
                   {answer.detail ? <div>{answer.detail}</div> : null}
@@ -130,13 +132,13 @@ export function LicenseDetail() {
             dataSource={lic.entries as unknown as Entry[]}
             columns={[
               { title: "#", dataIndex: "entry_no" },
-              { title: t("p2_kind"), dataIndex: "kind" },
+              { title: t("p2_kind"), dataIndex: "kind", render: (k: string) => <span data-testid="ledger-kind">{ledgerKind(k)}</span> },
               { title: t("p2_declaration_no"), dataIndex: "declaration_no" },
               { title: t("quantity"), dataIndex: "quantity" },
               { title: t("p2_occurred_at"), dataIndex: "occurred_at", render: when },
               { title: t("p2_used_quantity"), dataIndex: "used_after" },
               { title: t("p2_uses"), dataIndex: "uses_after" },
-              { title: t("p2_reason"), render: (_: unknown, e) => [e.reason, e.detail].filter(Boolean).join(": ") || "-" },
+              { title: t("p2_reason"), render: (_: unknown, e) => [e.reason ? ledgerReason(e.reason) : "", e.detail].filter(Boolean).join(": ") || "-" },
             ]}
           />
         </section>

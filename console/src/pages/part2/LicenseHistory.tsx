@@ -5,7 +5,7 @@ import dayjs, { type Dayjs } from "dayjs";
 import { useCallback, useEffect, useState } from "react";
 import { useSearchParams } from "react-router-dom";
 import { api, call, type Schemas } from "../../api/client";
-import { useT } from "../../i18n";
+import { historyKindLabels, useLabels, useT } from "../../i18n";
 import { errorText, Title, when } from "./common";
 
 type View = Schemas["LicenseHistory"];
@@ -13,6 +13,7 @@ type Item = { occurred_at?: string | null; recorded_at?: string | null; kind: st
 
 export function LicenseHistory() {
   const t = useT();
+  const historyKind = useLabels(historyKindLabels);
   const { message } = App.useApp();
   const [params, setParams] = useSearchParams();
   const licenseNo = params.get("license_no") ?? "";
@@ -73,7 +74,7 @@ export function LicenseHistory() {
           pagination={{ current: page, pageSize: 50, total: view.total, showTotal: (n) => `${t("p2_total_n")} ${n}`, onChange: (p) => void load(p) }}
           columns={[
             { title: t("p2_occurred_at"), dataIndex: "occurred_at", render: when },
-            { title: t("p2_kind"), dataIndex: "kind" },
+            { title: t("p2_kind"), dataIndex: "kind", render: (k: string) => <span data-testid="history-kind">{historyKind(k)}</span> },
             { title: t("p2_summary"), dataIndex: "summary" },
             { title: t("p2_recorded_at"), dataIndex: "recorded_at", render: when },
           ]}

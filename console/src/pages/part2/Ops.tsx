@@ -6,9 +6,13 @@ import { App, Button, Card, DatePicker, Descriptions, Form, Input, InputNumber, 
 import dayjs, { type Dayjs } from "dayjs";
 import { useCallback, useEffect, useMemo, useState } from "react";
 import { api, call, type Schemas } from "../../api/client";
-import { useStatusLabel, useT } from "../../i18n";
+import type { Lang } from "../../i18n";
+import {
+  attemptsText, durationUnits, letterReasonLabels, letterStateLabels, opsActionLabels, queueStateLabels, useLabels, useLang,
+  useStatusLabel, useT,
+} from "../../i18n";
 import { CustomsTag, errorText, OpsOnly, Title, useReasonAction, when } from "./common";
-import { formatSeconds, formatShare, overObjective } from "./format";
+import { formatSeconds, formatShare, letterReason, overObjective } from "./format";
 
 type TimeInStatus = Schemas["TimeInStatus"];
 type Figures = Schemas["StatusFigures"];
@@ -19,26 +23,55 @@ type Letter = Schemas["Message"];
 type OpsAction = { action: string; reason: string; actor: string; at: string };
 
 const STATES = ["queued", "retrying", "parked", "closed"] as const;
+const LETTER_STATES = ["open", "redriven", "skipped"] as const;
 const STATE_TONE: Record<string, string> = { queued: "#5c5c5c", retrying: "#8a4b00", parked: "#b71c1c", closed: "#0d47a1", open: "#b71c1c", redriven: "#1b5e20", skipped: "#5c5c5c" };
+type Labels = Record<Lang, Record<string, string>>;
+
+/** A queue's or a dead letter's state: a tag in the screen's language (the API's word for a
+ * state the console does not know). */
+function StateTag({ state, labels }: { state: string; labels: Labels }) {
+  const label = useLabels(labels);
+  return <Tag color={STATE_TONE[state]} data-testid="ops-state">{label(state)}</Tag>;
+}
 
 function Actions({ actions }: { actions: OpsAction[] }) {
+  const action = useLabels(opsActionLabels);
   if (!actions.length) return <>-</>;
+  // The action in the screen's language; the reason, actor and time as recorded.
   return (
     <ul style={{ margin: 0, paddingLeft: 16 }} data-testid="ops-actions">
       {actions.map((a, i) => (
-        <li key={i}>{`${a.action} · ${a.reason} · ${a.actor} · ${when(a.at)}`}</li>
+        <li key={i}><span data-testid="ops-action">{action(a.action)}</span>{` · ${a.reason} · ${a.actor} · ${when(a.at)}`}</li>
       ))}
     </ul>
   );
 }
 
+/** A dead letter's reason: its code as a tag in the screen's language (with the attempts of
+ * handler_failed), then the error as the consumer wrote it; a code the console does not know:
+ * the reason as the API has it. */
+function LetterReason({ reason }: { reason: string }) {
+  const lang = useLang();
+  const r = letterReason(reason);
+  const known = letterReasonLabels[lang][r.code];
+  if (!known) return <>{reason}</>;
+  return (
+    <Space size={4} wrap>
+      <Tag data-testid="dlt-reason" title={r.code}>{r.attempts ? `${known} · ${attemptsText[lang](r.attempts)}` : known}</Tag>
+      {r.detail ? <code style={{ fontSize: 12 }}>{r.detail}</code> : null}
+    </Space>
+  );
+}
+
 function Cell({ v, ok }: { v: number | null | undefined; ok: boolean }) {
-  return <span style={ok ? undefined : { color: "#b71c1c", fontWeight: 600 }}>{formatSeconds(v)}</span>;
+  const units = durationUnits[useLang()];
+  return <span style={ok ? undefined : { color: "#b71c1c", fontWeight: 600 }}>{formatSeconds(v, units)}</span>;
 }
 
 function TimeInStatusPage() {
   const t = useT();
   const label = useStatusLabel();
+  const units = durationUnits[useLang()];
   const { message } = App.useApp();
   const [form] = Form.useForm<{ from?: Dayjs; to?: Dayjs; objective?: number }>();
   const [data, setData] = useState<TimeInStatus | null>(null);
@@ -80,7 +113,7 @@ function TimeInStatusPage() {
         <Space direction="vertical" size="large" style={{ width: "100%" }}>
           <Descriptions bordered size="small" column={4} data-testid="objective">
             <Descriptions.Item label={t("p2_objective")} span={2}>
-              {`${label(data.objective.from_status)} → ${label(data.objective.to_status)} ≤ ${formatSeconds(data.objective.seconds)}`}
+              {`${label(data.objective.from_status)} → ${label(data.objective.to_status)} ≤ ${formatSeconds(data.objective.seconds, units)}`}
             </Descriptions.Item>
             <Descriptions.Item label={t("p2_share")} span={2}><span data-testid="objective-share">{formatShare(data.objective.share)}</span></Descriptions.Item>
             <Descriptions.Item label={t("p2_reached")}>{data.objective.reached}</Descriptions.Item>
@@ -134,8 +167,14 @@ function useQueue<T>(fetcher: (state: string | undefined, page: number) => Promi
   return { state, setState: (s?: string) => { setState(s); setPage(1); }, page, setPage, rows, total, loading, load };
 }
 
-function StateFilter({ value, onChange, states }: { value?: string; onChange: (s?: string) => void; states: readonly string[] }) {
+function StateFilter({ value, onChange, states, labels }: {
+  value?: string;
+  onChange: (s?: string) => void;
+  states: readonly string[];
+  labels: Labels;
+}) {
   const t = useT();
+  const label = useLabels(labels);
   return (
     <Space>
       <label htmlFor="ops-state">{t("p2_state")}</label>
@@ -144,7 +183,7 @@ function StateFilter({ value, onChange, states }: { value?: string; onChange: (s
         style={{ width: 160 }}
         value={value ?? ""}
         onChange={(v: string) => onChange(v || undefined)}
-        options={[{ value: "", label: t("p2_state_all") }, ...states.map((s) => ({ value: s, label: s }))]}
+        options={[{ value: "", label: t("p2_state_all") }, ...states.map((s) => ({ value: s, label: label(s) }))]}
       />
     </Space>
   );
@@ -174,7 +213,7 @@ function SubmissionsPage() {
     <>
       <Title>{t("p2_submission_queue")}</Title>
       <Space style={{ marginBottom: 16 }}>
-        <StateFilter value={q.state} onChange={q.setState} states={STATES} />
+        <StateFilter value={q.state} onChange={q.setState} states={STATES} labels={queueStateLabels} />
         <Input.Search
           aria-label={t("serial_no")}
           placeholder={t("serial_no")}
@@ -198,7 +237,7 @@ function SubmissionsPage() {
           { title: t("form_no"), dataIndex: "form_no", render: (v: string | null) => v || "-" },
           { title: t("p2_enterprise"), dataIndex: "enterprise_code" },
           { title: t("commodity"), render: (_: unknown, s) => `${s.last_request.commodity_code} ${s.last_request.commodity_name}` },
-          { title: t("p2_state"), dataIndex: "state", render: (v: string) => <Tag color={STATE_TONE[v]}>{v}</Tag> },
+          { title: t("p2_state"), dataIndex: "state", render: (v: string) => <StateTag state={v} labels={queueStateLabels} /> },
           { title: t("p2_attempts"), dataIndex: "attempts" },
           { title: t("p2_last_error"), dataIndex: "last_error", render: (v: string | null) => v || "-" },
           { title: t("p2_next_attempt"), dataIndex: "next_attempt_at", render: when },
@@ -238,7 +277,7 @@ function DeliveriesPage() {
     <>
       <Title>{t("p2_delivery_queue")}</Title>
       <Space style={{ marginBottom: 16 }}>
-        <StateFilter value={q.state} onChange={q.setState} states={STATES} />
+        <StateFilter value={q.state} onChange={q.setState} states={STATES} labels={queueStateLabels} />
         <Input.Search
           aria-label={t("license_no")}
           placeholder={t("license_no")}
@@ -261,7 +300,7 @@ function DeliveriesPage() {
           { title: t("license_no"), dataIndex: "license_no" },
           { title: t("form_no"), render: (_: unknown, d) => d.last_request.form_no },
           { title: t("p2_enterprise"), dataIndex: "enterprise_code" },
-          { title: t("p2_state"), dataIndex: "state", render: (v: string) => <Tag color={STATE_TONE[v]}>{v}</Tag> },
+          { title: t("p2_state"), dataIndex: "state", render: (v: string) => <StateTag state={v} labels={queueStateLabels} /> },
           { title: t("p2_customs_status"), render: (_: unknown, d) => <CustomsTag status={d.customs_status} label={d.customs_status_label} /> },
           { title: t("p2_attempts"), render: (_: unknown, d) => `${d.attempts} / ${d.failed_rounds}` },
           { title: t("p2_last_error"), dataIndex: "last_error", render: (v: string | null) => v || "-" },
@@ -317,7 +356,7 @@ function DeadLettersPage() {
     <>
       <Title>{t("p2_dead_letters")}</Title>
       <Space style={{ marginBottom: 16 }}>
-        <StateFilter value={state} onChange={setState} states={["open", "redriven", "skipped"]} />
+        <StateFilter value={state} onChange={setState} states={LETTER_STATES} labels={letterStateLabels} />
         <Input.Search
           allowClear
           aria-label={t("p2_dlt_search")}
@@ -329,7 +368,7 @@ function DeadLettersPage() {
       </Space>
       <Space direction="vertical" size="large" style={{ width: "100%" }}>
         {topics.map((tp) => (
-          <Card key={tp.topic} size="small" title={`${tp.topic} ← ${tp.source_topic} (${tp.messages.length})`} data-testid={`dlt-${tp.topic}`}>
+          <Card key={tp.topic} size="small" title={<><code>{tp.topic}</code> ← <code>{tp.source_topic}</code> ({tp.messages.length})</>} data-testid={`dlt-${tp.topic}`}>
             <Table<Letter>
               rowKey={(m) => `${m.partition}-${m.offset}`}
               size="small"
@@ -338,13 +377,13 @@ function DeadLettersPage() {
               scroll={{ x: true }}
               expandable={{ expandedRowRender: (m) => <pre style={{ whiteSpace: "pre-wrap", margin: 0 }}>{m.value_text ?? m.value_base64}</pre> }}
               columns={[
-                { title: "partition/offset", render: (_: unknown, m) => `${m.partition}/${m.offset}` },
+                { title: t("p2_partition_offset"), render: (_: unknown, m) => `${m.partition}/${m.offset}` },
                 { title: t("p2_message_key"), dataIndex: "key" },
-                { title: t("p2_reason"), dataIndex: "reason" },
+                { title: t("p2_reason"), dataIndex: "reason", render: (v: string) => <LetterReason reason={v} /> },
                 { title: t("p2_consumer"), dataIndex: "consumer" },
                 { title: t("p2_source"), render: (_: unknown, m) => `${m.source_topic} ${m.source_partition ?? ""}/${m.source_offset ?? ""}` },
                 { title: t("p2_occurred_at"), dataIndex: "timestamp_ms", render: (v: number) => when(new Date(v).toISOString()) },
-                { title: t("p2_state"), dataIndex: "state", render: (v: string) => <Tag color={STATE_TONE[v]}>{v}</Tag> },
+                { title: t("p2_state"), dataIndex: "state", render: (v: string) => <StateTag state={v} labels={letterStateLabels} /> },
                 { title: t("p2_ops_actions"), render: (_: unknown, m) => <Actions actions={m.actions as OpsAction[]} /> },
                 {
                   title: t("actions"),

@@ -4,10 +4,13 @@
 import { Alert, App, Button, Card, Checkbox, Form, Input, InputNumber, List, Modal, Popconfirm, Radio, Space, Table, Tag, Typography } from "antd";
 import { useCallback, useEffect, useState } from "react";
 import { api, call, type Schemas } from "../../api/client";
-import { useCustomsStatusLabel, useLicenseStateLabel, useStatusLabel, useT, useWebhookTypeLabel, WEBHOOK_TYPES, type WebhookType } from "../../i18n";
+import {
+  deliveryStateLabels, useCustomsStatusLabel, useLabels, useLicenseStateLabel, useStatusLabel, useT, useWebhookTypeLabel, WEBHOOK_TYPES,
+  type WebhookType,
+} from "../../i18n";
 import { useSession } from "../../session";
 import { errorText, Title, when } from "./common";
-import { addToFeed, canRedeliver, feedSubject, parseIds, type FeedItem } from "./format";
+import { addToFeed, canRedeliver, feedSubject, parseIds, snakeType, type FeedItem } from "./format";
 
 type Sub = Schemas["SubscriptionView"];
 type Delivery = Schemas["DeliveryView"];
@@ -24,8 +27,18 @@ type NewSub = {
 
 const DELIVERY_TONE: Record<string, string> = { delivered: "#1b5e20", failed: "#b71c1c", pending: "#5c5c5c" };
 
+/** A webhook type in the screen's language, its machine name beside it (what the receiver gets
+ * in ``type``). ``tp``: the snake-case type (``application.clearance_recorded``). */
+function TypeName({ tp, raw }: { tp: string; raw?: string }) {
+  const typeLabel = useWebhookTypeLabel();
+  const known = typeLabel(tp);
+  const name = raw ?? tp.replace(/^application\./, "");
+  return known !== tp ? <>{known} <code style={{ fontSize: 11 }}>{name}</code></> : <code>{name}</code>;
+}
+
 function Deliveries({ sub }: { sub: Sub }) {
   const t = useT();
+  const deliveryState = useLabels(deliveryStateLabels);
   const { message } = App.useApp();
   const [rows, setRows] = useState<Delivery[]>([]);
   const [total, setTotal] = useState(0);
@@ -86,9 +99,9 @@ function Deliveries({ sub }: { sub: Sub }) {
           ),
         }}
         columns={[
-          { title: t("p2_event_type"), dataIndex: "event_type" },
+          { title: t("p2_event_type"), dataIndex: "event_type", render: (v: string) => <TypeName tp={snakeType(v)} raw={v} /> },
           { title: t("p2_application"), dataIndex: "application_id" },
-          { title: t("p2_state"), dataIndex: "state", render: (s: string) => <Tag color={DELIVERY_TONE[s]}>{s}</Tag> },
+          { title: t("p2_state"), dataIndex: "state", render: (s: string) => <Tag color={DELIVERY_TONE[s]} data-testid="delivery-state">{deliveryState(s)}</Tag> },
           { title: t("p2_attempts"), dataIndex: "attempts" },
           { title: t("p2_delivered_at"), dataIndex: "delivered_at", render: when },
           { title: t("p2_last_error"), dataIndex: "last_error", render: (v: string | null) => v || "-" },
@@ -172,7 +185,7 @@ function LiveFeed() {
           <List.Item>
             <Space wrap>
               <span>{new Date(f.at).toLocaleTimeString("zh-CN", { hour12: false })}</span>
-              <Tag>{f.type.replace(/^application\./, "")}</Tag>
+              <Tag><TypeName tp={f.type} /></Tag>
               <span>{String(f.data.serial_no ?? f.data.application_id ?? "")}</span>
               <FeedSubjectText data={f.data} />
               {f.data.license_no ? <span>{String(f.data.license_no)}</span> : null}

@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import {
-  addToFeed, canRedeliver, customsTone, feedSubject, formatSeconds, formatShare, overObjective, parseIds,
+  addToFeed, canRedeliver, customsTone, feedSubject, formatSeconds, formatShare, letterReason, overObjective, parseIds,
   reasonProblem, snakeType,
 } from "./format";
+import { durationUnits } from "../../i18n";
 
 describe("the customs, push and operations helpers", () => {
   it("gives every customs status a tag colour, none for not sent yet", () => {
@@ -16,6 +17,22 @@ describe("the customs, push and operations helpers", () => {
     expect(formatSeconds(185)).toBe("3 min 5 s");
     expect(formatSeconds(7800)).toBe("2 h 10 min");
     expect(formatSeconds(3 * 86400 + 4 * 3600)).toBe("3 d 4 h");
+  });
+  it("formats seconds in the screen's language", () => {
+    const zh = durationUnits["zh-CN"];
+    expect(formatSeconds(4.26, zh)).toBe("4.3 秒");
+    expect(formatSeconds(185, zh)).toBe("3 分 5 秒");
+    expect(formatSeconds(7800, zh)).toBe("2 小时 10 分");
+    expect(formatSeconds(3 * 86400 + 4 * 3600, zh)).toBe("3 天 4 小时");
+    expect(formatSeconds(185, durationUnits.en)).toBe("3 min 5 s");
+  });
+  it("reads a dead letter's reason code as the metrics do", () => {
+    expect(letterReason("handler_failed after 2 attempts: RuntimeError('fixed since')")).toEqual({
+      code: "handler_failed", attempts: 2, detail: "RuntimeError('fixed since')",
+    });
+    expect(letterReason("handler_refused: ValueError('x: y')")).toEqual({ code: "handler_refused", detail: "ValueError('x: y')" });
+    expect(letterReason("undecodable_event: not JSON")).toEqual({ code: "undecodable_event", detail: "not JSON" });
+    expect(letterReason("something else")).toEqual({ code: "something", detail: "" });
   });
   it("marks a percentile over the objective only", () => {
     expect(overObjective(61, 60)).toBe(true);

@@ -14,16 +14,31 @@ export function customsTone(status: string | null | undefined): string | undefin
   return status ? CUSTOMS_TONE[status] : undefined;
 }
 
-/** Seconds as people read them: 42 s, 3 min 5 s, 2 h 10 min, 3 d 4 h; null/undefined: "-". */
-export function formatSeconds(s: number | null | undefined): string {
+const EN_UNITS = { s: "s", min: "min", h: "h", d: "d" };
+
+/** Seconds as people read them: 42 s, 3 min 5 s, 2 h 10 min, 3 d 4 h; null/undefined: "-".
+ * ``u``: the units in the screen's language (``durationUnits`` in i18n.tsx: 42 秒, 3 分 5 秒). */
+export function formatSeconds(s: number | null | undefined, u: { s: string; min: string; h: string; d: string } = EN_UNITS): string {
   if (s === null || s === undefined || Number.isNaN(s)) return "-";
-  if (s < 60) return `${Math.round(s * 10) / 10} s`;
+  if (s < 60) return `${Math.round(s * 10) / 10} ${u.s}`;
   const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min ${Math.round(s - m * 60)} s`;
+  if (m < 60) return `${m} ${u.min} ${Math.round(s - m * 60)} ${u.s}`;
   const h = Math.floor(m / 60);
-  if (h < 24) return `${h} h ${m - h * 60} min`;
+  if (h < 24) return `${h} ${u.h} ${m - h * 60} ${u.min}`;
   const d = Math.floor(h / 24);
-  return `${d} d ${h - d * 24} h`;
+  return `${d} ${u.d} ${h - d * 24} ${u.h}`;
+}
+
+/** A dead letter's reason in its parts: the code (the ``dlt-reason`` text up to its first ':'
+ * and first word, as ail_shared.metrics.dead_letter_reason reads it), the attempts of
+ * ``handler_failed after n attempts``, and the rest (the error as the consumer wrote it). */
+export function letterReason(reason: string): { code: string; attempts?: number; detail: string } {
+  const colon = reason.indexOf(":");
+  const head = (colon < 0 ? reason : reason.slice(0, colon)).trim();
+  const detail = colon < 0 ? "" : reason.slice(colon + 1).trim();
+  const code = head.split(" ", 1)[0] ?? "";
+  const attempts = /^\S+ after (\d+) attempts?$/.exec(head);
+  return { code, detail, ...(attempts ? { attempts: Number(attempts[1]) } : {}) };
 }
 
 /** Whether a percentile is over the objective (the screen marks it). */
