@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import Depends, Header, Request
@@ -95,13 +96,43 @@ class ApiKeyAuthenticator:
         self.pool = pool
 
     async def principal(self, raw_key: str | None) -> Principal:
+        key_id, secret = self._parts(raw_key)
+        return self._checked(await self.pool.fetchrow(PRINCIPAL_OF_KEY, key_id), secret)
+
+    async def tenant(self, raw_key: str | None, named_enterprise: str | None) -> Tenant:
+        return self._scoped(await self.principal(raw_key), named_enterprise)
+
+    async def tenant_and(
+        self, raw_key: str | None, named_enterprise: str | None, item_sql: str, *args: Any
+    ) -> tuple[Tenant, Any]:
+        """The tenant and one value read by the same statement: one round trip where
+        :meth:`tenant` and the route's read would be two (issue 16, the availability check).
+
+        ``item_sql`` is a scalar subquery (one column, at most one row) whose parameters are
+        ``$2``... (``$1`` is the key id), e.g. ``SELECT l FROM customs.licenses l WHERE
+        l.license_no = $2`` (a row value). It is read before the tenant is known, so it must not
+        filter on the tenant: the caller checks what it got against the tenant
+        (:meth:`Tenant.owns`) and answers another tenant's object as not found. The key is
+        checked exactly as :meth:`tenant` checks it (no cache)."""
+        key_id, secret = self._parts(raw_key)
+        row = await self.pool.fetchrow(
+            f"SELECT principal.*, ({item_sql}) AS item FROM ({PRINCIPAL_OF_KEY}) AS principal", key_id, *args
+        )
+        tenant = self._scoped(self._checked(row, secret), named_enterprise)
+        assert row is not None  # _checked refused a missing key
+        return tenant, row["item"]
+
+    @staticmethod
+    def _parts(raw_key: str | None) -> tuple[str, str]:
         if not raw_key:
             raise Unauthenticated(
                 "missing credentials: send 'Authorization: Bearer <key>', or sign in (POST /api/v1/session)"
             )
-        key_id, secret = split_api_key(raw_key)
+        return split_api_key(raw_key)
+
+    @staticmethod
+    def _checked(row: Mapping[str, Any] | None, secret: str) -> Principal:
         digest = hashlib.sha256(secret.encode()).digest()
-        row = await self.pool.fetchrow(PRINCIPAL_OF_KEY, key_id)
         if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), digest):
             raise Unauthenticated("invalid API key (unknown, revoked or mistyped): ask for a new key")
         if row["principal_kind"] == "agency":
@@ -118,8 +149,8 @@ class ApiKeyAuthenticator:
             authorised=authorised,
         )
 
-    async def tenant(self, raw_key: str | None, named_enterprise: str | None) -> Tenant:
-        p = await self.principal(raw_key)
+    @staticmethod
+    def _scoped(p: Principal, named_enterprise: str | None) -> Tenant:
         if named_enterprise:
             if named_enterprise not in p.authorised:
                 raise Forbidden(f"{ENTERPRISE_HEADER} {named_enterprise} has not authorised this API key")

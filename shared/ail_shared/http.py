@@ -348,7 +348,7 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     # The project's conventions (our error body, security, Location): ail_shared.openapi.
-    app.openapi = lambda: describe(app, auth=get_tenant)  # type: ignore[method-assign]
+    app.openapi = lambda: describe(app, auth=(get_tenant, get_caller))  # type: ignore[method-assign]
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     # Outermost, so BodyLimit's 413s are counted too; /metrics on the service port only, which
@@ -476,6 +476,68 @@ async def get_pool(request: Request) -> asyncpg.Pool:
     return get_runtime(request).db()
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, before any look-up: the credentials of one request. :meth:`tenant` is what
+    :func:`get_tenant` returns; :meth:`tenant_and` authenticates and reads one value of the
+    route in a single statement (issue 16: a hot read such as the availability check pays one
+    round trip, not two). Routes take it as :data:`CurrentCaller`."""
+
+    request: Request
+    raw_key: str | None
+    named_enterprise: str | None
+
+    @property
+    def _cookie(self) -> str | None:
+        # A key wins over a cookie, so a machine client is never subject to the browser's CSRF rule.
+        return None if self.raw_key else self.request.cookies.get(SESSION_COOKIE)
+
+    async def tenant(self) -> Tenant:
+        runtime = get_runtime(self.request)
+        cookie = self._cookie
+        if cookie:
+            assert runtime.sessions is not None
+            return await runtime.sessions.tenant(
+                cookie,
+                method=self.request.method,
+                csrf_token=self.request.headers.get(CSRF_HEADER),
+                named_enterprise=self.named_enterprise,
+            )
+        assert runtime.auth is not None
+        return await runtime.auth.tenant(self.raw_key, self.named_enterprise)
+
+    async def tenant_and(self, item_sql: str, *args: Any) -> tuple[Tenant, Any]:
+        """The tenant and ``item_sql``'s value (``ApiKeyAuthenticator.tenant_and``: a scalar
+        subquery, parameters from ``$2``, NOT filtered on the tenant: check it against the
+        tenant). An API key: one statement. A session cookie: its own look-up, then the read."""
+        runtime = get_runtime(self.request)
+        if self._cookie:
+            tenant = await self.tenant()
+            item = await runtime.db().fetchval(
+                f"SELECT ({item_sql}) FROM (SELECT $1::text) AS unused", "", *args
+            )
+            return tenant, item
+        assert runtime.auth is not None
+        return await runtime.auth.tenant_and(self.raw_key, self.named_enterprise, item_sql, *args)
+
+
+def get_caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_enterprise_code: Annotated[
+        str | None,
+        Header(description="Agencies: the enterprise this request acts for (13-digit code)"),
+    ] = None,
+) -> Caller:
+    """An API key (``Authorization: Bearer`` or ``X-API-Key``) or, when none is sent, the
+    operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way."""
+    raw = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        raw = authorization[7:]
+    return Caller(request, raw or None, x_enterprise_code)
+
+
 async def get_tenant(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -488,25 +550,12 @@ async def get_tenant(
     """An API key (``Authorization: Bearer`` or ``X-API-Key``) or, when none is sent, the
     operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way.
     A key wins over a cookie, so a machine client is never subject to the browser's CSRF rule."""
-    raw = x_api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        raw = authorization[7:]
-    runtime = get_runtime(request)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not raw and cookie:
-        assert runtime.sessions is not None
-        return await runtime.sessions.tenant(
-            cookie,
-            method=request.method,
-            csrf_token=request.headers.get(CSRF_HEADER),
-            named_enterprise=x_enterprise_code,
-        )
-    assert runtime.auth is not None
-    return await runtime.auth.tenant(raw, x_enterprise_code)
+    return await get_caller(request, authorization, x_api_key, x_enterprise_code).tenant()
 
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 CurrentTenant = Annotated[Tenant, Depends(get_tenant)]
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
