@@ -283,6 +283,51 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class RequestLog:
+    """ASGI middleware: binds the request id to the logs of the request (``X-Request-Id`` or a
+    new one), echoes it in the response and logs one ``http_request`` line per request (not
+    ``/healthz``). The server span is the FastAPI instrumentation's (``instrument_app``): this
+    runs inside it, so the request line carries its trace and span ids."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = (
+            next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
+            or uuid.uuid4().hex
+        )
+        started = time.perf_counter()
+        logged = scope.get("path") != "/healthz"
+
+        async def with_request_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+                # Logged when the answer starts, as before (a stream's line does not wait for
+                # its end); no line when the app raised first (the server logs it, answers 500).
+                if logged:
+                    log.info(
+                        "http_request",
+                        method=scope.get("method"),
+                        path=scope.get("path"),
+                        status=int(message["status"]),
+                        request_id=request_id,
+                        ms=round((time.perf_counter() - started) * 1000, 2),
+                    )
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, with_request_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
 def create_app(
     *,
     settings: ServiceSettings,
@@ -355,28 +400,10 @@ def create_app(
     # nginx does not route (see ail_shared.metrics).
     metrics.instrument(app)
 
-    @app.middleware("http")
-    async def trace_and_log(request: Request, call_next: Any) -> Any:
-        # The server span is the FastAPI instrumentation's (``instrument_app`` below): this
-        # runs inside it, so the request line carries its trace and span ids.
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        started = time.perf_counter()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["x-request-id"] = request_id
-        if request.url.path != "/healthz":
-            log.info(
-                "http_request",
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
-                request_id=request_id,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-        return response
+    # The request line (a plain ASGI middleware: ``@app.middleware("http")`` ran every request
+    # through a task group and memory streams of its own, a large share of a small read's CPU;
+    # issue 16, the availability check).
+    app.add_middleware(RequestLog)
 
     @app.exception_handler(AilError)
     async def ail_error(_: Request, exc: AilError) -> JSONResponse:
