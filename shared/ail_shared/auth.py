@@ -74,12 +74,14 @@ def split_api_key(raw: str) -> tuple[str, str]:
 
 
 # One round trip per request: the key and, for an agency, the enterprises that authorise it now.
+# Its columns are named auth_*, so that a route's row read beside it (``tenant_and``) keeps its own.
 PRINCIPAL_OF_KEY = """
-SELECT k.key_id, k.secret_sha256, k.principal_kind, k.enterprise_code, k.agency_code,
+SELECT k.key_id AS auth_key_id, k.secret_sha256 AS auth_secret_sha256, k.principal_kind AS auth_kind,
+       k.enterprise_code AS auth_enterprise_code, k.agency_code AS auth_agency_code,
        CASE WHEN k.principal_kind = 'agency' THEN ARRAY(
            SELECT a.enterprise_code FROM iam.agency_authorizations a
            WHERE a.agency_code = k.agency_code AND a.revoked_at IS NULL ORDER BY a.enterprise_code)
-       END AS authorised
+       END AS auth_authorised
 FROM iam.api_keys k WHERE k.key_id = $1 AND k.revoked_at IS NULL
 """
 
@@ -104,23 +106,27 @@ class ApiKeyAuthenticator:
 
     async def tenant_and(
         self, raw_key: str | None, named_enterprise: str | None, item_sql: str, *args: Any
-    ) -> tuple[Tenant, Any]:
-        """The tenant and one value read by the same statement: one round trip where
+    ) -> tuple[Tenant, Mapping[str, Any]]:
+        """The tenant and one row read by the same statement: one round trip where
         :meth:`tenant` and the route's read would be two (issue 16, the availability check).
 
-        ``item_sql`` is a scalar subquery (one column, at most one row) whose parameters are
-        ``$2``... (``$1`` is the key id), e.g. ``SELECT l FROM customs.licenses l WHERE
-        l.license_no = $2`` (a row value). It is read before the tenant is known, so it must not
-        filter on the tenant: the caller checks what it got against the tenant
-        (:meth:`Tenant.owns`) and answers another tenant's object as not found. The key is
-        checked exactly as :meth:`tenant` checks it (no cache)."""
+        ``item_sql`` selects at most one row whose parameters are ``$2``... (``$1`` is the key
+        id), e.g. ``SELECT * FROM customs.licenses WHERE license_no = $2``; its columns must
+        not be named ``auth_*``. The row returned has them (all NULL when it found nothing)
+        beside the key's. It is read before the tenant is known, so it must not filter on the
+        tenant: the caller checks what it got against the tenant (:meth:`Tenant.owns`) and
+        answers another tenant's object as not found. The key is checked exactly as
+        :meth:`tenant` checks it (no cache)."""
         key_id, secret = self._parts(raw_key)
         row = await self.pool.fetchrow(
-            f"SELECT principal.*, ({item_sql}) AS item FROM ({PRINCIPAL_OF_KEY}) AS principal", key_id, *args
+            f"SELECT principal.*, item.* FROM ({PRINCIPAL_OF_KEY}) AS principal"
+            f" LEFT JOIN LATERAL ({item_sql}) AS item ON true",
+            key_id,
+            *args,
         )
         tenant = self._scoped(self._checked(row, secret), named_enterprise)
         assert row is not None  # _checked refused a missing key
-        return tenant, row["item"]
+        return tenant, row
 
     @staticmethod
     def _parts(raw_key: str | None) -> tuple[str, str]:
@@ -133,19 +139,19 @@ class ApiKeyAuthenticator:
     @staticmethod
     def _checked(row: Mapping[str, Any] | None, secret: str) -> Principal:
         digest = hashlib.sha256(secret.encode()).digest()
-        if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), digest):
+        if row is None or not hmac.compare_digest(bytes(row["auth_secret_sha256"]), digest):
             raise Unauthenticated("invalid API key (unknown, revoked or mistyped): ask for a new key")
-        if row["principal_kind"] == "agency":
-            authorised = tuple(row["authorised"] or ())
-        elif row["principal_kind"] == "enterprise":
-            authorised = (row["enterprise_code"],)
+        if row["auth_kind"] == "agency":
+            authorised = tuple(row["auth_authorised"] or ())
+        elif row["auth_kind"] == "enterprise":
+            authorised = (row["auth_enterprise_code"],)
         else:
             authorised = ()
         return Principal(
-            key_id=row["key_id"],
-            kind=row["principal_kind"],
-            enterprise_code=row["enterprise_code"],
-            agency_code=row["agency_code"],
+            key_id=row["auth_key_id"],
+            kind=row["auth_kind"],
+            enterprise_code=row["auth_enterprise_code"],
+            agency_code=row["auth_agency_code"],
             authorised=authorised,
         )
 

@@ -29,7 +29,7 @@ import contextlib
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -533,19 +533,23 @@ class Caller:
         assert runtime.auth is not None
         return await runtime.auth.tenant(self.raw_key, self.named_enterprise)
 
-    async def tenant_and(self, item_sql: str, *args: Any) -> tuple[Tenant, Any]:
-        """The tenant and ``item_sql``'s value (``ApiKeyAuthenticator.tenant_and``: a scalar
-        subquery, parameters from ``$2``, NOT filtered on the tenant: check it against the
-        tenant). An API key: one statement. A session cookie: its own look-up, then the read."""
+    async def tenant_and(self, item_sql: str, *args: Any) -> tuple[Tenant, Mapping[str, Any] | None]:
+        """The tenant and the row ``item_sql`` reads (``ApiKeyAuthenticator.tenant_and``:
+        parameters from ``$2``, NOT filtered on the tenant: check it against the tenant), or
+        None when it reads none. An API key: one statement. A session cookie: its own look-up,
+        then the read."""
         runtime = get_runtime(self.request)
         if self._cookie:
             tenant = await self.tenant()
-            item = await runtime.db().fetchval(
-                f"SELECT ({item_sql}) FROM (SELECT $1::text) AS unused", "", *args
+            row = await runtime.db().fetchrow(
+                f"SELECT item.* FROM (SELECT $1::text) AS unused, LATERAL ({item_sql}) AS item", "", *args
             )
-            return tenant, item
+            return tenant, row
         assert runtime.auth is not None
-        return await runtime.auth.tenant_and(self.raw_key, self.named_enterprise, item_sql, *args)
+        tenant, joined = await runtime.auth.tenant_and(self.raw_key, self.named_enterprise, item_sql, *args)
+        return tenant, joined if any(
+            v is not None for k, v in joined.items() if not k.startswith("auth_")
+        ) else None
 
 
 def get_caller(

@@ -58,29 +58,29 @@ class _OneRowPool:
 def _key_row(raw: str, kind: str, **extra: object) -> dict[str, object]:
     key_id, secret = split_api_key(raw)
     return {
-        "key_id": key_id,
-        "secret_sha256": hashlib.sha256(secret.encode()).digest(),
-        "principal_kind": kind,
-        "enterprise_code": None,
-        "agency_code": None,
-        "authorised": None,
+        "auth_key_id": key_id,
+        "auth_secret_sha256": hashlib.sha256(secret.encode()).digest(),
+        "auth_kind": kind,
+        "auth_enterprise_code": None,
+        "auth_agency_code": None,
+        "auth_authorised": None,
         **extra,
     }
 
 
 async def test_tenant_and_reads_the_key_and_the_item_in_one_statement_with_the_same_checks() -> None:
     raw, _, _ = new_api_key()
-    row = _key_row(raw, "enterprise", enterprise_code="1100776367555", item=("L1",))
+    row = _key_row(raw, "enterprise", auth_enterprise_code="1100776367555", license_no="L1")
     pool = _OneRowPool(row)
     auth = ApiKeyAuthenticator(pool)
-    tenant, item = await auth.tenant_and(raw, None, "SELECT 1 WHERE $2::text = 'L1'", "L1")
-    assert tenant.enterprise_codes == ("1100776367555",) and item == ("L1",)
+    tenant, item = await auth.tenant_and(raw, None, "SELECT $2::text AS license_no", "L1")
+    assert tenant.enterprise_codes == ("1100776367555",) and item["license_no"] == "L1"
     [(sql, args)] = pool.calls  # one round trip: the key ($1) and the item's parameters after it
-    assert args == (split_api_key(raw)[0], "L1") and "iam.api_keys" in sql and "$2::text" in sql
+    assert args == (split_api_key(raw)[0], "L1") and "iam.api_keys" in sql and "$2::text AS license_no" in sql
     # The same refusals as ``tenant``: a wrong secret, a key not found (or revoked), no key,
     # and an enterprise the key may not act for.
     other, _, _ = new_api_key()
-    wrong_secret = ApiKeyAuthenticator(_OneRowPool({**row, "key_id": split_api_key(other)[0]}))
+    wrong_secret = ApiKeyAuthenticator(_OneRowPool({**row, "auth_key_id": split_api_key(other)[0]}))
     with pytest.raises(Unauthenticated):
         await wrong_secret.tenant_and(other, None, "SELECT 1")
     with pytest.raises(Unauthenticated):
@@ -90,7 +90,11 @@ async def test_tenant_and_reads_the_key_and_the_item_in_one_statement_with_the_s
     with pytest.raises(Forbidden):
         await auth.tenant_and(raw, "3100123456789", "SELECT 1")
     agency = _key_row(
-        raw, "agency", agency_code="AG1", authorised=["1100776367555", "3100123456789"], item=None
+        raw,
+        "agency",
+        auth_agency_code="AG1",
+        auth_authorised=["1100776367555", "3100123456789"],
+        license_no=None,
     )
     tenant, item = await ApiKeyAuthenticator(_OneRowPool(agency)).tenant_and(raw, "3100123456789", "SELECT 1")
-    assert tenant.enterprise_codes == ("3100123456789",) and item is None
+    assert tenant.enterprise_codes == ("3100123456789",) and item["license_no"] is None

@@ -106,8 +106,8 @@ async def license_of_tenant(pool: asyncpg.Pool, license_no: str, enterprise_code
 
 
 # The availability check's read, beside the caller's API key in one statement (issue 16): the
-# license as a row value, by number only; the tenant is checked on what comes back.
-LICENSE_ITEM = f"SELECT l FROM {SCHEMA}.licenses AS l WHERE l.license_no = $2"
+# license by number only; the tenant is checked on what comes back.
+LICENSE_ITEM = f"SELECT * FROM {SCHEMA}.licenses WHERE license_no = $2"
 
 
 async def license_for_caller(caller: Caller, license_no: str) -> tuple[Tenant, License]:
