@@ -552,7 +552,7 @@ class Caller:
         ) else None
 
 
-def get_caller(
+async def get_caller(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
     x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -562,7 +562,9 @@ def get_caller(
     ] = None,
 ) -> Caller:
     """An API key (``Authorization: Bearer`` or ``X-API-Key``) or, when none is sent, the
-    operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way."""
+    operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way.
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
+    thread, which cost the availability check more than its query (issue 16)."""
     raw = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         raw = authorization[7:]
@@ -581,7 +583,7 @@ async def get_tenant(
     """An API key (``Authorization: Bearer`` or ``X-API-Key``) or, when none is sent, the
     operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way.
     A key wins over a cookie, so a machine client is never subject to the browser's CSRF rule."""
-    return await get_caller(request, authorization, x_api_key, x_enterprise_code).tenant()
+    return await (await get_caller(request, authorization, x_api_key, x_enterprise_code)).tenant()
 
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
