@@ -15,8 +15,8 @@ class Settings(ServiceSettings):
     service_name: str = "customs"
     http_port: int = 18104
     # Issue 16: the availability check is the platform's hottest read; httptools and uvloop
-    # (this service's own dependencies) take about a third off its CPU per request against
-    # h11 and asyncio (docs/performance.md, "Availability, session 8").
+    # (this service's own dependencies) took 16% off the customs process's CPU per check
+    # against h11 and asyncio (docs/performance.md, "Session 8").
     http_parser: Literal["h11", "httptools"] = "httptools"
     event_loop: Literal["asyncio", "uvloop"] = "uvloop"
     # The Customs system (the sandbox in development): AIL_CUSTOMS_URL.
