@@ -36,12 +36,6 @@ class ServiceSettings(BaseSettings):
     # and worker item's span stays, and the export thread no longer costs ~9% of each service
     # (issue 16, fix 3). 1.0 records every statement, e.g. while chasing a slow query.
     otel_db_span_ratio: float = Field(default=0.0, ge=0.0, le=1.0)
-    # The HTTP server's parser and event loop (uvicorn's ``http`` and ``loop``): pure-Python h11
-    # and asyncio by default. A service that declares httptools and uvloop among its own
-    # dependencies may run them (AIL_HTTP_PARSER, AIL_EVENT_LOOP): the customs service does by
-    # default, for its availability check (issue 16, docs/performance.md).
-    http_parser: Literal["h11", "httptools"] = "h11"
-    event_loop: Literal["asyncio", "uvloop"] = "asyncio"
     # The service credential every internal route requires (ail_shared.auth.ServiceCredential).
     internal_token: SecretStr = SecretStr("")
 

@@ -601,6 +601,4 @@ def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
-        http=settings.http_parser,
-        loop=settings.event_loop,
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -14,11 +12,6 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="AIL_", extra="ignore")
     service_name: str = "customs"
     http_port: int = 18104
-    # Issue 16: the availability check is the platform's hottest read; httptools and uvloop
-    # (this service's own dependencies) took 16% off the customs process's CPU per check
-    # against h11 and asyncio (docs/performance.md, "Session 8").
-    http_parser: Literal["h11", "httptools"] = "httptools"
-    event_loop: Literal["asyncio", "uvloop"] = "uvloop"
     # The Customs system (the sandbox in development): AIL_CUSTOMS_URL.
     customs_url: str = "http://127.0.0.1:18202"
     customs_timeout_seconds: float = Field(default=3.0, gt=0)
