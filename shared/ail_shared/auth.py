@@ -12,8 +12,9 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import asyncpg
 from fastapi import Depends, Header, Request
@@ -73,12 +74,14 @@ def split_api_key(raw: str) -> tuple[str, str]:
 
 
 # One round trip per request: the key and, for an agency, the enterprises that authorise it now.
+# Its columns are named auth_*, so that a route's row read beside it (``tenant_and``) keeps its own.
 PRINCIPAL_OF_KEY = """
-SELECT k.key_id, k.secret_sha256, k.principal_kind, k.enterprise_code, k.agency_code,
+SELECT k.key_id AS auth_key_id, k.secret_sha256 AS auth_secret_sha256, k.principal_kind AS auth_kind,
+       k.enterprise_code AS auth_enterprise_code, k.agency_code AS auth_agency_code,
        CASE WHEN k.principal_kind = 'agency' THEN ARRAY(
            SELECT a.enterprise_code FROM iam.agency_authorizations a
            WHERE a.agency_code = k.agency_code AND a.revoked_at IS NULL ORDER BY a.enterprise_code)
-       END AS authorised
+       END AS auth_authorised
 FROM iam.api_keys k WHERE k.key_id = $1 AND k.revoked_at IS NULL
 """
 
@@ -95,31 +98,65 @@ class ApiKeyAuthenticator:
         self.pool = pool
 
     async def principal(self, raw_key: str | None) -> Principal:
+        key_id, secret = self._parts(raw_key)
+        return self._checked(await self.pool.fetchrow(PRINCIPAL_OF_KEY, key_id), secret)
+
+    async def tenant(self, raw_key: str | None, named_enterprise: str | None) -> Tenant:
+        return self._scoped(await self.principal(raw_key), named_enterprise)
+
+    async def tenant_and(
+        self, raw_key: str | None, named_enterprise: str | None, item_sql: str, *args: Any
+    ) -> tuple[Tenant, Mapping[str, Any]]:
+        """The tenant and one row read by the same statement: one round trip where
+        :meth:`tenant` and the route's read would be two (issue 16, the availability check).
+
+        ``item_sql`` selects at most one row whose parameters are ``$2``... (``$1`` is the key
+        id), e.g. ``SELECT * FROM customs.licenses WHERE license_no = $2``; its columns must
+        not be named ``auth_*``. The row returned has them (all NULL when it found nothing)
+        beside the key's. It is read before the tenant is known, so it must not filter on the
+        tenant: the caller checks what it got against the tenant (:meth:`Tenant.owns`) and
+        answers another tenant's object as not found. The key is checked exactly as
+        :meth:`tenant` checks it (no cache)."""
+        key_id, secret = self._parts(raw_key)
+        row = await self.pool.fetchrow(
+            f"SELECT principal.*, item.* FROM ({PRINCIPAL_OF_KEY}) AS principal"
+            f" LEFT JOIN LATERAL ({item_sql}) AS item ON true",
+            key_id,
+            *args,
+        )
+        tenant = self._scoped(self._checked(row, secret), named_enterprise)
+        assert row is not None  # _checked refused a missing key
+        return tenant, row
+
+    @staticmethod
+    def _parts(raw_key: str | None) -> tuple[str, str]:
         if not raw_key:
             raise Unauthenticated(
                 "missing credentials: send 'Authorization: Bearer <key>', or sign in (POST /api/v1/session)"
             )
-        key_id, secret = split_api_key(raw_key)
+        return split_api_key(raw_key)
+
+    @staticmethod
+    def _checked(row: Mapping[str, Any] | None, secret: str) -> Principal:
         digest = hashlib.sha256(secret.encode()).digest()
-        row = await self.pool.fetchrow(PRINCIPAL_OF_KEY, key_id)
-        if row is None or not hmac.compare_digest(bytes(row["secret_sha256"]), digest):
+        if row is None or not hmac.compare_digest(bytes(row["auth_secret_sha256"]), digest):
             raise Unauthenticated("invalid API key (unknown, revoked or mistyped): ask for a new key")
-        if row["principal_kind"] == "agency":
-            authorised = tuple(row["authorised"] or ())
-        elif row["principal_kind"] == "enterprise":
-            authorised = (row["enterprise_code"],)
+        if row["auth_kind"] == "agency":
+            authorised = tuple(row["auth_authorised"] or ())
+        elif row["auth_kind"] == "enterprise":
+            authorised = (row["auth_enterprise_code"],)
         else:
             authorised = ()
         return Principal(
-            key_id=row["key_id"],
-            kind=row["principal_kind"],
-            enterprise_code=row["enterprise_code"],
-            agency_code=row["agency_code"],
+            key_id=row["auth_key_id"],
+            kind=row["auth_kind"],
+            enterprise_code=row["auth_enterprise_code"],
+            agency_code=row["auth_agency_code"],
             authorised=authorised,
         )
 
-    async def tenant(self, raw_key: str | None, named_enterprise: str | None) -> Tenant:
-        p = await self.principal(raw_key)
+    @staticmethod
+    def _scoped(p: Principal, named_enterprise: str | None) -> Tenant:
         if named_enterprise:
             if named_enterprise not in p.authorised:
                 raise Forbidden(f"{ENTERPRISE_HEADER} {named_enterprise} has not authorised this API key")

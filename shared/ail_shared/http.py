@@ -29,7 +29,7 @@ import contextlib
 import time
 import urllib.parse
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -283,6 +283,51 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class RequestLog:
+    """ASGI middleware: binds the request id to the logs of the request (``X-Request-Id`` or a
+    new one), echoes it in the response and logs one ``http_request`` line per request (not
+    ``/healthz``). The server span is the FastAPI instrumentation's (``instrument_app``): this
+    runs inside it, so the request line carries its trace and span ids."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = (
+            next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
+            or uuid.uuid4().hex
+        )
+        started = time.perf_counter()
+        logged = scope.get("path") != "/healthz"
+
+        async def with_request_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+                # Logged when the answer starts, as before (a stream's line does not wait for
+                # its end); no line when the app raised first (the server logs it, answers 500).
+                if logged:
+                    log.info(
+                        "http_request",
+                        method=scope.get("method"),
+                        path=scope.get("path"),
+                        status=int(message["status"]),
+                        request_id=request_id,
+                        ms=round((time.perf_counter() - started) * 1000, 2),
+                    )
+            await send(message)
+
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        try:
+            await self.app(scope, receive, with_request_id)
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
 def create_app(
     *,
     settings: ServiceSettings,
@@ -348,35 +393,17 @@ def create_app(
         generate_unique_id_function=operation_id,
     )
     # The project's conventions (our error body, security, Location): ail_shared.openapi.
-    app.openapi = lambda: describe(app, auth=get_tenant)  # type: ignore[method-assign]
+    app.openapi = lambda: describe(app, auth=(get_tenant, get_caller))  # type: ignore[method-assign]
     app.state.runtime = runtime
     app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
     # Outermost, so BodyLimit's 413s are counted too; /metrics on the service port only, which
     # nginx does not route (see ail_shared.metrics).
     metrics.instrument(app)
 
-    @app.middleware("http")
-    async def trace_and_log(request: Request, call_next: Any) -> Any:
-        # The server span is the FastAPI instrumentation's (``instrument_app`` below): this
-        # runs inside it, so the request line carries its trace and span ids.
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-        started = time.perf_counter()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-        try:
-            response = await call_next(request)
-        finally:
-            structlog.contextvars.unbind_contextvars("request_id")
-        response.headers["x-request-id"] = request_id
-        if request.url.path != "/healthz":
-            log.info(
-                "http_request",
-                method=request.method,
-                path=request.url.path,
-                status=response.status_code,
-                request_id=request_id,
-                ms=round((time.perf_counter() - started) * 1000, 2),
-            )
-        return response
+    # The request line (a plain ASGI middleware: ``@app.middleware("http")`` ran every request
+    # through a task group and memory streams of its own, a large share of a small read's CPU;
+    # issue 16, the availability check).
+    app.add_middleware(RequestLog)
 
     @app.exception_handler(AilError)
     async def ail_error(_: Request, exc: AilError) -> JSONResponse:
@@ -476,6 +503,74 @@ async def get_pool(request: Request) -> asyncpg.Pool:
     return get_runtime(request).db()
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking, before any look-up: the credentials of one request. :meth:`tenant` is what
+    :func:`get_tenant` returns; :meth:`tenant_and` authenticates and reads one value of the
+    route in a single statement (issue 16: a hot read such as the availability check pays one
+    round trip, not two). Routes take it as :data:`CurrentCaller`."""
+
+    request: Request
+    raw_key: str | None
+    named_enterprise: str | None
+
+    @property
+    def _cookie(self) -> str | None:
+        # A key wins over a cookie, so a machine client is never subject to the browser's CSRF rule.
+        return None if self.raw_key else self.request.cookies.get(SESSION_COOKIE)
+
+    async def tenant(self) -> Tenant:
+        runtime = get_runtime(self.request)
+        cookie = self._cookie
+        if cookie:
+            assert runtime.sessions is not None
+            return await runtime.sessions.tenant(
+                cookie,
+                method=self.request.method,
+                csrf_token=self.request.headers.get(CSRF_HEADER),
+                named_enterprise=self.named_enterprise,
+            )
+        assert runtime.auth is not None
+        return await runtime.auth.tenant(self.raw_key, self.named_enterprise)
+
+    async def tenant_and(self, item_sql: str, *args: Any) -> tuple[Tenant, Mapping[str, Any] | None]:
+        """The tenant and the row ``item_sql`` reads (``ApiKeyAuthenticator.tenant_and``:
+        parameters from ``$2``, NOT filtered on the tenant: check it against the tenant), or
+        None when it reads none. An API key: one statement. A session cookie: its own look-up,
+        then the read."""
+        runtime = get_runtime(self.request)
+        if self._cookie:
+            tenant = await self.tenant()
+            row = await runtime.db().fetchrow(
+                f"SELECT item.* FROM (SELECT $1::text) AS unused, LATERAL ({item_sql}) AS item", "", *args
+            )
+            return tenant, row
+        assert runtime.auth is not None
+        tenant, joined = await runtime.auth.tenant_and(self.raw_key, self.named_enterprise, item_sql, *args)
+        return tenant, joined if any(
+            v is not None for k, v in joined.items() if not k.startswith("auth_")
+        ) else None
+
+
+async def get_caller(
+    request: Request,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_enterprise_code: Annotated[
+        str | None,
+        Header(description="Agencies: the enterprise this request acts for (13-digit code)"),
+    ] = None,
+) -> Caller:
+    """An API key (``Authorization: Bearer`` or ``X-API-Key``) or, when none is sent, the
+    operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way.
+    ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
+    thread, which cost the availability check more than its query (issue 16)."""
+    raw = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        raw = authorization[7:]
+    return Caller(request, raw or None, x_enterprise_code)
+
+
 async def get_tenant(
     request: Request,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
@@ -488,25 +583,12 @@ async def get_tenant(
     """An API key (``Authorization: Bearer`` or ``X-API-Key``) or, when none is sent, the
     operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way.
     A key wins over a cookie, so a machine client is never subject to the browser's CSRF rule."""
-    raw = x_api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        raw = authorization[7:]
-    runtime = get_runtime(request)
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not raw and cookie:
-        assert runtime.sessions is not None
-        return await runtime.sessions.tenant(
-            cookie,
-            method=request.method,
-            csrf_token=request.headers.get(CSRF_HEADER),
-            named_enterprise=x_enterprise_code,
-        )
-    assert runtime.auth is not None
-    return await runtime.auth.tenant(raw, x_enterprise_code)
+    return await (await get_caller(request, authorization, x_api_key, x_enterprise_code)).tenant()
 
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 CurrentTenant = Annotated[Tenant, Depends(get_tenant)]
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 

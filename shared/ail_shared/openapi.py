@@ -183,11 +183,12 @@ def documented_routes(app: FastAPI) -> list[Any]:
     ]
 
 
-def _uses(route: Any, dependency: Callable[..., Any]) -> bool:
+def _uses(route: Any, dependency: Callable[..., Any] | tuple[Callable[..., Any], ...]) -> bool:
+    wanted = dependency if isinstance(dependency, tuple) else (dependency,)
     todo = list(route.dependant.dependencies)
     while todo:
         d = todo.pop()
-        if d.call is dependency:
+        if any(d.call is w for w in wanted):
             return True
         todo += d.dependencies
     return False
@@ -199,9 +200,9 @@ def _error_schemas() -> dict[str, Any]:
     return schemas
 
 
-def describe(app: FastAPI, *, auth: Callable[..., Any]) -> dict[str, Any]:
+def describe(app: FastAPI, *, auth: Callable[..., Any] | tuple[Callable[..., Any], ...]) -> dict[str, Any]:
     """The service's OpenAPI document with the conventions above; ``auth`` is the dependency that
-    authenticates (a route that uses it gets 401 and the security schemes)."""
+    authenticates, or several (a route that uses one gets 401 and the security schemes)."""
     if app.openapi_schema:
         return app.openapi_schema
     doc = get_openapi(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -20,6 +22,7 @@ from ail_stats.domain.figures import (
     decide,
     figure_key,
     is_approval,
+    key_partition,
     monthly_rows,
     rows_csv,
 )
@@ -160,6 +163,17 @@ def test_redelivery_when_only_the_approval_write_landed_folds_the_figures() -> N
 def test_figure_key_starts_with_the_partition() -> None:
     assert figure_key(3, C).startswith("[3,")
     assert figure_key(3, C) != figure_key(4, C)
+
+
+def test_key_partition_reads_the_partition_of_any_key() -> None:
+    odd = replace(C, enterprise_code='1,"2', commodity_name="铁矿砂", unit="千克,吨")
+    for partition in (0, 3, 11, 127):
+        for c in (C, odd):
+            key = figure_key(partition, c)
+            assert key_partition(key) == json.loads(key)[0] == partition
+    for bad in ("", "3,x", '{"p":1}'):
+        with pytest.raises(ValueError):
+            key_partition(bad)
 
 
 def _rec(enterprise: str, month: str, code: str, q: str, a: str, n: int, **dims: str) -> dict[str, object]:

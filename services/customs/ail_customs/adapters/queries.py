@@ -10,10 +10,12 @@ from typing import Any
 
 import asyncpg
 
-from ail_customs.adapters.repository import SCHEMA, LicenseRepository
+from ail_customs.adapters.repository import SCHEMA, LicenseRepository, license_from
 from ail_customs.domain.model import License
+from ail_shared.auth import Tenant
 from ail_shared.calendar import CHINA
 from ail_shared.errors import NotFound
+from ail_shared.http import Caller
 
 STATUS_FILTER = f"""
 FROM {SCHEMA}.applications a LEFT JOIN {SCHEMA}.licenses l ON l.license_no = a.license_no
@@ -101,6 +103,20 @@ async def license_of_tenant(pool: asyncpg.Pool, license_no: str, enterprise_code
         return await LicenseRepository(conn).of_tenant(
             license_no=license_no, enterprise_codes=enterprise_codes
         )
+
+
+# The availability check's read, beside the caller's API key in one statement (issue 16): the
+# license by number only; the tenant is checked on what comes back.
+LICENSE_ITEM = f"SELECT * FROM {SCHEMA}.licenses WHERE license_no = $2"
+
+
+async def license_for_caller(caller: Caller, license_no: str) -> tuple[Tenant, License]:
+    """The caller's tenant and the license, in one round trip (``Caller.tenant_and``); NotFound
+    (404) for a license that does not exist or belongs to another tenant, the same answer."""
+    tenant, row = await caller.tenant_and(LICENSE_ITEM, license_no)
+    if row is None or not tenant.owns(row["enterprise_code"]):
+        raise NotFound(f"license {license_no} not found")
+    return tenant, license_from(row)
 
 
 @dataclass(frozen=True)

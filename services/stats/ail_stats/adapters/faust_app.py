@@ -153,13 +153,25 @@ class FigureTable:
         """``records`` with their table keys (whose first element is the source partition):
         what a replica hands its peers (``domain.figures.merge_shards``)."""
         index = self._index()
+        read = self._reader()
         out = []
         for enterprise in dict.fromkeys(enterprises):
             for key in index.get((enterprise, year), ()):
-                value = self.table.get(key)
+                value = read(key)
                 if value is not None:
                     out.append((key, value))
         return out
+
+    def _reader(self) -> Callable[[str], dict[str, Any] | None]:
+        """``get`` of the memory store's own dict when the table has one: a query reads every
+        figure of a tenant's year (thousands), and faust's ``Table.get`` runs its sensors'
+        ``on_table_get`` for each, about a fifth of a monthly query's time (issue 16, session
+        8). The values are the same objects either way; any other table, its ``get``."""
+        store = getattr(self.table, "data", None)
+        raw = getattr(store, "data", None)
+        if isinstance(raw, dict):
+            return raw.get
+        return self.table.get  # type: ignore[no-any-return]
 
     def _index(self) -> dict[tuple[str, str], dict[str, None]]:
         """(enterprise, year) -> figure keys; rebuilt from the table after a recovery, or when
