@@ -571,19 +571,11 @@ async def get_caller(
     return Caller(request, raw or None, x_enterprise_code)
 
 
-async def get_tenant(
-    request: Request,
-    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_api_key: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_enterprise_code: Annotated[
-        str | None,
-        Header(description="Agencies: the enterprise this request acts for (13-digit code)"),
-    ] = None,
-) -> Tenant:
-    """An API key (``Authorization: Bearer`` or ``X-API-Key``) or, when none is sent, the
-    operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way.
-    A key wins over a cookie, so a machine client is never subject to the browser's CSRF rule."""
-    return await (await get_caller(request, authorization, x_api_key, x_enterprise_code)).tenant()
+async def get_tenant(caller: Annotated[Caller, Depends(get_caller)]) -> Tenant:
+    """The caller's tenant (``get_caller``: an API key or the operator's session cookie, the same
+    scoping either way). A key wins over a cookie, so a machine client is never subject to the
+    browser's CSRF rule."""
+    return await caller.tenant()
 
 
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ail_shared.errors import AilError, FieldProblem, InvalidInput
-from ail_shared.http import CurrentTenant, Pool, get_tenant
+from ail_shared.http import CurrentTenant, Pool, get_caller
 from ail_shared.inputs import BIGINT_MAX
 from ail_status.adapters import queries
 from ail_status.domain.model import webhook_type
@@ -93,7 +93,11 @@ async def stream(
         """A revoked key or agency authorisation ends an open stream too, within a poll."""
         h = request.headers
         try:
-            await get_tenant(request, h.get("authorization"), h.get("x-api-key"), h.get("x-enterprise-code"))
+            await (
+                await get_caller(
+                    request, h.get("authorization"), h.get("x-api-key"), h.get("x-enterprise-code")
+                )
+            ).tenant()
         except AilError:
             return False
         return True
