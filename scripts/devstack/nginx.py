@@ -19,6 +19,11 @@ def nginx_pid(st: Stack) -> int | None:
     return read_pidfile(st.pidfile("nginx"), "nginx")
 
 
+# nginx closes an idle upstream connection after this long, before the service does
+# (ail_shared.http.KEEP_ALIVE_SECONDS, 75 s): a request is never sent on a closing connection.
+UPSTREAM_KEEPALIVE_SECONDS = 60
+
+
 def upstream(st: Stack, service: str) -> list[str]:
     """The upstream block of SERVICE: every replica of it (issue 16), round robin. A replica that
     refuses the connection (killed, restarting) is skipped for the next 2 s and the request goes
@@ -30,6 +35,7 @@ def upstream(st: Stack, service: str) -> list[str]:
         f"    upstream svc_{service.replace('-', '_')} {{",
         *(f"        server 127.0.0.1:{st.port(a.name)}{fails};" for a in copies),
         "        keepalive 16;",
+        f"        keepalive_timeout {UPSTREAM_KEEPALIVE_SECONDS}s;",
         "    }",
     ]
 

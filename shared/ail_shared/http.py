@@ -584,6 +584,14 @@ CurrentCaller = Annotated[Caller, Depends(get_caller)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
+# How long an idle keep-alive connection stays open. It must outlast the entry point's (nginx
+# keeps idle upstream connections UPSTREAM_KEEPALIVE_SECONDS, scripts/devstack/nginx.py; the
+# ingress controller 60 s): the proxy then always closes first. With uvicorn's default (5 s) a
+# request nginx sent on a connection uvicorn was closing got "connection reset by peer", a 502
+# that nginx does not retry for a POST (seen in CI, session 8: POST /api/v1/applications).
+KEEP_ALIVE_SECONDS = 75
+
+
 def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None:
     """Run a service under uvicorn on its configured port."""
     uvicorn.run(
@@ -593,4 +601,5 @@ def serve(app_factory: Callable[[], FastAPI], settings: ServiceSettings) -> None
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=10,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
     )

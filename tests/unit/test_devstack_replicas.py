@@ -83,8 +83,19 @@ def test_nginx_upstreams_list_every_replica_and_skip_one_that_refuses() -> None:
         "    upstream svc_submission {",
         "        server 127.0.0.1:22102;",
         "        keepalive 16;",
+        "        keepalive_timeout 60s;",
         "    }",
     ]
+
+
+def test_nginx_closes_an_idle_upstream_connection_before_the_service_does() -> None:
+    """Otherwise nginx may send a request on a connection the service is closing: "connection
+    reset by peer", a 502 it does not retry for a POST (CI, session 8)."""
+    from ail_shared.http import KEEP_ALIVE_SECONDS
+
+    conf = "\n".join(line for s in SERVICES for line in nginx.upstream(_stack(2), s))
+    timeouts = [int(t) for t in re.findall(r"keepalive_timeout (\d+)s;", conf)]
+    assert len(timeouts) == len(SERVICES) and max(timeouts) < KEEP_ALIVE_SECONDS, timeouts
 
 
 def test_prometheus_has_one_job_per_service_with_every_replica_a_target() -> None:
