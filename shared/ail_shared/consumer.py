@@ -303,9 +303,15 @@ class EventConsumer:
     async def _run_once(self) -> None:
         consumer = make_consumer(self.bootstrap, *self.topics, group_id=self.name)
         dlt = make_producer(self.bootstrap)
-        await consumer.start()
-        await dlt.start()
+        # Both starts inside the try: a consumer that started (its group coordination runs in a
+        # task of its own and joins the group) and is then left unstopped because the
+        # dead-letter producer's start failed (Kafka going away at that moment) stays a member
+        # that never polls: it holds its partitions, unread, until max_poll_interval (5 min)
+        # drops it. Seen in CI (session 8): the signer's requests stalled 3 minutes after
+        # Kafka's kill in the chaos run ("Unclosed AIOKafkaConsumer" in its log).
         try:
+            await consumer.start()
+            await dlt.start()
             self.ready.set()
             handled = handled_names(self.handlers)
             while not self._stopping.is_set():

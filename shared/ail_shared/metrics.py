@@ -36,6 +36,7 @@ and which in Kubernetes only the monitoring namespace may reach (deploy/k8s netw
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -377,9 +378,9 @@ async def group_lags(bootstrap: str, groups: list[str] | None = None) -> list[Pa
         isolation_level="read_committed",
         request_timeout_ms=5000,
     )
-    await admin.start()
-    await probe.start()
     try:
+        await admin.start()
+        await probe.start()
         names = groups
         if names is None:
             listed = await admin.list_consumer_groups()
@@ -413,8 +414,10 @@ async def group_lags(bootstrap: str, groups: list[str] | None = None) -> list[Pa
             out.append(PartitionLag(g, tp.topic, tp.partition, pos, lso, gap))
         return out
     finally:
-        await probe.stop()
-        await admin.close()
+        with contextlib.suppress(Exception):  # also when a start failed (Kafka away)
+            await probe.stop()
+        with contextlib.suppress(Exception):
+            await admin.close()
 
 
 async def _data_offsets(probe: Any, ranges: Mapping[Any, tuple[int, int]]) -> dict[Any, list[int]]:

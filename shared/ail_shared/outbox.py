@@ -224,8 +224,8 @@ class OutboxRelay:
                 recovered = False
                 while not self.worker.stopping:
                     producer = self._make_producer()
-                    await producer.start()
                     try:
+                        await producer.start()  # inside: a failed start is stopped too
                         if not recovered:
                             await self._recover(mark_conn)
                             recovered = True

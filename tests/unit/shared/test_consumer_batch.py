@@ -328,3 +328,35 @@ async def test_the_worker_is_woken_after_the_commit_of_a_poll_that_applied_somet
     # Once, for the poll that applied two events, when they were already committed; not for the
     # redelivery that applied nothing.
     assert woken == [["a1", "a2"]]
+
+
+async def test_a_consumer_started_is_stopped_when_the_dead_letter_producer_cannot_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Left running, the started consumer stays in its group without polling and holds its
+    partitions until max_poll_interval drops it (the signer stalled 3 minutes after Kafka's kill
+    in CI, session 8)."""
+    events: list[str] = []
+
+    class Started(FakeKafka):
+        async def start(self) -> None:
+            events.append("consumer started")
+
+        async def stop(self) -> None:
+            events.append("consumer stopped")
+
+    class Refused(FakeKafka):
+        async def start(self) -> None:
+            raise ConnectionError("Kafka went away")
+
+        async def stop(self) -> None:
+            events.append("producer stopped")
+
+    consumer = EventConsumer(
+        name="test.start", topics=["t"], handlers={}, pool=FakeDb(), schema="s", bootstrap="127.0.0.1:1"
+    )
+    monkeypatch.setattr(consumer_module, "make_consumer", lambda *a, **k: Started([]))
+    monkeypatch.setattr(consumer_module, "make_producer", lambda *a, **k: Refused([]))
+    with pytest.raises(ConnectionError):
+        await consumer._run_once()  # noqa: SLF001 - one round of run(), which retries it
+    assert events == ["consumer started", "consumer stopped", "producer stopped"]
