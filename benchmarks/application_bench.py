@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import httpx
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "shared"))
@@ -37,6 +36,7 @@ from ail_shared.auth import new_api_key  # noqa: E402
 from ail_shared.db import connect, create_pool  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loadgen  # noqa: E402
 from _stack import stack_env  # noqa: E402  (the one env-file reader)
 
 SCRATCH = "9990000000001"  # a bench-only enterprise; its rows never mix with real tenants'
@@ -93,17 +93,20 @@ async def run_concurrently(n: int, concurrency: int, one: Any) -> float:
 
 async def bench_drafts(url: str, key: str, pool: asyncpg.Pool, n: int, concurrency: int) -> dict[str, float]:
     """Prints and returns drafts/s through the API and by raw INSERT (api_per_s, raw_per_s)."""
-    headers = {"Authorization": f"Bearer {key}"}
-    async with httpx.AsyncClient(base_url=url, headers=headers, timeout=30) as client:
-        await client.post("/api/v1/applications", json=DRAFT)  # warm-up: connections, caches
 
-        async def via_api(i: int) -> None:
-            r = await client.post(
-                "/api/v1/applications", json=DRAFT, headers={"Idempotency-Key": uuid.uuid4().hex}
-            )
-            assert r.status_code == 201, r.text
+    # The lean client (benchmarks/loadgen.py), one keep-alive connection per caller: httpx's own
+    # CPU per request was a large share of what this row measured.
+    async def via_api(conn: loadgen.Connection, i: int) -> loadgen.Response:
+        r = await conn.request(
+            "POST", "/api/v1/applications", json_body=DRAFT, headers={"Idempotency-Key": uuid.uuid4().hex}
+        )
+        assert r.status == 201, r.body[:500]
+        return r
 
-        api_s = await run_concurrently(n, concurrency, via_api)
+    run = await loadgen.flood(
+        url, n, concurrency, via_api, headers={"Authorization": f"Bearer {key}"}, warmup=1
+    )
+    api_s = run.elapsed
 
     # Baseline: the same rows (same computed form), one INSERT per draft, same concurrency.
     ref = load()
@@ -151,8 +154,8 @@ async def bench_drafts(url: str, key: str, pool: asyncpg.Pool, n: int, concurren
     print(f"drafts: {n} at concurrency {concurrency}")
     print(f"  via API (POST /api/v1/applications, Idempotency-Key): {n / api_s:8.1f} drafts/s")
     print(f"  raw asyncpg INSERT of the same rows:                    {n / raw_s:8.1f} drafts/s")
-    print(f"  API / raw: {raw_s / api_s:.2f}")
-    return {"api_per_s": n / api_s, "raw_per_s": n / raw_s}
+    print(f"  API / raw: {raw_s / api_s:.2f}   (client CPU {run.client_cpu_us:.0f} us per draft)")
+    return {"api_per_s": n / api_s, "raw_per_s": n / raw_s, "client_cpu_us": run.client_cpu_us}
 
 
 SEED = """
@@ -219,20 +222,22 @@ async def bench_query(url: str, key: str, pool: asyncpg.Pool, n: int) -> dict[st
     )
     api_ms: list[float] = []
     sql_ms: list[float] = []
-    async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=60
-    ) as client:
-        total = (await client.get("/api/v1/applications", params=params)).json()["total"]
+    client = loadgen.Connection(url, {"Authorization": f"Bearer {key}"})
+    query = {k: str(v) for k, v in params.items()}
+    try:
+        total = (await client.request("GET", "/api/v1/applications", params=query)).json()["total"]
         for _ in range(n):  # interleaved, so both see the same cache and load
             t = time.perf_counter()
-            r = await client.get("/api/v1/applications", params=params)
+            r = await client.request("GET", "/api/v1/applications", params=query)
             api_ms.append((time.perf_counter() - t) * 1000)
-            assert r.status_code == 200
+            assert r.status == 200, r.body[:500]
             t = time.perf_counter()
             async with pool.acquire() as conn:
                 await conn.fetchval(count_sql, *args)
                 await conn.fetch(page_sql, *args, 10, 20)
             sql_ms.append((time.perf_counter() - t) * 1000)
+    finally:
+        await client.close()
     print(
         f"query: page 3 of status=approved&trade_mode=10&applied_from=2025-06-01 ({total} matches), {n} runs"
     )
