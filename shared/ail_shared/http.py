@@ -499,6 +499,13 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
+async def runtime_dependency(request: Request) -> Runtime:
+    """``get_runtime`` as a dependency. Every dependency is ``async``: FastAPI runs a plain
+    ``def`` one in a worker thread, a hand-off and back on every request (issue 16: the drafts'
+    and the statistics' profiles showed it; tests/unit/test_async_dependencies.py keeps it so)."""
+    return get_runtime(request)
+
+
 async def get_pool(request: Request) -> asyncpg.Pool:
     return get_runtime(request).db()
 
@@ -581,7 +588,7 @@ async def get_tenant(caller: Annotated[Caller, Depends(get_caller)]) -> Tenant:
 Pool = Annotated[asyncpg.Pool, Depends(get_pool)]
 CurrentTenant = Annotated[Tenant, Depends(get_tenant)]
 CurrentCaller = Annotated[Caller, Depends(get_caller)]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+RuntimeDep = Annotated[Runtime, Depends(runtime_dependency)]
 
 
 # How long an idle keep-alive connection stays open. It must outlast the entry point's (nginx

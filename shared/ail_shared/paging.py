@@ -92,7 +92,7 @@ def _size() -> Any:
     return Query(ge=1, le=PAGE_SIZE_MAX, description=f"items a page, 1..{PAGE_SIZE_MAX}")
 
 
-def query_page(
+async def query_page(
     page: Annotated[int, _page("page number, from 1")] = 1,
     page_size: Annotated[int, _size()] = 10,
 ) -> PageParams:
@@ -100,7 +100,7 @@ def query_page(
     return PageParams(page, page_size)
 
 
-def list_page(
+async def list_page(
     page: Annotated[int, _page("page number, from 1")] = 1,
     page_size: Annotated[int, _size()] = PAGE_SIZE_MAX,
 ) -> PageParams:

@@ -32,7 +32,7 @@ class Deps:
         )
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps = request.app.state.deps
     if not isinstance(deps, Deps):
         raise RuntimeError("the customs service was not built by ail_customs.bootstrap")

@@ -81,7 +81,7 @@ class Deps:
         return {t: inject(h, self.dependencies()) for t, h in EVENT_HANDLERS.items()}
 
 
-def deps_of(request: Request) -> Deps:
+async def deps_of(request: Request) -> Deps:
     deps: Deps = request.app.state.deps
     return deps
 

@@ -67,7 +67,7 @@ def expected_version(if_match: str | None) -> int | None:
     )
 
 
-def get_deps(runtime: RuntimeDep) -> Deps:
+async def get_deps(runtime: RuntimeDep) -> Deps:
     return deps_of(runtime)
 
 

@@ -11,7 +11,7 @@ from ail_shared.http import get_runtime
 from ail_signer.service_layer.deps import Deps
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps = get_runtime(request).deps
     if not isinstance(deps, Deps):
         raise RuntimeError("the signer's dependencies are not built (bootstrap's start hook)")
