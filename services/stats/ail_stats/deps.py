@@ -22,7 +22,7 @@ class Deps:
     peers: StatsPeers | None = None  # the other replicas (AIL_STATS_PEERS); None: the only one
 
 
-def get_deps(request: Request) -> Deps:
+async def get_deps(request: Request) -> Deps:
     deps = request.app.state.deps
     if not isinstance(deps, Deps):
         raise RuntimeError("the statistics service was not built by ail_stats.bootstrap")
