@@ -31,7 +31,8 @@ and reset afterwards (a review already scheduled keeps its delay): globally for
 ``HOLD_SECONDS`` (30 min: a held review that fired two minutes after its submit, as it did with
 120 s, landed in the paced mode, which runs after the other two, and every review, license and
 customs delivery of the 600 earlier submissions with it: paced p50 4-6 s instead of 0.2-0.5 s on
-2026-12-02), or per application (scopes) for 120 s in the small ``--quick`` runs.
+2026-12-02), or per application (scopes) for 120 s in the small ``--quick`` runs, which end
+their held submissions before they return (``end_held``: revoked, seen at a final status).
 
     .venv/bin/python benchmarks/submission_bench.py [-n 300] [--concurrency 16]
         [--paced-seconds 30] [--warmup 5] [--paced-share 0.5] [--rate R] [--only-paced]
