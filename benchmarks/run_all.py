@@ -11,11 +11,18 @@ with the error and the others still run (the exit status is 1 then).
 
 Full run: for a quiet stack of its own (``AIL_PROFILE=bench``), since it holds MOFCOM's first
 review globally (``POST /control``) and pauses the stack's other services (SIGSTOP) for the
-"signer alone" figure. ``--quick`` does neither: MOFCOM is held per application (scopes), the
-signer is measured with the whole stack running, the customs licenses and the webhook and
-statistics tenants are the run's own. Its figures are smoke, not measurements. It is not in the
-test suite: its held submissions of the demo enterprise are approved minutes later, after their
-scopes are gone, and moved the statistics under the chaos run that came next (CI, 2026-12-01).
+"signer alone" figure. ``--quick`` does neither, and touches nothing another test relies on, so
+the suite runs it beside the other tests (tests/e2e/test_benchmarks_quick.py): MOFCOM is held
+per application (scopes), the signer is measured with the whole stack running, and every phase
+works on a tenant and data of its own: the submissions and signatures of an enterprise made for
+the run with an e-key of its own (``_tenant.py``: a SoftHSM2 token the stack's signer holds,
+bound through the API; unbound and deleted at the end), the drafts and the page of the scratch
+tenant of application_bench, customs licenses, webhook and statistics tenants of its own, the
+outbox's own schema and topics. And it returns with nothing of it in flight: its held
+submissions are revoked and seen ended (``submission_bench.end_held``: a held review would
+otherwise approve them minutes later, after their scopes are gone; on 2026-12-01 that moved the
+statistics under the chaos run that came next in CI), its webhook deliveries and statistics
+folds are waited for. Its figures are smoke, not measurements.
 
 Every row carries the load average (1 min) when its phase ended: on a shared machine a figure
 means little without it.
@@ -54,6 +61,7 @@ from benchmarks import (  # noqa: E402
     webhook_bench,
 )
 from benchmarks._stack import stack_env, stack_replicas  # noqa: E402
+from benchmarks._tenant import Tenant, close_tenant, open_tenant  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -155,7 +163,9 @@ def row(key: str, figure: str, baseline: str, met: bool | None, value: float | N
 # ------------------------------------------------------------------ phases
 
 
-def submission(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+def submission(
+    env: dict[str, str], s: Sizes, quick: bool, tenant: Tenant | None
+) -> tuple[list[Row], dict[str, Any]]:
     got = asyncio.run(
         submission_bench.run(
             n=s.submissions,
@@ -164,6 +174,7 @@ def submission(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], d
             idle_s=s.idle_s,
             paced_seconds=s.paced_submit_seconds,
             warmup_s=s.paced_submit_warmup,
+            api_key=tenant.api_key if tenant else None,
         )
     )
     single, batch, cpu, paced = got["single"], got["batch"], got["cpu"], got["paced"]
@@ -204,7 +215,9 @@ def submission(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], d
     return rows, got
 
 
-def application(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+def application(
+    env: dict[str, str], s: Sizes, quick: bool, tenant: Tenant | None
+) -> tuple[list[Row], dict[str, Any]]:
     async def go() -> dict[str, Any]:
         dsn = env["AIL_PG_DSN"]
         conn = await application_bench.connect(dsn)
@@ -244,8 +257,17 @@ def application(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], 
     return rows, got
 
 
-def signer(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[str, Any]]:
-    got = signer_bench.signatures(env, n=s.signatures, timeout=s.timeout, alone=not quick, idle_s=s.idle_s)
+def signer(
+    env: dict[str, str], s: Sizes, quick: bool, tenant: Tenant | None
+) -> tuple[list[Row], dict[str, Any]]:
+    got = signer_bench.signatures(
+        env,
+        n=s.signatures,
+        timeout=s.timeout,
+        alone=not quick,
+        idle_s=s.idle_s,
+        ekey=(tenant.label, tenant.serial, tenant.enterprise) if tenant else None,
+    )
     # --quick does not pause the stack (that would stop it for the tests beside it): its figure
     # is the signer with the whole stack running.
     which = "shared" if quick else "alone"
@@ -262,7 +284,9 @@ def signer(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[
     ], got
 
 
-def customs(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+def customs(
+    env: dict[str, str], s: Sizes, quick: bool, tenant: Tenant | None
+) -> tuple[list[Row], dict[str, Any]]:
     async def go() -> dict[str, Any]:
         if quick:
             # The run's own tenant and licenses: nothing a test beside it lists changes.
@@ -293,7 +317,9 @@ def customs(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict
     ], got
 
 
-def webhooks(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+def webhooks(
+    env: dict[str, str], s: Sizes, quick: bool, tenant: Tenant | None
+) -> tuple[list[Row], dict[str, Any]]:
     got = asyncio.run(
         webhook_bench.run(env, events=s.webhook_events, rate=50, seconds=s.paced_seconds, timeout=s.timeout)
     )
@@ -311,7 +337,9 @@ def webhooks(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dic
     ], got
 
 
-def outbox(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+def outbox(
+    env: dict[str, str], s: Sizes, quick: bool, tenant: Tenant | None
+) -> tuple[list[Row], dict[str, Any]]:
     async def go() -> dict[str, Any]:
         values = outbox_bench.make_values(s.outbox_events, 5120)
         raw = await outbox_bench.raw_rate(env["AIL_KAFKA_BOOTSTRAP"], values)
@@ -333,8 +361,13 @@ def outbox(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[
     ], got
 
 
-def stats(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[str, Any]]:
+def stats(
+    env: dict[str, str], s: Sizes, quick: bool, tenant: Tenant | None
+) -> tuple[list[Row], dict[str, Any]]:
     got = asyncio.run(stats_bench.run(env, approvals=s.approvals, queries=s.stats_queries, timeout=s.timeout))
+    if quick and got["own_folded"] < s.approvals:
+        # --quick returns with nothing of it in flight (see the module doc).
+        raise RuntimeError(f"{got['own_folded']} of the run's {s.approvals} approvals folded in time")
     e, d = got["entry (nginx)"], got["stats service"]
     return [
         row(
@@ -347,7 +380,7 @@ def stats(env: dict[str, str], s: Sizes, quick: bool) -> tuple[list[Row], dict[s
     ], got
 
 
-Phase = Callable[[dict[str, str], Sizes, bool], tuple[list[Row], dict[str, Any]]]
+Phase = Callable[[dict[str, str], Sizes, bool, Tenant | None], tuple[list[Row], dict[str, Any]]]
 PHASES: dict[str, tuple[Phase, tuple[str, ...]]] = {
     "submission": (submission, ("submit_single", "submit_batch", "cpu_per_submission")),
     "application": (application, ("drafts", "page")),
@@ -408,19 +441,44 @@ def main() -> int:
     rows: dict[str, Row] = {}
     figures: dict[str, Any] = {}
     seconds: dict[str, float] = {}
+
+    def failed(keys: tuple[str, ...], exc: BaseException) -> None:
+        reason = f"{type(exc).__name__}: {exc}"
+        traceback.print_exc()
+        for key in keys:
+            rows[key] = Row(key, "", "", None, None, round(os.getloadavg()[0], 2), reason)
+
+    # --quick submits and signs as a tenant of its own (enterprise, API key, e-key), made here
+    # and gone at the end: the demo enterprises the tests beside it read see nothing of the run.
+    tenant: Tenant | None = None
+    skip: set[str] = set()
+    if args.quick and {"submission", "signer"} & set(chosen):
+        print("\n== own tenant ==", flush=True)
+        try:
+            tenant = asyncio.run(open_tenant(env))
+        except (Exception, SystemExit) as exc:
+            skip = {"submission", "signer"}
+            failed(tuple(k for n in skip & set(chosen) for k in PHASES[n][1]), exc)
     for name in chosen:
+        if name in skip:
+            continue
         phase, keys = PHASES[name]
         print(f"\n== {name} ==", flush=True)
         t0 = time.perf_counter()
         try:
-            got_rows, figures[name] = phase(env, sizes, args.quick)
+            got_rows, figures[name] = phase(env, sizes, args.quick, tenant)
             rows.update({r.key: r for r in got_rows})
         except (Exception, SystemExit) as exc:  # the benchmarks stop with SystemExit and a reason
-            reason = f"{type(exc).__name__}: {exc}"
-            traceback.print_exc()
-            for key in keys:
-                rows[key] = Row(key, "", "", None, None, round(os.getloadavg()[0], 2), reason)
+            failed(keys, exc)
         seconds[name] = round(time.perf_counter() - t0, 1)
+    closing_error = ""
+    if tenant is not None:
+        try:
+            asyncio.run(close_tenant(env, tenant))
+        except (Exception, SystemExit) as exc:
+            traceback.print_exc()
+            closing_error = f"closing the run's own tenant: {type(exc).__name__}: {exc}"
+            print(closing_error, flush=True)
     ordered = [rows[key] for key, _, _ in ROWS if key in rows]
     print()
     print(f"{replicas} replica(s) of each service, {os.cpu_count()} CPUs")
@@ -437,6 +495,8 @@ def main() -> int:
         "load_after": os.getloadavg(),
         "profile": env.get("AIL_PROFILE"),
         "replicas": replicas,
+        "tenant": tenant.enterprise if tenant else None,
+        "closing_error": closing_error,
         "seconds": seconds,
         "rows": [{"path": PATHS[r.key], "goal": GOALS[r.key], **r.__dict__} for r in ordered],
         "figures": figures,
@@ -444,7 +504,7 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(document, indent=2, ensure_ascii=False, default=str))
     print(f"written {out}")
-    return 1 if any(r.error for r in ordered) else 0
+    return 1 if closing_error or any(r.error for r in ordered) else 0
 
 
 if __name__ == "__main__":

@@ -141,11 +141,11 @@ def stack_processes(env: dict[str, str]) -> dict[str, int]:
     return found
 
 
-def snapshot(i: int) -> dict[str, object]:
+def snapshot(i: int, enterprise: str = "1100776367555") -> dict[str, object]:
     """About 1.5 KB of canonical JSON, the size of a small application."""
     return {
         "application_id": f"bench-{i}",
-        "enterprise_code": "1100776367555",
+        "enterprise_code": enterprise,
         "enterprise_name": "北京示例进出口有限公司",
         "commodity_code": "0201100010",
         "commodity_name": "整头及半头鲜或冷牛肉",
@@ -192,7 +192,12 @@ def raw_signing(env: dict[str, str], label: str, payloads: list[bytes]) -> tuple
 
 
 async def service_signing(
-    env: dict[str, str], serial: str, host: str, payloads: list[bytes], timeout: float
+    env: dict[str, str],
+    serial: str,
+    host: str,
+    payloads: list[bytes],
+    timeout: float,
+    enterprise: str = "1100776367555",
 ) -> float:
     from ail_shared import topics
     from ail_shared.events import SignatureRequested, envelope_for
@@ -209,12 +214,12 @@ async def service_signing(
         event = SignatureRequested(
             application_id=app_id,
             submission_id=str(uuid.uuid4()),
-            enterprise_code="1100776367555",
+            enterprise_code=enterprise,
             ekey_serial=serial,
             canonical_payload=base64.b64encode(data).decode(),
             signer_host=host,
         )
-        messages.append(envelope_for(event, aggregate_id=app_id, tenant="1100776367555").to_bytes())
+        messages.append(envelope_for(event, aggregate_id=app_id, tenant=enterprise).to_bytes())
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False, isolation_level="read_committed"
     )
@@ -307,7 +312,13 @@ def wait_until_quiet(env: dict[str, str], topic: str, timeout: float = 600.0) ->
 
 
 def measure_service(
-    env: dict[str, str], serial: str, host: str, payloads: list[bytes], timeout: float, idle_s: float = 3.0
+    env: dict[str, str],
+    serial: str,
+    host: str,
+    payloads: list[bytes],
+    timeout: float,
+    idle_s: float = 3.0,
+    enterprise: str = "1100776367555",
 ) -> tuple[float, dict[str, float]]:
     """(signatures/s through the service, CPU microseconds per signature by process)."""
     procs = stack_processes(env)
@@ -318,7 +329,7 @@ def measure_service(
     idle_rate = {name: (_tree_cpu(pid) - idle_before[name]) / idle_secs for name, pid in procs.items()}
     cpu_before = {name: _tree_cpu(pid) for name, pid in procs.items()}
     own_before, started = time.process_time(), time.monotonic()
-    rate = asyncio.run(service_signing(env, serial, host, payloads, timeout))
+    rate = asyncio.run(service_signing(env, serial, host, payloads, timeout, enterprise))
     elapsed = time.monotonic() - started
     n = len(payloads)
     cpu = {
@@ -353,11 +364,21 @@ def main() -> None:
 
 
 def signatures(
-    env: dict[str, str], *, n: int, timeout: float, alone: bool = True, idle_s: float = 3.0
+    env: dict[str, str],
+    *,
+    n: int,
+    timeout: float,
+    alone: bool = True,
+    idle_s: float = 3.0,
+    ekey: tuple[str, str, str] | None = None,
 ) -> dict[str, float]:
     """Part 1; prints it and returns signatures/s: raw, ceiling (raw + verification), alone
     (signer alone, the stack's others paused; only when ``alone``: pausing stops the stack for
-    everyone else) and shared (whole stack running), and cpu_us (per signature, signer alone)."""
+    everyone else) and shared (whole stack running), and cpu_us (per signature, signer alone).
+
+    ``ekey``: (token label, serial, enterprise code) of the e-key to sign with (``run_all
+    --quick``: its own tenant's, so that the answers name no demo enterprise), else the demo
+    enterprise 1100776367555's."""
     sys.path.insert(0, str(REPO / "shared"))
     from ail_shared import topics
     from ail_shared.canonical import canonical_json
@@ -368,11 +389,14 @@ def signatures(
     )
     with urllib.request.urlopen(keys_request, timeout=10) as resp:
         held = json.load(resp)
-    label = env["AIL_DEMO_EKEY_LABELS"].split(",")[0]
-    serial = env["AIL_DEMO_EKEY_SERIALS"].split(",")[0]
+    label, serial, enterprise = ekey or (
+        env["AIL_DEMO_EKEY_LABELS"].split(",")[0],
+        env["AIL_DEMO_EKEY_SERIALS"].split(",")[0],
+        "1100776367555",
+    )
     if serial not in {k["serial"] for k in held["keys"]}:
         sys.exit(f"the signer at {env['AIL_SIGNER_URL']} does not hold {label} ({serial})")
-    payloads = [canonical_json(snapshot(i)) for i in range(n)]
+    payloads = [canonical_json(snapshot(i, enterprise)) for i in range(n)]
     print(
         f"1. signatures: e-key {label} (serial {serial}), ECDSA P-256, {n} signatures each,"
         f" payload {len(payloads[0])} B ({os.cpu_count()} cores)",
@@ -383,12 +407,14 @@ def signatures(
         wait_until_quiet(env, topics.SIGNER)
         with others_paused(env) as paused:
             raw, raw_verified, raw_cpu = raw_signing(env, label, payloads)
-            out["alone"], cpu = measure_service(env, serial, held["host_id"], payloads, timeout)
+            out["alone"], cpu = measure_service(
+                env, serial, held["host_id"], payloads, timeout, enterprise=enterprise
+            )
         wait_until_quiet(env, topics.SIGNER)
     else:
         raw, raw_verified, raw_cpu = raw_signing(env, label, payloads)
         paused, cpu = [], {}
-    shared, _ = measure_service(env, serial, held["host_id"], payloads, timeout, idle_s)
+    shared, _ = measure_service(env, serial, held["host_id"], payloads, timeout, idle_s, enterprise)
     out |= {"raw": raw, "ceiling": raw_verified, "shared": shared, "raw_cpu_us": raw_cpu * 1e6}
     ceiling = raw_verified / raw
     print(f"raw python-pkcs11 (SHA-256 + CKM_ECDSA)             {raw:9.0f} signatures/s")

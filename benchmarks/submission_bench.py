@@ -31,7 +31,8 @@ and reset afterwards (a review already scheduled keeps its delay): globally for
 ``HOLD_SECONDS`` (30 min: a held review that fired two minutes after its submit, as it did with
 120 s, landed in the paced mode, which runs after the other two, and every review, license and
 customs delivery of the 600 earlier submissions with it: paced p50 4-6 s instead of 0.2-0.5 s on
-2026-12-02), or per application (scopes) for 120 s in the small ``--quick`` runs.
+2026-12-02), or per application (scopes) for 120 s in the small ``--quick`` runs, which end
+their held submissions before they return (``end_held``: revoked, seen at a final status).
 
     .venv/bin/python benchmarks/submission_bench.py [-n 300] [--concurrency 16]
         [--paced-seconds 30] [--warmup 5] [--paced-share 0.5] [--rate R] [--only-paced]
@@ -374,6 +375,78 @@ async def run_paced(
     return out
 
 
+# Where a submission of the run may rest once it is over: nothing more comes for it.
+ENDED = (
+    "draft",
+    "revoked",
+    "first_review_rejected",
+    "second_review_rejected",
+    "approved",
+    "license_issued",
+)
+
+
+async def end_held(
+    client: httpx.AsyncClient,
+    sandbox: httpx.AsyncClient,
+    pool: asyncpg.Pool,
+    ids: list[str],
+    timeout: float = 120.0,
+) -> dict[str, int]:
+    """End the run's submissions whose first review MOFCOM holds back (scopes; a review already
+    scheduled keeps its delay after its scope goes, and would approve it minutes later): each one
+    pending first review is revoked through the API (MOFCOM marks it revoked, and its held review
+    then ends without a result); returns once every one of ``ids`` reads a status of ``ENDED``
+    in the application service and MOFCOM has nothing of them under review; counts by status.
+    A submission still on its way (``submitting``) is waited for, then revoked."""
+    if not ids:
+        return {}
+    deadline = time.monotonic() + timeout
+    revoked: set[str] = set()
+    while True:
+        rows = await pool.fetch(
+            "SELECT id, status, form_no FROM application.applications WHERE id = ANY($1::uuid[])",
+            [UUID(i) for i in ids],
+        )
+        status = {str(r["id"]): str(r["status"]) for r in rows}
+        forms = {str(r["id"]): r["form_no"] for r in rows}
+        for app_id, st in status.items():
+            if st == "pending_first_review" and app_id not in revoked:
+                resp = await client.post(
+                    f"/api/v1/applications/{app_id}/revoke", json={"reason": "benchmark run over"}
+                )
+                # 409: it moved on meanwhile (another status of ENDED, read on the next round).
+                if resp.status_code not in (200, 409):
+                    raise SystemExit(f"revoke {app_id}: HTTP {resp.status_code} {resp.text[:300]}")
+                revoked.add(app_id)
+        open_ = {i: st for i, st in status.items() if st not in ENDED}
+        if not open_ and len(status) == len(ids):
+            break
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"{len(open_)} submissions of the run not ended after {timeout:.0f} s:"
+                f" {dict(list(open_.items())[:5])} (./dev logs submission)"
+            )
+        await asyncio.sleep(0.1)
+    # MOFCOM's own view: none of them left under review (its held reviews end without a result).
+    pending = []
+    for form in forms.values():
+        if form:
+            r = await sandbox.get(f"/mofcom/submissions/{form}")
+            if r.status_code == 200 and r.json().get("status") in (
+                "pending_first_review",
+                "pending_second_review",
+            ):
+                pending.append(form)
+    if pending:
+        raise SystemExit(f"MOFCOM still reviews {len(pending)} forms of the run: {pending[:5]}")
+    counts: dict[str, int] = {}
+    for st in status.values():
+        counts[st] = counts.get(st, 0) + 1
+    print(f"ended the run's {len(ids)} submissions: {json.dumps(counts)}", flush=True)
+    return counts
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -448,6 +521,7 @@ async def run(
     rate: float | None = None,
     only_paced: bool = False,
     min_paced: int = 3,
+    api_key: str | None = None,
 ) -> dict[str, Any]:
     """The three modes; returns {"single", "batch", "cpu", "paced"} (without the first two and
     "cpu" when ``only_paced``).
@@ -463,10 +537,20 @@ async def run(
     CPU per submission: every process of the stack (``_stack.stack_cpu``: services, sandboxes,
     Kafka, PostgreSQL, nginx) from before the first submit until the last one is seen, less
     what the stack burns while idle (measured for ``idle_s`` just before), over the
-    submissions of the single and batch modes."""
+    submissions of the single and batch modes.
+
+    ``api_key``: submit as this tenant (its e-key bound and present; ``run_all --quick`` gives
+    its own, ``_tenant.open_tenant``), else as the demo enterprise 1100776367555.
+
+    With ``scopes``, the run ends its held submissions before it returns (``end_held``): each
+    one still pending first review is revoked (MOFCOM's held review then ends without a result)
+    and the run waits until every one reads a final status, so that no review, approval or
+    license of the run arrives minutes later under whatever runs next."""
     env = stack_env()
-    demo: dict[str, Any] = json.loads(Path(env["AIL_DEMO_FILE"]).read_text())
-    key = next(e["api_key"] for e in demo["enterprises"] if e["code"] == "1100776367555")
+    if api_key is None:
+        demo: dict[str, Any] = json.loads(Path(env["AIL_DEMO_FILE"]).read_text())
+        api_key = next(e["api_key"] for e in demo["enterprises"] if e["code"] == "1100776367555")
+    key = api_key
     headers = {"Authorization": f"Bearer {key}"}
     pool = await asyncpg.create_pool(env["AIL_PG_DSN"], min_size=1, max_size=4)
     scopes: list[str] = []
@@ -479,8 +563,10 @@ async def run(
         present = (await client.get("/api/v1/ekeys")).json()["items"]
         if not bound or not present:
             raise SystemExit(
-                "the demo enterprise's e-key must be bound and present: ./dev up runs the signer"
+                "the enterprise's e-key must be bound and present (the demo one's: ./dev up runs"
+                " the signer and binds it)"
             )
+        submitted: list[str] = []
 
         async def hold_reviews(ids: list[str]) -> None:
             if hold != "scopes":
@@ -506,6 +592,7 @@ async def run(
                 single_ids = await make_drafts(client, n)
                 batch_ids = await make_drafts(client, n)
                 await hold_reviews(single_ids + batch_ids)
+                submitted += single_ids + batch_ids
                 idle_rate = await idle_cpu(env, idle_s)
                 by0, t0 = stack_cpu_by_name(env), time.perf_counter()
                 single = await run_single(client, pool, single_ids, concurrency)
@@ -538,6 +625,7 @@ async def run(
             )
             paced_ids = await make_drafts(client, count)
             await hold_reviews(paced_ids)
+            submitted += paced_ids
             if only_paced:
                 idle_rate = await idle_cpu(env, idle_s)
             else:
@@ -557,8 +645,11 @@ async def run(
             )
         finally:
             if hold == "scopes":
-                for scope_id in scopes:
-                    await sandbox.delete(f"/control/scopes/{scope_id}")
+                try:
+                    result["ended"] = await end_held(client, sandbox, pool, submitted)
+                finally:
+                    for scope_id in scopes:
+                        await sandbox.delete(f"/control/scopes/{scope_id}")
             else:
                 await sandbox.post("/control/reset")
             await pool.close()
