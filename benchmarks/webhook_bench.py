@@ -44,7 +44,7 @@ from ail_shared.events import (
 from ail_shared.kafka import make_producer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stack import stack_env  # noqa: E402  (the one env-file reader)
+from _stack import stack_cpu_by_name, stack_env  # noqa: E402  (the one env-file reader)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -235,11 +235,13 @@ async def run(
         apps = max(1, events // 3)
         burst = [e for _ in range(apps) for e in lifecycle(enterprise, str(uuid.uuid4()))]
         ids = {str(e.event_id) for e in burst}
+        cpu_before, own_before = stack_cpu_by_name(env), time.process_time()
         t0 = time.time()
         await publish(burst)
         await producer.flush()
         t_published = time.time()
         ok &= await wait_for(receiver, ids, timeout)
+        cpu_after, own_after = stack_cpu_by_name(env), time.process_time()
         got = [receiver.arrivals[i] for i in ids if i in receiver.arrivals]
         t_last = max(got) if got else time.time()
         lat = [receiver.arrivals[i] - published[i] for i in ids if i in receiver.arrivals]
@@ -247,6 +249,34 @@ async def run(
         per_s = len(got) / (t_last - t0)
         print(f"  delivered {len(got)}/{len(burst)} in {t_last - t0:.2f} s -> {per_s:.0f} deliveries/s")
         result["burst"] = {"events": len(burst), "delivered": len(got), "per_s": per_s}
+        # When the status consumer had recorded the last of them (its change log's recorded_at):
+        # what is left after it is the delivery worker's.
+        conn = await asyncpg.connect(env["AIL_PG_DSN"])
+        try:
+            last_recorded = await conn.fetchval(
+                "SELECT extract(epoch FROM max(recorded_at)) FROM status.changes"
+                " WHERE event_id = ANY($1::uuid[])",
+                [uuid.UUID(i) for i in ids],
+            )
+        finally:
+            await conn.close()
+        if last_recorded is not None:
+            result["burst"]["recorded_s"] = float(last_recorded) - t0
+            print(
+                f"  all recorded by the status consumer {float(last_recorded) - t0:.2f} s"
+                " after the first publish"
+            )
+        # CPU per delivery of each stack process over the burst (from /proc; the idle use of
+        # the other services is included), and of this process (producer and receiver).
+        per = {
+            name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(1, len(got))
+            for name in cpu_after
+            if cpu_after[name] - cpu_before.get(name, 0.0) > 0
+        }
+        per["benchmark (producer + receiver)"] = (own_after - own_before) * 1000 / max(1, len(got))
+        result["burst"]["cpu_ms_per_delivery"] = dict(sorted(per.items(), key=lambda kv: -kv[1]))
+        top = ", ".join(f"{k} {v:.2f}" for k, v in list(result["burst"]["cpu_ms_per_delivery"].items())[:6])
+        print(f"  CPU ms per delivery: {top}")
         if lat:
             print(
                 f"  event->delivery latency under the burst: p50 {percentile(lat, 0.5) * 1000:.0f} ms,"
