@@ -418,3 +418,20 @@ def test_bad_event_types_name_every_problem_at_once() -> None:
 def test_event_type_problems_come_with_the_others() -> None:
     body = SubscriptionIn(url="https://hooks.example.com/x", event_types=["x"], retry_period_seconds=0)
     assert {p.field for p in _problems(body)} == {"event_types.0", "application_ids", "retry_period_seconds"}
+
+
+async def test_the_recorder_frees_a_held_queue_again_on_its_next_pass() -> None:
+    """The worker keeps what a batch handed back (``RecordedOutcomes.recheck``) and runs the
+    recorder again soon, with no new outcome, until the queue is freed under its lock."""
+    uow = FakeUnitOfWork()
+    sub_id, app = uuid.uuid4(), "app-held"
+    uow.store.held_by_consumer = {app}
+    config = WorkerConfig(concurrency=1, lease_seconds=1, poll_seconds=1, recheck_seconds=0.01)
+    worker = DeliveryWorker(lambda: uow, None, config, context())  # type: ignore[arg-type]
+    worker._recheck = ((sub_id, app),)
+    assert await worker._record() == 0.01  # still held: again soon
+    assert worker._recheck == ((sub_id, app),) and uow.store.unparked == [[(sub_id, app)]]
+    uow.store.held_by_consumer = set()
+    assert await worker._record() is None  # freed under the lock: back to the poll interval
+    assert worker._recheck == () and uow.store.locked == [app]
+    assert await worker._record() is None and len(uow.store.unparked) == 2  # nothing more to do
