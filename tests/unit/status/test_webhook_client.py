@@ -1,7 +1,7 @@
 """The webhook adapter and the shared retry policy: one attempt per call (the delivery worker
 spreads the retries over the retry period), with the receiver's Retry-After read the shared way
 (ail_shared.retry.retry_after_seconds) so the worker can honour it. Against a real receiver on
-127.0.0.1 (tests/unit/status/local_receiver.py)."""
+127.0.0.1 (tests/unit/status/support.py)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ail_shared import netguard
 from ail_status.adapters.webhook_client import AiohttpWebhookSender
-from tests.unit.status.local_receiver import LocalReceiver
+from tests.unit.status.support import LocalReceiver
 
 Answer = Callable[[], web.Response]
 

@@ -29,7 +29,7 @@ from ail_status.entrypoints.subscriptions_api import (
 )
 from ail_status.service_layer.workers import DeliveryWorker, WorkerConfig
 from tests.unit.status.fakes import FakeDelivery, FakeUnitOfWork, context
-from tests.unit.status.local_receiver import LocalReceiver, tls_pair
+from tests.unit.status.support import LocalReceiver, tls_pair
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -83,7 +83,7 @@ def test_decisions() -> None:
 
 
 PUBLIC_ADDRESS = "93.184.216.34"  # never contacted: the guard refuses before connecting, or the
-# resolver answers 127.0.0.1 where the test's receiver listens (tests/unit/status/local_receiver.py)
+# resolver answers 127.0.0.1 where the test's receiver listens (tests/unit/status/support.py)
 
 
 def resolver_of(answers: list[list[str]]) -> tuple[netguard.Resolver, list[str]]:
