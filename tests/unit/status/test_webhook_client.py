@@ -25,8 +25,8 @@ async def _resolve(host: str, port: int) -> list[str]:
 
 def sender() -> AiohttpWebhookSender:
     return AiohttpWebhookSender(
-        timeout_seconds=2,
-        connect_timeout_seconds=1,
+        timeout_seconds=10,
+        connect_timeout_seconds=10,
         max_connections=2,
         policy=netguard.Policy(require_https=False, allow_loopback=True),
         resolver=_resolve,

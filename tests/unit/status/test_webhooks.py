@@ -98,11 +98,15 @@ def resolver_of(answers: list[list[str]]) -> tuple[netguard.Resolver, list[str]]
 
 
 def sender_with(
-    resolver: netguard.Resolver, *, ssl_context: ssl.SSLContext | None = None, **policy: Any
+    resolver: netguard.Resolver,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    timeout: float = 10.0,  # generous: a loaded CI machine must not turn an answer into a timeout
+    **policy: Any,
 ) -> AiohttpWebhookSender:
     return AiohttpWebhookSender(
-        timeout_seconds=0.5,
-        connect_timeout_seconds=0.5,
+        timeout_seconds=timeout,
+        connect_timeout_seconds=timeout,
         max_connections=2,
         policy=netguard.Policy(**{"require_https": False, "allow_loopback": True, **policy}),
         resolver=resolver,
@@ -272,7 +276,7 @@ async def test_sender_outcomes_keep_no_answer_body() -> None:
         if request.path == "/redirect":
             return web.Response(status=302, headers={"location": "/ok"})
         if request.path == "/slow":
-            await asyncio.sleep(2)
+            await asyncio.sleep(1)  # past the impatient sender's timeout below
             return web.Response(status=204)
         return web.Response(status=500, text="root:x:0:0:root:/root:/bin/bash " * 50)
 
@@ -286,7 +290,11 @@ async def test_sender_outcomes_keep_no_answer_body() -> None:
         redirect = await sender.send(f"{base}/redirect", {}, b"{}")
         assert not redirect.ok and redirect.error == "HTTP 302 Found"
         assert [x.path for x in receiver.seen] == ["/ok", "/redirect"]  # not followed
-        slow = await sender.send(f"{base}/slow", {}, b"{}")
+        impatient = sender_with(resolve, timeout=0.2)
+        try:
+            slow = await impatient.send(f"{base}/slow", {}, b"{}")
+        finally:
+            await impatient.aclose()
         assert not slow.ok and slow.status_code is None and slow.error == "timeout: ReadTimeout"
         down = await sender.send("http://r.example.com:1/down", {}, b"{}")
         assert not down.ok and down.error is not None and down.error.startswith("ConnectError")
