@@ -19,21 +19,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import random
-import socket
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
-import uvicorn
 from standardwebhooks import Webhook
 
 from ail_shared import topics
@@ -48,27 +44,58 @@ from ail_shared.events import (
 from ail_shared.kafka import make_producer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _stack import stack_env  # noqa: E402  (the one env-file reader)
+from _stack import stack_cpu_by_name, stack_env  # noqa: E402  (the one env-file reader)
 
 REPO = Path(__file__).resolve().parents[1]
 
 
-class Receiver:
+class Receiver(asyncio.Protocol):
+    """The benchmark's webhook receiver: a bare HTTP/1.1 keep-alive server on asyncio (no
+    framework, no h11), one instance per connection sharing ``ReceiverState``, so that the
+    receiver's own CPU is not what bounds the figure (docs/performance.md, "Webhooks burst").
+    It answers 204 to every request and records the first arrival of each ``webhook-id``."""
+
+    def __init__(self, state: ReceiverState) -> None:
+        self.state = state
+        self.buf = b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        while True:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            lines = self.buf[:end].decode("latin-1").split("\r\n")
+            headers: dict[str, str] = {}
+            for line in lines[1:]:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+            length = int(headers.get("content-length", "0"))
+            if len(self.buf) < end + 4 + length:
+                return  # the body is still coming
+            body = self.buf[end + 4 : end + 4 + length]
+            self.buf = self.buf[end + 4 + length :]
+            self.state.arrived(headers, body)
+            assert self.transport is not None
+            self.transport.write(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+
+class ReceiverState:
     def __init__(self) -> None:
         self.arrivals: dict[str, float] = {}
         self.duplicates = 0
+        self.requests = 0
         self.sample: list[tuple[dict[str, str], bytes]] = []
         self.port = 0
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
+    def arrived(self, headers: dict[str, str], body: bytes) -> None:
         now = time.time()
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
+        self.requests += 1
         msg_id = headers.get("webhook-id", "")
         if msg_id in self.arrivals:
             self.duplicates += 1
@@ -76,14 +103,6 @@ class Receiver:
             self.arrivals[msg_id] = now
         if len(self.sample) < 20:
             self.sample.append((headers, body))
-        await send({"type": "http.response.start", "status": 204, "headers": []})
-        await send({"type": "http.response.body", "body": b""})
-
-
-class QuietServer(uvicorn.Server):
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
 
 
 async def fresh_enterprise(dsn: str) -> tuple[str, str]:
@@ -144,7 +163,7 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-async def wait_for(receiver: Receiver, ids: set[str], timeout: float) -> bool:
+async def wait_for(receiver: ReceiverState, ids: set[str], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if ids <= receiver.arrivals.keys():
@@ -172,14 +191,11 @@ async def run(
     """Both phases; prints them and returns {"ok", "burst": {per_s, p50_ms, p99_ms, delivered,
     events}, "paced": {...}, "duplicates"}. ``ok`` is false when a delivery did not arrive in time."""
     result: dict[str, Any] = {"ok": False}
-    receiver = Receiver()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    receiver.port = sock.getsockname()[1]
-    server = QuietServer(uvicorn.Config(receiver, log_config=None, access_log=False, lifespan="off"))
-    server_task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.01)
+    receiver = ReceiverState()
+    server = await asyncio.get_running_loop().create_server(
+        lambda: Receiver(receiver), "127.0.0.1", 0, backlog=1024
+    )
+    receiver.port = server.sockets[0].getsockname()[1]
 
     enterprise, api_key = await fresh_enterprise(env["AIL_PG_DSN"])
     async with httpx.AsyncClient(
@@ -219,11 +235,13 @@ async def run(
         apps = max(1, events // 3)
         burst = [e for _ in range(apps) for e in lifecycle(enterprise, str(uuid.uuid4()))]
         ids = {str(e.event_id) for e in burst}
+        cpu_before, own_before = stack_cpu_by_name(env), time.process_time()
         t0 = time.time()
         await publish(burst)
         await producer.flush()
         t_published = time.time()
         ok &= await wait_for(receiver, ids, timeout)
+        cpu_after, own_after = stack_cpu_by_name(env), time.process_time()
         got = [receiver.arrivals[i] for i in ids if i in receiver.arrivals]
         t_last = max(got) if got else time.time()
         lat = [receiver.arrivals[i] - published[i] for i in ids if i in receiver.arrivals]
@@ -231,6 +249,34 @@ async def run(
         per_s = len(got) / (t_last - t0)
         print(f"  delivered {len(got)}/{len(burst)} in {t_last - t0:.2f} s -> {per_s:.0f} deliveries/s")
         result["burst"] = {"events": len(burst), "delivered": len(got), "per_s": per_s}
+        # When the status consumer had recorded the last of them (its change log's recorded_at):
+        # what is left after it is the delivery worker's.
+        conn = await asyncpg.connect(env["AIL_PG_DSN"])
+        try:
+            last_recorded = await conn.fetchval(
+                "SELECT extract(epoch FROM max(recorded_at)) FROM status.changes"
+                " WHERE event_id = ANY($1::uuid[])",
+                [uuid.UUID(i) for i in ids],
+            )
+        finally:
+            await conn.close()
+        if last_recorded is not None:
+            result["burst"]["recorded_s"] = float(last_recorded) - t0
+            print(
+                f"  all recorded by the status consumer {float(last_recorded) - t0:.2f} s"
+                " after the first publish"
+            )
+        # CPU per delivery of each stack process over the burst (from /proc; the idle use of
+        # the other services is included), and of this process (producer and receiver).
+        per = {
+            name: (cpu_after[name] - cpu_before.get(name, 0.0)) * 1000 / max(1, len(got))
+            for name in cpu_after
+            if cpu_after[name] - cpu_before.get(name, 0.0) > 0
+        }
+        per["benchmark (producer + receiver)"] = (own_after - own_before) * 1000 / max(1, len(got))
+        result["burst"]["cpu_ms_per_delivery"] = dict(sorted(per.items(), key=lambda kv: -kv[1]))
+        top = ", ".join(f"{k} {v:.2f}" for k, v in list(result["burst"]["cpu_ms_per_delivery"].items())[:6])
+        print(f"  CPU ms per delivery: {top}")
         if lat:
             print(
                 f"  event->delivery latency under the burst: p50 {percentile(lat, 0.5) * 1000:.0f} ms,"
@@ -277,8 +323,7 @@ async def run(
             base_url=env["AIL_ENTRY_URL"], headers={"Authorization": f"Bearer {api_key}"}
         ) as c:
             await c.delete(f"/api/v1/subscriptions/{sub['id']}")
-        server.should_exit = True
-        await server_task
+        server.close()
     result["ok"] = ok
     return result
 

@@ -12,7 +12,7 @@ from ail_shared.http import Runtime
 from ail_shared.workers import Worker
 from ail_status.adapters.notifications import Notifications
 from ail_status.adapters.repository import SCHEMA
-from ail_status.adapters.webhook_client import HttpxWebhookSender
+from ail_status.adapters.webhook_client import AiohttpWebhookSender
 from ail_status.config import Settings
 from ail_status.domain.commands import EncryptSecretsAtRest
 from ail_status.entrypoints.api import router
@@ -39,7 +39,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
 
     settings = settings or Settings()
     stoppable: list[Worker | DeliveryWorker] = []
-    senders: list[HttpxWebhookSender] = []
+    senders: list[AiohttpWebhookSender] = []
 
     async def start(rt: Runtime) -> None:
         ctx = Context(box=settings.secret_box(), policy=settings.retry_policy())
@@ -51,7 +51,7 @@ def bootstrap(settings: Settings | None = None) -> FastAPI:
         stoppable.append(listening)
         rt.tasks.append(listening.start())
         if settings.run_delivery_worker:
-            sender = HttpxWebhookSender(
+            sender = AiohttpWebhookSender(
                 timeout_seconds=settings.webhook_timeout_seconds,
                 connect_timeout_seconds=settings.webhook_connect_timeout_seconds,
                 max_connections=settings.webhook_concurrency,

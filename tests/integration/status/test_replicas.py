@@ -13,7 +13,7 @@ from standardwebhooks import Webhook
 
 from ail_shared import netguard
 from ail_shared.secretbox import SecretBox
-from ail_status.adapters.webhook_client import HttpxWebhookSender
+from ail_status.adapters.webhook_client import AiohttpWebhookSender
 from ail_status.config import Settings as StatusSettings
 from ail_status.domain.webhooks import RetryPolicy
 from ail_status.service_layer.handlers import Context
@@ -42,7 +42,7 @@ async def test_two_workers_send_each_delivery_once_and_in_order(
     )
     assert r.status_code == 201
     secret = r.json()["secret"]
-    sender = HttpxWebhookSender(
+    sender = AiohttpWebhookSender(
         timeout_seconds=5,
         connect_timeout_seconds=2,
         max_connections=8,

@@ -60,6 +60,8 @@ class Store:
     attempts: list[Attempt] = field(default_factory=list)
     notified: list[str] = field(default_factory=list)  # NOTIFY channels (sent at commit)
     locked: list[str] = field(default_factory=list)  # applications locked by the recorder
+    held_by_consumer: set[str] = field(default_factory=set)  # the recorder's lock skips these
+    unparked: list[list[tuple[UUID, str]]] = field(default_factory=list)  # queues, per unpark_next
 
     def history(self, application_id: str) -> list[dict[str, Any]]:
         return sorted(
@@ -176,8 +178,10 @@ class FakeSubscriptions:
     async def wake_deliveries(self) -> None:
         self.store.notified.append("deliveries")
 
-    async def lock_applications(self, *, application_ids: list[str]) -> None:
-        self.store.locked.extend(sorted(set(application_ids)))
+    async def lock_applications(self, *, application_ids: list[str]) -> set[str]:
+        free = sorted(set(application_ids) - self.store.held_by_consumer)
+        self.store.locked.extend(free)
+        return set(free)
 
     async def record_attempts(self, attempts: list[Attempt]) -> None:
         if self.fail_recording:
@@ -204,8 +208,9 @@ class FakeSubscriptions:
         if (d := self._row(c)) is not None:
             d.state, d.last_error = "failed", error
 
-    async def unpark_next(self, finished: list[Claimed]) -> None:
+    async def unpark_next(self, pairs: list[tuple[UUID, str]]) -> None:
         self.store.notified.append("unparked")
+        self.store.unparked.append(sorted(pairs))
 
     async def claim(self, *, limit: int, lease_seconds: float) -> list[Claimed]:
         return []

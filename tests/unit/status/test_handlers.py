@@ -693,3 +693,27 @@ async def test_record_delivery_outcomes_honours_the_receivers_retry_after(
     failed = Attempt(c, NOW, 1.0, 503, "HTTP 503 Service Unavailable", None, retry_after=retry_after)
     await handle(uow, RecordDeliveryOutcomes(outcomes=((failed, False),), now=NOW), context())
     assert d.state == "pending" and d.next_attempt_at == next_at
+
+
+async def test_an_outcome_of_an_application_the_consumer_holds_is_recorded_without_waiting() -> None:
+    # Old code: the recorder locked every application of its batch and waited while the
+    # consumer's transaction (a whole poll) held one; now it skips it, records, frees what it
+    # sees, and hands the queue back to be freed again once the consumer is done.
+    uow = FakeUnitOfWork()
+    sub = subscribe(uow.store)
+    d = delivery(sub, "pending", attempts=1)
+    uow.store.deliveries.append(d)
+    uow.store.held_by_consumer = {APP}
+    c = claimed(d, deadline=NOW + timedelta(hours=1))
+    first = await handle(
+        uow, RecordDeliveryOutcomes(outcomes=((attempt(c, None), True),), now=NOW), context()
+    )
+    assert d.state == "delivered" and first.delivered == 1
+    assert uow.store.locked == [] and uow.store.unparked == [[(sub, APP)]]
+    assert first.recheck == ((sub, APP),)
+    # The consumer committed: the next batch (here without outcomes) frees the queue again, now
+    # under the application's lock, and nothing is left to recheck.
+    uow.store.held_by_consumer = set()
+    second = await handle(uow, RecordDeliveryOutcomes(outcomes=(), now=NOW, recheck=first.recheck), context())
+    assert uow.store.locked == [APP] and uow.store.unparked[-1] == [(sub, APP)]
+    assert second.recheck == () and second.delivered == 0

@@ -1,20 +1,21 @@
 from __future__ import annotations
 
+import asyncio
 import json
+import ssl
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
+from aiohttp import web
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from ail_shared import netguard
 from ail_shared.errors import ConfigError
 from ail_shared.secretbox import SecretBox, generate_key_ring
-from ail_status.adapters.webhook_client import HttpxWebhookSender, Outcome
+from ail_status.adapters.webhook_client import AiohttpWebhookSender, Outcome
 from ail_status.config import Settings
 from ail_status.domain import webhooks
 from ail_status.domain.model import WEBHOOK_TYPES
@@ -28,6 +29,7 @@ from ail_status.entrypoints.subscriptions_api import (
 )
 from ail_status.service_layer.workers import DeliveryWorker, WorkerConfig
 from tests.unit.status.fakes import FakeDelivery, FakeUnitOfWork, context
+from tests.unit.status.support import LocalReceiver, tls_pair
 
 NOW = datetime(2026, 11, 27, 12, tzinfo=UTC)
 
@@ -80,7 +82,8 @@ def test_decisions() -> None:
     assert d.error == "retry period ended after 6 attempts; last: timeout"
 
 
-PUBLIC_ADDRESS = "93.184.216.34"  # never contacted: every request goes to a MockTransport
+PUBLIC_ADDRESS = "93.184.216.34"  # never contacted: the guard refuses before connecting, or the
+# resolver answers 127.0.0.1 where the test's receiver listens (tests/unit/status/support.py)
 
 
 def resolver_of(answers: list[list[str]]) -> tuple[netguard.Resolver, list[str]]:
@@ -95,16 +98,24 @@ def resolver_of(answers: list[list[str]]) -> tuple[netguard.Resolver, list[str]]
 
 
 def sender_with(
-    handler: Callable[[httpx.Request], httpx.Response], resolver: netguard.Resolver, **policy: Any
-) -> HttpxWebhookSender:
-    return HttpxWebhookSender(
-        timeout_seconds=1,
-        connect_timeout_seconds=1,
+    resolver: netguard.Resolver,
+    *,
+    ssl_context: ssl.SSLContext | None = None,
+    timeout: float = 10.0,  # generous: a loaded CI machine must not turn an answer into a timeout
+    **policy: Any,
+) -> AiohttpWebhookSender:
+    return AiohttpWebhookSender(
+        timeout_seconds=timeout,
+        connect_timeout_seconds=timeout,
         max_connections=2,
-        policy=netguard.Policy(**{"require_https": False, **policy}),
+        policy=netguard.Policy(**{"require_https": False, "allow_loopback": True, **policy}),
         resolver=resolver,
-        transport=httpx.MockTransport(handler),
+        ssl_context=ssl_context,
     )
+
+
+async def _no_content(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=204)
 
 
 # production settings need a real service credential (ail_shared.config)
@@ -177,23 +188,39 @@ def test_loopback_setting_and_key_ring_are_refused_outside_development() -> None
 
 
 async def test_sender_connects_to_the_checked_address_with_the_name_for_host_and_tls() -> None:
-    seen: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        seen.append(request)
-        return httpx.Response(204)
-
-    resolve, asked = resolver_of([[PUBLIC_ADDRESS]])
-    sender = sender_with(handler, resolve, require_https=True)
+    # The name resolves (here) to 127.0.0.1 only, where the receiver listens with a certificate
+    # for the name: the POST arriving there over verified TLS shows the connection went to the
+    # checked address while TLS (SNI, certificate check) and the Host header used the name.
+    server_tls, client_tls = tls_pair("hooks.example.com")
+    receiver = await LocalReceiver(_no_content).start(tls=server_tls)
+    resolve, asked = resolver_of([["127.0.0.1"]])
+    sender = sender_with(resolve, ssl_context=client_tls, require_https=True)
     try:
-        ok = await sender.send("https://hooks.example.com/ail?x=1", {"webhook-id": "m"}, b"{}")
+        url = f"https://hooks.example.com:{receiver.port}/ail?x=1"
+        ok = await sender.send(url, {"webhook-id": "m"}, b"{}")
     finally:
         await sender.aclose()
-    assert ok.ok and asked == ["hooks.example.com"]
-    (request,) = seen
-    assert request.url.host == PUBLIC_ADDRESS and request.url.path == "/ail" and request.url.query == b"x=1"
-    assert request.headers["host"] == "hooks.example.com" and request.headers["webhook-id"] == "m"
-    assert request.extensions["sni_hostname"] == "hooks.example.com"
+        await receiver.stop()
+    assert ok.ok and asked == ["hooks.example.com"], ok
+    (request,) = receiver.seen
+    assert request.path == "/ail" and request.query == "x=1"
+    assert request.headers["Host"] == f"hooks.example.com:{receiver.port}"
+    assert request.headers["webhook-id"] == "m"
+    assert receiver.sni == ["hooks.example.com"]
+
+
+async def test_a_certificate_of_another_name_is_not_accepted() -> None:
+    server_tls, client_tls = tls_pair("other.example.com")
+    receiver = await LocalReceiver(_no_content).start(tls=server_tls)
+    resolve, _ = resolver_of([["127.0.0.1"]])
+    sender = sender_with(resolve, ssl_context=client_tls, require_https=True)
+    try:
+        outcome = await sender.send(f"https://hooks.example.com:{receiver.port}/ail", {}, b"{}")
+    finally:
+        await sender.aclose()
+        await receiver.stop()
+    assert not outcome.ok and outcome.status_code is None and receiver.seen == []
+    assert outcome.error is not None and outcome.error.startswith("ConnectError"), outcome
 
 
 @pytest.mark.parametrize(
@@ -205,22 +232,18 @@ async def test_a_name_that_turns_internal_after_subscription_is_refused_before_c
 ) -> None:
     """Subscribed while the name answered a public address; at send time it answers an internal
     one: no connection is made, and the attempt says why."""
-    connections: list[httpx.Request] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        connections.append(request)
-        return httpx.Response(200)
-
+    receiver = await LocalReceiver(_no_content).start()
     resolve, asked = resolver_of([[PUBLIC_ADDRESS], internal])
     policy = netguard.Policy(require_https=False)
-    assert await url_problems("http://hooks.example.com/ail", policy, resolve) == []  # subscribe
-    sender = sender_with(handler, resolve)
+    assert await url_problems(f"http://hooks.example.com:{receiver.port}/ail", policy, resolve) == []
+    sender = sender_with(resolve, allow_loopback=False)
     try:
-        outcome = await sender.send("http://hooks.example.com/ail", {}, b"{}")
+        outcome = await sender.send(f"http://hooks.example.com:{receiver.port}/ail", {}, b"{}")
     finally:
         await sender.aclose()
+        await receiver.stop()
     assert asked == ["hooks.example.com", "hooks.example.com"]  # resolved again at send
-    assert connections == []
+    assert receiver.seen == []
     assert not outcome.ok and outcome.status_code is None and outcome.response_body is None
     assert outcome.error is not None and outcome.error.startswith(
         "refused before connecting: hooks.example.com"
@@ -228,53 +251,60 @@ async def test_a_name_that_turns_internal_after_subscription_is_refused_before_c
 
 
 async def test_sender_tries_the_next_checked_address_when_one_refuses() -> None:
-    tried: list[str] = []
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        tried.append(request.url.host)
-        if request.url.host == PUBLIC_ADDRESS:
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(200)
-
-    resolve, _ = resolver_of([[PUBLIC_ADDRESS, "93.184.216.35"]])
-    sender = sender_with(handler, resolve)
+    # Nothing listens on 127.0.0.2 (the receiver is bound to 127.0.0.1 only): refused there,
+    # then sent to the next checked address.
+    receiver = await LocalReceiver(_no_content).start()
+    url = f"http://hooks.example.com:{receiver.port}/"
+    only_refusing, _ = resolver_of([["127.0.0.2"]])
+    both, _ = resolver_of([["127.0.0.2", "127.0.0.1"]])
     try:
-        assert (await sender.send("http://hooks.example.com/", {}, b"{}")).ok
+        refused = await (s := sender_with(only_refusing)).send(url, {}, b"{}")
+        await s.aclose()
+        ok = await (s := sender_with(both)).send(url, {}, b"{}")
+        await s.aclose()
     finally:
-        await sender.aclose()
-    assert tried == [PUBLIC_ADDRESS, "93.184.216.35"]
+        await receiver.stop()
+    assert refused.error is not None and refused.error.startswith("ConnectError"), refused
+    assert ok.ok and len(receiver.seen) == 1
 
 
 async def test_sender_outcomes_keep_no_answer_body() -> None:
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/ok":
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if request.path == "/ok":
             assert request.headers["webhook-id"] == "m"
-            return httpx.Response(204, text="internal data")
-        if request.url.path == "/redirect":
-            return httpx.Response(302, headers={"location": "/ok"})
-        if request.url.path == "/slow":
-            raise httpx.ReadTimeout("slow", request=request)
-        if request.url.path == "/down":
-            raise httpx.ConnectError("refused", request=request)
-        return httpx.Response(500, text="root:x:0:0:root:/root:/bin/bash " * 50)
+            return web.Response(status=200, text="internal data")
+        if request.path == "/redirect":
+            return web.Response(status=302, headers={"location": "/ok"})
+        if request.path == "/slow":
+            await asyncio.sleep(1)  # past the impatient sender's timeout below
+            return web.Response(status=204)
+        return web.Response(status=500, text="root:x:0:0:root:/root:/bin/bash " * 50)
 
-    resolve, _ = resolver_of([[PUBLIC_ADDRESS]])
-    sender = sender_with(handler, resolve)
+    receiver = await LocalReceiver(handler).start()
+    resolve, _ = resolver_of([["127.0.0.1"]])
+    sender = sender_with(resolve)
+    base = f"http://r.example.com:{receiver.port}"
     try:
-        ok = await sender.send("http://r.example.com/ok", {"webhook-id": "m"}, b"{}")
-        assert ok.ok and ok.status_code == 204 and ok.error is None and ok.response_body is None
-        redirect = await sender.send("http://r.example.com/redirect", {}, b"{}")
+        ok = await sender.send(f"{base}/ok", {"webhook-id": "m"}, b"{}")
+        assert ok.ok and ok.status_code == 200 and ok.error is None and ok.response_body is None
+        redirect = await sender.send(f"{base}/redirect", {}, b"{}")
         assert not redirect.ok and redirect.error == "HTTP 302 Found"
-        slow = await sender.send("http://r.example.com/slow", {}, b"{}")
+        assert [x.path for x in receiver.seen] == ["/ok", "/redirect"]  # not followed
+        impatient = sender_with(resolve, timeout=0.2)
+        try:
+            slow = await impatient.send(f"{base}/slow", {}, b"{}")
+        finally:
+            await impatient.aclose()
         assert not slow.ok and slow.status_code is None and slow.error == "timeout: ReadTimeout"
-        down = await sender.send("http://r.example.com/down", {}, b"{}")
+        down = await sender.send("http://r.example.com:1/down", {}, b"{}")
         assert not down.ok and down.error is not None and down.error.startswith("ConnectError")
-        err = await sender.send("http://r.example.com/err", {}, b"{}")
+        err = await sender.send(f"{base}/err", {}, b"{}")
         # issue 10: the receiver's answer (here an internal file) never reaches the delivery log
         assert err.status_code == 500 and err.response_body is None
         assert err.error == "HTTP 500 Internal Server Error"
     finally:
         await sender.aclose()
+        await receiver.stop()
 
 
 async def test_worker_records_a_refused_send_and_signs_with_the_decrypted_secret() -> None:
@@ -396,3 +426,20 @@ def test_bad_event_types_name_every_problem_at_once() -> None:
 def test_event_type_problems_come_with_the_others() -> None:
     body = SubscriptionIn(url="https://hooks.example.com/x", event_types=["x"], retry_period_seconds=0)
     assert {p.field for p in _problems(body)} == {"event_types.0", "application_ids", "retry_period_seconds"}
+
+
+async def test_the_recorder_frees_a_held_queue_again_on_its_next_pass() -> None:
+    """The worker keeps what a batch handed back (``RecordedOutcomes.recheck``) and runs the
+    recorder again soon, with no new outcome, until the queue is freed under its lock."""
+    uow = FakeUnitOfWork()
+    sub_id, app = uuid.uuid4(), "app-held"
+    uow.store.held_by_consumer = {app}
+    config = WorkerConfig(concurrency=1, lease_seconds=1, poll_seconds=1, recheck_seconds=0.01)
+    worker = DeliveryWorker(lambda: uow, None, config, context())  # type: ignore[arg-type]
+    worker._recheck = ((sub_id, app),)
+    assert await worker._record() == 0.01  # still held: again soon
+    assert worker._recheck == ((sub_id, app),) and uow.store.unparked == [[(sub_id, app)]]
+    uow.store.held_by_consumer = set()
+    assert await worker._record() is None  # freed under the lock: back to the poll interval
+    assert worker._recheck == () and uow.store.locked == [app]
+    assert await worker._record() is None and len(uow.store.unparked) == 2  # nothing more to do

@@ -8,10 +8,16 @@ claimable only while no earlier delivery of the same pair is pending.
 
 Parking: a delivery queued behind a pending one gets ``next_attempt_at = infinity``, so the claim
 (an index range scan over due deliveries) never walks a backlog of waiting ones. Whoever
-finishes a delivery (delivered, failed) sets the next one of its pair due, in a transaction that
-first locks the application's row in ``applications``; the consumer holds that lock while it
-queues, so a delivery is never parked behind one that has just finished. ``sweep`` unparks
-anything left parked with nothing ahead of it (a safety net; it should find nothing).
+finishes a delivery (delivered, failed) sets the next one of its pair due. The consumer holds
+the application's row in ``applications`` (FOR UPDATE) while it queues; the recorder takes the
+rows it can (``lock_applications``: FOR KEY SHARE SKIP LOCKED) in the same transaction as the
+unpark, so for those no consumer is queueing at that moment. For an application the consumer
+holds, the recorder does not wait (the consumer's transaction covers a whole poll, hundreds of
+events, and waiting held every outcome of the batch up behind it): it unparks what it sees now
+and does the same again for that pair once the row is free (a delivery the consumer was
+queueing, invisible until its commit, may have been parked behind the one just finished).
+``sweep`` unparks anything left parked with nothing ahead of it (a safety net; it should find
+nothing).
 """
 
 from __future__ import annotations
@@ -238,17 +244,20 @@ class SubscriptionRepository:
             for r in rows
         ]
 
-    async def lock_applications(self, *, application_ids: list[str]) -> None:
-        """Serialise with the consumer queueing deliveries for these applications (see module doc)."""
-        await self.conn.execute(
-            f"SELECT 1 FROM {S}.applications WHERE application_id = ANY($1::text[])"
-            " ORDER BY application_id FOR KEY SHARE",
+    async def lock_applications(self, *, application_ids: list[str]) -> set[str]:
+        """Lock the applications no consumer is queueing deliveries for right now, until the
+        transaction ends, and return them; the others are skipped, not waited for (module doc)."""
+        rows = await self.conn.fetch(
+            f"SELECT application_id FROM {S}.applications WHERE application_id = ANY($1::text[])"
+            " ORDER BY application_id FOR KEY SHARE SKIP LOCKED",
             sorted(set(application_ids)),
         )
+        return {r["application_id"] for r in rows}
 
-    async def unpark_next(self, finished: list[Claimed]) -> None:
-        pairs = sorted({(c.subscription_id, c.application_id) for c in finished})
-        await self.conn.execute(UNPARK_NEXT, [p[0] for p in pairs], [p[1] for p in pairs])
+    async def unpark_next(self, pairs: list[tuple[UUID, str]]) -> None:
+        """Set the first pending delivery of each (subscription, application) due if it is parked."""
+        ordered = sorted(set(pairs))
+        await self.conn.execute(UNPARK_NEXT, [p[0] for p in ordered], [p[1] for p in ordered])
 
     async def sweep(self) -> int:
         status = await self.conn.execute(SWEEP)

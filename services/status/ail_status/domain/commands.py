@@ -44,6 +44,9 @@ class RecordDeliveryOutcomes(Command):
 
     outcomes: tuple[tuple[Attempt, bool], ...]  # (the attempt, whether the receiver acknowledged)
     now: datetime
+    # (subscription, application) queues whose next delivery an earlier batch could not be sure
+    # to free (their application was locked by the consumer): freed again now.
+    recheck: tuple[tuple[UUID, str], ...] = ()
 
 
 @dataclass(frozen=True)

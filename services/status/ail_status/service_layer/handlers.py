@@ -161,18 +161,25 @@ async def redeliver(uow: StatusUnitOfWork, cmd: Redeliver, ctx: Context) -> None
 class RecordedOutcomes:
     delivered: int
     failed_attempts: int
+    # queues to free again once their application is no longer locked by the consumer
+    recheck: tuple[tuple[uuid.UUID, str], ...] = ()
 
 
 async def record_delivery_outcomes(
     uow: StatusUnitOfWork, cmd: RecordDeliveryOutcomes, ctx: Context
 ) -> RecordedOutcomes:
     """Record a batch of attempts and decide each delivery: delivered, retried later (backoff
-    within its retry period) or failed; a finished one lets the next of its queue go."""
+    within its retry period) or failed; a finished one lets the next of its queue go. A queue
+    whose application the consumer holds at that moment is freed as far as can be seen now and
+    returned in ``recheck``, to be freed again in a later batch (``adapters/subscriptions.py``);
+    nothing here waits for the consumer's transaction."""
     delivered: list[Claimed] = []
     finished: list[Claimed] = []
     async with uow:
         repo = uow.subscriptions
-        await repo.lock_applications(application_ids=[a.claimed.application_id for a, _ in cmd.outcomes])
+        locked = await repo.lock_applications(
+            application_ids=[a.claimed.application_id for a, _ in cmd.outcomes] + [a for _, a in cmd.recheck]
+        )
         await repo.record_attempts([a for a, _ in cmd.outcomes])
         for attempt, ok in cmd.outcomes:
             c = attempt.claimed
@@ -212,9 +219,14 @@ async def record_delivery_outcomes(
                 )
         if delivered:
             await repo.delivered(delivered)
-        if finished:
-            await repo.unpark_next(finished)
-    return RecordedOutcomes(delivered=len(delivered), failed_attempts=len(cmd.outcomes) - len(delivered))
+        queues = {(c.subscription_id, c.application_id) for c in finished} | set(cmd.recheck)
+        if queues:
+            await repo.unpark_next(sorted(queues))
+    return RecordedOutcomes(
+        delivered=len(delivered),
+        failed_attempts=len(cmd.outcomes) - len(delivered),
+        recheck=tuple(sorted(q for q in queues if q[1] not in locked)),
+    )
 
 
 async def encrypt_secrets_at_rest(uow: StatusUnitOfWork, cmd: EncryptSecretsAtRest, ctx: Context) -> int:

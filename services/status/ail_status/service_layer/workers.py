@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from uuid import UUID
 
 import asyncpg
 
@@ -60,6 +61,7 @@ class WorkerConfig:
     poll_seconds: float
     sweep_seconds: float = 30.0
     coalesce_seconds: float = 0.005  # wake-ups that come together make one claim
+    recheck_seconds: float = 0.05  # how soon queues the consumer held are freed again
 
 
 class DeliveryWorker:
@@ -78,6 +80,7 @@ class DeliveryWorker:
         self.delivered = 0
         self.failed_attempts = 0
         self._results: list[tuple[Attempt, bool]] = []
+        self._recheck: tuple[tuple[UUID, str], ...] = ()  # queues to free again (RecordedOutcomes)
         self._waited = False
         self.claimer = Worker("webhook-claim", self._claim, poll_seconds=config.poll_seconds)
         self.recorder = Worker("webhook-recorder", self._record, poll_seconds=config.poll_seconds)
@@ -189,15 +192,17 @@ class DeliveryWorker:
 
     async def _record(self) -> float | None:
         await self._flush()
-        return None
+        # Queues the consumer held: freed again soon (its transaction is one poll's events).
+        return self.config.recheck_seconds if self._recheck else None
 
     async def _flush(self) -> None:
         batch, self._results = self._results, []
-        if not batch:
+        recheck = self._recheck
+        if not batch and not recheck:
             return
 
         async def record() -> RecordedOutcomes:
-            cmd = RecordDeliveryOutcomes(outcomes=tuple(batch), now=self.ctx.clock())
+            cmd = RecordDeliveryOutcomes(outcomes=tuple(batch), now=self.ctx.clock(), recheck=recheck)
             result: RecordedOutcomes = await handle(self.uow(), cmd, self.ctx)
             return result
 
@@ -207,6 +212,7 @@ class DeliveryWorker:
             )
         finally:
             self.claimer.wake()  # a recorded outcome may free the next delivery of its queue
+        self._recheck = done.recheck
         self.delivered += done.delivered
         self.failed_attempts += done.failed_attempts
 
