@@ -255,7 +255,7 @@ class SubscriptionRepository:
         return {r["application_id"] for r in rows}
 
     async def unpark_next(self, pairs: list[tuple[UUID, str]]) -> None:
-        """Set the first pending delivery of each (subscription, application) due if it is parked."""
+        """Make the first pending delivery of each (subscription, application) due if parked."""
         ordered = sorted(set(pairs))
         await self.conn.execute(UNPARK_NEXT, [p[0] for p in ordered], [p[1] for p in ordered])
 
