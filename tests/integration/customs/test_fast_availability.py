@@ -33,7 +33,6 @@ from ail_shared.auth import ApiKeyAuthenticator, new_api_key
 from ail_shared.db import create_pool
 from ail_shared.sessions import SESSION_COOKIE, SessionStore
 from tests.integration.customs.support import ENTERPRISE_A, licensed, new_license_no
-from tests.integration.test_sessions import account, signed_in
 from tests.support import eventually
 
 FAST_SCOPE = "ail_customs.fast_availability"
@@ -113,8 +112,11 @@ async def test_the_fast_path_answers_exactly_as_the_full_route(
         ENTERPRISE_A,
     )
     revoked = raw
-    async with signed_in(entry_url, "demo-ent-a", account(demo, "demo-ent-a")["password"]) as session:
-        cookie = session.cookies.get(SESSION_COOKIE)
+    password = next(a for a in demo["console"]["accounts"] if a["username"] == "demo-ent-a")["password"]
+    async with httpx.AsyncClient(base_url=entry_url, timeout=30) as browser:
+        r = await browser.post("/api/v1/session", json={"username": "demo-ent-a", "password": password})
+        assert r.status_code == 200, r.text
+        cookie = browser.cookies.get(SESSION_COOKIE)
     assert cookie
 
     base = f"/api/v1/licenses/{no}/availability"
