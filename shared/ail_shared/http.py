@@ -283,11 +283,40 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+def request_id_of(scope: Scope) -> str:
+    """The request's id: its ``X-Request-Id`` (the first one) or a new one."""
+    return (
+        next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
+        or uuid.uuid4().hex
+    )
+
+
+def with_request_id(message: Message, request_id: str) -> Message:
+    """The ``http.response.start`` message with ``X-Request-Id: request_id`` (echoed, replacing
+    one the app set)."""
+    headers = [(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"]
+    headers.append((b"x-request-id", request_id.encode("latin-1")))
+    return {**message, "headers": headers}
+
+
+def log_request(scope: Scope, status: int, request_id: str, started: float) -> None:
+    """The one ``http_request`` line of a request (``started``: its ``time.perf_counter()``)."""
+    log.info(
+        "http_request",
+        method=scope.get("method"),
+        path=scope.get("path"),
+        status=status,
+        request_id=request_id,
+        ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+
+
 class RequestLog:
     """ASGI middleware: binds the request id to the logs of the request (``X-Request-Id`` or a
     new one), echoes it in the response and logs one ``http_request`` line per request (not
     ``/healthz``). The server span is the FastAPI instrumentation's (``instrument_app``): this
-    runs inside it, so the request line carries its trace and span ids."""
+    runs inside it, so the request line carries its trace and span ids. (A service's fast path
+    outside the stack, e.g. the customs availability check, uses the same three functions.)"""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -296,36 +325,38 @@ class RequestLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = (
-            next((v for k, v in scope["headers"] if k == b"x-request-id"), b"").decode("latin-1")
-            or uuid.uuid4().hex
-        )
+        request_id = request_id_of(scope)
         started = time.perf_counter()
         logged = scope.get("path") != "/healthz"
 
-        async def with_request_id(message: Message) -> None:
+        async def echo_request_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", ()) if k != b"x-request-id"]
-                headers.append((b"x-request-id", request_id.encode("latin-1")))
-                message = {**message, "headers": headers}
+                message = with_request_id(message, request_id)
                 # Logged when the answer starts, as before (a stream's line does not wait for
                 # its end); no line when the app raised first (the server logs it, answers 500).
                 if logged:
-                    log.info(
-                        "http_request",
-                        method=scope.get("method"),
-                        path=scope.get("path"),
-                        status=int(message["status"]),
-                        request_id=request_id,
-                        ms=round((time.perf_counter() - started) * 1000, 2),
-                    )
+                    log_request(scope, int(message["status"]), request_id, started)
             await send(message)
 
         structlog.contextvars.bind_contextvars(request_id=request_id)
         try:
-            await self.app(scope, receive, with_request_id)
+            await self.app(scope, receive, echo_request_id)
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+def wrap_outermost(app: FastAPI, wrap: Callable[[ASGIApp], ASGIApp]) -> None:
+    """Put ``wrap`` around ``app``'s whole middleware stack, outside even the OpenTelemetry
+    server span (``instrument_app``; call this after :func:`create_app`). For a service's fast
+    path that answers one hot, well-formed request itself and hands every other one to the
+    stack unchanged (issue 16: the customs availability check). Inside ``Starlette.__call__``,
+    so ``scope["app"]`` is set; the same technique as the instrumentation's own wrapping."""
+    build = app.build_middleware_stack
+
+    def build_wrapped() -> ASGIApp:
+        return wrap(build())
+
+    app.build_middleware_stack = build_wrapped  # type: ignore[method-assign]
 
 
 def create_app(
@@ -572,10 +603,15 @@ async def get_caller(
     operator's session cookie (``ail_shared.sessions``): the same tenant scoping either way.
     ``async`` although it awaits nothing: FastAPI runs a plain ``def`` dependency in a worker
     thread, which cost the availability check more than its query (issue 16)."""
+    return Caller(request, api_key_of(authorization, x_api_key), x_enterprise_code)
+
+
+def api_key_of(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The API key a request presents: ``Authorization: Bearer <key>`` wins over ``X-API-Key``."""
     raw = x_api_key
     if authorization and authorization.lower().startswith("bearer "):
         raw = authorization[7:]
-    return Caller(request, raw or None, x_enterprise_code)
+    return raw or None
 
 
 async def get_tenant(caller: Annotated[Caller, Depends(get_caller)]) -> Tenant:

@@ -12,6 +12,7 @@ from ail_customs.deps import Deps
 from ail_customs.domain.delivery import ResendPolicy
 from ail_customs.entrypoints.api import router
 from ail_customs.entrypoints.consumers import consumers
+from ail_customs.entrypoints.fast_availability import AvailabilityFastPath
 from ail_customs.entrypoints.ops_api import router as ops_router
 from ail_customs.service_layer.workers import (
     Delivery,
@@ -22,7 +23,7 @@ from ail_customs.service_layer.workers import (
     feed_worker,
 )
 from ail_shared.consumer import EventConsumer
-from ail_shared.http import Runtime, create_app
+from ail_shared.http import Runtime, create_app, wrap_outermost
 
 
 def bootstrap(settings: Settings | None = None, *, customs: CustomsSystem | None = None) -> FastAPI:
@@ -78,4 +79,6 @@ def bootstrap(settings: Settings | None = None, *, customs: CustomsSystem | None
         expiry=expiry_worker(ExpirySweep(lambda: deps.uow()), poll_seconds=settings.expiry_poll_seconds),
     )
     app.state.deps = deps
+    if settings.fast_availability:
+        wrap_outermost(app, AvailabilityFastPath)
     return app

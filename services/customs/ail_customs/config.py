@@ -29,3 +29,6 @@ class Settings(ServiceSettings):
     # the expiry sweep (licenses past valid_until, a China date); minutes are plenty in production
     expiry_poll_seconds: float = Field(default=60.0, gt=0)
     clearance_page_size: int = Field(default=500, ge=1, le=5000)
+    # The availability check's common case answered before the FastAPI stack (issue 16;
+    # entrypoints/fast_availability.py); false: every check takes the full route.
+    fast_availability: bool = True

@@ -361,22 +361,28 @@ async def availability(
     # The platform's hottest read (issue 16): the API key and the license in one statement
     # (queries.license_for_caller), and the answer rendered straight to JSON, not validated
     # again through AvailabilityView (its documented shape; the contract tests check it).
+    # Its common case is answered before the FastAPI stack by entrypoints/fast_availability.py,
+    # with these same pieces; every other request (every error) comes here.
     day = on or today_in_china()
     _, lic = await queries.license_for_caller(caller, license_no)
+    return JSONResponse(availability_answer(license_no, quantity, day, lic))
+
+
+def availability_answer(license_no: str, quantity: Decimal, day: date, lic: License) -> dict[str, Any]:
+    """The availability check's JSON-ready answer (AvailabilityView's shape), for the route and
+    its fast path alike."""
     decision = lic.ledger.check(quantity, day)
-    return JSONResponse(
-        plain(
-            {
-                "license_no": license_no,
-                "quantity": quantity,
-                "on": day,
-                "can_cover": decision.allowed,
-                "reason": decision.reason.value if decision.reason else None,
-                "detail": decision.detail or None,
-                "would_be_last_use": decision.last_use if decision.allowed else None,
-                **_ledger_view(lic, day),
-            }
-        )
+    return plain(  # type: ignore[no-any-return]
+        {
+            "license_no": license_no,
+            "quantity": quantity,
+            "on": day,
+            "can_cover": decision.allowed,
+            "reason": decision.reason.value if decision.reason else None,
+            "detail": decision.detail or None,
+            "would_be_last_use": decision.last_use if decision.allowed else None,
+            **_ledger_view(lic, day),
+        }
     )
 
 
