@@ -21,6 +21,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from opentelemetry import trace
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -65,6 +66,11 @@ async def apps(pg_dsn: str) -> AsyncIterator[Apps]:
     finally:
         processor.shutdown()  # stops recording into this exporter
         await pool.close()
+        # Building the apps ran the service's configure_tracing in this test process, which
+        # instruments httpx for the whole process: a later test's own traceparent header would
+        # be replaced by a dropped client span's (tests/e2e/test_tracing.py failed after this
+        # module in one process). This module's requests were the only ones meant to be traced.
+        HTTPXClientInstrumentor().uninstrument()
 
 
 async def ask(app: FastAPI, path: str, headers: list[tuple[str, str]]) -> httpx.Response:
