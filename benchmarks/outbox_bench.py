@@ -24,7 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic  # noqa: E402
 from ail_shared.db import connect, migrate_schema  # noqa: E402
 from ail_shared.events import SubmissionRejected, envelope_for  # noqa: E402
 from ail_shared.kafka import make_producer  # noqa: E402
-from ail_shared.outbox import OutboxRelay  # noqa: E402
+from ail_shared.outbox import BATCH_SIZE, OutboxRelay  # noqa: E402
 
 
 async def new_topic(bootstrap: str) -> str:
@@ -95,7 +95,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=20000)
     parser.add_argument("--size", type=int, default=5120)
-    parser.add_argument("--batch", type=int, default=5000, help="outbox rows per Kafka transaction")
+    parser.add_argument("--batch", type=int, default=BATCH_SIZE, help="outbox rows per Kafka transaction")
     args = parser.parse_args()
     env = stack_env()
     dsn, bootstrap = env["AIL_PG_DSN"], env["AIL_KAFKA_BOOTSTRAP"]

@@ -50,6 +50,9 @@ from ail_shared.workers import Worker
 RELAY_STATE_TOPIC = "ail.outbox-relay.state"
 log = get_logger("ail.outbox")
 
+# Outbox rows per Kafka transaction (each service's relay; benchmarks/outbox_bench.py measures it).
+BATCH_SIZE = 5000
+
 # Room for the Kafka record and batch framing and the headers around an envelope's bytes.
 ENVELOPE_HEADROOM_BYTES = 16 * 1024
 MAX_ENVELOPE_BYTES = MAX_MESSAGE_BYTES - ENVELOPE_HEADROOM_BYTES
@@ -158,7 +161,7 @@ class OutboxRelay:
         dsn: str,
         bootstrap: str,
         schema: str,
-        batch_size: int = 5000,
+        batch_size: int = BATCH_SIZE,
         poll_interval: float = 0.5,
         on_set_aside: SetAsideHook | None = None,
         producer_options: dict[str, Any] | None = None,
@@ -525,7 +528,7 @@ async def _main(schema: str) -> None:  # pragma: no cover - exercised by the rel
         dsn=os.environ["AIL_PG_DSN"],
         bootstrap=os.environ["AIL_KAFKA_BOOTSTRAP"],
         schema=schema,
-        batch_size=int(os.environ.get("AIL_OUTBOX_BATCH", "5000")),
+        batch_size=int(os.environ.get("AIL_OUTBOX_BATCH", str(BATCH_SIZE))),
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
