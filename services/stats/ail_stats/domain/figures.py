@@ -258,11 +258,6 @@ class Totals:
     amount_usd: Decimal = Decimal(0)
     count: int = 0
 
-    def add(self, record: Mapping[str, Any]) -> None:
-        self.quantity += Decimal(record["quantity"])
-        self.amount_usd += Decimal(record["amount_usd"])
-        self.count += int(record["count"])
-
     def as_json(self) -> dict[str, Any]:
         return {"quantity": str(self.quantity), "amount_usd": str(self.amount_usd), "count": self.count}
 
